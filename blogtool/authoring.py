@@ -1,0 +1,210 @@
+"""Writing and scheduling: new posts and tips, schedule, unschedule, a new site.
+
+Every function takes ``now`` and returns what it did; it validates before it writes and writes
+atomically, so a refused or failed action leaves every file as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from importlib import resources
+
+import frontmatter
+
+from .config import CONFIG_NAME, Config
+from .content import Item, Kind, Site, load_site, parse_item
+from .editing import set_front_matter_keys, write_atomic, write_new
+from .errors import ContentError, UsageError
+from .plan import holiday_on, next_free_slot
+from .slugs import slugify
+from .timeutil import parse_when
+
+
+@dataclass(frozen=True)
+class Created:
+    path: Path
+    when: dt.datetime
+    notes: tuple[str, ...] = ()
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.isoformat(timespec="minutes" if when.second == 0 else "seconds")
+
+
+def _render(metadata: dict[str, object], body: str) -> bytes:
+    post = frontmatter.Post(body, **metadata)
+    return (frontmatter.dumps(post, sort_keys=False) + "\n").encode("utf-8")
+
+
+def _check_slug_free(site: Site, slug: str) -> None:
+    if not slug:
+        raise UsageError("no slug can be made from this title; use letters or digits in it")
+    for item in site.items:
+        if item.slug == slug:
+            raise UsageError(
+                f"the slug {slug!r} is already used by {item.path}; choose another title"
+            )
+
+
+def new_post(config: Config, title: str, now: dt.datetime) -> Created:
+    """Write ``posts/YYYY-MM-DD-slug.md`` as a draft dated now."""
+    site = load_site(config).raise_for_errors()
+    slug = slugify(title)
+    _check_slug_free(site, slug)
+    local = now.astimezone(config.site.timezone).replace(second=0, microsecond=0)
+    path = config.posts_dir / f"{local.date().isoformat()}-{slug}.md"
+    meta: dict[str, object] = {
+        "title": title.strip(),
+        "date": _iso(local),
+        "author": config.site.author,
+        "summary": "",
+        "tags": [],
+        "draft": True,
+    }
+    body = "Skriv inlägget här. Sätt en publiceringstid med `blogtool schedule`.\n"
+    write_new(path, _render(meta, body))
+    return Created(path, local)
+
+
+def new_tip(
+    config: Config,
+    title: str,
+    service: str,
+    now: dt.datetime,
+    date: str | None = None,
+) -> Created:
+    """Write a draft tip on the next free series weekday, or on ``date``."""
+    if service not in config.services:
+        known = ", ".join(config.services) or "none are configured"
+        raise UsageError(f"unknown service {service!r}; expected one of: {known}")
+    site = load_site(config).raise_for_errors()
+    slug = slugify(title)
+    _check_slug_free(site, slug)
+    tz = config.site.timezone
+    notes: list[str] = []
+    if date is None:
+        when = next_free_slot(site, now)
+    else:
+        try:
+            when = parse_when(date, tz, config.tips.time)
+        except ValueError as exc:
+            raise UsageError(f"--date: {exc}") from None
+        if when < now:
+            raise UsageError(f"--date: {_iso(when)} is in the past")
+        week = when.isocalendar()[:2]
+        for tip in site.tips:
+            if tip.date is not None and tip.date.astimezone(tz).isocalendar()[:2] == week:
+                raise UsageError(
+                    f"--date: week {week[1]} already has a tip: {tip.path}; "
+                    "pick another week or leave out --date to take the next free one"
+                )
+        if when.weekday() != config.tips.weekday:
+            notes.append(f"{when.date()} is not a {config.tips.weekday_name}")
+    holiday = holiday_on(when.date())
+    if holiday:
+        notes.append(f"{when.date()} is {holiday}")
+    path = config.tips_dir / f"{when.date().isoformat()}-{slug}.md"
+    meta: dict[str, object] = {
+        "title": title.strip(),
+        "date": _iso(when),
+        "service": service,
+        "summary": "",
+        "tags": [],
+        "draft": True,
+    }
+    name = config.services[service].name
+    body = f"Skriv tipset om {name} här. Godkänn det med `blogtool schedule`.\n"
+    write_new(path, _render(meta, body))
+    return Created(path, when, tuple(notes))
+
+
+def resolve_content_path(config: Config, path: Path) -> tuple[Path, Kind]:
+    """A path given on the command line, checked to be a post or tip of this site."""
+    candidates = [path] if path.is_absolute() else [Path.cwd() / path, config.root / path]
+    for candidate in candidates:
+        if candidate.is_file():
+            resolved = candidate.resolve()
+            break
+    else:
+        raise UsageError(f"{path}: no such file")
+    for directory, kind in ((config.posts_dir, Kind.POST), (config.tips_dir, Kind.TIP)):
+        if resolved.parent == directory.resolve() and resolved.suffix == ".md":
+            return resolved, kind
+    raise UsageError(f"{path}: not a post or tip; expected a .md file in posts/ or tips/")
+
+
+def _edit(config: Config, path: Path, updates: dict[str, str], add: set[str]) -> Item:
+    source, kind = resolve_content_path(config, path)
+    rel = source.relative_to(config.root.resolve())
+    raw = source.read_bytes()
+    _, problems = parse_item(raw, rel, kind, config)
+    if any(p.is_error for p in problems):
+        raise ContentError(problems)
+    new_raw = set_front_matter_keys(raw, updates, path=rel, add_missing=add)
+    item, problems = parse_item(new_raw, rel, kind, config)
+    if item is None:  # the edit must never turn a valid file into an invalid one
+        raise ContentError(problems)
+    if new_raw != raw:
+        write_atomic(source, new_raw)
+    return item
+
+
+def schedule(
+    config: Config, path: Path, now: dt.datetime, at: str | None = None, force: bool = False
+) -> Item:
+    """Set the date (``at``, or the one in the file) and clear ``draft``."""
+    source, kind = resolve_content_path(config, path)
+    rel = source.relative_to(config.root.resolve())
+    default_time = config.tips.time if kind is Kind.TIP else dt.time(0, 0)
+    if at is None:
+        current, problems = parse_item(source.read_bytes(), rel, kind, config)
+        if current is None:
+            raise ContentError(problems)
+        if current.date is None:
+            raise UsageError(f"{rel}: has no date; pass --at WHEN")
+        when = current.date
+    else:
+        try:
+            when = parse_when(at, config.site.timezone, default_time)
+        except ValueError as exc:
+            raise UsageError(f"--at: {exc}") from None
+    if when < now and not force:
+        raise UsageError(
+            f"{_iso(when)} is in the past (now is {_iso(now.astimezone(config.site.timezone))}); "
+            "pass --force to publish it at once"
+        )
+    item = _edit(config, path, {"date": _iso(when), "draft": "false"}, add={"date"})
+    assert item.date == when and not item.draft
+    return item
+
+
+def unschedule(config: Config, path: Path) -> Item:
+    """Make the file a draft again, keeping its date as a suggestion."""
+    item = _edit(config, path, {"draft": "true"}, add={"draft"})
+    assert item.draft
+    return item
+
+
+def init_site(directory: Path, title: str, base_url: str) -> list[Path]:
+    """Create a new site in ``directory``; refuse to overwrite anything that is there."""
+    directory = directory.resolve()
+    config_path = directory / CONFIG_NAME
+    if config_path.exists():
+        raise UsageError(f"{config_path}: already exists; not overwriting a site")
+    for name in ("posts", "tips", "templates"):
+        sub = directory / name
+        if sub.exists() and (not sub.is_dir() or any(sub.iterdir())):
+            raise UsageError(f"{sub}: already exists and is not empty; not overwriting it")
+    skeleton = resources.files("blogtool") / "skeleton" / CONFIG_NAME
+    text = skeleton.read_text("utf-8")
+    text = text.replace("__TITLE__", title.replace('"', '\\"')).replace("__BASE_URL__", base_url)
+    created = []
+    directory.mkdir(parents=True, exist_ok=True)
+    write_new(config_path, text.encode("utf-8"))
+    created.append(config_path)
+    for name in ("posts", "tips", "templates"):
+        (directory / name).mkdir(exist_ok=True)
+        created.append(directory / name)
+    return created

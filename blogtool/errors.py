@@ -1,0 +1,71 @@
+"""Domain errors and exit codes.
+
+The core raises these; only the CLI turns them into a message and an exit code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+
+
+class ExitStatus(IntEnum):
+    """Every exit code blogtool uses."""
+
+    OK = 0
+    #: Invalid content or configuration, a refused action, a failed delivery.
+    ERROR = 1
+    #: Bad command-line usage (Click's own code).
+    USAGE = 2
+    #: Another blogtool process holds the site's lock.
+    LOCKED = 3
+
+
+class BlogtoolError(Exception):
+    """Base class: a problem the user can act on, shown as one line."""
+
+    exit_code: ExitStatus = ExitStatus.ERROR
+
+
+class ConfigError(BlogtoolError):
+    """blogtool.toml is missing, malformed or has a wrong key or type."""
+
+
+class UsageError(BlogtoolError):
+    """A command was asked to do something it must refuse."""
+
+
+class LockedError(BlogtoolError):
+    exit_code = ExitStatus.LOCKED
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about one file: where, which key, what was expected."""
+
+    path: Path
+    message: str
+    key: str | None = None
+    line: int | None = None
+    severity: str = "error"  # "error" or "warning"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def __str__(self) -> str:
+        where = str(self.path)
+        if self.line is not None:
+            where += f":{self.line}"
+        key = f" {self.key}:" if self.key else ""
+        return f"{where}: {self.severity}:{key} {self.message}"
+
+
+class ContentError(BlogtoolError):
+    """One or more content files are invalid; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        errors = [p for p in problems if p.is_error]
+        super().__init__("\n".join(str(p) for p in errors))

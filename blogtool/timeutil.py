@@ -1,0 +1,76 @@
+"""Parsing and normalising times. Nothing here reads the clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+
+def localize(naive: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    """Attach ``tz`` to a wall-clock time.
+
+    A time in the spring gap (02:30 on the day clocks go forward) does not exist; the round trip
+    through UTC moves it forward to the matching real time, as a wall clock would.
+    """
+    aware = naive.replace(tzinfo=tz)
+    return aware.astimezone(dt.UTC).astimezone(tz)
+
+
+def parse_when(
+    value: object, tz: ZoneInfo, default_time: dt.time = dt.time(0, 0)
+) -> dt.datetime:
+    """A front-matter or command-line date as an aware datetime in ``tz``.
+
+    Accepts ISO 8601 strings (with or without offset), and the ``date`` and ``datetime`` objects
+    YAML makes of unquoted timestamps. No offset means the site's time zone; a date alone means
+    ``default_time`` on that day. Raises ValueError with what was expected.
+    """
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, dt.date):
+        parsed = dt.datetime.combine(value, default_time)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                parsed = dt.datetime.combine(dt.date.fromisoformat(text), default_time)
+            else:
+                parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"expected an ISO 8601 date such as 2027-03-04 or 2027-03-04T08:00+01:00, "
+                f"got {value!r}"
+            ) from None
+    else:
+        raise ValueError(f"expected an ISO 8601 date, got {type(value).__name__} {value!r}")
+    if parsed.tzinfo is None:
+        return localize(parsed, tz)
+    return parsed.astimezone(tz)
+
+
+def parse_now(value: str) -> dt.datetime:
+    """``BLOGTOOL_NOW``: ISO 8601 with an explicit offset, so a rehearsal is unambiguous."""
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"BLOGTOOL_NOW: expected ISO 8601 with offset, e.g. 2027-03-04T08:00:00+01:00, "
+            f"got {value!r}"
+        ) from None
+    if parsed.tzinfo is None:
+        raise ValueError(
+            f"BLOGTOOL_NOW: expected an offset such as +01:00 or Z, got {value!r}"
+        )
+    return parsed
+
+
+def next_weekday_at(
+    after: dt.datetime, weekday: int, at: dt.time, tz: ZoneInfo
+) -> dt.datetime:
+    """The first ``weekday`` at ``at`` local time that is at or after ``after``."""
+    local = after.astimezone(tz)
+    day = local.date() + dt.timedelta(days=(weekday - local.weekday()) % 7)
+    candidate = localize(dt.datetime.combine(day, at), tz)
+    if candidate < after:
+        candidate = localize(dt.datetime.combine(day + dt.timedelta(days=7), at), tz)
+    return candidate
