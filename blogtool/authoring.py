@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 from importlib import resources
+from pathlib import Path
 
 import frontmatter
 

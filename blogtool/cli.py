@@ -74,7 +74,9 @@ class BlogtoolGroup(click.Group):
             if isinstance(exc, ContentError):
                 print_problems(exc.problems)
                 n = sum(1 for p in exc.problems if p.is_error)
-                click.echo(f"Error: {n} problem{'s' * (n != 1)} found; nothing was changed.", err=True)
+                click.echo(
+                    f"Error: {n} problem{'s' * (n != 1)} found; nothing was changed.", err=True
+                )
             else:
                 click.echo(f"Error: {exc}", err=True)
             ctx.exit(int(exc.exit_code))
@@ -383,7 +385,9 @@ def calendar(env: Env, weeks: int, ics: Path | None) -> None:
         rows.append((str(slot.week), short_datetime(slot.when, lang), tip, "; ".join(notes)))
         for post in slot.posts:
             assert post.date is not None
-            rows.append(("", "", f"  post: {_clip(post.title, 40)}", short_datetime(post.date, lang)))
+            rows.append(
+                ("", "", f"  post: {_clip(post.title, 40)}", short_datetime(post.date, lang))
+            )
     _table(("WEEK", "DATE", "TIP", "NOTE"), rows)
     empty = sum(1 for s in slots if s.is_empty)
     collisions = sum(1 for s in slots if s.is_collision)

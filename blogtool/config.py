@@ -273,18 +273,23 @@ class _Reader:
         self.problems: list[str] = []
 
     def line_of(self, section: str, key: str | None) -> int | None:
-        """Best-effort line number of ``key`` inside ``[section]`` (tomllib gives none)."""
-        header = re.compile(r"^\s*\[\s*" + re.escape(section).replace(r"\.", r"\s*\.\s*") + r"\s*\]")
+        """Best-effort line of ``key`` in ``[section]``, else of the table's header.
+
+        tomllib gives no positions, so the file is scanned; a missing key points at its table.
+        """
+        name = r"\s*\.\s*".join(re.escape(part) for part in section.split("."))
+        header = re.compile(r"^\s*\[\s*" + name + r"\s*(\]|\.)")
         in_section = False
+        header_line = None
         for number, line in enumerate(self.lines, 1):
             if line.lstrip().startswith("["):
                 in_section = bool(header.match(line))
-                if in_section and key is None:
-                    return number
+                if in_section and header_line is None:
+                    header_line = number
                 continue
             if in_section and key and re.match(rf"^\s*{re.escape(key)}\s*=", line):
                 return number
-        return None
+        return header_line
 
     def report(self, section: str, key: str | None, message: str) -> None:
         line = self.line_of(section, key)
@@ -312,7 +317,7 @@ class _Reader:
             else:
                 value = raw[key]
                 types = spec.type if isinstance(spec.type, tuple) else (spec.type,)
-                if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+                if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
                     self.report(
                         section,
                         key,
@@ -365,11 +370,15 @@ def parse_config(root: Path, path: Path, text: str, data: dict[str, Any]) -> Con
     for section in data:
         if section not in known:
             hint = difflib.get_close_matches(section, known, n=1)
-            more = f"; did you mean [{hint[0]}]?" if hint else f"; known sections: {', '.join(known)}"
+            more = (
+                f"; did you mean [{hint[0]}]?" if hint else f"; known sections: {', '.join(known)}"
+            )
             reader.report(section, None, f"unknown section{more}")
     if "site" not in data:
         reader.problems.append(f"{path}: [site]: missing; title and base_url are required")
-    tables = {name: reader.table(name, data.get(name, {}), schema) for name, schema in _SCHEMA.items()}
+    tables = {
+        name: reader.table(name, data.get(name, {}), schema) for name, schema in _SCHEMA.items()
+    }
 
     services: dict[str, Service] = {}
     raw_services = data.get("services", {})
@@ -379,7 +388,9 @@ def parse_config(root: Path, path: Path, text: str, data: dict[str, Any]) -> Con
     for key, raw in raw_services.items():
         section = f"services.{key}"
         if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", key):
-            reader.report(section, None, "expected a key of lowercase ASCII letters, digits, - or _")
+            reader.report(
+                section, None, "expected a key of lowercase ASCII letters, digits, - or _"
+            )
         values = reader.table(section, raw, _SERVICE_SCHEMA)
         if values.get("image") and not values.get("image_alt"):
             reader.report(section, "image_alt", "missing; an image needs alt text")

@@ -180,7 +180,9 @@ def images_without_alt(body: str) -> list[int]:
     return sorted(found)
 
 
-def read_item(source: Path, rel: Path, kind: Kind, config: Config) -> tuple[Item | None, list[Problem]]:
+def read_item(
+    source: Path, rel: Path, kind: Kind, config: Config
+) -> tuple[Item | None, list[Problem]]:
     """Read and validate one file. Returns the item (None if unusable) and every problem."""
     try:
         raw = source.read_bytes()
@@ -189,7 +191,9 @@ def read_item(source: Path, rel: Path, kind: Kind, config: Config) -> tuple[Item
     return parse_item(raw, rel, kind, config)
 
 
-def parse_item(raw: bytes, rel: Path, kind: Kind, config: Config) -> tuple[Item | None, list[Problem]]:
+def parse_item(
+    raw: bytes, rel: Path, kind: Kind, config: Config
+) -> tuple[Item | None, list[Problem]]:
     """Validate the bytes of one file; ``rel`` is the path that messages name."""
     c = _Collector(rel)
     if not raw.strip():
@@ -200,8 +204,7 @@ def parse_item(raw: bytes, rel: Path, kind: Kind, config: Config) -> tuple[Item 
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         c.error(
-            f"not UTF-8 (byte 0x{raw[exc.start]:02X} cannot be decoded); "
-            "save the file as UTF-8",
+            f"not UTF-8 (byte 0x{raw[exc.start]:02X} cannot be decoded); save the file as UTF-8",
             line=line,
         )
         return None, c.problems
@@ -209,7 +212,10 @@ def parse_item(raw: bytes, rel: Path, kind: Kind, config: Config) -> tuple[Item 
 
     split = _split(text)
     if split is None:
-        c.error("no front matter; expected the file to start with a '---' line, then key: value lines and '---'", line=1)
+        c.error(
+            "no front matter; expected a '---' line, then key: value lines, then '---'",
+            line=1,
+        )
         return None, c.problems
     fm, body, body_line = split
     parsed = _yaml_mapping(fm, c)
@@ -228,6 +234,7 @@ def parse_item(raw: bytes, rel: Path, kind: Kind, config: Config) -> tuple[Item 
         return lines.get(key)
 
     allowed = TIP_KEYS if kind is Kind.TIP else COMMON_KEYS
+    hinted: set[str] = set()  # keys a misspelling probably meant: not also reported missing
     for key in data:
         if key not in allowed:
             hint = difflib.get_close_matches(str(key), allowed, n=1)
@@ -235,6 +242,7 @@ def parse_item(raw: bytes, rel: Path, kind: Kind, config: Config) -> tuple[Item 
                 msg = "only tips feature a service"
             elif hint:
                 msg = f"unknown key; did you mean {hint[0]!r}?"
+                hinted.add(hint[0])
             else:
                 msg = f"unknown key; expected one of {', '.join(allowed)}"
             c.error(msg, key=str(key), line=line(str(key)))
@@ -250,12 +258,9 @@ def parse_item(raw: bytes, rel: Path, kind: Kind, config: Config) -> tuple[Item 
         c.error(f"expected text, got {type(value).__name__} {value!r}", key=key, line=line(key))
         return default
 
-    title = text_value("title")
-    if title is None or not title.strip():
+    title = (text_value("title") or "").strip() or None
+    if title is None and "title" not in hinted:
         c.error("missing; every post and tip needs a title", key="title", line=line("title"))
-        title = None
-    else:
-        title = title.strip()
 
     draft = data.get("draft", False)
     if not isinstance(draft, bool):
@@ -271,7 +276,7 @@ def parse_item(raw: bytes, rel: Path, kind: Kind, config: Config) -> tuple[Item 
         except ValueError as exc:
             c.error(str(exc), key="date", line=line("date"))
             draft = True
-    elif not draft:
+    elif not draft and "date" not in hinted:
         c.error(
             "missing; a post that is not a draft needs a date (or set draft: true)",
             key="date",

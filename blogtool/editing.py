@@ -17,7 +17,9 @@ from .errors import UsageError
 _BOM = "\ufeff"
 
 
-def set_front_matter_keys(raw: bytes, updates: dict[str, str], *, path: Path, add_missing: set[str]) -> bytes:
+def set_front_matter_keys(
+    raw: bytes, updates: dict[str, str], *, path: Path, add_missing: set[str]
+) -> bytes:
     """Return ``raw`` with each key in ``updates`` set to the given YAML scalar text.
 
     A key that is absent is appended before the closing '---' when it is in ``add_missing``, and

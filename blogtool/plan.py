@@ -92,7 +92,9 @@ def next_free_slot(site: Site, now: dt.datetime) -> dt.datetime:
     taken = {_week_key(i.date.astimezone(tz)) for i in site.tips if i.date is not None}
     when = next_weekday_at(now, config.tips.weekday, config.tips.time, tz)
     while _week_key(when) in taken:
-        when = localize(dt.datetime.combine(when.date() + dt.timedelta(weeks=1), config.tips.time), tz)
+        when = localize(
+            dt.datetime.combine(when.date() + dt.timedelta(weeks=1), config.tips.time), tz
+        )
     return when
 
 
@@ -158,5 +160,3 @@ def to_ics(slots: list[Slot], config: Config, now: dt.datetime) -> bytes:
             cal.add_component(ev)
     cal.add_missing_timezones()
     return cal.to_ical()
-
-

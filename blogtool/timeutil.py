@@ -16,9 +16,7 @@ def localize(naive: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     return aware.astimezone(dt.UTC).astimezone(tz)
 
 
-def parse_when(
-    value: object, tz: ZoneInfo, default_time: dt.time = dt.time(0, 0)
-) -> dt.datetime:
+def parse_when(value: object, tz: ZoneInfo, default_time: dt.time = dt.time(0, 0)) -> dt.datetime:
     """A front-matter or command-line date as an aware datetime in ``tz``.
 
     Accepts ISO 8601 strings (with or without offset), and the ``date`` and ``datetime`` objects
@@ -58,15 +56,11 @@ def parse_now(value: str) -> dt.datetime:
             f"got {value!r}"
         ) from None
     if parsed.tzinfo is None:
-        raise ValueError(
-            f"BLOGTOOL_NOW: expected an offset such as +01:00 or Z, got {value!r}"
-        )
+        raise ValueError(f"BLOGTOOL_NOW: expected an offset such as +01:00 or Z, got {value!r}")
     return parsed
 
 
-def next_weekday_at(
-    after: dt.datetime, weekday: int, at: dt.time, tz: ZoneInfo
-) -> dt.datetime:
+def next_weekday_at(after: dt.datetime, weekday: int, at: dt.time, tz: ZoneInfo) -> dt.datetime:
     """The first ``weekday`` at ``at`` local time that is at or after ``after``."""
     local = after.astimezone(tz)
     day = local.date() + dt.timedelta(days=(weekday - local.weekday()) % 7)

@@ -1,0 +1,42 @@
+# Two commands for a newcomer: `make demo` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+## demo: install, then run the main job on the sample site in this directory
+demo: $(VENV)/.installed
+	$(BIN)/blogtool check
+	$(BIN)/blogtool list
+	$(BIN)/blogtool calendar --weeks 8
+
+## test: install with test extras, lint, run the whole test suite
+test: $(VENV)/.installed-test lint
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## bench: the benchmarks in bench/ (they print figures; nothing is asserted)
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/startup.py
+
+clean:
+	rm -rf $(VENV) public .blogtool outbox .pytest_cache .ruff_cache

@@ -1,0 +1,103 @@
+"""Shared fixtures: a copy of the sample site per test, a pinned clock, a CLI runner."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import traceback
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner, Result
+
+from blogtool.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+# Saturday 28 November 2026, 09:00 in Stockholm: the sample site has published tips behind this
+# moment and scheduled ones ahead of it.
+NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=STOCKHOLM)
+
+MINIMAL_CONFIG = """\
+[site]
+title = "Testbloggen"
+base_url = "https://blogg.example.se/"
+
+[services.naturkartan]
+name = "Växjö Naturkarta"
+url = "https://naturkartan.se/sv/vaxjo"
+description = "Naturreservat och leder."
+"""
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """No test reads the real clock's override, a real site or a real home directory."""
+    for name in ("BLOGTOOL_NOW", "BLOGTOOL_SITE", "BLOGTOOL_SECRET", "BLOGTOOL_SMTP_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("EDITOR", "true")
+
+
+@pytest.fixture
+def sample_site(tmp_path) -> Path:
+    """A private copy of the repository's sample site."""
+    root = tmp_path / "site"
+    root.mkdir()
+    shutil.copy(REPO / "blogtool.toml", root / "blogtool.toml")
+    for name in ("posts", "tips", "templates"):
+        shutil.copytree(REPO / name, root / name)
+    return root
+
+
+@pytest.fixture
+def empty_site(tmp_path) -> Path:
+    """A site with one service and no content."""
+    root = tmp_path / "empty"
+    for name in ("posts", "tips", "templates"):
+        (root / name).mkdir(parents=True)
+    (root / "blogtool.toml").write_text(MINIMAL_CONFIG, encoding="utf-8")
+    return root
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+class Run:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def __call__(
+        self, *args: str, now: dt.datetime | None = NOW, input: str | None = None
+    ) -> Result:
+        env = {"BLOGTOOL_NOW": now.isoformat()} if now else {}
+        result = CliRunner().invoke(cli, ["--site", str(self.root), *args], env=env, input=input)
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise AssertionError(
+                "command raised instead of exiting cleanly:\n"
+                + "".join(traceback.format_exception(result.exception))
+            )
+        return result
+
+
+@pytest.fixture
+def run(sample_site) -> Run:
+    return Run(sample_site)
+
+
+@pytest.fixture
+def run_empty(empty_site) -> Run:
+    return Run(empty_site)
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, str):
+        path.write_text(text, encoding="utf-8")
+    else:
+        path.write_bytes(text)
+    return path

@@ -1,0 +1,254 @@
+"""Writing and scheduling from the command line, with the clock pinned."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import icalendar
+
+from blogtool.plan import holiday_on
+
+from .conftest import NOW, STOCKHOLM, snapshot, write
+
+
+def test_new_post_schedule_across_spring_dst_shows_summer_offset(run, sample_site):
+    result = run("new", "post", "Från stuprör till flöden")
+    assert result.exit_code == 0, result.stderr
+    path = sample_site / "posts/2026-11-28-fran-stupror-till-floden.md"
+    assert path.is_file()
+    assert result.stdout.strip().endswith("posts/2026-11-28-fran-stupror-till-floden.md")
+    text = path.read_text("utf-8")
+    assert "title: Från stuprör till flöden" in text
+    assert "draft: true" in text
+    assert "author: Kommundirektören" in text
+
+    listed = json.loads(run("list", "--json").stdout)
+    entry = next(i for i in listed if i["slug"] == "fran-stupror-till-floden")
+    assert entry["status"] == "draft"
+
+    # Clocks go forward on 28 March 2027; 1 April is summer time.
+    result = run("schedule", str(path), "--at", "2027-04-01 09:30")
+    assert result.exit_code == 0, result.stderr
+    assert "2027-04-01T09:30:00+02:00" in result.stdout
+
+    listed = json.loads(run("list", "--json").stdout)
+    entry = next(i for i in listed if i["slug"] == "fran-stupror-till-floden")
+    assert entry["status"] == "scheduled"
+    assert entry["date"] == "2027-04-01T09:30:00+02:00"
+    assert entry["kind"] == "post"
+    assert entry["path"] == "posts/2026-11-28-fran-stupror-till-floden.md"
+
+    # Once the time has come it is published, with nobody touching the file.
+    after = dt.datetime(2027, 4, 1, 9, 30, tzinfo=STOCKHOLM)
+    listed = json.loads(run("list", "--json", now=after).stdout)
+    assert (
+        next(i for i in listed if i["slug"] == "fran-stupror-till-floden")["status"] == "published"
+    )
+
+
+def test_schedule_keeps_the_rest_of_the_file_byte_for_byte(run, sample_site):
+    original = (
+        "\ufeff---\r\n"
+        "# a comment the author wrote\r\n"
+        "title: 'Ordning: och reda'\r\n"
+        "tags: [b, a]\r\n"
+        "date: 2026-12-01\r\n"
+        "draft: true\r\n"
+        "summary: >-\r\n"
+        "  två rader\r\n"
+        "  sammanfogade\r\n"
+        "---\r\n"
+        "Brödtext med *stil*.\r\n\r\nSlut utan radbrytning"
+    )
+    path = write(sample_site / "posts/ordning.md", original.encode("utf-8"))
+    result = run("schedule", "posts/ordning.md", "--at", "2027-01-14T10:00")
+    assert result.exit_code == 0, result.stderr
+    expected = original.replace("date: 2026-12-01", "date: 2027-01-14T10:00+01:00").replace(
+        "draft: true", "draft: false"
+    )
+    assert path.read_bytes() == expected.encode("utf-8")
+
+    result = run("unschedule", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert path.read_bytes() == expected.replace("draft: false", "draft: true").encode("utf-8")
+
+
+def test_unschedule_adds_draft_when_absent(run, sample_site):
+    path = sample_site / "tips/2026-12-03-folj-islaget.md"
+    before = path.read_text("utf-8")
+    assert run("unschedule", str(path)).exit_code == 0
+    after = path.read_text("utf-8")
+    assert after == before.replace(
+        "tags: [natur, vinter, säkerhet]\n", "tags: [natur, vinter, säkerhet]\ndraft: true\n"
+    )
+    listed = json.loads(run("list", "--json", "--kind", "tip", "--status", "draft").stdout)
+    assert [i["path"] for i in listed] == ["tips/2026-12-03-folj-islaget.md"]
+
+
+def test_schedule_refuses_the_past_unless_forced(run, sample_site):
+    path = sample_site / "posts/2026-11-24-budgeten-for-2027.md"
+    before = snapshot(sample_site)
+    result = run("schedule", str(path), "--at", "2026-11-01 09:00")
+    assert result.exit_code == 1
+    assert "is in the past" in result.stderr and "--force" in result.stderr
+    assert snapshot(sample_site) == before
+
+    result = run("schedule", str(path), "--at", "2026-11-01 09:00", "--force")
+    assert result.exit_code == 0
+    assert "published" in result.stdout
+
+
+def test_schedule_without_at_uses_the_files_date(run, sample_site):
+    path = sample_site / "posts/2026-11-24-budgeten-for-2027.md"
+    result = run("schedule", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert "scheduled" in result.stdout and "2026-12-08T09:00:00+01:00" in result.stdout
+
+
+def test_schedule_rejects_bad_time_and_foreign_files(run, sample_site, tmp_path):
+    path = sample_site / "posts/2026-11-24-budgeten-for-2027.md"
+    result = run("schedule", str(path), "--at", "nästa vecka")
+    assert result.exit_code == 1 and "--at: expected an ISO 8601 date" in result.stderr
+    stray = write(tmp_path / "annat.md", "---\ntitle: x\n---\n")
+    result = run("schedule", str(stray), "--at", "2027-01-01")
+    assert result.exit_code == 1 and "not a post or tip" in result.stderr
+
+
+def test_three_new_tips_take_three_consecutive_free_thursdays(run, sample_site):
+    # 3 and 10 December already have tips; make 24 December taken too so a gap is skipped.
+    write(
+        sample_site / "tips/2026-12-24-julafton.md",
+        "---\ntitle: God jul\ndate: 2026-12-24T08:00:00+01:00\nservice: naturkartan\n---\nT.\n",
+    )
+    paths = []
+    for title in ("Första tipset", "Andra tipset", "Tredje tipset"):
+        result = run("new", "tip", title, "--service", "naturkartan")
+        assert result.exit_code == 0, result.stderr
+        paths.append(result.stdout.strip())
+    assert [p.rsplit("/", 1)[-1] for p in paths] == [
+        "2026-12-17-forsta-tipset.md",
+        "2026-12-31-andra-tipset.md",
+        "2027-01-07-tredje-tipset.md",
+    ]
+    listed = json.loads(run("list", "--json", "--kind", "tip", "--status", "draft").stdout)
+    assert [i["date"] for i in listed] == [
+        "2026-12-17T08:00:00+01:00",
+        "2026-12-31T08:00:00+01:00",
+        "2027-01-07T08:00:00+01:00",
+    ]
+
+    result = run("calendar", "--weeks", "8", "--ics", str(sample_site / "plan.ics"))
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+
+    def row(day: str) -> str:
+        return next(line for line in lines if day in line)
+
+    assert "Följ isläget" in row("tors 3 dec. 2026") and "[scheduled]" in row("tors 3 dec. 2026")
+    assert "Första tipset [draft]" in row("tors 17 dec. 2026")
+    assert "holiday: Julafton" in row("tors 24 dec. 2026")
+    assert "holiday: Nyårsafton" in row("tors 31 dec. 2026")
+    assert "Andra tipset" in row("tors 31 dec. 2026")
+    assert "-- empty --" in row("tors 14 jan. 2027")
+    assert "post: Tack för i år" in result.stdout
+    assert "6 planned, 2 empty, 0 collisions" in result.stdout
+
+    cal = icalendar.Calendar.from_ical((sample_site / "plan.ics").read_bytes())
+    events = {str(e["uid"]): e for e in cal.walk("VEVENT")}
+    tip = events["torsdagstips-2026-12-17@blogg.vaxjo.example"]
+    assert "Första tipset" in str(tip["summary"])
+    start = tip.decoded("dtstart")
+    assert start == dt.datetime(2026, 12, 17, 8, 0, tzinfo=STOCKHOLM)
+    assert start.utcoffset() == dt.timedelta(hours=1)
+    assert str(tip["dtstart"].params["TZID"]) == "Europe/Stockholm"
+    assert "Julafton" in str(events["torsdagstips-2026-12-24@blogg.vaxjo.example"]["summary"])
+    assert "inget tips" in str(events["torsdagstips-2027-01-14@blogg.vaxjo.example"]["summary"])
+    post = events["post-tack-for-i-ar@blogg.vaxjo.example"]
+    assert post.decoded("dtstart") == dt.datetime(2026, 12, 18, 10, 0, tzinfo=STOCKHOLM)
+    assert len(cal.walk("VTIMEZONE")) == 1
+
+
+def test_calendar_marks_collisions_and_summer_times(run, sample_site):
+    write(
+        sample_site / "tips/krock.md",
+        "---\ntitle: Krocken\ndate: 2026-12-03T08:00:00+01:00\nservice: naturkartan\n---\nT.\n",
+    )
+    result = run("calendar", "--weeks", "2")
+    assert "COLLISION: Följ isläget innan du går ut på sjön [scheduled] + Krocken" in result.stdout
+    assert "2026-12-03 already has a tip" in result.stderr
+
+    summer = dt.datetime(2027, 5, 1, 12, 0, tzinfo=STOCKHOLM)
+    result = run("new", "tip", "Sommartips", "--service", "naturkartan", now=summer)
+    assert result.exit_code == 0
+    listed = json.loads(run("list", "--json", "--kind", "tip", now=summer).stdout)
+    # 6 May 2027 is Ascension Day, a Thursday: still offered, with a note, at 08:00 summer time.
+    tip = next(i for i in listed if i["title"] == "Sommartips")
+    assert tip["date"] == "2027-05-06T08:00:00+02:00"
+    assert "Kristi himmelsfärdsdag" in result.stderr
+
+
+def test_new_tip_with_date_refuses_a_taken_week_and_unknown_service(run, sample_site):
+    before = snapshot(sample_site)
+    result = run("new", "tip", "Krock", "--service", "naturkartan", "--date", "2026-12-10")
+    assert result.exit_code == 1
+    assert (
+        "week 50 already has a tip: tips/2026-12-10-boka-tid-for-bygglovsradgivning.md"
+        in result.stderr
+    )
+    result = run("new", "tip", "Okänd", "--service", "simhallen")
+    assert result.exit_code == 1 and "unknown service 'simhallen'" in result.stderr
+    assert snapshot(sample_site) == before
+    result = run("new", "tip", "Ett datum", "--service", "naturkartan", "--date", "2027-02-04")
+    assert result.exit_code == 0
+    assert result.stdout.strip().endswith("tips/2027-02-04-ett-datum.md")
+
+
+def test_new_post_refuses_a_taken_slug_and_an_existing_file(run, sample_site):
+    result = run("new", "post", "Tack för i år!")
+    assert result.exit_code == 1
+    assert "'tack-for-i-ar' is already used by posts/2026-11-26-tack-for-i-ar.md" in result.stderr
+    assert run("new", "post", "Ny text").exit_code == 0
+    result = run("new", "post", "Ny text")
+    assert result.exit_code == 1
+
+
+def test_new_post_quotes_awkward_titles(run, sample_site):
+    title = 'Fråga: "vad kostar det?" #budget'
+    assert run("new", "post", title).exit_code == 0
+    listed = json.loads(run("list", "--json", "--status", "draft").stdout)
+    assert any(i["title"] == title for i in listed)
+
+
+def test_init_creates_a_valid_site_and_refuses_to_overwrite(tmp_path):
+    from click.testing import CliRunner
+
+    from blogtool.cli import cli
+
+    target = tmp_path / "ny"
+    result = CliRunner().invoke(cli, ["init", str(target), "--title", "Nya bloggen"])
+    assert result.exit_code == 0, result.stderr
+    for name in ("blogtool.toml", "posts", "tips", "templates"):
+        assert (target / name).exists()
+    before = snapshot(target)
+    result = CliRunner().invoke(cli, ["init", str(target)])
+    assert result.exit_code == 1 and "already exists" in result.stderr
+    assert snapshot(target) == before
+    result = CliRunner().invoke(cli, ["--site", str(target), "check"])
+    assert result.exit_code == 0 and "Checked 0 files" in result.stdout
+
+
+def test_holiday_lookup():
+    assert holiday_on(dt.date(2027, 5, 6)) == "Kristi himmelsfärdsdag"
+    assert holiday_on(dt.date(2026, 12, 24)) == "Julafton"
+    assert holiday_on(dt.date(2026, 12, 10)) is None
+
+
+def test_list_table_uses_swedish_dates_and_filters(run):
+    result = run("list", "--kind", "tip", "--status", "scheduled")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["TITLE", "KIND", "STATUS", "DATE", "PATH"]
+    assert len(lines) == 3
+    assert "tors 3 dec. 2026 08:00" in lines[1]
+    assert NOW.year == 2026
