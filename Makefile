@@ -21,6 +21,8 @@ demo: $(VENV)/.installed
 	$(BIN)/blogtool check
 	$(BIN)/blogtool list
 	$(BIN)/blogtool calendar --weeks 8
+	$(BIN)/blogtool build
+	@echo "Built public/. Look at it: $(BIN)/python -m http.server -b 127.0.0.1 -d public 8000, or preview drafts too with $(BIN)/blogtool serve; then open http://127.0.0.1:8000/"
 
 ## test: install with test extras, lint, run the whole test suite
 test: $(VENV)/.installed-test lint
@@ -37,6 +39,7 @@ format: $(VENV)/.installed-test
 ## bench: the benchmarks in bench/ (they print figures; nothing is asserted)
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/build.py --posts 1000
 
 clean:
 	rm -rf $(VENV) public .blogtool outbox .pytest_cache .ruff_cache

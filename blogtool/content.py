@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -150,6 +151,8 @@ def _yaml_mapping(fm: str, c: _Collector) -> tuple[Any, dict[str, int]] | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 2 if mark else None  # YAML counts from 0; '---' is line 1
+        if line is not None:  # an error found at the end points at the last front-matter line
+            line = min(line, 1 + max(1, fm.count("\n")))
         problem = exc.problem or exc.context or "could not be parsed"
         c.error(f"front matter is not valid YAML: {problem}", line=line)
         return None
@@ -377,19 +380,108 @@ def content_files(config: Config) -> Iterable[tuple[Path, Kind]]:
                     yield path, kind
 
 
-def load_site(config: Config) -> Site:
-    """Read every post and tip. Never raises for bad content: see ``Site.problems``."""
+def load_site(config: Config, cache: Path | None = None) -> Site:
+    """Read every post and tip. Never raises for bad content: see ``Site.problems``.
+
+    With ``cache``, files whose (mtime, size, inode) and the config are unchanged since the last
+    call are not parsed again; a large site then loads in a fraction of the time.
+    """
     items: list[Item] = []
     problems: list[Problem] = []
+    cached = _read_cache(cache, config) if cache else {}
+    fresh: dict[str, tuple[tuple[int, int, int], Item | None, list[Problem]]] = {}
+    todo: list[tuple[Path, Path, Kind, tuple[int, int, int]]] = []
     for path, kind in content_files(config):
-        item, found = read_item(path, path.relative_to(config.root), kind, config)
+        rel = path.relative_to(config.root)
+        try:
+            st = path.stat()
+            key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            key = (0, 0, 0)
+        hit = cached.get(str(rel))
+        if hit is not None and hit[0] == key:
+            fresh[str(rel)] = hit
+        else:
+            fresh[str(rel)] = (key, None, [])
+            todo.append((path, rel, kind, key))
+    for rel_str, key, item, found in _parse_all(todo, config):
+        fresh[rel_str] = (key, item, found)
+    for _, item, found in fresh.values():
         problems.extend(found)
         if item is not None:
             items.append(item)
+    if cache is not None and fresh != cached:
+        _write_cache(cache, config, fresh)
     problems.extend(_cross_checks(items, config))
     bad = {p.path for p in problems if p.is_error}
     items = [i for i in items if i.path not in bad]
     return Site(config, tuple(sorted(items, key=_sort_key)), tuple(problems))
+
+
+_PARALLEL_LOAD = 800  # below this many files a process pool costs more than it saves
+_LOAD_CONFIG: Config | None = None
+
+
+def _parse_one(job: tuple[Path, Path, Kind, tuple[int, int, int]]) -> tuple[str, Any, Any, Any]:
+    path, rel, kind, key = job
+    assert _LOAD_CONFIG is not None
+    item, found = read_item(path, rel, kind, _LOAD_CONFIG)
+    return str(rel), key, item, found
+
+
+def _parse_all(
+    jobs: list[tuple[Path, Path, Kind, tuple[int, int, int]]], config: Config
+) -> list[tuple[str, Any, Any, Any]]:
+    """Parse files; a large site is parsed on every core (YAML parsing is CPU-bound)."""
+    global _LOAD_CONFIG
+    _LOAD_CONFIG = config
+    try:
+        workers = min(os.cpu_count() or 1, 8)
+        if len(jobs) < _PARALLEL_LOAD or workers < 2:
+            return [_parse_one(job) for job in jobs]
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return pool.map(_parse_one, jobs, chunksize=64)
+    finally:
+        _LOAD_CONFIG = None
+
+
+_CACHE_VERSION = 1
+
+
+def _cache_header(config: Config) -> tuple[int, bytes]:
+    import hashlib
+
+    from . import __version__
+
+    digest = hashlib.sha256(__version__.encode() + config.path.read_bytes()).digest()
+    return _CACHE_VERSION, digest
+
+
+def _read_cache(path: Path, config: Config) -> dict[str, Any]:
+    """The parsed items of the last load. The cache is the site's own file, in its state
+    directory, written by this code; anything unexpected in it just means a full parse."""
+    import pickle
+
+    try:
+        with open(path, "rb") as fh:
+            header, entries = pickle.load(fh)
+    except Exception:
+        return {}
+    return entries if header == _cache_header(config) else {}
+
+
+def _write_cache(path: Path, config: Config, entries: dict[str, Any]) -> None:
+    import pickle
+
+    from .editing import write_atomic
+
+    try:
+        data = pickle.dumps((_cache_header(config), entries), protocol=pickle.HIGHEST_PROTOCOL)
+        write_atomic(path, data, durable=False)
+    except OSError:
+        pass  # a cache that cannot be written only costs time
 
 
 def _sort_key(item: Item) -> tuple[int, float, str]:

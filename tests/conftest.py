@@ -62,8 +62,11 @@ def empty_site(tmp_path) -> Path:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` but blogtool's own cache (a parse cache, not the user's data)."""
     return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".blogtool/cache" not in p.as_posix()
     }
 
 

@@ -1,0 +1,131 @@
+"""Jinja2 templates: the site's ``templates/`` over the package defaults, autoescaped, strict.
+
+Errors in a template become one message that names the template file and the line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .config import Config
+from .content import Item
+from .dates import long_date
+from .errors import BlogtoolError
+from .urls import Urls
+
+PACKAGE_TEMPLATES = Path(__file__).parent / "templates"
+
+
+class TemplateError(BlogtoolError):
+    """A template does not compile or fails while rendering."""
+
+
+def _display(path: str | None, config: Config) -> str:
+    if not path:
+        return "<template>"
+    p = Path(path)
+    for root, label in ((config.root, ""), (PACKAGE_TEMPLATES, "blogtool default template ")):
+        try:
+            return label + str(p.resolve().relative_to(root.resolve()))
+        except ValueError:
+            continue
+    return str(p)
+
+
+def make_environment(
+    config: Config, item_status: Callable[[Item], str] | None = None, *, preview: bool = False
+) -> jinja2.Environment:
+    """The one Jinja environment: autoescape always on, undefined variables are errors."""
+    loader = jinja2.ChoiceLoader(
+        [
+            jinja2.FileSystemLoader(config.templates_dir),
+            jinja2.FileSystemLoader(PACKAGE_TEMPLATES),
+        ]
+    )
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    lang = config.site.language
+    urls = Urls(config)
+    env.filters["longdate"] = lambda value: long_date(value, lang)
+    env.filters["clock"] = lambda value: value.strftime("%H:%M")
+    env.globals.update(
+        site=config.site,
+        tips=config.tips,
+        services=config.services,
+        urls=urls,
+        preview=preview,
+        item_status=item_status or (lambda item: "published"),
+        asset=lambda url: (
+            url if url.startswith(("http://", "https://")) else urls.href(url.lstrip("/"))
+        ),
+    )
+    return env
+
+
+def render(env: jinja2.Environment, name: str, config: Config, **context: Any) -> str:
+    """Render ``name``; any template failure becomes a TemplateError naming file and line."""
+    try:
+        return env.get_template(name).render(**context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(
+            f"{_display(exc.filename, config)}:{exc.lineno}: template syntax error: {exc.message}"
+        ) from None
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateError(f"template not found: {exc.name}") from None
+    except Exception as exc:  # undefined variables and errors raised inside a template
+        where = _template_frame(exc, config)
+        kind = "undefined variable" if isinstance(exc, jinja2.UndefinedError) else "template error"
+        raise TemplateError(f"{where}: {kind}: {exc}") from None
+
+
+def _template_frame(exc: BaseException, config: Config) -> str:
+    """The template file and line where ``exc`` was raised (Jinja maps frames to templates)."""
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith((".html", ".xml", ".txt")):
+            found = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    if found is None:
+        return "<template>"
+    return f"{_display(found[0], config)}:{found[1]}"
+
+
+def template_files(config: Config) -> Iterator[Path]:
+    """Every file that can affect rendering: the site's templates and the package's."""
+    for root in (config.templates_dir, PACKAGE_TEMPLATES):
+        if root.is_dir():
+            yield from sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def fingerprint(config: Config, *extra: str) -> str:
+    """Changes whenever anything that every page depends on changes: templates, config,
+    blogtool itself, build flags."""
+    from . import __version__
+
+    h = hashlib.sha256(__version__.encode())
+    h.update(config.path.read_bytes())
+    for path in template_files(config):
+        h.update(str(path).encode())
+        h.update(path.read_bytes())
+    for value in extra:
+        h.update(value.encode())
+    return h.hexdigest()
+
+
+def utc_iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,60 @@
+"""Where everything lives on the published site. One place decides every URL and output path."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlsplit
+
+from .config import Config
+from .content import Item, Kind
+from .slugs import slugify
+
+TAG_DIR = "tagg"
+SERVICE_DIR = "tjanst"
+ARCHIVE_DIR = "arkiv"
+PAGE_DIR = "sida"
+
+
+class Urls:
+    """Paths are relative to the site root, without a leading slash, and end in '/' for pages
+    (served as ``index.html``) or in a file name."""
+
+    def __init__(self, config: Config):
+        self.base = config.site.base_url
+        self.prefix = urlsplit(self.base).path or "/"
+        self.series = config.tips.slug + "/"
+
+    # paths -----------------------------------------------------------------------------------
+    def item(self, item: Item) -> str:
+        return f"{self.series}{item.slug}/" if item.kind is Kind.TIP else f"{item.slug}/"
+
+    def home(self, page: int = 1) -> str:
+        return "" if page == 1 else f"{PAGE_DIR}/{page}/"
+
+    def tag(self, tag: str) -> str:
+        return f"{TAG_DIR}/{slugify(tag) or 'tagg'}/"
+
+    def service(self, key: str) -> str:
+        return f"{SERVICE_DIR}/{key}/"
+
+    def archive(self, month: dt.date | None = None) -> str:
+        if month is None:
+            return f"{ARCHIVE_DIR}/"
+        return f"{ARCHIVE_DIR}/{month.year}/{month.month:02d}/"
+
+    def feed(self, series: bool = False, atom: bool = False) -> str:
+        name = "atom.xml" if atom else "feed.xml"
+        return f"{self.series}{name}" if series else name
+
+    # as links ----------------------------------------------------------------------------------
+    def href(self, path: str) -> str:
+        """A root-relative link that also works when the site lives below a sub-path."""
+        return self.prefix + path
+
+    def absolute(self, path: str) -> str:
+        return self.base + path
+
+    @staticmethod
+    def output_file(path: str) -> str:
+        """The file a path is written to: pages become ``.../index.html``."""
+        return path + "index.html" if path == "" or path.endswith("/") else path

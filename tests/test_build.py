@@ -1,0 +1,336 @@
+"""The static site and its feeds, built from the sample site with the clock pinned."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from blogtool.build import BuildOptions, build
+from blogtool.config import load_config
+from blogtool.content import load_site
+from blogtool.errors import BlogtoolError
+
+from .conftest import NOW, STOCKHOLM, snapshot, write
+
+BASE = "https://blogg.vaxjo.example/"
+RFC822 = re.compile(
+    r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}$"
+)
+FEEDS = ["feed.xml", "atom.xml", "torsdagstips/feed.xml", "torsdagstips/atom.xml"]
+
+
+def mtimes(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def public(sample_site) -> Path:
+    return sample_site / "public"
+
+
+def test_build_writes_the_whole_site(run, public):
+    result = run("build")
+    assert result.exit_code == 0, result.stderr
+    assert re.search(
+        r"Built .*public: \d+ written, 0 unchanged, 0 removed in [\d.]+ s", result.stdout
+    )
+    for path in [
+        "index.html",
+        "404.html",
+        "sitemap.xml",
+        "robots.txt",
+        *FEEDS,
+        "vi-arbetar-i-floden-inte-i-stupror/index.html",
+        "torsdagstips/index.html",
+        "torsdagstips/hitta-ut-i-naturen-med-vaxjo-naturkarta/index.html",
+        "tagg/natur/index.html",
+        "tagg/e-tjanster/index.html",
+        "tjanst/naturkartan/index.html",
+        "arkiv/index.html",
+        "arkiv/2026/10/index.html",
+        "static/style.css",
+    ]:
+        assert (public / path).is_file(), path
+    # Not yet due, or a draft: nowhere on the site.
+    everything = "".join(
+        p.read_text("utf-8") for p in public.rglob("*") if p.suffix in (".html", ".xml")
+    )
+    for hidden in (
+        "folj-islaget",
+        "Följ isläget",
+        "Tack för i år",
+        "Budgeten för 2027",
+        "bygglovsradgivning",
+    ):
+        assert hidden not in everything, hidden
+
+    page = (public / "torsdagstips/hitta-ut-i-naturen-med-vaxjo-naturkarta/index.html").read_text(
+        "utf-8"
+    )
+    assert '<html lang="sv">' in page
+    assert "torsdag 22 oktober 2026" in page
+    assert '<time datetime="2026-10-22T08:00:00+02:00">' in page
+    assert "Veckans tjänst:</span> Växjö Naturkarta" in page
+    assert 'href="https://naturkartan.se/sv/vaxjo"' in page
+    assert "Hämta appen i App Store" in page
+    assert "Torsdagstips</a> #1" in page
+
+    series = (public / "torsdagstips/index.html").read_text("utf-8")
+    titles = re.findall(r'<h2><a href="/torsdagstips/[^"]+/">([^<]+)</a></h2>', series)
+    assert titles[0] == "Hitta ett utegym nära dig" and titles[-1].startswith("Hitta ut i naturen")
+    assert '<li value="6">' in series and '<li value="1">' in series
+
+    service = (public / "tjanst/naturkartan/index.html").read_text("utf-8")
+    assert "Hitta ut i naturen med Växjö Naturkarta" in service and "Hitta ett utegym" in service
+    assert "Låna e-böcker" not in service
+
+    sitemap = (public / "sitemap.xml").read_text("utf-8")
+    assert (
+        f"<loc>{BASE}vi-arbetar-i-floden-inte-i-stupror/</loc><lastmod>2026-10-15</lastmod>"
+        in sitemap
+    )
+    assert f"Sitemap: {BASE}sitemap.xml" in (public / "robots.txt").read_text("utf-8")
+    assert (public / "404.html").read_text("utf-8").count("<h1>") == 1
+
+
+def test_feeds_parse_cleanly_and_match_the_content(run, public):
+    assert run("build").exit_code == 0
+    site = load_site(load_config(public.parent))
+    published = sorted(
+        (i for i in site.items if i.is_published(NOW)), key=lambda i: i.date, reverse=True
+    )
+    expected = {
+        "feed.xml": published,
+        "atom.xml": published,
+        "torsdagstips/feed.xml": [i for i in published if i.kind.value == "tip"],
+        "torsdagstips/atom.xml": [i for i in published if i.kind.value == "tip"],
+    }
+    for name, items in expected.items():
+        raw = (public / name).read_bytes()
+        feed = feedparser.parse(raw)
+        assert feed.bozo == 0, (name, feed.get("bozo_exception"))
+        assert [e.title for e in feed.entries] == [i.title for i in items], name
+        self_links = [link.href for link in feed.feed.links if link.rel == "self"]
+        assert self_links == [BASE + name], name
+        assert feed.feed.language == "sv"
+        for entry, item in zip(feed.entries, items, strict=True):
+            assert entry.link.startswith(BASE) and entry.link.endswith(f"/{item.slug}/")
+            assert entry.id == entry.link  # a stable guid: the permalink
+            assert dt.datetime(*entry.published_parsed[:6], tzinfo=dt.UTC) == item.date
+            html = entry.content[0].value
+            assert not re.search(r'(href|src)="/', html), "relative URL in feed content"
+            if item.service == "naturkartan":
+                assert "Växjö Naturkarta" in html and "https://naturkartan.se/sv/vaxjo" in html
+        if name.endswith("feed.xml"):
+            text = raw.decode("utf-8")
+            dates = re.findall(r"<pubDate>([^<]+)</pubDate>", text)
+            assert dates and all(RFC822.match(d) for d in dates), dates
+            last = re.search(r"<lastBuildDate>([^<]+)</lastBuildDate>", text).group(1)
+            assert last == dates[0]  # the newest item's date, not the build time
+            assert "<content:encoded><![CDATA[" in text
+            assert text.count("<description>") == len(items) + 1
+            assert '<guid isPermaLink="true">' in text
+
+
+def test_scheduled_tip_enters_the_feed_on_the_first_build_after_its_time(run, public):
+    due = dt.datetime(2026, 12, 3, 8, 0, tzinfo=STOCKHOLM)
+    assert run("build", now=due - dt.timedelta(minutes=1)).exit_code == 0
+    feed = feedparser.parse((public / "torsdagstips/feed.xml").read_bytes())
+    assert "Följ isläget innan du går ut på sjön" not in [e.title for e in feed.entries]
+    assert not (public / "torsdagstips/folj-islaget-innan-du-gar-ut-pa-sjon").exists()
+
+    result = run("build", now=due)
+    assert result.exit_code == 0
+    feed = feedparser.parse((public / "torsdagstips/feed.xml").read_bytes())
+    assert feed.entries[0].title == "Följ isläget innan du går ut på sjön"
+    assert feed.entries[0].published == "Thu, 03 Dec 2026 08:00:00 +0100"
+    assert (public / "torsdagstips/folj-islaget-innan-du-gar-ut-pa-sjon/index.html").is_file()
+
+
+def test_rebuild_with_nothing_changed_writes_nothing(run, public):
+    assert run("build").exit_code == 0
+    before_bytes = snapshot(public)
+    before_times = mtimes(public)
+    result = run("build")
+    assert result.exit_code == 0
+    assert re.search(r": 0 written, \d+ unchanged, 0 removed", result.stdout)
+    assert mtimes(public) == before_times
+    assert snapshot(public) == before_bytes
+    for name in FEEDS:
+        assert (public / name).read_bytes() == before_bytes[name]
+
+
+def test_one_changed_post_rerenders_it_and_the_pages_that_list_it(run, sample_site, public):
+    assert run("build").exit_code == 0
+    before = mtimes(public)
+    post = sample_site / "posts/2026-10-15-vi-arbetar-i-floden-inte-i-stupror.md"
+    post.write_text(
+        post.read_text("utf-8").replace("Det här tar tid.", "Det här tar tid, men det lönar sig."),
+        "utf-8",
+    )
+    result = run("build")
+    assert result.exit_code == 0
+    after = mtimes(public)
+    changed = {p for p in after if after[p] != before.get(p)}
+    assert "vi-arbetar-i-floden-inte-i-stupror/index.html" in changed
+    assert {
+        "index.html",
+        "feed.xml",
+        "atom.xml",
+        "arkiv/2026/10/index.html",
+        "tagg/samverkan/index.html",
+    } <= changed
+    assert "torsdagstips/feed.xml" not in changed
+    assert "valkommen-till-kommunbloggen/index.html" not in changed
+    assert "torsdagstips/hitta-ut-i-naturen-med-vaxjo-naturkarta/index.html" not in changed
+    assert "det lönar sig" in (public / "vi-arbetar-i-floden-inte-i-stupror/index.html").read_text(
+        "utf-8"
+    )
+
+
+def test_template_or_config_change_rebuilds_everything(run, sample_site, public):
+    assert run("build").exit_code == 0
+    before = mtimes(public)
+    pages = {p for p in before if not p.startswith("static/")}
+    static = len(before) - len(pages)
+    write(
+        sample_site / "templates/404.html",
+        '{% extends "base.html" %}{% block content %}<h1>Borta</h1>{% endblock %}\n',
+    )
+    result = run("build")
+    # Every page is rendered again; the stylesheet is copied by content and has not changed.
+    assert f"{len(pages)} written, {static} unchanged" in result.stdout
+    after = mtimes(public)
+    assert all(after[p] != before[p] for p in pages)
+    assert "<h1>Borta</h1>" in (public / "404.html").read_text("utf-8")
+    config = sample_site / "blogtool.toml"
+    config.write_text(
+        config.read_text("utf-8").replace('title = "Kommunbloggen"', 'title = "Växjöbloggen"'),
+        "utf-8",
+    )
+    result = run("build")
+    assert f"{len(pages)} written, {static} unchanged" in result.stdout
+    assert "Växjöbloggen" in (public / "index.html").read_text("utf-8")
+
+
+def test_deleted_post_disappears(run, sample_site, public):
+    assert run("build").exit_code == 0
+    (sample_site / "posts/2026-11-20-ett-ar-med-e-tjanster.md").unlink()
+    result = run("build")
+    assert re.search(r", [1-9]\d* removed", result.stdout)
+    assert not (public / "ett-ar-med-nya-e-tjanster").exists()
+    assert not (public / "tagg/digitalisering").exists()
+
+
+def test_failed_build_leaves_the_previous_site_intact(run, sample_site, public):
+    assert run("build").exit_code == 0
+    before = snapshot(public)
+    times = mtimes(public)
+    post = sample_site / "posts/2026-09-10-valkommen-till-kommunbloggen.md"
+    post.write_text(post.read_text("utf-8") + "\nNy rad.\n", "utf-8")
+    config = load_config(sample_site)
+    site = load_site(config)
+    with pytest.raises(BlogtoolError, match="injected failure"):
+        build(site, NOW, BuildOptions(output=public, jobs=1), fail_after=2)
+    assert snapshot(public) == before and mtimes(public) == times
+    assert not [p for p in sample_site.iterdir() if "staging" in p.name]
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        (
+            "{% extends 'base.html' %}\n{% block content %}\n{% if %}\n{% endblock %}\n",
+            "templates/item.html:3: template syntax error",
+        ),
+        (
+            "{% extends 'base.html' %}\n{% block content %}\n<p>{{ no_such_thing }}</p>\n{% endblock %}\n",
+            "templates/item.html:3: undefined variable: 'no_such_thing' is undefined",
+        ),
+    ],
+)
+def test_template_errors_name_the_template_and_line(run, sample_site, public, template, expected):
+    assert run("build").exit_code == 0
+    before = snapshot(public)
+    write(sample_site / "templates/item.html", template)
+    result = run("build")
+    assert result.exit_code == 1
+    assert expected in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert snapshot(public) == before
+
+
+@pytest.mark.parametrize("output", ["posts", ".", "..", "templates/out"])
+def test_output_over_the_sources_is_refused(run, sample_site, output):
+    before = snapshot(sample_site)
+    result = run("build", "--output", str(sample_site / output))
+    assert result.exit_code == 1
+    assert "output directory" in result.stderr
+    assert snapshot(sample_site) == before
+
+
+def test_content_errors_stop_the_build_before_anything_is_written(run, sample_site, public):
+    assert run("build").exit_code == 0
+    before = snapshot(public)
+    write(sample_site / "posts/trasig.md", "---\ntitle: [\n---\n")
+    result = run("build")
+    assert result.exit_code == 1
+    assert "posts/trasig.md:2: error: front matter is not valid YAML" in result.stderr
+    assert snapshot(public) == before
+
+
+def test_preview_flags_show_marked_drafts_and_future_but_feeds_stay_clean(
+    run, sample_site, tmp_path
+):
+    out = tmp_path / "preview"
+    result = run("build", "--drafts", "--future", "--output", str(out))
+    assert result.exit_code == 0, result.stderr
+    draft = (out / "budgeten-for-2027-vad-betyder-den-for-dig/index.html").read_text("utf-8")
+    assert "Utkast – inte publicerat" in draft
+    future = (out / "torsdagstips/folj-islaget-innan-du-gar-ut-pa-sjon/index.html").read_text(
+        "utf-8"
+    )
+    assert "Schemalagt – publiceras torsdag 3 december 2026 kl. 08:00" in future
+    assert '<meta name="robots" content="noindex">' in future
+    for name in FEEDS:
+        text = (out / name).read_text("utf-8")
+        assert "Följ isläget" not in text and "Budgeten" not in text
+    assert "Disallow: /" in (out / "robots.txt").read_text("utf-8")
+
+
+def test_feed_content_is_sanitised_but_pages_keep_trusted_html(run, sample_site, public):
+    write(
+        sample_site / "posts/inbaddat.md",
+        "---\ntitle: 'Säkert <script>alert(1)</script>'\ndate: 2026-11-27T10:00:00+01:00\n---\n"
+        'Se kartan:\n\n<iframe src="https://naturkartan.se/embed" title="Karta"></iframe>\n\n'
+        '<script>track()</script>\n\n<object data="x.swf"></object><embed src="y.swf">\n\n'
+        "[Läs mer](/arkiv/) och ![Karta över leder](/static/karta.png)\n",
+    )
+    assert run("build").exit_code == 0
+    page = (public / "sakert-script-alert-1-script/index.html").read_text("utf-8")
+    assert "<iframe" in page  # staff HTML passes through to the page
+    assert "<h1>Säkert &lt;script&gt;alert(1)&lt;/script&gt;</h1>" in page
+    assert "<title>Säkert &lt;script&gt;" in page
+    feed = feedparser.parse((public / "feed.xml").read_bytes())
+    entry = next(e for e in feed.entries if e.title.startswith("Säkert"))
+    html = entry.content[0].value
+    for tag in ("<script", "<iframe", "<object", "<embed", "track()"):
+        assert tag not in html
+    assert f'href="{BASE}arkiv/"' in html and f'src="{BASE}static/karta.png"' in html
+    assert 'alt="Karta över leder"' in html
+
+
+def test_home_is_paginated_newest_first(run, sample_site, public):
+    config = sample_site / "blogtool.toml"
+    config.write_text(config.read_text("utf-8").replace("per_page = 10", "per_page = 3"), "utf-8")
+    assert run("build").exit_code == 0
+    first = (public / "index.html").read_text("utf-8")
+    assert first.index("Hitta ett utegym") < first.index("Ett år med nya e-tjänster")
+    assert 'rel="next" href="/sida/2/"' in first
+    last = (public / "sida/3/index.html").read_text("utf-8")
+    assert "Välkommen till kommunbloggen" in last and 'rel="next"' not in last

@@ -1,0 +1,86 @@
+"""Markdown rendering: the fast inline path gives exactly what Python-Markdown gives."""
+
+from __future__ import annotations
+
+import re
+
+import markdown
+import pytest
+
+from blogtool import render
+
+from .conftest import REPO
+
+TRICKY = [
+    "Vanlig text utan markering. Och en mening till!",
+    "Text med *kursiv*, **fet**, _understruken kursiv_ och __fet__.",
+    "Kod `x = 1` och ett escape \\*inte kursiv\\*.",
+    "En [länk](https://example.se) och en ![bild](a.png) och <https://auto.se>.",
+    "Rad med hård radbrytning  \nnästa rad.",
+    "Entitet &amp; och &copy; och en naken & i text.",
+    'Inline <b>html</b> och <span class="x">span</span>.',
+    "Fotnot[^1] här.\n\n[^1]: Själva fotnoten.",
+    "Referens [länk][ref].\n\n[ref]: https://example.se",
+    "| a | b |\n|---|---|\n| 1 | *2* |",
+    "```python\nprint('<hej>')\n```",
+    "> Citat med **fet** text\n> på två rader.",
+    "- punkt *ett*\n- punkt två\n\n1. ett\n2. två",
+    "Utropstecken! Frågor? Kolon: slut.",
+    "Ordet under_score_inne och 2 * 3 = 6.",
+]
+
+
+def stock() -> markdown.Markdown:
+    return markdown.Markdown(
+        extensions=["tables", "fenced_code", "footnotes", "sane_lists", "attr_list"],
+        extension_configs={"footnotes": {"BACKLINK_TITLE": "Tillbaka till texten"}},
+        output_format="html",
+    )
+
+
+def normalise_headings(html: str) -> str:
+    """Drop heading ids and levels, which blogtool sets on purpose (see the next test)."""
+    return re.sub(r"<(/?)h[1-6]( id=\"[^\"]*\")?>", r"<\1h>", html)
+
+
+SAMPLE_BODIES = [
+    p.read_text("utf-8").split("---\n", 2)[2] for p in sorted((REPO / "posts").glob("*.md"))
+]
+
+
+@pytest.mark.parametrize("text", TRICKY + SAMPLE_BODIES)
+def test_fast_inline_path_matches_python_markdown(text):
+    assert normalise_headings(render.to_html(text)) == normalise_headings(stock().convert(text))
+
+
+def test_headings_are_shifted_below_h1_and_get_unique_ids():
+    html = render.to_html("# Första\n\n## Andra\n\n# Första\n\n## Egen {#egen}\n")
+    assert html.splitlines() == [
+        '<h2 id="forsta">Första</h2>',
+        '<h3 id="andra">Andra</h3>',
+        '<h2 id="forsta-1">Första</h2>',
+        '<h3 id="egen">Egen</h3>',
+    ]
+
+
+def test_sanitize_removes_active_content_and_absolutize_fixes_links():
+    html = (
+        '<p onclick="x()">Hej <a href="/arkiv/" onmouseover="y()">arkiv</a> '
+        '<a href="javascript:alert(1)">farlig</a> <a href="#fn:1">fotnot</a></p>'
+        '<script>alert(1)</script><iframe src="https://x"></iframe><style>p{}</style>'
+        '<img src="bild.png" alt="Karta">'
+    )
+    out = render.portable(html, "https://blogg.example.se/inlagg/")
+    assert "onclick" not in out and "onmouseover" not in out and "javascript:" not in out
+    assert "<script" not in out and "<iframe" not in out and "<style" not in out
+    assert 'href="https://blogg.example.se/arkiv/"' in out
+    assert 'src="https://blogg.example.se/inlagg/bild.png"' in out
+    assert 'href="https://blogg.example.se/inlagg/#fn:1"' in out
+    assert 'alt="Karta"' in out
+
+
+def test_excerpt_cuts_at_a_word():
+    body = "Första stycket är ganska långt " * 20 + "\n\nAndra stycket."
+    text = render.excerpt(body, limit=60)
+    assert text.endswith("…") and len(text) <= 61 and "Andra" not in text
+    assert render.excerpt("Kort.\n\nMer.") == "Kort."
