@@ -77,6 +77,30 @@ class BuildConfig:
 
 
 @dataclass(frozen=True)
+class NewsletterConfig:
+    from_address: str  # "Name <addr>" as it appears in From
+    reply_to: str | None
+    subject: str  # a Jinja template
+    unsubscribe_url: str  # https base of the personal links
+    unsubscribe_mailto: str  # address for List-Unsubscribe mailto
+    include_posts: bool
+    state: str  # SQLite path, relative to the site
+    outbox: str  # where .eml files go without [smtp]
+    rate: int  # messages per minute; 0 means as fast as the server takes them
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    security: str  # "ssl", "starttls" or "none"
+    user: str | None
+    timeout: float
+    max_attempts: int
+    retry_delay: float
+
+
+@dataclass(frozen=True)
 class Config:
     root: Path
     path: Path
@@ -85,6 +109,8 @@ class Config:
     services: Mapping[str, Service]
     check: CheckConfig
     build: BuildConfig
+    newsletter: NewsletterConfig
+    smtp: SmtpConfig | None
     posts_dir: Path = field(init=False)
     tips_dir: Path = field(init=False)
     templates_dir: Path = field(init=False)
@@ -99,6 +125,14 @@ class Config:
     @property
     def output_dir(self) -> Path:
         return (self.root / self.build.output).resolve()
+
+    @property
+    def state_path(self) -> Path:
+        return (self.root / self.newsletter.state).resolve()
+
+    @property
+    def outbox_dir(self) -> Path:
+        return (self.root / self.newsletter.outbox).resolve()
 
     def as_dict(self) -> dict[str, Any]:
         """The effective configuration, as plain TOML-compatible values."""
@@ -122,6 +156,32 @@ class Config:
                 "feed_limit": self.build.feed_limit,
                 "per_page": self.build.per_page,
             },
+            "newsletter": {
+                "from": self.newsletter.from_address,
+                **({"reply_to": self.newsletter.reply_to} if self.newsletter.reply_to else {}),
+                "subject": self.newsletter.subject,
+                "unsubscribe_url": self.newsletter.unsubscribe_url,
+                "unsubscribe_mailto": self.newsletter.unsubscribe_mailto,
+                "include_posts": self.newsletter.include_posts,
+                "state": self.newsletter.state,
+                "outbox": self.newsletter.outbox,
+                "rate": self.newsletter.rate,
+            },
+            **(
+                {
+                    "smtp": {
+                        "host": self.smtp.host,
+                        "port": self.smtp.port,
+                        "security": self.smtp.security,
+                        **({"user": self.smtp.user} if self.smtp.user else {}),
+                        "timeout": self.smtp.timeout,
+                        "max_attempts": self.smtp.max_attempts,
+                        "retry_delay": self.smtp.retry_delay,
+                    }
+                }
+                if self.smtp
+                else {}
+            ),
             "services": {
                 key: {
                     k: v
@@ -223,6 +283,43 @@ def _nonempty(value: str) -> str:
     return value
 
 
+def _mailbox(value: str) -> str:
+    """An address as it may stand in From: "Växjö kommun <nyhetsbrev@vaxjo.se>" or a bare one."""
+    from email.utils import parseaddr
+
+    _, addr = parseaddr(value)
+    if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", addr or ""):
+        raise ValueError(
+            f"expected an email address such as 'Namn <adress@example.se>', got {value!r}"
+        )
+    return value
+
+
+def _https_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.netloc:
+        raise ValueError(f"expected an https:// URL (RFC 8058 requires https), got {value!r}")
+    return value
+
+
+def _security(value: str) -> str:
+    if value not in ("ssl", "starttls", "none"):
+        raise ValueError(f"expected 'ssl', 'starttls' or 'none', got {value!r}")
+    return value
+
+
+def _port(value: int) -> int:
+    if not 0 < value < 65536:
+        raise ValueError(f"expected a port number from 1 to 65535, got {value}")
+    return value
+
+
+def _non_negative(value: float) -> float:
+    if value < 0:
+        raise ValueError(f"expected zero or more, got {value}")
+    return value
+
+
 def _relative_dir(value: str) -> str:
     if not value.strip() or Path(value).is_absolute() or ".." in Path(value).parts:
         raise ValueError(f"expected a directory inside the site, got {value!r}")
@@ -251,6 +348,28 @@ _SCHEMA: dict[str, dict[str, _Field]] = {
         "feed_limit": _Field(int, 20, _positive),
         "per_page": _Field(int, 10, _positive),
     },
+}
+
+_NEWSLETTER_SCHEMA: dict[str, _Field] = {
+    "from": _Field(str, None, _mailbox),
+    "reply_to": _Field(str, None, _mailbox),
+    "subject": _Field(str, "{{ series }} vecka {{ week }}: {{ headline }}", _nonempty),
+    "unsubscribe_url": _Field(str, None, _https_url),
+    "unsubscribe_mailto": _Field(str, None, _mailbox),
+    "include_posts": _Field(bool, False),
+    "state": _Field(str, ".blogtool/state.db", _nonempty),
+    "outbox": _Field(str, "outbox", _relative_dir),
+    "rate": _Field(int, 0, _non_negative),
+}
+
+_SMTP_SCHEMA: dict[str, _Field] = {
+    "host": _Field(str, _REQUIRED, _nonempty),
+    "port": _Field(int, None, _port),
+    "security": _Field(str, "starttls", _security),
+    "user": _Field(str, None),
+    "timeout": _Field((int, float), 30, _non_negative),
+    "max_attempts": _Field(int, 5, _positive),
+    "retry_delay": _Field((int, float), 2.0, _non_negative),
 }
 
 _SERVICE_SCHEMA: dict[str, _Field] = {
@@ -366,7 +485,7 @@ def load_config(root: Path) -> Config:
 
 def parse_config(root: Path, path: Path, text: str, data: dict[str, Any]) -> Config:
     reader = _Reader(path, text)
-    known = [*_SCHEMA, "services"]
+    known = [*_SCHEMA, "newsletter", "smtp", "services"]
     for section in data:
         if section not in known:
             hint = difflib.get_close_matches(section, known, n=1)
@@ -397,10 +516,29 @@ def parse_config(root: Path, path: Path, text: str, data: dict[str, Any]) -> Con
         if all(k in values for k in ("name", "url", "description")):
             services[key] = Service(key=key, **values)
 
+    news = reader.table("newsletter", data.get("newsletter", {}), _NEWSLETTER_SCHEMA)
+    smtp = reader.table("smtp", data["smtp"], _SMTP_SCHEMA) if "smtp" in data else None
+
     if reader.problems:
         raise ConfigError("\n".join(reader.problems))
 
     site, tips = tables["site"], tables["tips"]
+    domain = urlsplit(site["base_url"]).hostname or "localhost"
+    from_address = news["from"] or f"{site['title']} <nyhetsbrev@{domain}>"
+    from email.utils import parseaddr
+
+    smtp_config = None
+    if smtp is not None:
+        default_port = {"ssl": 465, "starttls": 587, "none": 25}[smtp["security"]]
+        smtp_config = SmtpConfig(
+            host=smtp["host"],
+            port=smtp["port"] or default_port,
+            security=smtp["security"],
+            user=smtp["user"] or None,
+            timeout=float(smtp["timeout"]),
+            max_attempts=smtp["max_attempts"],
+            retry_delay=float(smtp["retry_delay"]),
+        )
     return Config(
         root=root,
         path=path,
@@ -414,6 +552,19 @@ def parse_config(root: Path, path: Path, text: str, data: dict[str, Any]) -> Con
         services=MappingProxyType(services),
         check=CheckConfig(lix_limit=float(tables["check"]["lix_limit"])),
         build=BuildConfig(**tables["build"]),
+        newsletter=NewsletterConfig(
+            from_address=from_address,
+            reply_to=news["reply_to"],
+            subject=news["subject"],
+            unsubscribe_url=news["unsubscribe_url"] or f"https://{domain}/avregistrera",
+            unsubscribe_mailto=news["unsubscribe_mailto"]
+            or parseaddr(news["reply_to"] or from_address)[1],
+            include_posts=news["include_posts"],
+            state=news["state"],
+            outbox=news["outbox"],
+            rate=news["rate"],
+        ),
+        smtp=smtp_config,
     )
 
 

@@ -50,7 +50,9 @@ def make_environment(
     )
     env = jinja2.Environment(
         loader=loader,
-        autoescape=True,
+        # Escaping is on for every template but plain-text ones (a mail's text part), where
+        # an escaped "&amp;" would be a bug, not a defence.
+        autoescape=jinja2.select_autoescape(disabled_extensions=("txt",), default=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

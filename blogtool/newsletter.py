@@ -1,0 +1,208 @@
+"""Newsletter issues: the tips published since the last issue, compiled into a subject, an HTML
+part (CSS inlined) and a real plain-text part, frozen in the state database.
+
+The stored parts carry a placeholder where each recipient's own unsubscribe link goes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+
+from .config import Config
+from .content import Item, Kind, Site
+from .errors import ConfigError, UsageError
+from .mailtext import html_to_text
+from .render import excerpt, portable, to_html
+from .store import transaction, utc_now_iso
+from .templates import make_environment, render
+from .urls import Urls
+
+UNSUBSCRIBE_PLACEHOLDER = "@@BLOGTOOL-UNSUBSCRIBE-URL@@"
+FIRST_ISSUE_LOOKBACK = dt.timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Issue:
+    id: int
+    created_at: str
+    period_start: str
+    period_end: str
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    items: tuple[str, ...]
+    frozen_at: str | None
+    completed_at: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Issue:
+        data = {k: row[k] for k in cls.__dataclass_fields__ if k != "items"}
+        return cls(items=tuple(json.loads(row["items"])), **data)
+
+
+@dataclass(frozen=True)
+class Draft:
+    period_start: dt.datetime
+    period_end: dt.datetime
+    items: tuple[Item, ...]
+    subject: str
+    preheader: str
+    html: str
+    text: str
+
+
+def last_issue(db: sqlite3.Connection) -> Issue | None:
+    row = db.execute("SELECT * FROM issues ORDER BY id DESC LIMIT 1").fetchone()
+    return Issue.from_row(row) if row else None
+
+
+def get_issue(db: sqlite3.Connection, issue_id: int) -> Issue:
+    row = db.execute("SELECT * FROM issues WHERE id = ?", (issue_id,)).fetchone()
+    if row is None:
+        known = [str(r[0]) for r in db.execute("SELECT id FROM issues ORDER BY id")]
+        hint = f"known issues: {', '.join(known)}" if known else "no issue has been built yet"
+        raise UsageError(f"no newsletter issue {issue_id}; {hint} (see 'blogtool newsletter list')")
+    return Issue.from_row(row)
+
+
+def unfinished_issue(db: sqlite3.Connection) -> Issue | None:
+    """The oldest issue that has not been sent to everyone yet."""
+    row = db.execute(
+        "SELECT * FROM issues WHERE completed_at IS NULL ORDER BY id LIMIT 1"
+    ).fetchone()
+    return Issue.from_row(row) if row else None
+
+
+def due_items(site: Site, since: dt.datetime, now: dt.datetime) -> list[Item]:
+    """Published tips (and posts, if configured) dated after ``since``, oldest first."""
+    kinds = {Kind.TIP, Kind.POST} if site.config.newsletter.include_posts else {Kind.TIP}
+    return [
+        i
+        for i in site.items
+        if i.kind in kinds and i.date is not None and since < i.date <= now and i.is_published(now)
+    ]
+
+
+def compile_issue(
+    site: Site, db: sqlite3.Connection, now: dt.datetime, since: dt.datetime | None = None
+) -> Draft | None:
+    """A new issue with everything published since the last one (or ``since``); None if
+    nothing is new. The first issue looks back one week."""
+    if since is None:
+        previous = last_issue(db)
+        since = (
+            dt.datetime.fromisoformat(previous.period_end)
+            if previous
+            else now - FIRST_ISSUE_LOOKBACK
+        )
+    items = due_items(site, since, now)
+    if not items:
+        return None
+    return render_issue(site.config, items, since, now)
+
+
+def _subject(config: Config, context: dict[str, Any]) -> str:
+    env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined)
+    try:
+        subject = env.from_string(config.newsletter.subject).render(**context)
+    except jinja2.TemplateError as exc:
+        raise ConfigError(
+            f"{config.path}: [newsletter] subject: {exc}; available: {', '.join(sorted(context))}"
+        ) from None
+    return " ".join(subject.split())
+
+
+def render_issue(config: Config, items: list[Item], since: dt.datetime, now: dt.datetime) -> Draft:
+    urls = Urls(config)
+    tz = config.site.timezone
+    newest = max(items, key=lambda i: i.date or now)
+    assert newest.date is not None
+    week = newest.date.astimezone(tz).isocalendar().week
+    lead = next((i for i in reversed(items) if i.kind is Kind.TIP), newest)
+    lead_service = config.services.get(lead.service or "")
+    context = {
+        "series": config.tips.title,
+        "site": config.site.title,
+        "week": week,
+        "year": newest.date.astimezone(tz).year,
+        "title": lead.title,
+        "headline": lead_service.name if lead_service else lead.title,
+        "count": len(items),
+    }
+    subject = _subject(config, context)
+    preheader = lead.summary or excerpt(lead.body, 140)
+    entries = []
+    for item in sorted(items, key=lambda i: i.date or now, reverse=True):
+        url = urls.absolute(urls.item(item))
+        html = portable(to_html(item.body), url)
+        service = config.services.get(item.service or "")
+        entries.append(
+            {
+                "item": item,
+                "url": url,
+                "html": jinja2.utils.markupsafe.Markup(html),
+                "text": html_to_text(html),
+                "service": service,
+                "image_url": urls.absolute(item.image.lstrip("/")) if item.image else "",
+                "service_image": (
+                    urls.absolute(service.image.lstrip("/")) if service and service.image else ""
+                ),
+            }
+        )
+    env = make_environment(config)
+    data = {
+        "subject": subject,
+        "preheader": preheader,
+        "heading": f"{config.tips.title} vecka {week}",
+        "entries": entries,
+        "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+    }
+    html = render(env, "email/newsletter.html", config, **data)
+    import css_inline
+
+    html = css_inline.CSSInliner(load_remote_stylesheets=False).inline(html)
+    text = render(env, "email/newsletter.txt", config, **data)
+    # No trailing spaces, but the signature separator keeps its one (RFC 3676: "-- ").
+    lines = [line.rstrip() for line in text.splitlines()]
+    text = "\n".join("-- " if line == "--" else line for line in lines).strip() + "\n"
+    return Draft(since, now, tuple(items), subject, preheader, html, text)
+
+
+def save_issue(db: sqlite3.Connection, draft: Draft, now: dt.datetime) -> Issue:
+    with transaction(db):
+        cursor = db.execute(
+            "INSERT INTO issues (created_at, period_start, period_end, subject, preheader, html, "
+            "text, items) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                utc_now_iso(now),
+                draft.period_start.isoformat(),
+                draft.period_end.isoformat(),
+                draft.subject,
+                draft.preheader,
+                draft.html,
+                draft.text,
+                json.dumps([str(i.path) for i in draft.items]),
+            ),
+        )
+    assert cursor.lastrowid is not None
+    return get_issue(db, cursor.lastrowid)
+
+
+def delivery_counts(db: sqlite3.Connection, issue_id: int) -> dict[str, int]:
+    counts = {"queued": 0, "sending": 0, "sent": 0, "failed": 0, "skipped": 0}
+    for status, n in db.execute(
+        "SELECT status, COUNT(*) FROM deliveries WHERE issue_id = ? GROUP BY status", (issue_id,)
+    ):
+        counts[status] = n
+    return counts
+
+
+def issues(db: sqlite3.Connection) -> list[Issue]:
+    return [Issue.from_row(r) for r in db.execute("SELECT * FROM issues ORDER BY id")]

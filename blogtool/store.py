@@ -1,0 +1,203 @@
+"""The site's state: one SQLite file (subscribers, newsletter issues, deliveries, run state).
+
+Schema changes are named migration functions, applied in order and recorded in a table, so an
+old database is brought up to date the first time a newer blogtool opens it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from .errors import BlogtoolError, LockedError
+
+
+class StoreError(BlogtoolError):
+    """The state database cannot be opened or is not a blogtool database."""
+
+
+def _script(db: sqlite3.Connection, sql: str) -> None:
+    """Run several statements inside the caller's transaction (executescript would commit)."""
+    for statement in sql.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _m001_initial(db: sqlite3.Connection) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE subscribers (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL,
+            email_key TEXT NOT NULL UNIQUE,      -- lower-cased, for uniqueness
+            name TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'active'
+                CHECK (status IN ('active', 'unsubscribed', 'bounced')),
+            consent_at TEXT NOT NULL,            -- when consent was given (UTC, ISO 8601)
+            consent_source TEXT NOT NULL,        -- how: 'cli', 'import:file.csv', ...
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            status_changed_at TEXT,
+            status_reason TEXT
+        );
+        CREATE TABLE suppressions (
+            email_hash TEXT PRIMARY KEY,         -- sha256 of the email key, nothing else kept
+            created_at TEXT NOT NULL,
+            reason TEXT NOT NULL
+        );
+        CREATE TABLE issues (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            period_start TEXT NOT NULL,
+            period_end TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            preheader TEXT NOT NULL,
+            html TEXT NOT NULL,                  -- with the unsubscribe placeholder
+            text TEXT NOT NULL,
+            items TEXT NOT NULL,                 -- JSON list of item paths
+            frozen_at TEXT,                      -- recipients fixed at this time
+            completed_at TEXT
+        );
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            subscriber_id INTEGER REFERENCES subscribers(id) ON DELETE SET NULL,
+            email TEXT,
+            status TEXT NOT NULL DEFAULT 'queued'
+                CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'skipped')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL DEFAULT 0,
+            message_id TEXT,
+            last_error TEXT,
+            updated_at TEXT NOT NULL,
+            sent_at TEXT,
+            UNIQUE (issue_id, subscriber_id)
+        );
+        CREATE INDEX deliveries_by_status ON deliveries (issue_id, status, id);
+        """
+    )
+
+
+def _m002_run_state(db: sqlite3.Connection) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
+    ("001_initial", _m001_initial),
+    ("002_run_state", _m002_run_state),
+]
+
+
+def utc_now_iso(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate the state database."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        db.row_factory = sqlite3.Row
+        # WAL: readers never block the sender; NORMAL: a commit survives a crash or kill -9
+        # of this process (it is in the WAL), without an fsync per delivery.
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA busy_timeout=30000")
+        migrate(db)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot open the state database: {exc}") from None
+    return db
+
+
+@contextlib.contextmanager
+def opened(path: Path) -> Iterator[sqlite3.Connection]:
+    """``connect``, closed again on the way out."""
+    db = connect(path)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
+    applied = []
+    for name, func in MIGRATIONS:
+        if name in done:
+            continue
+        with transaction(db):
+            func(db)
+            db.execute(
+                "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                (name, utc_now_iso(dt.datetime.now(dt.UTC))),
+            )
+        applied.append(name)
+    return applied
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def get_state(db: sqlite3.Connection, key: str) -> str | None:
+    row = db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def set_state(db: sqlite3.Connection, key: str, value: str, now: dt.datetime) -> None:
+    db.execute(
+        "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        (key, value, utc_now_iso(now)),
+    )
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path, what: str) -> Iterator[None]:
+    """An advisory lock on ``path``: a second holder fails at once with LockedError.
+
+    The kernel drops the lock when the process dies, so a crash never leaves a stale lock.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "another process"
+            raise LockedError(
+                f"{what} is already running (pid {holder}); try again when it has finished"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,248 @@
+"""Subscribers: validated, normalised addresses with their consent, in the state database.
+
+A public body processes this data under GDPR: consent time and source are kept, ``show`` prints
+everything stored about a person, and ``forget`` erases them, keeping only a hash so a later
+import cannot add them back by accident.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import BlogtoolError, UsageError
+from .store import transaction, utc_now_iso
+
+
+class InvalidAddress(BlogtoolError):
+    pass
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    email: str
+    name: str
+    status: str
+    consent_at: str
+    consent_source: str
+    created_at: str
+    updated_at: str
+    status_changed_at: str | None
+    status_reason: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Subscriber:
+        return cls(**{k: row[k] for k in cls.__dataclass_fields__})
+
+
+def normalize(address: str) -> str:
+    """The canonical form of an address (email-validator, no DNS look-ups)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        # ASCII only (an international domain becomes its xn-- form): every relay delivers
+        # those, while SMTPUTF8 local parts are still refused by many servers.
+        result = validate_email(address.strip(), check_deliverability=False, allow_smtputf8=False)
+        return result.ascii_email or result.normalized
+    except EmailNotValidError as exc:
+        raise InvalidAddress(f"{address!r} is not a valid email address: {exc}") from None
+
+
+def email_key(normalized: str) -> str:
+    return normalized.lower()
+
+
+def email_hash(normalized: str) -> str:
+    return hashlib.sha256(email_key(normalized).encode("utf-8")).hexdigest()
+
+
+def is_suppressed(db: sqlite3.Connection, normalized: str) -> bool:
+    row = db.execute(
+        "SELECT 1 FROM suppressions WHERE email_hash = ?", (email_hash(normalized),)
+    ).fetchone()
+    return row is not None
+
+
+def get(db: sqlite3.Connection, address: str) -> Subscriber | None:
+    normalized = normalize(address)
+    row = db.execute(
+        "SELECT * FROM subscribers WHERE email_key = ?", (email_key(normalized),)
+    ).fetchone()
+    return Subscriber.from_row(row) if row else None
+
+
+def require(db: sqlite3.Connection, address: str) -> Subscriber:
+    subscriber = get(db, address)
+    if subscriber is None:
+        raise UsageError(f"{address}: no such subscriber")
+    return subscriber
+
+
+def add(
+    db: sqlite3.Connection, address: str, name: str, now: dt.datetime, source: str
+) -> tuple[str, Subscriber | None]:
+    """Add one subscriber. Returns ("added" | "exists" | "suppressed", subscriber).
+
+    An address that unsubscribed or bounced is made active again only by an explicit ``add``
+    (new consent); imports never reactivate anyone.
+    """
+    normalized = normalize(address)
+    if is_suppressed(db, normalized):
+        return "suppressed", None
+    stamp = utc_now_iso(now)
+    existing = get(db, normalized)
+    if existing is not None:
+        if existing.status != "active" and source == "cli":
+            db.execute(
+                "UPDATE subscribers SET status = 'active', consent_at = ?, consent_source = ?, "
+                "updated_at = ?, status_changed_at = ?, status_reason = 'subscribed again' "
+                "WHERE id = ?",
+                (stamp, source, stamp, stamp, existing.id),
+            )
+            return "reactivated", get(db, normalized)
+        return "exists", existing
+    db.execute(
+        "INSERT INTO subscribers (email, email_key, name, status, consent_at, consent_source, "
+        "created_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?, ?, ?)",
+        (normalized, email_key(normalized), name.strip(), stamp, source, stamp, stamp),
+    )
+    return "added", get(db, normalized)
+
+
+def set_status(
+    db: sqlite3.Connection, subscriber_id: int, status: str, now: dt.datetime, reason: str
+) -> None:
+    stamp = utc_now_iso(now)
+    db.execute(
+        "UPDATE subscribers SET status = ?, updated_at = ?, status_changed_at = ?, "
+        "status_reason = ? WHERE id = ?",
+        (status, stamp, stamp, reason, subscriber_id),
+    )
+
+
+def remove(db: sqlite3.Connection, address: str, now: dt.datetime) -> Subscriber:
+    """Unsubscribe (the record and its consent history stay; see ``forget`` to erase)."""
+    subscriber = require(db, address)
+    set_status(db, subscriber.id, "unsubscribed", now, "removed by staff")
+    return require(db, address)
+
+
+def forget(db: sqlite3.Connection, address: str, now: dt.datetime) -> int:
+    """Erase a person: their row, their address on past deliveries. Keep a suppression hash."""
+    normalized = normalize(address)
+    subscriber = get(db, normalized)
+    with transaction(db):
+        db.execute(
+            "INSERT OR IGNORE INTO suppressions (email_hash, created_at, reason) VALUES (?, ?, ?)",
+            (email_hash(normalized), utc_now_iso(now), "forgotten on request"),
+        )
+        erased = 0
+        if subscriber is not None:
+            erased = db.execute(
+                "UPDATE deliveries SET email = NULL, subscriber_id = NULL WHERE subscriber_id = ?",
+                (subscriber.id,),
+            ).rowcount
+            db.execute("DELETE FROM subscribers WHERE id = ?", (subscriber.id,))
+    return erased
+
+
+def listing(db: sqlite3.Connection, status: str | None = None) -> list[Subscriber]:
+    query = "SELECT * FROM subscribers"
+    args: tuple[Any, ...] = ()
+    if status:
+        query += " WHERE status = ?"
+        args = (status,)
+    return [Subscriber.from_row(r) for r in db.execute(query + " ORDER BY email_key", args)]
+
+
+def counts(db: sqlite3.Connection) -> dict[str, int]:
+    out = {"active": 0, "unsubscribed": 0, "bounced": 0}
+    for status, n in db.execute("SELECT status, COUNT(*) FROM subscribers GROUP BY status"):
+        out[status] = n
+    return out
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    existing: int = 0
+    suppressed: int = 0
+    invalid: list[tuple[int, str]] | None = None
+
+    def __post_init__(self) -> None:
+        self.invalid = self.invalid or []
+
+
+def import_csv(db: sqlite3.Connection, path: Path, now: dt.datetime) -> ImportReport:
+    """Read ``email,name`` rows. Invalid rows are reported with their line number and never stop
+    the import; the valid rows go in in one transaction."""
+    report = ImportReport()
+    assert report.invalid is not None
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise UsageError(f"{path}:{line}: not UTF-8; save the file as UTF-8 (CSV)") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        raise UsageError(f"{path}: empty; expected a header line 'email,name'")
+    columns = [h.strip().lower() for h in header]
+    if "email" not in columns:
+        raise UsageError(
+            f"{path}:1: expected a header with an 'email' column (and 'name'), got {header}"
+        )
+    email_col = columns.index("email")
+    name_col = columns.index("name") if "name" in columns else None
+    source = f"import:{path.name}"
+    with transaction(db):
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) <= email_col:
+                report.invalid.append((line, "missing email column"))
+                continue
+            name = row[name_col] if name_col is not None and len(row) > name_col else ""
+            try:
+                outcome, _ = add(db, row[email_col], name, now, source)
+            except InvalidAddress as exc:
+                report.invalid.append((line, str(exc)))
+                continue
+            if outcome == "added":
+                report.added += 1
+            elif outcome == "suppressed":
+                report.suppressed += 1
+            else:
+                report.existing += 1
+    return report
+
+
+def export_csv(db: sqlite3.Connection) -> bytes:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["email", "name", "status", "consent_at", "consent_source"])
+    for s in listing(db):
+        writer.writerow([s.email, s.name, s.status, s.consent_at, s.consent_source])
+    return out.getvalue().encode("utf-8")
+
+
+def deliveries_of(db: sqlite3.Connection, subscriber_id: int) -> list[sqlite3.Row]:
+    return list(
+        db.execute(
+            "SELECT issue_id, status, attempts, message_id, sent_at, last_error FROM deliveries "
+            "WHERE subscriber_id = ? ORDER BY issue_id",
+            (subscriber_id,),
+        )
+    )
