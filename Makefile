@@ -16,12 +16,21 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# The demo signs its unsubscribe links with a throwaway secret; a real site sets its own
+# BLOGTOOL_SECRET in the environment of the scheduled job.
+demo: export BLOGTOOL_SECRET ?= demo-secret-for-the-sample-site-only
+
 ## demo: install, then run the main job on the sample site in this directory
 demo: $(VENV)/.installed
 	$(BIN)/blogtool check
 	$(BIN)/blogtool list
 	$(BIN)/blogtool calendar --weeks 8
 	$(BIN)/blogtool build
+	$(BIN)/blogtool subscribers import docs/exempel-prenumeranter.csv
+	$(BIN)/blogtool newsletter build --since 2026-11-01
+	$(BIN)/blogtool newsletter send
+	$(BIN)/blogtool newsletter list
+	@echo "The newsletter went to outbox/ as one .eml file per subscriber."
 	@echo "Built public/. Look at it: $(BIN)/python -m http.server -b 127.0.0.1 -d public 8000, or preview drafts too with $(BIN)/blogtool serve; then open http://127.0.0.1:8000/"
 
 ## test: install with test extras, lint, run the whole test suite

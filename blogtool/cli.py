@@ -46,14 +46,17 @@ class Env:
         from .timeutil import parse_now
 
         pinned = os.environ.get("BLOGTOOL_NOW")
+        tz = self.config.site.timezone
         if pinned:
-            try:
-                now = parse_now(pinned)
-            except ValueError as exc:
-                raise UsageError(str(exc)) from None
-        else:
-            now = dt.datetime.now(dt.UTC)
-        return now.astimezone(self.config.site.timezone)
+            cached = getattr(self, "_pinned", None)
+            if cached is None or cached[0] != pinned:
+                try:
+                    cached = (pinned, parse_now(pinned).astimezone(tz))
+                except ValueError as exc:
+                    raise UsageError(str(exc)) from None
+                self._pinned = cached
+            return cached[1]
+        return dt.datetime.now(tz)
 
     def load_site(self, cached: bool = False) -> Site:
         """Every post and tip. ``cached`` reuses the parse of unchanged files (build, run)."""

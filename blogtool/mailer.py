@@ -109,7 +109,7 @@ class MessageFactory:
             f"Message-ID: {message_id}{CRLF}",
             # Folded after the comma: each URI stays whole (RFC 2369, RFC 8058).
             f"List-Unsubscribe: <{url}>,{CRLF} <{mailto}>{CRLF}",
-            f'Content-Type: multipart/alternative; boundary="{self.boundary}"{CRLF}',
+            f'Content-Type: multipart/alternative;{CRLF} boundary="{self.boundary}"{CRLF}',
         ]
         qp_url = _qp(url)
         b = self.boundary

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import os
+import re
 import smtplib
 import sqlite3
 import ssl
@@ -55,7 +57,10 @@ class Transport(Protocol):
 
     def open(self) -> None: ...
 
-    def send(self, sender: str, recipient: str, data: bytes, name: str) -> None: ...
+    def send(
+        self, sender: str, recipient: str, data: bytes, name: str,
+        while_waiting: Callable[[], None] | None = None,
+    ) -> None: ...  # fmt: skip
 
     def close(self) -> None: ...
 
@@ -70,8 +75,13 @@ class OutboxTransport:
     def open(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
 
-    def send(self, sender: str, recipient: str, data: bytes, name: str) -> None:
+    def send(
+        self, sender: str, recipient: str, data: bytes, name: str,
+        while_waiting: Callable[[], None] | None = None,
+    ) -> None:  # fmt: skip
         write_atomic(self.directory / f"{name}.eml", data, durable=False)
+        if while_waiting is not None:
+            while_waiting()
 
     def close(self) -> None:
         pass
@@ -124,16 +134,25 @@ class SmtpTransport:
             raise ConnectionFailure(f"cannot connect to {self.description}: {exc}") from None
         self.client = client
 
-    def send(self, sender: str, recipient: str, data: bytes, name: str) -> None:
+    def send(
+        self, sender: str, recipient: str, data: bytes, name: str,
+        while_waiting: Callable[[], None] | None = None,
+    ) -> None:  # fmt: skip
+        """One message in one SMTP transaction. ``while_waiting`` runs after the message has
+        gone out and before the server's reply is read: the next message is prepared while the
+        server works on this one."""
         if self.client is None:
             raise ConnectionFailure("not connected")
         smtp = self.client.smtp  # type: ignore[attr-defined]
         try:
-            smtp.sendmail(sender, [recipient], data)
+            _transaction(smtp, sender, recipient, data, while_waiting)
         except smtplib.SMTPRecipientsRefused as exc:
             code, message = exc.recipients.get(recipient, (550, b"refused"))
             _raise_for(code, message)
         except smtplib.SMTPSenderRefused as exc:
+            if exc.smtp_code == 421:
+                self.client = None
+                raise ConnectionFailure(f"421 {_text(exc.smtp_error)}") from None
             if 400 <= exc.smtp_code < 500:
                 raise TemporaryFailure(f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
             raise SendAborted(
@@ -153,6 +172,50 @@ class SmtpTransport:
         if client is not None:
             with contextlib.suppress(Exception):  # a dead connection needs no goodbye
                 client.smtp.quit()  # type: ignore[attr-defined]
+
+
+def _transaction(
+    smtp: smtplib.SMTP,
+    sender: str,
+    recipient: str,
+    data: bytes,
+    while_waiting: Callable[[], None] | None,
+) -> None:
+    """smtplib's sendmail() for one recipient, with a pause for other work between sending the
+    message and reading the reply. The same commands, checks and errors as sendmail()."""
+    smtp.ehlo_or_helo_if_needed()
+    options = [f"size={len(data)}"] if smtp.does_esmtp and smtp.has_extn("size") else []
+    code, reply = smtp.mail(sender, options)
+    if code != 250:
+        _reset_or_close(smtp, code)
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    code, reply = smtp.rcpt(recipient)
+    if code not in (250, 251):
+        _reset_or_close(smtp, code)
+        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+    smtp.putcmd("data")
+    code, reply = smtp.getreply()
+    if code != 354:
+        _reset_or_close(smtp, code)
+        raise smtplib.SMTPDataError(code, reply)
+    payload = re.sub(rb"(?m)^\.", b"..", data)  # dot-stuffing, as smtplib does
+    if not payload.endswith(b"\r\n"):
+        payload += b"\r\n"
+    smtp.send(payload + b".\r\n")
+    if while_waiting is not None:
+        while_waiting()
+    code, reply = smtp.getreply()
+    if code != 250:
+        _reset_or_close(smtp, code)
+        raise smtplib.SMTPDataError(code, reply)
+
+
+def _reset_or_close(smtp: smtplib.SMTP, code: int) -> None:
+    if code == 421:  # the server is closing the connection
+        smtp.close()
+    else:
+        with contextlib.suppress(smtplib.SMTPServerDisconnected):
+            smtp.rset()
 
 
 def _text(message: bytes | str) -> str:
@@ -267,6 +330,7 @@ def send_issue(
     interval = 60.0 / rate if rate else 0.0
     next_slot = pacing.clock()
     connected = False
+    dropped = 0  # connection failures since the last message the server accepted
 
     def connect() -> None:
         nonlocal connected
@@ -291,6 +355,24 @@ def send_issue(
             (*args, utc_now_iso(pacing.now()), delivery_id),
         )
 
+    # The 'sent' mark of one message is committed together with the 'sending' mark of the next,
+    # before the next goes out: one commit per message, and never two rows in 'sending'.
+    unconfirmed: list[int] = []
+    prepared: dict[int, tuple[str, bytes]] = {}
+
+    def flush() -> None:
+        for delivery_id in unconfirmed:
+            update(delivery_id, "status = 'sent', sent_at = ?", utc_now_iso(pacing.now()))
+        unconfirmed.clear()
+
+    def render(row: sqlite3.Row) -> tuple[str, bytes]:
+        ready = prepared.pop(row["id"], None)
+        if ready is not None:
+            return ready
+        recipient = Recipient(row["id"], row["subscriber_id"], row["email"], row["name"] or "")
+        message_id = row["message_id"] or factory.message_id(recipient)
+        return message_id, factory.render(recipient, message_id, pacing.now())
+
     try:
         while True:
             if pacing.should_stop():
@@ -305,6 +387,7 @@ def send_issue(
                 (issue.id, pacing.clock()),
             ).fetchall()
             if not rows:
+                flush()
                 pending = db.execute(
                     "SELECT MIN(next_attempt_at) FROM deliveries "
                     "WHERE issue_id = ? AND status = 'queued'",
@@ -314,8 +397,15 @@ def send_issue(
                     break
                 pacing.sleep(max(0.0, pending - pacing.clock()))
                 continue
+            sendable = [
+                r
+                for r in rows
+                if r["subscriber_id"] is not None and r["subscriber_status"] == "active"
+            ]
+            following = {a["id"]: b for a, b in itertools.pairwise(sendable)}
             for row in rows:
                 if pacing.should_stop():
+                    report.stopped = "interrupted"
                     break
                 if row["subscriber_id"] is None or row["subscriber_status"] != "active":
                     update(row["id"], "status = 'skipped', last_error = ?", "no longer subscribed")
@@ -325,29 +415,36 @@ def send_issue(
                     connect()
                 wait = next_slot - pacing.clock()
                 if wait > 0:
+                    flush()
                     pacing.sleep(wait)
                 next_slot = max(next_slot, pacing.clock()) + interval
-                recipient = Recipient(
-                    row["id"], row["subscriber_id"], row["email"], row["name"] or ""
-                )
-                message_id = row["message_id"] or factory.message_id(recipient)
-                data = factory.render(recipient, message_id, pacing.now())
+                message_id, data = render(row)
+                recipient_email = row["email"]
                 attempts = row["attempts"] + 1
                 # Committed before the message leaves: a crash from here on leaves 'sending'.
-                update(
-                    row["id"],
-                    "status = 'sending', attempts = ?, message_id = ?",
-                    attempts,
-                    message_id,
-                )
+                with transaction(db):
+                    flush()
+                    update(
+                        row["id"], "status = 'sending', attempts = ?, message_id = ?",
+                        attempts, message_id,
+                    )  # fmt: skip
+                nxt = following.get(row["id"])
+
+                def prepare_next(nxt: sqlite3.Row | None = nxt) -> None:
+                    if nxt is not None and not interval:
+                        prepared[nxt["id"]] = render(nxt)
+
                 try:
-                    transport.send(sender, recipient.email, data, f"{issue.id:04d}-{row['id']:07d}")
+                    transport.send(
+                        sender, recipient_email, data, f"{issue.id:04d}-{row['id']:07d}",
+                        prepare_next,
+                    )  # fmt: skip
                 except TemporaryFailure as exc:
                     if attempts >= max_attempts:
                         update(row["id"], "status = 'failed', last_error = ?", f"gave up: {exc}")
                         report.failed += 1
                         report.failures.append(
-                            (recipient.email, f"gave up after {attempts} tries: {exc}")
+                            (recipient_email, f"gave up after {attempts} tries: {exc}")
                         )
                     else:
                         delay = min(MAX_BACKOFF, retry_delay * 2 ** (attempts - 1))
@@ -359,9 +456,9 @@ def send_issue(
                 except PermanentFailure as exc:
                     with transaction(db):
                         update(row["id"], "status = 'failed', last_error = ?", str(exc))
-                        set_status(db, recipient.subscriber_id, "bounced", pacing.now(), str(exc))
+                        set_status(db, row["subscriber_id"], "bounced", pacing.now(), str(exc))
                     report.failed += 1
-                    report.failures.append((recipient.email, str(exc)))
+                    report.failures.append((recipient_email, str(exc)))
                 except ConnectionFailure as exc:
                     # Not the recipient's fault: back in the queue without using up a try.
                     update(
@@ -371,13 +468,26 @@ def send_issue(
                     connected = False
                     report.reconnects += 1
                     transport.close()
-                    connect()
+                    dropped += 1
+                    if dropped >= max_attempts:  # connects, then drops every message
+                        report.remaining = _count(db, issue.id, "queued")
+                        raise SendAborted(
+                            f"{transport.description} dropped the connection {dropped} times in a "
+                            f"row ({exc}). {report.remaining} deliveries are still queued: run "
+                            "the send again when the server is back"
+                        ) from None
+                    pacing.sleep(min(MAX_BACKOFF, retry_delay * 2 ** (dropped - 1)))
                 else:
-                    update(row["id"], "status = 'sent', sent_at = ?", utc_now_iso(pacing.now()))
+                    unconfirmed.append(row["id"])
                     report.sent += 1
+                    dropped = 0
                 if progress is not None:
                     progress(report)
+            else:
+                continue
+            break
     finally:
+        flush()
         transport.close()
         report.remaining = _count(db, issue.id, "queued")
         report.uncertain = [

@@ -80,7 +80,7 @@ def _m001_initial(db: sqlite3.Connection) -> None:
             UNIQUE (issue_id, subscriber_id)
         );
         CREATE INDEX deliveries_by_status ON deliveries (issue_id, status, id);
-        """
+        """,
     )
 
 
@@ -93,7 +93,7 @@ def _m002_run_state(db: sqlite3.Connection) -> None:
             value TEXT NOT NULL,
             updated_at TEXT NOT NULL
         );
-        """
+        """,
     )
 
 
@@ -118,6 +118,8 @@ def connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
+        # A forgotten subscriber must not linger in free pages of the file.
+        db.execute("PRAGMA secure_delete=ON")
         db.execute("PRAGMA busy_timeout=30000")
         migrate(db)
     except sqlite3.DatabaseError as exc:

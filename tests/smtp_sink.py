@@ -1,0 +1,124 @@
+"""A real SMTP server on 127.0.0.1 (aiosmtpd) that records what it accepts and injects faults."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Faults:
+    #: address -> replies to give at RCPT, one per attempt, before accepting ("451 ...", "550 ...")
+    rcpt: dict[str, list[str]] = field(default_factory=dict)
+    #: every k-th DATA is answered 421 and the connection dropped (the message is not accepted)
+    drop_every: int = 0
+    #: seconds to wait before answering DATA (to let a test kill the sender mid-run)
+    data_delay: float = 0.0
+    #: stop the whole server after this many accepted messages
+    stop_after: int = 0
+
+
+class Sink:
+    def __init__(self, faults: Faults | None = None):
+        self.faults = faults or Faults()
+        self.accepted: list[tuple[str, bytes]] = []
+        self.data_commands = 0
+        self.connections = 0
+        self.lock = threading.Lock()
+        self.on_stop: threading.Event = threading.Event()
+        self.dead = False  # after stop_after: hang up on everyone, as a stopping server does
+
+    def _hang_up(self, server) -> str:
+        asyncio.get_running_loop().call_later(0.005, server.transport.close)
+        return "421 4.3.2 Server shutting down"
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        if self.dead:
+            return [self._hang_up(server)]
+        with self.lock:
+            self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.dead:
+            return self._hang_up(server)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        replies = self.faults.rcpt.get(address)
+        if replies:
+            reply = replies[0]
+            if reply.startswith("4"):
+                replies.pop(0)  # a temporary failure is used up; a permanent one stays
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.faults.data_delay:
+            await asyncio.sleep(self.faults.data_delay)
+        with self.lock:
+            self.data_commands += 1
+            k = self.faults.drop_every
+            if k and self.data_commands % k == 0:
+                asyncio.get_running_loop().call_later(0.01, server.transport.close)
+                return "421 4.3.2 Service shutting down, try again"
+            for rcpt in envelope.rcpt_tos:
+                self.accepted.append((rcpt, envelope.original_content))
+            stop = self.faults.stop_after and len(self.accepted) >= self.faults.stop_after
+        if stop:
+            self.dead = True
+            asyncio.get_running_loop().call_later(0.005, server.transport.close)
+            self.on_stop.set()
+        return "250 2.0.0 OK queued"
+
+    def counts(self) -> Counter[str]:
+        with self.lock:
+            return Counter(rcpt for rcpt, _ in self.accepted)
+
+
+class Server:
+    """aiosmtpd's Controller on a fixed loopback port, restartable on the same port."""
+
+    def __init__(self, sink: Sink, port: int | None = None):
+        self.sink = sink
+        self.port = port or free_port()
+        self.controller: Controller | None = None
+        self._watcher: threading.Thread | None = None
+
+    def start(self) -> Server:
+        self.sink.dead = False
+        self.sink.on_stop.clear()
+        self.controller = Controller(
+            self.sink, hostname="127.0.0.1", port=self.port, ready_timeout=10
+        )
+        self.controller.start()
+        if self.sink.faults.stop_after:
+            self._watcher = threading.Thread(target=self._stop_when_told, daemon=True)
+            self._watcher.start()
+        return self
+
+    def _stop_when_told(self) -> None:
+        if self.sink.on_stop.wait(60):
+            time.sleep(0.05)  # let the last reply go out
+            self.stop()
+
+    def stop(self) -> None:
+        controller, self.controller = self.controller, None
+        if controller is not None:
+            controller.stop()

@@ -1,0 +1,442 @@
+"""The newsletter against a real SMTP server on 127.0.0.1, with faults injected."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from email import policy
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from blogtool.cli import cli
+from blogtool.tokens import verify_token
+
+from .conftest import STOCKHOLM, Run
+from .smtp_sink import Faults, Server, Sink, free_port
+
+SEND_NOW = dt.datetime(2026, 12, 3, 8, 5, tzinfo=STOCKHOLM)  # the 3 December tip is out
+SECRET = "ett-hemligt-varde-for-testerna-1234"
+SINGLE_HEADERS = [
+    "From", "Reply-To", "To", "Date", "Message-ID", "Subject", "List-Id",
+    "List-Unsubscribe", "List-Unsubscribe-Post", "MIME-Version",
+]  # fmt: skip
+
+
+def mail_config(port: int, extra: str = "") -> str:
+    return f"""
+[newsletter]
+from = "Växjö kommun <nyhetsbrev@vaxjo.example>"
+reply_to = "Kommunikationsavdelningen <kommunikation@vaxjo.example>"
+unsubscribe_url = "https://blogg.vaxjo.example/avregistrera"
+
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+timeout = 5
+max_attempts = 4
+retry_delay = 0.01
+{extra}"""
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def mail_site(sample_site, port, monkeypatch) -> Path:
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
+    with open(sample_site / "blogtool.toml", "a", encoding="utf-8") as fh:
+        fh.write(mail_config(port))
+    return sample_site
+
+
+@pytest.fixture
+def mrun(mail_site) -> Run:
+    return Run(mail_site)
+
+
+def addresses(n: int) -> list[str]:
+    return [f"person{i:03d}@example.se" for i in range(n)]
+
+
+def prepare(mrun: Run, n: int) -> list[str]:
+    """n subscribers (imported from CSV, as staff would) and one built issue."""
+    emails = addresses(n)
+    csv = mrun.root / "prenumeranter.csv"
+    csv.write_text(
+        "email,name\n" + "".join(f"{e},Person {i}\n" for i, e in enumerate(emails)), "utf-8"
+    )
+    result = mrun("subscribers", "import", str(csv), now=SEND_NOW)
+    assert result.exit_code == 0 and f"{n} added" in result.stdout, result.output
+    result = mrun("newsletter", "build", now=SEND_NOW)
+    assert (
+        result.exit_code == 0
+        and "issue 1: Torsdagstips vecka 49: Växjö Naturkarta" in result.stdout
+    )
+    return emails
+
+
+def db(site: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(site / ".blogtool/state.db")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def statuses(site: Path) -> dict[str, str]:
+    with db(site) as conn:
+        return {
+            r["email"]: r["status"] for r in conn.execute("SELECT email, status FROM deliveries")
+        }
+
+
+def assert_exactly_once(sink: Sink, emails: list[str], failed: set[str] = frozenset()) -> None:
+    counts = sink.counts()
+    for address in emails:
+        if address in failed:
+            assert counts[address] == 0, address
+        else:
+            assert counts[address] == 1, (address, counts[address])
+    assert set(counts) <= set(emails)
+
+
+def test_each_message_is_well_formed_and_private(mrun, port):
+    emails = prepare(mrun, 12)
+    sink = Sink()
+    server = Server(sink, port).start()
+    try:
+        result = mrun("newsletter", "send", now=SEND_NOW)
+    finally:
+        server.stop()
+    assert result.exit_code == 0, result.output
+    assert (
+        "Issue 1 via 127.0.0.1" in result.stdout and "12 sent, 0 failed, 0 skipped" in result.stdout
+    )
+    assert_exactly_once(sink, emails)
+
+    message_ids = set()
+    for rcpt, raw in sink.accepted:
+        msg = email.message_from_bytes(raw, policy=policy.default)
+        for header in SINGLE_HEADERS:
+            assert len(msg.get_all(header, [])) == 1, (header, msg.get_all(header))
+        assert msg["To"].addresses[0].addr_spec == rcpt
+        assert len(msg["To"].addresses) == 1 and msg["Cc"] is None and msg["Bcc"] is None
+        assert msg["From"].addresses[0].addr_spec == "nyhetsbrev@vaxjo.example"
+        assert msg["Reply-To"].addresses[0].addr_spec == "kommunikation@vaxjo.example"
+        assert msg["Subject"] == "Torsdagstips vecka 49: Växjö Naturkarta"
+        assert msg["List-Id"] == "Torsdagstips <torsdagstips.blogg.vaxjo.example>"
+        assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert msg["Date"].datetime == SEND_NOW
+        assert re.fullmatch(r"<[^@<>]+@blogg\.vaxjo\.example>", msg["Message-ID"])
+        message_ids.add(msg["Message-ID"])
+
+        links = re.findall(r"<([^>]+)>", msg["List-Unsubscribe"])
+        assert links[0].startswith("https://blogg.vaxjo.example/avregistrera?t=")
+        assert links[1].startswith(
+            "mailto:kommunikation@vaxjo.example?subject=unsubscribe%20"
+        )  # reply_to reads it
+        token = links[0].split("t=", 1)[1]
+        assert verify_token(SECRET.encode(), token, rcpt)
+        assert not verify_token(SECRET.encode(), token, "someone.else@example.se")
+
+        assert msg.get_content_type() == "multipart/alternative"
+        text = msg.get_body(("plain",)).get_content()
+        html = msg.get_body(("html",)).get_content()
+        assert not re.search(r"</?[a-zA-Z][^>]*>", text), "HTML in the text part"
+        assert (
+            "Följ isläget innan du går ut på sjön" in text
+            and "VECKANS TJÄNST: Växjö Naturkarta" in text
+        )
+        assert links[0] in text and f'href="{links[0]}"' in html  # the personal link in both parts
+        assert "<style" not in html and 'style="' in html  # CSS inlined
+        assert 'alt="' not in html or all(a for a in re.findall(r'alt="([^"]*)"', html))
+        assert "https://naturkartan.se/sv/vaxjo" in html and "Avregistrera dig" in html
+        for line in raw.split(b"\r\n"):
+            assert len(line) <= 998
+        # No other subscriber's address anywhere in the message.
+        others = [e for e in emails if e != rcpt]
+        assert not [o for o in others if o.encode() in raw]
+    assert len(message_ids) == 12
+
+
+def test_temporary_rcpt_failures_are_retried(mrun, port):
+    emails = prepare(mrun, 10)
+    faults = Faults(
+        rcpt={emails[1]: ["451 4.7.1 Greylisted"] * 2, emails[7]: ["452 4.2.2 Mailbox full"]}
+    )
+    sink = Sink(faults)
+    server = Server(sink, port).start()
+    try:
+        result = mrun("newsletter", "send", now=SEND_NOW)
+    finally:
+        server.stop()
+    assert result.exit_code == 0, result.output
+    assert "10 sent, 0 failed" in result.stdout
+    assert_exactly_once(sink, emails)
+    with db(mrun.root) as conn:
+        attempts = {
+            r["email"]: r["attempts"]
+            for r in conn.execute("SELECT email, attempts FROM deliveries")
+        }
+    assert attempts[emails[1]] == 3 and attempts[emails[7]] == 2 and attempts[emails[0]] == 1
+
+
+def test_temporary_failures_give_up_after_the_limit(mrun, port):
+    emails = prepare(mrun, 4)
+    sink = Sink(Faults(rcpt={emails[2]: ["451 4.7.1 Try later"] * 10}))
+    server = Server(sink, port).start()
+    try:
+        result = mrun("newsletter", "send", now=SEND_NOW)
+    finally:
+        server.stop()
+    assert result.exit_code == 1
+    assert f"failed: {emails[2]}: gave up after 4 tries: 451" in result.stderr
+    assert_exactly_once(sink, emails, failed={emails[2]})
+    with db(mrun.root) as conn:
+        status = conn.execute(
+            "SELECT status FROM subscribers WHERE email = ?", (emails[2],)
+        ).fetchone()[0]
+    assert status == "active"  # a temporary problem does not bounce anyone
+
+
+def test_dropped_connections_are_reopened(mrun, port):
+    emails = prepare(mrun, 20)
+    sink = Sink(Faults(drop_every=3))
+    server = Server(sink, port).start()
+    try:
+        result = mrun("newsletter", "send", now=SEND_NOW)
+    finally:
+        server.stop()
+    assert result.exit_code == 0, result.output
+    assert "20 sent, 0 failed" in result.stdout
+    assert_exactly_once(sink, emails)
+    assert sink.connections >= 20 // 2  # a new connection after every drop
+
+
+def test_permanent_failure_bounces_the_subscriber(mrun, port):
+    emails = prepare(mrun, 6)
+    sink = Sink(Faults(rcpt={emails[3]: ["550 5.1.1 No such user"]}))
+    server = Server(sink, port).start()
+    try:
+        result = mrun("newsletter", "send", now=SEND_NOW)
+    finally:
+        server.stop()
+    assert result.exit_code == 1
+    assert f"failed: {emails[3]}: 550 5.1.1 No such user" in result.stderr
+    assert "5 sent, 1 failed, 0 skipped" in result.stdout
+    assert_exactly_once(sink, emails, failed={emails[3]})
+    assert statuses(mrun.root)[emails[3]] == "failed"
+    shown = mrun("subscribers", "show", emails[3], now=SEND_NOW).stdout
+    assert "status: bounced" in shown and "550 5.1.1" in shown
+    # The next issue is not sent to a bounced address.
+    with db(mrun.root) as conn:
+        assert (
+            conn.execute("SELECT status FROM subscribers WHERE email=?", (emails[3],)).fetchone()[0]
+            == "bounced"
+        )
+
+
+def test_server_that_stops_mid_run_then_comes_back(mrun, port):
+    emails = prepare(mrun, 15)
+    sink = Sink(Faults(stop_after=6))
+    server = Server(sink, port).start()
+    result = mrun("newsletter", "send", now=SEND_NOW)
+    server.stop()
+    assert result.exit_code == 1
+    assert "gave up after 4 attempts" in result.stderr and "still queued" in result.stderr
+    first = sink.counts()
+    assert sum(first.values()) == 6
+    state = statuses(mrun.root)
+    assert list(state.values()).count("sent") == 6
+    assert list(state.values()).count("queued") == 9  # nobody marked failed for the server's fault
+
+    sink.faults.stop_after = 0
+    server = Server(sink, port).start()
+    try:
+        result = mrun("newsletter", "send", now=SEND_NOW)
+    finally:
+        server.stop()
+    assert result.exit_code == 0, result.output
+    assert "15 sent" in result.stdout
+    assert_exactly_once(sink, emails)
+    assert "sent" in mrun("newsletter", "list", now=SEND_NOW).stdout
+
+
+def test_unreachable_server_leaves_the_queue_intact(mrun, port):
+    prepare(mrun, 3)
+    result = mrun("newsletter", "send", now=SEND_NOW)  # nothing listens on the port
+    assert result.exit_code == 1
+    assert (
+        "cannot connect to 127.0.0.1" in result.stderr
+        and "3 deliveries are still queued" in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert set(statuses(mrun.root).values()) == {"queued"}
+
+
+def test_unsubscribed_after_freeze_are_skipped(mrun, port, mail_site):
+    emails = prepare(mrun, 5)
+    with db(mail_site) as conn:  # freeze, as an interrupted run would have
+        conn.execute("UPDATE issues SET frozen_at = '2026-12-03T07:05:00+00:00'")
+        for sid, e in conn.execute("SELECT id, email FROM subscribers ORDER BY id").fetchall():
+            conn.execute(
+                "INSERT INTO deliveries (issue_id, subscriber_id, email, updated_at) VALUES (1, ?, ?, 'x')",
+                (sid, e),
+            )
+    assert mrun("subscribers", "remove", emails[0], now=SEND_NOW).exit_code == 0
+    mrun("subscribers", "add", "late@example.se", now=SEND_NOW)  # after the freeze: not this issue
+    sink = Sink()
+    server = Server(sink, port).start()
+    try:
+        result = mrun("newsletter", "send", now=SEND_NOW)
+    finally:
+        server.stop()
+    assert result.exit_code == 0, result.output
+    assert "4 sent, 0 failed, 1 skipped" in result.stdout
+    assert sink.counts() == {e: 1 for e in emails[1:]}
+
+
+def test_kill_9_mid_send_then_resume(mrun, port, mail_site):
+    emails = prepare(mrun, 40)
+    sink = Sink(Faults(data_delay=0.03))
+    server = Server(sink, port).start()
+    env = {**os.environ, "BLOGTOOL_NOW": SEND_NOW.isoformat(), "BLOGTOOL_SECRET": SECRET}
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "blogtool", "--site", str(mail_site), "newsletter", "send"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while sum(sink.counts().values()) < 12 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert proc.returncode == -signal.SIGKILL
+        before = sum(sink.counts().values())
+        assert 12 <= before < 40
+
+        result = mrun("newsletter", "send", now=SEND_NOW)
+        assert result.exit_code in (0, 1), result.output
+    finally:
+        server.stop()
+    state = statuses(mail_site)
+    uncertain = [e for e, s in state.items() if s == "sending"]
+    assert len(uncertain) <= 1
+    counts = sink.counts()
+    for address in emails:
+        if address in uncertain:
+            assert counts[address] <= 1
+            assert f"to {address} was being sent when an earlier run stopped" in result.stderr
+            assert result.exit_code == 1
+        else:
+            assert counts[address] == 1, (address, counts[address])
+            assert state[address] == "sent"
+
+
+def test_resend_uncertain_sends_the_interrupted_rows(mrun, port, mail_site):
+    emails = prepare(mrun, 3)
+    sink = Sink()
+    server = Server(sink, port).start()
+    try:
+        assert mrun("newsletter", "send", now=SEND_NOW).exit_code == 0
+        with db(mail_site) as conn:  # as if a crash had struck between DATA and 250
+            conn.execute("UPDATE deliveries SET status = 'sending' WHERE email = ?", (emails[1],))
+            conn.execute("UPDATE issues SET completed_at = NULL")
+        result = mrun("newsletter", "send", "1", now=SEND_NOW)
+        assert result.exit_code == 1 and "uncertain" in result.stderr and emails[1] in result.stderr
+        assert sink.counts()[emails[1]] == 1
+        result = mrun("newsletter", "send", "1", "--resend-uncertain", now=SEND_NOW)
+        assert result.exit_code == 0
+    finally:
+        server.stop()
+    assert sink.counts()[emails[1]] == 2 and sink.counts()[emails[0]] == 1
+
+
+def test_test_send_and_dry_run_record_nothing(mrun, port, mail_site):
+    prepare(mrun, 3)
+    sink = Sink()
+    server = Server(sink, port).start()
+    try:
+        result = mrun("newsletter", "send", "--test-to", "Redaktion@Example.se", now=SEND_NOW)
+        assert result.exit_code == 0, result.output
+        result = mrun("newsletter", "send", "--dry-run", now=SEND_NOW)
+        assert result.exit_code == 0
+        assert "would send 3 messages" in result.stdout and "List-Unsubscribe-Post" in result.stdout
+    finally:
+        server.stop()
+    assert list(sink.counts()) == ["Redaktion@example.se"]
+    msg = email.message_from_bytes(sink.accepted[0][1], policy=policy.default)
+    assert msg["Subject"] == "[Test] Torsdagstips vecka 49: Växjö Naturkarta"
+    with db(mail_site) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0] == 0
+        assert conn.execute("SELECT frozen_at FROM issues").fetchone()[0] is None
+
+
+def test_a_second_send_of_the_same_site_is_locked_out(mrun, mail_site):
+    from blogtool.store import exclusive_lock
+
+    prepare(mrun, 2)
+    with exclusive_lock(mail_site / ".blogtool/send.lock", "a test"):
+        result = mrun("newsletter", "send", now=SEND_NOW)
+    assert result.exit_code == 3
+    assert "a newsletter send for this site is already running" in result.stderr
+    assert set(statuses(mail_site).values()) <= {"queued"}
+
+
+def test_missing_secret_and_unknown_issue(mrun, monkeypatch, mail_site):
+    prepare(mrun, 2)
+    result = mrun("newsletter", "send", "99", now=SEND_NOW)
+    assert result.exit_code == 1 and "no newsletter issue 99; known issues: 1" in result.stderr
+    monkeypatch.delenv("BLOGTOOL_SECRET")
+    result = mrun("newsletter", "send", now=SEND_NOW)
+    assert result.exit_code == 1
+    assert "BLOGTOOL_SECRET is not set" in result.stderr and "Traceback" not in result.stderr
+    with db(mail_site) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0] == 0
+
+
+def test_missing_password_under_cron_fails_clearly(mrun, mail_site):
+    config = mail_site / "blogtool.toml"
+    config.write_text(
+        config.read_text("utf-8").replace(
+            'security = "none"', 'security = "none"\nuser = "nyhetsbrev"'
+        ),
+        "utf-8",
+    )
+    prepare(mrun, 1)
+    result = CliRunner().invoke(
+        cli,
+        ["--site", str(mail_site), "newsletter", "send"],
+        env={"BLOGTOOL_NOW": SEND_NOW.isoformat(), "BLOGTOOL_SMTP_PASSWORD": ""},
+    )
+    assert result.exit_code == 1
+    assert "no SMTP password for nyhetsbrev@127.0.0.1: set BLOGTOOL_SMTP_PASSWORD" in result.stderr
+
+
+def test_outbox_without_smtp(run, sample_site, monkeypatch):
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
+    for e in ("a@example.se", "b@example.se"):
+        assert run("subscribers", "add", e, now=SEND_NOW).exit_code == 0
+    assert run("newsletter", "build", now=SEND_NOW).exit_code == 0
+    result = run("newsletter", "send", now=SEND_NOW)
+    assert result.exit_code == 0, result.output
+    files = sorted((sample_site / "outbox").glob("*.eml"))
+    assert len(files) == 2
+    recipients = sorted(
+        email.message_from_bytes(f.read_bytes(), policy=policy.default)["To"] for f in files
+    )
+    assert recipients == ["a@example.se", "b@example.se"]
+    assert "Nothing to send" in run("newsletter", "send", now=SEND_NOW).stdout
+    assert len(list((sample_site / "outbox").glob("*.eml"))) == 2
