@@ -1022,6 +1022,11 @@ def _smtp_password(env: Env) -> str | None:
     is_flag=True,
     help="Also resend deliveries an interrupted run left unconfirmed.",
 )
+@click.option(
+    "--accept-uncertain",
+    is_flag=True,
+    help="Count deliveries an interrupted run left unconfirmed as delivered.",
+)
 @pass_env
 def newsletter_send(
     env: Env,
@@ -1030,6 +1035,7 @@ def newsletter_send(
     dry_run: bool,
     rate: int | None,
     resend_uncertain: bool,
+    accept_uncertain: bool,
 ) -> None:
     """Send an issue to every active subscriber, each their own message.
 
@@ -1043,13 +1049,9 @@ def newsletter_send(
         blogtool newsletter send --dry-run
         blogtool newsletter send --rate 600
     """
-    import signal
-    import time
-
     from . import subscribers as subs
     from .mailer import MessageFactory, envelope_sender
-    from .sender import Pacing, send_issue, send_test
-    from .store import exclusive_lock
+    from .sender import send_test
     from .tokens import secret_from_env
 
     config = env.config
@@ -1075,61 +1077,89 @@ def newsletter_send(
         if dry_run:
             _dry_run(env, db, issue, secret)
             return
-        stop = {"requested": False}
-
-        def graceful(signum: int, frame: Any) -> None:
-            if stop["requested"]:
-                raise KeyboardInterrupt
-            stop["requested"] = True
-            click.echo("\nStopping after the current message (again to stop at once) ...", err=True)
-
-        previous = {s: signal.signal(s, graceful) for s in (signal.SIGINT, signal.SIGTERM)}
         transport = _transport(env)
-        factory = MessageFactory(config, issue, secret)
-        pacing = Pacing(
-            now=env.now, clock=time.time, sleep=time.sleep, should_stop=lambda: stop["requested"]
+        if resend_uncertain and accept_uncertain:
+            raise UsageError("choose one of --resend-uncertain and --accept-uncertain")
+        report = _send_queued(
+            env, db, issue, secret, transport, rate, resend_uncertain, accept_uncertain
         )
-        bar: Any = None
-        started = time.monotonic()
-
-        def progress(report: Any) -> None:
-            nonlocal bar
-            if not sys.stderr.isatty():
-                return  # under cron: the summary line is enough
-            done = report.sent + report.failed + report.skipped
-            if bar is None:
-                bar = click.progressbar(
-                    length=report.total, label=f"Issue {issue.id}", file=sys.stderr, show_pos=True
-                )
-                bar.__enter__()
-            rate_now = report.sent / max(time.monotonic() - started, 1e-6)
-            bar.label = f"{report.sent} sent, {report.failed} failed, {rate_now:.0f}/s"
-            bar.update(done - bar.pos)
-
-        try:
-            with exclusive_lock(config.state_dir / "send.lock", "a newsletter send for this site"):
-                smtp = config.smtp
-                report = send_issue(
-                    db,
-                    issue,
-                    factory,
-                    transport,
-                    envelope_sender(config),
-                    pacing,
-                    rate=config.newsletter.rate if rate is None else rate,
-                    max_attempts=smtp.max_attempts if smtp else 1,
-                    retry_delay=smtp.retry_delay if smtp else 0.0,
-                    resend_uncertain=resend_uncertain,
-                    progress=progress,
-                )
-        finally:
-            if bar is not None:
-                bar.__exit__(None, None, None)
-            for s, handler in previous.items():
-                signal.signal(s, handler)
     _print_send_report(issue.id, report, transport.description)
     if report.failed or report.uncertain or report.stopped:
         sys.exit(ExitStatus.ERROR)
+
+
+def _send_queued(
+    env: Env,
+    db: Any,
+    issue: Any,
+    secret: bytes,
+    transport: Any,
+    rate: int | None = None,
+    resend_uncertain: bool = False,
+    accept_uncertain: bool = False,
+) -> Any:
+    """Send ``issue`` through the durable queue under the site's send lock. The first Ctrl-C
+    or SIGTERM finishes the current message and stops cleanly; a second stops at once."""
+    import signal
+    import time
+
+    from .mailer import MessageFactory, envelope_sender
+    from .sender import Pacing, send_issue
+    from .store import exclusive_lock
+
+    config = env.config
+    stop = {"requested": False}
+
+    def graceful(signum: int, frame: Any) -> None:
+        if stop["requested"]:
+            raise KeyboardInterrupt
+        stop["requested"] = True
+        click.echo("\nStopping after the current message (again to stop at once) ...", err=True)
+
+    factory = MessageFactory(config, issue, secret)
+    pacing = Pacing(
+        now=env.now, clock=time.time, sleep=time.sleep, should_stop=lambda: stop["requested"]
+    )
+    bar: Any = None
+    started = time.monotonic()
+
+    def progress(report: Any) -> None:
+        nonlocal bar
+        if not sys.stderr.isatty():
+            return  # under cron: the summary line is enough
+        done = report.sent + report.failed + report.skipped
+        if bar is None:
+            bar = click.progressbar(
+                length=report.total, label=f"Issue {issue.id}", file=sys.stderr, show_pos=True
+            )
+            bar.__enter__()
+        rate_now = report.sent / max(time.monotonic() - started, 1e-6)
+        bar.label = f"{report.sent} sent, {report.failed} failed, {rate_now:.0f}/s"
+        bar.update(done - bar.pos)
+
+    previous = {s: signal.signal(s, graceful) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with exclusive_lock(config.state_dir / "send.lock", "a newsletter send for this site"):
+            smtp = config.smtp
+            return send_issue(
+                db,
+                issue,
+                factory,
+                transport,
+                envelope_sender(config),
+                pacing,
+                rate=config.newsletter.rate if rate is None else rate,
+                max_attempts=smtp.max_attempts if smtp else 1,
+                retry_delay=smtp.retry_delay if smtp else 0.0,
+                resend_uncertain=resend_uncertain,
+                accept_uncertain=accept_uncertain,
+                progress=progress,
+            )
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _print_send_report(issue_id: int, report: Any, where: str) -> None:
@@ -1138,7 +1168,8 @@ def _print_send_report(issue_id: int, report: Any, where: str) -> None:
     for line in report.uncertain:
         click.secho(
             f"uncertain: {line} was being sent when an earlier run stopped; it may or may not "
-            "have arrived. Resend with --resend-uncertain.",
+            "have arrived. Resend with --resend-uncertain, or count it as delivered with "
+            "--accept-uncertain.",
             fg="yellow",
             err=True,
         )
@@ -1185,3 +1216,244 @@ def _transport_description(env: Env) -> str:
     if smtp is None:
         return f"the outbox folder {env.config.outbox_dir}"
     return f"{smtp.host}:{smtp.port} ({smtp.security})"
+
+
+# --- unattended ---------------------------------------------------------------------------------
+
+
+def _run_logger(env: Env, quiet: bool) -> Any:
+    """One line per action: to stderr (only errors with --quiet) and to [run] log_file."""
+    import logging
+
+    logger = logging.getLogger("blogtool.run")
+    logger.handlers.clear()
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+
+    class Stamped(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            stamp = env.now().isoformat(timespec="seconds")
+            return f"{stamp} blogtool run: {record.levelname.lower()}: {record.getMessage()}"
+
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.ERROR if quiet else logging.INFO)
+    console.setFormatter(Stamped())
+    logger.addHandler(console)
+    path = env.config.log_path
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(Stamped())
+        logger.addHandler(handler)
+    return logger
+
+
+@cli.command(name="run")
+@click.option(
+    "--quiet", "-q", is_flag=True, help="Print only errors (for cron, which mails output)."
+)
+@pass_env
+def run_job(env: Env, quiet: bool) -> None:
+    """The scheduled job: publish what has become due and send the newsletter, each once.
+
+    It rebuilds the site when an item has become due or content changed, finishes an
+    interrupted send, and when a tip's send time has come builds the week's issue and sends it
+    (late rather than never, if the machine was off). Safe to run every few minutes: a second
+    copy started while one runs does nothing.
+
+    \b
+    Example:
+        blogtool run
+        */5 * * * * cd /srv/kommunbloggen && .venv/bin/blogtool run --quiet
+    """
+    from .build import BuildOptions, build, check_output_dir
+    from .errors import LockedError
+    from .runner import run_once
+    from .store import exclusive_lock, set_state, utc_now_iso
+    from .tokens import SecretMissing, secret_from_env
+
+    log = _run_logger(env, quiet)
+    config = env.config
+    try:
+        with exclusive_lock(config.state_dir / "run.lock", "a blogtool run for this site"):
+            now = env.now()
+            output = check_output_dir(config, config.output_dir)
+            site = env.load_site(cached=True)
+            for problem in site.problems:
+                (log.error if problem.is_error else log.warning)(str(problem))
+            if site.errors:
+                log.error("content has errors; nothing was published or sent")
+                sys.exit(ExitStatus.ERROR)
+            try:
+                secret: bytes | None = secret_from_env()
+            except SecretMissing:
+                secret = None
+            with _db(env) as db:
+                result = run_once(
+                    site,
+                    db,
+                    now,
+                    output=output,
+                    build=lambda: build(site, now, BuildOptions(output=output)),
+                    send=(
+                        (lambda issue: _send_queued(env, db, issue, secret, _transport(env)))
+                        if secret is not None
+                        else None
+                    ),
+                )
+                for level, message in result.log:
+                    getattr(log, level)(message)
+                set_state(db, "run.at", utc_now_iso(now), now)
+                set_state(
+                    db, "run.error", "\n".join(m for lv, m in result.log if lv == "error"), now
+                )
+    except LockedError as exc:
+        log.info(f"{exc}; this run does nothing")
+        return
+    except BlogtoolError as exc:
+        log.error(str(exc))
+        _remember_error(env, str(exc))
+        sys.exit(int(exc.exit_code))
+    if result.failed:
+        sys.exit(ExitStatus.ERROR)
+
+
+def _remember_error(env: Env, message: str) -> None:
+    from .store import set_state
+
+    try:
+        with _db(env) as db:
+            set_state(db, "run.error", message, env.now())
+    except BlogtoolError:
+        pass
+
+
+@cli.command()
+@pass_env
+def status(env: Env) -> None:
+    """What is published, what is due next and when, the last build and send, what failed.
+
+    \b
+    Example:
+        blogtool status
+    """
+    from .content import Kind, Status
+    from .dates import short_datetime
+    from .newsletter import delivery_counts, issues
+    from .runner import next_due, site_fingerprint
+    from .sender import uncertain_rows
+    from .store import get_state
+
+    config = env.config
+    lang = config.site.language
+    now = env.now()
+    site = env.load_site()
+    published = [i for i in site.items if i.status(now) is Status.PUBLISHED]
+    scheduled = sorted(
+        (i for i in site.items if i.status(now) is Status.SCHEDULED), key=lambda i: i.date
+    )
+    drafts = [i for i in site.items if i.status(now) is Status.DRAFT]
+    posts = sum(1 for i in published if i.kind is Kind.POST)
+    click.echo(f"{config.site.title} ({config.root}), now {short_datetime(now, lang)}")
+    click.echo(
+        f"published: {posts} posts, {len(published) - posts} tips; "
+        f"{len(scheduled)} scheduled, {len(drafts)} drafts"
+    )
+    if published:
+        newest = max(published, key=lambda i: i.date)
+        click.echo(
+            f"  newest: {newest.title} ({newest.kind.value}, {short_datetime(newest.date, lang)})"
+        )
+    with _db(env) as db:
+        due = next_due(site, db, now)
+        if scheduled:
+            first = scheduled[0]
+            click.echo(
+                f"next due: {first.title} ({first.kind.value}) {short_datetime(first.date, lang)}, "
+                f"in {_duration(first.date - now)}"
+            )
+        else:
+            click.echo("next due: nothing scheduled")
+        if due is not None:
+            label = "now (run has work waiting)" if due <= now else short_datetime(due, lang)
+            click.echo(f"next run with work: {label}")
+        build_at = get_state(db, "build.at")
+        if build_at:
+            fresh = get_state(db, "build.fingerprint") == site_fingerprint(site, now)
+            click.echo(
+                f"last build: {build_at}: {get_state(db, 'build.summary')} "
+                f"({'up to date' if fresh else 'changes waiting'})"
+            )
+        else:
+            click.echo("last build: never (by blogtool run)")
+        all_issues = issues(db)
+        if all_issues:
+            last = all_issues[-1]
+            c = delivery_counts(db, last.id)
+            state = "sent" if last.completed_at else ("sending" if last.frozen_at else "not sent")
+            waiting = c["queued"] + c["sending"]
+            click.echo(
+                f"last newsletter: issue {last.id} ({state}) {last.subject}: {c['sent']} sent, "
+                f"{c['failed']} failed, {c['skipped']} skipped, {waiting} waiting"
+            )
+        else:
+            click.echo("last newsletter: none yet")
+        problems = [str(p) for p in site.errors]
+        for issue in all_issues:
+            c = delivery_counts(db, issue.id)
+            if c["failed"]:
+                problems.append(f"issue {issue.id}: {c['failed']} deliveries failed")
+            if uncertain_rows(db, issue.id):
+                problems.append(f"issue {issue.id}: unconfirmed deliveries; see --resend-uncertain")
+        run_error = get_state(db, "run.error")
+        if run_error:
+            problems.append(f"last run ({get_state(db, 'run.at')}): {run_error}")
+    if problems:
+        click.echo("problems:")
+        for line in problems:
+            click.echo(f"  {line}")
+    else:
+        click.echo("problems: none")
+
+
+def _duration(delta: dt.timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"
+
+
+@cli.command(name="next")
+@click.option(
+    "--format", "fmt", type=click.Choice(["iso", "seconds"]), default="iso", show_default=True
+)
+@pass_env
+def next_command(env: Env, fmt: str) -> None:
+    """Print the next moment 'blogtool run' has something to do (now, if it has work waiting).
+
+    For schedulers that wake exactly then. Exits 1, printing nothing, if nothing is scheduled.
+
+    \b
+    Example:
+        blogtool next
+        sleep "$(blogtool next --format seconds)" && blogtool run
+    """
+    import math
+
+    from .runner import next_due
+
+    site = env.load_site()
+    now = env.now()
+    with _db(env) as db:
+        due = next_due(site, db, now)
+    if due is None:
+        click.echo("nothing is scheduled", err=True)
+        sys.exit(ExitStatus.ERROR)
+    if fmt == "seconds":
+        click.echo(str(max(0, math.ceil((due - now).total_seconds()))))
+    else:
+        click.echo(max(due, now).isoformat())

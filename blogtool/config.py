@@ -87,6 +87,12 @@ class NewsletterConfig:
     state: str  # SQLite path, relative to the site
     outbox: str  # where .eml files go without [smtp]
     rate: int  # messages per minute; 0 means as fast as the server takes them
+    send_time: dt.time | None = None  # None: each tip's own time
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    log_file: str | None  # relative to the site, or absolute
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,7 @@ class Config:
     build: BuildConfig
     newsletter: NewsletterConfig
     smtp: SmtpConfig | None
+    run: RunConfig
     posts_dir: Path = field(init=False)
     tips_dir: Path = field(init=False)
     templates_dir: Path = field(init=False)
@@ -133,6 +140,10 @@ class Config:
     @property
     def outbox_dir(self) -> Path:
         return (self.root / self.newsletter.outbox).resolve()
+
+    @property
+    def log_path(self) -> Path | None:
+        return (self.root / self.run.log_file).resolve() if self.run.log_file else None
 
     def as_dict(self) -> dict[str, Any]:
         """The effective configuration, as plain TOML-compatible values."""
@@ -166,7 +177,13 @@ class Config:
                 "state": self.newsletter.state,
                 "outbox": self.newsletter.outbox,
                 "rate": self.newsletter.rate,
+                **(
+                    {"send_time": self.newsletter.send_time.strftime("%H:%M")}
+                    if self.newsletter.send_time
+                    else {}
+                ),
             },
+            **({"run": {"log_file": self.run.log_file}} if self.run.log_file else {}),
             **(
                 {
                     "smtp": {
@@ -360,6 +377,11 @@ _NEWSLETTER_SCHEMA: dict[str, _Field] = {
     "state": _Field(str, ".blogtool/state.db", _nonempty),
     "outbox": _Field(str, "outbox", _relative_dir),
     "rate": _Field(int, 0, _non_negative),
+    "send_time": _Field(str, None, _clock),
+}
+
+_RUN_SCHEMA: dict[str, _Field] = {
+    "log_file": _Field(str, None, _nonempty),
 }
 
 _SMTP_SCHEMA: dict[str, _Field] = {
@@ -485,7 +507,7 @@ def load_config(root: Path) -> Config:
 
 def parse_config(root: Path, path: Path, text: str, data: dict[str, Any]) -> Config:
     reader = _Reader(path, text)
-    known = [*_SCHEMA, "newsletter", "smtp", "services"]
+    known = [*_SCHEMA, "newsletter", "smtp", "run", "services"]
     for section in data:
         if section not in known:
             hint = difflib.get_close_matches(section, known, n=1)
@@ -518,6 +540,7 @@ def parse_config(root: Path, path: Path, text: str, data: dict[str, Any]) -> Con
 
     news = reader.table("newsletter", data.get("newsletter", {}), _NEWSLETTER_SCHEMA)
     smtp = reader.table("smtp", data["smtp"], _SMTP_SCHEMA) if "smtp" in data else None
+    run = reader.table("run", data.get("run", {}), _RUN_SCHEMA)
 
     if reader.problems:
         raise ConfigError("\n".join(reader.problems))
@@ -563,8 +586,10 @@ def parse_config(root: Path, path: Path, text: str, data: dict[str, Any]) -> Con
             state=news["state"],
             outbox=news["outbox"],
             rate=news["rate"],
+            send_time=news["send_time"],
         ),
         smtp=smtp_config,
+        run=RunConfig(log_file=run["log_file"]),
     )
 
 

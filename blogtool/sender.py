@@ -305,10 +305,18 @@ def send_issue(
     max_attempts: int = 5,
     retry_delay: float = 2.0,
     resend_uncertain: bool = False,
+    accept_uncertain: bool = False,
     progress: Callable[[SendReport], None] | None = None,
 ) -> SendReport:
     report = SendReport()
     report.total = freeze(db, issue, pacing.now())
+    if accept_uncertain:
+        db.execute(
+            "UPDATE deliveries SET status = 'sent', "
+            "last_error = 'assumed delivered after an interrupted run' "
+            "WHERE issue_id = ? AND status = 'sending'",
+            (issue.id,),
+        )
     if resend_uncertain:
         db.execute(
             "UPDATE deliveries SET status = 'queued', "

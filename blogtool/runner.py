@@ -1,0 +1,229 @@
+"""The unattended job: publish what has become due and send the newsletter, each exactly once.
+
+``run_once`` decides; the caller hands it the functions that build and send (they need files,
+a transport and secrets). What has been done is recorded in the state database, so a run every
+five minutes, two runs at the same moment (a lock lets one through) and a run after the machine
+was off all do the right thing once: no second build of the same state, no second send, and
+nothing missed. Every decision is a pure function of the site, the database and ``now``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .build import BuildResult, item_digest
+from .config import Config
+from .content import Site, Status
+from .newsletter import (
+    FIRST_ISSUE_LOOKBACK,
+    Issue,
+    compile_issue,
+    due_items,
+    last_issue,
+    save_issue,
+    unfinished_issue,
+)
+from .sender import SendReport, uncertain_rows
+from .store import get_state, set_state, transaction, utc_now_iso
+from .templates import fingerprint
+from .timeutil import localize
+
+LATE_AFTER = dt.timedelta(minutes=30)
+
+
+@dataclass
+class RunResult:
+    log: list[tuple[str, str]] = field(default_factory=list)  # (level, message)
+    built: BuildResult | None = None
+    sent: list[tuple[int, SendReport]] = field(default_factory=list)
+    failed: bool = False
+
+    def info(self, message: str) -> None:
+        self.log.append(("info", message))
+
+    def warning(self, message: str) -> None:
+        self.log.append(("warning", message))
+
+    def error(self, message: str) -> None:
+        self.log.append(("error", message))
+        self.failed = True
+
+
+def site_fingerprint(site: Site, now: dt.datetime) -> str:
+    """Everything the public site is made of at ``now``: templates, config, blogtool's version
+    and every published item. Equal fingerprints mean an identical site."""
+    published = sorted(
+        (i.slug, item_digest(i, "published")) for i in site.items if i.is_published(now)
+    )
+    h = hashlib.sha256(fingerprint(site.config, "drafts=False", "future=False").encode())
+    h.update(json.dumps(published).encode())
+    return h.hexdigest()
+
+
+def send_slot(config: Config, when: dt.datetime) -> dt.datetime:
+    """When the newsletter for an item dated ``when`` may go: the item's own time, or with
+    ``[newsletter] send_time`` that time on the series weekday of the item's week."""
+    send_time = config.newsletter.send_time
+    if send_time is None:
+        return when
+    tz = config.site.timezone
+    local = when.astimezone(tz)
+    day = local.date() + dt.timedelta(days=config.tips.weekday - local.weekday())
+    slot = localize(dt.datetime.combine(day, send_time), tz)
+    return max(slot, when)
+
+
+def _since(db: sqlite3.Connection, now: dt.datetime) -> dt.datetime:
+    previous = last_issue(db)
+    if previous is not None:
+        return dt.datetime.fromisoformat(previous.period_end)
+    return now - FIRST_ISSUE_LOOKBACK
+
+
+def ready_for_newsletter(site: Site, db: sqlite3.Connection, now: dt.datetime) -> list[Any]:
+    """Items not yet in an issue whose send time has come."""
+    return [
+        i
+        for i in due_items(site, _since(db, now), now)
+        if i.date is not None and send_slot(site.config, i.date) <= now
+    ]
+
+
+def run_once(
+    site: Site,
+    db: sqlite3.Connection,
+    now: dt.datetime,
+    *,
+    output: Path,
+    build: Callable[[], BuildResult],
+    send: Callable[[Issue], SendReport] | None,
+) -> RunResult:
+    """One pass of the scheduled job. ``send`` is None when sending cannot work (no secret);
+    the run then only publishes, and says why it did not send."""
+    result = RunResult()
+    config = site.config
+    tz = config.site.timezone
+
+    # 1. Publish: rebuild when the public state differs from the last build's.
+    current = site_fingerprint(site, now)
+    if current != get_state(db, "build.fingerprint") or not (output / "index.html").is_file():
+        built = build()
+        result.built = built
+        with transaction(db):
+            set_state(db, "build.fingerprint", current, now)
+            set_state(db, "build.at", utc_now_iso(now), now)
+            set_state(db, "build.summary", built.summary(), now)
+        result.info(built.summary())
+    else:
+        result.info("site up to date; nothing to build")
+
+    # 2. Mail: first finish an interrupted send, then send what has become due.
+    if send is None:
+        if unfinished_issue(db) or ready_for_newsletter(site, db, now):
+            result.error("the newsletter is due but cannot be sent: BLOGTOOL_SECRET is not set")
+        return result
+    resumed = unfinished_issue(db)
+    if resumed is not None:
+        queued = db.execute(
+            "SELECT COUNT(*) FROM deliveries WHERE issue_id = ? AND status = 'queued'",
+            (resumed.id,),
+        ).fetchone()[0]
+        if queued or resumed.frozen_at is None:
+            result.info(f"resuming the unfinished send of issue {resumed.id}")
+            report = _send(result, db, resumed, send, now)
+            if report.remaining:
+                return result  # the server is away; the next run carries on
+        if uncertain_rows(db, resumed.id):
+            result.error(
+                f"issue {resumed.id} has deliveries an interrupted run left unconfirmed; they "
+                "may or may not have arrived. Resend them with "
+                f"'blogtool newsletter send {resumed.id} --resend-uncertain', or leave them"
+            )
+    items = ready_for_newsletter(site, db, now)
+    if not items:
+        if resumed is None:
+            result.info("no new tip to mail")
+        return result
+    due_at = max(send_slot(config, i.date) for i in items)
+    if now - due_at > LATE_AFTER:
+        late = now - due_at
+        hours, minutes = divmod(int(late.total_seconds()) // 60, 60)
+        result.warning(
+            f"sending late: the newsletter was due {due_at.astimezone(tz).isoformat()}, "
+            f"{hours} h {minutes} min ago (was the machine off?)"
+        )
+    draft = compile_issue(site, db, now, _since(db, now))
+    if draft is None:  # pragma: no cover - ready_for_newsletter said there was something
+        return result
+    issue = save_issue(db, draft, now)
+    result.info(f"issue {issue.id} built: {issue.subject} ({len(issue.items)} items)")
+    report = _send(result, db, issue, send, now)
+    if report.uncertain:
+        result.error(f"issue {issue.id}: {len(report.uncertain)} deliveries unconfirmed")
+    return result
+
+
+def _send(
+    result: RunResult,
+    db: sqlite3.Connection,
+    issue: Issue,
+    send: Callable[[Issue], SendReport],
+    now: dt.datetime,
+) -> SendReport:
+    report = send(issue)
+    result.sent.append((issue.id, report))
+    with transaction(db):
+        set_state(db, "send.at", utc_now_iso(now), now)
+        set_state(db, "send.issue", str(issue.id), now)
+        set_state(db, "send.summary", report.summary(), now)
+    message = f"issue {issue.id} sent: {report.summary()}"
+    for address, error in report.failures:
+        result.error(f"issue {issue.id}: delivery to {address} failed: {error}")
+    if report.failed or report.remaining or report.stopped:
+        result.error(message)
+    else:
+        result.info(message)
+    return report
+
+
+# --- what is due next, for `status` and `next` --------------------------------------------------
+
+
+def next_due(site: Site, db: sqlite3.Connection, now: dt.datetime) -> dt.datetime | None:
+    """The next moment `blogtool run` has something to do; ``now`` if it has work already."""
+    config = site.config
+    if site_fingerprint(site, now) != get_state(db, "build.fingerprint"):
+        return now
+    unfinished = unfinished_issue(db)
+    if unfinished is not None:
+        row = db.execute(
+            "SELECT MIN(next_attempt_at) FROM deliveries WHERE issue_id = ? AND status = 'queued'",
+            (unfinished.id,),
+        ).fetchone()
+        if row[0] is not None:
+            return max(now, dt.datetime.fromtimestamp(row[0], dt.UTC).astimezone(now.tzinfo))
+        if unfinished.frozen_at is None:
+            return now
+    if ready_for_newsletter(site, db, now):
+        return now
+    candidates = []
+    for item in site.items:
+        if item.date is None or item.status(now) is not Status.SCHEDULED:
+            continue
+        candidates.append(item.date)
+        if item.kind.value == "tip" or config.newsletter.include_posts:
+            candidates.append(send_slot(config, item.date))
+    pending_mail = [
+        send_slot(config, i.date)
+        for i in due_items(site, _since(db, now), now)
+        if i.date is not None and send_slot(config, i.date) > now
+    ]
+    candidates.extend(pending_mail)
+    return min(candidates) if candidates else None
