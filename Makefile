@@ -25,13 +25,16 @@ demo: $(VENV)/.installed
 	$(BIN)/blogtool check
 	$(BIN)/blogtool list
 	$(BIN)/blogtool calendar --weeks 8
-	$(BIN)/blogtool build
 	$(BIN)/blogtool subscribers import docs/exempel-prenumeranter.csv
 	$(BIN)/blogtool newsletter build --since 2026-11-01
-	$(BIN)/blogtool newsletter send
+	$(BIN)/blogtool run
 	$(BIN)/blogtool newsletter list
+	$(BIN)/blogtool status
+	@$(BIN)/blogtool next || echo "(nothing is scheduled any more on the sample site)"
+	@echo
+	@echo "Built public/. Look at it: $(BIN)/python -m http.server -b 127.0.0.1 -d public 8000"
+	@echo "(or '$(BIN)/blogtool serve', which previews drafts too) and open http://127.0.0.1:8000/."
 	@echo "The newsletter went to outbox/ as one .eml file per subscriber."
-	@echo "Built public/. Look at it: $(BIN)/python -m http.server -b 127.0.0.1 -d public 8000, or preview drafts too with $(BIN)/blogtool serve; then open http://127.0.0.1:8000/"
 
 ## test: install with test extras, lint, run the whole test suite
 test: $(VENV)/.installed-test lint

@@ -1380,8 +1380,9 @@ def status(env: Env) -> None:
         build_at = get_state(db, "build.at")
         if build_at:
             fresh = get_state(db, "build.fingerprint") == site_fingerprint(site, now)
+            when = short_datetime(dt.datetime.fromisoformat(build_at).astimezone(now.tzinfo), lang)
             click.echo(
-                f"last build: {build_at}: {get_state(db, 'build.summary')} "
+                f"last build: {when}: {get_state(db, 'build.summary')} "
                 f"({'up to date' if fresh else 'changes waiting'})"
             )
         else:

@@ -102,10 +102,19 @@ def compile_issue(
             if previous
             else now - FIRST_ISSUE_LOOKBACK
         )
-    items = due_items(site, since, now)
+    mailed = already_mailed(db)
+    items = [i for i in due_items(site, since, now) if str(i.path) not in mailed]
     if not items:
         return None
     return render_issue(site.config, items, since, now)
+
+
+def already_mailed(db: sqlite3.Connection) -> set[str]:
+    """Paths of every item some earlier issue carried: a tip goes out once, whatever --since."""
+    mailed: set[str] = set()
+    for (items,) in db.execute("SELECT items FROM issues"):
+        mailed.update(json.loads(items))
+    return mailed
 
 
 def _subject(config: Config, context: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ from .content import Site, Status
 from .newsletter import (
     FIRST_ISSUE_LOOKBACK,
     Issue,
+    already_mailed,
     compile_issue,
     due_items,
     last_issue,
@@ -89,10 +90,13 @@ def _since(db: sqlite3.Connection, now: dt.datetime) -> dt.datetime:
 
 def ready_for_newsletter(site: Site, db: sqlite3.Connection, now: dt.datetime) -> list[Any]:
     """Items not yet in an issue whose send time has come."""
+    mailed = already_mailed(db)
     return [
         i
         for i in due_items(site, _since(db, now), now)
-        if i.date is not None and send_slot(site.config, i.date) <= now
+        if i.date is not None
+        and send_slot(site.config, i.date) <= now
+        and str(i.path) not in mailed
     ]
 
 

@@ -440,3 +440,16 @@ def test_outbox_without_smtp(run, sample_site, monkeypatch):
     assert recipients == ["a@example.se", "b@example.se"]
     assert "Nothing to send" in run("newsletter", "send", now=SEND_NOW).stdout
     assert len(list((sample_site / "outbox").glob("*.eml"))) == 2
+
+
+def test_a_tip_is_mailed_once_whatever_since_says(mrun):
+    prepare(mrun, 1)
+    result = mrun("newsletter", "build", "--since", "2026-10-01", now=SEND_NOW)
+    assert result.exit_code == 0
+    # Everything from October, but not the 3 December tip that issue 1 already carries.
+    assert "issue 2:" in result.stdout and "tips/2026-12-03-folj-islaget.md" not in result.stdout
+    assert "tips/2026-10-22-hitta-ut-i-naturen.md" in result.stdout
+    again = mrun("newsletter", "build", "--since", "2026-10-01", now=SEND_NOW)
+    assert "Nothing new since the last issue" in again.stdout
+    result = mrun("newsletter", "build", "--since", "nästa vecka", now=SEND_NOW)
+    assert result.exit_code == 1 and "--since: expected an ISO 8601 date" in result.stderr
