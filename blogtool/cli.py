@@ -652,10 +652,7 @@ def subscribers_add(env: Env, email: str, name: str, source: str) -> None:
     from . import subscribers as subs
 
     with _db(env) as db:
-        try:
-            outcome, subscriber = subs.add(db, email, name, env.now(), source)
-        except subs.InvalidAddress as exc:
-            raise UsageError(str(exc)) from None
+        outcome, subscriber = subs.add(db, email, name, env.now(), source)
     if outcome == "suppressed":
         raise UsageError(
             f"{email} asked to be forgotten; it is on the suppression list and was not added"
@@ -677,10 +674,7 @@ def subscribers_remove(env: Env, email: str) -> None:
     from . import subscribers as subs
 
     with _db(env) as db:
-        try:
-            subscriber = subs.remove(db, email, env.now())
-        except subs.InvalidAddress as exc:
-            raise UsageError(str(exc)) from None
+        subscriber = subs.remove(db, email, env.now())
     click.echo(f"unsubscribed: {subscriber.email}")
 
 
@@ -793,10 +787,7 @@ def subscribers_show(env: Env, email: str) -> None:
     from . import subscribers as subs
 
     with _db(env) as db:
-        try:
-            subscriber = subs.require(db, email)
-        except subs.InvalidAddress as exc:
-            raise UsageError(str(exc)) from None
+        subscriber = subs.require(db, email)
         deliveries = subs.deliveries_of(db, subscriber.id)
     for key, value in asdict(subscriber).items():
         click.echo(f"{key}: {value if value is not None else ''}")
@@ -828,10 +819,7 @@ def subscribers_forget(env: Env, email: str, yes: bool) -> None:
     if not yes and sys.stdin.isatty():
         click.confirm(f"Erase everything stored about {email}?", abort=True)
     with _db(env) as db:
-        try:
-            erased = subs.forget(db, email, env.now())
-        except subs.InvalidAddress as exc:
-            raise UsageError(str(exc)) from None
+        erased = subs.forget(db, email, env.now())
     click.echo(f"forgotten: {email} (address removed from {erased} deliveries; hash suppressed)")
 
 

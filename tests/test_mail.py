@@ -100,6 +100,17 @@ def statuses(site: Path) -> dict[str, str]:
         }
 
 
+def send_through(mrun: Run, port: int, faults: Faults | None = None, *args: str):
+    """`newsletter send` against a fresh sink on ``port``; the result and what the sink got."""
+    sink = Sink(faults)
+    server = Server(sink, port).start()
+    try:
+        result = mrun("newsletter", "send", *args, now=SEND_NOW)
+    finally:
+        server.stop()
+    return result, sink
+
+
 def assert_exactly_once(sink: Sink, emails: list[str], failed: set[str] = frozenset()) -> None:
     counts = sink.counts()
     for address in emails:
@@ -112,12 +123,7 @@ def assert_exactly_once(sink: Sink, emails: list[str], failed: set[str] = frozen
 
 def test_each_message_is_well_formed_and_private(mrun, port):
     emails = prepare(mrun, 12)
-    sink = Sink()
-    server = Server(sink, port).start()
-    try:
-        result = mrun("newsletter", "send", now=SEND_NOW)
-    finally:
-        server.stop()
+    result, sink = send_through(mrun, port)
     assert result.exit_code == 0, result.output
     assert (
         "Issue 1 via 127.0.0.1" in result.stdout and "12 sent, 0 failed, 0 skipped" in result.stdout
@@ -174,12 +180,7 @@ def test_temporary_rcpt_failures_are_retried(mrun, port):
     faults = Faults(
         rcpt={emails[1]: ["451 4.7.1 Greylisted"] * 2, emails[7]: ["452 4.2.2 Mailbox full"]}
     )
-    sink = Sink(faults)
-    server = Server(sink, port).start()
-    try:
-        result = mrun("newsletter", "send", now=SEND_NOW)
-    finally:
-        server.stop()
+    result, sink = send_through(mrun, port, faults)
     assert result.exit_code == 0, result.output
     assert "10 sent, 0 failed" in result.stdout
     assert_exactly_once(sink, emails)
@@ -193,12 +194,7 @@ def test_temporary_rcpt_failures_are_retried(mrun, port):
 
 def test_temporary_failures_give_up_after_the_limit(mrun, port):
     emails = prepare(mrun, 4)
-    sink = Sink(Faults(rcpt={emails[2]: ["451 4.7.1 Try later"] * 10}))
-    server = Server(sink, port).start()
-    try:
-        result = mrun("newsletter", "send", now=SEND_NOW)
-    finally:
-        server.stop()
+    result, sink = send_through(mrun, port, Faults(rcpt={emails[2]: ["451 4.7.1 Try later"] * 10}))
     assert result.exit_code == 1
     assert f"failed: {emails[2]}: gave up after 4 tries: 451" in result.stderr
     assert_exactly_once(sink, emails, failed={emails[2]})
@@ -211,12 +207,7 @@ def test_temporary_failures_give_up_after_the_limit(mrun, port):
 
 def test_dropped_connections_are_reopened(mrun, port):
     emails = prepare(mrun, 20)
-    sink = Sink(Faults(drop_every=3))
-    server = Server(sink, port).start()
-    try:
-        result = mrun("newsletter", "send", now=SEND_NOW)
-    finally:
-        server.stop()
+    result, sink = send_through(mrun, port, Faults(drop_every=3))
     assert result.exit_code == 0, result.output
     assert "20 sent, 0 failed" in result.stdout
     assert_exactly_once(sink, emails)
@@ -225,12 +216,7 @@ def test_dropped_connections_are_reopened(mrun, port):
 
 def test_permanent_failure_bounces_the_subscriber(mrun, port):
     emails = prepare(mrun, 6)
-    sink = Sink(Faults(rcpt={emails[3]: ["550 5.1.1 No such user"]}))
-    server = Server(sink, port).start()
-    try:
-        result = mrun("newsletter", "send", now=SEND_NOW)
-    finally:
-        server.stop()
+    result, sink = send_through(mrun, port, Faults(rcpt={emails[3]: ["550 5.1.1 No such user"]}))
     assert result.exit_code == 1
     assert f"failed: {emails[3]}: 550 5.1.1 No such user" in result.stderr
     assert "5 sent, 1 failed, 0 skipped" in result.stdout
@@ -295,12 +281,7 @@ def test_unsubscribed_after_freeze_are_skipped(mrun, port, mail_site):
             )
     assert mrun("subscribers", "remove", emails[0], now=SEND_NOW).exit_code == 0
     mrun("subscribers", "add", "late@example.se", now=SEND_NOW)  # after the freeze: not this issue
-    sink = Sink()
-    server = Server(sink, port).start()
-    try:
-        result = mrun("newsletter", "send", now=SEND_NOW)
-    finally:
-        server.stop()
+    result, sink = send_through(mrun, port)
     assert result.exit_code == 0, result.output
     assert "4 sent, 0 failed, 1 skipped" in result.stdout
     assert sink.counts() == {e: 1 for e in emails[1:]}
