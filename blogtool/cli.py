@@ -1446,3 +1446,83 @@ def next_command(env: Env, fmt: str) -> None:
         click.echo(str(max(0, math.ceil((due - now).total_seconds()))))
     else:
         click.echo(max(due, now).isoformat())
+
+
+# --- unsubscribe --------------------------------------------------------------------------------
+
+
+@cli.group()
+def unsubscribe() -> None:
+    """The other end of the unsubscribe links in every newsletter.
+
+    \b
+    Example:
+        blogtool unsubscribe serve --port 8025
+        blogtool unsubscribe token 12.XObguYuy8YWk-Rs7mU0IVqyY
+    """
+
+
+@unsubscribe.command(name="serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8025, show_default=True, type=click.IntRange(0, 65535))
+@pass_env
+def unsubscribe_serve(env: Env, host: str, port: int) -> None:
+    """Answer [newsletter] unsubscribe_url: one-click POSTs from mail clients (RFC 8058)
+    unsubscribe at once; a person who follows the link gets a page with a button.
+
+    Run it behind the site's web server, which terminates https and passes the
+    unsubscribe path here (nginx: location /avregistrera { proxy_pass http://127.0.0.1:8025; }).
+
+    \b
+    Example:
+        blogtool unsubscribe serve --port 8025
+    """
+    import socketserver
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    from .tokens import secret_from_env
+    from .unsubscribe import make_app
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # no subscriber data in logs
+
+    class Threaded(socketserver.ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    app = make_app(env.config, secret_from_env(), env.now)
+    server = make_server(host, port, app, server_class=Threaded, handler_class=Quiet)
+    click.echo(
+        f"Answering unsubscribe requests on http://{host}:{server.server_port}/ (Ctrl-C stops)",
+        err=True,
+    )
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@unsubscribe.command(name="token")
+@click.argument("token")
+@pass_env
+def unsubscribe_token(env: Env, token: str) -> None:
+    """Unsubscribe the person a TOKEN belongs to, for requests that arrive by mail (the
+    List-Unsubscribe mailto puts the token in the subject).
+
+    \b
+    Example:
+        blogtool unsubscribe token 12.XObguYuy8YWk-Rs7mU0IVqyY
+    """
+    from .tokens import secret_from_env
+    from .unsubscribe import unsubscribe as do_unsubscribe
+
+    token = token.strip().removeprefix("unsubscribe").strip()
+    with _db(env) as db:
+        outcome = do_unsubscribe(db, secret_from_env(), token, env.now(), "mailto request")
+    if outcome.status == "invalid":
+        raise UsageError(
+            "the token is not valid for any subscriber (altered, or the secret changed)"
+        )
+    click.echo(f"{outcome.status}: {outcome.email}")
