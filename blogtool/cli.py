@@ -238,6 +238,7 @@ def schedule(env: Env, path: Path, at: str | None, force: bool) -> None:
 
     item = do_schedule(env.config, path, env.now(), at, force)
     assert item.date is not None
+    _warn_about(env, item.path)
     click.echo(
         f"{item.path}: {item.status(env.now()).value} for "
         f"{short_datetime(item.date, env.config.site.language)} ({item.date.isoformat()})"
@@ -261,6 +262,11 @@ def unschedule(env: Env, path: Path) -> None:
 
 
 # --- list / calendar / check / config ---------------------------------------------------------
+
+
+def _warn_about(env: Env, rel: Path) -> None:
+    """Warnings the site now has about one file (a tip off the series weekday, a collision)."""
+    print_problems([p for p in env.load_site().warnings if p.path == rel])
 
 
 def _display(path: Path, env: Env) -> str:
@@ -600,7 +606,10 @@ def serve(env: Env, port: int, output: Path | None) -> None:
     result = _run_build(env, target, True, True, None)
     click.echo(result.summary(), err=True)
     prefix = urlsplit(config.site.base_url).path or "/"
-    server = make_server(target, port, prefix)
+    try:
+        server = make_server(target, port, prefix)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; try --port") from None
     watcher = Watcher(config, rebuild)
     watcher.start()
     host, real_port = server.server_address[:2]
@@ -1491,7 +1500,10 @@ def unsubscribe_serve(env: Env, host: str, port: int) -> None:
         daemon_threads = True
 
     app = make_app(env.config, secret_from_env(), env.now)
-    server = make_server(host, port, app, server_class=Threaded, handler_class=Quiet)
+    try:
+        server = make_server(host, port, app, server_class=Threaded, handler_class=Quiet)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}; try --port") from None
     click.echo(
         f"Answering unsubscribe requests on http://{host}:{server.server_port}/ (Ctrl-C stops)",
         err=True,

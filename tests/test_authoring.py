@@ -252,3 +252,37 @@ def test_list_table_uses_swedish_dates_and_filters(run):
     assert len(lines) == 3
     assert "tors 3 dec. 2026 08:00" in lines[1]
     assert NOW.year == 2026
+
+
+def test_new_post_edit_opens_the_editor(run, sample_site, monkeypatch, tmp_path):
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nprintf "Skrivet i editorn.\\n" >> "$1"\n', "utf-8")
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.setenv("VISUAL", str(editor))
+    result = run("new", "post", "Med editor", "--edit")
+    assert result.exit_code == 0, result.stderr
+    text = (sample_site / "posts/2026-11-28-med-editor.md").read_text("utf-8")
+    assert text.endswith("Skrivet i editorn.\n")
+
+
+def test_schedule_warns_about_a_tip_off_the_series_weekday(run, sample_site):
+    path = sample_site / "tips/2026-12-10-boka-tid-for-bygglovsradgivning.md"
+    result = run("schedule", str(path), "--at", "2026-12-09 08:00")
+    assert result.exit_code == 0
+    assert (
+        "tips/2026-12-10-boka-tid-for-bygglovsradgivning.md:3: warning: date: 2026-12-09 is a wednesday"
+        in result.stderr
+    )
+
+
+def test_serve_reports_a_port_in_use(run, sample_site):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        result = run("serve", "--port", str(port))
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr

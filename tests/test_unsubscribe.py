@@ -43,7 +43,9 @@ def mailed(run, sample_site, monkeypatch):
 @pytest.fixture
 def endpoint(sample_site, mailed):
     config = load_config(sample_site)
-    server = make_server("127.0.0.1", 0, make_app(config, SECRET.encode(), lambda: NOW), handler_class=Quiet)
+    server = make_server(
+        "127.0.0.1", 0, make_app(config, SECRET.encode(), lambda: NOW), handler_class=Quiet
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -70,7 +72,9 @@ def request(url: str, data: bytes | None = None) -> tuple[int, str]:
 def statuses(run) -> dict[str, str]:
     import json
 
-    return {s["email"]: s["status"] for s in json.loads(run("subscribers", "list", "--json").stdout)}
+    return {
+        s["email"]: s["status"] for s in json.loads(run("subscribers", "list", "--json").stdout)
+    }
 
 
 def test_one_click_post_unsubscribes_only_that_person(run, mailed, endpoint):
