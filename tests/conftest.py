@@ -19,6 +19,8 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 # moment and scheduled ones ahead of it.
 NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=STOCKHOLM)
 
+SECRET = "ett-hemligt-varde-for-testerna-1234"
+
 MINIMAL_CONFIG = """\
 [site]
 title = "Testbloggen"
@@ -104,3 +106,37 @@ def write(path: Path, text: str | bytes) -> Path:
     else:
         path.write_bytes(text)
     return path
+
+
+def mail_config(port: int) -> str:
+    """A [newsletter] and an [smtp] block for a test SMTP server on 127.0.0.1:port."""
+    return f"""
+[newsletter]
+from = "Växjö kommun <nyhetsbrev@vaxjo.example>"
+reply_to = "Kommunikationsavdelningen <kommunikation@vaxjo.example>"
+unsubscribe_url = "https://blogg.vaxjo.example/avregistrera"
+
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+timeout = 5
+max_attempts = 4
+retry_delay = 0.01
+"""
+
+
+@pytest.fixture
+def port() -> int:
+    from .smtp_sink import free_port
+
+    return free_port()
+
+
+@pytest.fixture
+def mail_site(sample_site, port, monkeypatch) -> Path:
+    """The sample site sending to a test SMTP server on ``port``, with a token secret."""
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
+    with open(sample_site / "blogtool.toml", "a", encoding="utf-8") as fh:
+        fh.write(mail_config(port))
+    return sample_site

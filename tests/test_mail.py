@@ -20,45 +20,14 @@ from click.testing import CliRunner
 from blogtool.cli import cli
 from blogtool.tokens import verify_token
 
-from .conftest import STOCKHOLM, Run
-from .smtp_sink import Faults, Server, Sink, free_port
+from .conftest import SECRET, STOCKHOLM, Run
+from .smtp_sink import Faults, Server, Sink
 
 SEND_NOW = dt.datetime(2026, 12, 3, 8, 5, tzinfo=STOCKHOLM)  # the 3 December tip is out
-SECRET = "ett-hemligt-varde-for-testerna-1234"
 SINGLE_HEADERS = [
     "From", "Reply-To", "To", "Date", "Message-ID", "Subject", "List-Id",
     "List-Unsubscribe", "List-Unsubscribe-Post", "MIME-Version",
 ]  # fmt: skip
-
-
-def mail_config(port: int, extra: str = "") -> str:
-    return f"""
-[newsletter]
-from = "Växjö kommun <nyhetsbrev@vaxjo.example>"
-reply_to = "Kommunikationsavdelningen <kommunikation@vaxjo.example>"
-unsubscribe_url = "https://blogg.vaxjo.example/avregistrera"
-
-[smtp]
-host = "127.0.0.1"
-port = {port}
-security = "none"
-timeout = 5
-max_attempts = 4
-retry_delay = 0.01
-{extra}"""
-
-
-@pytest.fixture
-def port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def mail_site(sample_site, port, monkeypatch) -> Path:
-    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
-    with open(sample_site / "blogtool.toml", "a", encoding="utf-8") as fh:
-        fh.write(mail_config(port))
-    return sample_site
 
 
 @pytest.fixture

@@ -19,9 +19,8 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from .conftest import STOCKHOLM, Run, write
+from .conftest import SECRET, STOCKHOLM, Run, write
 from .smtp_sink import Faults, Server, Sink
-from .test_mail import SECRET, mail_config
 
 UTC = dt.UTC
 TIP_DEC_3 = "Följ isläget innan du går ut på sjön"
@@ -33,18 +32,8 @@ def at(*args: int) -> dt.datetime:
 
 
 @pytest.fixture
-def site(sample_site, port, monkeypatch) -> Path:
-    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
-    with open(sample_site / "blogtool.toml", "a", encoding="utf-8") as fh:
-        fh.write(mail_config(port))
-    return sample_site
-
-
-@pytest.fixture
-def port():
-    from .smtp_sink import free_port
-
-    return free_port()
+def site(mail_site) -> Path:
+    return mail_site
 
 
 @pytest.fixture

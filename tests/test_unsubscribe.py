@@ -15,8 +15,8 @@ import pytest
 from blogtool.config import load_config
 from blogtool.unsubscribe import make_app
 
-from .conftest import NOW
-from .test_mail import SECRET, SEND_NOW
+from .conftest import NOW, SECRET
+from .test_mail import SEND_NOW
 
 
 class Quiet(WSGIRequestHandler):
