@@ -34,7 +34,8 @@ def _iso(when: dt.datetime) -> str:
 
 
 def _render(metadata: dict[str, object], body: str) -> bytes:
-    post = frontmatter.Post(body, **metadata)
+    post = frontmatter.Post(body)
+    post.metadata.update(metadata)  # in this order: the YAML keeps it (sort_keys=False)
     return (frontmatter.dumps(post, sort_keys=False) + "\n").encode("utf-8")
 
 

@@ -157,6 +157,10 @@ class _Context:
     def entries(self, items: Iterable[Item]) -> list[dict[str, Any]]:
         return [{"item": i, "summary": self.summary(i)} for i in items]
 
+    def list_page(self, template: str, items: list[Item], **context: Any) -> bytes:
+        """A page listing ``items``; their summaries are worked out only if it is rendered."""
+        return self.page(template, entries=self.entries(items), **context)
+
     def page(self, template: str, **context: Any) -> bytes:
         context.setdefault("description", "")
         context.setdefault("section", "")
@@ -245,9 +249,10 @@ def _plan(ctx: _Context, global_fp: str) -> list[_Page]:
         add(
             urls.home(page),
             [page, n_pages, *digests(chunk)],
-            lambda chunk=chunk, page=page: ctx.page(
+            partial(
+                ctx.list_page,
                 "index.html",
-                entries=ctx.entries(chunk),
+                chunk,
                 page=page,
                 pages=n_pages,
                 page_title=config.site.title,
@@ -293,12 +298,13 @@ def _plan(ctx: _Context, global_fp: str) -> list[_Page]:
         add(
             path,
             digests(items),
-            lambda items=items, name=name, path=path: ctx.page(
+            partial(
+                ctx.list_page,
                 "listing.html",
+                items,
                 heading=f"Ämne: {name}",
                 intro="",
                 service=None,
-                entries=ctx.entries(items),
                 page_title=f"Ämne: {name}",
                 canonical=path,
             ),
@@ -311,12 +317,13 @@ def _plan(ctx: _Context, global_fp: str) -> list[_Page]:
         add(
             path,
             digests(featured),
-            lambda featured=featured, service=service, path=path: ctx.page(
+            partial(
+                ctx.list_page,
                 "listing.html",
+                featured,
                 heading=service.name,
                 intro=f"{config.tips.title} som har tipsat om {service.name}.",
                 service=service,
-                entries=ctx.entries(featured),
                 page_title=service.name,
                 description=service.description,
                 canonical=path,
@@ -336,12 +343,13 @@ def _plan(ctx: _Context, global_fp: str) -> list[_Page]:
         add(
             path,
             digests(items),
-            lambda items=items, label=label, path=path: ctx.page(
+            partial(
+                ctx.list_page,
                 "listing.html",
+                items,
                 heading=f"Arkiv: {label}",
                 intro="",
                 service=None,
-                entries=ctx.entries(items),
                 page_title=f"Arkiv: {label}",
                 canonical=path,
                 section="archive",
@@ -443,12 +451,12 @@ def _plan(ctx: _Context, global_fp: str) -> list[_Page]:
     for path, source in sorted(static.items()):
         data = source.read_bytes()
         pages.append(
-            _Page(path, _hash("static", hashlib.sha256(data).hexdigest()), lambda d=data: d)
+            _Page(path, _hash("static", hashlib.sha256(data).hexdigest()), partial(bytes, data))
         )
 
     seen: set[str] = set()
-    for page in pages:
-        out = Urls.output_file(page.path)
+    for planned in pages:
+        out = Urls.output_file(planned.path)
         if out in seen:
             raise BuildError(f"two pages would be written to {out}; check slugs and tags")
         seen.add(out)

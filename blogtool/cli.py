@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -347,7 +348,7 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
@@ -612,8 +613,10 @@ def serve(env: Env, port: int, output: Path | None) -> None:
         raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; try --port") from None
     watcher = Watcher(config, rebuild)
     watcher.start()
-    host, real_port = server.server_address[:2]
-    click.echo(f"Serving the preview on http://{host}:{real_port}{prefix} (Ctrl-C stops)", err=True)
+    real_port = server.server_address[1]
+    click.echo(
+        f"Serving the preview on http://127.0.0.1:{real_port}{prefix} (Ctrl-C stops)", err=True
+    )
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
@@ -1347,7 +1350,7 @@ def status(env: Env) -> None:
     site = env.load_site()
     published = [i for i in site.items if i.status(now) is Status.PUBLISHED]
     scheduled = sorted(
-        (i for i in site.items if i.status(now) is Status.SCHEDULED), key=lambda i: i.date
+        (i for i in site.items if i.status(now) is Status.SCHEDULED), key=lambda i: i.date or now
     )
     drafts = [i for i in site.items if i.status(now) is Status.DRAFT]
     posts = sum(1 for i in published if i.kind is Kind.POST)
@@ -1357,17 +1360,17 @@ def status(env: Env) -> None:
         f"{len(scheduled)} scheduled, {len(drafts)} drafts"
     )
     if published:
-        newest = max(published, key=lambda i: i.date)
-        click.echo(
-            f"  newest: {newest.title} ({newest.kind.value}, {short_datetime(newest.date, lang)})"
-        )
+        newest = max(published, key=lambda i: i.date or now)
+        when = short_datetime(newest.date or now, lang)
+        click.echo(f"  newest: {newest.title} ({newest.kind.value}, {when})")
     with _db(env) as db:
         due = next_due(site, db, now)
         if scheduled:
             first = scheduled[0]
+            first_at = first.date or now  # scheduled items always have a date
             click.echo(
-                f"next due: {first.title} ({first.kind.value}) {short_datetime(first.date, lang)}, "
-                f"in {_duration(first.date - now)}"
+                f"next due: {first.title} ({first.kind.value}) {short_datetime(first_at, lang)}, "
+                f"in {_duration(first_at - now)}"
             )
         else:
             click.echo("next due: nothing scheduled")

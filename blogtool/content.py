@@ -205,10 +205,9 @@ def parse_item(
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
         c.error(
             f"not UTF-8 (byte 0x{raw[exc.start]:02X} cannot be decoded); save the file as UTF-8",
-            line=line,
+            line=raw[: exc.start].count(b"\n") + 1,
         )
         return None, c.problems
     text = text.replace("\r\n", "\n")
@@ -229,7 +228,8 @@ def parse_item(
         c.error("front matter is empty; expected at least a title", line=2)
         return None, c.problems
     if not isinstance(data, dict):
-        got = {list: "a list", str: "a single string"}.get(type(data), type(data).__name__)
+        kinds = {list: "a list", str: "a single string"}
+        got = kinds.get(type(data), type(data).__name__)  # type: ignore[call-overload]
         c.error(f"front matter must be a mapping of keys to values (key: value), got {got}", line=2)
         return None, c.problems
 

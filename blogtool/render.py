@@ -79,7 +79,7 @@ class _FastInlineProcessor(InlineProcessor):
     def _InlineProcessor__handleInline(self, data: str, patternIndex: int = 0) -> str:
         if patternIndex == 0 and not _INLINE_TRIGGER.search(data):
             return data
-        return super()._InlineProcessor__handleInline(data, patternIndex)  # type: ignore[misc]
+        return super()._InlineProcessor__handleInline(data, patternIndex)
 
 
 @lru_cache(maxsize=1)
