@@ -5,7 +5,7 @@ Errors in a template become one message that names the template file and the lin
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -114,12 +114,22 @@ def template_files(config: Config) -> Iterator[Path]:
             yield from sorted(p for p in root.rglob("*") if p.is_file())
 
 
-def fingerprint(config: Config, *extra: str) -> str:
-    """Changes whenever anything that every page depends on changes: templates, config,
-    blogtool itself, build flags."""
+@functools.cache
+def _code_digest() -> str:
+    """blogtool's own code: an upgrade (even an editable one) that may render differently
+    rebuilds everything once."""
     from . import __version__
 
     h = hashlib.sha256(__version__.encode())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def fingerprint(config: Config, *extra: str) -> str:
+    """Changes whenever anything that every page depends on changes: templates, config,
+    blogtool itself, build flags."""
+    h = hashlib.sha256(_code_digest().encode())
     h.update(config.path.read_bytes())
     for path in template_files(config):
         h.update(str(path).encode())
@@ -127,7 +137,3 @@ def fingerprint(config: Config, *extra: str) -> str:
     for value in extra:
         h.update(value.encode())
     return h.hexdigest()
-
-
-def utc_iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
