@@ -103,9 +103,6 @@ class Site:
     def tips(self) -> list[Item]:
         return [i for i in self.items if i.kind is Kind.TIP]
 
-    def with_status(self, now: dt.datetime, *statuses: Status) -> list[Item]:
-        return [i for i in self.items if i.status(now) in statuses]
-
 
 # --- reading one file --------------------------------------------------------------------------
 

@@ -98,10 +98,6 @@ def next_free_slot(site: Site, now: dt.datetime) -> dt.datetime:
     return when
 
 
-def slot_for(config: Config, day: dt.date) -> dt.datetime:
-    return localize(dt.datetime.combine(day, config.tips.time), config.site.timezone)
-
-
 def to_ics(slots: list[Slot], config: Config, now: dt.datetime) -> bytes:
     """The plan as an iCalendar file (RFC 5545) that Outlook and Google Calendar import.
 
