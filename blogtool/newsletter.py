@@ -90,27 +90,36 @@ def due_items(site: Site, since: dt.datetime, now: dt.datetime) -> list[Item]:
     ]
 
 
+def default_since(db: sqlite3.Connection, now: dt.datetime) -> dt.datetime:
+    """Where the next issue starts: the end of the last one, or one week back for the first."""
+    previous = last_issue(db)
+    if previous is not None:
+        return dt.datetime.fromisoformat(previous.period_end)
+    return now - FIRST_ISSUE_LOOKBACK
+
+
+def unmailed_items(
+    site: Site, db: sqlite3.Connection, since: dt.datetime, now: dt.datetime
+) -> list[Item]:
+    """``due_items`` that no earlier issue carried: a tip goes out once, whatever ``since``."""
+    mailed = already_mailed(db)
+    return [i for i in due_items(site, since, now) if str(i.path) not in mailed]
+
+
 def compile_issue(
     site: Site, db: sqlite3.Connection, now: dt.datetime, since: dt.datetime | None = None
 ) -> Draft | None:
     """A new issue with everything published since the last one (or ``since``); None if
     nothing is new. The first issue looks back one week."""
-    if since is None:
-        previous = last_issue(db)
-        since = (
-            dt.datetime.fromisoformat(previous.period_end)
-            if previous
-            else now - FIRST_ISSUE_LOOKBACK
-        )
-    mailed = already_mailed(db)
-    items = [i for i in due_items(site, since, now) if str(i.path) not in mailed]
+    since = since or default_since(db, now)
+    items = unmailed_items(site, db, since, now)
     if not items:
         return None
     return render_issue(site.config, items, since, now)
 
 
 def already_mailed(db: sqlite3.Connection) -> set[str]:
-    """Paths of every item some earlier issue carried: a tip goes out once, whatever --since."""
+    """Paths of every item some earlier issue carried."""
     mailed: set[str] = set()
     for (items,) in db.execute("SELECT items FROM issues"):
         mailed.update(json.loads(items))

@@ -22,16 +22,14 @@ from .build import BuildResult, item_digest
 from .config import Config
 from .content import Site, Status
 from .newsletter import (
-    FIRST_ISSUE_LOOKBACK,
     Issue,
-    already_mailed,
-    compile_issue,
-    due_items,
-    last_issue,
+    default_since,
+    render_issue,
     save_issue,
     unfinished_issue,
+    unmailed_items,
 )
-from .sender import SendReport, uncertain_rows
+from .sender import SendReport, count, next_attempt, uncertain_rows
 from .store import get_state, set_state, transaction, utc_now_iso
 from .templates import fingerprint
 from .timeutil import localize
@@ -81,22 +79,12 @@ def send_slot(config: Config, when: dt.datetime) -> dt.datetime:
     return max(slot, when)
 
 
-def _since(db: sqlite3.Connection, now: dt.datetime) -> dt.datetime:
-    previous = last_issue(db)
-    if previous is not None:
-        return dt.datetime.fromisoformat(previous.period_end)
-    return now - FIRST_ISSUE_LOOKBACK
-
-
 def ready_for_newsletter(site: Site, db: sqlite3.Connection, now: dt.datetime) -> list[Any]:
     """Items not yet in an issue whose send time has come."""
-    mailed = already_mailed(db)
     return [
         i
-        for i in due_items(site, _since(db, now), now)
-        if i.date is not None
-        and send_slot(site.config, i.date) <= now
-        and str(i.path) not in mailed
+        for i in unmailed_items(site, db, default_since(db, now), now)
+        if i.date is not None and send_slot(site.config, i.date) <= now
     ]
 
 
@@ -135,11 +123,7 @@ def run_once(
         return result
     resumed = unfinished_issue(db)
     if resumed is not None:
-        queued = db.execute(
-            "SELECT COUNT(*) FROM deliveries WHERE issue_id = ? AND status = 'queued'",
-            (resumed.id,),
-        ).fetchone()[0]
-        if queued or resumed.frozen_at is None:
+        if count(db, resumed.id, "queued") or resumed.frozen_at is None:
             result.info(f"resuming the unfinished send of issue {resumed.id}")
             report = _send(result, db, resumed, send, now)
             if report.remaining:
@@ -163,10 +147,8 @@ def run_once(
             f"sending late: the newsletter was due {due_at.astimezone(tz).isoformat()}, "
             f"{hours} h {minutes} min ago (was the machine off?)"
         )
-    draft = compile_issue(site, db, now, _since(db, now))
-    if draft is None:  # pragma: no cover - ready_for_newsletter said there was something
-        return result
-    issue = save_issue(db, draft, now)
+    # The issue carries exactly the items whose send time has come.
+    issue = save_issue(db, render_issue(config, items, default_since(db, now), now), now)
     result.info(f"issue {issue.id} built: {issue.subject} ({len(issue.items)} items)")
     report = _send(result, db, issue, send, now)
     if report.uncertain:
@@ -207,12 +189,9 @@ def next_due(site: Site, db: sqlite3.Connection, now: dt.datetime) -> dt.datetim
         return now
     unfinished = unfinished_issue(db)
     if unfinished is not None:
-        row = db.execute(
-            "SELECT MIN(next_attempt_at) FROM deliveries WHERE issue_id = ? AND status = 'queued'",
-            (unfinished.id,),
-        ).fetchone()
-        if row[0] is not None:
-            return max(now, dt.datetime.fromtimestamp(row[0], dt.UTC).astimezone(now.tzinfo))
+        retry_at = next_attempt(db, unfinished.id)
+        if retry_at is not None:
+            return max(now, dt.datetime.fromtimestamp(retry_at, dt.UTC).astimezone(now.tzinfo))
         if unfinished.frozen_at is None:
             return now
     if ready_for_newsletter(site, db, now):
@@ -226,7 +205,7 @@ def next_due(site: Site, db: sqlite3.Connection, now: dt.datetime) -> dt.datetim
             candidates.append(send_slot(config, item.date))
     pending_mail = [
         send_slot(config, i.date)
-        for i in due_items(site, _since(db, now), now)
+        for i in unmailed_items(site, db, default_since(db, now), now)
         if i.date is not None and send_slot(config, i.date) > now
     ]
     candidates.extend(pending_mail)

@@ -28,7 +28,7 @@ from .config import SmtpConfig
 from .editing import write_atomic
 from .errors import BlogtoolError
 from .mailer import MessageFactory, Recipient
-from .newsletter import Issue
+from .newsletter import Issue, delivery_counts
 from .store import transaction, utc_now_iso
 from .subscribers import set_status
 
@@ -324,16 +324,8 @@ def send_issue(
             "WHERE issue_id = ? AND status = 'sending'",
             (issue.id,),
         )
-    for status, n in db.execute(
-        "SELECT status, COUNT(*) FROM deliveries WHERE issue_id = ? GROUP BY status", (issue.id,)
-    ):
-        if status == "sent":
-            report.sent = n
-        elif status == "failed":
-            report.failed = n
-        elif status == "skipped":
-            report.skipped = n
-    report.uncertain = [f"delivery {r['id']} to {r['email']}" for r in uncertain_rows(db, issue.id)]
+    done = delivery_counts(db, issue.id)  # an earlier run's work counts in the report
+    report.sent, report.failed, report.skipped = done["sent"], done["failed"], done["skipped"]
 
     interval = 60.0 / rate if rate else 0.0
     next_slot = pacing.clock()
@@ -351,7 +343,7 @@ def send_issue(
                 last = str(exc)
                 if attempt + 1 < max_attempts:
                     pacing.sleep(min(MAX_BACKOFF, retry_delay * 2**attempt))
-        report.remaining = _count(db, issue.id, "queued")
+        report.remaining = count(db, issue.id, "queued")
         raise SendAborted(
             f"{last}; gave up after {max_attempts} attempts. {report.remaining} deliveries "
             "are still queued: run the send again when the server is back"
@@ -406,11 +398,7 @@ def send_issue(
             ).fetchall()
             if not rows:
                 flush()
-                pending = db.execute(
-                    "SELECT MIN(next_attempt_at) FROM deliveries "
-                    "WHERE issue_id = ? AND status = 'queued'",
-                    (issue.id,),
-                ).fetchone()[0]
+                pending = next_attempt(db, issue.id)
                 if pending is None:
                     break
                 pacing.sleep(max(0.0, pending - pacing.clock()))
@@ -488,7 +476,7 @@ def send_issue(
                     transport.close()
                     dropped += 1
                     if dropped >= max_attempts:  # connects, then drops every message
-                        report.remaining = _count(db, issue.id, "queued")
+                        report.remaining = count(db, issue.id, "queued")
                         raise SendAborted(
                             f"{transport.description} dropped the connection {dropped} times in a "
                             f"row ({exc}). {report.remaining} deliveries are still queued: run "
@@ -507,7 +495,7 @@ def send_issue(
     finally:
         flush()
         transport.close()
-        report.remaining = _count(db, issue.id, "queued")
+        report.remaining = count(db, issue.id, "queued")
         report.uncertain = [
             f"delivery {r['id']} to {r['email']}" for r in uncertain_rows(db, issue.id)
         ]
@@ -520,7 +508,16 @@ def send_issue(
     return report
 
 
-def _count(db: sqlite3.Connection, issue_id: int, status: str) -> int:
+def next_attempt(db: sqlite3.Connection, issue_id: int) -> float | None:
+    """When the earliest queued delivery of the issue may be tried (wall-clock seconds)."""
+    row = db.execute(
+        "SELECT MIN(next_attempt_at) FROM deliveries WHERE issue_id = ? AND status = 'queued'",
+        (issue_id,),
+    ).fetchone()
+    return row[0]
+
+
+def count(db: sqlite3.Connection, issue_id: int, status: str) -> int:
     return db.execute(
         "SELECT COUNT(*) FROM deliveries WHERE issue_id = ? AND status = ?", (issue_id, status)
     ).fetchone()[0]

@@ -122,3 +122,19 @@ class Server:
         controller, self.controller = self.controller, None
         if controller is not None:
             controller.stop()
+
+
+def delivered_once_but_uncertain(
+    sink: Sink, states: dict[str, str], addresses: list[str]
+) -> list[str]:
+    """After a killed send and a re-run: everyone got exactly one message and is 'sent', except
+    at most one row a kill left in 'sending', which got at most one. Returns that row's address."""
+    uncertain = [a for a, s in states.items() if s == "sending"]
+    assert len(uncertain) <= 1, uncertain
+    counts = sink.counts()
+    for address in addresses:
+        if address in uncertain:
+            assert counts[address] <= 1, address
+        else:
+            assert counts[address] == 1 and states[address] == "sent", (address, counts[address])
+    return uncertain

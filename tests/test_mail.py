@@ -21,9 +21,10 @@ from blogtool.cli import cli
 from blogtool.tokens import verify_token
 
 from .conftest import SECRET, STOCKHOLM, Run
-from .smtp_sink import Faults, Server, Sink
+from .smtp_sink import Faults, Server, Sink, delivered_once_but_uncertain
 
 SEND_NOW = dt.datetime(2026, 12, 3, 8, 5, tzinfo=STOCKHOLM)  # the 3 December tip is out
+TIP_TITLE = "Följ isläget innan du går ut på sjön"
 SINGLE_HEADERS = [
     "From", "Reply-To", "To", "Date", "Message-ID", "Subject", "List-Id",
     "List-Unsubscribe", "List-Unsubscribe-Post", "MIME-Version",
@@ -281,18 +282,9 @@ def test_kill_9_mid_send_then_resume(mrun, port, mail_site):
         assert result.exit_code in (0, 1), result.output
     finally:
         server.stop()
-    state = statuses(mail_site)
-    uncertain = [e for e, s in state.items() if s == "sending"]
-    assert len(uncertain) <= 1
-    counts = sink.counts()
-    for address in emails:
-        if address in uncertain:
-            assert counts[address] <= 1
-            assert f"to {address} was being sent when an earlier run stopped" in result.stderr
-            assert result.exit_code == 1
-        else:
-            assert counts[address] == 1, (address, counts[address])
-            assert state[address] == "sent"
+    for address in delivered_once_but_uncertain(sink, statuses(mail_site), emails):
+        assert f"to {address} was being sent when an earlier run stopped" in result.stderr
+        assert result.exit_code == 1
 
 
 def test_resend_uncertain_sends_the_interrupted_rows(mrun, port, mail_site):
@@ -403,3 +395,21 @@ def test_a_tip_is_mailed_once_whatever_since_says(mrun):
     assert "Nothing new since the last issue" in again.stdout
     result = mrun("newsletter", "build", "--since", "nästa vecka", now=SEND_NOW)
     assert result.exit_code == 1 and "--since: expected an ISO 8601 date" in result.stderr
+
+
+def test_preview_writes_what_a_subscriber_would_read(mrun, mail_site, tmp_path):
+    result = mrun("newsletter", "preview", now=SEND_NOW)
+    assert result.exit_code == 1 and "no newsletter issue yet" in result.stderr
+    prepare(mrun, 1)
+    result = mrun("newsletter", "preview", "--output", str(tmp_path), now=SEND_NOW)
+    assert result.exit_code == 0
+    html = (tmp_path / "newsletter-1.html").read_text("utf-8")
+    text = (tmp_path / "newsletter-1.txt").read_text("utf-8")
+    assert str(tmp_path / "newsletter-1.html") in result.stdout
+    assert "@@BLOGTOOL" not in html + text  # the placeholder never shows
+    assert 'href="https://blogg.vaxjo.example/avregistrera?t=exempel"' in html
+    assert TIP_TITLE in html and TIP_TITLE in text and "<p" not in text
+    assert mrun("newsletter", "preview", "7", now=SEND_NOW).exit_code == 1
+    # By default beside, not inside, the site preview that `serve` builds and manages.
+    assert mrun("newsletter", "preview", now=SEND_NOW).exit_code == 0
+    assert (mail_site / ".blogtool/newsletter-preview/newsletter-1.html").is_file()

@@ -1,0 +1,149 @@
+"""Publishing: build and the preview server."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..errors import BlogtoolError, ContentError, UsageError
+from .base import Env, cli, pass_env, print_problems
+
+if TYPE_CHECKING:
+    pass
+
+
+# --- publish ----------------------------------------------------------------------------------
+
+
+def _run_build(
+    env: Env, output: Path | None, drafts: bool, future: bool, jobs: int | None, quiet: bool = False
+) -> Any:
+    from ..build import BuildOptions, build, check_output_dir
+
+    config = env.config
+    target = check_output_dir(config, output or config.output_dir)
+    site = env.load_site(cached=True)
+    print_problems(site.warnings)
+    site.raise_for_errors()
+    options = BuildOptions(
+        output=target,
+        drafts=drafts,
+        future=future,
+        **({"jobs": jobs} if jobs else {}),
+    )
+    bar: Any = None
+
+    def on_start(n: int) -> None:
+        nonlocal bar
+        if n > 300 and not quiet:
+            bar = click.progressbar(length=n, label="Rendering", file=sys.stderr, show_pos=True)
+            bar.__enter__()
+
+    def progress(n: int) -> None:
+        if bar is not None:
+            bar.update(n)
+
+    try:
+        result = build(site, env.now(), options, on_start=on_start, progress=progress)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    return result
+
+
+@cli.command(name="build")
+@click.option("--drafts", is_flag=True, help="Include drafts, marked as such (for previews).")
+@click.option("--future", is_flag=True, help="Include scheduled items, marked (for previews).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output directory (default: [build] output, 'public').",
+)
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), help="Worker processes (default: cores).")
+@pass_env
+def build_site(env: Env, drafts: bool, future: bool, output: Path | None, jobs: int | None) -> None:
+    """Build the static site: pages, tag, service and archive pages, RSS and Atom feeds,
+    sitemap.xml, robots.txt and 404.html.
+
+    Only published items go in. Only pages whose inputs changed are rendered; a failed build
+    leaves the previous output exactly as it was. Feeds never contain drafts or scheduled items.
+
+    \b
+    Example:
+        blogtool build
+        blogtool build --drafts --future --output /tmp/preview
+    """
+    if (drafts or future) and output is None:
+        click.secho(
+            "warning: a preview build with drafts or scheduled items is going into the "
+            "public output directory; do not deploy it",
+            fg="yellow",
+            err=True,
+        )
+    result = _run_build(env, output, drafts, future, jobs)
+    click.echo(result.summary())
+
+
+@cli.command()
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the preview is built (default: .blogtool/preview).",
+)
+@pass_env
+def serve(env: Env, port: int, output: Path | None) -> None:
+    """Preview the site on http://127.0.0.1:PORT/, with drafts and scheduled items shown and
+    marked, rebuilding whenever a post, tip, template or the config changes.
+
+    \b
+    Example:
+        blogtool serve --port 8000
+    """
+    from urllib.parse import urlsplit
+
+    from ..serve import Watcher, make_server
+
+    config = env.config
+    target = output or (config.state_dir / "preview")
+
+    def rebuild() -> None:
+        try:
+            env._config = None  # the config itself may have changed
+            result = _run_build(env, target, True, True, None, quiet=True)
+            click.echo(result.summary(), err=True)
+        except BlogtoolError as exc:
+            if isinstance(exc, ContentError):
+                print_problems(exc.problems)
+            click.secho(
+                f"Error: {exc if not isinstance(exc, ContentError) else 'content has errors'}; "
+                "still serving the last good build",
+                fg="red",
+                err=True,
+            )
+
+    result = _run_build(env, target, True, True, None)
+    click.echo(result.summary(), err=True)
+    prefix = urlsplit(config.site.base_url).path or "/"
+    try:
+        server = make_server(target, port, prefix)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; try --port") from None
+    watcher = Watcher(config, rebuild)
+    watcher.start()
+    real_port = server.server_address[1]
+    click.echo(
+        f"Serving the preview on http://127.0.0.1:{real_port}{prefix} (Ctrl-C stops)", err=True
+    )
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        watcher.stop()
+        server.server_close()
