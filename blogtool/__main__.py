@@ -1,3 +1,3 @@
-from .cli import main
+from blogtool.cli import main
 
 main()

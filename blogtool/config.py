@@ -18,8 +18,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import ConfigError
-from .slugs import slugify
+from blogtool.content.slugs import slugify
+from blogtool.errors import ConfigError
 
 CONFIG_NAME = "blogtool.toml"
 

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .errors import BlogtoolError, LockedError
+from blogtool.errors import BlogtoolError, LockedError
 
 
 class StoreError(BlogtoolError):

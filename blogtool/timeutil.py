@@ -1,9 +1,13 @@
-"""Parsing and normalising times. Nothing here reads the clock."""
+"""Times: parsing and normalising them in the site's zone, and formatting them for people
+(Babel, in the site's language). Nothing here reads the clock."""
 
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
 
 
 def localize(naive: dt.datetime, tz: ZoneInfo) -> dt.datetime:
@@ -68,3 +72,29 @@ def next_weekday_at(after: dt.datetime, weekday: int, at: dt.time, tz: ZoneInfo)
     if candidate < after:
         candidate = localize(dt.datetime.combine(day + dt.timedelta(days=7), at), tz)
     return candidate
+
+
+# --- for people -------------------------------------------------------------------------------
+
+# Babel patterns (CLDR): "torsdag 16 mars 2017", "tors 16 mars 2017 08:00".
+LONG_DATE = "EEEE d MMMM y"
+SHORT_DATETIME = "EEE d MMM y HH:mm"
+
+
+@lru_cache(maxsize=65536)  # a big site formats each date on several pages
+def long_date(value: dt.datetime | dt.date, locale: str = "sv") -> str:
+    """``torsdag 16 mars 2017``"""
+    if isinstance(value, dt.datetime):
+        return format_datetime(value, LONG_DATE, tzinfo=value.tzinfo, locale=locale)
+    return format_date(value, LONG_DATE, locale=locale)
+
+
+@lru_cache(maxsize=65536)
+def short_datetime(value: dt.datetime, locale: str = "sv") -> str:
+    """``tors 16 mars 2017 08:00``, in the value's own time zone."""
+    return format_datetime(value, SHORT_DATETIME, tzinfo=value.tzinfo, locale=locale)
+
+
+def month_year(value: dt.datetime | dt.date, locale: str = "sv") -> str:
+    """``mars 2017``"""
+    return format_date(value, "LLLL y", locale=locale)

@@ -7,7 +7,7 @@ import json
 
 import icalendar
 
-from blogtool.plan import holiday_on
+from blogtool.content.calendar import holiday_on
 
 from .conftest import STOCKHOLM, snapshot, write
 

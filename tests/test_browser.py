@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from blogtool.serve import make_server
+from blogtool.site.serve import make_server
 
 pytestmark = pytest.mark.browser
 

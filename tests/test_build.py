@@ -9,10 +9,10 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from blogtool.build import BuildOptions, build
 from blogtool.config import load_config
-from blogtool.content import load_site
+from blogtool.content.items import load_site
 from blogtool.errors import BlogtoolError
+from blogtool.site.build import BuildOptions, build
 
 from .conftest import NOW, STOCKHOLM, snapshot, write
 

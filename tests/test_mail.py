@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from blogtool.cli import cli
-from blogtool.tokens import verify_token
+from blogtool.mail.tokens import verify_token
 
 from .conftest import SECRET, STOCKHOLM, Run
 from .smtp_sink import Faults, Server, Sink, delivered_once_but_uncertain

@@ -10,9 +10,9 @@ from email import policy
 import pytest
 
 from blogtool.config import load_config
-from blogtool.mailer import MessageFactory, Recipient
-from blogtool.newsletter import UNSUBSCRIBE_PLACEHOLDER, Issue
-from blogtool.sender import Pacing, SendAborted, SmtpTransport, send_issue
+from blogtool.mail.compose import MessageFactory, Recipient
+from blogtool.mail.issues import UNSUBSCRIBE_PLACEHOLDER, Issue
+from blogtool.mail.queue import Pacing, SendAborted, SmtpTransport, send_issue
 from blogtool.store import connect
 
 from .conftest import NOW
@@ -106,7 +106,7 @@ def _queue(sample_site, n: int):
         "INSERT INTO issues (id, created_at, period_start, period_end, subject, preheader, html, text, items) "
         f"VALUES (7, 'x', 'x', 'x', 'Ämne', '', '<p>{UNSUBSCRIBE_PLACEHOLDER}</p>', '{UNSUBSCRIBE_PLACEHOLDER}', '[]')"
     )
-    from blogtool.newsletter import get_issue
+    from blogtool.mail.issues import get_issue
 
     return db, get_issue(db, 7)
 
@@ -147,7 +147,7 @@ def test_rate_limit_spaces_messages(sample_site):
 
 
 def test_backoff_doubles_between_temporary_failures(sample_site):
-    from blogtool.sender import TemporaryFailure
+    from blogtool.mail.queue import TemporaryFailure
 
     config = load_config(sample_site)
     db, iss = _queue(sample_site, 2)

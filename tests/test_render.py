@@ -7,7 +7,7 @@ import re
 import markdown
 import pytest
 
-from blogtool import render
+from blogtool.site import render
 
 from .conftest import REPO
 

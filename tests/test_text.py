@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from blogtool import lix
-from blogtool.slugs import slugify
+from blogtool.content import lix
+from blogtool.content.slugs import slugify
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 import pytest
 
 from blogtool.config import load_config
-from blogtool.unsubscribe import make_app
+from blogtool.mail.web import make_app
 
 from .conftest import NOW, SECRET
 from .test_mail import SEND_NOW

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import BlogtoolError, ContentError, Problem, UsageError
+from blogtool.errors import BlogtoolError, ContentError, Problem, UsageError
 
 if TYPE_CHECKING:
-    from ..config import Config
-    from ..content import Site
+    from blogtool.config import Config
+    from blogtool.content.items import Site
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -33,7 +33,7 @@ class Env:
     @property
     def config(self) -> Config:
         if self._config is None:
-            from ..config import find_root, load_config
+            from blogtool.config import find_root, load_config
 
             root = self.site_option.resolve() if self.site_option else find_root(Path.cwd())
             self._config = load_config(root)
@@ -41,7 +41,7 @@ class Env:
 
     def now(self) -> dt.datetime:
         """The one place that reads the clock; ``BLOGTOOL_NOW`` pins it for rehearsals and tests."""
-        from ..timeutil import parse_now
+        from blogtool.timeutil import parse_now
 
         pinned = os.environ.get("BLOGTOOL_NOW")
         tz = self.config.site.timezone
@@ -58,7 +58,7 @@ class Env:
 
     def load_site(self, cached: bool = False) -> Site:
         """Every post and tip. ``cached`` reuses the parse of unchanged files (build, run)."""
-        from ..content import load_site
+        from blogtool.content.items import load_site
 
         cache = self.config.state_dir / "cache" / "content.pickle" if cached else None
         return load_site(self.config, cache)
@@ -134,6 +134,6 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 def state_db(env: Env) -> Any:
     """The state database, closed when the ``with`` block ends."""
-    from ..store import opened
+    from blogtool.store import opened
 
     return opened(env.config.state_path)

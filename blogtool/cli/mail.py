@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import ExitStatus, UsageError
+from blogtool.errors import ExitStatus, UsageError
+
 from .base import Env, cli, clip, pass_env, print_problems, state_db, table
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def subscribers_add(env: Env, email: str, name: str, source: str) -> None:
     Example:
         blogtool subscribers add anna@example.se --name "Anna Andersson" --source "webbformulär"
     """
-    from .. import subscribers as subs
+    from blogtool.mail import subscribers as subs
 
     with state_db(env) as db:
         outcome, subscriber = subs.add(db, email, name, env.now(), source)
@@ -67,7 +68,7 @@ def subscribers_remove(env: Env, email: str) -> None:
     Example:
         blogtool subscribers remove anna@example.se
     """
-    from .. import subscribers as subs
+    from blogtool.mail import subscribers as subs
 
     with state_db(env) as db:
         subscriber = subs.remove(db, email, env.now())
@@ -88,7 +89,7 @@ def subscribers_list(env: Env, status: str | None, as_json: bool) -> None:
     """
     from dataclasses import asdict
 
-    from .. import subscribers as subs
+    from blogtool.mail import subscribers as subs
 
     with state_db(env) as db:
         rows = subs.listing(db, status)
@@ -110,7 +111,7 @@ def subscribers_count(env: Env) -> None:
     Example:
         blogtool subscribers count
     """
-    from .. import subscribers as subs
+    from blogtool.mail import subscribers as subs
 
     with state_db(env) as db:
         counts = subs.counts(db)
@@ -133,7 +134,7 @@ def subscribers_import(env: Env, file: Path) -> None:
     Example:
         blogtool subscribers import prenumeranter.csv
     """
-    from .. import subscribers as subs
+    from blogtool.mail import subscribers as subs
 
     with state_db(env) as db:
         report = subs.import_csv(db, file, env.now())
@@ -158,8 +159,8 @@ def subscribers_export(env: Env, file: Path) -> None:
     Example:
         blogtool subscribers export prenumeranter.csv
     """
-    from .. import subscribers as subs
-    from ..editing import write_atomic
+    from blogtool.content.editing import write_atomic
+    from blogtool.mail import subscribers as subs
 
     with state_db(env) as db:
         data = subs.export_csv(db)
@@ -180,7 +181,7 @@ def subscribers_show(env: Env, email: str) -> None:
     """
     from dataclasses import asdict
 
-    from .. import subscribers as subs
+    from blogtool.mail import subscribers as subs
 
     with state_db(env) as db:
         subscriber = subs.require(db, email)
@@ -210,7 +211,7 @@ def subscribers_forget(env: Env, email: str, yes: bool) -> None:
     Example:
         blogtool subscribers forget anna@example.se --yes
     """
-    from .. import subscribers as subs
+    from blogtool.mail import subscribers as subs
 
     if not yes and sys.stdin.isatty():
         click.confirm(f"Erase everything stored about {email}?", abort=True)
@@ -248,8 +249,8 @@ def newsletter_build(env: Env, since: str | None) -> None:
         blogtool newsletter build
         blogtool newsletter build --since 2026-11-01
     """
-    from ..newsletter import compile_issue, save_issue
-    from ..timeutil import parse_when
+    from blogtool.mail.issues import compile_issue, save_issue
+    from blogtool.timeutil import parse_when
 
     site = env.load_site()
     print_problems(site.warnings)
@@ -281,7 +282,7 @@ def newsletter_list(env: Env) -> None:
     Example:
         blogtool newsletter list
     """
-    from ..newsletter import delivery_counts, issues
+    from blogtool.mail.issues import delivery_counts, issues
 
     with state_db(env) as db:
         rows = []
@@ -309,7 +310,7 @@ def newsletter_list(env: Env) -> None:
 
 
 def _pick_issue(db: Any, issue_id: int | None) -> Any:
-    from ..newsletter import get_issue, last_issue, unfinished_issue
+    from blogtool.mail.issues import get_issue, last_issue, unfinished_issue
 
     if issue_id is not None:
         return get_issue(db, issue_id)
@@ -338,8 +339,8 @@ def newsletter_preview(
         blogtool newsletter preview --open
         blogtool newsletter preview 3
     """
-    from ..editing import write_atomic
-    from ..newsletter import UNSUBSCRIBE_PLACEHOLDER
+    from blogtool.content.editing import write_atomic
+    from blogtool.mail.issues import UNSUBSCRIBE_PLACEHOLDER
 
     with state_db(env) as db:
         issue = _pick_issue(db, issue_id)
@@ -359,7 +360,7 @@ def newsletter_preview(
 
 
 def make_transport(env: Env) -> Any:
-    from ..sender import OutboxTransport, SmtpTransport
+    from blogtool.mail.queue import OutboxTransport, SmtpTransport
 
     config = env.config
     if config.smtp is None:
@@ -433,10 +434,10 @@ def newsletter_send(
         blogtool newsletter send --dry-run
         blogtool newsletter send --rate 600
     """
-    from .. import subscribers as subs
-    from ..mailer import MessageFactory, envelope_sender
-    from ..sender import send_test
-    from ..tokens import secret_from_env
+    from blogtool.mail import subscribers as subs
+    from blogtool.mail.compose import MessageFactory, envelope_sender
+    from blogtool.mail.queue import send_test
+    from blogtool.mail.tokens import secret_from_env
 
     config = env.config
     secret = secret_from_env()
@@ -487,9 +488,9 @@ def send_queued(
     import signal
     import time
 
-    from ..mailer import MessageFactory, envelope_sender
-    from ..sender import Pacing, send_issue
-    from ..store import exclusive_lock
+    from blogtool.mail.compose import MessageFactory, envelope_sender
+    from blogtool.mail.queue import Pacing, send_issue
+    from blogtool.store import exclusive_lock
 
     config = env.config
     stop = {"requested": False}
@@ -567,7 +568,7 @@ def _print_send_report(issue_id: int, report: Any, where: str) -> None:
 
 
 def _dry_run(env: Env, db: Any, issue: Any, secret: bytes) -> None:
-    from ..mailer import MessageFactory, Recipient
+    from blogtool.mail.compose import MessageFactory, Recipient
 
     if issue.frozen_at:
         rows = db.execute(
@@ -597,7 +598,7 @@ def _dry_run(env: Env, db: Any, issue: Any, secret: bytes) -> None:
 
 def _transport_description(env: Env) -> str:
     """Where a send would go, without resolving a password (a dry run must not prompt)."""
-    from ..sender import OutboxTransport, SmtpTransport
+    from blogtool.mail.queue import OutboxTransport, SmtpTransport
 
     smtp = env.config.smtp
     if smtp is None:
@@ -637,8 +638,8 @@ def unsubscribe_serve(env: Env, host: str, port: int) -> None:
     import socketserver
     from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-    from ..tokens import secret_from_env
-    from ..unsubscribe import make_app
+    from blogtool.mail.tokens import secret_from_env
+    from blogtool.mail.web import make_app
 
     class Quiet(WSGIRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
@@ -675,8 +676,8 @@ def unsubscribe_token(env: Env, token: str) -> None:
     Example:
         blogtool unsubscribe token 12.XObguYuy8YWk-Rs7mU0IVqyY
     """
-    from ..tokens import secret_from_env
-    from ..unsubscribe import unsubscribe as do_unsubscribe
+    from blogtool.mail.tokens import secret_from_env
+    from blogtool.mail.web import unsubscribe as do_unsubscribe
 
     token = token.strip().removeprefix("unsubscribe").strip()
     with state_db(env) as db:

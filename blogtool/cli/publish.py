@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import BlogtoolError, ContentError, UsageError
+from blogtool.errors import BlogtoolError, ContentError, UsageError
+
 from .base import Env, cli, pass_env, print_problems
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 def _run_build(
     env: Env, output: Path | None, drafts: bool, future: bool, jobs: int | None, quiet: bool = False
 ) -> Any:
-    from ..build import BuildOptions, build, check_output_dir
+    from blogtool.site.build import BuildOptions, build, check_output_dir
 
     config = env.config
     target = check_output_dir(config, output or config.output_dir)
@@ -107,7 +108,7 @@ def serve(env: Env, port: int, output: Path | None) -> None:
     """
     from urllib.parse import urlsplit
 
-    from ..serve import Watcher, make_server
+    from blogtool.site.serve import Watcher, make_server
 
     config = env.config
     target = output or (config.state_dir / "preview")

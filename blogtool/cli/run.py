@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import BlogtoolError, ExitStatus
+from blogtool.errors import BlogtoolError, ExitStatus
+
 from .base import Env, cli, pass_env, state_db
 from .mail import make_transport, send_queued
 
@@ -64,11 +65,11 @@ def run_job(env: Env, quiet: bool) -> None:
         blogtool run
         */5 * * * * cd /srv/kommunbloggen && .venv/bin/blogtool run --quiet
     """
-    from ..build import BuildOptions, build, check_output_dir
-    from ..errors import LockedError
-    from ..runner import run_once
-    from ..store import exclusive_lock, set_state, utc_now_iso
-    from ..tokens import SecretMissing, secret_from_env
+    from blogtool.errors import LockedError
+    from blogtool.job.runner import run_once
+    from blogtool.mail.tokens import SecretMissing, secret_from_env
+    from blogtool.site.build import BuildOptions, build, check_output_dir
+    from blogtool.store import exclusive_lock, set_state, utc_now_iso
 
     log = _run_logger(env, quiet)
     config = env.config
@@ -117,7 +118,7 @@ def run_job(env: Env, quiet: bool) -> None:
 
 
 def _remember_error(env: Env, message: str) -> None:
-    from ..store import set_state
+    from blogtool.store import set_state
 
     try:
         with state_db(env) as db:
@@ -135,12 +136,12 @@ def status(env: Env) -> None:
     Example:
         blogtool status
     """
-    from ..content import Kind, Status
-    from ..dates import short_datetime
-    from ..newsletter import delivery_counts, issues
-    from ..runner import next_due, site_fingerprint
-    from ..sender import uncertain_rows
-    from ..store import get_state
+    from blogtool.content.items import Kind, Status
+    from blogtool.job.runner import next_due, site_fingerprint
+    from blogtool.mail.issues import delivery_counts, issues
+    from blogtool.mail.queue import uncertain_rows
+    from blogtool.store import get_state
+    from blogtool.timeutil import short_datetime
 
     config = env.config
     lang = config.site.language
@@ -243,7 +244,7 @@ def next_command(env: Env, fmt: str) -> None:
     """
     import math
 
-    from ..runner import next_due
+    from blogtool.job.runner import next_due
 
     site = env.load_site()
     now = env.now()

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import ExitStatus, Problem
+from blogtool.errors import ExitStatus, Problem
+
 from .base import Env, cli, clip, pass_env, print_problems, table
 
 if TYPE_CHECKING:
-    from ..content import Item, Site
+    from blogtool.content.items import Item, Site
 
 
 # --- init / new -------------------------------------------------------------------------------
@@ -39,8 +40,8 @@ def init(directory: Path, title: str, base_url: str) -> None:
     Example:
         blogtool init kommunbloggen --title "Kommunbloggen" --base-url https://blogg.example.se/
     """
-    from ..authoring import init_site
-    from ..config import load_config
+    from blogtool.config import load_config
+    from blogtool.content.authoring import init_site
 
     created = init_site(directory, title, base_url)
     load_config(directory.resolve())  # the skeleton must be a valid site
@@ -74,7 +75,7 @@ def new_post(env: Env, title: str, open_editor: bool) -> None:
     Example:
         blogtool new post "Från stuprör till flöden" --edit
     """
-    from ..authoring import new_post as create
+    from blogtool.content.authoring import new_post as create
 
     created = create(env.config, title, env.now())
     click.echo(_display(created.path))
@@ -98,8 +99,8 @@ def new_tip(env: Env, title: str, service: str, date: str | None) -> None:
         blogtool new tip "Hitta ut i naturen" --service naturkartan
         blogtool new tip "Julens öppettider" --service biblioteket --date 2026-12-17
     """
-    from ..authoring import new_tip as create
-    from ..dates import short_datetime
+    from blogtool.content.authoring import new_tip as create
+    from blogtool.timeutil import short_datetime
 
     created = create(env.config, title, service, env.now(), date)
     click.echo(_display(created.path))
@@ -127,8 +128,8 @@ def schedule(env: Env, path: Path, at: str | None, force: bool) -> None:
         blogtool schedule posts/2026-11-28-fran-stupror-till-floden.md --at "2027-04-01 08:00"
         blogtool schedule tips/2026-12-10-hitta-ut-i-naturen.md
     """
-    from ..authoring import schedule as do_schedule
-    from ..dates import short_datetime
+    from blogtool.content.authoring import schedule as do_schedule
+    from blogtool.timeutil import short_datetime
 
     item = do_schedule(env.config, path, env.now(), at, force)
     assert item.date is not None
@@ -149,7 +150,7 @@ def unschedule(env: Env, path: Path) -> None:
     Example:
         blogtool unschedule posts/2026-11-28-fran-stupror-till-floden.md
     """
-    from ..authoring import unschedule as do_unschedule
+    from blogtool.content.authoring import unschedule as do_unschedule
 
     item = do_unschedule(env.config, path)
     click.echo(f"{item.path}: draft")
@@ -204,7 +205,7 @@ def list_items(env: Env, status: str | None, kind: str | None, as_json: bool) ->
     if as_json:
         click.echo(json.dumps([_item_json(i, now) for i in items], ensure_ascii=False, indent=2))
     else:
-        from ..dates import short_datetime
+        from blogtool.timeutil import short_datetime
 
         lang = env.config.site.language
         rows = [
@@ -254,8 +255,8 @@ def calendar(env: Env, weeks: int, ics: Path | None) -> None:
         blogtool calendar --weeks 8
         blogtool calendar --ics torsdagstips.ics
     """
-    from ..dates import short_datetime
-    from ..plan import plan, to_ics
+    from blogtool.content.calendar import plan, to_ics
+    from blogtool.timeutil import short_datetime
 
     site = env.load_site()
     now = env.now()
@@ -292,7 +293,7 @@ def calendar(env: Env, weeks: int, ics: Path | None) -> None:
         if failed:
             click.echo(f"Error: not writing {ics} while content has errors.", err=True)
         else:
-            from ..editing import write_atomic
+            from blogtool.content.editing import write_atomic
 
             write_atomic(ics, to_ics(slots, config, now))
             click.echo(f"wrote {ics}")
@@ -313,8 +314,8 @@ def check(env: Env) -> None:
     Example:
         blogtool check
     """
-    from ..content import content_files
-    from ..lix import of_markdown
+    from blogtool.content.items import content_files
+    from blogtool.content.lix import of_markdown
 
     site = env.load_site()
     limit = env.config.check.lix_limit
@@ -365,7 +366,7 @@ def show_config(env: Env, as_json: bool) -> None:
     Example:
         blogtool config
     """
-    from ..config import dump_toml
+    from blogtool.config import dump_toml
 
     data = env.config.as_dict()
     if as_json:

@@ -12,7 +12,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from .errors import UsageError
+from blogtool.errors import UsageError
 
 _BOM = "\ufeff"
 

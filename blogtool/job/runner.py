@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .build import BuildResult, item_digest
-from .config import Config
-from .content import Site, Status
-from .newsletter import (
+from blogtool.config import Config
+from blogtool.content.items import Site, Status
+from blogtool.mail.issues import (
     Issue,
     default_since,
     render_issue,
@@ -29,10 +28,11 @@ from .newsletter import (
     unfinished_issue,
     unmailed_items,
 )
-from .sender import SendReport, count, next_attempt, uncertain_rows
-from .store import get_state, set_state, transaction, utc_now_iso
-from .templates import fingerprint
-from .timeutil import localize
+from blogtool.mail.queue import SendReport, count, next_attempt, uncertain_rows
+from blogtool.site.build import BuildResult, item_digest
+from blogtool.site.templates import fingerprint
+from blogtool.store import get_state, set_state, transaction, utc_now_iso
+from blogtool.timeutil import localize
 
 LATE_AFTER = dt.timedelta(minutes=30)
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import BlogtoolError, UsageError
-from .store import transaction, utc_now_iso
+from blogtool.errors import BlogtoolError, UsageError
+from blogtool.store import transaction, utc_now_iso
 
 
 class InvalidAddress(BlogtoolError):

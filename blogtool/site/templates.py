@@ -13,13 +13,14 @@ from typing import Any
 
 import jinja2
 
-from .config import Config
-from .content import Item
-from .dates import long_date
-from .errors import BlogtoolError
-from .urls import Urls
+from blogtool.config import Config
+from blogtool.content.items import Item
+from blogtool.errors import BlogtoolError
+from blogtool.site.urls import Urls
+from blogtool.timeutil import long_date
 
-PACKAGE_TEMPLATES = Path(__file__).parent / "templates"
+PACKAGE = Path(__file__).resolve().parent.parent
+PACKAGE_TEMPLATES = PACKAGE / "templates"
 
 
 class TemplateError(BlogtoolError):
@@ -118,10 +119,11 @@ def template_files(config: Config) -> Iterator[Path]:
 def _code_digest() -> str:
     """blogtool's own code: an upgrade (even an editable one) that may render differently
     rebuilds everything once."""
-    from . import __version__
+    from blogtool import __version__
 
     h = hashlib.sha256(__version__.encode())
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
+        h.update(path.relative_to(PACKAGE).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()
 

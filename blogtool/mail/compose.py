@@ -19,9 +19,9 @@ from email.policy import SMTP
 from email.utils import format_datetime, formataddr, parseaddr
 from urllib.parse import quote
 
-from .config import Config
-from .newsletter import UNSUBSCRIBE_PLACEHOLDER, Issue
-from .tokens import make_token
+from blogtool.config import Config
+from blogtool.mail.issues import UNSUBSCRIBE_PLACEHOLDER, Issue
+from blogtool.mail.tokens import make_token
 
 CRLF = "\r\n"
 

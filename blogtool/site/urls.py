@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlsplit
 
-from .config import Config
-from .content import Item, Kind
-from .slugs import slugify
+from blogtool.config import Config
+from blogtool.content.items import Item, Kind
+from blogtool.content.slugs import slugify
 
 TAG_DIR = "tagg"
 SERVICE_DIR = "tjanst"

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from .config import Config
-from .store import opened
-from .subscribers import set_status
-from .templates import make_environment, render
-from .tokens import parse_token, verify_token
+from blogtool.config import Config
+from blogtool.mail.subscribers import set_status
+from blogtool.mail.tokens import parse_token, verify_token
+from blogtool.site.templates import make_environment, render
+from blogtool.store import opened
 
 
 @dataclass(frozen=True)

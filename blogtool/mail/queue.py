@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from .config import SmtpConfig
-from .editing import write_atomic
-from .errors import BlogtoolError
-from .mailer import MessageFactory, Recipient
-from .newsletter import Issue, delivery_counts
-from .store import transaction, utc_now_iso
-from .subscribers import set_status
+from blogtool.config import SmtpConfig
+from blogtool.content.editing import write_atomic
+from blogtool.errors import BlogtoolError
+from blogtool.mail.compose import MessageFactory, Recipient
+from blogtool.mail.issues import Issue, delivery_counts
+from blogtool.mail.subscribers import set_status
+from blogtool.store import transaction, utc_now_iso
 
 MAX_BACKOFF = 900.0  # seconds
 

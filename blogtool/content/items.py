@@ -19,10 +19,10 @@ from typing import Any
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
-from .config import WEEKDAYS, Config
-from .errors import ContentError, Problem
-from .slugs import is_valid_slug, slugify
-from .timeutil import parse_when
+from blogtool.config import WEEKDAYS, Config
+from blogtool.content.slugs import is_valid_slug, slugify
+from blogtool.errors import ContentError, Problem
+from blogtool.timeutil import parse_when
 
 try:  # the C loader is several times faster; fall back where libyaml is missing
     from yaml import CSafeLoader as _Loader
@@ -450,7 +450,7 @@ _CACHE_VERSION = 1
 def _cache_header(config: Config) -> tuple[int, bytes]:
     import hashlib
 
-    from . import __version__
+    from blogtool import __version__
 
     digest = hashlib.sha256(__version__.encode() + config.path.read_bytes()).digest()
     return _CACHE_VERSION, digest
@@ -472,7 +472,7 @@ def _read_cache(path: Path, config: Config) -> dict[str, Any]:
 def _write_cache(path: Path, config: Config, entries: dict[str, Any]) -> None:
     import pickle
 
-    from .editing import write_atomic
+    from blogtool.content.editing import write_atomic
 
     try:
         data = pickle.dumps((_cache_header(config), entries), protocol=pickle.HIGHEST_PROTOCOL)

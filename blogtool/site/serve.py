@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from .config import Config
+from blogtool.config import Config
 
 
 def source_state(config: Config) -> dict[str, tuple[int, int]]:

@@ -8,9 +8,9 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import cache
 
-from .config import Config
-from .content import Item, Site, Status
-from .timeutil import localize, next_weekday_at
+from blogtool.config import Config
+from blogtool.content.items import Item, Site, Status
+from blogtool.timeutil import localize, next_weekday_at
 
 
 @dataclass(frozen=True)

@@ -27,15 +27,15 @@ from typing import Any
 
 from markupsafe import Markup
 
-from .config import Config
-from .content import Item, Kind, Site, Status
-from .dates import month_year
-from .editing import write_atomic
-from .errors import BlogtoolError, UsageError
-from .feeds import FeedEntry, render_feed
-from .render import excerpt, portable, to_html
-from .templates import fingerprint, make_environment, render
-from .urls import Urls
+from blogtool.config import Config
+from blogtool.content.editing import write_atomic
+from blogtool.content.items import Item, Kind, Site, Status
+from blogtool.errors import BlogtoolError, UsageError
+from blogtool.site.feeds import FeedEntry, render_feed
+from blogtool.site.render import excerpt, portable, to_html
+from blogtool.site.templates import fingerprint, make_environment, render
+from blogtool.site.urls import Urls
+from blogtool.timeutil import month_year
 
 MANIFEST_VERSION = 1
 PARALLEL_THRESHOLD = 150  # below this many item pages a process pool costs more than it saves
@@ -437,7 +437,7 @@ def _plan(ctx: _Context, global_fp: str) -> list[_Page]:
 
     # Static files: the package's theme, overridden by the site's templates/static and static/.
     static: dict[str, Path] = {}
-    from .templates import PACKAGE_TEMPLATES
+    from blogtool.site.templates import PACKAGE_TEMPLATES
 
     for base in (
         PACKAGE_TEMPLATES / "static",

@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from .config import Config
-from .content import Item
+from blogtool.config import Config
+from blogtool.content.items import Item
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 

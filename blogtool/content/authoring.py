@@ -13,13 +13,13 @@ from pathlib import Path
 
 import frontmatter
 
-from .config import CONFIG_NAME, Config
-from .content import Item, Kind, Site, load_site, parse_item
-from .editing import set_front_matter_keys, write_atomic, write_new
-from .errors import ContentError, UsageError
-from .plan import holiday_on, next_free_slot
-from .slugs import slugify
-from .timeutil import parse_when
+from blogtool.config import CONFIG_NAME, Config
+from blogtool.content.calendar import holiday_on, next_free_slot
+from blogtool.content.editing import set_front_matter_keys, write_atomic, write_new
+from blogtool.content.items import Item, Kind, Site, load_site, parse_item
+from blogtool.content.slugs import slugify
+from blogtool.errors import ContentError, UsageError
+from blogtool.timeutil import parse_when
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ import markdown
 from markdown.extensions import Extension
 from markdown.treeprocessors import InlineProcessor, Treeprocessor
 
-from .lix import markdown_to_prose
-from .slugs import slugify
+from blogtool.content.lix import markdown_to_prose
+from blogtool.content.slugs import slugify
 
 
 class _ShiftHeadings(Treeprocessor):

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import os
 
-from .errors import BlogtoolError
+from blogtool.errors import BlogtoolError
 
 SECRET_ENV = "BLOGTOOL_SECRET"
 _PURPOSE = b"blogtool-unsubscribe-v1"

@@ -14,14 +14,14 @@ from typing import Any
 
 import jinja2
 
-from .config import Config
-from .content import Item, Kind, Site
-from .errors import ConfigError, UsageError
-from .mailtext import html_to_text
-from .render import excerpt, portable, to_html
-from .store import transaction, utc_now_iso
-from .templates import make_environment, render
-from .urls import Urls
+from blogtool.config import Config
+from blogtool.content.items import Item, Kind, Site
+from blogtool.errors import ConfigError, UsageError
+from blogtool.mail.plaintext import html_to_text
+from blogtool.site.render import excerpt, portable, to_html
+from blogtool.site.templates import make_environment, render
+from blogtool.site.urls import Urls
+from blogtool.store import transaction, utc_now_iso
 
 UNSUBSCRIBE_PLACEHOLDER = "@@BLOGTOOL-UNSUBSCRIBE-URL@@"
 FIRST_ISSUE_LOOKBACK = dt.timedelta(days=7)
