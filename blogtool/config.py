@@ -20,11 +20,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from blogtool.content.slugs import slugify
 from blogtool.errors import ConfigError
+from blogtool.timeutil import WEEKDAYS, parse_weekday
 
 CONFIG_NAME = "blogtool.toml"
-
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_SWEDISH_WEEKDAYS = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
 
 
 @dataclass(frozen=True)
@@ -272,15 +270,6 @@ def _timezone(value: str) -> ZoneInfo:
         ) from None
 
 
-def _weekday(value: str) -> int:
-    v = value.strip().lower()
-    if v in WEEKDAYS:
-        return WEEKDAYS.index(v)
-    if v in _SWEDISH_WEEKDAYS:
-        return _SWEDISH_WEEKDAYS.index(v)
-    raise ValueError(f"expected a weekday such as 'thursday', got {value!r}")
-
-
 def _clock(value: str) -> dt.time:
     m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
     if not m:
@@ -354,7 +343,7 @@ _SCHEMA: dict[str, dict[str, _Field]] = {
     "tips": {
         "title": _Field(str, "Torsdagstips", _nonempty),
         "slug": _Field(str, None),
-        "weekday": _Field(str, "thursday", _weekday),
+        "weekday": _Field(str, "thursday", parse_weekday),
         "time": _Field(str, "08:00", _clock),
     },
     "check": {

@@ -7,7 +7,27 @@ import datetime as dt
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, get_day_names
+
+# The names [tips] weekday takes (Monday == 0, as datetime.weekday()). Names for people come from
+# CLDR in their language (``weekday_name``), so "torsdag" is accepted too.
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def weekday_name(weekday: int, locale: str = "sv") -> str:
+    """``torsdag``: the weekday in ``locale``."""
+    return str(get_day_names("wide", locale=locale)[weekday])
+
+
+def parse_weekday(value: str) -> int:
+    """A weekday in English or Swedish, any case. Raises ValueError."""
+    v = value.strip().lower()
+    if v in WEEKDAYS:
+        return WEEKDAYS.index(v)
+    for weekday in range(7):
+        if v == weekday_name(weekday, "sv").lower():
+            return weekday
+    raise ValueError(f"expected a weekday such as 'thursday', got {value!r}")
 
 
 def localize(naive: dt.datetime, tz: ZoneInfo) -> dt.datetime:

@@ -10,7 +10,7 @@ import feedparser
 import pytest
 
 from blogtool.config import load_config
-from blogtool.content.items import load_site
+from blogtool.content.load import load_site
 from blogtool.errors import BlogtoolError
 from blogtool.site.build import BuildOptions, build
 

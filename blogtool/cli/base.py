@@ -17,7 +17,7 @@ from blogtool.errors import BlogtoolError, ContentError, Problem, UsageError
 
 if TYPE_CHECKING:
     from blogtool.config import Config
-    from blogtool.content.items import Site
+    from blogtool.content.model import Site
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -58,7 +58,7 @@ class Env:
 
     def load_site(self, cached: bool = False) -> Site:
         """Every post and tip. ``cached`` reuses the parse of unchanged files (build, run)."""
-        from blogtool.content.items import load_site
+        from blogtool.content.load import load_site
 
         cache = self.config.state_dir / "cache" / "content.pickle" if cached else None
         return load_site(self.config, cache)

@@ -159,7 +159,7 @@ def subscribers_export(env: Env, file: Path) -> None:
     Example:
         blogtool subscribers export prenumeranter.csv
     """
-    from blogtool.content.editing import write_atomic
+    from blogtool.files import write_atomic
     from blogtool.mail import subscribers as subs
 
     with state_db(env) as db:
@@ -339,7 +339,7 @@ def newsletter_preview(
         blogtool newsletter preview --open
         blogtool newsletter preview 3
     """
-    from blogtool.content.editing import write_atomic
+    from blogtool.files import write_atomic
     from blogtool.mail.issues import UNSUBSCRIBE_PLACEHOLDER
 
     with state_db(env) as db:

@@ -136,7 +136,7 @@ def status(env: Env) -> None:
     Example:
         blogtool status
     """
-    from blogtool.content.items import Kind, Status
+    from blogtool.content.model import Kind, Status
     from blogtool.job.runner import next_due, site_fingerprint
     from blogtool.mail.issues import delivery_counts, issues
     from blogtool.mail.queue import uncertain_rows

@@ -16,7 +16,7 @@ from blogtool.errors import ExitStatus, Problem
 from .base import Env, cli, clip, pass_env, print_problems, table
 
 if TYPE_CHECKING:
-    from blogtool.content.items import Item, Site
+    from blogtool.content.model import Item, Site
 
 
 # --- init / new -------------------------------------------------------------------------------
@@ -293,7 +293,7 @@ def calendar(env: Env, weeks: int, ics: Path | None) -> None:
         if failed:
             click.echo(f"Error: not writing {ics} while content has errors.", err=True)
         else:
-            from blogtool.content.editing import write_atomic
+            from blogtool.files import write_atomic
 
             write_atomic(ics, to_ics(slots, config, now))
             click.echo(f"wrote {ics}")
@@ -314,8 +314,8 @@ def check(env: Env) -> None:
     Example:
         blogtool check
     """
-    from blogtool.content.items import content_files
     from blogtool.content.lix import of_markdown
+    from blogtool.content.load import content_files
 
     site = env.load_site()
     limit = env.config.check.lix_limit
@@ -354,6 +354,32 @@ def _lix_label(score: float) -> str:
         if score < limit:
             return label
     return "very hard"
+
+
+@cli.command(name="fields")
+@click.option("--json", "as_json", is_flag=True, help="JSON, one object per key.")
+@click.option("--markdown", is_flag=True, help="The Markdown of docs/front-matter.md.")
+def fields_command(as_json: bool, markdown: bool) -> None:
+    """List every front-matter key a post or a tip may have: type, default, what it is for.
+
+    \b
+    Example:
+        blogtool fields
+        blogtool fields --json
+    """
+    from blogtool.content import fields
+
+    if as_json:
+        click.echo(json.dumps(fields.reference(), ensure_ascii=False, indent=2, default=list))
+        return
+    if markdown:
+        click.echo(fields.markdown_reference(), nl=False)
+        return
+    for f in fields.reference():
+        required = ", required" if f["required"] else ""
+        kinds = " and ".join(k + "s" for k in f["kinds"])
+        click.echo(f"{f['name']} ({f['type']}{required}; {kinds})")
+        click.echo(f"    {f['help']}")
 
 
 @cli.command(name="config")

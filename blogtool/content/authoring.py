@@ -15,10 +15,13 @@ import frontmatter
 
 from blogtool.config import CONFIG_NAME, Config
 from blogtool.content.calendar import holiday_on, next_free_slot
-from blogtool.content.editing import set_front_matter_keys, write_atomic, write_new
-from blogtool.content.items import Item, Kind, Site, load_site, parse_item
+from blogtool.content.editing import set_front_matter_keys
+from blogtool.content.load import load_site
+from blogtool.content.model import Item, Kind, Site
+from blogtool.content.parse import parse_item
 from blogtool.content.slugs import slugify
 from blogtool.errors import ContentError, UsageError
+from blogtool.files import write_atomic, write_new
 from blogtool.timeutil import parse_when
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from blogtool.config import Config
-from blogtool.content.items import Item, Site, Status
+from blogtool.content.model import Item, Site, Status
 from blogtool.timeutil import localize, next_weekday_at
 
 

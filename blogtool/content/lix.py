@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from blogtool.content.prose import markdown_to_prose
+
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 _SENTENCE_END = re.compile(r"[.!?:]+(?=[\s\"”»)]|$)")
-_BLOCK_START = re.compile(r"^\s{0,3}(?:#{1,6}\s|[-*+]\s|\d+[.)]\s|>\s?)")
 
 
 @dataclass(frozen=True)
@@ -25,32 +26,6 @@ class Lix:
         if not self.words or not self.sentences:
             return 0.0
         return self.words / self.sentences + 100 * self.long_words / self.words
-
-
-def markdown_to_prose(body: str) -> str:
-    """The running text of a Markdown body, one block per paragraph, without markup."""
-    text = re.sub(r"^(```|~~~).*?^\1\s*$", "", body, flags=re.DOTALL | re.MULTILINE)
-    text = re.sub(r"<!--.*?-->", "", text, flags=re.DOTALL)
-    text = re.sub(r"`[^`]*`", "", text)
-    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)  # images are not read as prose
-    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links keep their words
-    text = re.sub(r"\[([^\]]*)\]\[[^\]]*\]", r"\1", text)
-    text = re.sub(r"^\s*\[[^\]]+\]:\s*\S+.*$", "", text, flags=re.MULTILINE)
-    text = re.sub(r"<[^>]+>", " ", text)
-    text = re.sub(r"https?://\S+", "", text)
-    blocks: list[str] = []
-    current: list[str] = []
-    for line in text.splitlines():
-        if not line.strip() or _BLOCK_START.match(line):
-            if current:
-                blocks.append(" ".join(current))
-            current = []
-            line = _BLOCK_START.sub("", line)
-        if line.strip():
-            current.append(line.strip())
-    if current:
-        blocks.append(" ".join(current))
-    return "\n\n".join(re.sub(r"[*_]{1,3}", "", b) for b in blocks)
 
 
 def compute(text: str) -> Lix:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from blogtool.config import Config
-from blogtool.content.items import Site, Status
+from blogtool.content.model import Site, Status
 from blogtool.mail.issues import (
     Issue,
     default_since,
@@ -29,7 +29,7 @@ from blogtool.mail.issues import (
     unmailed_items,
 )
 from blogtool.mail.queue import SendReport, count, next_attempt, uncertain_rows
-from blogtool.site.build import BuildResult, item_digest
+from blogtool.site.build import BuildResult
 from blogtool.site.templates import fingerprint
 from blogtool.store import get_state, set_state, transaction, utc_now_iso
 from blogtool.timeutil import localize
@@ -58,9 +58,7 @@ class RunResult:
 def site_fingerprint(site: Site, now: dt.datetime) -> str:
     """Everything the public site is made of at ``now``: templates, config, blogtool's version
     and every published item. Equal fingerprints mean an identical site."""
-    published = sorted(
-        (i.slug, item_digest(i, "published")) for i in site.items if i.is_published(now)
-    )
+    published = sorted((i.slug, i.digest("published")) for i in site.items if i.is_published(now))
     h = hashlib.sha256(fingerprint(site.config, "drafts=False", "future=False").encode())
     h.update(json.dumps(published).encode())
     return h.hexdigest()

@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 
 from blogtool.config import Config
-from blogtool.content.items import Item, Kind, Site
+from blogtool.content.model import Item, Kind, Site
 from blogtool.errors import ConfigError, UsageError
 from blogtool.mail.plaintext import html_to_text
 from blogtool.site.render import excerpt, portable, to_html

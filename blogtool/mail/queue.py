@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Protocol
 
 from blogtool.config import SmtpConfig
-from blogtool.content.editing import write_atomic
 from blogtool.errors import BlogtoolError
+from blogtool.files import write_atomic
 from blogtool.mail.compose import MessageFactory, Recipient
 from blogtool.mail.issues import Issue, delivery_counts
 from blogtool.mail.subscribers import set_status

@@ -28,14 +28,14 @@ from typing import Any
 from markupsafe import Markup
 
 from blogtool.config import Config
-from blogtool.content.editing import write_atomic
-from blogtool.content.items import Item, Kind, Site, Status
+from blogtool.content.model import Item, Kind, Site, Status
 from blogtool.errors import BlogtoolError, UsageError
+from blogtool.files import write_atomic
 from blogtool.site.feeds import FeedEntry, render_feed
 from blogtool.site.render import excerpt, portable, to_html
 from blogtool.site.templates import fingerprint, make_environment, render
 from blogtool.site.urls import Urls
-from blogtool.timeutil import month_year
+from blogtool.timeutil import month_year, weekday_name
 
 MANIFEST_VERSION = 1
 PARALLEL_THRESHOLD = 150  # below this many item pages a process pool costs more than it saves
@@ -90,14 +90,6 @@ def _hash(*parts: object) -> str:
     return h.hexdigest()
 
 
-def item_digest(item: Item, status: str) -> str:
-    return _hash(
-        item.kind.value, item.path, item.title, item.slug,
-        item.date.isoformat() if item.date else "", item.draft, "|".join(item.tags),
-        item.summary, item.author, item.image, item.image_alt, item.service, item.body, status,
-    )  # fmt: skip
-
-
 def check_output_dir(config: Config, output: Path) -> Path:
     """Refuse an output directory that would overwrite or swallow the site's sources."""
     out = output.resolve()
@@ -140,7 +132,7 @@ class _Context:
             reverse=True,
         )
         self.status = {i.slug: i.status(now).value for i in self.items}
-        self.digests = {i.slug: item_digest(i, self.status[i.slug]) for i in self.items}
+        self.digests = {i.slug: i.digest(self.status[i.slug]) for i in self.items}
         self.published = [i for i in self.items if self.status[i.slug] == "published"]
         tips_oldest_first = sorted(
             (i for i in self.items if i.kind is Kind.TIP), key=lambda i: (i.date or far, i.slug)
@@ -278,7 +270,7 @@ def _plan(ctx: _Context, global_fp: str) -> list[_Page]:
                 }
                 for t in tips
             ],
-            weekday_label=_weekday_sv(config.tips.weekday),
+            weekday_label=weekday_name(config.tips.weekday, config.site.language),
             page_title=config.tips.title,
             canonical=urls.series,
             section="series",
@@ -461,10 +453,6 @@ def _plan(ctx: _Context, global_fp: str) -> list[_Page]:
             raise BuildError(f"two pages would be written to {out}; check slugs and tags")
         seen.add(out)
     return pages
-
-
-def _weekday_sv(weekday: int) -> str:
-    return ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")[weekday]
 
 
 # --- running a build -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from blogtool.config import Config
-from blogtool.content.items import Item
+from blogtool.content.model import Item
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 

@@ -15,7 +15,7 @@ import markdown
 from markdown.extensions import Extension
 from markdown.treeprocessors import InlineProcessor, Treeprocessor
 
-from blogtool.content.lix import markdown_to_prose
+from blogtool.content.prose import markdown_to_prose
 from blogtool.content.slugs import slugify
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 
 from blogtool.config import Config
-from blogtool.content.items import Item
+from blogtool.content.model import Item
 from blogtool.errors import BlogtoolError
 from blogtool.site.urls import Urls
 from blogtool.timeutil import long_date

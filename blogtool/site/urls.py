@@ -6,13 +6,22 @@ import datetime as dt
 from urllib.parse import urlsplit
 
 from blogtool.config import Config
-from blogtool.content.items import Item, Kind
+from blogtool.content.model import Item, Kind
 from blogtool.content.slugs import slugify
 
 TAG_DIR = "tagg"
 SERVICE_DIR = "tjanst"
 ARCHIVE_DIR = "arkiv"
 PAGE_DIR = "sida"
+STATIC_DIR = "static"
+FEED_NAMES = ("feed.xml", "atom.xml")
+
+
+def reserved_slugs(config: Config) -> set[str]:
+    """Top-level names the site's own pages use; a post with one of them as its slug would
+    overwrite (or be overwritten by) them."""
+    names = {config.tips.slug, TAG_DIR, SERVICE_DIR, ARCHIVE_DIR, PAGE_DIR, STATIC_DIR}
+    return names | {name.split(".")[0] for name in FEED_NAMES}
 
 
 class Urls:
@@ -43,7 +52,7 @@ class Urls:
         return f"{ARCHIVE_DIR}/{month.year}/{month.month:02d}/"
 
     def feed(self, series: bool = False, atom: bool = False) -> str:
-        name = "atom.xml" if atom else "feed.xml"
+        name = FEED_NAMES[1] if atom else FEED_NAMES[0]
         return f"{self.series}{name}" if series else name
 
     # as links ----------------------------------------------------------------------------------

@@ -1,0 +1,240 @@
+"""Every front-matter key a post or a tip may have, declared once.
+
+This table is the one home of the keys: parsing checks each key against it (allowed keys, types,
+"did you mean"), the item's digest and the parse cache's key are computed from it, and the
+reference (``blogtool fields``, docs/front-matter.md) is printed from it. Adding a key means
+adding one row here and using it in a template, as ``item["key"]``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from blogtool.config import Config
+from blogtool.content.kinds import Kind
+from blogtool.content.slugs import is_valid_slug
+from blogtool.timeutil import parse_when
+
+
+class Invalid(ValueError):
+    """A value that does not fit its field; the message says what was expected."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a field's parser may look at besides the value."""
+
+    config: Config
+    kind: Kind
+
+
+Parser = Callable[[Any, Context], Any]
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str  # as the reference names it: "text", "date", "true or false", ...
+    help: str
+    parse: Parser  # the value as written -> the value the item carries; raises Invalid
+    required: bool = False
+    missing: str = "missing; this key is required"
+    default: Any = None  # a value, or a function of the context
+    kinds: frozenset[Kind] = frozenset(Kind)
+
+    def default_for(self, context: Context) -> Any:
+        return self.default(context) if callable(self.default) else self.default
+
+    def applies_to(self, kind: Kind) -> bool:
+        return kind in self.kinds
+
+
+# --- parsers -----------------------------------------------------------------------------------
+
+
+def text(value: Any, context: Context) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise Invalid(f"expected text, got {type(value).__name__} {value!r}")
+
+
+def optional_text(value: Any, context: Context) -> str | None:
+    return text(value, context) or None
+
+
+def boolean(value: Any, context: Context) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid(f"expected true or false, got {value!r}")
+    return value
+
+
+def when(value: Any, context: Context) -> dt.datetime:
+    config = context.config
+    default_time = config.tips.time if context.kind is Kind.TIP else dt.time(0, 0)
+    try:
+        return parse_when(value, config.site.timezone, default_time)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+
+
+def tags(value: Any, context: Context) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [t.strip() for t in value.split(",")]
+    if not isinstance(value, list):
+        raise Invalid("expected a list of tags, e.g. [natur, friluftsliv]")
+    out: list[str] = []
+    for tag in value:
+        if not isinstance(tag, str | int) or isinstance(tag, bool) or not str(tag).strip():
+            raise Invalid(f"expected each tag to be text, got {tag!r}")
+        if str(tag).strip() not in out:
+            out.append(str(tag).strip())
+    return tuple(out)
+
+
+def slug(value: Any, context: Context) -> str:
+    value = text(value, context)
+    if not is_valid_slug(value):
+        raise Invalid(f"expected lowercase ASCII letters, digits and single hyphens, got {value!r}")
+    return value
+
+
+def service(value: Any, context: Context) -> str:
+    value = text(value, context)
+    services = context.config.services
+    if value not in services:
+        known = ", ".join(services) or "no service is configured"
+        raise Invalid(
+            f"unknown service {value!r}; expected a key of [services] in blogtool.toml ({known})"
+        )
+    return value
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+FIELDS: tuple[Field, ...] = (
+    Field(
+        "title",
+        "text",
+        "The headline; the slug is made from it unless slug is set.",
+        text,
+        required=True,
+        missing="missing; every post and tip needs a title",
+    ),
+    Field(
+        "date",
+        "date",
+        "When it goes out: ISO 8601 (2027-03-04 or 2027-03-04T08:00+01:00). No offset means "
+        "the site's zone; a tip dated without a time goes out at [tips] time. A date in the "
+        "future means scheduled.",
+        when,
+    ),
+    Field(
+        "draft",
+        "true or false",
+        "A draft is never published, whatever its date.",
+        boolean,
+        default=False,
+    ),
+    Field("tags", "list of text", "Topics; each gets a page.", tags, default=()),
+    Field(
+        "summary",
+        "text",
+        "One or two sentences for listings, feeds and the page description; the first "
+        "paragraph when empty.",
+        text,
+        default="",
+    ),
+    Field(
+        "author",
+        "text",
+        "Who wrote it; [site] author when absent.",
+        text,
+        default=lambda context: context.config.site.author.strip(),
+    ),
+    Field(
+        "slug",
+        "slug",
+        "The last part of the address; made from the title when absent.",
+        slug,
+    ),
+    Field("image", "text", "An image shown with the item (needs image_alt).", optional_text),
+    Field(
+        "image_alt",
+        "text",
+        "What the image shows, for readers who cannot see it (WCAG 1.1.1).",
+        optional_text,
+    ),
+    Field(
+        "service",
+        "service key",
+        "The featured service: a key of [services] in blogtool.toml.",
+        service,
+        kinds=frozenset({Kind.TIP}),
+    ),
+)
+
+
+def by_name(name: str) -> Field | None:
+    return next((f for f in FIELDS if f.name == name), None)
+
+
+def allowed(kind: Kind) -> list[str]:
+    return [f.name for f in FIELDS if f.applies_to(kind)]
+
+
+def signature() -> str:
+    """Changes whenever the table does: part of the parse cache's key."""
+    h = hashlib.sha256()
+    for f in FIELDS:
+        default = "<computed>" if callable(f.default) else repr(f.default)
+        kinds = ",".join(sorted(k.value for k in f.kinds))
+        h.update(f"{f.name}\x1f{f.type}\x1f{f.required}\x1f{default}\x1f{kinds}\x1e".encode())
+    return h.hexdigest()
+
+
+def reference() -> list[dict[str, Any]]:
+    """The table for people and programs (``blogtool fields``)."""
+    return [
+        {
+            "name": f.name,
+            "type": f.type,
+            "required": f.required,
+            "default": "(computed)" if callable(f.default) else f.default,
+            "kinds": sorted(k.value for k in f.kinds),
+            "help": f.help,
+        }
+        for f in FIELDS
+    ]
+
+
+def markdown_reference() -> str:
+    """docs/front-matter.md, from the table."""
+    rows = [
+        "# Front matter",
+        "",
+        "Every key a post (`posts/*.md`) or a tip (`tips/*.md`) may have between its `---` lines.",
+        "Any other key is an error, so a misspelt `dat:` never publishes a post at once.",
+        "This page is printed from the field table by `blogtool fields --markdown`.",
+        "",
+        "| key | type | required | default | for | what it is |",
+        "|---|---|---|---|---|---|",
+    ]
+    for f in reference():
+        default = f["default"]
+        shown = "" if default in (None, "", ()) else f"`{default!r}`".replace("'", "")
+        if default == "(computed)":
+            shown = "computed"
+        if isinstance(default, bool):
+            shown = f"`{str(default).lower()}`"
+        kinds = " and ".join(k + "s" for k in f["kinds"])
+        required = "yes" if f["required"] else ""
+        rows.append(
+            f"| `{f['name']}` | {f['type']} | {required} | {shown} | {kinds} | {f['help']} |"
+        )
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,129 @@
+"""The content model: posts and tips as frozen, validated objects, and the site that holds them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from blogtool.config import Config
+from blogtool.content import fields
+from blogtool.content.kinds import Kind, Status
+from blogtool.errors import ContentError, Problem
+
+__all__ = ["Item", "Kind", "Site", "Status"]
+
+
+@dataclass(frozen=True)
+class Item:
+    """A post or a tip. ``path`` is relative to the site root.
+
+    ``values`` holds every field of the table that applies to the item's kind: the validated
+    value, or the field's default. The properties below are typed views of the fields the code
+    itself reads; templates may read any field as ``item["name"]``.
+    """
+
+    kind: Kind
+    path: Path
+    slug: str  # the slug field, or one made from the title
+    body: str
+    body_line: int
+    values: dict[str, Any]  # never changed after parsing
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.path))
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    @property
+    def title(self) -> str:
+        return str(self.values["title"])
+
+    @property
+    def date(self) -> dt.datetime | None:
+        value: dt.datetime | None = self.values["date"]
+        return value
+
+    @property
+    def draft(self) -> bool:
+        return bool(self.values["draft"])
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(self.values["tags"])
+
+    @property
+    def summary(self) -> str:
+        return str(self.values["summary"])
+
+    @property
+    def author(self) -> str:
+        return str(self.values["author"])
+
+    @property
+    def image(self) -> str | None:
+        value: str | None = self.values["image"]
+        return value
+
+    @property
+    def image_alt(self) -> str | None:
+        value: str | None = self.values["image_alt"]
+        return value
+
+    @property
+    def service(self) -> str | None:
+        value: str | None = self.values.get("service")
+        return value
+
+    def status(self, now: dt.datetime) -> Status:
+        """Derived, never stored: draft wins, then a future date means scheduled."""
+        if self.draft or self.date is None:
+            return Status.DRAFT
+        if self.date > now:
+            return Status.SCHEDULED
+        return Status.PUBLISHED
+
+    def is_published(self, now: dt.datetime) -> bool:
+        return self.status(now) is Status.PUBLISHED
+
+    def digest(self, status: str) -> str:
+        """Everything a page of this item is made of, with every field of the table: a new
+        field changes the digest without anyone remembering to add it here."""
+        h = hashlib.sha256()
+        parts: list[object] = [self.kind.value, self.path, self.slug, self.body, status]
+        parts += [f"{f.name}={self.values.get(f.name)!r}" for f in fields.FIELDS]
+        for part in parts:
+            h.update(str(part).encode("utf-8", "surrogatepass"))
+            h.update(b"\x1f")
+        return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Site:
+    config: Config
+    items: tuple[Item, ...]
+    problems: tuple[Problem, ...]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+    def raise_for_errors(self) -> Site:
+        if self.errors:
+            raise ContentError(list(self.problems))
+        return self
+
+    @property
+    def posts(self) -> list[Item]:
+        return [i for i in self.items if i.kind is Kind.POST]
+
+    @property
+    def tips(self) -> list[Item]:
+        return [i for i in self.items if i.kind is Kind.TIP]

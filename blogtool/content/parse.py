@@ -1,0 +1,257 @@
+"""Reading one post or tip: bytes -> a validated ``Item`` and every problem found.
+
+The keys and their types come from the field table (``fields.FIELDS``); the rules that span
+several keys (a date unless it is a draft, alt text for every image, a slug that can be made,
+the series weekday) are the small checks at the end of ``parse_item``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from frontmatter.default_handlers import YAMLHandler
+
+from blogtool.config import Config
+from blogtool.content import fields
+from blogtool.content.fields import Context, Invalid
+from blogtool.content.model import Item, Kind
+from blogtool.content.slugs import slugify
+from blogtool.errors import Problem
+from blogtool.timeutil import WEEKDAYS
+
+try:  # the C loader is several times faster; fall back where libyaml is missing
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+
+_HANDLER = YAMLHandler()
+
+
+class _Collector:
+    def __init__(self, path: Path):
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def error(self, message: str, key: str | None = None, line: int | None = None) -> None:
+        self.problems.append(Problem(self.path, message, key, line))
+
+    def warning(self, message: str, key: str | None = None, line: int | None = None) -> None:
+        self.problems.append(Problem(self.path, message, key, line, "warning"))
+
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*$\n?", re.DOTALL | re.MULTILINE)
+
+
+def _split(text: str) -> tuple[str, str, int] | None:
+    """Front matter, body and the body's first line number; None without front matter.
+
+    python-frontmatter's boundary pattern swallows blank lines after the opening '---', which
+    shifts every line number we report, so the split is done here with an exact pattern.
+    """
+    if not _HANDLER.detect(text):
+        return None
+    m = _FRONT_MATTER.match(text)
+    if m is None:
+        return None
+    fm = m.group(1)
+    return fm, text[m.end() :], 3 + fm.count("\n")
+
+
+def _yaml_mapping(fm: str, c: _Collector) -> tuple[Any, dict[str, int]] | None:
+    """Parse the front matter, keeping each top-level key's line (1-based, in the file)."""
+    loader = _Loader(fm)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 2 if mark else None  # YAML counts from 0; '---' is line 1
+        if line is not None:  # an error found at the end points at the last front-matter line
+            line = min(line, 1 + max(1, fm.count("\n")))
+        problem = exc.problem or exc.context or "could not be parsed"
+        c.error(f"front matter is not valid YAML: {problem}", line=line)
+        return None
+    except yaml.YAMLError as exc:
+        c.error(f"front matter is not valid YAML: {exc}")
+        return None
+    finally:
+        loader.dispose()
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, _ in node.value:
+            lines[str(key_node.value)] = key_node.start_mark.line + 2
+    return data, lines
+
+
+_MD_IMAGE = re.compile(r"!\[([^\]]*)\]\s*[\(\[]")
+_HTML_IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_HTML_ALT = re.compile(r"\balt\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+)", re.IGNORECASE)
+
+
+def images_without_alt(body: str) -> list[int]:
+    """Offsets of images in a Markdown body that have no alt text."""
+    found = [m.start() for m in _MD_IMAGE.finditer(body) if not m.group(1).strip()]
+    for m in _HTML_IMG.finditer(body):
+        alt = _HTML_ALT.search(m.group(0))
+        if not alt or not alt.group(1).strip("\"' "):
+            found.append(m.start())
+    return sorted(found)
+
+
+def read_item(
+    source: Path, rel: Path, kind: Kind, config: Config
+) -> tuple[Item | None, list[Problem]]:
+    """Read and validate one file. Returns the item (None if unusable) and every problem."""
+    try:
+        raw = source.read_bytes()
+    except OSError as exc:
+        return None, [Problem(rel, f"cannot be read: {exc.strerror}")]
+    return parse_item(raw, rel, kind, config)
+
+
+def _front_matter(
+    raw: bytes, c: _Collector
+) -> tuple[dict[str, Any], dict[str, int], str, int] | None:
+    """The front matter as a mapping, each key's line, the body and its first line."""
+    if not raw.strip():
+        c.error("file is empty; expected front matter between '---' lines with at least a title")
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        c.error(
+            f"not UTF-8 (byte 0x{raw[exc.start]:02X} cannot be decoded); save the file as UTF-8",
+            line=raw[: exc.start].count(b"\n") + 1,
+        )
+        return None
+    split = _split(text.replace("\r\n", "\n"))
+    if split is None:
+        c.error("no front matter; expected a '---' line, then key: value lines, then '---'", line=1)
+        return None
+    fm, body, body_line = split
+    parsed = _yaml_mapping(fm, c)
+    if parsed is None:
+        return None
+    data, lines = parsed
+    if data is None:
+        c.error("front matter is empty; expected at least a title", line=2)
+        return None
+    if not isinstance(data, dict):
+        kinds = {list: "a list", str: "a single string"}
+        got = kinds.get(type(data), type(data).__name__)  # type: ignore[call-overload]
+        c.error(f"front matter must be a mapping of keys to values (key: value), got {got}", line=2)
+        return None
+    return data, lines, body, body_line
+
+
+def _unknown_keys(
+    data: dict[str, Any], kind: Kind, c: _Collector, lines: dict[str, int]
+) -> set[str]:
+    """Report keys the table does not allow; return the keys misspellings probably meant."""
+    names = fields.allowed(kind)
+    hinted: set[str] = set()
+    for key in data:
+        if key in names:
+            continue
+        field = fields.by_name(str(key))
+        hint = difflib.get_close_matches(str(key), names, n=1)
+        if field is not None:
+            only = " and ".join(sorted(k.value + "s" for k in field.kinds))
+            msg = f"only {only} have a {field.name}"
+        elif hint:
+            msg = f"unknown key; did you mean {hint[0]!r}?"
+            hinted.add(hint[0])
+        else:
+            msg = f"unknown key; expected one of {', '.join(names)}"
+        c.error(msg, key=str(key), line=lines.get(str(key)))
+    return hinted
+
+
+def parse_item(
+    raw: bytes, rel: Path, kind: Kind, config: Config
+) -> tuple[Item | None, list[Problem]]:
+    """Validate the bytes of one file; ``rel`` is the path that messages name."""
+    c = _Collector(rel)
+    found = _front_matter(raw, c)
+    if found is None:
+        return None, c.problems
+    data, lines, body, body_line = found
+    hinted = _unknown_keys(data, kind, c, lines)
+    context = Context(config, kind)
+    values: dict[str, Any] = {}
+    for field in fields.FIELDS:
+        if not field.applies_to(kind):
+            continue
+        raw_value = data.get(field.name)
+        value = None
+        if raw_value is not None:
+            try:
+                value = field.parse(raw_value, context)
+            except Invalid as exc:
+                c.error(str(exc), key=field.name, line=lines.get(field.name))
+                values[field.name] = field.default_for(context)
+                continue
+        if value is None or value == "":
+            if field.required and field.name not in hinted:
+                c.error(field.missing, key=field.name, line=lines.get(field.name))
+            value = field.default_for(context) if value is None else value
+        values[field.name] = value
+    slug = _checks(values, body, body_line, kind, config, c, lines, hinted)
+    if any(p.is_error for p in c.problems) or not slug:
+        return None, c.problems
+    return Item(kind, rel, slug, body, body_line, values), c.problems
+
+
+def _checks(
+    values: dict[str, Any],
+    body: str,
+    body_line: int,
+    kind: Kind,
+    config: Config,
+    c: _Collector,
+    lines: dict[str, int],
+    hinted: set[str],
+) -> str | None:
+    """The rules that span several keys. Returns the slug, if one can be had."""
+    failed = {p.key for p in c.problems if p.is_error}
+    date, draft = values.get("date"), values.get("draft")
+    if date is None and not draft and not failed & {"date", "draft"} and "date" not in hinted:
+        c.error(
+            "missing; a post that is not a draft needs a date (or set draft: true)",
+            key="date",
+            line=lines.get("draft"),
+        )
+    if values.get("image") and not values.get("image_alt"):
+        c.error(
+            "missing; the image needs alt text that describes it (WCAG 1.1.1)",
+            key="image_alt",
+            line=lines.get("image"),
+        )
+    for offset in images_without_alt(body):
+        c.error(
+            "image without alt text; write ![description](file) (WCAG 1.1.1)",
+            line=body_line + body.count("\n", 0, offset),
+        )
+    if kind is Kind.TIP and date is not None and date.weekday() != config.tips.weekday:
+        c.warning(
+            f"{date.date().isoformat()} is a {WEEKDAYS[date.weekday()]}; "
+            f"the series goes out on {config.tips.weekday_name}s",
+            key="date",
+            line=lines.get("date"),
+        )
+    slug: str | None = values.get("slug")
+    title = values.get("title")
+    if slug is None and "slug" not in failed and title:
+        slug = slugify(title)
+        if not slug:
+            c.error(
+                "no slug can be made from this title; add a slug: key",
+                key="title",
+                line=lines.get("title"),
+            )
+    return slug

@@ -1,0 +1,33 @@
+"""The running text of a Markdown body, without markup: what LIX counts and excerpts show."""
+
+from __future__ import annotations
+
+import re
+
+_BLOCK_START = re.compile(r"^\s{0,3}(?:#{1,6}\s|[-*+]\s|\d+[.)]\s|>\s?)")
+
+
+def markdown_to_prose(body: str) -> str:
+    """The running text of a Markdown body, one block per paragraph, without markup."""
+    text = re.sub(r"^(```|~~~).*?^\1\s*$", "", body, flags=re.DOTALL | re.MULTILINE)
+    text = re.sub(r"<!--.*?-->", "", text, flags=re.DOTALL)
+    text = re.sub(r"`[^`]*`", "", text)
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)  # images are not read as prose
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links keep their words
+    text = re.sub(r"\[([^\]]*)\]\[[^\]]*\]", r"\1", text)
+    text = re.sub(r"^\s*\[[^\]]+\]:\s*\S+.*$", "", text, flags=re.MULTILINE)
+    text = re.sub(r"<[^>]+>", " ", text)
+    text = re.sub(r"https?://\S+", "", text)
+    blocks: list[str] = []
+    current: list[str] = []
+    for line in text.splitlines():
+        if not line.strip() or _BLOCK_START.match(line):
+            if current:
+                blocks.append(" ".join(current))
+            current = []
+            line = _BLOCK_START.sub("", line)
+        if line.strip():
+            current.append(line.strip())
+    if current:
+        blocks.append(" ".join(current))
+    return "\n\n".join(re.sub(r"[*_]{1,3}", "", b) for b in blocks)
