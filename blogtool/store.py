@@ -1,4 +1,4 @@
-"""The site's state: one SQLite file (subscribers, newsletter issues, deliveries, run state).
+"""The site's state: one SQLite file (subscribers, newsletter issues, their queue, run state).
 
 Schema changes are named migration functions, applied in order and recorded in a table, so an
 old database is brought up to date the first time a newer blogtool opens it.
@@ -21,71 +21,16 @@ class StoreError(BlogtoolError):
     """The state database cannot be opened or is not a blogtool database."""
 
 
-def _script(db: sqlite3.Connection, sql: str) -> None:
+def script(db: sqlite3.Connection, sql: str) -> None:
     """Run several statements inside the caller's transaction (executescript would commit)."""
     for statement in sql.split(";"):
         if statement.strip():
             db.execute(statement)
 
 
-def _m001_initial(db: sqlite3.Connection) -> None:
-    _script(
-        db,
-        """
-        CREATE TABLE subscribers (
-            id INTEGER PRIMARY KEY,
-            email TEXT NOT NULL,
-            email_key TEXT NOT NULL UNIQUE,      -- lower-cased, for uniqueness
-            name TEXT NOT NULL DEFAULT '',
-            status TEXT NOT NULL DEFAULT 'active'
-                CHECK (status IN ('active', 'unsubscribed', 'bounced')),
-            consent_at TEXT NOT NULL,            -- when consent was given (UTC, ISO 8601)
-            consent_source TEXT NOT NULL,        -- how: 'cli', 'import:file.csv', ...
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            status_changed_at TEXT,
-            status_reason TEXT
-        );
-        CREATE TABLE suppressions (
-            email_hash TEXT PRIMARY KEY,         -- sha256 of the email key, nothing else kept
-            created_at TEXT NOT NULL,
-            reason TEXT NOT NULL
-        );
-        CREATE TABLE issues (
-            id INTEGER PRIMARY KEY,
-            created_at TEXT NOT NULL,
-            period_start TEXT NOT NULL,
-            period_end TEXT NOT NULL,
-            subject TEXT NOT NULL,
-            preheader TEXT NOT NULL,
-            html TEXT NOT NULL,                  -- with the unsubscribe placeholder
-            text TEXT NOT NULL,
-            items TEXT NOT NULL,                 -- JSON list of item paths
-            frozen_at TEXT,                      -- recipients fixed at this time
-            completed_at TEXT
-        );
-        CREATE TABLE deliveries (
-            id INTEGER PRIMARY KEY,
-            issue_id INTEGER NOT NULL REFERENCES issues(id),
-            subscriber_id INTEGER REFERENCES subscribers(id) ON DELETE SET NULL,
-            email TEXT,
-            status TEXT NOT NULL DEFAULT 'queued'
-                CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'skipped')),
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at REAL NOT NULL DEFAULT 0,
-            message_id TEXT,
-            last_error TEXT,
-            updated_at TEXT NOT NULL,
-            sent_at TEXT,
-            UNIQUE (issue_id, subscriber_id)
-        );
-        CREATE INDEX deliveries_by_status ON deliveries (issue_id, status, id);
-        """,
-    )
-
-
-def _m002_run_state(db: sqlite3.Connection) -> None:
-    _script(
+def create_state_table(db: sqlite3.Connection) -> None:
+    """Migration 002: key/value state of the scheduled job (last build, last run, ...)."""
+    script(
         db,
         """
         CREATE TABLE state (
@@ -97,10 +42,31 @@ def _m002_run_state(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
-    ("001_initial", _m001_initial),
-    ("002_run_state", _m002_run_state),
+# Each table's SQL lives in the one module that owns the table; a migration names them in order.
+# Names are recorded in schema_migrations, so they never change once released.
+MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
+    (
+        "001_initial",
+        (
+            "blogtool.mail.subscribers:create_tables",
+            "blogtool.mail.issues:create_tables",
+            "blogtool.mail.queue:create_tables",
+        ),
+    ),
+    ("002_run_state", ("blogtool.store:create_state_table",)),
 ]
+
+
+def steps(migration: str) -> list[Callable[[sqlite3.Connection], None]]:
+    """The functions a named migration runs, in order."""
+    import importlib
+
+    refs = dict(MIGRATIONS)[migration]
+    found = []
+    for ref in refs:
+        module, _, name = ref.partition(":")
+        found.append(getattr(importlib.import_module(module), name))
+    return found
 
 
 def utc_now_iso(now: dt.datetime) -> str:
@@ -144,11 +110,12 @@ def migrate(db: sqlite3.Connection) -> list[str]:
     )
     done = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
     applied = []
-    for name, func in MIGRATIONS:
+    for name, _ in MIGRATIONS:
         if name in done:
             continue
         with transaction(db):
-            func(db)
+            for step in steps(name):
+                step(db)
             db.execute(
                 "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
                 (name, utc_now_iso(dt.datetime.now(dt.UTC))),

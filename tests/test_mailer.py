@@ -12,7 +12,8 @@ import pytest
 from blogtool.config import load_config
 from blogtool.mail.compose import MessageFactory, Recipient
 from blogtool.mail.issues import UNSUBSCRIBE_PLACEHOLDER, Issue
-from blogtool.mail.queue import Pacing, SendAborted, SmtpTransport, send_issue
+from blogtool.mail.queue import Pacing, send_issue
+from blogtool.mail.transports import SendAborted, SmtpTransport
 from blogtool.store import connect
 
 from .conftest import NOW
@@ -147,7 +148,7 @@ def test_rate_limit_spaces_messages(sample_site):
 
 
 def test_backoff_doubles_between_temporary_failures(sample_site):
-    from blogtool.mail.queue import TemporaryFailure
+    from blogtool.mail.transports import TemporaryFailure
 
     config = load_config(sample_site)
     db, iss = _queue(sample_site, 2)

@@ -113,7 +113,8 @@ def test_migrations_are_recorded_and_applied_once(tmp_path):
     path = tmp_path / "state.db"
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    store._m001_initial(conn)  # a database made by an older blogtool
+    for step in store.steps("001_initial"):  # a database made by an older blogtool
+        step(conn)
     conn.execute("INSERT INTO schema_migrations VALUES ('001_initial', 'earlier')")
     conn.close()
     db = store.connect(path)

@@ -1,76 +1,70 @@
-"""The command line, shared part: the group, its environment, domain errors turned into one clear
-line and an exit code, and small output helpers. The commands live beside this module, one module
-per concern; importing the ``blogtool.cli`` package registers them all.
+"""The command line, shared part: the group (which loads a command's module only when that
+command runs), domain errors turned into one clear line and an exit code, and small output
+helpers. No business rule, SQL or environment lookup lives in the command modules.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import os
+import importlib
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from blogtool.errors import BlogtoolError, ContentError, Problem, UsageError
+from blogtool.env import Env
+from blogtool.errors import BlogtoolError, ContentError, ExitStatus, Problem
 
 if TYPE_CHECKING:
-    from blogtool.config import Config
-    from blogtool.content.model import Site
+    from blogtool.mail.dispatch import SendOptions
+    from blogtool.mail.issues import Issue
+    from blogtool.mail.queue import SendReport
+    from blogtool.mail.transports import Transport
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
-
-class Env:
-    """What every command shares: where the site is and what time it is."""
-
-    def __init__(self, site: Path | None, debug: bool):
-        self.site_option = site
-        self.debug = debug
-        self._config: Config | None = None
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            from blogtool.config import find_root, load_config
-
-            root = self.site_option.resolve() if self.site_option else find_root(Path.cwd())
-            self._config = load_config(root)
-        return self._config
-
-    def now(self) -> dt.datetime:
-        """The one place that reads the clock; ``BLOGTOOL_NOW`` pins it for rehearsals and tests."""
-        from blogtool.timeutil import parse_now
-
-        pinned = os.environ.get("BLOGTOOL_NOW")
-        tz = self.config.site.timezone
-        if pinned:
-            cached = getattr(self, "_pinned", None)
-            if cached is None or cached[0] != pinned:
-                try:
-                    cached = (pinned, parse_now(pinned).astimezone(tz))
-                except ValueError as exc:
-                    raise UsageError(str(exc)) from None
-                self._pinned = cached
-            return cached[1]
-        return dt.datetime.now(tz)
-
-    def load_site(self, cached: bool = False) -> Site:
-        """Every post and tip. ``cached`` reuses the parse of unchanged files (build, run)."""
-        from blogtool.content.load import load_site
-
-        cache = self.config.state_dir / "cache" / "content.pickle" if cached else None
-        return load_site(self.config, cache)
+# Every command and the module that defines it. A command's module is imported only when the
+# command runs (or its help is shown), so 'blogtool --help' stays fast.
+COMMANDS = {
+    "init": "write",
+    "new": "write",
+    "schedule": "write",
+    "unschedule": "write",
+    "list": "write",
+    "calendar": "write",
+    "check": "write",
+    "fields": "write",
+    "config": "write",
+    "build": "publish",
+    "serve": "publish",
+    "subscribers": "mail",
+    "newsletter": "mail",
+    "unsubscribe": "mail",
+    "run": "run",
+    "status": "run",
+    "next": "run",
+}
 
 
 class BlogtoolGroup(click.Group):
-    """Turns domain errors into a message on stderr and the matching exit code."""
+    """Loads commands lazily; turns domain errors into a message on stderr and an exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMANDS.get(cmd_name)
+        if module is None:
+            return None
+        command = importlib.import_module(f"blogtool.cli.{module}").COMMANDS[cmd_name]
+        assert isinstance(command, click.Command)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except BlogtoolError as exc:
+        except (BlogtoolError, OSError) as exc:
             env = ctx.obj
             if isinstance(env, Env) and env.debug:
                 raise
@@ -80,12 +74,25 @@ class BlogtoolGroup(click.Group):
                 click.echo(
                     f"Error: {n} problem{'s' * (n != 1)} found; nothing was changed.", err=True
                 )
+            elif isinstance(exc, OSError):
+                click.echo(f"Error: {describe_os_error(exc)}", err=True)
+                ctx.exit(ExitStatus.ERROR)
             else:
                 click.echo(f"Error: {exc}", err=True)
-            ctx.exit(int(exc.exit_code))
+            ctx.exit(int(getattr(exc, "exit_code", ExitStatus.ERROR)))
 
 
-def print_problems(problems: list[Problem] | tuple[Problem, ...]) -> None:
+def describe_os_error(exc: OSError) -> str:
+    """One line: the path and the reason ("/proc/out: Permission denied")."""
+    reason = exc.strerror or type(exc).__name__
+    path = exc.filename if exc.filename is not None else None
+    if path is None:
+        return reason
+    also = f" -> {exc.filename2}" if exc.filename2 is not None else ""
+    return f"{path}{also}: {reason}"
+
+
+def print_problems(problems: Sequence[Problem]) -> None:
     for problem in problems:
         color = "red" if problem.is_error else "yellow"
         click.secho(str(problem), fg=color, err=True)
@@ -137,3 +144,62 @@ def state_db(env: Env) -> Any:
     from blogtool.store import opened
 
     return opened(env.config.state_path)
+
+
+def transport(env: Env) -> Transport:
+    """Where this site's mail goes (an SMTP password is asked for only if needed)."""
+    from blogtool.mail.transports import choose
+
+    return choose(env.config, env.smtp_password)
+
+
+def send_now(
+    env: Env,
+    db: Any,
+    issue: Issue,
+    secret: bytes,
+    transport: Transport,
+    options: SendOptions | None = None,
+) -> SendReport:
+    """Send through the queue under the send lock, with a progress bar when someone watches."""
+    import time
+
+    from blogtool.mail.dispatch import SendOptions, send_locked
+    from blogtool.mail.queue import Pacing
+
+    bar: Any = None
+    started = time.monotonic()
+
+    def progress(report: SendReport) -> None:
+        nonlocal bar
+        if not env.shows_progress:
+            return  # under cron: the summary line is enough
+        if bar is None:
+            bar = click.progressbar(
+                length=report.total, label=f"Issue {issue.id}", file=sys.stderr, show_pos=True
+            )
+            bar.__enter__()
+        done = report.sent + report.failed + report.skipped
+        rate_now = report.sent / max(time.monotonic() - started, 1e-6)
+        bar.label = f"{report.sent} sent, {report.failed} failed, {rate_now:.0f}/s"
+        bar.update(done - bar.pos)
+
+    def on_interrupt() -> None:
+        click.echo("\nStopping after the current message (again to stop at once) ...", err=True)
+
+    pacing = Pacing(now=env.now, clock=env.clock, sleep=env.sleep)
+    try:
+        return send_locked(
+            env.config,
+            db,
+            issue,
+            secret,
+            transport,
+            pacing,
+            options or SendOptions(),
+            progress=progress,
+            on_interrupt=on_interrupt,
+        )
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)

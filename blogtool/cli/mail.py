@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from blogtool.errors import ExitStatus, UsageError
 
-from .base import Env, cli, clip, pass_env, print_problems, state_db, table
-
-if TYPE_CHECKING:
-    pass
-
+from .base import Env, clip, pass_env, print_problems, send_now, state_db, table, transport
 
 # --- subscribers --------------------------------------------------------------------------------
 
 
-@cli.group()
+@click.group()
 def subscribers() -> None:
     """Manage newsletter subscribers (stored in the state database).
 
@@ -181,11 +176,10 @@ def subscribers_show(env: Env, email: str) -> None:
     """
     from dataclasses import asdict
 
-    from blogtool.mail import subscribers as subs
+    from blogtool.mail.privacy import stored_about
 
     with state_db(env) as db:
-        subscriber = subs.require(db, email)
-        deliveries = subs.deliveries_of(db, subscriber.id)
+        subscriber, deliveries = stored_about(db, email)
     for key, value in asdict(subscriber).items():
         click.echo(f"{key}: {value if value is not None else ''}")
     click.echo(f"deliveries: {len(deliveries)}")
@@ -211,19 +205,19 @@ def subscribers_forget(env: Env, email: str, yes: bool) -> None:
     Example:
         blogtool subscribers forget anna@example.se --yes
     """
-    from blogtool.mail import subscribers as subs
+    from blogtool.mail.privacy import forget
 
-    if not yes and sys.stdin.isatty():
+    if not yes and env.interactive:
         click.confirm(f"Erase everything stored about {email}?", abort=True)
     with state_db(env) as db:
-        erased = subs.forget(db, email, env.now())
+        erased = forget(db, email, env.now())
     click.echo(f"forgotten: {email} (address removed from {erased} deliveries; hash suppressed)")
 
 
 # --- newsletter ----------------------------------------------------------------------------------
 
 
-@cli.group()
+@click.group()
 def newsletter() -> None:
     """Compile, preview and send the weekly newsletter.
 
@@ -282,18 +276,18 @@ def newsletter_list(env: Env) -> None:
     Example:
         blogtool newsletter list
     """
-    from blogtool.mail.issues import delivery_counts, issues
+    from blogtool.mail.issues import issues
+    from blogtool.mail.queue import counts
 
     with state_db(env) as db:
         rows = []
         for issue in issues(db):
-            c = delivery_counts(db, issue.id)
-            state = "sent" if issue.completed_at else ("sending" if issue.frozen_at else "ready")
+            c = counts(db, issue.id)
             rows.append(
                 (
                     str(issue.id),
                     issue.created_at[:16].replace("T", " "),
-                    state,
+                    issue.state.value,
                     str(c["queued"] + c["sending"]),
                     str(c["sent"]),
                     str(c["failed"]),
@@ -359,40 +353,6 @@ def newsletter_preview(
         click.launch(str(html_path))
 
 
-def make_transport(env: Env) -> Any:
-    from blogtool.mail.queue import OutboxTransport, SmtpTransport
-
-    config = env.config
-    if config.smtp is None:
-        return OutboxTransport(config.outbox_dir)
-    return SmtpTransport(config.smtp, _smtp_password(env))
-
-
-def _smtp_password(env: Env) -> str | None:
-    smtp = env.config.smtp
-    assert smtp is not None
-    if smtp.user is None:
-        return None  # a local relay: no login
-    password = os.environ.get("BLOGTOOL_SMTP_PASSWORD")
-    if password:
-        return password
-    account = f"{smtp.user}@{smtp.host}"
-    try:
-        import keyring
-
-        password = keyring.get_password("blogtool", account)
-    except Exception:  # no keyring backend on this machine
-        password = None
-    if password:
-        return password
-    if sys.stdin.isatty():
-        return click.prompt(f"SMTP password for {account}", hide_input=True)
-    raise UsageError(
-        f"no SMTP password for {account}: set BLOGTOOL_SMTP_PASSWORD, or store it with "
-        f"'keyring set blogtool {account}'"
-    )
-
-
 @newsletter.command(name="send")
 @click.argument("issue_id", metavar="[ISSUE]", type=int, required=False)
 @click.option("--test-to", metavar="ADDR", help="Send one copy to ADDR only; nothing is recorded.")
@@ -436,11 +396,13 @@ def newsletter_send(
     """
     from blogtool.mail import subscribers as subs
     from blogtool.mail.compose import MessageFactory, envelope_sender
+    from blogtool.mail.dispatch import SendOptions
     from blogtool.mail.queue import send_test
-    from blogtool.mail.tokens import secret_from_env
 
     config = env.config
-    secret = secret_from_env()
+    secret = env.secret()
+    if resend_uncertain and accept_uncertain:
+        raise UsageError("choose one of --resend-uncertain and --accept-uncertain")
     with state_db(env) as db:
         issue = _pick_issue(db, issue_id)
         if issue is None:
@@ -452,7 +414,7 @@ def newsletter_send(
                 raise UsageError(f"--test-to: {exc}") from None
             factory = MessageFactory(config, issue, secret, test=True)
             message_id = send_test(
-                factory, make_transport(env), envelope_sender(config), address, env.now()
+                factory, transport(env), envelope_sender(config), address, env.now()
             )
             click.echo(f"test of issue {issue.id} sent to {address} ({message_id})")
             return
@@ -462,89 +424,13 @@ def newsletter_send(
         if dry_run:
             _dry_run(env, db, issue, secret)
             return
-        transport = make_transport(env)
-        if resend_uncertain and accept_uncertain:
-            raise UsageError("choose one of --resend-uncertain and --accept-uncertain")
-        report = send_queued(
-            env, db, issue, secret, transport, rate, resend_uncertain, accept_uncertain
+        via = transport(env)
+        report = send_now(
+            env, db, issue, secret, via, SendOptions(rate, resend_uncertain, accept_uncertain)
         )
-    _print_send_report(issue.id, report, transport.description)
+    _print_send_report(issue.id, report, via.description)
     if report.failed or report.uncertain or report.stopped:
         sys.exit(ExitStatus.ERROR)
-
-
-def send_queued(
-    env: Env,
-    db: Any,
-    issue: Any,
-    secret: bytes,
-    transport: Any,
-    rate: int | None = None,
-    resend_uncertain: bool = False,
-    accept_uncertain: bool = False,
-) -> Any:
-    """Send ``issue`` through the durable queue under the site's send lock. The first Ctrl-C
-    or SIGTERM finishes the current message and stops cleanly; a second stops at once."""
-    import signal
-    import time
-
-    from blogtool.mail.compose import MessageFactory, envelope_sender
-    from blogtool.mail.queue import Pacing, send_issue
-    from blogtool.store import exclusive_lock
-
-    config = env.config
-    stop = {"requested": False}
-
-    def graceful(signum: int, frame: Any) -> None:
-        if stop["requested"]:
-            raise KeyboardInterrupt
-        stop["requested"] = True
-        click.echo("\nStopping after the current message (again to stop at once) ...", err=True)
-
-    factory = MessageFactory(config, issue, secret)
-    pacing = Pacing(
-        now=env.now, clock=time.time, sleep=time.sleep, should_stop=lambda: stop["requested"]
-    )
-    bar: Any = None
-    started = time.monotonic()
-
-    def progress(report: Any) -> None:
-        nonlocal bar
-        if not sys.stderr.isatty():
-            return  # under cron: the summary line is enough
-        done = report.sent + report.failed + report.skipped
-        if bar is None:
-            bar = click.progressbar(
-                length=report.total, label=f"Issue {issue.id}", file=sys.stderr, show_pos=True
-            )
-            bar.__enter__()
-        rate_now = report.sent / max(time.monotonic() - started, 1e-6)
-        bar.label = f"{report.sent} sent, {report.failed} failed, {rate_now:.0f}/s"
-        bar.update(done - bar.pos)
-
-    previous = {s: signal.signal(s, graceful) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        with exclusive_lock(config.state_dir / "send.lock", "a newsletter send for this site"):
-            smtp = config.smtp
-            return send_issue(
-                db,
-                issue,
-                factory,
-                transport,
-                envelope_sender(config),
-                pacing,
-                rate=config.newsletter.rate if rate is None else rate,
-                max_attempts=smtp.max_attempts if smtp else 1,
-                retry_delay=smtp.retry_delay if smtp else 0.0,
-                resend_uncertain=resend_uncertain,
-                accept_uncertain=accept_uncertain,
-                progress=progress,
-            )
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _print_send_report(issue_id: int, report: Any, where: str) -> None:
@@ -568,48 +454,25 @@ def _print_send_report(issue_id: int, report: Any, where: str) -> None:
 
 
 def _dry_run(env: Env, db: Any, issue: Any, secret: bytes) -> None:
-    from blogtool.mail.compose import MessageFactory, Recipient
+    from blogtool.mail.compose import MessageFactory
+    from blogtool.mail.queue import recipients
+    from blogtool.mail.transports import describe
 
-    if issue.frozen_at:
-        rows = db.execute(
-            "SELECT d.id, d.subscriber_id, d.email, s.name FROM deliveries d "
-            "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
-            "WHERE d.issue_id = ? AND d.status = 'queued' ORDER BY d.id",
-            (issue.id,),
-        ).fetchall()
-    else:
-        rows = db.execute(
-            "SELECT 0 AS id, id AS subscriber_id, email, name FROM subscribers "
-            "WHERE status = 'active' ORDER BY id"
-        ).fetchall()
+    who = recipients(db, issue)
     click.echo(f"issue {issue.id}: {issue.subject}")
-    click.echo(
-        f"would send {len(rows)} messages via {_transport_description(env)}; nothing was changed"
-    )
-    if rows:
+    click.echo(f"would send {len(who)} messages via {describe(env.config)}; nothing was changed")
+    if who:
         factory = MessageFactory(env.config, issue, secret)
-        r = rows[0]
-        recipient = Recipient(r["id"], r["subscriber_id"], r["email"], r["name"] or "")
-        data = factory.render(recipient, factory.message_id(recipient), env.now())
+        data = factory.render(who[0], factory.message_id(who[0]), env.now())
         head = data.split(b"\r\n\r\n", 1)[0].decode("ascii")
         click.echo("first message's headers:")
         click.echo("  " + head.replace("\r\n", "\n  "))
 
 
-def _transport_description(env: Env) -> str:
-    """Where a send would go, without resolving a password (a dry run must not prompt)."""
-    from blogtool.mail.queue import OutboxTransport, SmtpTransport
-
-    smtp = env.config.smtp
-    if smtp is None:
-        return OutboxTransport(env.config.outbox_dir).description
-    return SmtpTransport(smtp, None).description
-
-
 # --- unsubscribe --------------------------------------------------------------------------------
 
 
-@cli.group()
+@click.group()
 def unsubscribe() -> None:
     """The other end of the unsubscribe links in every newsletter.
 
@@ -638,7 +501,6 @@ def unsubscribe_serve(env: Env, host: str, port: int) -> None:
     import socketserver
     from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-    from blogtool.mail.tokens import secret_from_env
     from blogtool.mail.web import make_app
 
     class Quiet(WSGIRequestHandler):
@@ -648,7 +510,7 @@ def unsubscribe_serve(env: Env, host: str, port: int) -> None:
     class Threaded(socketserver.ThreadingMixIn, WSGIServer):
         daemon_threads = True
 
-    app = make_app(env.config, secret_from_env(), env.now)
+    app = make_app(env.config, env.secret(), env.now)
     try:
         server = make_server(host, port, app, server_class=Threaded, handler_class=Quiet)
     except OSError as exc:
@@ -676,14 +538,16 @@ def unsubscribe_token(env: Env, token: str) -> None:
     Example:
         blogtool unsubscribe token 12.XObguYuy8YWk-Rs7mU0IVqyY
     """
-    from blogtool.mail.tokens import secret_from_env
     from blogtool.mail.web import unsubscribe as do_unsubscribe
 
     token = token.strip().removeprefix("unsubscribe").strip()
     with state_db(env) as db:
-        outcome = do_unsubscribe(db, secret_from_env(), token, env.now(), "mailto request")
+        outcome = do_unsubscribe(db, env.secret(), token, env.now(), "mailto request")
     if outcome.status == "invalid":
         raise UsageError(
             "the token is not valid for any subscriber (altered, or the secret changed)"
         )
     click.echo(f"{outcome.status}: {outcome.email}")
+
+
+COMMANDS = {"subscribers": subscribers, "newsletter": newsletter, "unsubscribe": unsubscribe}

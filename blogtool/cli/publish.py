@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from blogtool.errors import BlogtoolError, ContentError, UsageError
 
-from .base import Env, cli, pass_env, print_problems
-
-if TYPE_CHECKING:
-    pass
-
+from .base import Env, pass_env, print_problems
 
 # --- publish ----------------------------------------------------------------------------------
 
@@ -55,7 +51,7 @@ def _run_build(
     return result
 
 
-@cli.command(name="build")
+@click.command(name="build")
 @click.option("--drafts", is_flag=True, help="Include drafts, marked as such (for previews).")
 @click.option("--future", is_flag=True, help="Include scheduled items, marked (for previews).")
 @click.option(
@@ -89,7 +85,7 @@ def build_site(env: Env, drafts: bool, future: bool, output: Path | None, jobs: 
     click.echo(result.summary())
 
 
-@cli.command()
+@click.command()
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--output",
@@ -115,7 +111,7 @@ def serve(env: Env, port: int, output: Path | None) -> None:
 
     def rebuild() -> None:
         try:
-            env._config = None  # the config itself may have changed
+            env.reload_config()  # the config itself may have changed
             result = _run_build(env, target, True, True, None, quiet=True)
             click.echo(result.summary(), err=True)
         except BlogtoolError as exc:
@@ -148,3 +144,6 @@ def serve(env: Env, port: int, output: Path | None) -> None:
     finally:
         watcher.stop()
         server.server_close()
+
+
+COMMANDS = {"build": build_site, "serve": serve}

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from blogtool.errors import BlogtoolError, ExitStatus
 
-from .base import Env, cli, pass_env, state_db
-from .mail import make_transport, send_queued
-
-if TYPE_CHECKING:
-    pass
-
+from .base import Env, pass_env, send_now, state_db, transport
 
 # --- unattended ---------------------------------------------------------------------------------
 
@@ -47,7 +42,7 @@ def _run_logger(env: Env, quiet: bool) -> Any:
     return logger
 
 
-@cli.command(name="run")
+@click.command(name="run")
 @click.option(
     "--quiet", "-q", is_flag=True, help="Print only errors (for cron, which mails output)."
 )
@@ -66,10 +61,10 @@ def run_job(env: Env, quiet: bool) -> None:
         */5 * * * * cd /srv/kommunbloggen && .venv/bin/blogtool run --quiet
     """
     from blogtool.errors import LockedError
-    from blogtool.job.runner import run_once
-    from blogtool.mail.tokens import SecretMissing, secret_from_env
+    from blogtool.job.runner import record_run, run_once
+    from blogtool.mail.tokens import SecretMissing
     from blogtool.site.build import BuildOptions, build, check_output_dir
-    from blogtool.store import exclusive_lock, set_state, utc_now_iso
+    from blogtool.store import exclusive_lock
 
     log = _run_logger(env, quiet)
     config = env.config
@@ -84,7 +79,7 @@ def run_job(env: Env, quiet: bool) -> None:
                 log.error("content has errors; nothing was published or sent")
                 sys.exit(ExitStatus.ERROR)
             try:
-                secret: bytes | None = secret_from_env()
+                secret: bytes | None = env.secret()
             except SecretMissing:
                 secret = None
             with state_db(env) as db:
@@ -95,17 +90,14 @@ def run_job(env: Env, quiet: bool) -> None:
                     output=output,
                     build=lambda: build(site, now, BuildOptions(output=output)),
                     send=(
-                        (lambda issue: send_queued(env, db, issue, secret, make_transport(env)))
+                        (lambda issue: send_now(env, db, issue, secret, transport(env)))
                         if secret is not None
                         else None
                     ),
                 )
                 for level, message in result.log:
                     getattr(log, level)(message)
-                set_state(db, "run.at", utc_now_iso(now), now)
-                set_state(
-                    db, "run.error", "\n".join(m for lv, m in result.log if lv == "error"), now
-                )
+                record_run(db, result, now)
     except LockedError as exc:
         log.info(f"{exc}; this run does nothing")
         return
@@ -118,16 +110,16 @@ def run_job(env: Env, quiet: bool) -> None:
 
 
 def _remember_error(env: Env, message: str) -> None:
-    from blogtool.store import set_state
+    from blogtool.job.runner import record_error
 
     try:
         with state_db(env) as db:
-            set_state(db, "run.error", message, env.now())
+            record_error(db, message, env.now())
     except BlogtoolError:
         pass
 
 
-@cli.command()
+@click.command()
 @pass_env
 def status(env: Env) -> None:
     """What is published, what is due next and when, the last build and send, what failed.
@@ -136,84 +128,53 @@ def status(env: Env) -> None:
     Example:
         blogtool status
     """
-    from blogtool.content.model import Kind, Status
-    from blogtool.job.runner import next_due, site_fingerprint
-    from blogtool.mail.issues import delivery_counts, issues
-    from blogtool.mail.queue import uncertain_rows
-    from blogtool.store import get_state
+    from blogtool.job.status import site_status
     from blogtool.timeutil import short_datetime
 
     config = env.config
     lang = config.site.language
     now = env.now()
-    site = env.load_site()
-    published = [i for i in site.items if i.status(now) is Status.PUBLISHED]
-    scheduled = sorted(
-        (i for i in site.items if i.status(now) is Status.SCHEDULED), key=lambda i: i.date or now
-    )
-    drafts = [i for i in site.items if i.status(now) is Status.DRAFT]
-    posts = sum(1 for i in published if i.kind is Kind.POST)
+    with state_db(env) as db:
+        st = site_status(env.load_site(), db, now)
     click.echo(f"{config.site.title} ({config.root}), now {short_datetime(now, lang)}")
     click.echo(
-        f"published: {posts} posts, {len(published) - posts} tips; "
-        f"{len(scheduled)} scheduled, {len(drafts)} drafts"
+        f"published: {st.published_posts} posts, {st.published_tips} tips; "
+        f"{len(st.scheduled)} scheduled, {st.drafts} drafts"
     )
-    if published:
-        newest = max(published, key=lambda i: i.date or now)
-        when = short_datetime(newest.date or now, lang)
-        click.echo(f"  newest: {newest.title} ({newest.kind.value}, {when})")
-    with state_db(env) as db:
-        due = next_due(site, db, now)
-        if scheduled:
-            first = scheduled[0]
-            first_at = first.date or now  # scheduled items always have a date
-            click.echo(
-                f"next due: {first.title} ({first.kind.value}) {short_datetime(first_at, lang)}, "
-                f"in {_duration(first_at - now)}"
-            )
-        else:
-            click.echo("next due: nothing scheduled")
-        if due is not None:
-            label = "now (run has work waiting)" if due <= now else short_datetime(due, lang)
-            click.echo(f"next run with work: {label}")
-        build_at = get_state(db, "build.at")
-        if build_at:
-            fresh = get_state(db, "build.fingerprint") == site_fingerprint(site, now)
-            when = short_datetime(dt.datetime.fromisoformat(build_at).astimezone(now.tzinfo), lang)
-            click.echo(
-                f"last build: {when}: {get_state(db, 'build.summary')} "
-                f"({'up to date' if fresh else 'changes waiting'})"
-            )
-        else:
-            click.echo("last build: never (by blogtool run)")
-        all_issues = issues(db)
-        if all_issues:
-            last = all_issues[-1]
-            c = delivery_counts(db, last.id)
-            state = "sent" if last.completed_at else ("sending" if last.frozen_at else "not sent")
-            waiting = c["queued"] + c["sending"]
-            click.echo(
-                f"last newsletter: issue {last.id} ({state}) {last.subject}: {c['sent']} sent, "
-                f"{c['failed']} failed, {c['skipped']} skipped, {waiting} waiting"
-            )
-        else:
-            click.echo("last newsletter: none yet")
-        problems = [str(p) for p in site.errors]
-        for issue in all_issues:
-            c = delivery_counts(db, issue.id)
-            if c["failed"]:
-                problems.append(f"issue {issue.id}: {c['failed']} deliveries failed")
-            if uncertain_rows(db, issue.id):
-                problems.append(f"issue {issue.id}: unconfirmed deliveries; see --resend-uncertain")
-        run_error = get_state(db, "run.error")
-        if run_error:
-            problems.append(f"last run ({get_state(db, 'run.at')}): {run_error}")
-    if problems:
-        click.echo("problems:")
-        for line in problems:
-            click.echo(f"  {line}")
+    if st.newest is not None:
+        when = short_datetime(st.newest.date or now, lang)
+        click.echo(f"  newest: {st.newest.title} ({st.newest.kind.value}, {when})")
+    if st.scheduled:
+        first = st.scheduled[0]
+        first_at = first.date or now  # scheduled items always have a date
+        click.echo(
+            f"next due: {first.title} ({first.kind.value}) {short_datetime(first_at, lang)}, "
+            f"in {_duration(first_at - now)}"
+        )
     else:
-        click.echo("problems: none")
+        click.echo("next due: nothing scheduled")
+    if st.next_run is not None:
+        due = st.next_run
+        label = "now (run has work waiting)" if due <= now else short_datetime(due, lang)
+        click.echo(f"next run with work: {label}")
+    if st.last_build is not None:
+        fresh = "up to date" if st.last_build.up_to_date else "changes waiting"
+        when = short_datetime(st.last_build.at, lang)
+        click.echo(f"last build: {when}: {st.last_build.summary} ({fresh})")
+    else:
+        click.echo("last build: never (by blogtool run)")
+    if st.last_issue is not None:
+        c = st.last_issue_counts
+        click.echo(
+            f"last newsletter: issue {st.last_issue.id} ({st.last_issue.state.value}) "
+            f"{st.last_issue.subject}: {c['sent']} sent, {c['failed']} failed, "
+            f"{c['skipped']} skipped, {c['queued'] + c['sending']} waiting"
+        )
+    else:
+        click.echo("last newsletter: none yet")
+    click.echo("problems:" if st.problems else "problems: none")
+    for line in st.problems:
+        click.echo(f"  {line}")
 
 
 def _duration(delta: dt.timedelta) -> str:
@@ -227,7 +188,7 @@ def _duration(delta: dt.timedelta) -> str:
     return f"{minutes} min"
 
 
-@cli.command(name="next")
+@click.command(name="next")
 @click.option(
     "--format", "fmt", type=click.Choice(["iso", "seconds"]), default="iso", show_default=True
 )
@@ -257,3 +218,6 @@ def next_command(env: Env, fmt: str) -> None:
         click.echo(str(max(0, math.ceil((due - now).total_seconds()))))
     else:
         click.echo(max(due, now).isoformat())
+
+
+COMMANDS = {"run": run_job, "status": status, "next": next_command}

@@ -13,7 +13,7 @@ import click
 
 from blogtool.errors import ExitStatus, Problem
 
-from .base import Env, cli, clip, pass_env, print_problems, table
+from .base import Env, clip, pass_env, print_problems, table
 
 if TYPE_CHECKING:
     from blogtool.content.model import Item, Site
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 # --- init / new -------------------------------------------------------------------------------
 
 
-@cli.command()
+@click.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
 @click.option("--title", default="Min blogg", show_default=True, help="The site's title.")
 @click.option(
@@ -50,7 +50,7 @@ def init(directory: Path, title: str, base_url: str) -> None:
     click.echo(f"Next: edit {created[0]}, then 'blogtool new post \"Title\"'.")
 
 
-@cli.group()
+@click.group()
 def new() -> None:
     """Start a new post or tip.
 
@@ -112,7 +112,7 @@ def new_tip(env: Env, title: str, service: str, date: str | None) -> None:
 # --- schedule ---------------------------------------------------------------------------------
 
 
-@cli.command()
+@click.command()
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--at", "at", metavar="WHEN", help="ISO 8601 time; no offset means the site's zone.")
 @click.option("--force", is_flag=True, help="Accept a time in the past (publishes at once).")
@@ -140,7 +140,7 @@ def schedule(env: Env, path: Path, at: str | None, force: bool) -> None:
     )
 
 
-@cli.command()
+@click.command()
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @pass_env
 def unschedule(env: Env, path: Path) -> None:
@@ -177,7 +177,7 @@ def _report(site: Site) -> bool:
     return bool(site.errors)
 
 
-@cli.command(name="list")
+@click.command(name="list")
 @click.option(
     "--status",
     type=click.Choice(["draft", "scheduled", "published"]),
@@ -238,7 +238,7 @@ def _item_json(item: Item, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-@cli.command()
+@click.command()
 @click.option("--weeks", default=12, show_default=True, type=click.IntRange(1, 260))
 @click.option(
     "--ics",
@@ -301,7 +301,7 @@ def calendar(env: Env, weeks: int, ics: Path | None) -> None:
         sys.exit(ExitStatus.ERROR)
 
 
-@cli.command()
+@click.command()
 @pass_env
 def check(env: Env) -> None:
     """Validate the configuration and every post and tip; report each problem and each text's
@@ -356,7 +356,7 @@ def _lix_label(score: float) -> str:
     return "very hard"
 
 
-@cli.command(name="fields")
+@click.command(name="fields")
 @click.option("--json", "as_json", is_flag=True, help="JSON, one object per key.")
 @click.option("--markdown", is_flag=True, help="The Markdown of docs/front-matter.md.")
 def fields_command(as_json: bool, markdown: bool) -> None:
@@ -382,7 +382,7 @@ def fields_command(as_json: bool, markdown: bool) -> None:
         click.echo(f"    {f['help']}")
 
 
-@cli.command(name="config")
+@click.command(name="config")
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of TOML.")
 @pass_env
 def show_config(env: Env, as_json: bool) -> None:
@@ -400,3 +400,16 @@ def show_config(env: Env, as_json: bool) -> None:
     else:
         click.echo(f"# {env.config.path}")
         click.echo(dump_toml(data), nl=False)
+
+
+COMMANDS = {
+    "init": init,
+    "new": new,
+    "schedule": schedule,
+    "unschedule": unschedule,
+    "list": list_items,
+    "calendar": calendar,
+    "check": check,
+    "fields": fields_command,
+    "config": show_config,
+}

@@ -154,6 +154,17 @@ def run_once(
     return result
 
 
+def record_run(db: sqlite3.Connection, result: RunResult, now: dt.datetime) -> None:
+    """What ``status`` shows about the last run: when, and its errors."""
+    with transaction(db):
+        set_state(db, "run.at", utc_now_iso(now), now)
+        set_state(db, "run.error", "\n".join(m for lv, m in result.log if lv == "error"), now)
+
+
+def record_error(db: sqlite3.Connection, message: str, now: dt.datetime) -> None:
+    set_state(db, "run.error", message, now)
+
+
 def _send(
     result: RunResult,
     db: sqlite3.Connection,

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import sqlite3
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import jinja2
@@ -21,10 +22,40 @@ from blogtool.mail.plaintext import html_to_text
 from blogtool.site.render import excerpt, portable, to_html
 from blogtool.site.templates import make_environment, render
 from blogtool.site.urls import Urls
-from blogtool.store import transaction, utc_now_iso
+from blogtool.store import script, transaction, utc_now_iso
 
 UNSUBSCRIBE_PLACEHOLDER = "@@BLOGTOOL-UNSUBSCRIBE-URL@@"
 FIRST_ISSUE_LOOKBACK = dt.timedelta(days=7)
+
+
+class IssueState(StrEnum):
+    """One name for each state an issue can be in."""
+
+    READY = "ready"  # built, recipients not fixed yet
+    SENDING = "sending"  # recipients fixed, not everyone reached yet
+    SENT = "sent"  # every delivery settled
+
+
+def create_tables(db: sqlite3.Connection) -> None:
+    """Part of migration 001."""
+    script(
+        db,
+        """
+        CREATE TABLE issues (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            period_start TEXT NOT NULL,
+            period_end TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            preheader TEXT NOT NULL,
+            html TEXT NOT NULL,                  -- with the unsubscribe placeholder
+            text TEXT NOT NULL,
+            items TEXT NOT NULL,                 -- JSON list of item paths
+            frozen_at TEXT,                      -- recipients fixed at this time
+            completed_at TEXT
+        );
+        """,
+    )
 
 
 @dataclass(frozen=True)
@@ -45,6 +76,12 @@ class Issue:
     def from_row(cls, row: sqlite3.Row) -> Issue:
         data = {k: row[k] for k in cls.__dataclass_fields__ if k != "items"}
         return cls(items=tuple(json.loads(row["items"])), **data)
+
+    @property
+    def state(self) -> IssueState:
+        if self.completed_at:
+            return IssueState.SENT
+        return IssueState.SENDING if self.frozen_at else IssueState.READY
 
 
 @dataclass(frozen=True)
@@ -213,14 +250,21 @@ def save_issue(db: sqlite3.Connection, draft: Draft, now: dt.datetime) -> Issue:
     return get_issue(db, cursor.lastrowid)
 
 
-def delivery_counts(db: sqlite3.Connection, issue_id: int) -> dict[str, int]:
-    counts = {"queued": 0, "sending": 0, "sent": 0, "failed": 0, "skipped": 0}
-    for status, n in db.execute(
-        "SELECT status, COUNT(*) FROM deliveries WHERE issue_id = ? GROUP BY status", (issue_id,)
-    ):
-        counts[status] = n
-    return counts
-
-
 def issues(db: sqlite3.Connection) -> list[Issue]:
     return [Issue.from_row(r) for r in db.execute("SELECT * FROM issues ORDER BY id")]
+
+
+def is_frozen(db: sqlite3.Connection, issue_id: int) -> bool:
+    row = db.execute("SELECT frozen_at FROM issues WHERE id = ?", (issue_id,)).fetchone()
+    return row is not None and row[0] is not None
+
+
+def mark_frozen(db: sqlite3.Connection, issue_id: int, now: dt.datetime) -> None:
+    db.execute("UPDATE issues SET frozen_at = ? WHERE id = ?", (utc_now_iso(now), issue_id))
+
+
+def mark_completed(db: sqlite3.Connection, issue_id: int, now: dt.datetime) -> None:
+    db.execute(
+        "UPDATE issues SET completed_at = ? WHERE id = ? AND completed_at IS NULL",
+        (utc_now_iso(now), issue_id),
+    )

@@ -1,4 +1,4 @@
-"""Sending an issue through a durable queue of deliveries.
+"""The durable queue of deliveries: the one module that reads or writes the ``deliveries`` table.
 
 ``freeze`` fixes the recipients once: one row per issue and subscriber (UNIQUE). ``send_issue``
 then works through the rows: a row is marked ``sending`` (committed) before the message goes to
@@ -11,232 +11,74 @@ the caller passes them in.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import itertools
 import os
-import re
-import smtplib
 import sqlite3
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Protocol
+from enum import StrEnum
 
-from blogtool.config import SmtpConfig
-from blogtool.errors import BlogtoolError
-from blogtool.files import write_atomic
+from blogtool.mail import issues, subscribers
 from blogtool.mail.compose import MessageFactory, Recipient
-from blogtool.mail.issues import Issue, delivery_counts
-from blogtool.mail.subscribers import set_status
-from blogtool.store import transaction, utc_now_iso
+from blogtool.mail.issues import Issue
+from blogtool.mail.transports import (
+    ConnectionFailure,
+    PermanentFailure,
+    SendAborted,
+    TemporaryFailure,
+    Transport,
+)
+from blogtool.store import script, transaction, utc_now_iso
 
 MAX_BACKOFF = 900.0  # seconds
 
 
-class TemporaryFailure(Exception):
-    """4xx: try this recipient again later."""
+class Delivery(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"  # handed to the server, no reply recorded: uncertain after a crash
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
 
 
-class PermanentFailure(Exception):
-    """5xx: this recipient cannot be delivered to."""
+def create_tables(db: sqlite3.Connection) -> None:
+    """Part of migration 001."""
+    script(
+        db,
+        """
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            subscriber_id INTEGER REFERENCES subscribers(id) ON DELETE SET NULL,
+            email TEXT,
+            status TEXT NOT NULL DEFAULT 'queued'
+                CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'skipped')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL DEFAULT 0,
+            message_id TEXT,
+            last_error TEXT,
+            updated_at TEXT NOT NULL,
+            sent_at TEXT,
+            UNIQUE (issue_id, subscriber_id)
+        );
+        CREATE INDEX deliveries_by_status ON deliveries (issue_id, status, id);
+        """,
+    )
 
 
-class ConnectionFailure(Exception):
-    """The server cannot be reached or dropped the connection; nothing is wrong with the
-    recipient."""
+def backoff(attempt: int, base: float) -> float:
+    """Seconds to wait before try ``attempt + 1`` (0-based): doubling from ``base``, capped."""
+    return float(min(MAX_BACKOFF, base * 2**attempt))
 
 
-class SendAborted(BlogtoolError):
-    """The run stopped early; everything not sent is still queued for the next run."""
-
-
-class Transport(Protocol):
-    description: str
-
-    def open(self) -> None: ...
-
-    def send(
-        self, sender: str, recipient: str, data: bytes, name: str,
-        while_waiting: Callable[[], None] | None = None,
-    ) -> None: ...  # fmt: skip
-
-    def close(self) -> None: ...
-
-
-class OutboxTransport:
-    """No SMTP server configured: one .eml file per delivery, written atomically."""
-
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self.description = f"the outbox folder {directory}"
-
-    def open(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-
-    def send(
-        self, sender: str, recipient: str, data: bytes, name: str,
-        while_waiting: Callable[[], None] | None = None,
-    ) -> None:  # fmt: skip
-        write_atomic(self.directory / f"{name}.eml", data, durable=False)
-        if while_waiting is not None:
-            while_waiting()
-
-    def close(self) -> None:
-        pass
-
-
-class SmtpTransport:
-    """yagmail opens and authenticates the connection (TLS verified, timeouts set); our own
-    messages go over that one connection, which is reopened if the server closes it."""
-
-    def __init__(self, config: SmtpConfig, password: str | None):
-        self.config = config
-        self.password = password
-        self.client: object | None = None
-        self.description = f"{config.host}:{config.port} ({config.security})"
-
-    def open(self) -> None:
-        import yagmail
-
-        self.close()
-        c = self.config
-        context = ssl.create_default_context()  # verifies the certificate and the host name
-        kwargs: dict[str, object] = {"timeout": c.timeout}
-        if c.security == "ssl":
-            kwargs["context"] = context
-        client = yagmail.SMTP(
-            user=c.user,
-            password=self.password,
-            host=c.host,
-            port=c.port,
-            smtp_ssl=c.security == "ssl",
-            smtp_starttls={"context": context} if c.security == "starttls" else False,
-            smtp_skip_login=c.user is None,
-            soft_email_validation=False,
-            **kwargs,
-        )
-        try:
-            client.login()
-        except smtplib.SMTPAuthenticationError as exc:
-            raise SendAborted(
-                f"SMTP login as {c.user} at {self.description} was refused "
-                f"({exc.smtp_code}); check the user and BLOGTOOL_SMTP_PASSWORD or the keyring"
-            ) from None
-        except ssl.SSLCertVerificationError as exc:
-            raise SendAborted(
-                f"the certificate of {self.description} could not be verified: {exc.verify_message}"
-            ) from None
-        except smtplib.SMTPNotSupportedError as exc:
-            raise SendAborted(f"{self.description}: {exc}") from None
-        except (OSError, smtplib.SMTPException) as exc:
-            raise ConnectionFailure(f"cannot connect to {self.description}: {exc}") from None
-        self.client = client
-
-    def send(
-        self, sender: str, recipient: str, data: bytes, name: str,
-        while_waiting: Callable[[], None] | None = None,
-    ) -> None:  # fmt: skip
-        """One message in one SMTP transaction. ``while_waiting`` runs after the message has
-        gone out and before the server's reply is read: the next message is prepared while the
-        server works on this one."""
-        if self.client is None:
-            raise ConnectionFailure("not connected")
-        smtp = self.client.smtp  # type: ignore[attr-defined]
-        try:
-            _transaction(smtp, sender, recipient, data, while_waiting)
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, message = exc.recipients.get(recipient, (550, b"refused"))
-            _raise_for(code, message)
-        except smtplib.SMTPSenderRefused as exc:
-            if exc.smtp_code == 421:
-                self.client = None
-                raise ConnectionFailure(f"421 {_text(exc.smtp_error)}") from None
-            if 400 <= exc.smtp_code < 500:
-                raise TemporaryFailure(f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
-            raise SendAborted(
-                f"the server refused the sender {sender}: {exc.smtp_code} {_text(exc.smtp_error)}"
-            ) from None
-        except smtplib.SMTPResponseException as exc:  # DATA and other replies
-            if exc.smtp_code == 421:
-                self.client = None
-                raise ConnectionFailure(f"421 {_text(exc.smtp_error)}") from None
-            _raise_for(exc.smtp_code, exc.smtp_error)
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:  # timeouts and resets too
-            self.client = None
-            raise ConnectionFailure(f"{type(exc).__name__}: {exc}") from None
-
-    def close(self) -> None:
-        client, self.client = self.client, None
-        if client is not None:
-            with contextlib.suppress(Exception):  # a dead connection needs no goodbye
-                client.smtp.quit()  # type: ignore[attr-defined]
-
-
-def _transaction(
-    smtp: smtplib.SMTP,
-    sender: str,
-    recipient: str,
-    data: bytes,
-    while_waiting: Callable[[], None] | None,
-) -> None:
-    """smtplib's sendmail() for one recipient, with a pause for other work between sending the
-    message and reading the reply. The same commands, checks and errors as sendmail()."""
-    smtp.ehlo_or_helo_if_needed()
-    options = [f"size={len(data)}"] if smtp.does_esmtp and smtp.has_extn("size") else []
-    code, reply = smtp.mail(sender, options)
-    if code != 250:
-        _reset_or_close(smtp, code)
-        raise smtplib.SMTPSenderRefused(code, reply, sender)
-    code, reply = smtp.rcpt(recipient)
-    if code not in (250, 251):
-        _reset_or_close(smtp, code)
-        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
-    smtp.putcmd("data")
-    code, reply = smtp.getreply()
-    if code != 354:
-        _reset_or_close(smtp, code)
-        raise smtplib.SMTPDataError(code, reply)
-    payload = re.sub(rb"(?m)^\.", b"..", data)  # dot-stuffing, as smtplib does
-    if not payload.endswith(b"\r\n"):
-        payload += b"\r\n"
-    smtp.send(payload + b".\r\n")
-    if while_waiting is not None:
-        while_waiting()
-    code, reply = smtp.getreply()
-    if code != 250:
-        _reset_or_close(smtp, code)
-        raise smtplib.SMTPDataError(code, reply)
-
-
-def _reset_or_close(smtp: smtplib.SMTP, code: int) -> None:
-    if code == 421:  # the server is closing the connection
-        smtp.close()
-    else:
-        with contextlib.suppress(smtplib.SMTPServerDisconnected):
-            smtp.rset()
-
-
-def _text(message: bytes | str) -> str:
-    return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
-
-
-def _raise_for(code: int, message: bytes | str) -> None:
-    text = f"{code} {_text(message)}"
-    if 400 <= code < 500:
-        raise TemporaryFailure(text)
-    raise PermanentFailure(text)
-
-
-# --- the queue ----------------------------------------------------------------------------------
+# --- queries -------------------------------------------------------------------------------------
 
 
 def freeze(db: sqlite3.Connection, issue: Issue, now: dt.datetime) -> int:
     """Fix the issue's recipients: every active subscriber, once. Later calls change nothing."""
     with transaction(db):
-        frozen = db.execute("SELECT frozen_at FROM issues WHERE id = ?", (issue.id,)).fetchone()[0]
-        if frozen is None:
+        if not issues.is_frozen(db, issue.id):
             stamp = utc_now_iso(now)
             db.execute(
                 "INSERT OR IGNORE INTO deliveries "
@@ -245,10 +87,100 @@ def freeze(db: sqlite3.Connection, issue: Issue, now: dt.datetime) -> int:
                 "WHERE status = 'active' ORDER BY id",
                 (issue.id, stamp),
             )
-            db.execute("UPDATE issues SET frozen_at = ? WHERE id = ?", (stamp, issue.id))
-    return db.execute("SELECT COUNT(*) FROM deliveries WHERE issue_id = ?", (issue.id,)).fetchone()[
-        0
-    ]
+            issues.mark_frozen(db, issue.id, now)
+    row = db.execute("SELECT COUNT(*) FROM deliveries WHERE issue_id = ?", (issue.id,)).fetchone()
+    return int(row[0])
+
+
+def counts(db: sqlite3.Connection, issue_id: int) -> dict[str, int]:
+    """How many deliveries of the issue are in each state."""
+    found = {state.value: 0 for state in Delivery}
+    for status, n in db.execute(
+        "SELECT status, COUNT(*) FROM deliveries WHERE issue_id = ? GROUP BY status", (issue_id,)
+    ):
+        found[status] = n
+    return found
+
+
+def count(db: sqlite3.Connection, issue_id: int, status: str) -> int:
+    row = db.execute(
+        "SELECT COUNT(*) FROM deliveries WHERE issue_id = ? AND status = ?", (issue_id, status)
+    ).fetchone()
+    return int(row[0])
+
+
+def next_attempt(db: sqlite3.Connection, issue_id: int) -> float | None:
+    """When the earliest queued delivery of the issue may be tried (wall-clock seconds)."""
+    row = db.execute(
+        "SELECT MIN(next_attempt_at) FROM deliveries WHERE issue_id = ? AND status = 'queued'",
+        (issue_id,),
+    ).fetchone()
+    return None if row[0] is None else float(row[0])
+
+
+def uncertain_rows(db: sqlite3.Connection, issue_id: int) -> list[sqlite3.Row]:
+    return list(
+        db.execute(
+            "SELECT id, email FROM deliveries "
+            "WHERE issue_id = ? AND status = 'sending' ORDER BY id",
+            (issue_id,),
+        )
+    )
+
+
+def settle_uncertain(db: sqlite3.Connection, issue_id: int, *, resend: bool) -> None:
+    """Decide about deliveries an interrupted run left in 'sending': send them again, or count
+    them as delivered."""
+    status, note = (
+        ("queued", "resent after an interrupted run")
+        if resend
+        else ("sent", "assumed delivered after an interrupted run")
+    )
+    db.execute(
+        "UPDATE deliveries SET status = ?, last_error = ? "
+        "WHERE issue_id = ? AND status = 'sending'",
+        (status, note, issue_id),
+    )
+
+
+def recipients(db: sqlite3.Connection, issue: Issue) -> list[Recipient]:
+    """Who a send of ``issue`` would reach now: its queued rows, or every active subscriber if
+    the recipients are not fixed yet."""
+    if not issue.frozen_at:
+        return [
+            Recipient(0, s.id, s.email, s.name)
+            for s in subscribers.listing(db, "active", order="id")
+        ]
+    rows = db.execute(
+        "SELECT d.id, d.subscriber_id, d.email, s.name FROM deliveries d "
+        "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
+        "WHERE d.issue_id = ? AND d.status = 'queued' ORDER BY d.id",
+        (issue.id,),
+    )
+    return [Recipient(r["id"], r["subscriber_id"], r["email"], r["name"] or "") for r in rows]
+
+
+def of_subscriber(db: sqlite3.Connection, subscriber_id: int) -> list[sqlite3.Row]:
+    """Every delivery to one subscriber (for a GDPR access request)."""
+    return list(
+        db.execute(
+            "SELECT issue_id, status, attempts, message_id, sent_at, last_error FROM deliveries "
+            "WHERE subscriber_id = ? ORDER BY issue_id",
+            (subscriber_id,),
+        )
+    )
+
+
+def erase_subscriber(db: sqlite3.Connection, subscriber_id: int) -> int:
+    """Remove a person's address and id from past deliveries; the counts stay."""
+    cursor = db.execute(
+        "UPDATE deliveries SET email = NULL, subscriber_id = NULL WHERE subscriber_id = ?",
+        (subscriber_id,),
+    )
+    return cursor.rowcount
+
+
+# --- sending -------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -283,16 +215,6 @@ class Pacing:
     should_stop: Callable[[], bool] = lambda: False
 
 
-def uncertain_rows(db: sqlite3.Connection, issue_id: int) -> list[sqlite3.Row]:
-    return list(
-        db.execute(
-            "SELECT id, email FROM deliveries "
-            "WHERE issue_id = ? AND status = 'sending' ORDER BY id",
-            (issue_id,),
-        )
-    )
-
-
 def send_issue(
     db: sqlite3.Connection,
     issue: Issue,
@@ -308,219 +230,224 @@ def send_issue(
     accept_uncertain: bool = False,
     progress: Callable[[SendReport], None] | None = None,
 ) -> SendReport:
+    """Work through the issue's queue until it is empty, the run is stopped or the server is
+    gone. Returns what happened; the queue holds the rest for the next run."""
     report = SendReport()
     report.total = freeze(db, issue, pacing.now())
-    if accept_uncertain:
-        db.execute(
-            "UPDATE deliveries SET status = 'sent', "
-            "last_error = 'assumed delivered after an interrupted run' "
-            "WHERE issue_id = ? AND status = 'sending'",
-            (issue.id,),
-        )
-    if resend_uncertain:
-        db.execute(
-            "UPDATE deliveries SET status = 'queued', "
-            "last_error = 'resent after an interrupted run' "
-            "WHERE issue_id = ? AND status = 'sending'",
-            (issue.id,),
-        )
-    done = delivery_counts(db, issue.id)  # an earlier run's work counts in the report
+    if accept_uncertain or resend_uncertain:
+        settle_uncertain(db, issue.id, resend=resend_uncertain)
+    done = counts(db, issue.id)  # an earlier run's work counts in the report
     report.sent, report.failed, report.skipped = done["sent"], done["failed"], done["skipped"]
-
-    interval = 60.0 / rate if rate else 0.0
-    next_slot = pacing.clock()
-    connected = False
-    dropped = 0  # connection failures since the last message the server accepted
-
-    def connect() -> None:
-        nonlocal connected
-        for attempt in range(max_attempts):
-            try:
-                transport.open()
-                connected = True
-                return
-            except ConnectionFailure as exc:
-                last = str(exc)
-                if attempt + 1 < max_attempts:
-                    pacing.sleep(min(MAX_BACKOFF, retry_delay * 2**attempt))
-        report.remaining = count(db, issue.id, "queued")
-        raise SendAborted(
-            f"{last}; gave up after {max_attempts} attempts. {report.remaining} deliveries "
-            "are still queued: run the send again when the server is back"
-        )
-
-    stamp_cache: list[tuple[float, str]] = [(-1.0, "")]
-
-    def stamp() -> str:
-        """The current time for the records, read at most once a second (it is read for every
-        row the queue touches, and a sub-second timestamp says nothing more)."""
-        tick = pacing.clock()
-        if tick - stamp_cache[0][0] >= 1.0 or tick < stamp_cache[0][0]:
-            stamp_cache[0] = (tick, utc_now_iso(pacing.now()))
-        return stamp_cache[0][1]
-
-    def update(delivery_id: int, sql: str, *args: object) -> None:
-        db.execute(
-            f"UPDATE deliveries SET {sql}, updated_at = ? WHERE id = ?",
-            (*args, stamp(), delivery_id),
-        )
-
-    # The 'sent' mark of one message is committed together with the 'sending' mark of the next,
-    # before the next goes out: one commit per message, and never two rows in 'sending'.
-    unconfirmed: list[int] = []
-    prepared: dict[int, tuple[str, bytes]] = {}
-
-    def flush() -> None:
-        for delivery_id in unconfirmed:
-            update(delivery_id, "status = 'sent', sent_at = ?", stamp())
-        unconfirmed.clear()
-
-    def render(row: sqlite3.Row) -> tuple[str, bytes]:
-        ready = prepared.pop(row["id"], None)
-        if ready is not None:
-            return ready
-        recipient = Recipient(row["id"], row["subscriber_id"], row["email"], row["name"] or "")
-        message_id = row["message_id"] or factory.message_id(recipient)
-        return message_id, factory.render(recipient, message_id, pacing.now())
-
+    run = _SendRun(db, issue, factory, transport, sender, pacing, report, progress)
+    run.interval = 60.0 / rate if rate else 0.0
+    run.max_attempts, run.retry_delay = max_attempts, retry_delay
     try:
-        while True:
-            if pacing.should_stop():
-                report.stopped = "interrupted"
-                break
-            rows = db.execute(
-                "SELECT d.id, d.subscriber_id, d.email, d.attempts, d.message_id, "
-                "s.status AS subscriber_status, s.name FROM deliveries d "
-                "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
-                "WHERE d.issue_id = ? AND d.status = 'queued' AND d.next_attempt_at <= ? "
-                "ORDER BY d.id LIMIT 200",
-                (issue.id, pacing.clock()),
-            ).fetchall()
-            if not rows:
-                flush()
-                pending = next_attempt(db, issue.id)
-                if pending is None:
-                    break
-                pacing.sleep(max(0.0, pending - pacing.clock()))
-                continue
-            sendable = [
-                r
-                for r in rows
-                if r["subscriber_id"] is not None and r["subscriber_status"] == "active"
-            ]
-            following = {a["id"]: b for a, b in itertools.pairwise(sendable)}
-            for row in rows:
-                if pacing.should_stop():
-                    report.stopped = "interrupted"
-                    break
-                if row["subscriber_id"] is None or row["subscriber_status"] != "active":
-                    update(row["id"], "status = 'skipped', last_error = ?", "no longer subscribed")
-                    report.skipped += 1
-                    continue
-                if not connected:
-                    connect()
-                wait = next_slot - pacing.clock()
-                if wait > 0:
-                    flush()
-                    pacing.sleep(wait)
-                next_slot = max(next_slot, pacing.clock()) + interval
-                message_id, data = render(row)
-                recipient_email = row["email"]
-                attempts = row["attempts"] + 1
-                # Committed before the message leaves: a crash from here on leaves 'sending'.
-                with transaction(db):
-                    flush()
-                    update(
-                        row["id"], "status = 'sending', attempts = ?, message_id = ?",
-                        attempts, message_id,
-                    )  # fmt: skip
-                nxt = following.get(row["id"])
-
-                def prepare_next(nxt: sqlite3.Row | None = nxt) -> None:
-                    if nxt is not None and not interval:
-                        prepared[nxt["id"]] = render(nxt)
-
-                try:
-                    transport.send(
-                        sender, recipient_email, data, f"{issue.id:04d}-{row['id']:07d}",
-                        prepare_next,
-                    )  # fmt: skip
-                except TemporaryFailure as exc:
-                    if attempts >= max_attempts:
-                        update(row["id"], "status = 'failed', last_error = ?", f"gave up: {exc}")
-                        report.failed += 1
-                        report.failures.append(
-                            (recipient_email, f"gave up after {attempts} tries: {exc}")
-                        )
-                    else:
-                        delay = min(MAX_BACKOFF, retry_delay * 2 ** (attempts - 1))
-                        update(
-                            row["id"], "status = 'queued', next_attempt_at = ?, last_error = ?",
-                            pacing.clock() + delay, str(exc),
-                        )  # fmt: skip
-                        report.retried += 1
-                except PermanentFailure as exc:
-                    with transaction(db):
-                        update(row["id"], "status = 'failed', last_error = ?", str(exc))
-                        set_status(db, row["subscriber_id"], "bounced", pacing.now(), str(exc))
-                    report.failed += 1
-                    report.failures.append((recipient_email, str(exc)))
-                except ConnectionFailure as exc:
-                    # Not the recipient's fault: back in the queue without using up a try.
-                    update(
-                        row["id"], "status = 'queued', attempts = ?, last_error = ?",
-                        attempts - 1, str(exc),
-                    )  # fmt: skip
-                    connected = False
-                    report.reconnects += 1
-                    transport.close()
-                    dropped += 1
-                    if dropped >= max_attempts:  # connects, then drops every message
-                        report.remaining = count(db, issue.id, "queued")
-                        raise SendAborted(
-                            f"{transport.description} dropped the connection {dropped} times in a "
-                            f"row ({exc}). {report.remaining} deliveries are still queued: run "
-                            "the send again when the server is back"
-                        ) from None
-                    pacing.sleep(min(MAX_BACKOFF, retry_delay * 2 ** (dropped - 1)))
-                else:
-                    unconfirmed.append(row["id"])
-                    report.sent += 1
-                    dropped = 0
-                if progress is not None:
-                    progress(report)
-            else:
-                continue
-            break
+        run.loop()
     finally:
-        flush()
+        run.flush()
         transport.close()
         report.remaining = count(db, issue.id, "queued")
         report.uncertain = [
             f"delivery {r['id']} to {r['email']}" for r in uncertain_rows(db, issue.id)
         ]
-
     if report.remaining == 0 and not report.uncertain:
-        db.execute(
-            "UPDATE issues SET completed_at = ? WHERE id = ? AND completed_at IS NULL",
-            (utc_now_iso(pacing.now()), issue.id),
-        )
+        issues.mark_completed(db, issue.id, pacing.now())
     return report
 
 
-def next_attempt(db: sqlite3.Connection, issue_id: int) -> float | None:
-    """When the earliest queued delivery of the issue may be tried (wall-clock seconds)."""
-    row = db.execute(
-        "SELECT MIN(next_attempt_at) FROM deliveries WHERE issue_id = ? AND status = 'queued'",
-        (issue_id,),
-    ).fetchone()
-    return row[0]
+class _SendRun:
+    """One pass over the queue. The 'sent' mark of one message is committed together with the
+    'sending' mark of the next, before the next goes out: one commit per message, and never two
+    rows in 'sending'. The next message is rendered while the server works on this one."""
+
+    interval = 0.0
+    max_attempts = 5
+    retry_delay = 2.0
+
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        issue: Issue,
+        factory: MessageFactory,
+        transport: Transport,
+        sender: str,
+        pacing: Pacing,
+        report: SendReport,
+        progress: Callable[[SendReport], None] | None,
+    ):
+        self.db, self.issue, self.factory = db, issue, factory
+        self.transport, self.sender, self.pacing = transport, sender, pacing
+        self.report, self.progress = report, progress
+        self.connected = False
+        self.dropped = 0  # connection failures since the server last accepted a message
+        self.next_slot = pacing.clock()
+        self.unconfirmed: list[int] = []
+        self.prepared: dict[int, tuple[str, bytes]] = {}
+        self._stamp: tuple[float, str] = (-1.0, "")
+
+    # bookkeeping ----------------------------------------------------------------------------
+    def stamp(self) -> str:
+        """The time for the records, read at most once a second (it is read for every row the
+        queue touches, and a sub-second timestamp says nothing more)."""
+        tick = self.pacing.clock()
+        if tick - self._stamp[0] >= 1.0 or tick < self._stamp[0]:
+            self._stamp = (tick, utc_now_iso(self.pacing.now()))
+        return self._stamp[1]
+
+    def update(self, delivery_id: int, sql: str, *args: object) -> None:
+        self.db.execute(
+            f"UPDATE deliveries SET {sql}, updated_at = ? WHERE id = ?",
+            (*args, self.stamp(), delivery_id),
+        )
+
+    def flush(self) -> None:
+        for delivery_id in self.unconfirmed:
+            self.update(delivery_id, "status = 'sent', sent_at = ?", self.stamp())
+        self.unconfirmed.clear()
+
+    def render(self, row: sqlite3.Row) -> tuple[str, bytes]:
+        ready = self.prepared.pop(row["id"], None)
+        if ready is not None:
+            return ready
+        recipient = Recipient(row["id"], row["subscriber_id"], row["email"], row["name"] or "")
+        message_id = row["message_id"] or self.factory.message_id(recipient)
+        return message_id, self.factory.render(recipient, message_id, self.pacing.now())
+
+    def aborted(self, reason: str) -> SendAborted:
+        self.report.remaining = count(self.db, self.issue.id, "queued")
+        return SendAborted(
+            f"{reason}. {self.report.remaining} deliveries are still queued: run the send "
+            "again when the server is back"
+        )
+
+    # the loop -------------------------------------------------------------------------------
+    def loop(self) -> None:
+        while not self.stop_requested():
+            rows = self.db.execute(
+                "SELECT d.id, d.subscriber_id, d.email, d.attempts, d.message_id, "
+                "s.status AS subscriber_status, s.name FROM deliveries d "
+                "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
+                "WHERE d.issue_id = ? AND d.status = 'queued' AND d.next_attempt_at <= ? "
+                "ORDER BY d.id LIMIT 200",
+                (self.issue.id, self.pacing.clock()),
+            ).fetchall()
+            if not rows:
+                self.flush()
+                pending = next_attempt(self.db, self.issue.id)
+                if pending is None:
+                    return
+                self.pacing.sleep(max(0.0, pending - self.pacing.clock()))
+                continue
+            sendable = [r for r in rows if _active(r)]
+            following = {a["id"]: b for a, b in itertools.pairwise(sendable)}
+            for row in rows:
+                if self.stop_requested():
+                    return
+                if not _active(row):
+                    self.update(
+                        row["id"], "status = 'skipped', last_error = ?", "no longer subscribed"
+                    )
+                    self.report.skipped += 1
+                    continue
+                self.send_one(row, following.get(row["id"]))
+                if self.progress is not None:
+                    self.progress(self.report)
+
+    def stop_requested(self) -> bool:
+        if self.pacing.should_stop():
+            self.report.stopped = "interrupted"
+            return True
+        return False
+
+    def connect(self) -> None:
+        last = ""
+        for attempt in range(self.max_attempts):
+            try:
+                self.transport.open()
+                self.connected = True
+                return
+            except ConnectionFailure as exc:
+                last = str(exc)
+                if attempt + 1 < self.max_attempts:
+                    self.pacing.sleep(backoff(attempt, self.retry_delay))
+        raise self.aborted(f"{last}; gave up after {self.max_attempts} attempts")
+
+    def send_one(self, row: sqlite3.Row, nxt: sqlite3.Row | None) -> None:
+        if not self.connected:
+            self.connect()
+        wait = self.next_slot - self.pacing.clock()
+        if wait > 0:
+            self.flush()
+            self.pacing.sleep(wait)
+        self.next_slot = max(self.next_slot, self.pacing.clock()) + self.interval
+        message_id, data = self.render(row)
+        attempts = row["attempts"] + 1
+        # Committed before the message leaves: a crash from here on leaves 'sending'.
+        with transaction(self.db):
+            self.flush()
+            self.update(
+                row["id"], "status = 'sending', attempts = ?, message_id = ?", attempts, message_id
+            )
+
+        def prepare_next() -> None:
+            if nxt is not None and not self.interval:
+                self.prepared[nxt["id"]] = self.render(nxt)
+
+        name = f"{self.issue.id:04d}-{row['id']:07d}"
+        try:
+            self.transport.send(self.sender, row["email"], data, name, prepare_next)
+        except TemporaryFailure as exc:
+            self.temporary(row, attempts, exc)
+        except PermanentFailure as exc:
+            self.permanent(row, exc)
+        except ConnectionFailure as exc:
+            self.connection_lost(row, attempts, exc)
+        else:
+            self.unconfirmed.append(row["id"])
+            self.report.sent += 1
+            self.dropped = 0
+
+    # outcomes -------------------------------------------------------------------------------
+    def temporary(self, row: sqlite3.Row, attempts: int, exc: TemporaryFailure) -> None:
+        if attempts >= self.max_attempts:
+            self.update(row["id"], "status = 'failed', last_error = ?", f"gave up: {exc}")
+            self.report.failed += 1
+            self.report.failures.append((row["email"], f"gave up after {attempts} tries: {exc}"))
+            return
+        retry_at = self.pacing.clock() + backoff(attempts - 1, self.retry_delay)
+        self.update(
+            row["id"], "status = 'queued', next_attempt_at = ?, last_error = ?", retry_at, str(exc)
+        )
+        self.report.retried += 1
+
+    def permanent(self, row: sqlite3.Row, exc: PermanentFailure) -> None:
+        with transaction(self.db):
+            self.update(row["id"], "status = 'failed', last_error = ?", str(exc))
+            subscribers.set_status(
+                self.db, row["subscriber_id"], "bounced", self.pacing.now(), str(exc)
+            )
+        self.report.failed += 1
+        self.report.failures.append((row["email"], str(exc)))
+
+    def connection_lost(self, row: sqlite3.Row, attempts: int, exc: ConnectionFailure) -> None:
+        # Not the recipient's fault: back in the queue without using up a try.
+        self.update(
+            row["id"], "status = 'queued', attempts = ?, last_error = ?", attempts - 1, str(exc)
+        )
+        self.connected = False
+        self.report.reconnects += 1
+        self.transport.close()
+        self.dropped += 1
+        if self.dropped >= self.max_attempts:  # connects, then drops every message
+            raise self.aborted(
+                f"{self.transport.description} dropped the connection {self.dropped} times in "
+                f"a row ({exc})"
+            ) from None
+        self.pacing.sleep(backoff(self.dropped - 1, self.retry_delay))
 
 
-def count(db: sqlite3.Connection, issue_id: int, status: str) -> int:
-    return db.execute(
-        "SELECT COUNT(*) FROM deliveries WHERE issue_id = ? AND status = ?", (issue_id, status)
-    ).fetchone()[0]
+def _active(row: sqlite3.Row) -> bool:
+    return row["subscriber_id"] is not None and row["subscriber_status"] == "active"
 
 
 def send_test(

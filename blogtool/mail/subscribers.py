@@ -1,8 +1,7 @@
 """Subscribers: validated, normalised addresses with their consent, in the state database.
 
-A public body processes this data under GDPR: consent time and source are kept, ``show`` prints
-everything stored about a person, and ``forget`` erases them, keeping only a hash so a later
-import cannot add them back by accident.
+A public body processes this data under GDPR: consent time and source are kept; ``privacy``
+shows and erases everything stored about a person.
 """
 
 from __future__ import annotations
@@ -17,11 +16,39 @@ from pathlib import Path
 from typing import Any
 
 from blogtool.errors import BlogtoolError, UsageError
-from blogtool.store import transaction, utc_now_iso
+from blogtool.store import script, transaction, utc_now_iso
 
 
 class InvalidAddress(BlogtoolError):
     pass
+
+
+def create_tables(db: sqlite3.Connection) -> None:
+    """Part of migration 001."""
+    script(
+        db,
+        """
+        CREATE TABLE subscribers (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL,
+            email_key TEXT NOT NULL UNIQUE,      -- lower-cased, for uniqueness
+            name TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'active'
+                CHECK (status IN ('active', 'unsubscribed', 'bounced')),
+            consent_at TEXT NOT NULL,            -- when consent was given (UTC, ISO 8601)
+            consent_source TEXT NOT NULL,        -- how: 'cli', 'import:file.csv', ...
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            status_changed_at TEXT,
+            status_reason TEXT
+        );
+        CREATE TABLE suppressions (
+            email_hash TEXT PRIMARY KEY,         -- sha256 of the email key, nothing else kept
+            created_at TEXT NOT NULL,
+            reason TEXT NOT NULL
+        );
+        """,
+    )
 
 
 @dataclass(frozen=True)
@@ -134,32 +161,29 @@ def remove(db: sqlite3.Connection, address: str, now: dt.datetime) -> Subscriber
     return require(db, address)
 
 
-def forget(db: sqlite3.Connection, address: str, now: dt.datetime) -> int:
-    """Erase a person: their row, their address on past deliveries. Keep a suppression hash."""
-    normalized = normalize(address)
-    subscriber = get(db, normalized)
-    with transaction(db):
-        db.execute(
-            "INSERT OR IGNORE INTO suppressions (email_hash, created_at, reason) VALUES (?, ?, ?)",
-            (email_hash(normalized), utc_now_iso(now), "forgotten on request"),
-        )
-        erased = 0
-        if subscriber is not None:
-            erased = db.execute(
-                "UPDATE deliveries SET email = NULL, subscriber_id = NULL WHERE subscriber_id = ?",
-                (subscriber.id,),
-            ).rowcount
-            db.execute("DELETE FROM subscribers WHERE id = ?", (subscriber.id,))
-    return erased
-
-
-def listing(db: sqlite3.Connection, status: str | None = None) -> list[Subscriber]:
+def listing(
+    db: sqlite3.Connection, status: str | None = None, *, order: str = "email_key"
+) -> list[Subscriber]:
+    """Subscribers, by address (or by ``order="id"``: the order they came in)."""
     query = "SELECT * FROM subscribers"
     args: tuple[Any, ...] = ()
     if status:
         query += " WHERE status = ?"
         args = (status,)
-    return [Subscriber.from_row(r) for r in db.execute(query + " ORDER BY email_key", args)]
+    column = {"email_key": "email_key", "id": "id"}[order]
+    return [Subscriber.from_row(r) for r in db.execute(f"{query} ORDER BY {column}", args)]
+
+
+def delete(db: sqlite3.Connection, subscriber_id: int) -> None:
+    db.execute("DELETE FROM subscribers WHERE id = ?", (subscriber_id,))
+
+
+def suppress(db: sqlite3.Connection, normalized: str, now: dt.datetime, reason: str) -> None:
+    """Keep only a hash of the address, so it is never added back by accident."""
+    db.execute(
+        "INSERT OR IGNORE INTO suppressions (email_hash, created_at, reason) VALUES (?, ?, ?)",
+        (email_hash(normalized), utc_now_iso(now), reason),
+    )
 
 
 def counts(db: sqlite3.Connection) -> dict[str, int]:
@@ -236,13 +260,3 @@ def export_csv(db: sqlite3.Connection) -> bytes:
     for s in listing(db):
         writer.writerow([s.email, s.name, s.status, s.consent_at, s.consent_source])
     return out.getvalue().encode("utf-8")
-
-
-def deliveries_of(db: sqlite3.Connection, subscriber_id: int) -> list[sqlite3.Row]:
-    return list(
-        db.execute(
-            "SELECT issue_id, status, attempts, message_id, sent_at, last_error FROM deliveries "
-            "WHERE subscriber_id = ? ORDER BY issue_id",
-            (subscriber_id,),
-        )
-    )

@@ -10,11 +10,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 
 from blogtool.errors import BlogtoolError
 
-SECRET_ENV = "BLOGTOOL_SECRET"
 _PURPOSE = b"blogtool-unsubscribe-v1"
 
 
@@ -22,12 +20,13 @@ class SecretMissing(BlogtoolError):
     pass
 
 
-def secret_from_env() -> bytes:
-    value = os.environ.get(SECRET_ENV, "")
+def secret_from(value: str | None, name: str) -> bytes:
+    """The signing key, checked: at least 16 characters. ``name`` is where it came from."""
+    value = value or ""
     if len(value) < 16:
         problem = "is not set" if not value else "is shorter than 16 characters"
         raise SecretMissing(
-            f"{SECRET_ENV} {problem}; unsubscribe links are signed with it. Create one with\n"
+            f"{name} {problem}; unsubscribe links are signed with it. Create one with\n"
             "  python3 -c 'import secrets; print(secrets.token_urlsafe(32))'\n"
             f"and keep it in the environment of every blogtool run (never in blogtool.toml)"
         )

@@ -1,0 +1,125 @@
+"""The outside world as blogtool sees it: the site, the clock, environment variables and the
+terminal.
+
+This is the only module that reads ``os.environ``, asks whether a stream is a terminal, or reads
+the clock. The core takes what it needs as arguments; the command line builds one ``Env`` per
+invocation, and tests can build their own with a pinned clock and a made-up environment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from blogtool.errors import UsageError
+
+if TYPE_CHECKING:
+    from blogtool.config import Config, SmtpConfig
+    from blogtool.content.model import Site
+
+NOW_ENV = "BLOGTOOL_NOW"
+SECRET_ENV = "BLOGTOOL_SECRET"
+SMTP_PASSWORD_ENV = "BLOGTOOL_SMTP_PASSWORD"
+
+
+class Env:
+    """What every command shares: where the site is, what time it is, what the environment
+    and the terminal say."""
+
+    def __init__(
+        self,
+        site: Path | None = None,
+        debug: bool = False,
+        environ: Mapping[str, str] | None = None,
+    ):
+        self.site_option = site
+        self.debug = debug
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        self._config: Config | None = None
+        self._pinned: tuple[str, dt.datetime] | None = None
+
+    # the site ---------------------------------------------------------------------------------
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from blogtool.config import find_root, load_config
+
+            root = self.site_option.resolve() if self.site_option else find_root(Path.cwd())
+            self._config = load_config(root)
+        return self._config
+
+    def reload_config(self) -> Config:
+        """Read blogtool.toml again (the preview server does when it changes)."""
+        self._config = None
+        return self.config
+
+    def load_site(self, cached: bool = False) -> Site:
+        """Every post and tip. ``cached`` reuses the parse of unchanged files (build, run)."""
+        from blogtool.content.load import load_site
+
+        cache = self.config.state_dir / "cache" / "content.pickle" if cached else None
+        return load_site(self.config, cache)
+
+    # the clock --------------------------------------------------------------------------------
+    def now(self) -> dt.datetime:
+        """The one place that reads the clock; ``BLOGTOOL_NOW`` pins it for rehearsals and tests."""
+        from blogtool.timeutil import parse_now
+
+        pinned = self.environ.get(NOW_ENV)
+        tz = self.config.site.timezone
+        if pinned:
+            if self._pinned is None or self._pinned[0] != pinned:
+                try:
+                    self._pinned = (pinned, parse_now(pinned).astimezone(tz))
+                except ValueError as exc:
+                    raise UsageError(str(exc)) from None
+            return self._pinned[1]
+        return dt.datetime.now(tz)
+
+    @staticmethod
+    def clock() -> float:
+        """Wall-clock seconds, for retry times that survive a restart."""
+        return time.time()
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        time.sleep(seconds)
+
+    # the environment --------------------------------------------------------------------------
+    def get(self, name: str) -> str | None:
+        return self.environ.get(name) or None
+
+    def secret(self) -> bytes:
+        """The key that signs unsubscribe links; raises SecretMissing with how to make one."""
+        from blogtool.mail.tokens import secret_from
+
+        return secret_from(self.get(SECRET_ENV), SECRET_ENV)
+
+    def smtp_password(self, smtp: SmtpConfig) -> str | None:
+        """From the environment, the keyring, or (at a terminal) a prompt."""
+        from blogtool.mail.transports import smtp_password
+
+        return smtp_password(smtp, self.get(SMTP_PASSWORD_ENV), self._prompt_hidden)
+
+    # the terminal -----------------------------------------------------------------------------
+    @property
+    def interactive(self) -> bool:
+        """A person is at the keyboard (not cron, not a pipe)."""
+        return sys.stdin.isatty()
+
+    @property
+    def shows_progress(self) -> bool:
+        """Progress bars go to stderr only when somebody watches it."""
+        return sys.stderr.isatty()
+
+    def _prompt_hidden(self, question: str) -> str | None:
+        if not self.interactive:
+            return None
+        import click
+
+        return str(click.prompt(question, hide_input=True))

@@ -1,0 +1,75 @@
+"""Sending an issue for real: under the site's send lock, with Ctrl-C or SIGTERM finishing the
+current message before stopping, so an interrupted send leaves a clean queue to resume.
+
+``newsletter send`` and ``run`` both send through here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import sqlite3
+from collections.abc import Callable
+from types import FrameType
+
+from blogtool.config import Config
+from blogtool.mail.compose import MessageFactory, envelope_sender
+from blogtool.mail.issues import Issue
+from blogtool.mail.queue import Pacing, SendReport, send_issue
+from blogtool.mail.transports import Transport
+from blogtool.store import exclusive_lock
+
+
+@dataclasses.dataclass(frozen=True)
+class SendOptions:
+    rate: int | None = None  # messages a minute; None: [newsletter] rate
+    resend_uncertain: bool = False
+    accept_uncertain: bool = False
+
+
+def send_locked(
+    config: Config,
+    db: sqlite3.Connection,
+    issue: Issue,
+    secret: bytes,
+    transport: Transport,
+    pacing: Pacing,
+    options: SendOptions = SendOptions(),
+    *,
+    progress: Callable[[SendReport], None] | None = None,
+    on_interrupt: Callable[[], None] | None = None,
+) -> SendReport:
+    """Send ``issue`` through the durable queue. The first SIGINT or SIGTERM finishes the
+    current message and stops cleanly (``on_interrupt`` may say so); a second stops at once.
+    Raises LockedError if another send of this site is running."""
+    stop = {"requested": False}
+
+    def graceful(signum: int, frame: FrameType | None) -> None:
+        if stop["requested"]:
+            raise KeyboardInterrupt
+        stop["requested"] = True
+        if on_interrupt is not None:
+            on_interrupt()
+
+    pacing = dataclasses.replace(pacing, should_stop=lambda: stop["requested"])
+    previous = {s: signal.signal(s, graceful) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with exclusive_lock(config.state_dir / "send.lock", "a newsletter send for this site"):
+            smtp = config.smtp
+            return send_issue(
+                db,
+                issue,
+                MessageFactory(config, issue, secret),
+                transport,
+                envelope_sender(config),
+                pacing,
+                rate=config.newsletter.rate if options.rate is None else options.rate,
+                max_attempts=smtp.max_attempts if smtp else 1,
+                retry_delay=smtp.retry_delay if smtp else 0.0,
+                resend_uncertain=options.resend_uncertain,
+                accept_uncertain=options.accept_uncertain,
+                progress=progress,
+            )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

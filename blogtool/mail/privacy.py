@@ -1,0 +1,33 @@
+"""A person's rights under GDPR: see everything stored about them, and be forgotten.
+
+Erasing removes the subscriber and their address from past deliveries; only a hash stays, in
+the suppression list, so a later import cannot add them back by accident.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+from blogtool.mail import queue, subscribers
+from blogtool.mail.subscribers import Subscriber
+from blogtool.store import transaction
+
+
+def stored_about(db: sqlite3.Connection, address: str) -> tuple[Subscriber, list[sqlite3.Row]]:
+    """The subscriber's record and every delivery to them."""
+    subscriber = subscribers.require(db, address)
+    return subscriber, queue.of_subscriber(db, subscriber.id)
+
+
+def forget(db: sqlite3.Connection, address: str, now: dt.datetime) -> int:
+    """Erase a person. Returns how many past deliveries lost their address."""
+    normalized = subscribers.normalize(address)
+    subscriber = subscribers.get(db, normalized)
+    with transaction(db):
+        subscribers.suppress(db, normalized, now, "forgotten on request")
+        erased = 0
+        if subscriber is not None:
+            erased = queue.erase_subscriber(db, subscriber.id)
+            subscribers.delete(db, subscriber.id)
+    return erased
