@@ -212,10 +212,11 @@ def render_issue(config: Config, items: list[Item], since: dt.datetime, now: dt.
             }
         )
     env = make_environment(config)
+    words = env.get_template("words.txt").module
     data = {
         "subject": subject,
         "preheader": preheader,
-        "heading": f"{config.tips.title} vecka {week}",
+        "heading": str(words.newsletter_heading(week)),  # type: ignore[attr-defined]
         "entries": entries,
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
     }

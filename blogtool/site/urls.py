@@ -62,8 +62,3 @@ class Urls:
 
     def absolute(self, path: str) -> str:
         return self.base + path
-
-    @staticmethod
-    def output_file(path: str) -> str:
-        """The file a path is written to: pages become ``.../index.html``."""
-        return path + "index.html" if path == "" or path.endswith("/") else path

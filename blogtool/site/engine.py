@@ -1,0 +1,190 @@
+"""The build engine: given pages (a path, a digest of their inputs, a function that renders
+them), render only those whose digest changed since the last build, and swap the results in
+only after everything has rendered. It knows no page type; ``pages.py`` says what a site has.
+
+A page is re-rendered when its digest differs from the one recorded at the last build (or its
+file is missing), so a rebuild with nothing changed renders nothing and touches no file. Writers
+refuse to write one path twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from blogtool.errors import BlogtoolError
+from blogtool.files import write_atomic
+
+MANIFEST_VERSION = 1
+PARALLEL_THRESHOLD = 150  # below this many pages a process pool costs more than it saves
+
+Progress = Callable[[int], None]
+
+
+class BuildError(BlogtoolError):
+    """The build failed; the previous output is untouched."""
+
+
+@dataclass
+class Page:
+    path: str  # site path, e.g. "torsdagstips/slug/" or "feed.xml"
+    digest: str
+    produce: Callable[[], bytes]
+    heavy: bool = False  # rendered first in parallel builds (Markdown pages)
+
+
+def digest(*parts: object) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(str(part).encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")
+    return h.hexdigest()
+
+
+def output_file(path: str) -> str:
+    """The file a path is written to: pages ("", "x/") become ``.../index.html``."""
+    return path + "index.html" if path == "" or path.endswith("/") else path
+
+
+def check_unique(pages: list[Page]) -> None:
+    seen: set[str] = set()
+    for page in pages:
+        out = output_file(page.path)
+        if out in seen:
+            raise BuildError(f"two pages would be written to {out}; check slugs and tags")
+        seen.add(out)
+
+
+# --- the manifest: what the last build wrote ---------------------------------------------------
+
+
+def load_manifest(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
+        return {}
+    pages = data.get("pages", {})
+    return dict(pages) if isinstance(pages, dict) else {}
+
+
+def save_manifest(path: Path, pages: list[Page]) -> None:
+    manifest = {"version": MANIFEST_VERSION, "pages": {p.path: p.digest for p in pages}}
+    encoded = json.dumps(manifest, sort_keys=True, indent=0).encode("utf-8")
+    if not path.is_file() or path.read_bytes() != encoded:
+        write_atomic(path, encoded)
+
+
+# --- rendering and committing ------------------------------------------------------------------
+
+_TODO: list[Page] = []  # set in the parent before the pool forks; workers inherit it
+_STAGING: Path | None = None
+
+
+def render_and_commit(
+    todo: list[Page],
+    output: Path,
+    jobs: int,
+    progress: Progress | None = None,
+    fail_after: int | None = None,
+) -> None:
+    """Render ``todo`` into a staging folder beside ``output``; move the files in only when
+    every page rendered. Raises with ``output`` as it was."""
+    global _STAGING
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.staging-", dir=output.parent))
+    _STAGING = staging
+    try:
+        _render_all(todo, jobs, progress, fail_after)
+        _commit(staging, output, todo)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        _STAGING = None
+
+
+def remove_stale(output: Path, paths: list[str]) -> None:
+    for path in paths:
+        target = output / output_file(path)
+        target.unlink(missing_ok=True)
+        _prune_empty_dirs(target.parent, output)
+
+
+def _staged_name(path: str) -> str:
+    # Flat names: a tree of thousands of one-file directories costs a mkdir and an rmdir each.
+    return hashlib.sha1(path.encode("utf-8")).hexdigest()
+
+
+def _render_page(page: Page) -> None:
+    assert _STAGING is not None
+    data = page.produce()
+    fd = os.open(_STAGING / _staged_name(page.path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def _render_chunk(indexes: list[int]) -> int:
+    for index in indexes:
+        _render_page(_TODO[index])
+    return len(indexes)
+
+
+def _render_all(
+    todo: list[Page], jobs: int, progress: Progress | None, fail_after: int | None
+) -> None:
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(n)
+        if fail_after is not None and done >= fail_after:
+            raise BuildError(f"injected failure after {done} pages")
+
+    if len(todo) < PARALLEL_THRESHOLD or jobs < 2:
+        for page in todo:
+            _render_page(page)
+            tick(1)
+        return
+    _TODO[:] = todo
+    # The heavy pages first, so the cheap ones fill the end.
+    order = sorted(range(len(todo)), key=lambda i: not todo[i].heavy)
+    chunks = [order[i : i + 32] for i in range(0, len(order), 32)]
+    # fork: the workers inherit the loaded site and the page plan instead of pickling them.
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            for n in pool.imap_unordered(_render_chunk, chunks):
+                tick(n)
+    finally:
+        _TODO.clear()
+
+
+def _commit(staging: Path, output: Path, todo: list[Page]) -> None:
+    """Move every staged file into place, each with an atomic rename."""
+    output.mkdir(parents=True, exist_ok=True)
+    made: set[Path] = set()
+    for page in todo:
+        target = output / output_file(page.path)
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
+        if target.is_dir():
+            raise BuildError(f"{target} is a directory; expected to write a file there")
+        os.replace(staging / _staged_name(page.path), target)
+
+
+def _prune_empty_dirs(directory: Path, stop: Path) -> None:
+    while directory != stop and directory.is_relative_to(stop):
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+        directory = directory.parent

@@ -1,0 +1,340 @@
+"""What a site consists of: one small function per page type, each returning its pages with a
+digest of their inputs. ``PAGE_TYPES`` lists them; the engine renders whatever they return.
+
+A page's digest covers its own inputs (the items it shows, their status) and a fingerprint of
+everything every page depends on (templates, config, blogtool's code, build flags).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+
+from blogtool.config import Config
+from blogtool.content.model import Item, Kind, Site, Status
+from blogtool.site.engine import Page, digest
+from blogtool.site.feeds import FeedEntry, render_feed
+from blogtool.site.render import excerpt, portable, to_html
+from blogtool.site.templates import PACKAGE_TEMPLATES, make_environment, render
+from blogtool.site.urls import STATIC_DIR, Urls
+from blogtool.timeutil import month_year, weekday_name
+
+
+class SiteView:
+    """The site as the pages see it at ``now``: which items are shown, their status and
+    digests, the tip numbers, the template environment. Worker processes inherit it."""
+
+    def __init__(self, site: Site, now: dt.datetime, drafts: bool, future: bool, fp: str):
+        self.config: Config = site.config
+        self.urls = Urls(self.config)
+        self.fingerprint = fp
+        self.preview = drafts or future
+        shown = {Status.PUBLISHED}
+        shown |= {Status.DRAFT} if drafts else set()
+        shown |= {Status.SCHEDULED} if future else set()
+        far = dt.datetime.max.replace(tzinfo=dt.UTC)
+        self.items = sorted(
+            (i for i in site.items if i.status(now) in shown),
+            key=lambda i: (i.date or far, i.slug),
+            reverse=True,
+        )
+        self.status = {i.slug: i.status(now).value for i in self.items}
+        self.digests = {i.slug: i.digest(self.status[i.slug]) for i in self.items}
+        self.published = [i for i in self.items if self.status[i.slug] == "published"]
+        self.tips = [i for i in self.items if i.kind is Kind.TIP]
+        oldest_first = sorted(self.tips, key=lambda i: (i.date or far, i.slug))
+        self.tip_numbers = {t.slug: n for n, t in enumerate(oldest_first, 1)}
+        self.env = make_environment(
+            self.config, lambda item: self.status.get(item.slug, "published"), preview=self.preview
+        )
+        self.words = self.env.get_template("words.txt").module
+
+    def word(self, name: str, *args: Any) -> str:
+        """A reader-facing phrase from words.txt."""
+        return str(getattr(self.words, name)(*args))
+
+    def spec(
+        self, path: str, inputs: Iterable[object], produce: Callable[[], bytes], heavy: bool = False
+    ) -> Page:
+        return Page(path, digest(self.fingerprint, path, *inputs), produce, heavy)
+
+    def digests_of(self, items: Iterable[Item]) -> list[object]:
+        return [self.digests[i.slug] for i in items]
+
+    def summary(self, item: Item) -> str:
+        return item.summary or excerpt(item.body) or item.title
+
+    def page(self, template: str, **context: Any) -> bytes:
+        context.setdefault("description", "")
+        context.setdefault("section", "")
+        context.setdefault("canonical", None)
+        return render(self.env, template, self.config, **context).encode("utf-8")
+
+    def list_page(self, template: str, items: list[Item], **context: Any) -> bytes:
+        """A page listing ``items``; their summaries are worked out only if it is rendered."""
+        entries = [{"item": i, "summary": self.summary(i)} for i in items]
+        return self.page(template, entries=entries, **context)
+
+    def item_page(self, item: Item) -> bytes:
+        return self.page(
+            "item.html",
+            item=item,
+            html=Markup(to_html(item.body)),
+            service=self.config.services.get(item.service or ""),
+            number=self.tip_numbers.get(item.slug) if item.kind is Kind.TIP else None,
+            page_title=item.title,
+            description=self.summary(item),
+            canonical=self.urls.item(item),
+            section="series" if item.kind is Kind.TIP else "",
+        )
+
+    def feed_entry(self, item: Item) -> FeedEntry:
+        url = self.urls.absolute(self.urls.item(item))
+        html = to_html(item.body)
+        service = self.config.services.get(item.service or "")
+        if service is not None:
+            html += "\n" + render(
+                self.env, "partials/service_card.html", self.config, service=service
+            )
+        return FeedEntry(item=item, url=url, summary=self.summary(item), html=portable(html, url))
+
+
+# --- page types --------------------------------------------------------------------------------
+
+
+def item_pages(v: SiteView) -> list[Page]:
+    return [
+        v.spec(
+            v.urls.item(item),
+            [v.digests[item.slug], v.tip_numbers.get(item.slug, "")],
+            partial(v.item_page, item),
+            heavy=True,
+        )
+        for item in v.items
+    ]
+
+
+def home_pages(v: SiteView) -> list[Page]:
+    per_page = v.config.build.per_page
+    n_pages = max(1, -(-len(v.items) // per_page))
+    pages = []
+    for page in range(1, n_pages + 1):
+        chunk = v.items[(page - 1) * per_page : page * per_page]
+        path = v.urls.home(page)
+        produce = partial(
+            v.list_page, "index.html", chunk, page=page, pages=n_pages,
+            page_title=v.config.site.title, description=v.config.site.title,
+            canonical=path, section="home" if page == 1 else "",
+        )  # fmt: skip
+        pages.append(v.spec(path, [page, n_pages, *v.digests_of(chunk)], produce))
+    return pages
+
+
+def series_page(v: SiteView) -> list[Page]:
+    def produce() -> bytes:
+        entries = [
+            {
+                "item": t,
+                "number": v.tip_numbers[t.slug],
+                "summary": v.summary(t),
+                "service": v.config.services.get(t.service or ""),
+            }
+            for t in v.tips
+        ]
+        return v.page(
+            "series.html",
+            entries=entries,
+            weekday_label=weekday_name(v.config.tips.weekday, v.config.site.language),
+            page_title=v.config.tips.title,
+            canonical=v.urls.series,
+            section="series",
+        )
+
+    inputs = [*v.digests_of(v.tips), *(v.tip_numbers[t.slug] for t in v.tips)]
+    return [v.spec(v.urls.series, inputs, produce)]
+
+
+def _by_tag(v: SiteView) -> tuple[dict[str, list[Item]], dict[str, str]]:
+    by_tag: dict[str, list[Item]] = defaultdict(list)
+    names: dict[str, str] = {}
+    for item in v.items:
+        for tag in item.tags:
+            key = v.urls.tag(tag)
+            by_tag[key].append(item)
+            names.setdefault(key, tag)
+    return by_tag, names
+
+
+def tag_pages(v: SiteView) -> list[Page]:
+    by_tag, names = _by_tag(v)
+    pages = []
+    for path, items in sorted(by_tag.items()):
+        heading = v.word("tag_heading", names[path])
+        produce = partial(
+            v.list_page, "listing.html", items, heading=heading, intro="", service=None,
+            page_title=heading, canonical=path,
+        )  # fmt: skip
+        pages.append(v.spec(path, v.digests_of(items), produce))
+    return pages
+
+
+def service_pages(v: SiteView) -> list[Page]:
+    pages = []
+    for key, service in v.config.services.items():
+        featured = [t for t in v.tips if t.service == key]
+        path = v.urls.service(key)
+        produce = partial(
+            v.list_page, "listing.html", featured, heading=service.name,
+            intro=v.word("service_intro", service), service=service,
+            page_title=service.name, description=service.description, canonical=path,
+        )  # fmt: skip
+        pages.append(v.spec(path, v.digests_of(featured), produce))
+    return pages
+
+
+def _by_month(v: SiteView) -> dict[dt.date, list[Item]]:
+    by_month: dict[dt.date, list[Item]] = defaultdict(list)
+    for item in v.items:
+        if item.date is not None:
+            local = item.date.astimezone(v.config.site.timezone)
+            by_month[dt.date(local.year, local.month, 1)].append(item)
+    return by_month
+
+
+def archive_pages(v: SiteView) -> list[Page]:
+    lang = v.config.site.language
+    by_month = _by_month(v)
+    pages = []
+    for month, items in sorted(by_month.items()):
+        path = v.urls.archive(month)
+        heading = v.word("month_heading", month_year(month, lang))
+        produce = partial(
+            v.list_page, "listing.html", items, heading=heading, intro="", service=None,
+            page_title=heading, canonical=path, section="archive",
+        )  # fmt: skip
+        pages.append(v.spec(path, v.digests_of(items), produce))
+    years: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for month in sorted(by_month, reverse=True):
+        label = month_year(month, lang)
+        years[month.year].append(
+            {"path": v.urls.archive(month), "label": label, "count": len(by_month[month])}
+        )
+    by_tag, names = _by_tag(v)
+    tag_list = [
+        {"name": names[p], "path": p, "count": len(items)}
+        for p, items in sorted(by_tag.items(), key=lambda kv: names[kv[0]].lower())
+    ]
+    produce = partial(
+        v.page, "archive.html", years=sorted(years.items(), reverse=True), tags=tag_list,
+        page_title=v.word("archive_title"), canonical=v.urls.archive(), section="archive",
+    )  # fmt: skip
+    inputs = [json.dumps(sorted(years.items()), default=str), json.dumps(tag_list)]
+    pages.append(v.spec(v.urls.archive(), inputs, produce))
+    return pages
+
+
+def feed_pages(v: SiteView) -> list[Page]:
+    """RSS and Atom, for everything and for the series: only what is published, whatever the
+    preview flags say."""
+    limit = v.config.build.feed_limit
+    feeds = [
+        (False, v.published[:limit], "feed_title", "feed_description"),
+        (
+            True,
+            [i for i in v.published if i.kind is Kind.TIP][:limit],
+            "series_feed_title",
+            "series_feed_description",
+        ),
+    ]
+
+    def feed(items: list[Item], title: str, about: str, home: str, path: str) -> bytes:
+        return render_feed(
+            v.config,
+            [v.feed_entry(i) for i in items],
+            title=v.word(title),
+            description=v.word(about),
+            home=home,
+            self_url=v.urls.absolute(path),
+            atom=path.endswith("atom.xml"),
+        )
+
+    pages = []
+    for series, items, title, about in feeds:
+        home = v.urls.absolute(v.urls.series if series else v.urls.home())
+        for atom in (False, True):
+            path = v.urls.feed(series=series, atom=atom)
+            produce = partial(feed, items, title, about, home, path)
+            pages.append(v.spec(path, v.digests_of(items), produce))
+    return pages
+
+
+def sitemap_robots_404(v: SiteView) -> list[Page]:
+    urls = v.urls
+    listed = [urls.home(), urls.series, urls.archive()]
+    listed += [urls.service(k) for k in v.config.services]
+    entries: list[dict[str, Any]] = [{"path": p, "lastmod": None} for p in listed]
+    entries += [
+        {"path": urls.item(i), "lastmod": i.date.date().isoformat() if i.date else None}
+        for i in v.published
+    ]
+    robots = (
+        "User-agent: *\nDisallow: /\n"
+        if v.preview
+        else f"User-agent: *\nAllow: /\n\nSitemap: {urls.absolute('sitemap.xml')}\n"
+    )
+
+    def sitemap() -> bytes:
+        return render(v.env, "sitemap.xml", v.config, entries=entries).encode("utf-8")
+
+    not_found = partial(v.page, "404.html", page_title=v.word("not_found_title"), canonical=None)
+    return [
+        v.spec("sitemap.xml", [json.dumps(entries)], sitemap),
+        v.spec("robots.txt", [robots], partial(robots.encode, "utf-8")),
+        v.spec("404.html", [], not_found),
+    ]
+
+
+def static_files(v: SiteView) -> list[Page]:
+    """The package's theme, overridden by the site's templates/static and static/."""
+    found: dict[str, Path] = {}
+    for base in (
+        PACKAGE_TEMPLATES / STATIC_DIR,
+        v.config.templates_dir / STATIC_DIR,
+        v.config.root / STATIC_DIR,
+    ):
+        if base.is_dir():
+            for f in sorted(base.rglob("*")):
+                if f.is_file() and not f.name.startswith("."):
+                    found[f"{STATIC_DIR}/" + f.relative_to(base).as_posix()] = f
+    pages = []
+    for path, source in sorted(found.items()):
+        data = source.read_bytes()
+        pages.append(
+            Page(path, digest("static", hashlib.sha256(data).hexdigest()), partial(bytes, data))
+        )
+    return pages
+
+
+PAGE_TYPES: list[Callable[[SiteView], list[Page]]] = [
+    item_pages,
+    home_pages,
+    series_page,
+    tag_pages,
+    service_pages,
+    archive_pages,
+    feed_pages,
+    sitemap_robots_404,
+    static_files,
+]
+
+
+def plan(view: SiteView) -> list[Page]:
+    return [page for page_type in PAGE_TYPES for page in page_type(view)]
