@@ -384,17 +384,28 @@ def fields_command(as_json: bool, markdown: bool) -> None:
 
 @click.command(name="config")
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of TOML.")
-@pass_env
-def show_config(env: Env, as_json: bool) -> None:
-    """Print the effective configuration, defaults included.
+@click.option(
+    "--reference",
+    is_flag=True,
+    help="Every key there is, with its default and meaning (Markdown), instead.",
+)
+@click.pass_context
+def show_config(ctx: click.Context, as_json: bool, reference: bool) -> None:
+    """Print the effective configuration, defaults and derived values included.
 
     \b
     Example:
         blogtool config
+        blogtool config --reference
     """
-    from blogtool.config import dump_toml
+    from blogtool.config import as_dict, dump_toml
+    from blogtool.config.dump import markdown_reference
 
-    data = env.config.as_dict()
+    if reference:  # needs no site
+        click.echo(markdown_reference(), nl=False)
+        return
+    env = ctx.ensure_object(Env)
+    data = as_dict(env.config)
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:

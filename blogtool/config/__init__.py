@@ -1,0 +1,37 @@
+"""Site configuration: ``blogtool.toml`` read once into frozen objects.
+
+``model`` declares every key once (type, default, check, docs); ``load`` reads and validates the
+file; ``dump`` prints the effective configuration and the reference.
+"""
+
+from blogtool.config.dump import as_dict, dump_toml
+from blogtool.config.load import CONFIG_NAME, find_root, load_config, parse_config
+from blogtool.config.model import (
+    BuildConfig,
+    CheckConfig,
+    Config,
+    NewsletterConfig,
+    RunConfig,
+    Service,
+    SiteConfig,
+    SmtpConfig,
+    TipsConfig,
+)
+
+__all__ = [
+    "CONFIG_NAME",
+    "BuildConfig",
+    "CheckConfig",
+    "Config",
+    "NewsletterConfig",
+    "RunConfig",
+    "Service",
+    "SiteConfig",
+    "SmtpConfig",
+    "TipsConfig",
+    "as_dict",
+    "dump_toml",
+    "find_root",
+    "load_config",
+    "parse_config",
+]

@@ -1,0 +1,218 @@
+"""Reading ``blogtool.toml`` into a frozen ``Config``, reporting every problem at once with the
+file, the line and the key. What is allowed comes from the declarations in ``model.py``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from email.utils import parseaddr
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from blogtool.config import schema
+from blogtool.config.model import (
+    OPTIONAL_SECTIONS,
+    SECTIONS,
+    TABLES,
+    BuildConfig,
+    CheckConfig,
+    Config,
+    NewsletterConfig,
+    RunConfig,
+    Service,
+    SiteConfig,
+    SmtpConfig,
+    TipsConfig,
+)
+from blogtool.content.slugs import slugify
+from blogtool.errors import ConfigError
+
+CONFIG_NAME = "blogtool.toml"
+
+
+class _Reader:
+    """Checks tables against the schema, remembering every problem."""
+
+    def __init__(self, path: Path, text: str):
+        self.path = path
+        self.lines = text.splitlines()
+        self.problems: list[str] = []
+
+    def line_of(self, section: str, key: str | None) -> int | None:
+        """Best-effort line of ``key`` in ``[section]``, else of the table's header.
+
+        tomllib gives no positions, so the file is scanned; a missing key points at its table.
+        """
+        name = r"\s*\.\s*".join(re.escape(part) for part in section.split("."))
+        header = re.compile(r"^\s*\[\s*" + name + r"\s*(\]|\.)")
+        in_section = False
+        header_line = None
+        for number, line in enumerate(self.lines, 1):
+            if line.lstrip().startswith("["):
+                in_section = bool(header.match(line))
+                if in_section and header_line is None:
+                    header_line = number
+                continue
+            if in_section and key and re.match(rf"^\s*{re.escape(key)}\s*=", line):
+                return number
+        return header_line
+
+    def report(self, section: str, key: str | None, message: str) -> None:
+        line = self.line_of(section, key)
+        where = f"{self.path}:{line}" if line else str(self.path)
+        label = f"[{section}] {key}" if key else f"[{section}]"
+        self.problems.append(f"{where}: {label}: {message}")
+
+    def table(self, section: str, raw: Any, declared: type) -> dict[str, Any]:
+        """The section's values by attribute name: given, converted, or the default."""
+        if not isinstance(raw, dict):
+            self.report(section, None, f"expected a table, got {schema.type_name(raw)}")
+            raw = {}
+        keys = schema.keys(declared)
+        names = [toml for _, toml, _ in keys]
+        for name in raw:
+            if name not in names:
+                hint = difflib.get_close_matches(name, names, n=1)
+                more = (
+                    f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(names)}"
+                )
+                self.report(section, name, f"unknown key{more}")
+        out: dict[str, Any] = {}
+        for attr, name, spec in keys:
+            if name in raw:
+                value = raw[name]
+                types = spec.type if isinstance(spec.type, tuple) else (spec.type,)
+                if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+                    expected = schema.expected_name(spec.type)
+                    got = f"{schema.type_name(value)} {value!r}"
+                    self.report(section, name, f"expected {expected}, got {got}")
+                    continue
+            elif spec.default is schema.REQUIRED:
+                self.report(section, name, "missing; this key is required")
+                continue
+            else:
+                value = spec.default
+            if value is not None and spec.convert is not None:
+                try:
+                    value = spec.convert(value)
+                except ValueError as exc:
+                    self.report(section, name, str(exc))
+                    continue
+            out[attr] = value
+        return out
+
+
+def find_root(start: Path) -> Path:
+    """The nearest directory at or above ``start`` that holds a blogtool.toml."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate
+    raise ConfigError(
+        f"no {CONFIG_NAME} found in {start} or any parent directory; "
+        "run 'blogtool init' to create a site, or pass --site DIR"
+    )
+
+
+def load_config(root: Path) -> Config:
+    """Read and validate ``root/blogtool.toml``. Raises ConfigError listing every problem."""
+    path = root / CONFIG_NAME
+    try:
+        raw_bytes = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found; run 'blogtool init' to create a site") from None
+    try:
+        text = raw_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 (byte {exc.start}); save it as UTF-8") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return parse_config(root, path, text, data)
+
+
+def parse_config(root: Path, path: Path, text: str, data: dict[str, Any]) -> Config:
+    reader = _Reader(path, text)
+    _check_sections(reader, path, data)
+    values = {
+        name: reader.table(name, data.get(name, {}), section)
+        for name, section in SECTIONS.items()
+        if name not in OPTIONAL_SECTIONS or name in data
+    }
+    services = _services(reader, data.get("services", {}))
+    if reader.problems:
+        raise ConfigError("\n".join(reader.problems))
+    site = SiteConfig(**values["site"])
+    return Config(
+        root=root,
+        path=path,
+        site=site,
+        tips=TipsConfig(**{**values["tips"], "slug": _series_slug(values["tips"])}),
+        services=MappingProxyType(services),
+        check=CheckConfig(**values["check"]),
+        build=BuildConfig(**values["build"]),
+        newsletter=_newsletter(site, values["newsletter"]),
+        smtp=_smtp(values["smtp"]) if "smtp" in values else None,
+        run=RunConfig(**values["run"]),
+    )
+
+
+def _check_sections(reader: _Reader, path: Path, data: dict[str, Any]) -> None:
+    known = [*SECTIONS, *TABLES]
+    for section in data:
+        if section not in known:
+            hint = difflib.get_close_matches(section, known, n=1)
+            more = (
+                f"; did you mean [{hint[0]}]?" if hint else f"; known sections: {', '.join(known)}"
+            )
+            reader.report(section, None, f"unknown section{more}")
+    if "site" not in data:
+        reader.problems.append(f"{path}: [site]: missing; title and base_url are required")
+
+
+def _services(reader: _Reader, raw_services: Any) -> dict[str, Service]:
+    services: dict[str, Service] = {}
+    if not isinstance(raw_services, dict):
+        reader.report("services", None, "expected tables such as [services.naturkartan]")
+        return services
+    for name, raw in raw_services.items():
+        section = f"services.{name}"
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
+            reader.report(
+                section, None, "expected a key of lowercase ASCII letters, digits, - or _"
+            )
+        values = reader.table(section, raw, Service)
+        if values.get("image") and not values.get("image_alt"):
+            reader.report(section, "image_alt", "missing; an image needs alt text")
+        if all(k in values for k in ("name", "url", "description")):
+            services[name] = Service(key=name, **values)
+    return services
+
+
+def _series_slug(tips: dict[str, Any]) -> str:
+    return str(tips["slug"] or slugify(tips["title"]))
+
+
+def _newsletter(site: SiteConfig, news: dict[str, Any]) -> NewsletterConfig:
+    """The derived defaults: From, the unsubscribe address and mailbox."""
+    sender = news["from_address"] or f"{site.title} <nyhetsbrev@{site.domain}>"
+    return NewsletterConfig(
+        **{
+            **news,
+            "from_address": sender,
+            "unsubscribe_url": news["unsubscribe_url"] or f"https://{site.domain}/avregistrera",
+            "unsubscribe_mailto": news["unsubscribe_mailto"]
+            or parseaddr(news["reply_to"] or sender)[1],
+        }
+    )
+
+
+def _smtp(smtp: dict[str, Any]) -> SmtpConfig:
+    default_port = {"ssl": 465, "starttls": 587, "none": 25}[smtp["security"]]
+    return SmtpConfig(
+        **{**smtp, "port": smtp["port"] or default_port, "user": smtp["user"] or None}
+    )

@@ -1,0 +1,234 @@
+"""The configuration: one frozen dataclass per ``blogtool.toml`` section, each key declared once
+with its type, default, check and documentation (see ``schema.key``).
+
+A default of None followed by "derived" in the doc is worked out from other keys when the site
+is loaded (``load.py``), and ``blogtool config`` shows the value it came to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from blogtool.config import schema as s
+from blogtool.timeutil import WEEKDAYS, parse_weekday
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """[site]: what the site is called, where it lives, its language and time zone."""
+
+    title: str = s.key(
+        str, doc="The site's name, in page titles, feeds and mail.", convert=s.nonempty
+    )
+    base_url: str = s.key(
+        str,
+        doc="Where the site is published, such as https://blogg.example.se/ (a final / is added).",
+        convert=s.base_url,
+    )
+    language: str = s.key(str, "sv", "Language of pages, feeds and mail (sv, en, ...).")
+    timezone: ZoneInfo = s.key(
+        str,
+        "Europe/Stockholm",
+        "IANA time zone that decides what 'Thursday 08:00' means, across daylight saving.",
+        convert=s.timezone,
+        dump=lambda zone: zone.key,
+    )
+    author: str = s.key(str, "", "Author of posts and tips that name none.")
+
+    @property
+    def domain(self) -> str:
+        return urlsplit(self.base_url).hostname or "localhost"
+
+
+@dataclass(frozen=True)
+class TipsConfig:
+    """[tips]: the weekly tip series."""
+
+    title: str = s.key(str, "Torsdagstips", "The series' name.", convert=s.nonempty)
+    slug: str = s.key(str, None, "Address of the series' pages; derived from the title.")
+    weekday: int = s.key(
+        str,
+        "thursday",
+        "The day the series goes out (English or Swedish).",
+        convert=parse_weekday,
+        dump=lambda day: WEEKDAYS[day],
+    )
+    time: dt.time = s.key(
+        str, "08:00", "When a tip goes out (HH:MM, the site's zone).", convert=s.clock,
+        dump=s.clock_text,
+    )  # fmt: skip
+
+    @property
+    def weekday_name(self) -> str:
+        return WEEKDAYS[self.weekday]
+
+
+@dataclass(frozen=True)
+class Service:
+    """[services.KEY]: a municipal service a tip can feature."""
+
+    key: str  # the table's name, e.g. "naturkartan"
+    name: str = s.key(str, doc="The service's name.", convert=s.nonempty)
+    url: str = s.key(str, doc="Its web address.", convert=s.http_url)
+    description: str = s.key(str, doc="One sentence about it.", convert=s.nonempty)
+    app_store: str | None = s.key(str, None, "Its app in Apple's App Store.", convert=s.http_url)
+    google_play: str | None = s.key(str, None, "Its app on Google Play.", convert=s.http_url)
+    image: str | None = s.key(str, None, "An image for its card.")
+    image_alt: str | None = s.key(str, None, "What the image shows (required with image).")
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    """[check]: what 'blogtool check' warns about."""
+
+    lix_limit: float = s.key(
+        (int, float), 50, "Readability (LIX) above which a text gets a warning.", convert=float
+    )
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """[build]: the static site."""
+
+    output: str = s.key(str, "public", "Output directory, inside the site.", convert=s.relative_dir)
+    feed_limit: int = s.key(int, 20, "Items in each feed.", convert=s.positive)
+    per_page: int = s.key(int, 10, "Items on each page of the home page.", convert=s.positive)
+
+
+@dataclass(frozen=True)
+class NewsletterConfig:
+    """[newsletter]: the weekly email."""
+
+    from_address: str = s.key(
+        str,
+        None,
+        "From: 'Name <address>'; derived: the site title at nyhetsbrev@ the site's domain.",
+        convert=s.mailbox,
+        toml="from",
+    )
+    reply_to: str | None = s.key(str, None, "Reply-To, if replies go elsewhere.", convert=s.mailbox)
+    subject: str = s.key(
+        str,
+        "{{ series }} vecka {{ week }}: {{ headline }}",
+        "Subject template (series, site, week, year, title, headline, count).",
+        convert=s.nonempty,
+    )
+    unsubscribe_url: str = s.key(
+        str,
+        None,
+        "https address of the unsubscribe endpoint; derived: https://DOMAIN/avregistrera.",
+        convert=s.https_url,
+    )
+    unsubscribe_mailto: str = s.key(
+        str,
+        None,
+        "Address for List-Unsubscribe by mail; derived: reply_to, else from.",
+        convert=s.mailbox,
+    )
+    include_posts: bool = s.key(bool, False, "Also mail blog posts, not only tips.")
+    state: str = s.key(
+        str, ".blogtool/state.db", "The state database (SQLite), relative to the site.",
+        convert=s.nonempty,
+    )  # fmt: skip
+    outbox: str = s.key(
+        str, "outbox", "Where messages go as .eml files without [smtp].", convert=s.relative_dir
+    )
+    rate: int = s.key(
+        int, 0, "Messages a minute; 0 sends as fast as the server takes them.",
+        convert=s.non_negative,
+    )  # fmt: skip
+    send_time: dt.time | None = s.key(
+        str,
+        None,
+        "Send at this time on the series day instead of at each tip's own time (HH:MM).",
+        convert=s.clock,
+        dump=s.clock_text,
+    )
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """[run]: the scheduled job."""
+
+    log_file: str | None = s.key(
+        str, None, "Also log each action to this file (relative to the site).", convert=s.nonempty
+    )
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """[smtp]: a mail server. Without it, mail goes to the outbox folder."""
+
+    host: str = s.key(str, doc="The server's host name.", convert=s.nonempty)
+    port: int = s.key(int, None, "Port; derived: 465 (ssl), 587 (starttls) or 25.", convert=s.port)
+    security: str = s.key(str, "starttls", "ssl, starttls or none.", convert=s.security)
+    user: str | None = s.key(
+        str, None, "Login name; the password comes from BLOGTOOL_SMTP_PASSWORD or the keyring."
+    )
+    timeout: float = s.key(
+        (int, float), 30, "Seconds to wait for the server.", convert=s.non_negative_float
+    )
+    max_attempts: int = s.key(int, 5, "Tries per message before giving up.", convert=s.positive)
+    retry_delay: float = s.key(
+        (int, float), 2.0, "Seconds before the first retry; doubles each time.",
+        convert=s.non_negative_float,
+    )  # fmt: skip
+
+
+# The sections with a fixed set of keys, in the order blogtool.toml and 'blogtool config' use.
+SECTIONS: dict[str, type] = {
+    "site": SiteConfig,
+    "tips": TipsConfig,
+    "check": CheckConfig,
+    "build": BuildConfig,
+    "newsletter": NewsletterConfig,
+    "run": RunConfig,
+    "smtp": SmtpConfig,
+}
+OPTIONAL_SECTIONS = {"smtp"}  # present only when the site has one
+TABLES: dict[str, type] = {"services": Service}  # a table of named sub-tables
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    path: Path
+    site: SiteConfig
+    tips: TipsConfig
+    services: Mapping[str, Service]
+    check: CheckConfig
+    build: BuildConfig
+    newsletter: NewsletterConfig
+    smtp: SmtpConfig | None
+    run: RunConfig
+    posts_dir: Path = field(init=False)
+    tips_dir: Path = field(init=False)
+    templates_dir: Path = field(init=False)
+    state_dir: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "posts_dir", self.root / "posts")
+        object.__setattr__(self, "tips_dir", self.root / "tips")
+        object.__setattr__(self, "templates_dir", self.root / "templates")
+        object.__setattr__(self, "state_dir", self.root / ".blogtool")
+
+    @property
+    def output_dir(self) -> Path:
+        return (self.root / self.build.output).resolve()
+
+    @property
+    def state_path(self) -> Path:
+        return (self.root / self.newsletter.state).resolve()
+
+    @property
+    def outbox_dir(self) -> Path:
+        return (self.root / self.newsletter.outbox).resolve()
+
+    @property
+    def log_path(self) -> Path | None:
+        return (self.root / self.run.log_file).resolve() if self.run.log_file else None

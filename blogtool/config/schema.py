@@ -1,0 +1,165 @@
+"""How a configuration key is declared, and the checks its values go through.
+
+A key is declared once, as a field of its section's dataclass in ``model.py``: its TOML type,
+default, converter and documentation travel together in the field's metadata. Loading, the
+effective configuration (``blogtool config``) and the reference (docs/configuration.md) all
+read that one declaration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+REQUIRED: Any = object()
+
+
+@dataclasses.dataclass(frozen=True)
+class Key:
+    type: type | tuple[type, ...]  # what TOML must give
+    default: Any
+    doc: str
+    convert: Callable[[Any], Any] | None  # raises ValueError("expected ...")
+    dump: Callable[[Any], Any] | None  # the loaded value back to TOML
+    toml: str | None  # the TOML name, when it differs from the attribute's
+
+
+def key(
+    type: type | tuple[type, ...],
+    default: Any = REQUIRED,
+    doc: str = "",
+    *,
+    convert: Callable[[Any], Any] | None = None,
+    dump: Callable[[Any], Any] | None = None,
+    toml: str | None = None,
+) -> Any:
+    """Declare a configuration key as a dataclass field."""
+    return dataclasses.field(metadata={"key": Key(type, default, doc, convert, dump, toml)})
+
+
+def keys(section: type) -> list[tuple[str, str, Key]]:
+    """(attribute, TOML name, declaration) of every key of a section's dataclass."""
+    found = []
+    for f in dataclasses.fields(section):
+        declared = f.metadata.get("key")
+        if declared is not None:
+            found.append((f.name, declared.toml or f.name, declared))
+    return found
+
+
+def type_name(value: Any) -> str:
+    names = {
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        list: "an array",
+        dict: "a table",
+    }
+    for t, name in names.items():
+        if isinstance(value, t):
+            return name
+    return type(value).__name__
+
+
+def expected_name(t: type | tuple[type, ...]) -> str:
+    ts = t if isinstance(t, tuple) else (t,)
+    names = {str: "a string", bool: "true or false", int: "an integer", float: "a number"}
+    return " or ".join(names.get(x, x.__name__) for x in ts)
+
+
+def http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"expected an absolute http(s) URL, got {value!r}")
+    return value
+
+
+def base_url(value: str) -> str:
+    http_url(value)
+    return value if value.endswith("/") else value + "/"
+
+
+def timezone(value: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"expected an IANA time zone such as 'Europe/Stockholm', got {value!r}"
+        ) from None
+
+
+def clock(value: str) -> dt.time:
+    m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
+    if not m:
+        raise ValueError(f"expected a time of day as HH:MM, got {value!r}")
+    return dt.time(int(m.group(1)), int(m.group(2)))
+
+
+def positive(value: int) -> int:
+    if value < 1:
+        raise ValueError(f"expected a positive integer, got {value}")
+    return value
+
+
+def nonempty(value: str) -> str:
+    if not value.strip():
+        raise ValueError("expected a non-empty string")
+    return value
+
+
+def mailbox(value: str) -> str:
+    """An address as it may stand in From: "Växjö kommun <nyhetsbrev@vaxjo.se>" or a bare one."""
+    from email.utils import parseaddr
+
+    _, addr = parseaddr(value)
+    if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", addr or ""):
+        raise ValueError(
+            f"expected an email address such as 'Namn <adress@example.se>', got {value!r}"
+        )
+    return value
+
+
+def https_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.netloc:
+        raise ValueError(f"expected an https:// URL (RFC 8058 requires https), got {value!r}")
+    return value
+
+
+def security(value: str) -> str:
+    if value not in ("ssl", "starttls", "none"):
+        raise ValueError(f"expected 'ssl', 'starttls' or 'none', got {value!r}")
+    return value
+
+
+def port(value: int) -> int:
+    if not 0 < value < 65536:
+        raise ValueError(f"expected a port number from 1 to 65535, got {value}")
+    return value
+
+
+def non_negative(value: float) -> float:
+    if value < 0:
+        raise ValueError(f"expected zero or more, got {value}")
+    return value
+
+
+def relative_dir(value: str) -> str:
+    if not value.strip() or Path(value).is_absolute() or ".." in Path(value).parts:
+        raise ValueError(f"expected a directory inside the site, got {value!r}")
+    return value
+
+
+def clock_text(value: dt.time) -> str:
+    return value.strftime("%H:%M")
+
+
+def non_negative_float(value: float) -> float:
+    return float(non_negative(value))
