@@ -12,7 +12,7 @@ import pytest
 from blogtool.config import load_config
 from blogtool.mail.compose import MessageFactory, Recipient
 from blogtool.mail.issues import UNSUBSCRIBE_PLACEHOLDER, Issue
-from blogtool.mail.queue import Pacing, send_issue
+from blogtool.mail.sending import Pacing, send_issue
 from blogtool.mail.transports import SendAborted, SmtpTransport
 from blogtool.store import connect
 

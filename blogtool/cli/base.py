@@ -19,7 +19,7 @@ from blogtool.errors import BlogtoolError, ContentError, ExitStatus, Problem
 if TYPE_CHECKING:
     from blogtool.mail.dispatch import SendOptions
     from blogtool.mail.issues import Issue
-    from blogtool.mail.queue import SendReport
+    from blogtool.mail.sending import SendReport
     from blogtool.mail.transports import Transport
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -31,16 +31,16 @@ COMMANDS = {
     "new": "write",
     "schedule": "write",
     "unschedule": "write",
-    "list": "write",
-    "calendar": "write",
-    "check": "write",
-    "fields": "write",
-    "config": "write",
+    "list": "review",
+    "calendar": "review",
+    "check": "review",
+    "fields": "review",
+    "config": "review",
     "build": "publish",
     "serve": "publish",
-    "subscribers": "mail",
-    "newsletter": "mail",
-    "unsubscribe": "mail",
+    "subscribers": "subscribers",
+    "newsletter": "newsletter",
+    "unsubscribe": "subscribers",
     "run": "run",
     "status": "run",
     "next": "run",
@@ -165,7 +165,7 @@ def send_now(
     import time
 
     from blogtool.mail.dispatch import SendOptions, send_locked
-    from blogtool.mail.queue import Pacing
+    from blogtool.mail.sending import Pacing
 
     bar: Any = None
     started = time.monotonic()

@@ -69,7 +69,8 @@ def markdown_reference() -> str:
     sections = [(name, section) for name, section in SECTIONS.items()]
     sections += [(f"{name}.KEY", section) for name, section in TABLES.items()]
     for name, section in sections:
-        rows += ["", f"## [{name}]", "", (section.__doc__ or "").split(": ", 1)[-1].strip(), ""]
+        about = (section.__doc__ or "").split(": ", 1)[-1].strip()
+        rows += ["", f"## [{name}]", "", about[:1].upper() + about[1:], ""]
         rows += ["| key | type | default | what it is |", "|---|---|---|---|"]
         for _, toml, spec in schema.keys(section):
             if spec.default is schema.REQUIRED:

@@ -28,7 +28,8 @@ from blogtool.mail.issues import (
     unfinished_issue,
     unmailed_items,
 )
-from blogtool.mail.queue import SendReport, count, next_attempt, uncertain_rows
+from blogtool.mail.queue import count, next_attempt, uncertain_rows
+from blogtool.mail.sending import SendReport
 from blogtool.site.build import BuildResult
 from blogtool.site.templates import fingerprint
 from blogtool.store import get_state, set_state, transaction, utc_now_iso

@@ -15,7 +15,7 @@ from types import FrameType
 from blogtool.config import Config
 from blogtool.mail.compose import MessageFactory, envelope_sender
 from blogtool.mail.issues import Issue
-from blogtool.mail.queue import Pacing, SendReport, send_issue
+from blogtool.mail.sending import Pacing, SendReport, send_issue
 from blogtool.mail.transports import Transport
 from blogtool.store import exclusive_lock
 

@@ -1,0 +1,269 @@
+"""Looking at the site: list, calendar, check, fields, config."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from blogtool.errors import ExitStatus, Problem
+
+from .base import Env, clip, pass_env, print_problems, table
+
+if TYPE_CHECKING:
+    from blogtool.content.model import Item, Site
+
+
+def _report(site: Site) -> bool:
+    """Print the site's problems to stderr; True if any is an error."""
+    print_problems(site.problems)
+    return bool(site.errors)
+
+
+@click.command(name="list")
+@click.option(
+    "--status",
+    type=click.Choice(["draft", "scheduled", "published"]),
+    help="Only items with this status.",
+)
+@click.option("--kind", type=click.Choice(["post", "tip"]), help="Only posts or only tips.")
+@click.option("--json", "as_json", is_flag=True, help="JSON, with ISO 8601 dates and offsets.")
+@pass_env
+def list_items(env: Env, status: str | None, kind: str | None, as_json: bool) -> None:
+    """List posts and tips: title, kind, status, date and path, oldest first.
+
+    \b
+    Example:
+        blogtool list --status scheduled
+        blogtool list --kind tip --json
+    """
+    site = env.load_site()
+    now = env.now()
+    items = [
+        i
+        for i in site.items
+        if (status is None or i.status(now).value == status)
+        and (kind is None or i.kind.value == kind)
+    ]
+    if as_json:
+        click.echo(json.dumps([_item_json(i, now) for i in items], ensure_ascii=False, indent=2))
+    else:
+        from blogtool.timeutil import short_datetime
+
+        lang = env.config.site.language
+        rows = [
+            (
+                clip(i.title, 48),
+                i.kind.value,
+                i.status(now).value,
+                short_datetime(i.date, lang) if i.date else "-",
+                str(i.path),
+            )
+            for i in items
+        ]
+        table(("TITLE", "KIND", "STATUS", "DATE", "PATH"), rows)
+        if not rows:
+            click.echo("(nothing matches)", err=True)
+    if _report(site):
+        sys.exit(ExitStatus.ERROR)
+
+
+def _item_json(item: Item, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "title": item.title,
+        "kind": item.kind.value,
+        "status": item.status(now).value,
+        "date": item.date.isoformat() if item.date else None,
+        "path": str(item.path),
+        "slug": item.slug,
+        "tags": list(item.tags),
+        "service": item.service,
+    }
+
+
+@click.command()
+@click.option("--weeks", default=12, show_default=True, type=click.IntRange(1, 260))
+@click.option(
+    "--ics",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the plan as an iCalendar file for Outlook or Google Calendar.",
+)
+@pass_env
+def calendar(env: Env, weeks: int, ics: Path | None) -> None:
+    """The plan of the coming series weekdays: the tip on each, empty weeks, collisions,
+    Swedish holidays, and the posts scheduled in the same week.
+
+    \b
+    Example:
+        blogtool calendar --weeks 8
+        blogtool calendar --ics torsdagstips.ics
+    """
+    from blogtool.content.calendar import plan, to_ics
+    from blogtool.timeutil import short_datetime
+
+    site = env.load_site()
+    now = env.now()
+    config = env.config
+    lang = config.site.language
+    slots = plan(site, now, weeks)
+    click.echo(f"{config.tips.title}: the coming {weeks} {config.tips.weekday_name}s")
+    rows = []
+    for slot in slots:
+        if slot.is_empty:
+            tip = "-- empty --"
+        else:
+            tip = " + ".join(f"{clip(t.title, 40)} [{t.status(now).value}]" for t in slot.tips)
+            if slot.is_collision:
+                tip = "COLLISION: " + tip
+        notes = []
+        if slot.holiday:
+            notes.append(f"holiday: {slot.holiday}")
+        for tip_item in slot.tips:
+            if tip_item.date and tip_item.date.date() != slot.when.date():
+                notes.append(f"{tip_item.path.name} is dated {tip_item.date.date()}")
+        rows.append((str(slot.week), short_datetime(slot.when, lang), tip, "; ".join(notes)))
+        for post in slot.posts:
+            assert post.date is not None
+            rows.append(
+                ("", "", f"  post: {clip(post.title, 40)}", short_datetime(post.date, lang))
+            )
+    table(("WEEK", "DATE", "TIP", "NOTE"), rows)
+    empty = sum(1 for s in slots if s.is_empty)
+    collisions = sum(1 for s in slots if s.is_collision)
+    click.echo(f"{weeks - empty} planned, {empty} empty, {collisions} collisions")
+    failed = _report(site)
+    if ics is not None:
+        if failed:
+            click.echo(f"Error: not writing {ics} while content has errors.", err=True)
+        else:
+            from blogtool.files import write_atomic
+
+            write_atomic(ics, to_ics(slots, config, now))
+            click.echo(f"wrote {ics}")
+    if failed:
+        sys.exit(ExitStatus.ERROR)
+
+
+@click.command()
+@pass_env
+def check(env: Env) -> None:
+    """Validate the configuration and every post and tip; report each problem and each text's
+    readability (LIX). Exits 1 if anything is an error.
+
+    LIX is words per sentence plus the percentage of words longer than six letters; above
+    [check] lix_limit (default 50) is a warning.
+
+    \b
+    Example:
+        blogtool check
+    """
+    from blogtool.content.lix import of_markdown
+    from blogtool.content.load import content_files
+
+    site = env.load_site()
+    limit = env.config.check.lix_limit
+    lix_warnings = []
+    rows = []
+    for item in site.items:
+        lix = of_markdown(item.body)
+        rows.append((f"{lix.score:.0f}", _lix_label(lix.score), str(item.path)))
+        if lix.score > limit:
+            lix_warnings.append(
+                Problem(
+                    item.path,
+                    f"LIX {lix.score:.0f} is above the limit {limit:g} "
+                    f"({lix.words} words, {lix.sentences} sentences, "
+                    f"{lix.long_words} long words); shorter sentences and words read easier",
+                    severity="warning",
+                )
+            )
+    if rows:
+        table(("LIX", "READABILITY", "PATH"), rows)
+    problems = [*site.problems, *lix_warnings]
+    print_problems(problems)
+    files = sum(1 for _ in content_files(env.config))
+    errors = sum(1 for p in problems if p.is_error)
+    warnings = len(problems) - errors
+    click.echo(
+        f"Checked {files} files: {errors} error{'s' * (errors != 1)}, "
+        f"{warnings} warning{'s' * (warnings != 1)}."
+    )
+    if errors:
+        sys.exit(ExitStatus.ERROR)
+
+
+def _lix_label(score: float) -> str:
+    for limit, label in ((25, "very easy"), (35, "easy"), (45, "medium"), (55, "hard")):
+        if score < limit:
+            return label
+    return "very hard"
+
+
+@click.command(name="fields")
+@click.option("--json", "as_json", is_flag=True, help="JSON, one object per key.")
+@click.option("--markdown", is_flag=True, help="The Markdown of docs/front-matter.md.")
+def fields_command(as_json: bool, markdown: bool) -> None:
+    """List every front-matter key a post or a tip may have: type, default, what it is for.
+
+    \b
+    Example:
+        blogtool fields
+        blogtool fields --json
+    """
+    from blogtool.content import fields
+
+    if as_json:
+        click.echo(json.dumps(fields.reference(), ensure_ascii=False, indent=2, default=list))
+        return
+    if markdown:
+        click.echo(fields.markdown_reference(), nl=False)
+        return
+    for f in fields.reference():
+        required = ", required" if f["required"] else ""
+        kinds = " and ".join(k + "s" for k in f["kinds"])
+        click.echo(f"{f['name']} ({f['type']}{required}; {kinds})")
+        click.echo(f"    {f['help']}")
+
+
+@click.command(name="config")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of TOML.")
+@click.option(
+    "--reference",
+    is_flag=True,
+    help="Every key there is, with its default and meaning (Markdown), instead.",
+)
+@click.pass_context
+def show_config(ctx: click.Context, as_json: bool, reference: bool) -> None:
+    """Print the effective configuration, defaults and derived values included.
+
+    \b
+    Example:
+        blogtool config
+        blogtool config --reference
+    """
+    from blogtool.config import as_dict, dump_toml
+    from blogtool.config.dump import markdown_reference
+
+    if reference:  # needs no site
+        click.echo(markdown_reference(), nl=False)
+        return
+    env = ctx.ensure_object(Env)
+    data = as_dict(env.config)
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"# {env.config.path}")
+        click.echo(dump_toml(data), nl=False)
+
+
+COMMANDS = {
+    "list": list_items,
+    "calendar": calendar,
+    "check": check,
+    "fields": fields_command,
+    "config": show_config,
+}
