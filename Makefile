@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ lint: $(VENV)/.installed-test
 format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## docs: regenerate the references printed from the code (tests check they are current)
+docs: $(VENV)/.installed
+	$(BIN)/blogtool fields --markdown > docs/front-matter.md
+	$(BIN)/blogtool config --reference > docs/configuration.md
 
 ## bench: the benchmarks in bench/ (they print figures; nothing is asserted)
 bench: $(VENV)/.installed-test

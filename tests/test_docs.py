@@ -45,3 +45,32 @@ def test_python_dash_m_runs_the_cli():
         [sys.executable, "-m", "blogtool", "--help"], capture_output=True, text=True, check=True
     )
     assert "Usage: blogtool" in out.stdout
+
+
+def test_configuration_reference_is_printed_from_the_declarations():
+    from blogtool.config import schema
+    from blogtool.config.model import SECTIONS
+
+    result = CliRunner().invoke(cli, ["config", "--reference"])
+    assert result.exit_code == 0
+    for name, section in SECTIONS.items():
+        assert f"## [{name}]" in result.stdout
+        for _, toml, spec in schema.keys(section):
+            assert f"| `{toml}` |" in result.stdout and spec.doc in result.stdout
+    assert (REPO / "docs" / "configuration.md").read_text("utf-8") == result.stdout, (
+        "docs/configuration.md is out of date: make docs"
+    )
+
+
+def test_effective_configuration_shows_every_key_with_its_value(sample_site):
+    import json
+
+    from blogtool.config import schema
+    from blogtool.config.model import SiteConfig
+
+    result = CliRunner().invoke(cli, ["--site", str(sample_site), "config", "--json"])
+    data = json.loads(result.stdout)
+    assert [toml for _, toml, _ in schema.keys(SiteConfig)] == list(data["site"])
+    assert data["site"]["timezone"] == "Europe/Stockholm"
+    assert data["tips"]["weekday"] == "thursday" and data["tips"]["time"] == "08:00"
+    assert data["newsletter"]["from"].endswith(">")  # derived when not set

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from blogtool.content import lix
-from blogtool.content.slugs import slugify
+from blogtool.slugs import slugify
 
 
 @pytest.mark.parametrize(

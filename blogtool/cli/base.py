@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from blogtool.env import Env
+from blogtool.cli.env import Env
 from blogtool.errors import BlogtoolError, ContentError, ExitStatus, Problem
 
 if TYPE_CHECKING:

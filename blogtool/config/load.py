@@ -27,8 +27,8 @@ from blogtool.config.model import (
     SmtpConfig,
     TipsConfig,
 )
-from blogtool.content.slugs import slugify
 from blogtool.errors import ConfigError
+from blogtool.slugs import slugify
 
 CONFIG_NAME = "blogtool.toml"
 

@@ -19,9 +19,9 @@ from blogtool.content.editing import set_front_matter_keys
 from blogtool.content.load import load_site
 from blogtool.content.model import Item, Kind, Site
 from blogtool.content.parse import parse_item
-from blogtool.content.slugs import slugify
 from blogtool.errors import ContentError, UsageError
 from blogtool.files import write_atomic, write_new
+from blogtool.slugs import slugify
 from blogtool.timeutil import parse_when
 
 

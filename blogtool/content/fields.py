@@ -16,7 +16,7 @@ from typing import Any
 
 from blogtool.config import Config
 from blogtool.content.kinds import Kind
-from blogtool.content.slugs import is_valid_slug
+from blogtool.slugs import is_valid_slug
 from blogtool.timeutil import parse_when
 
 

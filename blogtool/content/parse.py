@@ -19,8 +19,8 @@ from blogtool.config import Config
 from blogtool.content import fields
 from blogtool.content.fields import Context, Invalid
 from blogtool.content.model import Item, Kind
-from blogtool.content.slugs import slugify
 from blogtool.errors import Problem
+from blogtool.slugs import slugify
 from blogtool.timeutil import WEEKDAYS
 
 try:  # the C loader is several times faster; fall back where libyaml is missing

@@ -99,8 +99,11 @@ def render_and_commit(
     """Render ``todo`` into a staging folder beside ``output``; move the files in only when
     every page rendered. Raises with ``output`` as it was."""
     global _STAGING
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.staging-", dir=output.parent))
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.staging-", dir=output.parent))
+    except OSError as exc:
+        raise BuildError(f"{output}: cannot write there ({exc.strerror})") from None
     _STAGING = staging
     try:
         _render_all(todo, jobs, progress, fail_after)

@@ -16,7 +16,7 @@ from markdown.extensions import Extension
 from markdown.treeprocessors import InlineProcessor, Treeprocessor
 
 from blogtool.content.prose import markdown_to_prose
-from blogtool.content.slugs import slugify
+from blogtool.slugs import slugify
 
 
 class _ShiftHeadings(Treeprocessor):

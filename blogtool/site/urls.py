@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from blogtool.config import Config
 from blogtool.content.model import Item, Kind
-from blogtool.content.slugs import slugify
+from blogtool.slugs import slugify
 
 TAG_DIR = "tagg"
 SERVICE_DIR = "tjanst"

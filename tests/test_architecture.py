@@ -1,0 +1,184 @@
+"""The layout's rules, checked: one home for each piece of knowledge, a thin command line, small
+modules, layers that only look down, and one clear line for an operating-system error."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from blogtool.cli.env import Env
+
+from .conftest import NOW, REPO
+
+PACKAGE = REPO / "blogtool"
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(REPO).as_posix()
+
+
+def _strings(path: Path) -> list[tuple[int, str]]:
+    """Every string constant in a module, with its line (f-string parts included)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.append((node.lineno, node.value))
+    return found
+
+
+_SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE TABLE|CREATE INDEX)\b")
+_DELIVERIES_SQL = re.compile(r"\b(FROM|INTO|UPDATE|JOIN|TABLE|ON)\s+deliveries\b", re.IGNORECASE)
+
+
+def test_only_the_queue_module_has_sql_on_the_deliveries_table():
+    offenders = [
+        f"{_rel(p)}:{line}"
+        for p in MODULES
+        for line, text in _strings(p)
+        if _DELIVERIES_SQL.search(text) and _rel(p) != "blogtool/mail/queue.py"
+    ]
+    assert offenders == []
+    queue = PACKAGE / "mail" / "queue.py"
+    assert any(_DELIVERIES_SQL.search(t) for _, t in _strings(queue))
+
+
+def test_the_command_line_has_no_sql():
+    offenders = [
+        f"{_rel(p)}:{line}: {text[:40]}"
+        for p in sorted((PACKAGE / "cli").glob("*.py"))
+        for line, text in _strings(p)
+        if _SQL.search(text)
+    ]
+    assert offenders == []
+
+
+def test_only_env_reads_the_environment_and_the_terminal():
+    offenders = [
+        f"{_rel(p)}:{n}"
+        for p in MODULES
+        for n, line in enumerate(p.read_text("utf-8").splitlines(), 1)
+        if re.search(r"os\.environ|isatty|os\.getenv", line) and _rel(p) != "blogtool/cli/env.py"
+    ]
+    assert offenders == []
+
+
+def test_the_core_never_reads_the_clock():
+    offenders = [
+        f"{_rel(p)}:{n}"
+        for p in MODULES
+        for n, line in enumerate(p.read_text("utf-8").splitlines(), 1)
+        if re.search(r"\bdatetime\.now\(|\bdt\.datetime\.now\(|time\.time\(\)", line)
+        and _rel(p) not in ("blogtool/cli/env.py", "blogtool/store.py")
+    ]
+    # store.py stamps when a migration ran; that is bookkeeping, not a decision.
+    assert offenders == []
+
+
+def test_no_module_over_400_lines_and_no_function_over_80():
+    long_modules = {
+        _rel(p): n for p in MODULES if (n := len(p.read_text("utf-8").splitlines())) > 400
+    }
+    long_functions = [
+        f"{_rel(p)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for p in MODULES
+        for node in ast.walk(ast.parse(p.read_text("utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > 80
+    ]
+    assert long_modules == {} and long_functions == []
+
+
+# Which package may import which. The foundation (top-level modules) imports no package but
+# config; content imports only site/urls.py, for the names the site's own pages reserve.
+ALLOWED = {
+    "(top)": {"(top)", "config"},
+    "config": {"(top)", "config"},
+    "content": {"(top)", "config", "content", "site.urls"},
+    "site": {"(top)", "config", "content", "site"},
+    "mail": {"(top)", "config", "content", "site", "mail"},
+    "job": {"(top)", "config", "content", "site", "mail", "job"},
+    "cli": {"(top)", "config", "content", "site", "mail", "job", "cli"},
+}
+
+
+def _package(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 and (PACKAGE / parts[1]).is_dir() else "(top)"
+
+
+def test_layers_only_import_downwards():
+    wrong = []
+    for path in MODULES:
+        module = ".".join(path.relative_to(REPO).with_suffix("").parts)
+        source = _package(module)
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("blogtool."):
+                target = node.module or ""
+                allowed = ALLOWED[source]
+                if _package(target) not in allowed and ".".join(target.split(".")[1:3]) not in (
+                    allowed
+                ):
+                    wrong.append(f"{module} imports {target}")
+    assert wrong == []
+
+
+def test_command_modules_do_not_import_each_other():
+    for path in sorted((PACKAGE / "cli").glob("*.py")):
+        if path.name in ("base.py", "__init__.py"):
+            continue
+        imports = re.findall(r"^from \.(\w+) import", path.read_text("utf-8"), re.MULTILINE)
+        assert set(imports) <= {"base"}, f"{path.name} imports {imports}"
+
+
+def test_a_command_loads_only_its_own_module():
+    code = (
+        "import sys; from blogtool.cli import cli\n"
+        "cli(['--site', sys.argv[1], 'list'], standalone_mode=False)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('blogtool.cli.')))\n"
+        "print('jinja2' in sys.modules, 'yagmail' in sys.modules, 'markdown' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(REPO)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"BLOGTOOL_NOW": NOW.isoformat(), "PATH": "/usr/bin:/bin"},
+    ).stdout.splitlines()
+    assert out[-2] == "['blogtool.cli.base', 'blogtool.cli.env', 'blogtool.cli.review']"
+    assert out[-1] == "False False False"
+
+
+@pytest.mark.parametrize(
+    ("args", "path"),
+    [
+        (["subscribers", "export", "/proc/nope/x.csv"], "/proc/nope"),
+        (["build", "-o", "/proc/out"], "/proc/out"),
+    ],
+)
+def test_an_os_error_is_one_line_naming_the_path(run, args, path):
+    result = run(*args)
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {path}"), result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_env_reads_a_given_environment_not_the_process_one(sample_site, monkeypatch):
+    monkeypatch.setenv("BLOGTOOL_SECRET", "the-process-secret-is-not-read")
+    env = Env(
+        sample_site,
+        environ={
+            "BLOGTOOL_NOW": "2027-01-07T08:00:00+01:00",
+            "BLOGTOOL_SECRET": "a-secret-given-to-this-env-only",
+        },
+    )
+    assert env.now().isoformat() == "2027-01-07T08:00:00+01:00"
+    assert env.secret() == b"a-secret-given-to-this-env-only"
+    assert Env(sample_site, environ={}).get("BLOGTOOL_SECRET") is None
