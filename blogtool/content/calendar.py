@@ -155,4 +155,5 @@ def to_ics(slots: list[Slot], config: Config, now: dt.datetime) -> bytes:
             ev.add("description", f"{post.title} ({post.status(now).value}) {post.path}")
             cal.add_component(ev)
     cal.add_missing_timezones()
-    return cal.to_ical()
+    data: bytes = cal.to_ical()
+    return data

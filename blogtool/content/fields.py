@@ -98,21 +98,21 @@ def tags(value: Any, context: Context) -> tuple[str, ...]:
 
 
 def slug(value: Any, context: Context) -> str:
-    value = text(value, context)
-    if not is_valid_slug(value):
-        raise Invalid(f"expected lowercase ASCII letters, digits and single hyphens, got {value!r}")
-    return value
+    given = text(value, context)
+    if not is_valid_slug(given):
+        raise Invalid(f"expected lowercase ASCII letters, digits and single hyphens, got {given!r}")
+    return given
 
 
 def service(value: Any, context: Context) -> str:
-    value = text(value, context)
+    key = text(value, context)
     services = context.config.services
-    if value not in services:
+    if key not in services:
         known = ", ".join(services) or "no service is configured"
         raise Invalid(
-            f"unknown service {value!r}; expected a key of [services] in blogtool.toml ({known})"
+            f"unknown service {key!r}; expected a key of [services] in blogtool.toml ({known})"
         )
-    return value
+    return key
 
 
 # --- the table ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from blogtool.config import Config
 from blogtool.content.model import Item, Kind, Site
@@ -202,7 +203,7 @@ def render_issue(config: Config, items: list[Item], since: dt.datetime, now: dt.
             {
                 "item": item,
                 "url": url,
-                "html": jinja2.utils.markupsafe.Markup(html),
+                "html": Markup(html),
                 "text": html_to_text(html),
                 "service": service,
                 "image_url": urls.absolute(item.image.lstrip("/")) if item.image else "",

@@ -39,7 +39,8 @@ def find(db: sqlite3.Connection, secret: bytes, token: str) -> sqlite3.Row | Non
     ).fetchone()
     if row is None or not verify_token(secret, token, row["email_key"]):
         return None
-    return row
+    found: sqlite3.Row = row
+    return found
 
 
 def unsubscribe(

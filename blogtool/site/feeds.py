@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from blogtool.config import Config
 from blogtool.content.model import Item
+
+if TYPE_CHECKING:
+    from feedgen.feed import FeedGenerator
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -27,7 +31,7 @@ class FeedEntry:
 
 def _generator(
     config: Config, title: str, description: str, home: str, self_url: str, updated: dt.datetime
-):
+) -> FeedGenerator:
     from feedgen.feed import FeedGenerator
 
     fg = FeedGenerator()
@@ -85,6 +89,5 @@ def render_feed(
             fe.content(entry.html, type="CDATA")
             if item.author:
                 fe.dc.dc_creator(item.author)
-    if atom:
-        return fg.atom_str(pretty=True)
-    return fg.rss_str(pretty=True)
+    data: bytes = fg.atom_str(pretty=True) if atom else fg.rss_str(pretty=True)
+    return data

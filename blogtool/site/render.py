@@ -79,7 +79,10 @@ class _FastInlineProcessor(InlineProcessor):
     def _InlineProcessor__handleInline(self, data: str, patternIndex: int = 0) -> str:
         if patternIndex == 0 and not _INLINE_TRIGGER.search(data):
             return data
-        return super()._InlineProcessor__handleInline(data, patternIndex)
+        handled: str = super()._InlineProcessor__handleInline(  # type: ignore[misc]
+            data, patternIndex
+        )
+        return handled
 
 
 @lru_cache(maxsize=1)
