@@ -21,7 +21,7 @@ from blogtool.content.model import Item, Kind, Site
 from blogtool.errors import ConfigError, UsageError
 from blogtool.mail.plaintext import html_to_text
 from blogtool.site.render import excerpt, portable, to_html
-from blogtool.site.templates import make_environment, render
+from blogtool.site.templates import make_environment, render, words
 from blogtool.site.urls import Urls
 from blogtool.store import script, transaction, utc_now_iso
 
@@ -194,17 +194,19 @@ def render_issue(config: Config, items: list[Item], since: dt.datetime, now: dt.
     }
     subject = _subject(config, context)
     preheader = lead.summary or excerpt(lead.body, 140)
+    env = make_environment(config)
+    word = words(env, config)
     entries = []
     for item in sorted(items, key=lambda i: i.date or now, reverse=True):
         url = urls.absolute(urls.item(item))
-        html = portable(to_html(item.body), url)
+        html = portable(to_html(item.body, word("footnote_backlink")), url)
         service = config.services.get(item.service or "")
         entries.append(
             {
                 "item": item,
                 "url": url,
                 "html": Markup(html),
-                "text": html_to_text(html),
+                "text": html_to_text(html, word("image_label")),
                 "service": service,
                 "image_url": urls.absolute(item.image.lstrip("/")) if item.image else "",
                 "service_image": (
@@ -212,12 +214,10 @@ def render_issue(config: Config, items: list[Item], since: dt.datetime, now: dt.
                 ),
             }
         )
-    env = make_environment(config)
-    words = env.get_template("words.txt").module
     data = {
         "subject": subject,
         "preheader": preheader,
-        "heading": str(words.newsletter_heading(week)),  # type: ignore[attr-defined]
+        "heading": word("newsletter_heading", week),
         "entries": entries,
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
     }

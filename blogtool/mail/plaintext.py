@@ -13,8 +13,9 @@ _BLOCKS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "
 
 
 class _Converter(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, image_label: str) -> None:
         super().__init__(convert_charrefs=True)
+        self.image_label = image_label
         self.blocks: list[tuple[str, str]] = []  # (kind, text); list items join tightly
         self.current: list[str] = []
         self.lists: list[list[int]] = []  # a counter per open list; -1 for bullets
@@ -97,7 +98,7 @@ class _Converter(HTMLParser):
         elif tag == "img":
             alt = (a.get("alt") or "").strip()
             if alt:
-                self.current.append(f"[Bild: {alt}]")
+                self.current.append(f"[{self.image_label}: {alt}]")
         elif tag in ("td", "th") and "".join(self.current).strip():
             self.current.append(" | ")
 
@@ -150,8 +151,9 @@ class _Converter(HTMLParser):
         return "".join(out)
 
 
-def html_to_text(html: str) -> str:
-    converter = _Converter()
+def html_to_text(html: str, image_label: str = "Image") -> str:
+    """``image_label`` precedes an image's description: "[Bild: Karta över lederna]"."""
+    converter = _Converter(image_label)
     converter.feed(html)
     converter.close()
     return converter.text()

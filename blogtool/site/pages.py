@@ -23,7 +23,7 @@ from blogtool.content.model import Item, Kind, Site, Status
 from blogtool.site.engine import Page, digest
 from blogtool.site.feeds import FeedEntry, render_feed
 from blogtool.site.render import excerpt, portable, to_html
-from blogtool.site.templates import PACKAGE_TEMPLATES, make_environment, render
+from blogtool.site.templates import PACKAGE_TEMPLATES, make_environment, render, words
 from blogtool.site.urls import STATIC_DIR, Urls
 from blogtool.timeutil import month_year, weekday_name
 
@@ -55,11 +55,8 @@ class SiteView:
         self.env = make_environment(
             self.config, lambda item: self.status.get(item.slug, "published"), preview=self.preview
         )
-        self.words = self.env.get_template("words.txt").module
-
-    def word(self, name: str, *args: Any) -> str:
-        """A reader-facing phrase from words.txt."""
-        return str(getattr(self.words, name)(*args))
+        self.word = words(self.env, self.config)
+        self.backlink = self.word("footnote_backlink")
 
     def spec(
         self, path: str, inputs: Iterable[object], produce: Callable[[], bytes], heavy: bool = False
@@ -87,7 +84,7 @@ class SiteView:
         return self.page(
             "item.html",
             item=item,
-            html=Markup(to_html(item.body)),
+            html=Markup(to_html(item.body, self.backlink)),
             service=self.config.services.get(item.service or ""),
             number=self.tip_numbers.get(item.slug) if item.kind is Kind.TIP else None,
             page_title=item.title,
@@ -98,7 +95,7 @@ class SiteView:
 
     def feed_entry(self, item: Item) -> FeedEntry:
         url = self.urls.absolute(self.urls.item(item))
-        html = to_html(item.body)
+        html = to_html(item.body, self.backlink)
         service = self.config.services.get(item.service or "")
         if service is not None:
             html += "\n" + render(

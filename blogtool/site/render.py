@@ -85,8 +85,8 @@ class _FastInlineProcessor(InlineProcessor):
         return handled
 
 
-@lru_cache(maxsize=1)
-def _converter() -> markdown.Markdown:
+@lru_cache(maxsize=4)
+def _converter(backlink_title: str) -> markdown.Markdown:
     md = markdown.Markdown(
         extensions=[
             "tables",
@@ -97,7 +97,7 @@ def _converter() -> markdown.Markdown:
             _HeadingsExtension(),
         ],
         extension_configs={
-            "footnotes": {"BACKLINK_TITLE": "Tillbaka till texten"},
+            "footnotes": {"BACKLINK_TITLE": backlink_title},
         },
         output_format="html",
     )
@@ -105,9 +105,10 @@ def _converter() -> markdown.Markdown:
     return md
 
 
-def to_html(body: str) -> str:
-    """The page HTML of a Markdown body. Raw HTML passes through."""
-    md = _converter()
+def to_html(body: str, backlink_title: str = "") -> str:
+    """The page HTML of a Markdown body. Raw HTML passes through. ``backlink_title`` is the
+    tooltip of a footnote's way back to the text (a reader-facing word, from words.txt)."""
+    md = _converter(backlink_title)
     try:
         return md.convert(body)
     finally:

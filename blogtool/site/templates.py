@@ -82,16 +82,38 @@ def render(env: jinja2.Environment, name: str, config: Config, **context: Any) -
     """Render ``name``; any template failure becomes a TemplateError naming file and line."""
     try:
         return env.get_template(name).render(**context)
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(
+    except Exception as exc:
+        raise _template_error(exc, config) from None
+
+
+def _template_error(exc: Exception, config: Config) -> TemplateError:
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return TemplateError(
             f"{_display(exc.filename, config)}:{exc.lineno}: template syntax error: {exc.message}"
-        ) from None
-    except jinja2.TemplateNotFound as exc:
-        raise TemplateError(f"template not found: {exc.name}") from None
-    except Exception as exc:  # undefined variables and errors raised inside a template
-        where = _template_frame(exc, config)
-        kind = "undefined variable" if isinstance(exc, jinja2.UndefinedError) else "template error"
-        raise TemplateError(f"{where}: {kind}: {exc}") from None
+        )
+    if isinstance(exc, jinja2.TemplateNotFound):
+        return TemplateError(f"template not found: {exc.name}")
+    # Undefined variables and errors raised inside a template.
+    where = _template_frame(exc, config)
+    kind = "undefined variable" if isinstance(exc, jinja2.UndefinedError) else "template error"
+    return TemplateError(f"{where}: {kind}: {exc}")
+
+
+def words(env: jinja2.Environment, config: Config) -> Callable[..., str]:
+    """The reader-facing phrases of words.txt as one function: ``word("tag_heading", "natur")``.
+    A broken words.txt is a TemplateError naming the file and line, like any template."""
+    try:
+        module = env.get_template("words.txt").module
+    except Exception as exc:
+        raise _template_error(exc, config) from None
+
+    def word(name: str, *args: Any) -> str:
+        try:
+            return str(getattr(module, name)(*args))
+        except Exception as exc:
+            raise _template_error(exc, config) from None
+
+    return word
 
 
 def _template_frame(exc: BaseException, config: Config) -> str:
