@@ -228,9 +228,7 @@ def choose(config: Config, password: Callable[[SmtpConfig], str | None]) -> Tran
 
 def describe(config: Config) -> str:
     """Where a send would go, without asking for a password (a dry run must not prompt)."""
-    if config.smtp is None:
-        return OutboxTransport(config.outbox_dir).description
-    return SmtpTransport(config.smtp, None).description
+    return choose(config, lambda smtp: None).description
 
 
 def smtp_password(
