@@ -11,16 +11,19 @@ message; the tests parse every one back with the email parser.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from dataclasses import dataclass
 from email import quoprimime
+from email.charset import Charset
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, parseaddr
 from urllib.parse import quote
 
 from blogtool.config import Config
 from blogtool.mail.issues import UNSUBSCRIBE_PLACEHOLDER, Issue
+from blogtool.mail.subscribers import MAX_NAME, clean_name
 from blogtool.mail.tokens import make_token
 
 CRLF = "\r\n"
@@ -40,6 +43,57 @@ class Recipient:
 
 def envelope_sender(config: Config) -> str:
     return parseaddr(config.newsletter.from_address)[1]
+
+
+# RFC 5322 specials: a word of a display name with one of them must not stand plain.
+_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
+_UTF8 = Charset("utf-8")
+
+
+def _encoded_words(text: str) -> list[str]:
+    """RFC 2047 encoded words for ``text``, each at most 75 characters. Whitespace between
+    adjacent encoded words is ignored by decoders, so they may be split anywhere."""
+    words: list[str] = []
+    current = ""
+    for char in text:
+        if current and len(_UTF8.header_encode(current + char)) > 75:
+            words.append(_UTF8.header_encode(current))
+            current = ""
+        current += char
+    words.append(_UTF8.header_encode(current))
+    return words
+
+
+def _name_tokens(name: str) -> list[str]:
+    """The display name as header tokens: plain ASCII words as they are, every other run of
+    words (non-ASCII, or with a special such as ':' or '@') encoded, spaces inside it kept."""
+    tokens: list[str] = []
+    pending: list[str] = []
+    for word in name.split(" "):
+        if word.isascii() and not _SPECIALS.search(word) and "=?" not in word:
+            if pending:
+                tokens += _encoded_words(" ".join(pending))
+                pending = []
+            tokens.append(word)
+        else:
+            pending.append(word)
+    if pending:
+        tokens += _encoded_words(" ".join(pending))
+    return tokens
+
+
+def to_field(name: str, address: str) -> str:
+    """The To: line for one recipient, folded at 78 characters. The name is cleaned again here
+    (one stored before names were checked may hold a CR/LF), and no part of it can be read as
+    another header or another address."""
+    name = clean_name(name)[:MAX_NAME]
+    tokens = [*_name_tokens(name), f"<{address}>"] if name else [address]
+    lines = ["To:"]
+    for token in tokens:
+        if len(lines[-1]) + 1 + len(token) > 78 and lines[-1] != "To:":
+            lines.append("")
+        lines[-1] += " " + token
+    return CRLF.join(lines) + CRLF
 
 
 def _qp(text: str) -> str:
@@ -101,10 +155,9 @@ class MessageFactory:
         url = self.unsubscribe_url(recipient)
         token = url.rsplit("t=", 1)[1]
         mailto = f"mailto:{self.mailto}?subject={quote('unsubscribe ' + token)}"
-        to = formataddr((recipient.name, recipient.email), charset="utf-8")
         headers = [
             self.static_headers,
-            SMTP.fold("To", to) if len(to) > 70 else f"To: {to}{CRLF}",
+            to_field(recipient.name, recipient.email),
             f"Date: {format_datetime(now.astimezone(self.config.site.timezone))}{CRLF}",
             f"Message-ID: {message_id}{CRLF}",
             # Folded after the comma: each URI stays whole (RFC 2369, RFC 8058).

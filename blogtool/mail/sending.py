@@ -8,6 +8,7 @@ Every change to a delivery goes through ``queue.py``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import os
@@ -210,7 +211,11 @@ class _SendRun:
             self.flush()
             self.pacing.sleep(wait)
         self.next_slot = max(self.next_slot, self.pacing.clock()) + self.interval
-        message_id, data = self.render(row)
+        try:
+            message_id, data = self.render(row)
+        except Exception as exc:  # one subscriber's data must never stop the send for the rest
+            self.undeliverable(row, f"the message could not be composed: {exc}")
+            return
         attempts = row["attempts"] + 1
         # Committed before the message leaves: a crash from here on leaves 'sending'.
         with transaction(self.db):
@@ -219,7 +224,9 @@ class _SendRun:
 
         def prepare_next() -> None:
             if nxt is not None and not self.interval:
-                self.prepared[nxt["id"]] = self.render(nxt)
+                # A failure here is met again in the row's own turn, and recorded there.
+                with contextlib.suppress(Exception):
+                    self.prepared[nxt["id"]] = self.render(nxt)
 
         name = f"{self.issue.id:04d}-{row['id']:07d}"
         try:
@@ -236,6 +243,11 @@ class _SendRun:
             self.dropped = 0
 
     # outcomes -------------------------------------------------------------------------------
+    def undeliverable(self, row: sqlite3.Row, reason: str) -> None:
+        queue.mark_failed(self.db, row["id"], reason, self.stamp())
+        self.report.failed += 1
+        self.report.failures.append((row["email"], reason))
+
     def temporary(self, row: sqlite3.Row, attempts: int, exc: TemporaryFailure) -> None:
         if attempts >= self.max_attempts:
             queue.mark_failed(self.db, row["id"], f"gave up: {exc}", self.stamp())

@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,35 @@ from blogtool.store import script, transaction, utc_now_iso
 
 class InvalidAddress(BlogtoolError):
     pass
+
+
+class InvalidName(BlogtoolError):
+    pass
+
+
+MAX_NAME = 200  # characters; a name is a display name, not a letter
+
+# Characters that must never reach a header or a page from a name: C0 and C1 controls (CR and
+# LF above all: header injection), line and paragraph separators, zero-width characters and
+# bidirectional overrides (which can make one address look like another).
+_UNSAFE_IN_NAME = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+
+
+def clean_name(name: str) -> str:
+    """A name safe for a To: header: unsafe characters become spaces, runs of space one."""
+    return " ".join(_UNSAFE_IN_NAME.sub(" ", name).split())
+
+
+def check_name(name: str) -> str:
+    """``clean_name``, refusing a name too long to be one."""
+    cleaned = clean_name(name)
+    if len(cleaned) > MAX_NAME:
+        raise InvalidName(
+            f"the name is {len(cleaned)} characters long; expected at most {MAX_NAME}"
+        )
+    return cleaned
 
 
 def create_tables(db: sqlite3.Connection) -> None:
@@ -121,6 +151,7 @@ def add(
     (new consent); imports never reactivate anyone.
     """
     normalized = normalize(address)
+    name = check_name(name)
     if is_suppressed(db, normalized):
         return "suppressed", None
     stamp = utc_now_iso(now)
@@ -138,7 +169,7 @@ def add(
     db.execute(
         "INSERT INTO subscribers (email, email_key, name, status, consent_at, consent_source, "
         "created_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?, ?, ?)",
-        (normalized, email_key(normalized), name.strip(), stamp, source, stamp, stamp),
+        (normalized, email_key(normalized), name, stamp, source, stamp, stamp),
     )
     return "added", get(db, normalized)
 
@@ -241,7 +272,7 @@ def import_csv(db: sqlite3.Connection, path: Path, now: dt.datetime) -> ImportRe
             name = row[name_col] if name_col is not None and len(row) > name_col else ""
             try:
                 outcome, _ = add(db, row[email_col], name, now, source)
-            except InvalidAddress as exc:
+            except (InvalidAddress, InvalidName) as exc:
                 report.invalid.append((line, str(exc)))
                 continue
             if outcome == "added":
