@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format bench docs clean
+.PHONY: demo test soak lint format bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test lint
 	$(BIN)/python -m pytest
 
+## soak: the long versions of the kill and fuzz tests (many kills, big sites, many examples)
+soak: $(VENV)/.installed-test
+	BLOGTOOL_SOAK=1 $(BIN)/python -m pytest tests/test_kill.py
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -60,4 +64,4 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/build.py --posts 1000
 
 clean:
-	rm -rf $(VENV) public .blogtool outbox .pytest_cache .ruff_cache
+	rm -rf $(VENV) public .public.releases .public.previous .blogtool outbox .pytest_cache .ruff_cache

@@ -61,19 +61,33 @@ def _run_build(
     help="Output directory (default: [build] output, 'public').",
 )
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), help="Worker processes (default: cores).")
+@click.option(
+    "--rollback", is_flag=True, help="Serve the previous build again instead of building."
+)
 @pass_env
-def build_site(env: Env, drafts: bool, future: bool, output: Path | None, jobs: int | None) -> None:
+def build_site(
+    env: Env, drafts: bool, future: bool, output: Path | None, jobs: int | None, rollback: bool
+) -> None:
     """Build the static site: pages, tag, service and archive pages, RSS and Atom feeds,
     sitemap.xml, robots.txt and 404.html.
 
-    Only published items go in. Only pages whose inputs changed are rendered; a failed build
-    leaves the previous output exactly as it was. Feeds never contain drafts or scheduled items.
+    Only published items go in. Only pages whose inputs changed are rendered; the output is
+    a link to a complete release, switched in one step, so a failed or killed build leaves the
+    previous site exactly as it was. Feeds never contain drafts or scheduled items.
 
     \b
     Example:
         blogtool build
         blogtool build --drafts --future --output /tmp/preview
+        blogtool build --rollback
     """
+    if rollback:
+        from blogtool.site.build import check_output_dir
+        from blogtool.site.engine import rollback as roll_back
+
+        target = check_output_dir(env.config, output or env.config.output_dir)
+        click.echo(f"{target} serves {roll_back(target).name} again")
+        return
     if (drafts or future) and output is None:
         click.secho(
             "warning: a preview build with drafts or scheduled items is going into the "

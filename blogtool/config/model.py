@@ -8,6 +8,7 @@ is loaded (``load.py``), and ``blogtool config`` shows the value it came to.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,7 +220,9 @@ class Config:
 
     @property
     def output_dir(self) -> Path:
-        return (self.root / self.build.output).resolve()
+        # Not resolved: the output is a symlink to the live release.
+        absolute = Path(os.path.abspath(self.root / self.build.output))
+        return absolute.parent.resolve() / absolute.name
 
     @property
     def state_path(self) -> Path:

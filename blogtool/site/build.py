@@ -53,7 +53,10 @@ class BuildResult:
 
 def check_output_dir(config: Config, output: Path) -> Path:
     """Refuse an output directory that would overwrite or swallow the site's sources."""
-    out = output.resolve()
+    # The output itself is a symlink to the live release: resolve its folder, not the link
+    # (after '..' and '.' are taken out, so 'site/..' is the site's parent, as it reads).
+    absolute = Path(os.path.abspath(output))
+    out = absolute.parent.resolve() / absolute.name
     root = config.root.resolve()
     if out == root:
         raise UsageError(f"output directory {output} is the site itself; choose e.g. public/")
@@ -68,6 +71,11 @@ def check_output_dir(config: Config, output: Path) -> Path:
             )
     if out.exists() and not out.is_dir():
         raise UsageError(f"output {output} exists and is not a directory")
+    if out.is_symlink() and not engine.is_release_link(out):
+        raise UsageError(
+            f"output {output} is a symbolic link blogtool did not make; "
+            "point [build] output at a directory"
+        )
     return out
 
 
@@ -108,9 +116,15 @@ def build(
     stale = sorted(path for path in old if path not in known)
     if on_start is not None:
         on_start(len(todo))
-    if todo:
-        engine.render_and_commit(todo, output, options.jobs, progress, fail_after)
-    engine.remove_stale(output, stale)
+    engine.clean_up(output)  # what a killed build left behind
+    if not old and engine.foreign_directory(output):
+        raise UsageError(
+            f"output {output} already holds files blogtool did not write; "
+            "choose a new or empty directory"
+        )
+    if todo or stale or not engine.is_release_link(output):
+        label = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        engine.publish(label, planned, todo, set(old), output, options.jobs, progress, fail_after)
     engine.save_manifest(manifest_path, planned)
     return BuildResult(
         output=output,

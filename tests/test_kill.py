@@ -1,0 +1,186 @@
+"""Kill the build at random moments: the site that is served is always entirely the old one or
+entirely the new one, and the next build cleans up whatever the killed one left.
+
+``make test`` kills a 300-post build 30 times; ``make soak`` sets BLOGTOOL_SOAK=1 for 100
+kills of a 1,500-post build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .conftest import MINIMAL_CONFIG, NOW, write
+
+SOAK = os.environ.get("BLOGTOOL_SOAK") == "1"
+POSTS = 1500 if SOAK else 300
+KILLS = 100 if SOAK else 30
+
+
+def _site(root: Path, posts: int) -> Path:
+    for name in ("posts", "tips", "templates"):
+        (root / name).mkdir(parents=True)
+    write(root / "blogtool.toml", MINIMAL_CONFIG)
+    words = "Kommunen bygger ut cykelvägarna och lyssnar på dem som bor här. " * 12
+    for n in range(posts):
+        day = 1 + n % 28
+        write(
+            root / "posts" / f"inlagg-{n:05d}.md",
+            f"---\ntitle: Inlägg nummer {n}\ndate: 2026-{1 + n % 10:02d}-{day:02d}T09:00:00+01:00\n"
+            f"tags: [amne{n % 7}]\n---\n{words}\n\n## Mer\n\n{words}\n",
+        )
+    return root
+
+
+def _tree(public: Path) -> dict[str, str]:
+    return {
+        p.relative_to(public).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(public.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _build(site: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "BLOGTOOL_NOW": NOW.isoformat()}
+    return subprocess.Popen(
+        [sys.executable, "-m", "blogtool", "--site", str(site), "build"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _identity(paths: list[Path]) -> list[tuple[int, int]]:
+    found = []
+    for path in paths:
+        try:
+            st = path.stat()
+            found.append((st.st_ino, st.st_mtime_ns))
+        except OSError:
+            found.append((0, 0))
+    return found
+
+
+def _kill_at_first_change(process: subprocess.Popen[bytes], watched: list[Path]) -> None:
+    """SIGKILL the build the moment any served file changes: in the middle of a commit that
+    moves files one by one, or right after a swap that moves them all at once."""
+    before = _identity(watched)
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        if _identity(watched) != before:
+            break
+    process.send_signal(signal.SIGKILL)
+
+
+def _set_title(site: Path, title: str) -> None:
+    config = MINIMAL_CONFIG.replace('title = "Testbloggen"', f'title = "{title}"')
+    write(site / "blogtool.toml", config)
+
+
+def test_a_killed_build_leaves_the_old_site_or_the_new_one(tmp_path):
+    site = _site(tmp_path / "site", POSTS)
+    public = site / "public"
+    trees = {}
+    durations = []
+    for title in ("Version B", "Testbloggen"):  # ends on A, the live site
+        _set_title(site, title)
+        started = time.monotonic()
+        assert _build(site).wait() == 0
+        durations.append(time.monotonic() - started)
+        trees[title] = _tree(public)
+    assert trees["Version B"] != trees["Testbloggen"]
+    whole = {title: tree for title, tree in trees.items()}
+    span = max(durations)
+
+    rng = random.Random(20261129)
+    live = "Testbloggen"
+    outcomes = {"old": 0, "new": 0}
+    # Pages spread over the site, the newest posts among them (a commit moves those first).
+    watched = [public / "index.html"]
+    watched += [public / f"inlagg-nummer-{i}" / "index.html" for i in (139, 129, 119, 0, 7, 55)]
+    for n in range(KILLS):
+        target = "Version B" if live == "Testbloggen" else "Testbloggen"
+        _set_title(site, target)
+        process = _build(site)
+        if n % 3 == 0:  # at the moment of the commit
+            delay = -1.0
+            _kill_at_first_change(process, watched)
+        else:  # anywhere in the build, or near its end
+            delay = rng.uniform(0, span * 1.1) if n % 3 == 1 else rng.uniform(span * 0.7, span)
+            time.sleep(delay)
+            process.send_signal(signal.SIGKILL)
+        process.wait()
+        tree = _tree(public)
+        found = [title for title, whole_tree in whole.items() if tree == whole_tree]
+        assert found, f"kill {n} after {delay:.2f} s left a mixed site"
+        outcomes["new" if found[0] == target else "old"] += 1
+        live = found[0]
+    # The kills landed both before and after the moment of the swap.
+    assert outcomes["old"] and outcomes["new"], outcomes
+
+    assert _build(site).wait() == 0
+    leftovers = [
+        p.name
+        for p in site.iterdir()
+        if p.name.startswith(".public.") and p.name not in (".public.releases", ".public.previous")
+    ]
+    assert leftovers == []
+    assert len(list((site / ".public.releases").iterdir())) <= 2  # the live one and the previous
+
+
+def test_the_previous_release_is_kept_and_rollback_serves_it(run, sample_site):
+    public = sample_site / "public"
+    assert run("build").exit_code == 0
+    first = public.resolve()
+    post = next((sample_site / "posts").glob("2026-09-10-*.md"))
+    post.write_text(post.read_text("utf-8") + "\nEtt tillägg.\n", "utf-8")
+    assert run("build").exit_code == 0
+    second = public.resolve()
+    assert first != second and first.is_dir()
+    assert (sample_site / ".public.previous").resolve() == first
+    assert "Ett tillägg." in (public / "valkommen-till-kommunbloggen" / "index.html").read_text()
+    # Unchanged pages are the same files (hard links), not copies.
+    assert (first / "index.html").stat().st_ino != (second / "index.html").stat().st_ino
+    assert (first / "404.html").stat().st_ino == (second / "404.html").stat().st_ino
+
+    result = run("build", "--rollback")
+    assert result.exit_code == 0, result.stderr
+    assert public.resolve() == first
+    assert (
+        "Ett tillägg." not in (public / "valkommen-till-kommunbloggen" / "index.html").read_text()
+    )
+    assert (sample_site / ".public.previous").resolve() == second
+
+
+def test_files_put_into_the_output_by_hand_stay(run, sample_site):
+    assert run("build").exit_code == 0
+    write(sample_site / "public" / ".well-known" / "security.txt", "Contact: mailto:x@example.se\n")
+    post = next((sample_site / "posts").glob("2026-09-10-*.md"))
+    post.write_text(post.read_text("utf-8") + "\nÄndrat.\n", "utf-8")
+    assert run("build").exit_code == 0
+    assert (sample_site / "public" / ".well-known" / "security.txt").is_file()
+
+
+def test_a_directory_blogtool_did_not_build_is_not_taken_over(run, tmp_path):
+    elsewhere = tmp_path / "mina-dokument"
+    write(elsewhere / "brev.txt", "Viktigt.\n")
+    result = run("build", "--output", str(elsewhere))
+    assert result.exit_code == 1
+    assert "already holds files blogtool did not write" in result.stderr
+    assert (elsewhere / "brev.txt").read_text() == "Viktigt.\n" and not elsewhere.is_symlink()
+
+
+def test_a_public_folder_from_an_older_blogtool_becomes_a_release(run, sample_site):
+    """Before releases, public/ was a plain folder: the first build moves it aside once."""
+    public = sample_site / "public"
+    write(public / "index.html", "<p>gammal</p>")
+    write(public / "gammal-sida" / "index.html", "<p>gammal sida</p>")
+    write(sample_site / ".blogtool" / "builds" / "x.json", "{}")
+    assert run("build").exit_code == 0
+    assert public.is_symlink() and "gammal" not in (public / "index.html").read_text()
