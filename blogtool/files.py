@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -40,3 +41,22 @@ def write_new(path: Path, data: bytes) -> None:
             fh.write(data)
     except FileExistsError:
         raise UsageError(f"{path}: already exists; not overwriting it") from None
+
+
+def check_source(path: Path, root: Path) -> str | None:
+    """Why ``path`` must not be read as part of the site at ``root``, or None if it may.
+
+    A symlink that leads outside the site would publish whatever it points at (/etc/passwd,
+    the file with the SMTP password); anything but a regular file (a FIFO, a device) would
+    hang the read or never end.
+    """
+    try:
+        real = path.resolve(strict=True)
+        mode = real.stat().st_mode
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror}"
+    if not real.is_relative_to(root.resolve()):
+        return f"leads outside the site (to {real}); refused"
+    if not stat.S_ISREG(mode):
+        return "not a regular file (a pipe, a device or a folder); skipped"
+    return None

@@ -10,7 +10,7 @@ from email.utils import getaddresses
 
 import pytest
 
-from .conftest import SECRET, STOCKHOLM
+from .conftest import SECRET, STOCKHOLM, write
 
 AFTER_TIP = dt.datetime(2026, 11, 26, 8, 5, tzinfo=STOCKHOLM)
 
@@ -113,3 +113,86 @@ def test_names_are_normalised(given, stored):
     from blogtool.mail.subscribers import clean_name
 
     assert clean_name(given) == stored
+
+
+# --- 3. symlinks that lead outside the site --------------------------------------------------
+
+
+@pytest.fixture
+def secret_outside(tmp_path):
+    return write(tmp_path / "env" / "smtp.env", "BLOGTOOL_SMTP_PASSWORD=hemligt-lösenord\n")
+
+
+@pytest.mark.parametrize(
+    ("link", "where"),
+    [
+        ("static/passwd.txt", "static/passwd.txt"),
+        ("templates/static/extra.css", "templates/static/extra.css"),
+        ("templates/item.html", "templates/item.html"),
+    ],
+)
+def test_a_link_outside_the_site_is_never_published(run, sample_site, secret_outside, link, where):
+    path = sample_site / link
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(secret_outside)
+    result = run("build")
+    assert result.exit_code == 1
+    assert f"{where}: leads outside the site" in result.stderr
+    published = (
+        [p for p in (sample_site / "public").rglob("*") if p.is_file()]
+        if (sample_site / "public").exists()
+        else []
+    )
+    assert not any(b"hemligt" in p.read_bytes() for p in published)
+
+
+def test_a_post_that_links_outside_is_an_error_in_check(run, sample_site, secret_outside):
+    (sample_site / "posts" / "x.md").symlink_to(secret_outside)
+    result = run("check")
+    assert result.exit_code == 1
+    assert "posts/x.md: error: leads outside the site" in result.stderr
+    assert "hemligt" not in result.output
+
+
+def test_links_inside_the_site_still_work(run, sample_site):
+    write(sample_site / "delat" / "logga.svg", "<svg/>")
+    (sample_site / "static").mkdir()
+    (sample_site / "static" / "logga.svg").symlink_to(sample_site / "delat" / "logga.svg")
+    assert run("build").exit_code == 0
+    assert (sample_site / "public" / "static" / "logga.svg").read_text() == "<svg/>"
+
+
+# --- 7. a FIFO (or any file that is not a regular file) among the sources ---------------------
+
+
+@pytest.fixture
+def no_hang():
+    """A read that blocks fails the test instead of hanging the suite."""
+    import signal
+
+    class Blocked(BaseException):  # not an OSError: the code under test must not catch it
+        pass
+
+    def stop(signum, frame):
+        raise Blocked("blocked on a read")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("where", ["posts/ror.md", "tips/ror.md", "templates/ror.html"])
+def test_a_fifo_is_reported_not_read(run, sample_site, no_hang, where):
+    import os
+
+    os.mkfifo(sample_site / where)
+    check = run("check")
+    build = run("build")
+    if where.startswith("templates"):
+        assert check.exit_code == 0 and build.exit_code == 0  # never read, never used
+    else:
+        assert check.exit_code == 1
+        assert f"{where}: error: not a regular file" in check.stderr
+        assert build.exit_code == 1

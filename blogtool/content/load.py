@@ -18,6 +18,7 @@ from blogtool.content import fields
 from blogtool.content.model import Item, Kind, Site
 from blogtool.content.parse import read_item
 from blogtool.errors import Problem
+from blogtool.files import check_source
 from blogtool.site.urls import reserved_slugs
 from blogtool.version import code_digest
 
@@ -43,6 +44,10 @@ def load_site(config: Config, cache: Path | None = None) -> Site:
     todo: list[tuple[Path, Path, Kind, tuple[int, int, int]]] = []
     for path, kind in content_files(config):
         rel = path.relative_to(config.root)
+        refused = check_source(path, config.root)
+        if refused is not None:
+            problems.append(Problem(rel, refused))
+            continue
         try:
             st = path.stat()
             key = (st.st_mtime_ns, st.st_size, st.st_ino)

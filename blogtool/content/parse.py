@@ -20,6 +20,7 @@ from blogtool.content import fields
 from blogtool.content.fields import Context, Invalid
 from blogtool.content.model import Item, Kind
 from blogtool.errors import Problem
+from blogtool.files import check_source
 from blogtool.slugs import slugify
 from blogtool.timeutil import WEEKDAYS
 
@@ -107,6 +108,9 @@ def read_item(
     source: Path, rel: Path, kind: Kind, config: Config
 ) -> tuple[Item | None, list[Problem]]:
     """Read and validate one file. Returns the item (None if unusable) and every problem."""
+    refused = check_source(source, config.root)
+    if refused is not None:
+        return None, [Problem(rel, refused)]
     try:
         raw = source.read_bytes()
     except OSError as exc:

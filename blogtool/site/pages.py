@@ -20,7 +20,8 @@ from markupsafe import Markup
 
 from blogtool.config import Config
 from blogtool.content.model import Item, Kind, Site, Status
-from blogtool.site.engine import Page, digest
+from blogtool.files import check_source
+from blogtool.site.engine import BuildError, Page, digest
 from blogtool.site.feeds import FeedEntry, render_feed
 from blogtool.site.render import excerpt, portable, to_html
 from blogtool.site.templates import PACKAGE_TEMPLATES, make_environment, render, words
@@ -313,6 +314,11 @@ def static_files(v: SiteView) -> list[Page]:
                     found[f"{STATIC_DIR}/" + f.relative_to(base).as_posix()] = f
     pages = []
     for path, source in sorted(found.items()):
+        if source.is_relative_to(v.config.root):
+            refused = check_source(source, v.config.root)
+            if refused is not None:
+                rel = source.relative_to(v.config.root)
+                raise BuildError(f"{rel}: {refused}")
         data = source.read_bytes()
         pages.append(
             Page(path, digest("static", hashlib.sha256(data).hexdigest()), partial(bytes, data))

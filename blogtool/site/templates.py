@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.loaders import split_template_path
 
 from blogtool.config import Config
 from blogtool.content.model import Item
 from blogtool.errors import BlogtoolError
+from blogtool.files import check_source
 from blogtool.site.urls import Urls
 from blogtool.timeutil import long_date
 
@@ -39,13 +41,32 @@ def _display(path: str | None, config: Config) -> str:
     return str(p)
 
 
+class _SiteLoader(jinja2.FileSystemLoader):
+    """The site's own templates, refusing a file that leads outside the site (a symlink to a
+    secret would otherwise be rendered into a page)."""
+
+    def __init__(self, directory: Path, config: Config):
+        super().__init__(directory)
+        self.config = config
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        path = Path(self.searchpath[0], *split_template_path(template))
+        if path.is_symlink() or path.exists():
+            refused = check_source(path, self.config.root)
+            if refused is not None:
+                raise TemplateError(f"{_display(str(path), self.config)}: {refused}")
+        return super().get_source(environment, template)
+
+
 def make_environment(
     config: Config, item_status: Callable[[Item], str] | None = None, *, preview: bool = False
 ) -> jinja2.Environment:
     """The one Jinja environment: autoescape always on, undefined variables are errors."""
     loader = jinja2.ChoiceLoader(
         [
-            jinja2.FileSystemLoader(config.templates_dir),
+            _SiteLoader(config.templates_dir, config),
             jinja2.FileSystemLoader(PACKAGE_TEMPLATES),
         ]
     )
@@ -132,9 +153,12 @@ def _template_frame(exc: BaseException, config: Config) -> str:
 
 def template_files(config: Config) -> Iterator[Path]:
     """Every file that can affect rendering: the site's templates and the package's."""
-    for root in (config.templates_dir, PACKAGE_TEMPLATES):
-        if root.is_dir():
-            yield from sorted(p for p in root.rglob("*") if p.is_file())
+    if config.templates_dir.is_dir():
+        # Only what may be read: a pipe would hang here, and a link outside the site is
+        # refused when a page asks for it.
+        found = config.templates_dir.rglob("*")
+        yield from sorted(p for p in found if check_source(p, config.root) is None)
+    yield from sorted(p for p in PACKAGE_TEMPLATES.rglob("*") if p.is_file())
 
 
 @functools.cache
