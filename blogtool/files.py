@@ -10,12 +10,30 @@ from pathlib import Path
 from blogtool.errors import UsageError
 
 
-def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+def private_dir(path: Path) -> Path:
+    """Make ``path`` (and missing parents) if needed; every folder made here is readable by
+    its owner only (0700), as the state folder, which holds personal data, must be."""
+    missing = []
+    folder = path
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)  # whatever the umask said
+    return path
+
+
+def write_atomic(path: Path, data: bytes, *, durable: bool = True, private: bool = False) -> None:
     """Replace ``path`` with ``data`` so a reader sees the old file or the new one, never half.
 
-    ``durable`` also waits for the data to reach the disk; a cache can do without.
+    ``durable`` also waits for the data to reach the disk; a cache can do without. ``private``
+    files (state) are made 0600 in a folder made 0700.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if private:
+        private_dir(path.parent)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -26,7 +44,7 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
         if path.exists():
             os.chmod(tmp, path.stat().st_mode & 0o7777)
         else:
-            os.chmod(tmp, 0o644)
+            os.chmod(tmp, 0o600 if private else 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

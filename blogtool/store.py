@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from blogtool.errors import BlogtoolError, LockedError
+from blogtool.files import private_dir
 
 
 class StoreError(BlogtoolError):
@@ -74,8 +75,13 @@ def utc_now_iso(now: dt.datetime) -> str:
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) and migrate the state database."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Open (creating if needed) and migrate the state database. A new database is made
+    0600 in a folder made 0700 (SQLite gives its WAL and SHM files the database's mode)."""
+    private_dir(path.parent)
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot open the state database: {exc.strerror}") from None
     try:
         db = sqlite3.connect(path, isolation_level=None, timeout=30)
         db.row_factory = sqlite3.Row
@@ -91,6 +97,23 @@ def connect(path: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot open the state database: {exc}") from None
     return db
+
+
+def loose_permissions(path: Path) -> list[str]:
+    """The database's folder and files that others than their owner may read or write."""
+    found = []
+    for item in (path.parent, path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = item.stat().st_mode & 0o777
+        except OSError:
+            continue
+        if mode & 0o077:
+            want = "700" if item.is_dir() else "600"
+            found.append(
+                f"{item} holds personal data but others may read it (mode {mode:o}); "
+                f"run: chmod {want} {item}"
+            )
+    return found
 
 
 @contextlib.contextmanager
@@ -155,8 +178,8 @@ def exclusive_lock(path: Path, what: str) -> Iterator[None]:
 
     The kernel drops the lock when the process dies, so a crash never leaves a stale lock.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

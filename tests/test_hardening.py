@@ -10,7 +10,7 @@ from email.utils import getaddresses
 
 import pytest
 
-from .conftest import SECRET, STOCKHOLM, write
+from .conftest import NOW, SECRET, STOCKHOLM, write
 
 AFTER_TIP = dt.datetime(2026, 11, 26, 8, 5, tzinfo=STOCKHOLM)
 
@@ -196,3 +196,43 @@ def test_a_fifo_is_reported_not_read(run, sample_site, no_hang, where):
         assert check.exit_code == 1
         assert f"{where}: error: not a regular file" in check.stderr
         assert build.exit_code == 1
+
+
+# --- 4. the state database holds personal data: private to its owner -------------------------
+
+
+def _mode(path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_state_is_private_whichever_command_makes_it(run, sample_site):
+    import os
+
+    os.umask(0o022)  # a usual umask: files would be 0644 and folders 0755
+    assert run("build").exit_code == 0  # the cache and manifest come first here
+    assert run("subscribers", "add", "anna@example.se").exit_code == 0
+    state = sample_site / ".blogtool"
+    assert _mode(state) == 0o700
+    assert _mode(state / "state.db") == 0o600
+    from blogtool import store
+
+    db = store.connect(state / "state.db")  # the WAL and SHM files exist while it is open
+    store.set_state(db, "k", "v", NOW)
+    assert _mode(state / "state.db-wal") == 0o600 and _mode(state / "state.db-shm") == 0o600
+    db.close()
+    assert _mode(state / "cache" / "content.pickle") == 0o600
+    assert "others may read it" not in run("status").stdout
+
+
+def test_status_warns_about_a_database_others_can_read(run, sample_site):
+    assert run("subscribers", "add", "anna@example.se").exit_code == 0
+    (sample_site / ".blogtool" / "state.db").chmod(0o644)
+    result = run("status")
+    assert "state.db holds personal data but others may read it (mode 644)" in result.stdout
+    assert "run: chmod 600" in result.stdout
+
+
+def test_the_systemd_unit_keeps_what_it_creates_private():
+    from .conftest import REPO
+
+    assert "\nUMask=0077\n" in (REPO / "contrib" / "blogtool.service").read_text()

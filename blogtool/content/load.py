@@ -141,7 +141,7 @@ def _write_cache(path: Path, config: Config, entries: dict[str, Any]) -> None:
 
     try:
         data = pickle.dumps((_cache_header(config), entries), protocol=pickle.HIGHEST_PROTOCOL)
-        write_atomic(path, data, durable=False)
+        write_atomic(path, data, durable=False, private=True)
     except OSError:
         pass  # a cache that cannot be written only costs time
 

@@ -13,7 +13,7 @@ from blogtool.content.model import Item, Kind, Site, Status
 from blogtool.job.runner import next_due, site_fingerprint
 from blogtool.mail import queue
 from blogtool.mail.issues import Issue, issues
-from blogtool.store import get_state
+from blogtool.store import get_state, loose_permissions
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ def _last_build(site: Site, db: sqlite3.Connection, now: dt.datetime) -> LastBui
 
 def _problems(site: Site, db: sqlite3.Connection, all_issues: list[Issue]) -> list[str]:
     problems = [str(p) for p in site.errors]
+    problems += loose_permissions(site.config.state_path)
     for issue in all_issues:
         failed = queue.count(db, issue.id, queue.Delivery.FAILED)
         if failed:

@@ -80,7 +80,7 @@ def save_manifest(path: Path, pages: list[Page]) -> None:
     manifest = {"version": MANIFEST_VERSION, "pages": {p.path: p.digest for p in pages}}
     encoded = json.dumps(manifest, sort_keys=True, indent=0).encode("utf-8")
     if not path.is_file() or path.read_bytes() != encoded:
-        write_atomic(path, encoded)
+        write_atomic(path, encoded, private=True)
 
 
 # --- releases: the output is a symlink to a complete tree, swapped in one rename ---------------
