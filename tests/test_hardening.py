@@ -236,3 +236,30 @@ def test_the_systemd_unit_keeps_what_it_creates_private():
     from .conftest import REPO
 
     assert "\nUMask=0077\n" in (REPO / "contrib" / "blogtool.service").read_text()
+
+
+# --- 5. a CSV row with an unclosed quote ----------------------------------------------------------
+
+
+def test_an_unclosed_quote_is_that_rows_error_and_the_next_row_comes_in(run, sample_site):
+    path = write(
+        sample_site / "lista.csv",
+        'email,name\np@example.se,P\nq@example.se,"never closed\nr@example.se,R\n'
+        '"s@example.se","Andersson, Sara"\n',
+    )
+    result = run("subscribers", "import", str(path))
+    assert result.exit_code == 1
+    assert f"{path}:3: a quoted field is not closed on this line" in result.stderr
+    assert "3 added, 0 already there, 0 suppressed, 1 invalid" in result.stdout
+    listed = run("subscribers", "list").stdout
+    assert "r@example.se" in listed and "Andersson, Sara" in listed and "q@example.se" not in listed
+
+
+def test_a_huge_field_is_one_invalid_row(run, sample_site):
+    path = write(
+        sample_site / "stor.csv", "email,name\na@example.se," + "x" * 200_000 + "\nb@example.se,B\n"
+    )
+    result = run("subscribers", "import", str(path))
+    assert result.exit_code == 1
+    assert f"{path}:2: not valid CSV: field larger than field limit" in result.stderr
+    assert "1 added" in result.stdout

@@ -12,6 +12,7 @@ import hashlib
 import io
 import re
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,6 +236,27 @@ class ImportReport:
         self.invalid = self.invalid or []
 
 
+def _csv_lines(text: str) -> Iterator[tuple[int, list[str] | str]]:
+    """(line number, cells) for each line, or (line number, what is wrong with it).
+
+    Each line is read on its own: a name or an address never spans lines, so a quote that is
+    not closed on its line is that row's error, and never swallows the rows after it."""
+    for number, line in enumerate(re.split(r"\r\n|\n|\r", text), 1):
+        if not line.strip():
+            continue
+        try:
+            cells = next(csv.reader([line], strict=True))
+        except csv.Error as exc:
+            problem = (
+                "a quoted field is not closed on this line (is a '\"' missing?)"
+                if "unexpected end of data" in str(exc)
+                else f"not valid CSV: {exc}"
+            )
+            yield number, problem
+            continue
+        yield number, cells
+
+
 def import_csv(db: sqlite3.Connection, path: Path, now: dt.datetime) -> ImportReport:
     """Read ``email,name`` rows. Invalid rows are reported with their line number and never stop
     the import; the valid rows go in in one transaction."""
@@ -249,10 +271,11 @@ def import_csv(db: sqlite3.Connection, path: Path, now: dt.datetime) -> ImportRe
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise UsageError(f"{path}:{line}: not UTF-8; save the file as UTF-8 (CSV)") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if header is None:
-        raise UsageError(f"{path}: empty; expected a header line 'email,name'")
+    rows = _csv_lines(text)
+    first = next(rows, None)
+    if first is None or isinstance(first[1], str):
+        raise UsageError(f"{path}: empty or not CSV; expected a header line 'email,name'")
+    header = first[1]
     columns = [h.strip().lower() for h in header]
     if "email" not in columns:
         raise UsageError(
@@ -262,8 +285,10 @@ def import_csv(db: sqlite3.Connection, path: Path, now: dt.datetime) -> ImportRe
     name_col = columns.index("name") if "name" in columns else None
     source = f"import:{path.name}"
     with transaction(db):
-        for row in reader:
-            line = reader.line_num
+        for line, row in rows:
+            if isinstance(row, str):  # the line could not be read as CSV
+                report.invalid.append((line, row))
+                continue
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) <= email_col:
