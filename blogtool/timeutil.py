@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -59,6 +60,8 @@ def parse_when(value: object, tz: ZoneInfo, default_time: dt.time = dt.time(0, 0
             else:
                 parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
+            if re.match(r"\d{4}-\d{2}-\d{2}", text):
+                raise ValueError(f"{text[:10]} is not a date that exists (got {value!r})") from None
             raise ValueError(
                 f"expected an ISO 8601 date such as 2027-03-04 or 2027-03-04T08:00+01:00, "
                 f"got {value!r}"

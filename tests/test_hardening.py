@@ -263,3 +263,68 @@ def test_a_huge_field_is_one_invalid_row(run, sample_site):
     assert result.exit_code == 1
     assert f"{path}:2: not valid CSV: field larger than field limit" in result.stderr
     assert "1 added" in result.stdout
+
+
+# --- 6. tracebacks instead of one-line errors -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("front", "expected"),
+    [
+        (
+            "date: 2026-02-30T08:00:00+01:00",
+            ":3: error: date: 2026-02-30 is not a date that exists",
+        ),
+        ("date: 2026-13-01", ":3: error: date: 2026-13-01 is not a date that exists"),
+        ('title: "Kontroll\\e tecken"\ndate: 2026-11-01', ":2: error: title: contains the control"),
+    ],
+)
+def test_impossible_dates_and_control_characters_are_problems(run, sample_site, front, expected):
+    lines = front if front.startswith("title") else f"title: Datum\n{front}"
+    write(sample_site / "posts" / "fel.md", f"---\n{lines}\n---\nText.\n")
+    for command in ("check", "build", "run"):
+        result = run(command)
+        assert result.exit_code == 1, command
+        assert f"posts/fel.md{expected}" in result.stderr, (command, result.stderr)
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x1b", "\x0b"])
+def test_a_control_character_in_the_body_is_found_by_check(run, sample_site, char):
+    write(
+        sample_site / "posts" / "fel.md",
+        f"---\ntitle: Tecken\ndate: 2026-11-01\n---\nFörsta raden.\n\nAndra{char}raden.\n",
+    )
+    result = run("check")
+    assert result.exit_code == 1
+    assert f"posts/fel.md:7: error: contains the control character U+{ord(char):04X}" in (
+        result.stderr
+    )
+    assert run("build").exit_code == 1  # refused up front, not a crash in the feed writer
+
+
+def test_a_very_long_title_gets_a_slug_that_fits_a_file_name(run, sample_site):
+    title = "Ett mycket långt inlägg om " + "kommunala tjänster och " * 15 + "slutet"
+    write(sample_site / "posts" / "lang.md", f"---\ntitle: {title}\ndate: 2026-11-01\n---\nText.\n")
+    result = run("build")
+    assert result.exit_code == 0, result.stderr
+    [page] = [p for p in (sample_site / "public").iterdir() if p.name.startswith("ett-mycket")]
+    assert len(page.name) <= 120 and not page.name.endswith("-")
+    too_long = "a" * 121
+    write(
+        sample_site / "posts" / "lang.md",
+        f"---\ntitle: Kort\nslug: {too_long}\ndate: 2026-11-01\n---\nText.\n",
+    )
+    result = run("check")
+    assert "posts/lang.md:3: error: slug: expected at most 120 lowercase" in result.stderr
+
+
+@pytest.mark.parametrize("language", ['sv\\"><script>', "klingon", ""])
+def test_a_language_babel_does_not_know_is_a_config_error(run, sample_site, language):
+    config = sample_site / "blogtool.toml"
+    config.write_text(
+        config.read_text("utf-8").replace('language = "sv"', f'language = "{language}"'), "utf-8"
+    )
+    assert f'language = "{language}"' in config.read_text("utf-8")
+    result = run("build")
+    assert result.exit_code == 1
+    assert "[site] language: expected a language such as 'sv' or 'en'" in result.stderr

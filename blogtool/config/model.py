@@ -31,7 +31,9 @@ class SiteConfig:
         doc="Where the site is published, such as https://blogg.example.se/ (a final / is added).",
         convert=s.base_url,
     )
-    language: str = s.key(str, "sv", "Language of pages, feeds and mail (sv, en, ...).")
+    language: str = s.key(
+        str, "sv", "Language of pages, feeds and mail (sv, en, ...).", convert=s.language
+    )
     timezone: ZoneInfo = s.key(
         str,
         "Europe/Stockholm",

@@ -163,3 +163,16 @@ def clock_text(value: dt.time) -> str:
 
 def non_negative_float(value: float) -> float:
     return float(non_negative(value))
+
+
+def language(value: str) -> str:
+    """A language tag Babel knows (sv, en, sv-FI): it names the site's locale."""
+    from babel import Locale, UnknownLocaleError
+
+    if re.fullmatch(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*", value):
+        try:
+            Locale.parse(value.replace("-", "_"))
+            return value
+        except (UnknownLocaleError, ValueError):
+            pass
+    raise ValueError(f"expected a language such as 'sv' or 'en', got {value!r}")

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from blogtool.config import Config
 from blogtool.content.kinds import Kind
-from blogtool.slugs import is_valid_slug
+from blogtool.slugs import MAX_SLUG, is_valid_slug
 from blogtool.timeutil import parse_when
 
 
@@ -56,8 +57,15 @@ class Field:
 # --- parsers -----------------------------------------------------------------------------------
 
 
+# Characters XML 1.0 forbids: a feed cannot carry them, so no text may hold them.
+NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def text(value: Any, context: Context) -> str:
     if isinstance(value, str):
+        bad = NOT_IN_XML.search(value)
+        if bad:
+            raise Invalid(f"contains the control character U+{ord(bad.group()):04X}; remove it")
         return value.strip()
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
@@ -100,7 +108,10 @@ def tags(value: Any, context: Context) -> tuple[str, ...]:
 def slug(value: Any, context: Context) -> str:
     given = text(value, context)
     if not is_valid_slug(given):
-        raise Invalid(f"expected lowercase ASCII letters, digits and single hyphens, got {given!r}")
+        raise Invalid(
+            f"expected at most {MAX_SLUG} lowercase ASCII letters, digits and single hyphens, "
+            f"got {given!r}"
+        )
     return given
 
 

@@ -25,9 +25,24 @@ from blogtool.slugs import slugify
 from blogtool.timeutil import WEEKDAYS
 
 try:  # the C loader is several times faster; fall back where libyaml is missing
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+
+class _Loader(_BaseLoader):
+    """YAML makes dates of unquoted timestamps; one that does not exist (2026-02-30) stays
+    text, so the date field reports it with its key and line instead of crashing."""
+
+
+def _timestamp(loader: _BaseLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
 _HANDLER = YAMLHandler()
@@ -235,6 +250,12 @@ def _checks(
             "missing; the image needs alt text that describes it (WCAG 1.1.1)",
             key="image_alt",
             line=lines.get("image"),
+        )
+    bad = fields.NOT_IN_XML.search(body)
+    if bad:
+        c.error(
+            f"contains the control character U+{ord(bad.group()):04X}; remove it",
+            line=body_line + body.count("\n", 0, bad.start()),
         )
     for offset in images_without_alt(body):
         c.error(
