@@ -328,3 +328,34 @@ def test_a_language_babel_does_not_know_is_a_config_error(run, sample_site, lang
     result = run("build")
     assert result.exit_code == 1
     assert "[site] language: expected a language such as 'sv' or 'en'" in result.stderr
+
+
+# --- 8. every value that becomes a path stays inside the site --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("tips", "slug", "../../x"),
+        ("tips", "slug", "a/b"),
+        ("build", "output", "../utanfor"),
+        ("newsletter", "outbox", "/tmp/utkorg"),
+        ("newsletter", "state", "../../stulen.db"),
+        ("run", "log_file", "/etc/blogtool.log"),
+    ],
+)
+def test_a_path_out_of_the_site_is_a_config_error(run, sample_site, tmp_path, section, key, value):
+    config = sample_site / "blogtool.toml"
+    lines = [
+        line for line in config.read_text("utf-8").splitlines() if not line.startswith(f"{key} =")
+    ]
+    header = f"[{section}]"
+    if header not in lines:
+        lines += ["", header]
+    lines.insert(lines.index(header) + 1, f'{key} = "{value}"')
+    config.write_text("\n".join(lines) + "\n", "utf-8")
+    before = set(tmp_path.rglob("*"))
+    result = run("build")
+    assert result.exit_code == 1
+    assert f"[{section}] {key}: expected" in result.stderr
+    assert set(tmp_path.rglob("*")) == before  # nothing written anywhere

@@ -53,7 +53,9 @@ class TipsConfig:
     """[tips]: the weekly tip series."""
 
     title: str = s.key(str, "Torsdagstips", "The series' name.", convert=s.nonempty)
-    slug: str = s.key(str, None, "Address of the series' pages; derived from the title.")
+    slug: str = s.key(
+        str, None, "Address of the series' pages; derived from the title.", convert=s.series_slug
+    )
     weekday: int = s.key(
         str,
         "thursday",
@@ -135,8 +137,8 @@ class NewsletterConfig:
     )
     include_posts: bool = s.key(bool, False, "Also mail blog posts, not only tips.")
     state: str = s.key(
-        str, ".blogtool/state.db", "The state database (SQLite), relative to the site.",
-        convert=s.nonempty,
+        str, ".blogtool/state.db", "The state database (SQLite), inside the site.",
+        convert=s.relative_file,
     )  # fmt: skip
     outbox: str = s.key(
         str, "outbox", "Where messages go as .eml files without [smtp].", convert=s.relative_dir
@@ -159,7 +161,7 @@ class RunConfig:
     """[run]: the scheduled job."""
 
     log_file: str | None = s.key(
-        str, None, "Also log each action to this file (relative to the site).", convert=s.nonempty
+        str, None, "Also log each action to this file, inside the site.", convert=s.relative_file
     )
 
 

@@ -152,8 +152,30 @@ def non_negative(value: float) -> float:
 
 
 def relative_dir(value: str) -> str:
-    if not value.strip() or Path(value).is_absolute() or ".." in Path(value).parts:
+    if not _inside_site(value):
         raise ValueError(f"expected a directory inside the site, got {value!r}")
+    return value
+
+
+def relative_file(value: str) -> str:
+    if not _inside_site(value) or value.endswith("/"):
+        raise ValueError(f"expected a file inside the site, such as 'logg/run.log', got {value!r}")
+    return value
+
+
+def _inside_site(value: str) -> bool:
+    """A relative path that cannot climb out of the site: every value that becomes a path."""
+    path = Path(value)
+    return bool(value.strip()) and not path.is_absolute() and ".." not in path.parts
+
+
+def series_slug(value: str) -> str:
+    from blogtool.slugs import is_valid_slug
+
+    if not is_valid_slug(value):
+        raise ValueError(
+            f"expected lowercase ASCII letters, digits and single hyphens, got {value!r}"
+        )
     return value
 
 
