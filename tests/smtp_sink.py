@@ -28,6 +28,8 @@ class Faults:
     data_delay: float = 0.0
     #: stop the whole server after this many accepted messages
     stop_after: int = 0
+    #: every k-th DATA is accepted, then the connection drops before the reply (a "ghost")
+    ghost_every: int = 0
 
 
 class Sink:
@@ -80,6 +82,10 @@ class Sink:
                 return "421 4.3.2 Service shutting down, try again"
             for rcpt in envelope.rcpt_tos:
                 self.accepted.append((rcpt, envelope.original_content))
+            g = self.faults.ghost_every
+            if g and self.data_commands % g == 0:
+                server.transport.abort()  # the message is taken; its 250 never leaves
+                return "250 2.0.0 OK queued"
             stop = self.faults.stop_after and len(self.accepted) >= self.faults.stop_after
         if stop:
             self.dead = True

@@ -413,3 +413,23 @@ def test_preview_writes_what_a_subscriber_would_read(mrun, mail_site, tmp_path):
     # By default beside, not inside, the site preview that `serve` builds and manages.
     assert mrun("newsletter", "preview", now=SEND_NOW).exit_code == 0
     assert (mail_site / ".blogtool/newsletter-preview/newsletter-1.html").is_file()
+
+
+def test_a_ghost_delivery_is_uncertain_not_sent_again(mrun, port, mail_site):
+    """The server takes the message, then the connection drops before its 250: the message may
+    have arrived, so it is reported as uncertain and not sent again on its own."""
+    emails = prepare(mrun, 7)
+    result, sink = send_through(mrun, port, Faults(ghost_every=3))
+    assert result.exit_code == 1, result.output
+    assert "5 sent, 0 failed, 0 skipped, 2 uncertain" in result.stdout
+    assert_exactly_once(sink, emails)  # nobody got it twice
+    ghosts = [e for e, s in statuses(mail_site).items() if s == "sending"]
+    assert len(ghosts) == 2
+    for address in ghosts:
+        assert f"to {address} the connection dropped after the message was sent" in result.stderr
+    # A second run sends nothing more: the ghosts wait for a person's decision.
+    again, sink2 = send_through(mrun, port)
+    assert again.exit_code == 1 and sink2.counts() == {}
+    resent, sink3 = send_through(mrun, port, None, "1", "--resend-uncertain")
+    assert resent.exit_code == 0, resent.output
+    assert sink3.counts() == {e: 1 for e in ghosts}

@@ -236,9 +236,8 @@ def _print_send_report(issue_id: int, report: Any, where: str) -> None:
         click.secho(f"failed: {address}: {error}", fg="red", err=True)
     for line in report.uncertain:
         click.secho(
-            f"uncertain: {line} was being sent when an earlier run stopped; it may or may not "
-            "have arrived. Resend with --resend-uncertain, or count it as delivered with "
-            "--accept-uncertain.",
+            f"uncertain: {line}; it may or may not have arrived. Resend with "
+            "--resend-uncertain, or count it as delivered with --accept-uncertain.",
             fg="yellow",
             err=True,
         )

@@ -108,7 +108,7 @@ def next_attempt(db: sqlite3.Connection, issue_id: int) -> float | None:
 def uncertain_rows(db: sqlite3.Connection, issue_id: int) -> list[sqlite3.Row]:
     return list(
         db.execute(
-            "SELECT id, email FROM deliveries "
+            "SELECT id, email, last_error FROM deliveries "
             "WHERE issue_id = ? AND status = 'sending' ORDER BY id",
             (issue_id,),
         )
@@ -196,7 +196,7 @@ def mark_sending(
         db,
         delivery_id,
         stamp,
-        "status = 'sending', attempts = ?, message_id = ?",
+        "status = 'sending', attempts = ?, message_id = ?, last_error = NULL",
         attempts,
         message_id,
     )
@@ -204,6 +204,11 @@ def mark_sending(
 
 def mark_sent(db: sqlite3.Connection, delivery_id: int, stamp: str) -> None:
     _set(db, delivery_id, stamp, "status = 'sent', sent_at = ?", stamp)
+
+
+def mark_uncertain(db: sqlite3.Connection, delivery_id: int, reason: str, stamp: str) -> None:
+    """It stays in 'sending': reported, and resent only when someone decides to."""
+    _set(db, delivery_id, stamp, "status = 'sending', last_error = ?", reason)
 
 
 def mark_skipped(db: sqlite3.Connection, delivery_id: int, reason: str, stamp: str) -> None:

@@ -25,6 +25,7 @@ from blogtool.mail.transports import (
     SendAborted,
     TemporaryFailure,
     Transport,
+    UncertainDelivery,
 )
 from blogtool.store import transaction, utc_now_iso
 
@@ -94,7 +95,9 @@ def send_issue(
         transport.close()
         report.remaining = queue.count(db, issue.id, "queued")
         report.uncertain = [
-            f"delivery {r['id']} to {r['email']}" for r in queue.uncertain_rows(db, issue.id)
+            f"delivery {r['id']} to {r['email']} "
+            + (r["last_error"] or "was being sent when an earlier run stopped")
+            for r in queue.uncertain_rows(db, issue.id)
         ]
     if report.remaining == 0 and not report.uncertain:
         issues.mark_completed(db, issue.id, pacing.now())
@@ -237,6 +240,9 @@ class _SendRun:
             self.permanent(row, exc)
         except ConnectionFailure as exc:
             self.connection_lost(row, attempts, exc)
+        except UncertainDelivery as exc:
+            queue.mark_uncertain(self.db, row["id"], str(exc), self.stamp())
+            self.reconnect_after_drop(exc)
         else:
             self.unconfirmed.append(row["id"])
             self.report.sent += 1
@@ -270,6 +276,9 @@ class _SendRun:
     def connection_lost(self, row: sqlite3.Row, attempts: int, exc: ConnectionFailure) -> None:
         # Not the recipient's fault: back in the queue without using up a try.
         queue.requeue(self.db, row["id"], attempts - 1, str(exc), self.stamp())
+        self.reconnect_after_drop(exc)
+
+    def reconnect_after_drop(self, exc: Exception) -> None:
         self.connected = False
         self.report.reconnects += 1
         self.transport.close()

@@ -35,6 +35,11 @@ class ConnectionFailure(Exception):
     recipient."""
 
 
+class UncertainDelivery(Exception):
+    """The whole message went out, then the connection dropped before the server's reply: it
+    may or may not have been delivered, so it must not be sent again on its own."""
+
+
 class SendAborted(BlogtoolError):
     """The run stopped early; everything not sent is still queued for the next run."""
 
@@ -133,6 +138,9 @@ class SmtpTransport:
         smtp = self.client.smtp  # type: ignore[attr-defined]
         try:
             _transaction(smtp, sender, recipient, data, while_waiting)
+        except UncertainDelivery:
+            self.client = None
+            raise
         except smtplib.SMTPRecipientsRefused as exc:
             code, message = exc.recipients.get(recipient, (550, b"refused"))
             _raise_for(code, message)
@@ -191,7 +199,13 @@ def _transaction(
     smtp.send(payload + b".\r\n")
     if while_waiting is not None:
         while_waiting()
-    code, reply = smtp.getreply()
+    try:
+        code, reply = smtp.getreply()
+    except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        raise UncertainDelivery(
+            f"the connection dropped after the message was sent, before the server confirmed "
+            f"it ({type(exc).__name__}: {exc})"
+        ) from None
     if code != 250:
         _reset_or_close(smtp, code)
         raise smtplib.SMTPDataError(code, reply)
