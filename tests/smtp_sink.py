@@ -36,6 +36,7 @@ class Sink:
     def __init__(self, faults: Faults | None = None):
         self.faults = faults or Faults()
         self.accepted: list[tuple[str, bytes]] = []
+        self.ghosts: list[str] = []  # recipients whose message was taken but never confirmed
         self.data_commands = 0
         self.connections = 0
         self.lock = threading.Lock()
@@ -84,6 +85,7 @@ class Sink:
                 self.accepted.append((rcpt, envelope.original_content))
             g = self.faults.ghost_every
             if g and self.data_commands % g == 0:
+                self.ghosts.extend(envelope.rcpt_tos)
                 server.transport.abort()  # the message is taken; its 250 never leaves
                 return "250 2.0.0 OK queued"
             stop = self.faults.stop_after and len(self.accepted) >= self.faults.stop_after

@@ -184,3 +184,69 @@ def test_a_public_folder_from_an_older_blogtool_becomes_a_release(run, sample_si
     write(sample_site / ".blogtool" / "builds" / "x.json", "{}")
     assert run("build").exit_code == 0
     assert public.is_symlink() and "gammal" not in (public / "index.html").read_text()
+
+
+SEND_KILLS = 50 if SOAK else 20
+
+
+def test_a_send_killed_again_and_again_loses_and_doubles_nobody(mail_site, port):
+    """20 SIGKILLs at random moments of `newsletter send`, with the server now and then taking a
+    message and dropping the connection before its reply (a ghost). Every address gets the
+    issue; only deliveries reported as uncertain (crashes and ghosts) may get it twice, and
+    only after someone chose --resend-uncertain."""
+    import sqlite3
+
+    from .conftest import Run
+    from .smtp_sink import Faults, Server, Sink
+    from .test_mail import SEND_NOW, prepare
+
+    run = Run(mail_site)
+    emails = prepare(run, 1500 if SOAK else 600)
+    sink = Sink(Faults(data_delay=0.01, ghost_every=37))
+    server = Server(sink, port).start()
+    env = {**os.environ, "BLOGTOOL_NOW": SEND_NOW.isoformat()}
+    rng = random.Random(4711)
+    uncertain: set[str] = set()
+    interrupted = 0
+    db = sqlite3.connect(mail_site / ".blogtool" / "state.db")
+    try:
+        for _ in range(SEND_KILLS):
+            process = subprocess.Popen(
+                [sys.executable, "-m", "blogtool", "--site", str(mail_site), "newsletter", "send"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(rng.uniform(0.25, 0.45))
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            done = db.execute("SELECT completed_at FROM issues WHERE id = 1").fetchone()
+            interrupted += done is not None and done[0] is None
+            rows = db.execute("SELECT email FROM deliveries WHERE status = 'sending'").fetchall()
+            uncertain |= {r[0] for r in rows}
+            counts = sink.counts()
+            doubled = {a for a, n in counts.items() if n > 1}
+            assert not doubled, doubled  # nothing is sent twice without a person's say
+        assert interrupted == SEND_KILLS  # every kill struck a send that was under way
+        sink.faults.ghost_every, sink.faults.data_delay = 0, 0.0  # the server is well again
+        result = run("newsletter", "send", "1", "--resend-uncertain", now=SEND_NOW)
+        assert result.exit_code == 0, result.output
+    finally:
+        server.stop()
+        db.close()
+    counts = sink.counts()
+    lost = [a for a in emails if counts[a] == 0]
+    doubled = {a for a in emails if counts[a] > 1}
+    assert lost == []
+    assert doubled <= uncertain, doubled - uncertain
+    assert set(sink.ghosts) <= uncertain  # every ghost was reported, not silently resent
+    assert sink.ghosts, "the run never met a ghost"
+    states = db_states(mail_site)
+    assert set(states.values()) == {"sent"}
+
+
+def db_states(site: Path) -> dict[str, str]:
+    import sqlite3
+
+    with sqlite3.connect(site / ".blogtool" / "state.db") as conn:
+        return dict(conn.execute("SELECT email, status FROM deliveries"))
