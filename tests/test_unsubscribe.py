@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import email
+import socket
 import threading
 import urllib.error
 import urllib.request
 from email import policy
+from pathlib import Path
 from urllib.parse import urlsplit
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 
 from blogtool.config import load_config
-from blogtool.mail.web import make_app
+from blogtool.mail.web import make_app, make_server
 
 from .conftest import NOW, SECRET
 from .test_mail import SEND_NOW
-
-
-class Quiet(WSGIRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture
@@ -42,15 +38,13 @@ def mailed(run, sample_site, monkeypatch):
 
 @pytest.fixture
 def endpoint(sample_site, mailed):
+    """The app under waitress, the server production runs."""
     config = load_config(sample_site)
-    server = make_server(
-        "127.0.0.1", 0, make_app(config, SECRET.encode(), lambda: NOW), handler_class=Quiet
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    server = make_server(make_app(config, SECRET.encode(), lambda: NOW), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
 
 
 def local(endpoint: str, link: str) -> str:
@@ -122,3 +116,127 @@ def test_token_from_a_mailto_request(run, mailed, monkeypatch):
     monkeypatch.setenv("BLOGTOOL_SECRET", "ett-helt-annat-hemligt-varde")
     result = run("unsubscribe", "token", mailed["bo@example.se"].split("t=")[1])
     assert result.exit_code == 1 and statuses(run)["bo@example.se"] == "active"
+
+
+# --- the endpoint under abuse (the real command, in its own process, over raw sockets) ----------
+
+
+@pytest.fixture
+def served(sample_site, mailed, monkeypatch):
+    """`blogtool unsubscribe serve` as production runs it; yields (port, process)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from .smtp_sink import free_port
+
+    port = free_port()
+    env = {**os.environ, "BLOGTOOL_SECRET": SECRET, "BLOGTOOL_NOW": NOW.isoformat()}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "blogtool", "--site", str(sample_site), "unsubscribe", "serve",
+         "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield port, process
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def raw(port: int, request: bytes, timeout: float = 5.0) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+        conn.sendall(request)
+        chunks = []
+        while True:
+            try:
+                chunk = conn.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def status_of(response: bytes) -> int:
+    return int(response.split(b" ", 2)[1]) if response else 0
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["t=1.%C3%A5", "t=99999999999999999999999.A", "t=" + "9" * 5000 + ".AAAA", "t=", "t=%00"],
+)
+def test_malformed_tokens_are_a_clear_400(served, query):
+    port, _ = served
+    response = raw(port, f"GET /avregistrera?{query} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+    assert status_of(response) == 400, response[:200]
+    assert b"Traceback" not in response
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "99999999999999999999"])
+def test_a_bad_content_length_is_refused_at_once(served, length):
+    port, _ = served
+    started = __import__("time").monotonic()
+    request = f"POST /avregistrera HTTP/1.0\r\nHost: x\r\nContent-Length: {length}\r\n\r\n"
+    response = raw(port, request.encode(), timeout=10)
+    assert 400 <= status_of(response) < 500, response[:200]
+    assert __import__("time").monotonic() - started < 5  # never holds the connection
+
+
+def test_only_the_unsubscribe_path_answers(run, mailed, served):
+    port, _ = served
+    token = next(iter(mailed.values())).split("t=", 1)[1]
+    body = b"List-Unsubscribe=One-Click"
+    for path in ("/admin", "/", "/avregistrera/../admin", "/avregistreraX"):
+        request = (
+            f"POST {path}?t={token} HTTP/1.0\r\nHost: x\r\nContent-Type: "
+            f"application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        assert status_of(raw(port, request)) == 404, path
+    assert "0 unsubscribed" in run("subscribers", "count").stdout
+
+
+def test_head_answers_without_a_body(mailed, served):
+    port, _ = served
+    link = next(iter(mailed.values()))
+    query = link.split("?", 1)[1]
+    response = raw(port, f"HEAD /avregistrera?{query} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert status_of(response) == 200 and body == b""
+    assert b"Content-Length: " in head
+
+
+def test_half_sent_requests_neither_pile_up_threads_nor_block_others(mailed, served):
+    port, process = served
+    stalled = []
+    try:
+        for _ in range(400):
+            conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+            conn.sendall(b"POST /avregistrera HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab")
+            stalled.append(conn)
+        link = next(iter(mailed.values()))
+        query = link.split("?", 1)[1]
+        response = raw(port, f"GET /avregistrera?{query} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+        assert status_of(response) == 200
+        status = Path(f"/proc/{process.pid}/status").read_text()
+        threads = int(
+            next(ln.split()[1] for ln in status.splitlines() if ln.startswith("Threads:"))
+        )
+        assert threads <= 16, threads
+    finally:
+        for conn in stalled:
+            conn.close()
+
+
+def test_sigterm_stops_the_server_cleanly(served):
+    _, process = served
+    process.terminate()
+    assert process.wait(timeout=10) == 0
+    assert b"Traceback" not in process.stderr.read()

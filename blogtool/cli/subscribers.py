@@ -243,33 +243,30 @@ def unsubscribe_serve(env: Env, host: str, port: int) -> None:
     Example:
         blogtool unsubscribe serve --port 8025
     """
-    import socketserver
-    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+    import signal
 
-    from blogtool.mail.web import make_app
-
-    class Quiet(WSGIRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # no subscriber data in logs
-
-    class Threaded(socketserver.ThreadingMixIn, WSGIServer):
-        daemon_threads = True
+    from blogtool.mail.web import make_app, make_server
 
     app = make_app(env.config, env.secret(), env.now)
     try:
-        server = make_server(host, port, app, server_class=Threaded, handler_class=Quiet)
+        server = make_server(app, host, port)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}; try --port") from None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # SIGTERM (systemd, docker stop) ends it like Ctrl-C
+
+    signal.signal(signal.SIGTERM, stop)
     click.echo(
-        f"Answering unsubscribe requests on http://{host}:{server.server_port}/ (Ctrl-C stops)",
+        f"Answering unsubscribe requests on http://{host}:{server.effective_port}/ (Ctrl-C stops)",
         err=True,
     )
     try:
-        server.serve_forever(poll_interval=0.2)
+        server.run()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        server.close()
 
 
 @unsubscribe.command(name="token")

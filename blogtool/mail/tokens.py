@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 
 from blogtool.errors import BlogtoolError
 
@@ -46,11 +47,14 @@ def make_token(secret: bytes, subscriber_id: int, email_key: str) -> str:
     return f"{subscriber_id}.{_signature(secret, subscriber_id, email_key)}"
 
 
+# An id that fits SQLite's integers, then the 24 characters of an 18-byte urlsafe base64 MAC.
+_TOKEN = re.compile(r"([0-9]{1,18})\.([A-Za-z0-9_-]{24})")
+
+
 def parse_token(token: str) -> tuple[int, str] | None:
-    head, _, signature = token.strip().partition(".")
-    if not head.isdigit() or not signature:
-        return None
-    return int(head), signature
+    """(subscriber id, signature), or None for anything that is not a token's shape."""
+    m = _TOKEN.fullmatch(token.strip())
+    return (int(m.group(1)), m.group(2)) if m else None
 
 
 def verify_token(secret: bytes, token: str, email_key: str) -> bool:
