@@ -193,3 +193,12 @@ def exclusive_lock(path: Path, what: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+# The site's locks: a build of the public site, and a newsletter send (which also covers making
+# a new issue, so two processes never make and send the same one).
+SITE_LOCKS = {"build": "a build of this site", "send": "a newsletter send for this site"}
+
+
+def site_lock(state_dir: Path, name: str) -> contextlib.AbstractContextManager[None]:
+    return exclusive_lock(state_dir / f"{name}.lock", SITE_LOCKS[name])

@@ -301,3 +301,40 @@ def test_systemd_units_verify(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == ""
+
+
+def test_a_manual_send_does_not_hold_up_publishing(job, site, port):
+    """While staff send an issue by hand (slowly, rate-limited), the scheduled run still
+    publishes what became due, and leaves the mail to the send that is running."""
+    sink = Sink()
+    server = Server(sink, port).start()
+    env = {**os.environ, "BLOGTOOL_NOW": at(2026, 12, 3, 7, 50).isoformat()}
+    try:
+        assert job("run", now=at(2026, 11, 26, 8, 0)).exit_code == 0  # issue 1, the site built
+        sink.faults.data_delay = 0.4  # a slow relay: the manual send takes a while
+        # Staff make issue 2 early (the tip is out at 08:00) and send it by hand.
+        write(site / "tips" / "extra.md", "---\ntitle: Extra\ndate: 2026-12-02T08:00\n"
+              "service: naturkartan\n---\nText.\n")  # fmt: skip
+        assert job("newsletter", "build", now=at(2026, 12, 3, 7, 50)).exit_code == 0
+        manual = subprocess.Popen(
+            [sys.executable, "-m", "blogtool", "--site", str(site), "newsletter", "send"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while sink.data_commands < len(SUBSCRIBERS) + 1:  # issue 1, then issue 2 under way
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        result = job("run", now=at(2026, 12, 3, 8, 1))
+        out, err = manual.communicate(timeout=60)
+    finally:
+        server.stop()
+    assert result.exit_code == 0, result.stderr
+    assert "Built " in result.stderr  # the tip of 3 December went out on the site
+    assert TIP_DEC_3 in feed_titles(site)
+    assert "a newsletter send for this site is already running" in result.stderr
+    assert "the newsletter is left to it" in result.stderr
+    assert manual.returncode == 0, err
+    assert received(sink) == {
+        **{(a, "Torsdagstips vecka 48: Växjö Naturkarta"): 1 for a in SUBSCRIBERS},
+        **{(a, "Torsdagstips vecka 49: Växjö Naturkarta"): 1 for a in SUBSCRIBERS},
+    }

@@ -160,6 +160,8 @@ def send_now(
     secret: bytes,
     transport: Transport,
     options: SendOptions | None = None,
+    *,
+    lock: bool = True,
 ) -> SendReport:
     """Send through the queue under the send lock, with a progress bar when someone watches."""
     import time
@@ -199,6 +201,7 @@ def send_now(
             options or SendOptions(),
             progress=progress,
             on_interrupt=on_interrupt,
+            lock=lock,
         )
     finally:
         if bar is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,13 @@ def _run_build(
         if bar is not None:
             bar.update(n)
 
+    from blogtool.store import site_lock
+
+    # The public site is built by one process at a time (a manual build, a scheduled run).
+    public = target == config.output_dir
     try:
-        result = build(site, env.now(), options, on_start=on_start, progress=progress)
+        with site_lock(config.state_dir, "build") if public else contextlib.nullcontext():
+            result = build(site, env.now(), options, on_start=on_start, progress=progress)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)

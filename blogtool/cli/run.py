@@ -60,47 +60,44 @@ def run_job(env: Env, quiet: bool) -> None:
         blogtool run
         */5 * * * * cd /srv/kommunbloggen && .venv/bin/blogtool run --quiet
     """
-    from blogtool.errors import LockedError
     from blogtool.job.runner import record_run, run_once
     from blogtool.mail.tokens import SecretMissing
     from blogtool.site.build import BuildOptions, build, check_output_dir
-    from blogtool.store import exclusive_lock
+    from blogtool.store import site_lock
 
     log = _run_logger(env, quiet)
     config = env.config
     try:
-        with exclusive_lock(config.state_dir / "run.lock", "a blogtool run for this site"):
-            now = env.now()
-            output = check_output_dir(config, config.output_dir)
-            site = env.load_site(cached=True)
-            for problem in site.problems:
-                (log.error if problem.is_error else log.warning)(str(problem))
-            if site.errors:
-                log.error("content has errors; nothing was published or sent")
-                sys.exit(ExitStatus.ERROR)
-            try:
-                secret: bytes | None = env.secret()
-            except SecretMissing:
-                secret = None
-            with state_db(env) as db:
-                result = run_once(
-                    site,
-                    db,
-                    now,
-                    output=output,
-                    build=lambda: build(site, now, BuildOptions(output=output)),
-                    send=(
-                        (lambda issue: send_now(env, db, issue, secret, transport(env)))
-                        if secret is not None
-                        else None
-                    ),
-                )
-                for level, message in result.log:
-                    getattr(log, level)(message)
-                record_run(db, result, now)
-    except LockedError as exc:
-        log.info(f"{exc}; this run does nothing")
-        return
+        now = env.now()
+        output = check_output_dir(config, config.output_dir)
+        site = env.load_site(cached=True)
+        for problem in site.problems:
+            (log.error if problem.is_error else log.warning)(str(problem))
+        if site.errors:
+            log.error("content has errors; nothing was published or sent")
+            sys.exit(ExitStatus.ERROR)
+        try:
+            secret: bytes | None = env.secret()
+        except SecretMissing:
+            secret = None
+        with state_db(env) as db:
+            result = run_once(
+                site,
+                db,
+                now,
+                output=output,
+                build=lambda: build(site, now, BuildOptions(output=output)),
+                send=(
+                    # The run holds the send lock while it decides and sends.
+                    (lambda issue: send_now(env, db, issue, secret, transport(env), lock=False))
+                    if secret is not None
+                    else None
+                ),
+                lock=lambda name: site_lock(config.state_dir, name),
+            )
+            for level, message in result.log:
+                getattr(log, level)(message)
+            record_run(db, result, now)
     except BlogtoolError as exc:
         log.error(str(exc))
         _remember_error(env, str(exc))

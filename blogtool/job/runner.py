@@ -14,12 +14,14 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from blogtool.config import Config
 from blogtool.content.model import Site, Status
+from blogtool.errors import LockedError
 from blogtool.mail.issues import (
     Issue,
     default_since,
@@ -95,38 +97,67 @@ def run_once(
     output: Path,
     build: Callable[[], BuildResult],
     send: Callable[[Issue], SendReport] | None,
+    lock: Callable[[str], AbstractContextManager[None]],
 ) -> RunResult:
-    """One pass of the scheduled job. ``send`` is None when sending cannot work (no secret);
-    the run then only publishes, and says why it did not send."""
+    """One pass of the scheduled job: publish under the site's build lock, then mail under its
+    send lock, so a long send (a manual one, or a run's own) never holds up publishing, and a
+    new issue is made and sent by one process only. ``send`` is None when sending cannot work
+    (no secret); the run then only publishes, and says why it did not send."""
     result = RunResult()
-    config = site.config
-    tz = config.site.timezone
-
-    # 1. Publish: rebuild when the public state differs from the last build's.
-    current = site_fingerprint(site, now)
-    if current != get_state(db, "build.fingerprint") or not (output / "index.html").is_file():
-        built = build()
-        result.built = built
-        with transaction(db):
-            set_state(db, "build.fingerprint", current, now)
-            set_state(db, "build.at", utc_now_iso(now), now)
-            set_state(db, "build.summary", built.summary(), now)
-        result.info(built.summary())
-    else:
-        result.info("site up to date; nothing to build")
-
-    # 2. Mail: first finish an interrupted send, then send what has become due.
+    try:
+        with lock("build"):
+            _publish(result, site, db, now, output, build)
+    except LockedError as exc:
+        result.info(f"{exc}; the build is left to it")
     if send is None:
         if unfinished_issue(db) or ready_for_newsletter(site, db, now):
             result.error("the newsletter is due but cannot be sent: BLOGTOOL_SECRET is not set")
         return result
+    try:
+        with lock("send"):
+            _mail(result, site, db, now, send)
+    except LockedError as exc:
+        result.info(f"{exc}; the newsletter is left to it")
+    return result
+
+
+def _publish(
+    result: RunResult,
+    site: Site,
+    db: sqlite3.Connection,
+    now: dt.datetime,
+    output: Path,
+    build: Callable[[], BuildResult],
+) -> None:
+    """Rebuild when the public state differs from the last build's."""
+    current = site_fingerprint(site, now)
+    if current == get_state(db, "build.fingerprint") and (output / "index.html").is_file():
+        result.info("site up to date; nothing to build")
+        return
+    built = build()
+    result.built = built
+    with transaction(db):
+        set_state(db, "build.fingerprint", current, now)
+        set_state(db, "build.at", utc_now_iso(now), now)
+        set_state(db, "build.summary", built.summary(), now)
+    result.info(built.summary())
+
+
+def _mail(
+    result: RunResult,
+    site: Site,
+    db: sqlite3.Connection,
+    now: dt.datetime,
+    send: Callable[[Issue], SendReport],
+) -> None:
+    """First finish an interrupted send, then send what has become due."""
     resumed = unfinished_issue(db)
     if resumed is not None:
         if count(db, resumed.id, "queued") or resumed.frozen_at is None:
             result.info(f"resuming the unfinished send of issue {resumed.id}")
             report = _send(result, db, resumed, send, now)
             if report.remaining:
-                return result  # the server is away; the next run carries on
+                return  # the server is away; the next run carries on
         if uncertain_rows(db, resumed.id):
             result.error(
                 f"issue {resumed.id} has deliveries an interrupted run left unconfirmed; they "
@@ -137,13 +168,15 @@ def run_once(
     if not items:
         if resumed is None:
             result.info("no new tip to mail")
-        return result
-    due_at = max(send_slot(config, i.date) for i in items)
+        return
+    config = site.config
+    due_at = max(send_slot(config, i.date) for i in items if i.date is not None)
     if now - due_at > LATE_AFTER:
         late = now - due_at
         hours, minutes = divmod(int(late.total_seconds()) // 60, 60)
         result.warning(
-            f"sending late: the newsletter was due {due_at.astimezone(tz).isoformat()}, "
+            f"sending late: the newsletter was due "
+            f"{due_at.astimezone(config.site.timezone).isoformat()}, "
             f"{hours} h {minutes} min ago (was the machine off?)"
         )
     # The issue carries exactly the items whose send time has come.
@@ -152,7 +185,6 @@ def run_once(
     report = _send(result, db, issue, send, now)
     if report.uncertain:
         result.error(f"issue {issue.id}: {len(report.uncertain)} deliveries unconfirmed")
-    return result
 
 
 def record_run(db: sqlite3.Connection, result: RunResult, now: dt.datetime) -> None:

@@ -6,6 +6,7 @@ current message before stopping, so an interrupted send leaves a clean queue to 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import signal
 import sqlite3
@@ -17,7 +18,7 @@ from blogtool.mail.compose import MessageFactory, envelope_sender
 from blogtool.mail.issues import Issue
 from blogtool.mail.sending import Pacing, SendReport, send_issue
 from blogtool.mail.transports import Transport
-from blogtool.store import exclusive_lock
+from blogtool.store import site_lock
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,10 +39,12 @@ def send_locked(
     *,
     progress: Callable[[SendReport], None] | None = None,
     on_interrupt: Callable[[], None] | None = None,
+    lock: bool = True,
 ) -> SendReport:
     """Send ``issue`` through the durable queue. The first SIGINT or SIGTERM finishes the
     current message and stops cleanly (``on_interrupt`` may say so); a second stops at once.
-    Raises LockedError if another send of this site is running."""
+    Raises LockedError if another send of this site is running. ``lock=False``: the caller
+    already holds the send lock."""
     stop = {"requested": False}
 
     def graceful(signum: int, frame: FrameType | None) -> None:
@@ -54,7 +57,7 @@ def send_locked(
     pacing = dataclasses.replace(pacing, should_stop=lambda: stop["requested"])
     previous = {s: signal.signal(s, graceful) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with exclusive_lock(config.state_dir / "send.lock", "a newsletter send for this site"):
+        with site_lock(config.state_dir, "send") if lock else contextlib.nullcontext():
             smtp = config.smtp
             return send_issue(
                 db,
