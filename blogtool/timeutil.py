@@ -41,12 +41,18 @@ def localize(naive: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     return aware.astimezone(dt.UTC).astimezone(tz)
 
 
-def parse_when(value: object, tz: ZoneInfo, default_time: dt.time = dt.time(0, 0)) -> dt.datetime:
+def parse_when(
+    value: object,
+    tz: ZoneInfo,
+    default_time: dt.time = dt.time(0, 0),
+    notes: list[str] | None = None,
+) -> dt.datetime:
     """A front-matter or command-line date as an aware datetime in ``tz``.
 
     Accepts ISO 8601 strings (with or without offset), and the ``date`` and ``datetime`` objects
     YAML makes of unquoted timestamps. No offset means the site's time zone; a date alone means
-    ``default_time`` on that day. Raises ValueError with what was expected.
+    ``default_time`` on that day. Raises ValueError with what was expected. A time that does not
+    exist (in the spring gap) moves forward, and ``notes`` gets a line that says so.
     """
     if isinstance(value, dt.datetime):
         parsed = value
@@ -69,7 +75,13 @@ def parse_when(value: object, tz: ZoneInfo, default_time: dt.time = dt.time(0, 0
     else:
         raise ValueError(f"expected an ISO 8601 date, got {type(value).__name__} {value!r}")
     if parsed.tzinfo is None:
-        return localize(parsed, tz)
+        aware = localize(parsed, tz)
+        if notes is not None and aware.replace(tzinfo=None) != parsed:
+            notes.append(
+                f"{parsed:%Y-%m-%d %H:%M} does not exist in {tz.key} (the clocks go forward); "
+                f"stored {aware.isoformat(timespec='minutes')}, the time a clock shows then"
+            )
+        return aware
     return parsed.astimezone(tz)
 
 

@@ -359,3 +359,45 @@ def test_a_path_out_of_the_site_is_a_config_error(run, sample_site, tmp_path, se
     assert result.exit_code == 1
     assert f"[{section}] {key}: expected" in result.stderr
     assert set(tmp_path.rglob("*")) == before  # nothing written anywhere
+
+
+# --- 12. a time that does not exist, and the subject template -------------------------------------
+
+
+def test_a_time_in_the_spring_gap_is_stored_with_a_warning(run, sample_site):
+    post = sample_site / "posts" / "var.md"
+    write(post, "---\ntitle: Vårinlägg\ndraft: true\n---\nText.\n")
+    result = run("schedule", str(post), "--at", "2027-03-28 02:30")
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "warning: --at: 2027-03-28 02:30 does not exist in Europe/Stockholm (the clocks go "
+        "forward); stored 2027-03-28T03:30+02:00" in result.stderr
+    )
+    assert "date: 2027-03-28T03:30+02:00" in post.read_text("utf-8")
+
+
+def test_a_front_matter_time_in_the_gap_is_a_warning_in_check(run, sample_site):
+    write(
+        sample_site / "posts" / "var.md",
+        "---\ntitle: Vårinlägg\ndate: 2027-03-28T02:30\n---\nText.\n",
+    )
+    result = run("check")
+    assert result.exit_code == 0
+    assert (
+        "posts/var.md:3: warning: date: 2027-03-28 02:30 does not exist in Europe/Stockholm"
+        in result.stderr
+    )
+
+
+def test_the_subject_template_cannot_reach_python(run, sample_site, monkeypatch, tmp_path):
+    marker = tmp_path / "ran"
+    attack = "{{ cycler.__init__.__globals__.os.system('touch " + str(marker) + "') }}"
+    config = sample_site / "blogtool.toml"
+    config.write_text(
+        config.read_text("utf-8") + f'\n[newsletter]\nsubject = "{attack}"\n', "utf-8"
+    )
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
+    result = run("newsletter", "build", now=AFTER_TIP)
+    assert result.exit_code == 1
+    assert "[newsletter] subject:" in result.stderr and "unsafe" in result.stderr
+    assert not marker.exists()

@@ -325,7 +325,7 @@ def test_a_manual_send_does_not_hold_up_publishing(job, site, port):
             assert time.monotonic() < deadline
             time.sleep(0.02)
         result = job("run", now=at(2026, 12, 3, 8, 1))
-        out, err = manual.communicate(timeout=60)
+        _, err = manual.communicate(timeout=60)
     finally:
         server.stop()
     assert result.exit_code == 0, result.stderr

@@ -120,7 +120,10 @@ def schedule(env: Env, path: Path, at: str | None, force: bool) -> None:
     from blogtool.content.authoring import schedule as do_schedule
     from blogtool.timeutil import short_datetime
 
-    item = do_schedule(env.config, path, env.now(), at, force)
+    notes: list[str] = []
+    item = do_schedule(env.config, path, env.now(), at, force, notes)
+    for note in notes:
+        click.secho(f"warning: --at: {note}", fg="yellow", err=True)
     assert item.date is not None
     _warn_about(env, item.path)
     click.echo(

@@ -156,9 +156,15 @@ def _edit(config: Config, path: Path, updates: dict[str, str], add: set[str]) ->
 
 
 def schedule(
-    config: Config, path: Path, now: dt.datetime, at: str | None = None, force: bool = False
+    config: Config,
+    path: Path,
+    now: dt.datetime,
+    at: str | None = None,
+    force: bool = False,
+    notes: list[str] | None = None,
 ) -> Item:
-    """Set the date (``at``, or the one in the file) and clear ``draft``."""
+    """Set the date (``at``, or the one in the file) and clear ``draft``. ``notes`` gets a
+    line if ``at`` named a time that does not exist, saying which time was stored."""
     source, kind = resolve_content_path(config, path)
     rel = source.relative_to(config.root.resolve())
     default_time = config.tips.time if kind is Kind.TIP else dt.time(0, 0)
@@ -171,7 +177,7 @@ def schedule(
         when = current.date
     else:
         try:
-            when = parse_when(at, config.site.timezone, default_time)
+            when = parse_when(at, config.site.timezone, default_time, notes)
         except ValueError as exc:
             raise UsageError(f"--at: {exc}") from None
     if when < now and not force:

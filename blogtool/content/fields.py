@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from blogtool.config import Config
@@ -27,10 +27,12 @@ class Invalid(ValueError):
 
 @dataclass(frozen=True)
 class Context:
-    """What a field's parser may look at besides the value."""
+    """What a field's parser may look at besides the value; ``notes`` collects warnings about
+    values it accepted (a time in the spring gap, moved forward)."""
 
     config: Config
     kind: Kind
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (field name, message)
 
 
 Parser = Callable[[Any, Context], Any]
@@ -85,10 +87,13 @@ def boolean(value: Any, context: Context) -> bool:
 def when(value: Any, context: Context) -> dt.datetime:
     config = context.config
     default_time = config.tips.time if context.kind is Kind.TIP else dt.time(0, 0)
+    notes: list[str] = []
     try:
-        return parse_when(value, config.site.timezone, default_time)
+        parsed = parse_when(value, config.site.timezone, default_time, notes)
     except ValueError as exc:
         raise Invalid(str(exc)) from None
+    context.notes.extend(("date", note) for note in notes)
+    return parsed
 
 
 def tags(value: Any, context: Context) -> tuple[str, ...]:

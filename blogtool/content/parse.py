@@ -220,6 +220,8 @@ def parse_item(
                 c.error(field.missing, key=field.name, line=lines.get(field.name))
             value = field.default_for(context) if value is None else value
         values[field.name] = value
+    for key, note in context.notes:
+        c.warning(note, key=key, line=lines.get(key))
     slug = _checks(values, body, body_line, kind, config, c, lines, hinted)
     if any(p.is_error for p in c.problems) or not slug:
         return None, c.problems

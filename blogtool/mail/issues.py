@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 import jinja2
+from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from blogtool.config import Config
@@ -165,7 +166,9 @@ def already_mailed(db: sqlite3.Connection) -> set[str]:
 
 
 def _subject(config: Config, context: dict[str, Any]) -> str:
-    env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined)
+    """The subject from its template in the config. Sandboxed: a template string is data, and
+    must not reach Python's internals (``cycler.__init__.__globals__`` and the like)."""
+    env = SandboxedEnvironment(autoescape=False, undefined=jinja2.StrictUndefined)
     try:
         subject = env.from_string(config.newsletter.subject).render(**context)
     except jinja2.TemplateError as exc:
