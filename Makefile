@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test soak lint format bench docs clean
+.PHONY: demo test soak fuzz lint format bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ test: $(VENV)/.installed-test lint
 ## soak: the long versions of the kill and fuzz tests (many kills, big sites, many examples)
 soak: $(VENV)/.installed-test
 	BLOGTOOL_SOAK=1 $(BIN)/python -m pytest tests/test_kill.py
+
+## fuzz: the property-based tests with many more (random) examples than make test runs
+fuzz: $(VENV)/.installed-test
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/test_fuzz.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

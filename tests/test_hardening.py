@@ -401,3 +401,30 @@ def test_the_subject_template_cannot_reach_python(run, sample_site, monkeypatch,
     assert result.exit_code == 1
     assert "[newsletter] subject:" in result.stderr and "unsafe" in result.stderr
     assert not marker.exists()
+
+
+# --- found while fuzzing -------------------------------------------------------------------------
+
+
+def test_a_yaml_alias_bomb_in_front_matter_is_refused_at_once(run, sample_site):
+    """Ten levels of anchors and aliases stand for 9**10 strings: loading them is cheap (the
+    objects are shared), but quoting the value in an error took 5.5 GB and never finished."""
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    previous = "a"
+    for name in "bcdefghij":
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]")
+        previous = name
+    front = "\n".join(lines)
+    write(sample_site / "posts" / "bomb.md", f"---\n{front}\ntitle: *{previous}\n---\nText\n")
+    result = run("check")
+    assert result.exit_code == 1
+    assert "posts/bomb.md:2: error: front matter uses a YAML anchor and alias" in result.stderr
+    assert len(result.output) < 5000
+
+
+def test_a_huge_value_is_quoted_briefly_in_its_error(run, sample_site):
+    values = ", ".join(str(n) for n in range(5000))
+    write(sample_site / "posts" / "stor.md", f"---\ntitle: [{values}]\n---\nText\n")
+    result = run("check")
+    [line] = [x for x in result.stderr.splitlines() if "stor.md:2" in x]
+    assert "title: expected text, got list [0, 1, 2, 3, ...]" in line and len(line) < 200

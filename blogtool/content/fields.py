@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +59,16 @@ class Field:
 
 # --- parsers -----------------------------------------------------------------------------------
 
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 60
+_SHOWN.maxlist = _SHOWN.maxdict = _SHOWN.maxtuple = 4
+_SHOWN.maxlevel = 2
+
+
+def shown(value: Any) -> str:
+    """A value as a message quotes it: bounded, whatever its size or depth."""
+    return _SHOWN.repr(value)
+
 
 # Characters XML 1.0 forbids: a feed cannot carry them, so no text may hold them.
 NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -71,7 +82,7 @@ def text(value: Any, context: Context) -> str:
         return value.strip()
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
-    raise Invalid(f"expected text, got {type(value).__name__} {value!r}")
+    raise Invalid(f"expected text, got {type(value).__name__} {shown(value)}")
 
 
 def optional_text(value: Any, context: Context) -> str | None:
@@ -80,7 +91,7 @@ def optional_text(value: Any, context: Context) -> str | None:
 
 def boolean(value: Any, context: Context) -> bool:
     if not isinstance(value, bool):
-        raise Invalid(f"expected true or false, got {value!r}")
+        raise Invalid(f"expected true or false, got {shown(value)}")
     return value
 
 
@@ -104,7 +115,7 @@ def tags(value: Any, context: Context) -> tuple[str, ...]:
     out: list[str] = []
     for tag in value:
         if not isinstance(tag, str | int) or isinstance(tag, bool) or not str(tag).strip():
-            raise Invalid(f"expected each tag to be text, got {tag!r}")
+            raise Invalid(f"expected each tag to be text, got {shown(tag)}")
         if str(tag).strip() not in out:
             out.append(str(tag).strip())
     return tuple(out)

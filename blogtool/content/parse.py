@@ -78,11 +78,35 @@ def _split(text: str) -> tuple[str, str, int] | None:
     return fm, text[m.end() :], 3 + fm.count("\n")
 
 
+def _first_alias(root: yaml.Node | None) -> yaml.Node | None:
+    """A node met twice in the composed graph: where an alias points back at an anchor."""
+    seen: set[int] = set()
+    todo = [root] if root is not None else []
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            return node
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            todo.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            todo.extend(n for pair in node.value for n in pair)
+    return None
+
+
 def _yaml_mapping(fm: str, c: _Collector) -> tuple[Any, dict[str, int]] | None:
     """Parse the front matter, keeping each top-level key's line (1-based, in the file)."""
     loader = _Loader(fm)
     try:
         node = loader.get_single_node()
+        alias = _first_alias(node)
+        if alias is not None:
+            # Aliases let a few lines stand for billions of values; front matter never needs one.
+            c.error(
+                "front matter uses a YAML anchor and alias (&name, *name); write the value out",
+                line=alias.start_mark.line + 2,
+            )
+            return None
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -1,0 +1,331 @@
+"""Property-based tests over every entry point that takes outside input.
+
+The property, whatever the input: success, or one clean error (a BlogtoolError, exit 1 or 2).
+Never a traceback, never a file written outside the site, never a half-written file left
+behind, never an address in a message's headers other than its recipient's.
+
+``make test`` runs a modest number of examples with a fixed seed (derandomized), so a run is
+repeatable; ``make fuzz`` runs many more (HYPOTHESIS_PROFILE=fuzz).
+"""
+
+from __future__ import annotations
+
+import email
+import io
+import os
+import shutil
+from email import policy
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from blogtool.config import load_config
+from blogtool.content.fields import FIELDS
+from blogtool.content.model import Kind
+from blogtool.content.parse import parse_item
+from blogtool.errors import BlogtoolError
+
+from .conftest import MINIMAL_CONFIG, NOW, Run, write
+
+settings.register_profile(
+    "test",
+    max_examples=100,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=1500,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "test"))
+
+
+# --- strategies ------------------------------------------------------------------------------------
+
+# Text with the characters that break things: controls, separators, quotes, YAML and TOML syntax.
+NASTY = st.sampled_from(
+    ["\x00", "\x1b", "\x0b", "\r", "\n", "\r\n", "\u2028", "\u202e", "\ufeff", "'", '"', "\\",
+     ":", "#", "---", "{{", "}}", "%", "<script>", "&", "..", "/", "\t", "é", "å", "😀", "@"]
+)  # fmt: skip
+TEXT = st.lists(st.one_of(st.text(max_size=12), NASTY), max_size=8).map("".join)
+YAML_SCALAR = st.one_of(
+    TEXT.map(lambda s: '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'),
+    TEXT.filter(lambda s: "\n" not in s and "\r" not in s),
+    st.integers().map(str),
+    st.floats(allow_nan=True).map(str),
+    st.sampled_from(["true", "false", "null", "~", "[]", "{}", "[1, 2]", "{a: b}", "-", "|"]),
+    st.sampled_from(["&x [lol, lol, lol]", "*x", "&y [*x, *x, *x]", "*y", "!!python/object:os.system"]),
+    st.sampled_from(
+        ["2026-02-30", "2026-13-01", "2026-03-29 02:30", "2026-11-26T08:00:00+01:00",
+         "9999-12-31T23:59:59Z", "0001-01-01", "2026-11-26T25:00", "2026-W48"]
+    ),
+)  # fmt: skip
+KEYS = st.one_of(st.sampled_from([f.name for f in FIELDS]), TEXT.filter(lambda s: s.strip()))
+
+
+@st.composite
+def front_matter(draw: st.DrawFn) -> str:
+    lines = [f"{draw(KEYS)}: {draw(YAML_SCALAR)}" for _ in range(draw(st.integers(0, 6)))]
+    if draw(st.booleans()):
+        lines.insert(0, f"title: {draw(YAML_SCALAR)}")
+    return "\n".join(lines)
+
+
+@st.composite
+def content_file(draw: st.DrawFn) -> bytes:
+    body = draw(TEXT)
+    text = f"---\n{draw(front_matter())}\n---\n{body}\n"
+    if draw(st.booleans()):
+        text = draw(TEXT) + text  # garbage before the front matter
+    data = text.encode("utf-8", "surrogatepass")
+    if draw(st.booleans()):
+        data += draw(st.binary(max_size=8))  # not always valid UTF-8
+    return data
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _fresh_site(base: Path) -> Path:
+    if base.exists():
+        shutil.rmtree(base)
+    site = base / "site"
+    for name in ("posts", "tips", "templates"):
+        (site / name).mkdir(parents=True)
+    write(site / "blogtool.toml", MINIMAL_CONFIG)
+    return site
+
+
+def _outside(base: Path) -> set[str]:
+    """Everything under ``base`` but the site: what a command must never touch."""
+    return {str(p) for p in base.rglob("*") if "site" not in p.relative_to(base).parts[:1]}
+
+
+def _half_written(site: Path) -> list[str]:
+    return [p.name for p in site.rglob("*") if p.name.endswith(".tmp") or ".staging-" in p.name]
+
+
+def _clean(result) -> None:
+    """Success, or an error as one or more 'Error:'/problem lines: never a traceback."""
+    assert result.exit_code in (0, 1, 2), result.output
+    assert "Traceback" not in result.output
+
+
+# --- front matter and body -----------------------------------------------------------------------
+
+
+@given(data=content_file(), kind=st.sampled_from(list(Kind)))
+def test_parsing_any_file_gives_an_item_or_problems(sample_site, data, kind):
+    config = load_config(sample_site)
+    item, problems = parse_item(data, Path("posts/x.md"), kind, config)
+    assert item is not None or any(p.is_error for p in problems)
+    assert all(str(p).startswith("posts/x.md") for p in problems)
+
+
+@given(data=content_file())
+def test_check_and_build_any_post(tmp_path_factory, data):
+    base = tmp_path_factory.mktemp("fuzz-post")
+    site = _fresh_site(base)
+    (site / "posts" / "x.md").write_bytes(data)
+    before = _outside(base)
+    run = Run(site)
+    for command in ("check", "build", "list"):
+        _clean(run(command))
+    assert _outside(base) == before
+    assert _half_written(site) == []
+
+
+# --- blogtool.toml ---------------------------------------------------------------------------------
+
+TOML_VALUE = st.one_of(
+    TEXT.map(lambda s: '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+             .replace("\r", "\\r") + '"'),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1).map(str),
+    st.floats(allow_nan=False).map(repr).filter(lambda s: "e" not in s or "." in s),
+    st.sampled_from(["true", "false", "[]", '["a", 1]', "{}", '{ x = 1 }', "inf", "nan",
+                     "2026-11-26T08:00:00+01:00", "08:00:00"]),
+)  # fmt: skip
+SECTIONS = {
+    "site": ["title", "base_url", "language", "timezone", "author", "x"],
+    "tips": ["title", "slug", "weekday", "time"],
+    "build": ["output", "feed_limit", "per_page"],
+    "check": ["lix_limit"],
+    "newsletter": ["from", "reply_to", "subject", "unsubscribe_url", "state", "outbox", "rate",
+                   "send_time", "unsubscribe_mailto", "include_posts"],
+    "smtp": ["host", "port", "security", "user", "timeout", "max_attempts", "retry_delay"],
+    "run": ["log_file"],
+    "services.naturkartan": ["name", "url", "description", "image", "image_alt", "app_store"],
+}  # fmt: skip
+
+
+@given(
+    section=st.sampled_from(sorted(SECTIONS)),
+    data=st.data(),
+    value=TOML_VALUE,
+)
+def test_any_config_value_is_accepted_or_one_clear_error(tmp_path_factory, section, data, value):
+    base = tmp_path_factory.mktemp("fuzz-config")
+    site = _fresh_site(base)
+    key = data.draw(st.sampled_from(SECTIONS[section]))
+    write(site / "blogtool.toml", MINIMAL_CONFIG + f"\n[{section}]\n{key} = {value}\n")
+    before = _outside(base)
+    run = Run(site)
+    for command in ("check", "config", "build"):
+        _clean(run(command))
+    assert _outside(base) == before
+    assert _half_written(site) == []
+
+
+@given(text=TEXT)
+def test_any_config_text_is_accepted_or_one_clear_error(tmp_path_factory, text):
+    base = tmp_path_factory.mktemp("fuzz-toml")
+    site = _fresh_site(base)
+    (site / "blogtool.toml").write_text(MINIMAL_CONFIG + text, "utf-8", errors="surrogatepass")
+    _clean(Run(site)("check"))
+
+
+# --- CSV rows ------------------------------------------------------------------------------------
+
+CSV_CELL = st.one_of(
+    TEXT,
+    st.sampled_from(["a@example.se", "b@exämple.se", "bad@", "@x.se", '"q@example.se', "x" * 300]),
+)
+
+
+@given(rows=st.lists(st.lists(CSV_CELL, min_size=0, max_size=3), max_size=8))
+def test_any_csv_imports_or_reports_each_row(tmp_path_factory, rows):
+    base = tmp_path_factory.mktemp("fuzz-csv")
+    site = _fresh_site(base)
+    lines = ["email,name", *(",".join(row) for row in rows)]
+    path = site / "lista.csv"
+    path.write_bytes("\n".join(lines).encode("utf-8", "surrogatepass"))
+    result = Run(site)("subscribers", "import", str(path))
+    _clean(result)
+    listed = Run(site)("subscribers", "list", "--json")
+    _clean(listed)
+
+
+# --- subscriber names and addresses -----------------------------------------------------------------
+
+
+@given(name=TEXT, local=st.from_regex(r"[a-z0-9._%+-]{1,20}", fullmatch=True))
+def test_a_message_has_its_recipient_and_nobody_else(name, local):
+    from blogtool.mail.compose import to_field
+
+    address = f"{local}@example.se"
+    header = to_field(name, address)
+    raw = (header + "Subject: x\r\n\r\nbody\r\n").encode("utf-8", "surrogatepass")
+    message = email.message_from_bytes(raw, policy=policy.default)
+    assert [a.addr_spec for a in message["To"].addresses] == [address]
+    for header_name in ("Cc", "Bcc", "From", "Reply-To"):
+        assert message[header_name] is None
+    for line in header.split("\r\n")[:-1]:
+        assert "\r" not in line and "\n" not in line and len(line) <= 998
+
+
+@given(address=TEXT, name=TEXT)
+def test_adding_any_subscriber_succeeds_or_fails_cleanly(tmp_path_factory, address, name):
+    from blogtool import store
+    from blogtool.mail import subscribers
+
+    base = tmp_path_factory.mktemp("fuzz-sub")
+    db = store.connect(base / "state.db")
+    try:
+        outcome, subscriber = subscribers.add(db, address, name, NOW, "fuzz")
+        assert subscriber is not None and outcome in ("added", "exists")
+        assert "\r" not in subscriber.name and "\n" not in subscriber.name
+    except BlogtoolError as exc:
+        assert str(exc)
+    finally:
+        db.close()
+
+
+# --- the HTTP endpoint -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def web_app(tmp_path_factory):
+    from blogtool.mail.web import make_app
+
+    site = _fresh_site(tmp_path_factory.mktemp("fuzz-web"))
+    return make_app(load_config(site), b"a-secret-for-fuzzing-only-0123", lambda: NOW)
+
+
+@given(
+    method=st.sampled_from(["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "get", ""]),
+    path=st.one_of(st.just("/avregistrera"), TEXT.map(lambda s: "/" + s)),
+    query=st.one_of(TEXT, st.just("t=1.AAAAAAAAAAAAAAAAAAAAAAAA"), TEXT.map(lambda s: "t=" + s)),
+    length=st.one_of(st.none(), st.integers(-5, 10**6).map(str), TEXT),
+    body=st.binary(max_size=300),
+)
+def test_the_endpoint_never_fails_with_a_server_error(web_app, method, path, query, length, body):
+    from wsgiref.util import setup_testing_defaults
+
+    environ: dict[str, object] = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path.encode("utf-8", "surrogatepass").decode("latin-1"),
+        "QUERY_STRING": query.encode("utf-8", "surrogatepass").decode("latin-1"),
+        "wsgi.input": io.BytesIO(body),
+    }
+    if length is not None:
+        environ["CONTENT_LENGTH"] = length
+    setup_testing_defaults(environ)
+    statuses: list[str] = []
+
+    def start_response(status, headers, exc_info=None):
+        statuses.append(status)
+        assert all("\n" not in v and "\r" not in v for _, v in headers)
+
+    chunks = b"".join(web_app(environ, start_response))
+    code = int(statuses[0].split()[0])
+    assert 200 <= code < 500
+    if method == "HEAD":
+        assert chunks == b""
+
+
+# --- command-line arguments ------------------------------------------------------------------------
+
+ARGUMENT = st.one_of(
+    TEXT,
+    st.sampled_from(["2026-02-30", "2027-03-28 02:30", "9999-12-31", "-1", "--", "now", "", " "]),
+)
+
+
+@given(
+    title=ARGUMENT,
+    when=ARGUMENT,
+    since=ARGUMENT,
+    pinned=ARGUMENT.filter(lambda s: "\x00" not in s),  # no environment can hold a NUL
+)
+def test_any_command_line_argument_is_accepted_or_refused_cleanly(
+    tmp_path_factory, title, when, since, pinned
+):
+    base = tmp_path_factory.mktemp("fuzz-args")
+    site = _fresh_site(base)
+    run = Run(site)
+    before = _outside(base)
+    result = run("new", "post", title)
+    _clean(result)
+    created = sorted((site / "posts").glob("*.md"))
+    if created:
+        _clean(run("schedule", str(created[0]), "--at", when, "--force"))
+    _clean(run("new", "tip", title, "--service", "naturkartan", "--date", when))
+    _clean(run("newsletter", "build", "--since", since))
+    _clean(run("subscribers", "add", f"{title}@example.se", "--name", when))
+    from click.testing import CliRunner
+
+    from blogtool.cli import cli
+
+    # BLOGTOOL_NOW as anyone might set it.
+    pinned_run = CliRunner().invoke(
+        cli, ["--site", str(site), "status"], env={"BLOGTOOL_NOW": pinned}
+    )
+    assert not pinned_run.exception or isinstance(pinned_run.exception, SystemExit), pinned_run
+    _clean(pinned_run)
+    assert _outside(base) == before
+    assert _half_written(site) == []
