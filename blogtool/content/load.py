@@ -18,7 +18,7 @@ from blogtool.content import fields
 from blogtool.content.model import Item, Kind, Site
 from blogtool.content.parse import read_item
 from blogtool.errors import Problem
-from blogtool.files import check_source
+from blogtool.files import check_sources
 from blogtool.site.urls import reserved_slugs
 from blogtool.version import code_digest
 
@@ -42,11 +42,12 @@ def load_site(config: Config, cache: Path | None = None) -> Site:
     cached = _read_cache(cache, config) if cache else {}
     fresh: dict[str, tuple[tuple[int, int, int], Item | None, list[Problem]]] = {}
     todo: list[tuple[Path, Path, Kind, tuple[int, int, int]]] = []
-    for path, kind in content_files(config):
+    files = list(content_files(config))
+    refused = check_sources([path for path, _ in files], config.root)
+    for path, kind in files:
         rel = path.relative_to(config.root)
-        refused = check_source(path, config.root)
-        if refused is not None:
-            problems.append(Problem(rel, refused))
+        if path in refused:
+            problems.append(Problem(rel, refused[path]))
             continue
         try:
             st = path.stat()

@@ -186,41 +186,46 @@ def publish(
 
 
 def _carry_foreign(live: Path, release: Path, ours: set[str]) -> None:
-    """Files someone put into the output by hand (a .well-known/ folder, a verification
-    file) stay, as they did when builds wrote into the folder itself."""
-    for folder, _dirs, files in os.walk(live):
-        for name in files:
-            source = Path(folder) / name
-            rel = source.relative_to(live).as_posix()
-            target = release / rel
-            if rel not in ours and not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    os.link(source, target)
-                except OSError:
-                    shutil.copy2(source, target)
+    """Files and folders someone put into the output by hand (a .well-known/ folder, a
+    verification file) stay, as they did when builds wrote into the folder itself: every entry
+    at the top that is not blogtool's comes along, whole. (Only the top is looked at: walking
+    every page's folder would cost more than the rest of a small rebuild.)"""
+    tops = {name.split("/", 1)[0] for name in ours}
+    for entry in os.scandir(live):
+        if entry.name in tops or os.path.lexists(os.path.join(release, entry.name)):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.copytree(entry.path, os.path.join(release, entry.name), copy_function=_link)
+        else:
+            _link(entry.path, os.path.join(release, entry.name))
+
+
+def _link(source: str, target: str) -> None:
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:  # another file system, or links not allowed: a copy does the same
+        shutil.copy2(source, target, follow_symlinks=False)
 
 
 def _link_unchanged(
     pages: list[Page], rendered: set[str], live: Path | None, release: Path
 ) -> None:
-    made: set[Path] = set()
+    base, made = str(release), {str(release)}
     for page in pages:
         if page.path in rendered:
             continue
         name = output_file(page.path)
         if live is None:
             raise BuildError(f"{name}: no live release to take the unchanged page from")
-        target = release / name
-        if target.parent not in made:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            made.add(target.parent)
+        target = f"{base}/{name}"
+        folder = target.rpartition("/")[0]
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
         try:
-            os.link(live / name, target)
+            _link(f"{live}/{name}", target)
         except FileNotFoundError:
             raise BuildError(f"{live / name} is missing; run the build again") from None
-        except OSError:  # another file system, or links not allowed: a copy does the same
-            shutil.copy2(live / name, target)
 
 
 def _swap(output: Path, release: Path, label: str) -> None:
