@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .conftest import MINIMAL_CONFIG, NOW, write
+from .conftest import MINIMAL_CONFIG, NOW, Run, write
 
 SOAK = os.environ.get("BLOGTOOL_SOAK") == "1"
 POSTS = 1500 if SOAK else 300
@@ -131,7 +132,8 @@ def test_a_killed_build_leaves_the_old_site_or_the_new_one(tmp_path):
         if p.name.startswith(".public.") and p.name not in (".public.releases", ".public.previous")
     ]
     assert leftovers == []
-    assert len(list((site / ".public.releases").iterdir())) <= 2  # the live one and the previous
+    releases = [p for p in (site / ".public.releases").iterdir() if p.is_dir()]
+    assert len(releases) <= 3  # the live one, the previous, one complete spare to reuse
 
 
 def test_the_previous_release_is_kept_and_rollback_serves_it(run, sample_site):
@@ -250,3 +252,51 @@ def db_states(site: Path) -> dict[str, str]:
 
     with sqlite3.connect(site / ".blogtool" / "state.db") as conn:
         return dict(conn.execute("SELECT email, status FROM deliveries"))
+
+
+def test_a_reused_release_ends_up_exactly_as_a_fresh_build(run, sample_site, tmp_path):
+    """The third build reuses the first build's release: afterwards the site is byte for byte
+    what a build from nothing makes, with no file left over from the reused one."""
+    post = next((sample_site / "posts").glob("2026-09-10-*.md"))
+    original = post.read_text("utf-8")
+    assert run("build").exit_code == 0
+    post.write_text(original.replace("title: ", "title: Nytt namn - ", 1), "utf-8")  # a new slug
+    assert run("build").exit_code == 0
+    write(sample_site / "public" / "google1234.html", "verification")
+    post.write_text(original + "\nÄnnu en ändring.\n", "utf-8")
+    assert run("build").exit_code == 0
+    releases = sorted(p for p in (sample_site / ".public.releases").iterdir() if p.is_dir())
+    assert len(releases) == 3
+    fresh = sample_site.parent / "fresh"
+    shutil.copytree(
+        sample_site, fresh, ignore=shutil.ignore_patterns("public", ".public.*", ".blogtool")
+    )
+    assert Run(fresh)("build").exit_code == 0
+    assert _tree(fresh / "public") | {
+        "google1234.html": hashlib.sha256(b"verification").hexdigest()
+    } == _tree(sample_site / "public")
+    assert not (sample_site / "public" / "nytt-namn-valkommen-till-kommunbloggen").exists()
+
+
+def test_every_reused_release_matches_a_fresh_build(run, sample_site):
+    """Five builds in a row, each reusing the release from two builds before, through a
+    renamed slug, a removed post and an added one."""
+    posts = sample_site / "posts"
+    post = next(posts.glob("2026-09-10-*.md"))
+    original = post.read_text("utf-8")
+    steps = [
+        lambda: None,
+        lambda: post.write_text(original.replace("title: ", "title: Nytt namn - ", 1), "utf-8"),
+        lambda: post.write_text(original + "\nÄndrat.\n", "utf-8"),
+        lambda: next(posts.glob("2026-10-15-*.md")).unlink(),
+        lambda: write(posts / "ny.md", "---\ntitle: Ny\ndate: 2026-11-02\n---\nNy text.\n"),
+    ]
+    for n, step in enumerate(steps):
+        step()
+        assert run("build").exit_code == 0, n
+        fresh = sample_site.parent / f"fresh-{n}"
+        shutil.copytree(
+            sample_site, fresh, ignore=shutil.ignore_patterns("public", ".public.*", ".blogtool")
+        )
+        assert Run(fresh)("build").exit_code == 0
+        assert _tree(fresh / "public") == _tree(sample_site / "public"), n

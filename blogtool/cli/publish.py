@@ -89,7 +89,7 @@ def build_site(
     """
     if rollback:
         from blogtool.site.build import check_output_dir
-        from blogtool.site.engine import rollback as roll_back
+        from blogtool.site.releases import rollback as roll_back
 
         target = check_output_dir(env.config, output or env.config.output_dir)
         click.echo(f"{target} serves {roll_back(target).name} again")

@@ -17,7 +17,7 @@ from pathlib import Path
 from blogtool.config import Config
 from blogtool.content.model import Site
 from blogtool.errors import UsageError
-from blogtool.site import engine, pages
+from blogtool.site import engine, pages, releases
 from blogtool.site.engine import BuildError, Progress, output_file
 from blogtool.site.templates import fingerprint
 
@@ -71,7 +71,7 @@ def check_output_dir(config: Config, output: Path) -> Path:
             )
     if out.exists() and not out.is_dir():
         raise UsageError(f"output {output} exists and is not a directory")
-    if out.is_symlink() and not engine.is_release_link(out):
+    if out.is_symlink() and not releases.is_release_link(out):
         raise UsageError(
             f"output {output} is a symbolic link blogtool did not make; "
             "point [build] output at a directory"
@@ -116,15 +116,15 @@ def build(
     stale = sorted(path for path in old if path not in known)
     if on_start is not None:
         on_start(len(todo))
-    engine.clean_up(output)  # what a killed build left behind
-    if not old and engine.foreign_directory(output):
+    releases.clean_up(output)  # what a killed build left behind
+    if not old and releases.foreign_directory(output):
         raise UsageError(
             f"output {output} already holds files blogtool did not write; "
             "choose a new or empty directory"
         )
-    if todo or stale or not engine.is_release_link(output):
+    if todo or stale or not releases.is_release_link(output):
         label = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        engine.publish(label, planned, todo, set(old), output, options.jobs, progress, fail_after)
+        releases.publish(label, planned, todo, set(old), output, options.jobs, progress, fail_after)
     engine.save_manifest(manifest_path, planned)
     return BuildResult(
         output=output,

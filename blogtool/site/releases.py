@@ -1,0 +1,269 @@
+"""Releases: the output is a symlink to a complete tree, swapped in one rename.
+
+    public -> .public.releases/r-20261203T070000Z-ab12cd      (the live release)
+    .public.previous -> .public.releases/r-...               (kept for a rollback)
+
+A build writes a new release beside the live one: pages whose digest changed are rendered
+into it, every other page is hard-linked from the live release (no copy, same mtime). When
+every page is there, a new symlink replaces ``public`` with one rename(): a reader, a web
+server or a kill -9 sees the old site or the new one, never a mix. Anything a killed build
+left (an unfinished release, a stray link) is removed by the next build, and one complete
+spare release is kept to be reused by the next build instead of making a tree from nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+from blogtool.files import write_atomic
+from blogtool.site.engine import BuildError, Page, Progress, output_file, render_into
+
+
+def releases_dir(output: Path) -> Path:
+    return output.parent / f".{output.name}.releases"
+
+
+def previous_link(output: Path) -> Path:
+    return output.parent / f".{output.name}.previous"
+
+
+def is_release_link(path: Path, output: Path | None = None) -> bool:
+    """``path`` (the output, or ``output``'s previous link) is a symlink this engine made: it
+    points into the output's releases folder."""
+    if not path.is_symlink():
+        return False
+    target = Path(os.readlink(path))
+    expected = releases_dir(output or path).name
+    return (
+        not target.is_absolute()
+        and target.parent.name == expected
+        and (path.parent / target).is_dir()
+    )
+
+
+def live_release(output: Path) -> Path | None:
+    """The folder the site is served from now: the link's target, or a plain directory."""
+    if is_release_link(output):
+        return output.parent / os.readlink(output)
+    return output if output.is_dir() and not output.is_symlink() else None
+
+
+def _file_list(release: Path) -> Path:
+    """Beside every complete release, the list of its files: what makes it reusable."""
+    return release.with_name(release.name + ".files")
+
+
+def _kept(output: Path) -> set[Path]:
+    return {p.resolve() for p in (output, previous_link(output)) if is_release_link(p, output)}
+
+
+def clean_up(output: Path) -> None:
+    """Remove what killed builds left (a release without its file list is incomplete),
+    releases beyond the live, the previous and one complete spare that the next build reuses,
+    temporary links, and the staging folders of earlier versions of blogtool."""
+    keep = _kept(output)
+    releases = releases_dir(output)
+    if releases.is_dir():
+        spare_kept = False
+        for entry in sorted(releases.iterdir(), key=lambda p: p.name, reverse=True):
+            if entry.name.endswith(".files") or entry.resolve() in keep:
+                continue
+            if not spare_kept and entry.is_dir() and _file_list(entry).is_file():
+                spare_kept = True
+                continue
+            _file_list(entry).unlink(missing_ok=True)
+            _remove(entry)
+        for listing in releases.glob("*.files"):
+            if not listing.with_suffix("").is_dir():
+                listing.unlink(missing_ok=True)
+    for pattern in (f".{output.name}.staging-*", f".{output.name}.*link-*"):
+        for entry in output.parent.glob(pattern):
+            _remove(entry)
+
+
+def foreign_directory(output: Path) -> bool:
+    """A plain, non-empty directory that no build of blogtool made."""
+    return (
+        output.is_dir()
+        and not output.is_symlink()
+        and any(output.iterdir())
+        and not (output / "index.html").is_file()
+    )
+
+
+def publish(
+    label: str,
+    pages: list[Page],
+    todo: list[Page],
+    known: set[str],
+    output: Path,
+    jobs: int,
+    progress: Progress | None = None,
+    fail_after: int | None = None,
+) -> None:
+    """Make a new release of ``pages`` (rendering ``todo``, linking the rest from the live
+    release) and swap it in. Files of the live release that no build wrote (``known`` lists
+    what the last build did) come along. Raises with the live site as it was."""
+    try:
+        release, had = _new_release(output, label)
+    except OSError as exc:
+        raise BuildError(f"{output}: cannot write there ({exc.strerror})") from None
+    try:
+        render_into(release, todo, jobs, progress, fail_after)
+        live = live_release(output)
+        planned = {output_file(p.path) for p in pages}
+        _link_unchanged(pages, {p.path for p in todo}, live, release, recycled=bool(had))
+        foreign: set[str] = set()
+        if live is not None:
+            foreign = _carry_foreign(live, release, {output_file(p) for p in known} | planned)
+        _remove_files(release, had - planned - foreign)
+        write_atomic(
+            _file_list(release), "\n".join(sorted(planned | foreign)).encode(), durable=False
+        )
+        _swap(output, release, label)
+    except BaseException:
+        _file_list(release).unlink(missing_ok=True)
+        _remove(release)
+        raise
+    clean_up(output)
+
+
+def _new_release(output: Path, label: str) -> tuple[Path, set[str]]:
+    """A folder for the next release, and the files already in it. A complete spare release
+    (not live, not previous) is reused: most of its files are the live ones already, so
+    changing it costs far less than making a tree of thousands of folders and deleting one."""
+    releases = releases_dir(output)
+    releases.mkdir(parents=True, exist_ok=True)
+    keep = _kept(output)
+    for entry in sorted(releases.iterdir(), key=lambda p: p.name, reverse=True):
+        listing = _file_list(entry)
+        if entry.name.endswith(".files") or entry.resolve() in keep or not listing.is_file():
+            continue
+        had = set(listing.read_text("utf-8").splitlines())
+        listing.unlink()  # until its new list is written, it is an unfinished release
+        fresh = releases / f"r-{label}-{secrets.token_hex(4)}"
+        os.rename(entry, fresh)
+        return fresh, had
+    return Path(tempfile.mkdtemp(prefix=f"r-{label}-", dir=releases)), set()
+
+
+def _remove_files(release: Path, names: set[str]) -> None:
+    """Files a reused release had that the new one does not; folders left empty go too."""
+    for name in sorted(names, reverse=True):
+        target = release / name
+        _remove(target)
+        folder = target.parent
+        while folder != release and folder.is_relative_to(release):
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+            folder = folder.parent
+
+
+def _carry_foreign(live: Path, release: Path, ours: set[str]) -> set[str]:
+    """Files and folders someone put into the output by hand (a .well-known/ folder, a
+    verification file) stay, as they did when builds wrote into the folder itself: every entry
+    at the top that is not blogtool's comes along, whole. (Only the top is looked at: walking
+    every page's folder would cost more than the rest of a small rebuild.) Returns the files
+    it carried, relative to the release."""
+    tops = {name.split("/", 1)[0] for name in ours}
+    carried: set[str] = set()
+    for entry in os.scandir(live):
+        if entry.name in tops:
+            continue
+        target = release / entry.name
+        _remove(target)  # a reused release may hold an older copy
+        if entry.is_dir(follow_symlinks=False):
+            shutil.copytree(entry.path, target, copy_function=_link)
+            carried |= {
+                str(Path(folder, name).relative_to(release))
+                for folder, _dirs, files in os.walk(target)
+                for name in files
+            }
+        else:
+            _link(entry.path, str(target))
+            carried.add(entry.name)
+    return carried
+
+
+def _link(source: str, target: str) -> None:
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:  # another file system, or links not allowed: a copy does the same
+        shutil.copy2(source, target, follow_symlinks=False)
+
+
+def _link_unchanged(
+    pages: list[Page], rendered: set[str], live: Path | None, release: Path, recycled: bool
+) -> None:
+    base, made = str(release), {str(release)}
+    for page in pages:
+        if page.path in rendered:
+            continue
+        name = output_file(page.path)
+        if live is None:
+            raise BuildError(f"{name}: no live release to take the unchanged page from")
+        target, source = f"{base}/{name}", f"{live}/{name}"
+        if recycled and _same_file(target, source):
+            continue  # unchanged since the reused release was made
+        folder = target.rpartition("/")[0]
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        if recycled:
+            _remove(Path(target))
+        try:
+            _link(source, target)
+        except FileNotFoundError:
+            raise BuildError(f"{live / name} is missing; run the build again") from None
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samestat(os.lstat(a), os.lstat(b))
+    except OSError:
+        return False
+
+
+def _swap(output: Path, release: Path, label: str) -> None:
+    """Point ``output`` at ``release`` with one rename; the old release becomes the previous."""
+    old = live_release(output)
+    if old is not None and not is_release_link(output):
+        # A plain directory from before releases existed: move it aside once. (For that one
+        # moment there is no site; every later build swaps atomically.)
+        legacy = releases_dir(output) / f"r-{label}-legacy"
+        os.rename(output, legacy)
+        old = legacy
+    _replace_link(output, release)
+    if old is not None:
+        _replace_link(previous_link(output), old)
+
+
+def _replace_link(link: Path, target: Path) -> None:
+    tmp = link.parent / f".{link.name.lstrip('.')}.link-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(target, link.parent), tmp)
+    os.replace(tmp, link)
+
+
+def rollback(output: Path) -> Path:
+    """Serve the previous release again (and keep the current one as the previous)."""
+    previous = previous_link(output)
+    if not is_release_link(previous, output) or not is_release_link(output):
+        raise BuildError(f"{output}: there is no previous release to go back to")
+    back, current = previous.resolve(), output.resolve()
+    _replace_link(output, back)
+    _replace_link(previous, current)
+    return back
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
