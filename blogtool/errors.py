@@ -5,6 +5,7 @@ The core raises these; only the CLI turns them into a message and an exit code.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -69,3 +70,12 @@ class ContentError(BlogtoolError):
         self.problems = problems
         errors = [p for p in problems if p.is_error]
         super().__init__("\n".join(str(p) for p in errors))
+
+
+def unknown(what: str, name: str, known: list[str], shown: str = "{!r}") -> str:
+    """'unknown key; did you mean 'date'?', or the known names when nothing is close.
+    ``shown`` formats a name as the file writes it ('{!r}' for keys, '[{}]' for sections)."""
+    hint = difflib.get_close_matches(name, known, n=1)
+    if hint:
+        return f"unknown {what}; did you mean {shown.format(hint[0])}?"
+    return f"unknown {what}; expected one of {', '.join(known)}"

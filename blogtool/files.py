@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -102,3 +103,19 @@ def check_source(path: Path, root: Path) -> str | None:
     if not stat.S_ISREG(mode):
         return "not a regular file (a pipe, a device or a folder); skipped"
     return None
+
+
+def remove(path: Path) -> None:
+    """Remove a file, a link or a whole folder; nothing there is fine."""
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    elif path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def link_path(path: Path) -> Path:
+    """``path`` made absolute with its folder resolved but not its last part, which may be a
+    symlink to follow only when reading (the site's output is one). '..' and '.' are taken
+    out first, so 'site/..' is the site's parent, as it reads."""
+    absolute = Path(os.path.abspath(path))
+    return absolute.parent.resolve() / absolute.name

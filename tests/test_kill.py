@@ -300,3 +300,22 @@ def test_every_reused_release_matches_a_fresh_build(run, sample_site):
         )
         assert Run(fresh)("build").exit_code == 0
         assert _tree(fresh / "public") == _tree(sample_site / "public"), n
+
+
+def test_the_build_after_a_rollback_does_not_mix_releases(run, sample_site):
+    """The manifest describes the build that was rolled back from; the next build must not
+    take pages from the older release as if they were that build's."""
+    first_post = next((sample_site / "posts").glob("2026-09-10-*.md"))
+    other_post = next((sample_site / "posts").glob("2026-10-15-*.md"))
+    assert run("build").exit_code == 0
+    first_post.write_text(first_post.read_text("utf-8") + "\nAndra versionen.\n", "utf-8")
+    assert run("build").exit_code == 0
+    assert run("build", "--rollback").exit_code == 0
+    other_post.write_text(other_post.read_text("utf-8") + "\nEn annan ändring.\n", "utf-8")
+    assert run("build").exit_code == 0
+    fresh = sample_site.parent / "fresh"
+    shutil.copytree(
+        sample_site, fresh, ignore=shutil.ignore_patterns("public", ".public.*", ".blogtool")
+    )
+    assert Run(fresh)("build").exit_code == 0
+    assert _tree(fresh / "public") == _tree(sample_site / "public")

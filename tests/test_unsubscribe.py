@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import email
+import os
 import socket
+import subprocess
+import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from email import policy
@@ -17,6 +21,7 @@ from blogtool.config import load_config
 from blogtool.mail.web import make_app, make_server
 
 from .conftest import NOW, SECRET
+from .smtp_sink import free_port
 from .test_mail import SEND_NOW
 
 
@@ -124,13 +129,6 @@ def test_token_from_a_mailto_request(run, mailed, monkeypatch):
 @pytest.fixture
 def served(sample_site, mailed, monkeypatch):
     """`blogtool unsubscribe serve` as production runs it; yields (port, process)."""
-    import os
-    import subprocess
-    import sys
-    import time
-
-    from .smtp_sink import free_port
-
     port = free_port()
     env = {**os.environ, "BLOGTOOL_SECRET": SECRET, "BLOGTOOL_NOW": NOW.isoformat()}
     process = subprocess.Popen(
@@ -183,11 +181,11 @@ def test_malformed_tokens_are_a_clear_400(served, query):
 @pytest.mark.parametrize("length", ["abc", "-1", "99999999999999999999"])
 def test_a_bad_content_length_is_refused_at_once(served, length):
     port, _ = served
-    started = __import__("time").monotonic()
+    started = time.monotonic()
     request = f"POST /avregistrera HTTP/1.0\r\nHost: x\r\nContent-Length: {length}\r\n\r\n"
     response = raw(port, request.encode(), timeout=10)
     assert 400 <= status_of(response) < 500, response[:200]
-    assert __import__("time").monotonic() - started < 5  # never holds the connection
+    assert time.monotonic() - started < 5  # never holds the connection
 
 
 def test_only_the_unsubscribe_path_answers(run, mailed, served):

@@ -88,11 +88,10 @@ def build_site(
         blogtool build --rollback
     """
     if rollback:
-        from blogtool.site.build import check_output_dir
-        from blogtool.site.releases import rollback as roll_back
+        from blogtool.site.build import rollback as roll_back
 
-        target = check_output_dir(env.config, output or env.config.output_dir)
-        click.echo(f"{target} serves {roll_back(target).name} again")
+        target = output or env.config.output_dir
+        click.echo(f"{target} serves {roll_back(env.config, target).name} again")
         return
     if (drafts or future) and output is None:
         click.secho(

@@ -4,7 +4,6 @@ file, the line and the key. What is allowed comes from the declarations in ``mod
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from email.utils import parseaddr
@@ -27,7 +26,7 @@ from blogtool.config.model import (
     SmtpConfig,
     TipsConfig,
 )
-from blogtool.errors import ConfigError
+from blogtool.errors import ConfigError, unknown
 from blogtool.slugs import slugify
 
 CONFIG_NAME = "blogtool.toml"
@@ -75,11 +74,7 @@ class _Reader:
         names = [toml for _, toml, _ in keys]
         for name in raw:
             if name not in names:
-                hint = difflib.get_close_matches(name, names, n=1)
-                more = (
-                    f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(names)}"
-                )
-                self.report(section, name, f"unknown key{more}")
+                self.report(section, name, unknown("key", name, names))
         out: dict[str, Any] = {}
         for attr, name, spec in keys:
             if name in raw:
@@ -165,11 +160,7 @@ def _check_sections(reader: _Reader, path: Path, data: dict[str, Any]) -> None:
     known = [*SECTIONS, *TABLES]
     for section in data:
         if section not in known:
-            hint = difflib.get_close_matches(section, known, n=1)
-            more = (
-                f"; did you mean [{hint[0]}]?" if hint else f"; known sections: {', '.join(known)}"
-            )
-            reader.report(section, None, f"unknown section{more}")
+            reader.report(section, None, unknown("section", section, known, "[{}]"))
     if "site" not in data:
         reader.problems.append(f"{path}: [site]: missing; title and base_url are required")
 

@@ -8,7 +8,6 @@ is loaded (``load.py``), and ``blogtool config`` shows the value it came to.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from blogtool.config import schema as s
+from blogtool.files import link_path
 from blogtool.timeutil import WEEKDAYS, parse_weekday
 
 
@@ -224,9 +224,7 @@ class Config:
 
     @property
     def output_dir(self) -> Path:
-        # Not resolved: the output is a symlink to the live release.
-        absolute = Path(os.path.abspath(self.root / self.build.output))
-        return absolute.parent.resolve() / absolute.name
+        return link_path(self.root / self.build.output)  # a link to the live release
 
     @property
     def state_path(self) -> Path:

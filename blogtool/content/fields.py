@@ -225,6 +225,17 @@ def signature() -> str:
     return h.hexdigest()
 
 
+def _default_text(f: Field) -> str:
+    """The default as the reference shows it; a computed one is explained in the help."""
+    if callable(f.default):
+        return "computed"
+    if f.default in (None, "", ()):
+        return ""
+    if isinstance(f.default, bool):
+        return str(f.default).lower()
+    return str(f.default)
+
+
 def reference() -> list[dict[str, Any]]:
     """The table for people and programs (``blogtool fields``)."""
     return [
@@ -232,7 +243,8 @@ def reference() -> list[dict[str, Any]]:
             "name": f.name,
             "type": f.type,
             "required": f.required,
-            "default": "(computed)" if callable(f.default) else f.default,
+            "default": None if callable(f.default) else f.default,
+            "computed": callable(f.default),
             "kinds": sorted(k.value for k in f.kinds),
             "help": f.help,
         }
@@ -252,16 +264,10 @@ def markdown_reference() -> str:
         "| key | type | required | default | for | what it is |",
         "|---|---|---|---|---|---|",
     ]
-    for f in reference():
-        default = f["default"]
-        shown = "" if default in (None, "", ()) else f"`{default!r}`".replace("'", "")
-        if default == "(computed)":
-            shown = "computed"
-        if isinstance(default, bool):
-            shown = f"`{str(default).lower()}`"
-        kinds = " and ".join(k + "s" for k in f["kinds"])
-        required = "yes" if f["required"] else ""
-        rows.append(
-            f"| `{f['name']}` | {f['type']} | {required} | {shown} | {kinds} | {f['help']} |"
-        )
+    for f in FIELDS:
+        text = _default_text(f)
+        default = f"`{text}`" if text not in ("", "computed") else text
+        kinds = " and ".join(sorted(k.value + "s" for k in f.kinds))
+        required = "yes" if f.required else ""
+        rows.append(f"| `{f.name}` | {f.type} | {required} | {default} | {kinds} | {f.help} |")
     return "\n".join(rows) + "\n"

@@ -125,9 +125,10 @@ def _read_cache(path: Path, config: Config) -> dict[str, Any]:
         if header != _cache_header(config) or not isinstance(entries, dict):
             return {}
         # Belt and braces: an entry made with another field table is never used.
+        allowed = {kind: fields.allowed(kind) for kind in Kind}
         for _key, item, _problems in entries.values():
             if item is not None and (
-                not isinstance(item, Item) or list(item.values) != fields.allowed(item.kind)
+                not isinstance(item, Item) or list(item.values) != allowed.get(item.kind)
             ):
                 return {}
     except Exception:

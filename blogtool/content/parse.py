@@ -19,7 +19,7 @@ from blogtool.config import Config
 from blogtool.content import fields
 from blogtool.content.fields import Context, Invalid
 from blogtool.content.model import Item, Kind
-from blogtool.errors import Problem
+from blogtool.errors import Problem, unknown
 from blogtool.files import check_source
 from blogtool.slugs import slugify
 from blogtool.timeutil import WEEKDAYS
@@ -202,15 +202,12 @@ def _unknown_keys(
         if key in names:
             continue
         field = fields.by_name(str(key))
-        hint = difflib.get_close_matches(str(key), names, n=1)
         if field is not None:
             only = " and ".join(sorted(k.value + "s" for k in field.kinds))
             msg = f"only {only} have a {field.name}"
-        elif hint:
-            msg = f"unknown key; did you mean {hint[0]!r}?"
-            hinted.add(hint[0])
         else:
-            msg = f"unknown key; expected one of {', '.join(names)}"
+            msg = unknown("key", str(key), names)
+            hinted.update(difflib.get_close_matches(str(key), names, n=1))
         c.error(msg, key=str(key), line=lines.get(str(key)))
     return hinted
 

@@ -86,8 +86,7 @@ def send_issue(
     done = queue.counts(db, issue.id)  # an earlier run's work counts in the report
     report.sent, report.failed, report.skipped = done["sent"], done["failed"], done["skipped"]
     run = _SendRun(db, issue, factory, transport, sender, pacing, report, progress)
-    run.interval = 60.0 / rate if rate else 0.0
-    run.max_attempts, run.retry_delay = max_attempts, retry_delay
+    run.limits(60.0 / rate if rate else 0.0, max_attempts, retry_delay)
     try:
         run.loop()
     finally:
@@ -107,11 +106,8 @@ def send_issue(
 class _SendRun:
     """One pass over the queue. The 'sent' mark of one message is committed together with the
     'sending' mark of the next, before the next goes out: one commit per message, and never two
-    rows in 'sending'. The next message is rendered while the server works on this one."""
-
-    interval = 0.0
-    max_attempts = 5
-    retry_delay = 2.0
+    rows in 'sending' but those left uncertain. The next message is rendered while the server
+    works on this one."""
 
     def __init__(
         self,
@@ -133,6 +129,11 @@ class _SendRun:
         self.unconfirmed: list[int] = []
         self.prepared: dict[int, tuple[str, bytes]] = {}
         self._stamp: tuple[float, str] = (-1.0, "")
+        self.limits(0.0, 5, 2.0)
+
+    def limits(self, interval: float, max_attempts: int, retry_delay: float) -> None:
+        """Seconds between messages (the rate), tries per message, the first retry's delay."""
+        self.interval, self.max_attempts, self.retry_delay = interval, max_attempts, retry_delay
 
     # bookkeeping ----------------------------------------------------------------------------
     def stamp(self) -> str:

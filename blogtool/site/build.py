@@ -17,11 +17,12 @@ from pathlib import Path
 from blogtool.config import Config
 from blogtool.content.model import Site
 from blogtool.errors import UsageError
+from blogtool.files import link_path
 from blogtool.site import engine, pages, releases
 from blogtool.site.engine import BuildError, Progress, output_file
 from blogtool.site.templates import fingerprint
 
-__all__ = ["BuildError", "BuildOptions", "BuildResult", "build", "check_output_dir"]
+__all__ = ["BuildError", "BuildOptions", "BuildResult", "build", "check_output_dir", "rollback"]
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,7 @@ class BuildResult:
 
 def check_output_dir(config: Config, output: Path) -> Path:
     """Refuse an output directory that would overwrite or swallow the site's sources."""
-    # The output itself is a symlink to the live release: resolve its folder, not the link
-    # (after '..' and '.' are taken out, so 'site/..' is the site's parent, as it reads).
-    absolute = Path(os.path.abspath(output))
-    out = absolute.parent.resolve() / absolute.name
+    out = link_path(output)  # the output itself is a symlink to the live release
     root = config.root.resolve()
     if out == root:
         raise UsageError(f"output directory {output} is the site itself; choose e.g. public/")
@@ -82,6 +80,15 @@ def check_output_dir(config: Config, output: Path) -> Path:
 def _manifest_path(config: Config, output: Path) -> Path:
     key = hashlib.sha256(str(output).encode()).hexdigest()[:16]
     return config.state_dir / "builds" / f"{key}.json"
+
+
+def rollback(config: Config, output: Path) -> Path:
+    """Serve the previous release again. The manifest describes the build rolled back from,
+    so it is forgotten: the next build renders every page, and never mixes the two."""
+    output = check_output_dir(config, output)
+    back = releases.rollback(output)
+    _manifest_path(config, output).unlink(missing_ok=True)
+    return back
 
 
 def build(

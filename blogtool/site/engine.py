@@ -13,13 +13,12 @@ import hashlib
 import json
 import multiprocessing
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from blogtool.errors import BlogtoolError
-from blogtool.files import write_atomic
+from blogtool.files import remove, write_atomic
 
 MANIFEST_VERSION = 1
 PARALLEL_THRESHOLD = 150  # below this many pages a process pool costs more than it saves
@@ -93,10 +92,8 @@ def _render_page(page: Page) -> None:
     data = page.produce()
     target = _RELEASE / output_file(page.path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.is_dir() and not target.is_symlink():
-        shutil.rmtree(target)  # a reused release holds the page's earlier version
-    elif os.path.lexists(target):
-        target.unlink()
+    if os.path.lexists(target):
+        remove(target)  # a reused release holds the page's earlier version
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)

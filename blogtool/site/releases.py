@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from blogtool.files import write_atomic
+from blogtool.files import remove, write_atomic
 from blogtool.site.engine import BuildError, Page, Progress, output_file, render_into
 
 
@@ -76,13 +76,13 @@ def clean_up(output: Path) -> None:
                 spare_kept = True
                 continue
             _file_list(entry).unlink(missing_ok=True)
-            _remove(entry)
+            remove(entry)
         for listing in releases.glob("*.files"):
             if not listing.with_suffix("").is_dir():
                 listing.unlink(missing_ok=True)
     for pattern in (f".{output.name}.staging-*", f".{output.name}.*link-*"):
         for entry in output.parent.glob(pattern):
-            _remove(entry)
+            remove(entry)
 
 
 def foreign_directory(output: Path) -> bool:
@@ -127,7 +127,7 @@ def publish(
         _swap(output, release, label)
     except BaseException:
         _file_list(release).unlink(missing_ok=True)
-        _remove(release)
+        remove(release)
         raise
     clean_up(output)
 
@@ -155,7 +155,7 @@ def _remove_files(release: Path, names: set[str]) -> None:
     """Files a reused release had that the new one does not; folders left empty go too."""
     for name in sorted(names, reverse=True):
         target = release / name
-        _remove(target)
+        remove(target)
         folder = target.parent
         while folder != release and folder.is_relative_to(release):
             try:
@@ -177,7 +177,7 @@ def _carry_foreign(live: Path, release: Path, ours: set[str]) -> set[str]:
         if entry.name in tops:
             continue
         target = release / entry.name
-        _remove(target)  # a reused release may hold an older copy
+        remove(target)  # a reused release may hold an older copy
         if entry.is_dir(follow_symlinks=False):
             shutil.copytree(entry.path, target, copy_function=_link)
             carried |= {
@@ -216,7 +216,7 @@ def _link_unchanged(
             os.makedirs(folder, exist_ok=True)
             made.add(folder)
         if recycled:
-            _remove(Path(target))
+            remove(Path(target))
         try:
             _link(source, target)
         except FileNotFoundError:
@@ -260,10 +260,3 @@ def rollback(output: Path) -> Path:
     _replace_link(output, back)
     _replace_link(previous, current)
     return back
-
-
-def _remove(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink(missing_ok=True)
-    else:
-        shutil.rmtree(path, ignore_errors=True)

@@ -5,7 +5,6 @@ Errors in a template become one message that names the template file and the lin
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from blogtool.errors import BlogtoolError
 from blogtool.files import check_source
 from blogtool.site.urls import Urls
 from blogtool.timeutil import long_date
+from blogtool.version import code_digest
 
 PACKAGE = Path(__file__).resolve().parent.parent
 PACKAGE_TEMPLATES = PACKAGE / "templates"
@@ -161,23 +161,10 @@ def template_files(config: Config) -> Iterator[Path]:
     yield from sorted(p for p in PACKAGE_TEMPLATES.rglob("*") if p.is_file())
 
 
-@functools.cache
-def _code_digest() -> str:
-    """blogtool's own code: an upgrade (even an editable one) that may render differently
-    rebuilds everything once."""
-    from blogtool import __version__
-
-    h = hashlib.sha256(__version__.encode())
-    for path in sorted(PACKAGE.rglob("*.py")):
-        h.update(path.relative_to(PACKAGE).as_posix().encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
-
-
 def fingerprint(config: Config, *extra: str) -> str:
     """Changes whenever anything that every page depends on changes: templates, config,
     blogtool itself, build flags."""
-    h = hashlib.sha256(_code_digest().encode())
+    h = hashlib.sha256(code_digest().encode())  # an upgrade rebuilds everything once
     h.update(config.path.read_bytes())
     for path in template_files(config):
         h.update(str(path).encode())
