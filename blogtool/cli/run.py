@@ -193,7 +193,8 @@ def _duration(delta: dt.timedelta) -> str:
 def next_command(env: Env, fmt: str) -> None:
     """Print the next moment 'blogtool run' has something to do (now, if it has work waiting).
 
-    For schedulers that wake exactly then. Exits 1, printing nothing, if nothing is scheduled.
+    For schedulers that wake exactly then. If nothing is scheduled, it prints nothing on
+    standard output, says so on standard error and exits 1.
 
     \b
     Example:

@@ -195,7 +195,10 @@ def record_run(db: sqlite3.Connection, result: RunResult, now: dt.datetime) -> N
 
 
 def record_error(db: sqlite3.Connection, message: str, now: dt.datetime) -> None:
-    set_state(db, "run.error", message, now)
+    """A run that stopped before it could decide anything: still a run, with its time."""
+    with transaction(db):
+        set_state(db, "run.at", utc_now_iso(now), now)
+        set_state(db, "run.error", message, now)
 
 
 def _send(

@@ -14,6 +14,7 @@ from blogtool.job.runner import next_due, site_fingerprint
 from blogtool.mail import queue
 from blogtool.mail.issues import Issue, issues
 from blogtool.store import get_state, loose_permissions
+from blogtool.timeutil import short_datetime
 
 
 @dataclass(frozen=True)
@@ -83,5 +84,14 @@ def _problems(site: Site, db: sqlite3.Connection, all_issues: list[Issue]) -> li
             problems.append(f"issue {issue.id}: unconfirmed deliveries; see --resend-uncertain")
     run_error = get_state(db, "run.error")
     if run_error:
-        problems.append(f"last run ({get_state(db, 'run.at')}): {run_error}")
+        at = get_state(db, "run.at")
+        site_conf = site.config.site
+        when = (
+            short_datetime(
+                dt.datetime.fromisoformat(at).astimezone(site_conf.timezone), site_conf.language
+            )
+            if at
+            else ""
+        )
+        problems.append(f"last run ({when}): {run_error}" if when else f"last run: {run_error}")
     return problems

@@ -24,8 +24,14 @@ class SecretMissing(BlogtoolError):
 def secret_from(value: str | None, name: str) -> bytes:
     """The signing key, checked: at least 16 characters. ``name`` is where it came from."""
     value = value or ""
-    if len(value) < 16:
-        problem = "is not set" if not value else "is shorter than 16 characters"
+    if len(value) < 16 or value.startswith("change-me"):
+        problem = (
+            "is not set"
+            if not value
+            else "is shorter than 16 characters"
+            if len(value) < 16
+            else "is still the placeholder from the README"
+        )
         raise SecretMissing(
             f"{name} {problem}; unsubscribe links are signed with it. Create one with\n"
             "  python3 -c 'import secrets; print(secrets.token_urlsafe(32))'\n"
