@@ -27,6 +27,14 @@ def test_new_post_schedule_across_spring_dst_shows_summer_offset(run, sample_sit
     entry = next(i for i in listed if i["slug"] == "fran-stupror-till-floden")
     assert entry["status"] == "draft"
 
+    # What new wrote is not ready to go out: schedule refuses it, and changes nothing.
+    refused = run("schedule", str(path), "--at", "2027-04-01 09:30")
+    assert refused.exit_code == 1 and "still the text 'blogtool new' wrote" in refused.stderr
+    assert path.read_text("utf-8") == text
+    # The director writes the post; now it can be scheduled.
+    head, _, _ = text.rpartition("---\n")
+    path.write_text(head + "---\n\nStuprören blir flöden.\n", "utf-8")
+
     # Clocks go forward on 28 March 2027; 1 April is summer time.
     result = run("schedule", str(path), "--at", "2027-04-01 09:30")
     assert result.exit_code == 0, result.stderr
@@ -119,7 +127,7 @@ def test_three_new_tips_take_three_consecutive_free_thursdays(run, sample_site):
     # 3 and 10 December already have tips; make 24 December taken too so a gap is skipped.
     write(
         sample_site / "tips/2026-12-24-julafton.md",
-        "---\ntitle: God jul\ndate: 2026-12-24T08:00:00+01:00\nservice: naturkartan\n---\nT.\n",
+        "---\ntitle: God jul\ndate: 2026-12-24T08:00:00+01:00\nservice: naturkartan\nsummary: Kort.\n---\nT.\n",
     )
     paths = []
     for title in ("Första tipset", "Andra tipset", "Tredje tipset"):
@@ -172,7 +180,7 @@ def test_three_new_tips_take_three_consecutive_free_thursdays(run, sample_site):
 def test_calendar_marks_collisions_and_summer_times(run, sample_site):
     write(
         sample_site / "tips/krock.md",
-        "---\ntitle: Krocken\ndate: 2026-12-03T08:00:00+01:00\nservice: naturkartan\n---\nT.\n",
+        "---\ntitle: Krocken\ndate: 2026-12-03T08:00:00+01:00\nservice: naturkartan\nsummary: Kort.\n---\nT.\n",
     )
     result = run("calendar", "--weeks", "2")
     assert "COLLISION: Följ isläget innan du går ut på sjön [scheduled] + Krocken" in result.stdout

@@ -115,7 +115,7 @@ def test_every_problem_in_every_file_is_reported_at_once(run, sample_site):
     result = run("check")
     errors = [line for line in result.stderr.splitlines() if ": error:" in line]
     assert len(errors) == 4, result.stderr  # missing title, bad date, image alt, empty file
-    assert "Checked 15 files: 4 errors" in result.stdout
+    assert "Checked 15 files and blogtool.toml: 4 errors" in result.stdout
 
 
 def test_script_in_title_is_valid_and_stays_text(run, sample_site):
@@ -142,7 +142,7 @@ def test_bom_and_crlf_are_accepted(run, sample_site):
 def test_tip_off_the_series_weekday_is_a_warning(run, sample_site):
     write(
         sample_site / "tips/onsdag.md",
-        "---\ntitle: Onsdag\ndate: 2026-12-16T08:00:00+01:00\nservice: naturkartan\n---\nT.\n",
+        "---\ntitle: Onsdag\ndate: 2026-12-16T08:00:00+01:00\nservice: naturkartan\nsummary: Kort.\n---\nT.\n",
     )
     result = run("check")
     assert result.exit_code == 0

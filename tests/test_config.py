@@ -37,7 +37,7 @@ def test_defaults_fill_every_option(empty_site):
         ("[build]\nfeed_limit = 0\n", "[build] feed_limit: expected a positive integer"),
         ('[check]\nlix_limit = "50"\n', "[check] lix_limit: expected an integer or a number"),
         ('[servics.x]\nname = "x"\n', "[servics]: unknown section; did you mean [services]?"),
-        ('[services.simhall]\nname = "Simhallen"\n', "[services.simhall] url: missing"),
+        ('[services.simhall]\nname = "Simhallen"\n', "[services.simhall] description: missing"),
         (
             '[services.bad]\nname = "B"\nurl = "ftp://x"\ndescription = "d"\n',
             "[services.bad] url: expected an absolute http(s) URL",

@@ -150,7 +150,7 @@ def test_reference_lists_every_field_and_the_docs_agree(run):
 def test_only_the_kinds_a_field_names_accept_it(sample_site, run):
     write(
         sample_site / "posts" / "med-tjanst.md",
-        "---\ntitle: Med tjänst\ndate: 2026-11-01\nservice: naturkartan\n---\nText.\n",
+        "---\ntitle: Med tjänst\ndate: 2026-11-01\nservice: naturkartan\nsummary: Kort.\n---\nText.\n",
     )
     result = run("check")
     assert "posts/med-tjanst.md:4: error: service: only tips have a service" in result.stderr

@@ -52,7 +52,7 @@ def prepare(mrun: Run, n: int) -> list[str]:
     result = mrun("newsletter", "build", now=SEND_NOW)
     assert (
         result.exit_code == 0
-        and "issue 1: Torsdagstips vecka 49: Växjö Naturkarta" in result.stdout
+        and "issue 1: Torsdagstips vecka 49: Följ isläget innan du går ut på sjön" in result.stdout
     )
     return emails
 
@@ -109,7 +109,7 @@ def test_each_message_is_well_formed_and_private(mrun, port):
         assert len(msg["To"].addresses) == 1 and msg["Cc"] is None and msg["Bcc"] is None
         assert msg["From"].addresses[0].addr_spec == "nyhetsbrev@vaxjo.example"
         assert msg["Reply-To"].addresses[0].addr_spec == "kommunikation@vaxjo.example"
-        assert msg["Subject"] == "Torsdagstips vecka 49: Växjö Naturkarta"
+        assert msg["Subject"] == "Torsdagstips vecka 49: Följ isläget innan du går ut på sjön"
         assert msg["List-Id"] == "Torsdagstips <torsdagstips.blogg.vaxjo.example>"
         assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert msg["Date"].datetime == SEND_NOW
@@ -320,7 +320,7 @@ def test_test_send_and_dry_run_record_nothing(mrun, port, mail_site):
         server.stop()
     assert list(sink.counts()) == ["Redaktion@example.se"]
     msg = email.message_from_bytes(sink.accepted[0][1], policy=policy.default)
-    assert msg["Subject"] == "[Test] Torsdagstips vecka 49: Växjö Naturkarta"
+    assert msg["Subject"] == "[Test] Torsdagstips vecka 49: Följ isläget innan du går ut på sjön"
     with db(mail_site) as conn:
         assert conn.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0] == 0
         assert conn.execute("SELECT frozen_at FROM issues").fetchone()[0] is None

@@ -97,8 +97,11 @@ def test_simulated_week(job, site, port):
     assert builds == [at(2026, 12, 1, 10, 0), at(2026, 12, 3, 8, 0)]
     mailed = received(sink)
     assert mailed == {
-        **{(a, "Torsdagstips vecka 48: Växjö Naturkarta"): 1 for a in SUBSCRIBERS},
-        **{(a, "Torsdagstips vecka 49: Växjö Naturkarta"): 1 for a in SUBSCRIBERS},
+        **{(a, "Torsdagstips vecka 48: Hitta ett utegym nära dig"): 1 for a in SUBSCRIBERS},
+        **{
+            (a, "Torsdagstips vecka 49: Följ isläget innan du går ut på sjön"): 1
+            for a in SUBSCRIBERS
+        },
     }
     with sqlite3.connect(site / ".blogtool/state.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM issues").fetchone()[0] == 2
@@ -108,11 +111,11 @@ def test_daylight_saving_change(job, site, port):
     # Clocks go forward on Sunday 28 March 2027: 08:00 is 07:00 UTC before, 06:00 UTC after.
     write(
         site / "tips/2027-03-25-varen.md",
-        "---\ntitle: Våren kommer\ndate: 2027-03-25 08:00\nservice: naturkartan\n---\nT.\n",
+        "---\ntitle: Våren kommer\ndate: 2027-03-25 08:00\nservice: naturkartan\nsummary: S.\n---\nT.\n",
     )
     write(
         site / "tips/2027-04-01-sommartid.md",
-        "---\ntitle: Sommartid i reservaten\ndate: 2027-04-01 08:00\nservice: naturkartan\n---\nT.\n",
+        "---\ntitle: Sommartid i reservaten\ndate: 2027-04-01 08:00\nservice: naturkartan\nsummary: S.\n---\nT.\n",
     )
     sink = Sink()
     server = Server(sink, port).start()
@@ -138,8 +141,8 @@ def test_daylight_saving_change(job, site, port):
     }
     subjects = Counter(subject for (_, subject) in received(sink).elements())
     assert subjects == {
-        "Torsdagstips vecka 12: Växjö Naturkarta": 3,
-        "Torsdagstips vecka 13: Växjö Naturkarta": 3,
+        "Torsdagstips vecka 12: Våren kommer": 3,
+        "Torsdagstips vecka 13: Sommartid i reservaten": 3,
     }
     sent_dates = sorted(
         email.message_from_bytes(raw, policy=policy.default)["Date"].datetime
@@ -197,7 +200,9 @@ def test_two_runs_started_at_the_same_moment(job, site, port):
     assert logs.count("issue 2 sent: 3 sent") == 1
     assert "already running" in logs or "no new tip to mail" in logs
     after = received(sink) - before
-    assert after == {(a, "Torsdagstips vecka 49: Växjö Naturkarta"): 1 for a in SUBSCRIBERS}
+    assert after == {
+        (a, "Torsdagstips vecka 49: Följ isläget innan du går ut på sjön"): 1 for a in SUBSCRIBERS
+    }
 
 
 def test_run_killed_mid_send_then_restarted(job, site, port):
@@ -246,7 +251,8 @@ def test_status_and_next_on_the_sample_site(run, sample_site, monkeypatch):
     )
     assert "(up to date)" in status
     assert (
-        "last newsletter: issue 1 (sent) Torsdagstips vecka 48: Växjö Naturkarta: 0 sent" in status
+        "last newsletter: issue 1 (sent) Torsdagstips vecka 48: Hitta ett utegym nära dig: 0 sent"
+        in status
     )
     assert "problems: none" in status
     # Past the last scheduled item nothing is due.
@@ -314,7 +320,7 @@ def test_a_manual_send_does_not_hold_up_publishing(job, site, port):
         sink.faults.data_delay = 0.4  # a slow relay: the manual send takes a while
         # Staff make issue 2 early (the tip is out at 08:00) and send it by hand.
         write(site / "tips" / "extra.md", "---\ntitle: Extra\ndate: 2026-12-02T08:00\n"
-              "service: naturkartan\n---\nText.\n")  # fmt: skip
+              "service: naturkartan\nsummary: Kort.\n---\nText.\n")  # fmt: skip
         assert job("newsletter", "build", now=at(2026, 12, 3, 7, 50)).exit_code == 0
         manual = subprocess.Popen(
             [sys.executable, "-m", "blogtool", "--site", str(site), "newsletter", "send"],
@@ -335,6 +341,6 @@ def test_a_manual_send_does_not_hold_up_publishing(job, site, port):
     assert "the newsletter is left to it" in result.stderr
     assert manual.returncode == 0, err
     assert received(sink) == {
-        **{(a, "Torsdagstips vecka 48: Växjö Naturkarta"): 1 for a in SUBSCRIBERS},
-        **{(a, "Torsdagstips vecka 49: Växjö Naturkarta"): 1 for a in SUBSCRIBERS},
+        **{(a, "Torsdagstips vecka 48: Hitta ett utegym nära dig"): 1 for a in SUBSCRIBERS},
+        **{(a, "Torsdagstips vecka 49: Extra"): 1 for a in SUBSCRIBERS},
     }

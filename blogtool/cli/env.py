@@ -47,11 +47,24 @@ class Env:
     @property
     def config(self) -> Config:
         if self._config is None:
-            from blogtool.config import find_root, load_config
+            from blogtool.config import load_config
 
-            root = self.site_option.resolve() if self.site_option else find_root(Path.cwd())
-            self._config = load_config(root)
+            self._config = load_config(self._root())
         return self._config
+
+    def lenient_config(self) -> Config:
+        """The config even when some keys are wrong, as long as it is usable; what was wrong
+        is in ``Config.problems``. For ``check``, which reports everything at once."""
+        if self._config is None:
+            from blogtool.config import load_config
+
+            self._config = load_config(self._root(), lenient=True)
+        return self._config
+
+    def _root(self) -> Path:
+        from blogtool.config import find_root
+
+        return self.site_option.resolve() if self.site_option else find_root(Path.cwd())
 
     def reload_config(self) -> Config:
         """Read blogtool.toml again (the preview server does when it changes)."""

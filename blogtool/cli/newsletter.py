@@ -45,9 +45,13 @@ def newsletter_build(env: Env, since: str | None) -> None:
     from blogtool.timeutil import parse_when
 
     site = env.load_site()
-    print_problems(site.warnings)
-    site.raise_for_errors()
     now = env.now()
+    blocking = site.blocking(now)
+    print_problems([p for p in site.problems if p not in blocking])
+    if blocking:
+        from blogtool.errors import ContentError
+
+        raise ContentError(blocking)
     since_at = None
     if since:
         try:

@@ -24,8 +24,10 @@ def _run_build(
     config = env.config
     target = check_output_dir(config, output or config.output_dir)
     site = env.load_site(cached=True)
-    print_problems(site.warnings)
-    site.raise_for_errors()
+    blocking = site.blocking(env.now())
+    print_problems([p for p in site.problems if p not in blocking])
+    if blocking:
+        raise ContentError(blocking)
     options = BuildOptions(
         output=target,
         drafts=drafts,
@@ -93,13 +95,10 @@ def build_site(
         target = output or env.config.output_dir
         click.echo(f"{target} serves {roll_back(env.config, target).name} again")
         return
-    if (drafts or future) and output is None:
-        click.secho(
-            "warning: a preview build with drafts or scheduled items is going into the "
-            "public output directory; do not deploy it",
-            fg="yellow",
-            err=True,
-        )
+    if drafts or future:
+        from blogtool.site.build import refuse_public_preview
+
+        refuse_public_preview(env.config, output or env.config.output_dir)
     result = _run_build(env, output, drafts, future, jobs)
     click.echo(result.summary())
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from blogtool.config import CONFIG_NAME
 from blogtool.errors import ExitStatus, Problem
 
 from .base import Env, clip, pass_env, print_problems, table
@@ -149,23 +150,32 @@ def calendar(env: Env, weeks: int, ics: Path | None) -> None:
 
 
 @click.command()
+@click.option("--verbose", "-v", is_flag=True, help="Also list every text's readability (LIX).")
 @pass_env
-def check(env: Env) -> None:
-    """Validate the configuration and every post and tip; report each problem and each text's
-    readability (LIX). Exits 1 if anything is an error.
+def check(env: Env, verbose: bool) -> None:
+    """Validate the configuration and every post and tip, and whether what is scheduled or
+    published is ready to go out. Prints every problem (file:line), then one summary line;
+    exits 1 if anything is an error.
 
-    LIX is words per sentence plus the percentage of words longer than six letters; above
-    [check] lix_limit (default 50) is a warning.
+    
+    Ready to go out means: no text that 'blogtool new' wrote is left, a summary (required for
+    tips), links and images to files that exist, and a service with a url for a tip. Drafts
+    are not held to that.
 
-    \b
+    LIX is words per sentence plus the percentage of words longer than six letters; a text
+    above [check] lix_limit (default 50) is a warning. --verbose lists every text's LIX.
+
+    
     Example:
         blogtool check
+        blogtool check --verbose
     """
     from blogtool.content.lix import of_markdown
     from blogtool.content.load import content_files
 
+    config = env.lenient_config()  # a wrong key or value is reported, and the content too
     site = env.load_site()
-    limit = env.config.check.lix_limit
+    limit = config.check.lix_limit
     lix_warnings = []
     rows = []
     for item in site.items:
@@ -181,15 +191,18 @@ def check(env: Env) -> None:
                     severity="warning",
                 )
             )
-    if rows:
+    if verbose and rows:
         table(("LIX", "READABILITY", "PATH"), rows)
-    problems = [*site.problems, *lix_warnings]
-    print_problems(problems)
-    files = sum(1 for _ in content_files(env.config))
+    problems = sorted(
+        [*config.problems, *site.problems, *lix_warnings],
+        key=lambda p: (str(p.path) != "blogtool.toml", str(p.path), p.line or 0),
+    )
+    print_problems(problems)  # on stderr, like every command's problems; the summary last
+    files = sum(1 for _ in content_files(config))
     errors = sum(1 for p in problems if p.is_error)
     warnings = len(problems) - errors
     click.echo(
-        f"Checked {files} files: {errors} error{'s' * (errors != 1)}, "
+        f"Checked {files} files and {CONFIG_NAME}: {errors} error{'s' * (errors != 1)}, "
         f"{warnings} warning{'s' * (warnings != 1)}."
     )
     if errors:

@@ -71,10 +71,15 @@ def run_job(env: Env, quiet: bool) -> None:
         now = env.now()
         output = check_output_dir(config, config.output_dir)
         site = env.load_site(cached=True)
+        blocking = site.blocking(now)
         for problem in site.problems:
-            (log.error if problem.is_error else log.warning)(str(problem))
-        if site.errors:
+            if problem.is_error and problem not in blocking:
+                log.warning(f"{problem} (not due yet; it stays unpublished until this is fixed)")
+            else:
+                (log.error if problem.is_error else log.warning)(str(problem))
+        if blocking:
             log.error("content has errors; nothing was published or sent")
+            _remember_error(env, f"content has errors ({len(blocking)}); see 'blogtool check'")
             sys.exit(ExitStatus.ERROR)
         try:
             secret: bytes | None = env.secret()
@@ -156,6 +161,8 @@ def status(env: Env) -> None:
         click.echo(f"next run with work: {label}")
     if st.last_build is not None:
         fresh = "up to date" if st.last_build.up_to_date else "changes waiting"
+        if st.last_build.preview:
+            fresh = "a preview with drafts is in the output; the next run rebuilds it clean"
         when = short_datetime(st.last_build.at, lang)
         click.echo(f"last build: {when}: {st.last_build.summary} ({fresh})")
     else:

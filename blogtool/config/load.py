@@ -26,7 +26,7 @@ from blogtool.config.model import (
     SmtpConfig,
     TipsConfig,
 )
-from blogtool.errors import ConfigError, unknown
+from blogtool.errors import ConfigError, Problem, unknown
 from blogtool.slugs import slugify
 
 CONFIG_NAME = "blogtool.toml"
@@ -39,6 +39,10 @@ class _Reader:
         self.path = path
         self.lines = text.splitlines()
         self.problems: list[str] = []
+        self.found: list[Problem] = []  # the same, for `check`, relative to the site
+        # Problems that leave the config unusable; the others fall back to a default or are
+        # ignored, so `check` can go on to the content while still reporting them.
+        self.fatal = 0
 
     def line_of(self, section: str, key: str | None) -> int | None:
         """Best-effort line of ``key`` in ``[section]``, else of the table's header.
@@ -59,16 +63,18 @@ class _Reader:
                 return number
         return header_line
 
-    def report(self, section: str, key: str | None, message: str) -> None:
+    def report(self, section: str, key: str | None, message: str, fatal: bool = False) -> None:
+        self.fatal += fatal
         line = self.line_of(section, key)
         where = f"{self.path}:{line}" if line else str(self.path)
         label = f"[{section}] {key}" if key else f"[{section}]"
         self.problems.append(f"{where}: {label}: {message}")
+        self.found.append(Problem(Path(self.path.name), message, key=label, line=line))
 
     def table(self, section: str, raw: Any, declared: type) -> dict[str, Any]:
         """The section's values by attribute name: given, converted, or the default."""
         if not isinstance(raw, dict):
-            self.report(section, None, f"expected a table, got {schema.type_name(raw)}")
+            self.report(section, None, f"expected a table, got {schema.type_name(raw)}", True)
             raw = {}
         keys = schema.keys(declared)
         names = [toml for _, toml, _ in keys]
@@ -77,16 +83,19 @@ class _Reader:
                 self.report(section, name, unknown("key", name, names))
         out: dict[str, Any] = {}
         for attr, name, spec in keys:
+            required = spec.default is schema.REQUIRED
             if name in raw:
                 value = raw[name]
                 types = spec.type if isinstance(spec.type, tuple) else (spec.type,)
                 if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
                     expected = schema.expected_name(spec.type)
                     got = f"{schema.type_name(value)} {value!r}"
-                    self.report(section, name, f"expected {expected}, got {got}")
-                    continue
-            elif spec.default is schema.REQUIRED:
-                self.report(section, name, "missing; this key is required")
+                    self.report(section, name, f"expected {expected}, got {got}", required)
+                    if required:
+                        continue
+                    value = spec.default
+            elif required:
+                self.report(section, name, "missing; this key is required", True)
                 continue
             else:
                 value = spec.default
@@ -94,10 +103,19 @@ class _Reader:
                 try:
                     value = spec.convert(value)
                 except ValueError as exc:
-                    self.report(section, name, str(exc))
-                    continue
+                    self.report(section, name, str(exc), required)
+                    if required:
+                        continue
+                    value = _converted_default(spec)
             out[attr] = value
         return out
+
+
+def _converted_default(spec: schema.Key) -> Any:
+    """The default a bad value falls back to (defaults are valid by construction)."""
+    if spec.default is None or spec.convert is None:
+        return spec.default
+    return spec.convert(spec.default)
 
 
 def find_root(start: Path) -> Path:
@@ -112,8 +130,11 @@ def find_root(start: Path) -> Path:
     )
 
 
-def load_config(root: Path) -> Config:
-    """Read and validate ``root/blogtool.toml``. Raises ConfigError listing every problem."""
+def load_config(root: Path, lenient: bool = False) -> Config:
+    """Read and validate ``root/blogtool.toml``. Raises ConfigError listing every problem.
+
+    ``lenient`` (for ``check``) returns a config whenever it is usable, with what was wrong in
+    ``Config.problems``: an unknown key or section is ignored, a bad value takes its default."""
     path = root / CONFIG_NAME
     try:
         raw_bytes = path.read_bytes()
@@ -127,10 +148,12 @@ def load_config(root: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return parse_config(root, path, text, data)
+    return parse_config(root, path, text, data, lenient)
 
 
-def parse_config(root: Path, path: Path, text: str, data: dict[str, Any]) -> Config:
+def parse_config(
+    root: Path, path: Path, text: str, data: dict[str, Any], lenient: bool = False
+) -> Config:
     reader = _Reader(path, text)
     _check_sections(reader, path, data)
     values = {
@@ -139,7 +162,7 @@ def parse_config(root: Path, path: Path, text: str, data: dict[str, Any]) -> Con
         if name not in OPTIONAL_SECTIONS or name in data
     }
     services = _services(reader, data.get("services", {}))
-    if reader.problems:
+    if reader.fatal or (reader.problems and not lenient):
         raise ConfigError("\n".join(reader.problems))
     site = SiteConfig(**values["site"])
     return Config(
@@ -153,6 +176,7 @@ def parse_config(root: Path, path: Path, text: str, data: dict[str, Any]) -> Con
         newsletter=_newsletter(site, values["newsletter"]),
         smtp=_smtp(values["smtp"]) if "smtp" in values else None,
         run=RunConfig(**values["run"]),
+        problems=tuple(reader.found),
     )
 
 
@@ -163,6 +187,7 @@ def _check_sections(reader: _Reader, path: Path, data: dict[str, Any]) -> None:
             reader.report(section, None, unknown("section", section, known, "[{}]"))
     if "site" not in data:
         reader.problems.append(f"{path}: [site]: missing; title and base_url are required")
+        reader.fatal += 1
 
 
 def _services(reader: _Reader, raw_services: Any) -> dict[str, Service]:
@@ -176,10 +201,13 @@ def _services(reader: _Reader, raw_services: Any) -> dict[str, Service]:
             reader.report(
                 section, None, "expected a key of lowercase ASCII letters, digits, - or _"
             )
+        fatal = reader.fatal
         values = reader.table(section, raw, Service)
+        # A broken service table is left out, not fatal: the tips that name it say so.
+        reader.fatal = fatal
         if values.get("image") and not values.get("image_alt"):
             reader.report(section, "image_alt", "missing; an image needs alt text")
-        if all(k in values for k in ("name", "url", "description")):
+        if all(k in values for k in ("name", "description")):
             services[name] = Service(key=name, **values)
     return services
 

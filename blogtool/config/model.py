@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from blogtool.config import schema as s
+from blogtool.errors import Problem
 from blogtool.files import link_path
 from blogtool.timeutil import WEEKDAYS, parse_weekday
 
@@ -79,7 +80,12 @@ class Service:
 
     key: str  # the table's name, e.g. "naturkartan"
     name: str = s.key(str, doc="The service's name.", convert=s.nonempty)
-    url: str = s.key(str, doc="Its web address.", convert=s.http_url)
+    url: str | None = s.key(
+        str,
+        None,
+        "Its web address: the card's button. A tip cannot go out for a service without one.",
+        convert=s.http_url,
+    )
     description: str = s.key(str, doc="One sentence about it.", convert=s.nonempty)
     app_store: str | None = s.key(str, None, "Its app in Apple's App Store.", convert=s.http_url)
     google_play: str | None = s.key(str, None, "Its app on Google Play.", convert=s.http_url)
@@ -119,8 +125,16 @@ class NewsletterConfig:
     reply_to: str | None = s.key(str, None, "Reply-To, if replies go elsewhere.", convert=s.mailbox)
     subject: str = s.key(
         str,
-        "{{ series }} vecka {{ week }}: {{ headline }}",
-        "Subject template (series, site, week, year, title, headline, count).",
+        "{{ series }} vecka {{ week }}: {{ title }}",
+        "Subject, a Jinja template with the site's filters: title (the newest tip's), lead "
+        "(that tip), tips and services (this issue's, newest first), items, week, year, date "
+        "(the send time), count, series, headline (the lead's service name) and site.",
+        convert=s.nonempty,
+    )
+    preheader: str = s.key(
+        str,
+        "{{ lead.summary or (lead.body | excerpt(140)) }}",
+        "The preview line mail programs show after the subject; a template like subject.",
         convert=s.nonempty,
     )
     unsubscribe_url: str = s.key(
@@ -211,6 +225,8 @@ class Config:
     newsletter: NewsletterConfig
     smtp: SmtpConfig | None
     run: RunConfig
+    # What was wrong in a config loaded leniently (for `check`); empty otherwise.
+    problems: tuple[Problem, ...] = ()
     posts_dir: Path = field(init=False)
     tips_dir: Path = field(init=False)
     templates_dir: Path = field(init=False)

@@ -14,12 +14,14 @@ from pathlib import Path
 import frontmatter
 
 from blogtool.config import CONFIG_NAME, Config
+from blogtool.content import readiness
 from blogtool.content.calendar import holiday_on, next_free_slot
 from blogtool.content.editing import set_front_matter_keys
 from blogtool.content.load import load_site
 from blogtool.content.model import Item, Kind, Site
 from blogtool.content.parse import parse_item
-from blogtool.errors import ContentError, UsageError
+from blogtool.content.readiness import PLACEHOLDER_FIELD, placeholder_value
+from blogtool.errors import ContentError, UsageError, unknown
 from blogtool.files import write_atomic, write_new
 from blogtool.slugs import slugify
 from blogtool.timeutil import parse_when
@@ -68,6 +70,7 @@ def new_post(config: Config, title: str, now: dt.datetime) -> Created:
         "draft": True,
     }
     body = "Skriv inlägget här. Sätt en publiceringstid med `blogtool schedule`.\n"
+    meta[PLACEHOLDER_FIELD] = placeholder_value(body)
     write_new(path, _render(meta, body))
     return Created(path, local)
 
@@ -81,8 +84,14 @@ def new_tip(
 ) -> Created:
     """Write a draft tip on the next free series weekday, or on ``date``."""
     if service not in config.services:
-        known = ", ".join(config.services) or "none are configured"
-        raise UsageError(f"unknown service {service!r}; expected one of: {known}")
+        if not config.services:
+            raise UsageError(
+                f"unknown service {service!r}; add one to blogtool.toml first, "
+                "as [services.KEY] with name, url and description"
+            )
+        raise UsageError(
+            "--service: " + unknown(f"service {service!r}", service, list(config.services))
+        )
     site = load_site(config).raise_for_errors()
     slug = slugify(title)
     _check_slug_free(site, slug)
@@ -120,6 +129,7 @@ def new_tip(
     }
     name = config.services[service].name
     body = f"Skriv tipset om {name} här. Godkänn det med `blogtool schedule`.\n"
+    meta[PLACEHOLDER_FIELD] = placeholder_value(body)
     write_new(path, _render(meta, body))
     return Created(path, when, tuple(notes))
 
@@ -139,7 +149,11 @@ def resolve_content_path(config: Config, path: Path) -> tuple[Path, Kind]:
     raise UsageError(f"{path}: not a post or tip; expected a .md file in posts/ or tips/")
 
 
-def _edit(config: Config, path: Path, updates: dict[str, str], add: set[str]) -> Item:
+def _edit(
+    config: Config, path: Path, updates: dict[str, str], add: set[str], ready: bool = False
+) -> Item:
+    """Change front-matter keys in place. ``ready`` refuses an edit that would leave the item
+    due to go out while it is not ready (content.readiness), naming every reason."""
     source, kind = resolve_content_path(config, path)
     rel = source.relative_to(config.root.resolve())
     raw = source.read_bytes()
@@ -150,6 +164,10 @@ def _edit(config: Config, path: Path, updates: dict[str, str], add: set[str]) ->
     item, problems = parse_item(new_raw, rel, kind, config)
     if item is None:  # the edit must never turn a valid file into an invalid one
         raise ContentError(problems)
+    if ready:
+        unready = readiness.problems([item], config)
+        if any(p.is_error for p in unready):
+            raise ContentError(unready)
     if new_raw != raw:
         write_atomic(source, new_raw)
     return item
@@ -185,7 +203,7 @@ def schedule(
             f"{_iso(when)} is in the past (now is {_iso(now.astimezone(config.site.timezone))}); "
             "pass --force to publish it at once"
         )
-    item = _edit(config, path, {"date": _iso(when), "draft": "false"}, add={"date"})
+    item = _edit(config, path, {"date": _iso(when), "draft": "false"}, add={"date"}, ready=True)
     assert item.date == when and not item.draft
     return item
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from blogtool.config import Config
 from blogtool.content.kinds import Kind
+from blogtool.errors import unknown
 from blogtool.slugs import MAX_SLUG, is_valid_slug
 from blogtool.timeutil import parse_when
 
@@ -133,12 +134,11 @@ def slug(value: Any, context: Context) -> str:
 
 def service(value: Any, context: Context) -> str:
     key = text(value, context)
-    services = context.config.services
+    services = list(context.config.services)
     if key not in services:
-        known = ", ".join(services) or "no service is configured"
-        raise Invalid(
-            f"unknown service {key!r}; expected a key of [services] in blogtool.toml ({known})"
-        )
+        if not services:
+            raise Invalid(f"unknown service {key!r}; blogtool.toml has no [services] yet")
+        raise Invalid(unknown(f"service {key!r}", key, services) + " ([services] in blogtool.toml)")
     return key
 
 
@@ -203,6 +203,14 @@ FIELDS: tuple[Field, ...] = (
         "The featured service: a key of [services] in blogtool.toml.",
         service,
         kinds=frozenset({Kind.TIP}),
+    ),
+    Field(
+        "placeholder",
+        "text",
+        "Written by 'blogtool new': fingerprints of the text it put in the body, so check can "
+        "tell when that text is still there. Leave it be; it does nothing once you have "
+        "written your own.",
+        optional_text,
     ),
 )
 

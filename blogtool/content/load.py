@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from blogtool.config import Config
-from blogtool.content import fields
+from blogtool.content import fields, readiness
 from blogtool.content.model import Item, Kind, Site
 from blogtool.content.parse import read_item
 from blogtool.errors import Problem
@@ -69,9 +69,18 @@ def load_site(config: Config, cache: Path | None = None) -> Site:
     if cache is not None and fresh != cached:
         _write_cache(cache, config, fresh)
     problems.extend(_cross_checks(items, config))
+    problems.extend(readiness.tag_typos(items))
     bad = {p.path for p in problems if p.is_error}
-    items = [i for i in items if i.path not in bad]
-    return Site(config, tuple(sorted(items, key=_sort_key)), tuple(problems))
+    # Checked last and apart: an item that is fine but for these is "unready", not broken.
+    not_ready = readiness.problems((i for i in items if i.path not in bad), config)
+    problems.extend(not_ready)
+    unready = {p.path for p in not_ready if p.is_error}
+    return Site(
+        config,
+        tuple(sorted((i for i in items if i.path not in bad | unready), key=_sort_key)),
+        tuple(problems),
+        tuple(i for i in items if i.path in unready),
+    )
 
 
 _PARALLEL_LOAD = 800  # below this many files a process pool costs more than it saves

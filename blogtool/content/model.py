@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ class Item:
     body: str
     body_line: int
     values: dict[str, Any]  # never changed after parsing
+    lines: dict[str, int] = field(default_factory=dict, compare=False)  # key -> line in file
 
     def __hash__(self) -> int:
         return hash((self.kind, self.path))
@@ -106,6 +107,9 @@ class Site:
     config: Config
     items: tuple[Item, ...]
     problems: tuple[Problem, ...]
+    # Scheduled or published items left out because they are not ready to go out
+    # (content.readiness); their reasons are among ``problems``.
+    unready: tuple[Item, ...] = ()
 
     @property
     def errors(self) -> list[Problem]:
@@ -114,6 +118,12 @@ class Site:
     @property
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if not p.is_error]
+
+    def blocking(self, now: dt.datetime) -> list[Problem]:
+        """The errors that stop a build or a send at ``now``: all but those of items that are
+        not ready but not due yet either (they stay unpublished, and say so, until fixed)."""
+        later = {i.path for i in self.unready if i.date is not None and i.date > now}
+        return [p for p in self.errors if p.path not in later]
 
     def raise_for_errors(self) -> Site:
         if self.errors:

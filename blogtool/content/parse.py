@@ -246,7 +246,7 @@ def parse_item(
     slug = _checks(values, body, body_line, kind, config, c, lines, hinted)
     if any(p.is_error for p in c.problems) or not slug:
         return None, c.problems
-    return Item(kind, rel, slug, body, body_line, values), c.problems
+    return Item(kind, rel, slug, body, body_line, values, lines), c.problems
 
 
 def _checks(

@@ -32,7 +32,7 @@ from blogtool.mail.issues import (
 )
 from blogtool.mail.queue import count, next_attempt, uncertain_rows
 from blogtool.mail.sending import SendReport
-from blogtool.site.build import BuildResult
+from blogtool.site.build import BuildResult, holds_preview
 from blogtool.site.templates import fingerprint
 from blogtool.store import get_state, set_state, transaction, utc_now_iso
 from blogtool.timeutil import localize
@@ -131,7 +131,9 @@ def _publish(
 ) -> None:
     """Rebuild when the public state differs from the last build's."""
     current = site_fingerprint(site, now)
-    if current == get_state(db, "build.fingerprint") and (output / "index.html").is_file():
+    if holds_preview(site.config, output):
+        result.warning(f"{output} holds a preview with drafts or scheduled items; rebuilding it")
+    elif current == get_state(db, "build.fingerprint") and (output / "index.html").is_file():
         result.info("site up to date; nothing to build")
         return
     built = build()
@@ -180,7 +182,7 @@ def _mail(
             f"{hours} h {minutes} min ago (was the machine off?)"
         )
     # The issue carries exactly the items whose send time has come.
-    issue = save_issue(db, render_issue(config, items, default_since(db, now), now), now)
+    issue = save_issue(db, render_issue(site, items, default_since(db, now), now), now)
     result.info(f"issue {issue.id} built: {issue.subject} ({len(issue.items)} items)")
     report = _send(result, db, issue, send, now)
     if report.uncertain:
@@ -230,7 +232,9 @@ def _send(
 def next_due(site: Site, db: sqlite3.Connection, now: dt.datetime) -> dt.datetime | None:
     """The next moment `blogtool run` has something to do; ``now`` if it has work already."""
     config = site.config
-    if site_fingerprint(site, now) != get_state(db, "build.fingerprint"):
+    if site_fingerprint(site, now) != get_state(db, "build.fingerprint") or holds_preview(
+        config, config.output_dir
+    ):
         return now
     unfinished = unfinished_issue(db)
     if unfinished is not None:

@@ -13,6 +13,7 @@ from blogtool.content.model import Item, Kind, Site, Status
 from blogtool.job.runner import next_due, site_fingerprint
 from blogtool.mail import queue
 from blogtool.mail.issues import Issue, issues
+from blogtool.site.build import holds_preview
 from blogtool.store import get_state, loose_permissions
 from blogtool.timeutil import short_datetime
 
@@ -22,6 +23,7 @@ class LastBuild:
     at: dt.datetime
     summary: str
     up_to_date: bool
+    preview: bool = False  # the output holds a build with drafts or scheduled items
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,13 @@ def _last_build(site: Site, db: sqlite3.Connection, now: dt.datetime) -> LastBui
     at = get_state(db, "build.at")
     if not at:
         return None
+    preview = holds_preview(site.config, site.config.output_dir)
     return LastBuild(
         at=dt.datetime.fromisoformat(at).astimezone(now.tzinfo),
         summary=get_state(db, "build.summary") or "",
-        up_to_date=get_state(db, "build.fingerprint") == site_fingerprint(site, now),
+        up_to_date=get_state(db, "build.fingerprint") == site_fingerprint(site, now)
+        and not preview,
+        preview=preview,
     )
 
 

@@ -14,14 +14,13 @@ from enum import StrEnum
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from blogtool.config import Config
+from blogtool.config import Config, Service
 from blogtool.content.model import Item, Kind, Site
 from blogtool.errors import ConfigError, UsageError
 from blogtool.mail.plaintext import html_to_text
-from blogtool.site.render import excerpt, portable, to_html
+from blogtool.site.render import link_sources, portable, to_html
 from blogtool.site.templates import make_environment, render, words
 from blogtool.site.urls import Urls
 from blogtool.store import script, transaction, utc_now_iso
@@ -154,7 +153,7 @@ def compile_issue(
     items = unmailed_items(site, db, since, now)
     if not items:
         return None
-    return render_issue(site.config, items, since, now)
+    return render_issue(site, items, since, now)
 
 
 def already_mailed(db: sqlite3.Connection) -> set[str]:
@@ -165,44 +164,71 @@ def already_mailed(db: sqlite3.Connection) -> set[str]:
     return mailed
 
 
-def _subject(config: Config, context: dict[str, Any]) -> str:
-    """The subject from its template in the config. Sandboxed: a template string is data, and
-    must not reach Python's internals (``cycler.__init__.__globals__`` and the like)."""
-    env = SandboxedEnvironment(autoescape=False, undefined=jinja2.StrictUndefined)
+def _line(env: jinja2.Environment, config: Config, key: str, context: dict[str, Any]) -> str:
+    """``[newsletter] subject`` or ``preheader``, rendered with the site's own environment
+    (its filters and globals), sandboxed: a template string is data, and must not reach
+    Python's internals (``cycler.__init__.__globals__`` and the like). One line, no escaping:
+    it goes in a header and a preview text, not into HTML."""
+    source = getattr(config.newsletter, key)
     try:
-        subject = env.from_string(config.newsletter.subject).render(**context)
+        line = env.from_string(source).render(**context)
     except jinja2.TemplateError as exc:
         raise ConfigError(
-            f"{config.path}: [newsletter] subject: {exc}; available: {', '.join(sorted(context))}"
+            f"{config.path}: [newsletter] {key}: {exc}; available: "
+            f"{', '.join(sorted(context))}, site"
         ) from None
-    return " ".join(subject.split())
+    return " ".join(line.split())
 
 
-def render_issue(config: Config, items: list[Item], since: dt.datetime, now: dt.datetime) -> Draft:
-    urls = Urls(config)
+def issue_context(config: Config, items: list[Item], now: dt.datetime) -> dict[str, Any]:
+    """What the subject and the preheader templates may use, besides the environment's
+    globals (``site``) and filters: ``tips`` and ``services`` here are this issue's, newest
+    first, and ``lead`` is the newest tip. ``items`` newest first."""
     tz = config.site.timezone
-    newest = max(items, key=lambda i: i.date or now)
+    newest = items[0]
     assert newest.date is not None
-    week = newest.date.astimezone(tz).isocalendar().week
-    lead = next((i for i in reversed(items) if i.kind is Kind.TIP), newest)
+    tips = [i for i in items if i.kind is Kind.TIP]
+    lead = tips[0] if tips else newest
+    services: list[Service] = []
+    for tip in tips:
+        service = config.services.get(tip.service or "")
+        if service is not None and service not in services:
+            services.append(service)
+    local = newest.date.astimezone(tz)
     lead_service = config.services.get(lead.service or "")
-    context = {
-        "series": config.tips.title,
-        "site": config.site.title,
-        "week": week,
-        "year": newest.date.astimezone(tz).year,
+    return {
+        "items": items,
+        "tips": tips,
+        "lead": lead,
         "title": lead.title,
         "headline": lead_service.name if lead_service else lead.title,
+        "services": services,
+        "series": config.tips.title,
+        "week": local.isocalendar().week,
+        "year": local.isocalendar().year,
+        "date": now.astimezone(tz),
         "count": len(items),
     }
-    subject = _subject(config, context)
-    preheader = lead.summary or excerpt(lead.body, 140)
+
+
+def render_issue(site: Site, items: list[Item], since: dt.datetime, now: dt.datetime) -> Draft:
+    """The issue that carries ``items``, as it would be sent at ``now``."""
+    config = site.config
+    urls = Urls(config)
+    ordered = sorted(items, key=lambda i: (i.date or now, i.slug), reverse=True)
+    context = issue_context(config, ordered, now)
     env = make_environment(config)
+    lines = make_environment(config, sandboxed=True).overlay(autoescape=False)
+    subject = _line(lines, config, "subject", context)
+    preheader = _line(lines, config, "preheader", context)
     word = words(env, config)
+    links = urls.sources(i for i in site.items if i.date is not None and i.date <= now)
+    lead = context["lead"]
     entries = []
-    for item in sorted(items, key=lambda i: i.date or now, reverse=True):
+    for item in ordered:
         url = urls.absolute(urls.item(item))
-        html = portable(to_html(item.body, word("footnote_backlink")), url)
+        body = link_sources(to_html(item.body, word("footnote_backlink")), item.path, links)
+        html = portable(body, url)
         service = config.services.get(item.service or "")
         entries.append(
             {
@@ -211,6 +237,8 @@ def render_issue(config: Config, items: list[Item], since: dt.datetime, now: dt.
                 "html": Markup(html),
                 "text": html_to_text(html, word("image_label")),
                 "service": service,
+                # Only the newest tip's service is "this week's"; the others are named.
+                "featured": item is lead,
                 "image_url": urls.absolute(item.image.lstrip("/")) if item.image else "",
                 "service_image": (
                     urls.absolute(service.image.lstrip("/")) if service and service.image else ""
@@ -220,7 +248,7 @@ def render_issue(config: Config, items: list[Item], since: dt.datetime, now: dt.
     data = {
         "subject": subject,
         "preheader": preheader,
-        "heading": word("newsletter_heading", week),
+        "heading": word("newsletter_heading", context["week"]),
         "entries": entries,
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
     }
@@ -230,8 +258,8 @@ def render_issue(config: Config, items: list[Item], since: dt.datetime, now: dt.
     html = css_inline.CSSInliner(load_remote_stylesheets=False).inline(html)
     text = render(env, "email/newsletter.txt", config, **data)
     # No trailing spaces, but the signature separator keeps its one (RFC 3676: "-- ").
-    lines = [line.rstrip() for line in text.splitlines()]
-    text = "\n".join("-- " if line == "--" else line for line in lines).strip() + "\n"
+    text_lines = [line.rstrip() for line in text.splitlines()]
+    text = "\n".join("-- " if line == "--" else line for line in text_lines).strip() + "\n"
     return Draft(since, now, tuple(items), subject, preheader, html, text)
 
 

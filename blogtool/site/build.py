@@ -82,6 +82,26 @@ def _manifest_path(config: Config, output: Path) -> Path:
     return config.state_dir / "builds" / f"{key}.json"
 
 
+def _preview_mark(config: Config, output: Path) -> Path:
+    return _manifest_path(config, output).with_suffix(".preview")
+
+
+def holds_preview(config: Config, output: Path) -> bool:
+    """Whether the last build into ``output`` showed drafts or scheduled items."""
+    return _preview_mark(config, link_path(output)).exists()
+
+
+def refuse_public_preview(config: Config, output: Path) -> None:
+    """A preview (drafts, scheduled items) never goes where the public site is built."""
+    if link_path(output) == config.output_dir:
+        raise UsageError(
+            f"a preview with drafts or scheduled items never goes into {config.build.output}/, "
+            "which is what gets published; look at it with 'blogtool serve' (it shows both), "
+            "or build it elsewhere with --output, e.g. 'blogtool build --drafts --future "
+            "--output /tmp/forhandsvisning'"
+        )
+
+
 def rollback(config: Config, output: Path) -> Path:
     """Serve the previous release again. The manifest describes the build rolled back from,
     so it is forgotten: the next build renders every page, and never mixes the two."""
@@ -133,6 +153,11 @@ def build(
         label = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         releases.publish(label, planned, todo, set(old), output, options.jobs, progress, fail_after)
     engine.save_manifest(manifest_path, planned)
+    mark = _preview_mark(config, output)
+    if view.preview:
+        mark.touch()
+    else:
+        mark.unlink(missing_ok=True)
     return BuildResult(
         output=output,
         written=len(todo),

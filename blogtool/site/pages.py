@@ -23,7 +23,7 @@ from blogtool.content.model import Item, Kind, Site, Status
 from blogtool.files import check_source
 from blogtool.site.engine import BuildError, Page, digest
 from blogtool.site.feeds import FeedEntry, render_feed
-from blogtool.site.render import excerpt, portable, to_html
+from blogtool.site.render import excerpt, link_sources, linked_sources, portable, to_html
 from blogtool.site.templates import PACKAGE_TEMPLATES, make_environment, render, words
 from blogtool.site.urls import STATIC_DIR, Urls
 from blogtool.timeutil import month_year, weekday_name
@@ -58,6 +58,15 @@ class SiteView:
         )
         self.word = words(self.env, self.config)
         self.backlink = self.word("footnote_backlink")
+        self.sources = self.urls.sources(self.items)
+
+    def body_html(self, item: Item) -> str:
+        """The item's body as HTML, links to other items' source files made into their URLs."""
+        return link_sources(to_html(item.body, self.backlink), item.path, self.sources)
+
+    def links_of(self, item: Item) -> list[object]:
+        """What the item's page shows of other items: the URLs its source links turn into."""
+        return [(p, self.sources.get(p)) for p in linked_sources(item.body, item.path)]
 
     def spec(
         self, path: str, inputs: Iterable[object], produce: Callable[[], bytes], heavy: bool = False
@@ -85,7 +94,7 @@ class SiteView:
         return self.page(
             "item.html",
             item=item,
-            html=Markup(to_html(item.body, self.backlink)),
+            html=Markup(self.body_html(item)),
             service=self.config.services.get(item.service or ""),
             number=self.tip_numbers.get(item.slug) if item.kind is Kind.TIP else None,
             page_title=item.title,
@@ -96,7 +105,7 @@ class SiteView:
 
     def feed_entry(self, item: Item) -> FeedEntry:
         url = self.urls.absolute(self.urls.item(item))
-        html = to_html(item.body, self.backlink)
+        html = self.body_html(item)
         service = self.config.services.get(item.service or "")
         if service is not None:
             html += "\n" + render(
@@ -112,7 +121,7 @@ def item_pages(v: SiteView) -> list[Page]:
     return [
         v.spec(
             v.urls.item(item),
-            [v.digests[item.slug], v.tip_numbers.get(item.slug, "")],
+            [v.digests[item.slug], v.tip_numbers.get(item.slug, ""), v.links_of(item)],
             partial(v.item_page, item),
             heavy=True,
         )

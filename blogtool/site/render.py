@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from functools import lru_cache
+from html import unescape as html_unescape
+from pathlib import Path
 from urllib.parse import urljoin
 
 import markdown
@@ -16,6 +19,7 @@ from markdown.extensions import Extension
 from markdown.treeprocessors import InlineProcessor, Treeprocessor
 
 from blogtool.content.prose import markdown_to_prose
+from blogtool.content.readiness import local_links, resolve
 from blogtool.slugs import slugify
 
 
@@ -117,12 +121,38 @@ def to_html(body: str, backlink_title: str = "") -> str:
 
 def excerpt(body: str, limit: int = 240) -> str:
     """A plain-text summary: the first paragraph, cut at a word boundary."""
-    prose = markdown_to_prose(body)
+    prose = markdown_to_prose(body, keep_code=True)
     first = next((p for p in prose.split("\n\n") if p.strip()), "")
     if len(first) <= limit:
         return first
     cut = first[:limit].rsplit(" ", 1)[0].rstrip(",;:–-")
     return cut + "…"
+
+
+_LOCAL_URL = re.compile(r'\b(href|src)="(?![a-zA-Z][a-zA-Z0-9+.-]*:|[#/?])([^"]+)"')
+
+
+def link_sources(html: str, source: Path, targets: Mapping[str, str]) -> str:
+    """Turn a link to another post's or tip's source file (``[se
+    här](2026-11-05-felanmal-gatlampa.md)``) into that item's URL; ``targets`` maps source paths
+    (relative to the site) to URLs. Other links are left as written."""
+    if not targets:
+        return html
+
+    def fix(m: re.Match[str]) -> str:
+        url = m.group(2)
+        target = targets.get(resolve(source, html_unescape(url)))
+        if target is None:
+            return m.group(0)
+        fragment = "#" + url.split("#", 1)[1] if "#" in url else ""
+        return f'{m.group(1)}="{target}{fragment}"'
+
+    return _LOCAL_URL.sub(fix, html)
+
+
+def linked_sources(body: str, source: Path) -> list[str]:
+    """The site paths a body links to by relative path (what ``link_sources`` may rewrite)."""
+    return sorted({resolve(source, target) for _, target, _ in local_links(body)} - {""})
 
 
 # --- what leaves the site --------------------------------------------------------------------

@@ -12,13 +12,15 @@ from typing import Any
 
 import jinja2
 from jinja2.loaders import split_template_path
+from jinja2.sandbox import SandboxedEnvironment
 
 from blogtool.config import Config
 from blogtool.content.model import Item
 from blogtool.errors import BlogtoolError
 from blogtool.files import check_source
+from blogtool.site.render import excerpt
 from blogtool.site.urls import Urls
-from blogtool.timeutil import long_date
+from blogtool.timeutil import long_date, weekday_name
 from blogtool.version import code_digest
 
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -61,16 +63,22 @@ class _SiteLoader(jinja2.FileSystemLoader):
 
 
 def make_environment(
-    config: Config, item_status: Callable[[Item], str] | None = None, *, preview: bool = False
+    config: Config,
+    item_status: Callable[[Item], str] | None = None,
+    *,
+    preview: bool = False,
+    sandboxed: bool = False,
 ) -> jinja2.Environment:
-    """The one Jinja environment: autoescape always on, undefined variables are errors."""
+    """The one Jinja environment: autoescape always on, undefined variables are errors.
+    ``sandboxed`` is for template strings that come from the config (the mail's subject)."""
     loader = jinja2.ChoiceLoader(
         [
             _SiteLoader(config.templates_dir, config),
             jinja2.FileSystemLoader(PACKAGE_TEMPLATES),
         ]
     )
-    env = jinja2.Environment(
+    kind = SandboxedEnvironment if sandboxed else jinja2.Environment
+    env = kind(
         loader=loader,
         # Escaping is on for every template but plain-text ones (a mail's text part), where
         # an escaped "&amp;" would be a bug, not a defence.
@@ -85,6 +93,8 @@ def make_environment(
     urls = Urls(config)
     env.filters["longdate"] = lambda value: long_date(value, lang)
     env.filters["clock"] = lambda value: value.strftime("%H:%M")
+    env.filters["excerpt"] = lambda body, limit=240: excerpt(body, limit)
+    env.filters["weekday"] = lambda value: weekday_name(value.weekday(), lang)
     env.globals.update(
         site=config.site,
         tips=config.tips,

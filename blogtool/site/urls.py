@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from blogtool.config import Config
@@ -62,3 +63,7 @@ class Urls:
 
     def absolute(self, path: str) -> str:
         return self.base + path
+
+    def sources(self, items: Iterable[Item]) -> dict[str, str]:
+        """Each item's source path (as links in a body name it) -> its root-relative URL."""
+        return {item.path.as_posix(): self.href(self.item(item)) for item in items}

@@ -1,0 +1,182 @@
+"""Whether a post or tip is fit to go out: the checks ``check`` reports, ``schedule`` applies
+and ``build``/``run`` enforce before anything is published or mailed.
+
+Drafts are not checked (they are allowed to be unfinished). Everything else, scheduled or
+published, must have been written by a person (not still the text ``new`` put there), say what
+it is about, point only at files that exist and, for a tip, at a service readers can open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from blogtool.config import Config
+from blogtool.content.model import Item, Kind
+from blogtool.errors import Problem
+
+PLACEHOLDER_FIELD = "placeholder"
+
+# [text](target "title"), ![alt](target), and [label]: target definitions.
+_MD_LINK = re.compile(r"(!?)\[(?:[^\]\\]|\\.)*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'(][^)]*)?\)")
+_MD_DEFINITION = re.compile(r"^ {0,3}\[(?!\^)[^\]]+\]:\s*<?(\S+?)>?(?:\s.*)?$", re.MULTILINE)
+_HTML_URL = re.compile(r"<(a|img)\b[^>]*?\b(?:href|src)\s*=\s*[\"']([^\"']+)[\"']", re.I)
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+_FENCE = re.compile(r"^(```|~~~).*?^\1\s*$", re.DOTALL | re.MULTILINE)
+
+
+def fingerprint(paragraph: str) -> str:
+    """A short hash of a paragraph, whitespace normalised: what ``new`` records of the text it
+    writes, so the check never has to know the wording (or its language)."""
+    return hashlib.sha256(" ".join(paragraph.split()).encode("utf-8")).hexdigest()[:16]
+
+
+def placeholder_value(body: str) -> str:
+    """The front-matter value ``new`` writes beside ``body``: one fingerprint per paragraph."""
+    return " ".join(fingerprint(p) for _, p in _paragraphs(body))
+
+
+def _paragraphs(body: str) -> Iterator[tuple[int, str]]:
+    """(offset, text) of each blank-line separated paragraph."""
+    for m in re.finditer(r"(?:^[ \t]*\S.*(?:\n|$))+", body, re.MULTILINE):
+        yield m.start(), m.group(0)
+
+
+def local_links(body: str) -> Iterator[tuple[int, str, bool]]:
+    """(offset, target, is_image) of every link or image that names a file of the site: no
+    scheme, not an anchor, not a root-relative site path. Code is not looked at."""
+    blanked = _FENCE.sub(lambda m: " " * len(m.group(0)), body)
+    blanked = re.sub(r"`[^`\n]*`", lambda m: " " * len(m.group(0)), blanked)
+    found: list[tuple[int, str, bool]] = []
+    for m in _MD_LINK.finditer(blanked):
+        found.append((m.start(), m.group(2), m.group(1) == "!"))
+    for m in _MD_DEFINITION.finditer(blanked):
+        found.append((m.start(), m.group(1), False))
+    for m in _HTML_URL.finditer(blanked):
+        found.append((m.start(), m.group(2), m.group(1).lower() == "img"))
+    for offset, target, image in sorted(found):
+        if _SCHEME.match(target) or target.startswith(("#", "/", "?")):
+            continue
+        yield offset, target, image
+
+
+def resolve(source: Path, target: str) -> str:
+    """The site-relative path a relative link in ``source`` points at ('' if it leaves the site)."""
+    path = target.split("#", 1)[0].split("?", 1)[0]
+    from urllib.parse import unquote
+
+    joined = posixpath.normpath(posixpath.join(source.parent.as_posix(), unquote(path)))
+    return "" if joined.startswith("../") or joined == ".." else joined
+
+
+def problems(items: Iterable[Item], config: Config) -> list[Problem]:
+    """Every reason a scheduled or published item may not go out yet."""
+    items = list(items)
+    found: list[Problem] = []
+    for item in items:
+        if item.draft or item.date is None:
+            continue
+        found += _placeholder(item)
+        found += _summary(item)
+        found += _links(item, config)
+        if item.kind is Kind.TIP:
+            found += _service(item, config)
+    return found
+
+
+def _line(item: Item, offset: int) -> int:
+    return item.body_line + item.body.count("\n", 0, offset)
+
+
+def _placeholder(item: Item) -> list[Problem]:
+    recorded = set(str(item.values.get(PLACEHOLDER_FIELD) or "").split())
+    if not recorded:
+        return []
+    return [
+        Problem(
+            item.path,
+            "still the text 'blogtool new' wrote here; replace it with your own before it goes out",
+            line=_line(item, offset),
+        )
+        for offset, paragraph in _paragraphs(item.body)
+        if fingerprint(paragraph) in recorded
+    ]
+
+
+def _summary(item: Item) -> list[Problem]:
+    if item.summary.strip():
+        return []
+    tip = item.kind is Kind.TIP
+    what = "the newsletter's preview line, the feed and the page description use it"
+    return [
+        Problem(
+            item.path,
+            f"empty; write one or two sentences ({what})"
+            + ("" if tip else "; the first paragraph is used until then"),
+            key="summary",
+            line=item.lines.get("summary"),
+            severity="error" if tip else "warning",
+        )
+    ]
+
+
+def _links(item: Item, config: Config) -> list[Problem]:
+    found = []
+    for offset, target, image in local_links(item.body):
+        path = resolve(item.path, target)
+        what = "image" if image else "link"
+        if not path:
+            message = f"{what} {target!r} points outside the site"
+        elif (config.root / path).is_file():
+            continue
+        else:
+            message = f"{what} {target!r}: there is no file {path}"
+        found.append(Problem(item.path, message, line=_line(item, offset)))
+    return found
+
+
+def _service(item: Item, config: Config) -> list[Problem]:
+    service = config.services.get(item.service or "")
+    if service is None or service.url:
+        return []
+    return [
+        Problem(
+            item.path,
+            f"the service {service.key!r} has no url in blogtool.toml "
+            f"([services.{service.key}] url); the tip's button would lead nowhere",
+            key="service",
+            line=item.lines.get("service"),
+        )
+    ]
+
+
+def tag_typos(items: Iterable[Item]) -> list[Problem]:
+    """A warning for a tag only one item uses when another tag, used more, is spelt nearly
+    the same ('naturkarta' beside 'naturkartan'): a typo splits a topic page in two."""
+    import difflib
+    from collections import Counter
+
+    items = list(items)
+    uses = Counter(tag for item in items for tag in item.tags)
+    common = [tag for tag, n in uses.items() if n > 1]
+    found = []
+    for item in items:
+        for tag in item.tags:
+            if uses[tag] != 1:
+                continue
+            near = difflib.get_close_matches(tag, [t for t in common if t != tag], n=1, cutoff=0.8)
+            if near:
+                found.append(
+                    Problem(
+                        item.path,
+                        f"the tag {tag!r} is used only here; did you mean {near[0]!r} "
+                        f"({uses[near[0]]} items)?",
+                        key="tags",
+                        line=item.lines.get("tags"),
+                        severity="warning",
+                    )
+                )
+    return found
