@@ -267,7 +267,14 @@ def test_quiet_prints_only_errors_and_the_log_file_gets_every_action(run, sample
     with open(sample_site / "blogtool.toml", "a", encoding="utf-8") as fh:
         fh.write('\n[run]\nlog_file = "logg/blogtool.log"\n')
     result = run("run", "--quiet", now=at(2026, 11, 28, 9, 0))
-    assert result.exit_code == 0 and result.stdout == "" and result.stderr == ""
+    # Errors only, and a warning the first time it is given: week 51 has no tip yet.
+    assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr == (
+        "2026-11-28T09:00:00+01:00 blogtool run: warning: week 51 (tors 17 dec. 2026 08:00) "
+        "has no Torsdagstips tip yet\n"
+    )
+    again = run("run", "--quiet", now=at(2026, 11, 28, 9, 2))
+    assert again.exit_code == 0 and again.stdout == "" and again.stderr == ""
     log = (sample_site / "logg/blogtool.log").read_text("utf-8").splitlines()
     assert log[0].startswith("2026-11-28T09:00:00+01:00 blogtool run: info: Built ")
     assert any("issue 1 sent" in line for line in log)

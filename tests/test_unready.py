@@ -256,3 +256,88 @@ def test_near_misses_get_a_did_you_mean(run, sample_site):
         "posts/2026-11-21-taggat.md:5: warning: tags: the tag 'naturr' is used only here; "
         "did you mean 'natur' (3 items)?" in result.stderr
     )
+
+
+# --- golden: check on a site with one of each problem -------------------------------------------
+
+GOLDEN_CONFIG = """\
+[site]
+title = "Testbloggen"
+base_url = "https://blogg.example.se/"
+colour = "blå"
+
+[check]
+lix_limit = 40
+
+[services.naturkartan]
+name = "Växjö Naturkarta"
+url = "https://naturkartan.se/sv/vaxjo"
+description = "Naturreservat och leder."
+
+[services.appen]
+name = "Appen"
+description = "Utan webbadress."
+"""
+
+GOLDEN = """\
+blogtool.toml:4: error: [site] colour: unknown key; expected one of title, base_url, language, timezone, author
+posts/2026-11-02-lang.md: warning: LIX 90 is above the limit 40 (18 words, 1 sentences, 13 long words); shorter sentences and words read easier
+posts/2026-11-03-lankar.md:7: error: link 'bilaga.pdf': there is no file posts/bilaga.pdf
+posts/2026-11-04-taggar.md:5: warning: tags: the tag 'naturr' is used only here; did you mean 'natur' (2 items)?
+posts/2026-11-05-trasig.md:3: error: datum: unknown key; did you mean 'date'?
+tips/2026-11-05-utan-sammanfattning.md:5: error: summary: empty; write one or two sentences (the newsletter's preview line, the feed and the page description use it)
+tips/2026-11-12-nytt.md:11: error: still the text 'blogtool new' wrote here; replace it with your own before it goes out
+tips/2026-11-19-appen.md:4: error: service: the service 'appen' has no url in blogtool.toml ([services.appen] url); the tip's button would lead nowhere
+Checked 8 files and blogtool.toml: 6 errors, 2 warnings.
+"""
+
+
+def test_check_lists_every_problem_with_file_and_line_then_one_summary(empty_site):
+    site = empty_site
+    # new writes the tip while the config is still right; the typo in [site] comes later.
+    (site / "blogtool.toml").write_text(GOLDEN_CONFIG.replace('colour = "blå"\n', ""), "utf-8")
+    run = Run(site)
+    created = run(
+        "new", "tip", "Nytt", "--service", "naturkartan", "--date", "2026-11-12",
+        now=at(2026, 11, 1, 9, 0),
+    )  # fmt: skip
+    assert created.exit_code == 0, created.stderr
+    (site / "blogtool.toml").write_text(GOLDEN_CONFIG, "utf-8")
+    post = "---\ntitle: {t}\ndate: 2026-11-0{d}T09:00:00+01:00\nsummary: S.\ntags: [{tags}]\n---\n{body}\n"
+    write(site / "posts/2026-11-01-natur.md", post.format(t="Natur", d=1, tags="natur", body="Ut."))
+    write(
+        site / "posts/2026-11-02-lang.md",
+        post.format(
+            t="Lång",
+            d=2,
+            tags="natur",
+            body="Kommunfullmäktiges övergripande verksamhetsplanering förutsätter "
+            "förvaltningsövergripande samordningsinsatser avseende medborgarperspektivet inom "
+            "ramen för budgetprocessens tidsplanering och uppföljningsstrukturer samt "
+            "kvalitetsledningssystemets dokumentationskrav.",
+        ),
+    )
+    write(
+        site / "posts/2026-11-03-lankar.md",
+        post.format(t="Länkar", d=3, tags="", body="Läs [bilagan](bilaga.pdf)."),
+    )
+    write(
+        site / "posts/2026-11-04-taggar.md", post.format(t="Taggar", d=4, tags="naturr", body="T.")
+    )
+    write(site / "posts/2026-11-05-trasig.md", "---\ntitle: Trasig\ndatum: 2026-11-05\n---\nT.\n")
+    tip = "---\ntitle: {t}\ndate: 2026-11-{d}T08:00:00+01:00\nservice: {s}\nsummary: {summary}\n---\n{body}\n"
+    write(
+        site / "tips/2026-11-05-utan-sammanfattning.md",
+        tip.format(t="Utan", d="05", s="naturkartan", summary="''", body="Text."),
+    )
+    path = site / "tips/2026-11-12-nytt.md"
+    text = path.read_text("utf-8").replace("summary: ''", "summary: Ett tips.")
+    path.write_text(text.replace("draft: true", "draft: false"), "utf-8")
+    write(
+        site / "tips/2026-11-19-appen.md",
+        tip.format(t="Appen", d="19", s="appen", summary="S.", body="T."),
+    )
+
+    result = run("check", now=at(2026, 11, 1, 9, 0))
+    assert result.exit_code == 1
+    assert result.output == GOLDEN

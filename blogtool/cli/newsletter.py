@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from blogtool.errors import ExitStatus, UsageError
+from blogtool.errors import BlogtoolError, ExitStatus, UsageError
 
 from .base import Env, clip, pass_env, print_problems, send_now, state_db, table, transport
 
@@ -115,6 +115,13 @@ def _pick_issue(db: Any, issue_id: int | None) -> Any:
 
 @newsletter.command(name="preview")
 @click.argument("issue_id", metavar="[ISSUE]", type=int, required=False)
+@click.option(
+    "--next",
+    "coming",
+    is_flag=True,
+    help="The issue the next scheduled send will mail, scheduled items included, with the "
+    ".eml exactly as it would be sent.",
+)
 @click.option("--open", "open_browser", is_flag=True, help="Also open the HTML in a browser.")
 @click.option(
     "--output",
@@ -124,20 +131,27 @@ def _pick_issue(db: Any, issue_id: int | None) -> Any:
 )
 @pass_env
 def newsletter_preview(
-    env: Env, issue_id: int | None, open_browser: bool, output: Path | None
+    env: Env, issue_id: int | None, coming: bool, open_browser: bool, output: Path | None
 ) -> None:
     """Write an issue's HTML and text parts to files, as a subscriber would see them.
 
-    ISSUE defaults to the newest unsent issue (else the newest).
+    ISSUE defaults to the newest unsent issue (else the newest). --next shows the issue that
+    has not been made yet: what the next scheduled send will carry, built from the items that
+    will be due by then, so it can be proofed before anyone gets it.
 
     \b
     Example:
-        blogtool newsletter preview --open
+        blogtool newsletter preview --next --open
         blogtool newsletter preview 3
     """
     from blogtool.files import write_atomic
     from blogtool.mail.issues import UNSUBSCRIBE_PLACEHOLDER
 
+    if coming:
+        if issue_id is not None:
+            raise UsageError("give either ISSUE or --next, not both")
+        _preview_next(env, output, open_browser)
+        return
     with state_db(env) as db:
         issue = _pick_issue(db, issue_id)
     if issue is None:
@@ -153,6 +167,90 @@ def newsletter_preview(
     click.echo(str(text_path))
     if open_browser:
         click.launch(str(html_path))
+
+
+def _preview_next(env: Env, output: Path | None, open_browser: bool) -> None:
+    from blogtool.files import write_atomic
+    from blogtool.mail.compose import MessageFactory, Recipient
+    from blogtool.mail.issues import UNSUBSCRIBE_PLACEHOLDER
+    from blogtool.mail.proofing import approved_at, coming_issue, proofed
+    from blogtool.timeutil import short_datetime
+
+    site = env.load_site()
+    now = env.now()
+    with state_db(env) as db:
+        coming = coming_issue(site, db, now)
+        if coming is None:
+            raise UsageError(
+                "no tip is waiting for a newsletter; nothing is scheduled to be mailed"
+            )
+        proof, approved = proofed(db, coming), approved_at(db, coming.digest)
+    config = env.config
+    directory = output or config.state_dir / "newsletter-preview"
+    issue = coming.as_issue()
+    sample = config.newsletter.unsubscribe_url + "?t=exempel"
+    base = directory / "newsletter-next"
+    write_atomic(
+        base.with_suffix(".html"), issue.html.replace(UNSUBSCRIBE_PLACEHOLDER, sample).encode()
+    )
+    write_atomic(
+        base.with_suffix(".txt"), issue.text.replace(UNSUBSCRIBE_PLACEHOLDER, sample).encode()
+    )
+    try:
+        secret = env.secret()
+    except BlogtoolError:
+        secret = b"preview-only-not-a-real-secret"  # the .eml's links are then not valid
+    factory = MessageFactory(config, issue, secret)
+    reader = Recipient(0, 0, "prenumerant@example.se")
+    write_atomic(
+        base.with_suffix(".eml"), factory.render(reader, factory.message_id(reader), coming.send_at)
+    )
+    lang = config.site.language
+    click.echo(f"next newsletter: {coming.draft.subject}")
+    click.echo(f"  due {short_datetime(coming.send_at, lang)}, {len(coming.items)} items:")
+    for item in coming.items:
+        click.echo(f"    {item.path} ({item.status(now).value})")
+    click.echo(
+        f"  proof: {'sent' if proof and proof[0] == coming.digest else 'not sent for this version'}"
+    )
+    if config.newsletter.approval:
+        click.echo(f"  approval: {'approved' if approved else 'not approved yet'}")
+    for suffix in (".html", ".txt", ".eml"):
+        click.echo(str(base.with_suffix(suffix)))
+    if open_browser:
+        click.launch(str(base.with_suffix(".html")))
+
+
+@newsletter.command(name="approve")
+@pass_env
+def newsletter_approve(env: Env) -> None:
+    """Approve the coming issue, as 'newsletter preview --next' shows it, so that run sends it.
+
+    Needed when [newsletter] approval = true. The approval is of this content: if a tip in it
+    changes afterwards, it needs approving again. An issue already held goes out at the next run.
+
+    \b
+    Example:
+        blogtool newsletter preview --next --open
+        blogtool newsletter approve
+    """
+    from blogtool.mail.proofing import approve, coming_issue
+    from blogtool.timeutil import short_datetime
+
+    site = env.load_site()
+    now = env.now()
+    blocking = site.blocking(now)
+    if blocking:
+        from blogtool.errors import ContentError
+
+        raise ContentError(blocking)
+    with state_db(env) as db:
+        coming = coming_issue(site, db, now)
+        if coming is None:
+            raise UsageError("no tip is waiting for a newsletter; there is nothing to approve")
+        approve(db, coming.digest, now)
+    when = short_datetime(coming.send_at, env.config.site.language)
+    click.echo(f"approved: {coming.draft.subject} ({len(coming.items)} items), goes {when}")
 
 
 @newsletter.command(name="send")

@@ -30,7 +30,8 @@ def _run_logger(env: Env, quiet: bool) -> Any:
             return f"{stamp} blogtool run: {record.levelname.lower()}: {record.getMessage()}"
 
     console = logging.StreamHandler(sys.stderr)
-    console.setLevel(logging.ERROR if quiet else logging.INFO)
+    if quiet:  # errors, and a warning the first time it is given (an empty week ahead)
+        console.addFilter(lambda r: r.levelno >= logging.ERROR or getattr(r, "first", False))
     console.setFormatter(Stamped())
     logger.addHandler(console)
     path = env.config.log_path
@@ -99,9 +100,10 @@ def run_job(env: Env, quiet: bool) -> None:
                     else None
                 ),
                 lock=lambda name: site_lock(config.state_dir, name),
+                proof=_proof_sender(env, secret) if secret is not None else None,
             )
             for level, message in result.log:
-                getattr(log, level)(message)
+                getattr(log, level)(message, extra={"first": message in result.first_time})
             record_run(db, result, now)
     except BlogtoolError as exc:
         log.error(str(exc))
@@ -109,6 +111,24 @@ def run_job(env: Env, quiet: bool) -> None:
         sys.exit(int(exc.exit_code))
     if result.failed:
         sys.exit(ExitStatus.ERROR)
+
+
+def _proof_sender(env: Env, secret: bytes) -> Any:
+    """Mails the coming issue to [newsletter] proof_to, each their own copy."""
+
+    def send_proof(coming: Any, prefix: str) -> None:
+        from email.utils import parseaddr
+
+        from blogtool.mail.compose import MessageFactory, envelope_sender
+        from blogtool.mail.sending import send_test
+
+        config = env.config
+        factory = MessageFactory(config, coming.as_issue(), secret, prefix=prefix)
+        via = transport(env)
+        for editor in config.newsletter.proof_to:
+            send_test(factory, via, envelope_sender(config), parseaddr(editor)[1], env.now())
+
+    return send_proof
 
 
 def _remember_error(env: Env, message: str) -> None:
@@ -176,6 +196,12 @@ def status(env: Env) -> None:
         )
     else:
         click.echo("last newsletter: none yet")
+    if st.coming:
+        click.echo(f"coming newsletter: {st.coming[0]}")
+        for line in st.coming[1:]:
+            click.echo(f"  {line}")
+    for line in st.empty_weeks:
+        click.echo(f"warning: {line}")
     click.echo("problems:" if st.problems else "problems: none")
     for line in st.problems:
         click.echo(f"  {line}")

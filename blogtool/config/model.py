@@ -68,6 +68,12 @@ class TipsConfig:
         str, "08:00", "When a tip goes out (HH:MM, the site's zone).", convert=s.clock,
         dump=s.clock_text,
     )  # fmt: skip
+    warn_weeks: int = s.key(
+        int,
+        3,
+        "status and run warn about series weeks without a tip this many weeks ahead (0: never).",
+        convert=s.non_negative,
+    )
 
     @property
     def weekday_name(self) -> str:
@@ -161,6 +167,26 @@ class NewsletterConfig:
         int, 0, "Messages a minute; 0 sends as fast as the server takes them.",
         convert=s.non_negative,
     )  # fmt: skip
+    proof_to: tuple[str, ...] = s.key(
+        list,
+        [],
+        "Editors who get a proof ('[Korrektur]') of each coming issue before it goes out.",
+        convert=s.mailboxes,
+        dump=list,
+    )
+    proof_before: dt.timedelta = s.key(
+        str,
+        "24h",
+        "How long before the send time run mails the proof ('24h', '90m', '1d 12h').",
+        convert=s.duration,
+        dump=s.duration_text,
+    )
+    approval: bool = s.key(
+        bool,
+        False,
+        "Hold each issue until someone runs 'blogtool newsletter approve'; a change after "
+        "approval needs approval again.",
+    )
     send_time: dt.time | None = s.key(
         str,
         None,

@@ -179,6 +179,32 @@ def series_slug(value: str) -> str:
     return value
 
 
+def duration(value: str) -> dt.timedelta:
+    """'24h', '90m', '2d', '1d 12h' -> a timedelta."""
+    import re
+
+    parts = re.findall(r"(\d+)\s*([dhm])", value)
+    if not parts or re.sub(r"\d+\s*[dhm]|\s", "", value):
+        raise ValueError(f"expected a duration such as '24h', '90m' or '1d 12h', got {value!r}")
+    unit = {"d": "days", "h": "hours", "m": "minutes"}
+    return sum((dt.timedelta(**{unit[u]: int(n)}) for n, u in parts), dt.timedelta())
+
+
+def duration_text(value: dt.timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h" if not minutes else f"{hours}h {minutes}m" if hours else f"{minutes}m"
+
+
+def mailboxes(value: list[object]) -> tuple[str, ...]:
+    out = []
+    for entry in value:
+        if not isinstance(entry, str):
+            raise ValueError(f"expected a list of addresses, got {entry!r} in it")
+        out.append(mailbox(entry))
+    return tuple(out)
+
+
 def clock_text(value: dt.time) -> str:
     return value.strftime("%H:%M")
 

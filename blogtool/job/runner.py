@@ -19,23 +19,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from blogtool.config import Config
+from blogtool.content.calendar import Slot, plan
 from blogtool.content.model import Site, Status
 from blogtool.errors import LockedError
 from blogtool.mail.issues import (
     Issue,
     default_since,
-    render_issue,
     save_issue,
+    send_slot,
     unfinished_issue,
     unmailed_items,
+)
+from blogtool.mail.proofing import (
+    CHANGED_PROOF_PREFIX,
+    PROOF_PREFIX,
+    Coming,
+    approved_at,
+    coming_issue,
+    hold,
+    proof_due,
+    proofed,
+    record_proof,
 )
 from blogtool.mail.queue import count, next_attempt, uncertain_rows
 from blogtool.mail.sending import SendReport
 from blogtool.site.build import BuildResult, holds_preview
 from blogtool.site.templates import fingerprint
 from blogtool.store import get_state, set_state, transaction, utc_now_iso
-from blogtool.timeutil import localize
+from blogtool.timeutil import short_datetime
 
 LATE_AFTER = dt.timedelta(minutes=30)
 
@@ -43,6 +54,7 @@ LATE_AFTER = dt.timedelta(minutes=30)
 @dataclass
 class RunResult:
     log: list[tuple[str, str]] = field(default_factory=list)  # (level, message)
+    first_time: set[str] = field(default_factory=set)  # warnings never given before
     built: BuildResult | None = None
     sent: list[tuple[int, SendReport]] = field(default_factory=list)
     failed: bool = False
@@ -67,19 +79,6 @@ def site_fingerprint(site: Site, now: dt.datetime) -> str:
     return h.hexdigest()
 
 
-def send_slot(config: Config, when: dt.datetime) -> dt.datetime:
-    """When the newsletter for an item dated ``when`` may go: the item's own time, or with
-    ``[newsletter] send_time`` that time on the series weekday of the item's week."""
-    send_time = config.newsletter.send_time
-    if send_time is None:
-        return when
-    tz = config.site.timezone
-    local = when.astimezone(tz)
-    day = local.date() + dt.timedelta(days=config.tips.weekday - local.weekday())
-    slot = localize(dt.datetime.combine(day, send_time), tz)
-    return max(slot, when)
-
-
 def ready_for_newsletter(site: Site, db: sqlite3.Connection, now: dt.datetime) -> list[Any]:
     """Items not yet in an issue whose send time has come."""
     return [
@@ -98,6 +97,7 @@ def run_once(
     build: Callable[[], BuildResult],
     send: Callable[[Issue], SendReport] | None,
     lock: Callable[[str], AbstractContextManager[None]],
+    proof: Callable[[Coming, str], None] | None = None,
 ) -> RunResult:
     """One pass of the scheduled job: publish under the site's build lock, then mail under its
     send lock, so a long send (a manual one, or a run's own) never holds up publishing, and a
@@ -115,10 +115,42 @@ def run_once(
         return result
     try:
         with lock("send"):
-            _mail(result, site, db, now, send)
+            _mail(result, site, db, now, send, proof)
     except LockedError as exc:
         result.info(f"{exc}; the newsletter is left to it")
+    _look_ahead(result, site, db, now)
     return result
+
+
+def weeks_without_tip(site: Site, now: dt.datetime) -> list[tuple[Slot, str]]:
+    """The coming series weekdays (``[tips] warn_weeks`` ahead) that no tip will go out on:
+    none is planned, or only drafts. Each with what to say about it."""
+    config = site.config
+    found = []
+    for slot in plan(site, now, config.tips.warn_weeks):
+        if slot.when <= now or any(t.status(now) is not Status.DRAFT for t in slot.tips):
+            continue
+        when = short_datetime(slot.when, config.site.language)
+        message = f"week {slot.week} ({when}) has no {config.tips.title} tip yet"
+        if slot.tips:
+            message += "; only the draft " + ", ".join(str(t.path) for t in slot.tips)
+        if slot.holiday:
+            message += f" (it is {slot.holiday})"
+        found.append((slot, message))
+    return found
+
+
+def _look_ahead(result: RunResult, site: Site, db: sqlite3.Connection, now: dt.datetime) -> None:
+    """Warn about empty weeks ahead; each one is marked as new the first time, so a quiet run
+    under cron (which mails what it prints) brings it up once."""
+    for slot, message in weeks_without_tip(site, now):
+        year, week, _ = slot.when.isocalendar()
+        key = f"warned.empty-week.{year}-{week:02d}"
+        result.warning(message)
+        if get_state(db, key) is None:
+            result.first_time.add(message)
+            with transaction(db):
+                set_state(db, key, utc_now_iso(now), now)
 
 
 def _publish(
@@ -145,12 +177,39 @@ def _publish(
     result.info(built.summary())
 
 
+def _proof(
+    result: RunResult,
+    site: Site,
+    db: sqlite3.Connection,
+    now: dt.datetime,
+    coming: Coming,
+    proof: Callable[[Coming, str], None],
+) -> None:
+    """Mail the editors a proof once the proof window opens, and again if it changes; not
+    for an issue that goes out now anyway, unless it waits for approval."""
+    news = site.config.newsletter
+    if not proof_due(site, coming, now):
+        return
+    last = proofed(db, coming)
+    if last is not None and last[0] == coming.digest:
+        return
+    waiting = news.approval and approved_at(db, coming.digest) is None
+    if coming.send_at <= now and not waiting:
+        return
+    proof(coming, PROOF_PREFIX if last is None else CHANGED_PROOF_PREFIX)
+    record_proof(db, coming, now)
+    changed = " (changed since the last proof)" if last is not None else ""
+    when = short_datetime(coming.send_at, site.config.site.language)
+    result.info(f"proof of the newsletter due {when} sent to {len(news.proof_to)} editors{changed}")
+
+
 def _mail(
     result: RunResult,
     site: Site,
     db: sqlite3.Connection,
     now: dt.datetime,
     send: Callable[[Issue], SendReport],
+    proof: Callable[[Coming, str], None] | None = None,
 ) -> None:
     """First finish an interrupted send, then send what has become due."""
     resumed = unfinished_issue(db)
@@ -166,13 +225,32 @@ def _mail(
                 "may or may not have arrived. Resend them with "
                 f"'blogtool newsletter send {resumed.id} --resend-uncertain', or leave them"
             )
-    items = ready_for_newsletter(site, db, now)
-    if not items:
+    coming = coming_issue(site, db, now)
+    if coming is None:
         if resumed is None:
             result.info("no new tip to mail")
         return
     config = site.config
-    due_at = max(send_slot(config, i.date) for i in items if i.date is not None)
+    if proof is not None:
+        _proof(result, site, db, now, coming, proof)
+    due_at = coming.send_at
+    if due_at > now:
+        if resumed is None:
+            when = short_datetime(due_at, config.site.language)
+            result.info(f"no new tip to mail; the next newsletter goes {when}")
+        return
+    if config.newsletter.approval and approved_at(db, coming.digest) is None:
+        since, first = hold(db, coming, now)
+        message = (
+            f"the newsletter due {short_datetime(due_at, config.site.language)} "
+            f"({coming.draft.subject}) is waiting for approval since "
+            f"{short_datetime(since.astimezone(config.site.timezone), config.site.language)}; "
+            "'blogtool newsletter approve' lets it go at the next run"
+        )
+        result.warning(message)
+        if first:
+            result.first_time.add(message)
+        return
     if now - due_at > LATE_AFTER:
         late = now - due_at
         hours, minutes = divmod(int(late.total_seconds()) // 60, 60)
@@ -181,8 +259,8 @@ def _mail(
             f"{due_at.astimezone(config.site.timezone).isoformat()}, "
             f"{hours} h {minutes} min ago (was the machine off?)"
         )
-    # The issue carries exactly the items whose send time has come.
-    issue = save_issue(db, render_issue(site, items, default_since(db, now), now), now)
+    # The issue carries exactly the items whose send time has come: what was proofed.
+    issue = save_issue(db, coming.draft, now)
     result.info(f"issue {issue.id} built: {issue.subject} ({len(issue.items)} items)")
     report = _send(result, db, issue, send, now)
     if report.uncertain:

@@ -10,7 +10,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from blogtool.content.model import Item, Kind, Site, Status
-from blogtool.job.runner import next_due, site_fingerprint
+from blogtool.job.runner import next_due, site_fingerprint, weeks_without_tip
 from blogtool.mail import queue
 from blogtool.mail.issues import Issue, issues
 from blogtool.site.build import holds_preview
@@ -39,6 +39,8 @@ class SiteStatus:
     last_issue: Issue | None
     last_issue_counts: dict[str, int]
     problems: list[str] = field(default_factory=list)
+    empty_weeks: list[str] = field(default_factory=list)  # what run warns about, too
+    coming: list[str] = field(default_factory=list)  # the next issue: when, what, proof, approval
 
 
 def site_status(site: Site, db: sqlite3.Connection, now: dt.datetime) -> SiteStatus:
@@ -61,7 +63,50 @@ def site_status(site: Site, db: sqlite3.Connection, now: dt.datetime) -> SiteSta
         last_issue=last,
         last_issue_counts=queue.counts(db, last.id) if last else {},
         problems=_problems(site, db, all_issues),
+        empty_weeks=[message for _, message in weeks_without_tip(site, now)],
+        coming=_coming(site, db, now),
     )
+
+
+def _coming(site: Site, db: sqlite3.Connection, now: dt.datetime) -> list[str]:
+    """The issue the next send will mail: when it goes, what it carries, whether a proof of
+    this version went, whether it is approved."""
+    from blogtool.mail.proofing import approved_at, coming_issue, held_since, proofed
+
+    coming = coming_issue(site, db, now)
+    if coming is None:
+        return []
+    config = site.config
+    lang, tz = config.site.language, config.site.timezone
+
+    def when(value: str | dt.datetime) -> str:
+        at = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+        return short_datetime(at.astimezone(tz), lang)
+
+    lines = [
+        f"{coming.draft.subject}: due {when(coming.send_at)}, {len(coming.items)} items "
+        f"({', '.join(str(i.path) for i in coming.items)})"
+    ]
+    news = config.newsletter
+    proof = proofed(db, coming)
+    if not news.proof_to:
+        lines.append("proof: none ([newsletter] proof_to is empty)")
+    elif proof is None:
+        lines.append(f"proof: not sent yet; goes {when(coming.send_at - news.proof_before)}")
+    elif proof[0] != coming.digest:
+        lines.append(f"proof: changed since the proof of {when(proof[1])}; a new one goes")
+    else:
+        lines.append(f"proof: sent {when(proof[1])}")
+    if news.approval:
+        approved = approved_at(db, coming.digest)
+        held = held_since(db, coming)
+        if approved:
+            lines.append(f"approval: approved {when(approved)}")
+        elif held:
+            lines.append(f"approval: waiting for approval since {when(held)}")
+        else:
+            lines.append("approval: not approved yet ('blogtool newsletter approve')")
+    return lines
 
 
 def _last_build(site: Site, db: sqlite3.Connection, now: dt.datetime) -> LastBuild | None:

@@ -121,12 +121,14 @@ def _join_qp(segments: list[str], insert: str) -> str:
 
 
 class MessageFactory:
-    def __init__(self, config: Config, issue: Issue, secret: bytes, *, test: bool = False):
+    def __init__(
+        self, config: Config, issue: Issue, secret: bytes, *, test: bool = False, prefix: str = ""
+    ):
         self.config = config
         self.issue = issue
         self.secret = secret
         self.domain = config.site.domain
-        subject = ("[Test] " if test else "") + issue.subject
+        subject = ("[Test] " if test else prefix) + issue.subject
         head = EmailMessage(policy=SMTP)
         head["From"] = config.newsletter.from_address
         if config.newsletter.reply_to:

@@ -24,6 +24,7 @@ from blogtool.site.render import link_sources, portable, to_html
 from blogtool.site.templates import make_environment, render, words
 from blogtool.site.urls import Urls
 from blogtool.store import script, transaction, utc_now_iso
+from blogtool.timeutil import localize
 
 UNSUBSCRIBE_PLACEHOLDER = "@@BLOGTOOL-UNSUBSCRIBE-URL@@"
 FIRST_ISSUE_LOOKBACK = dt.timedelta(days=7)
@@ -95,6 +96,17 @@ class Draft:
     html: str
     text: str
 
+    @property
+    def digest(self) -> str:
+        """What a reader would get: changes when any word of the issue does."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for part in (self.subject, self.preheader, self.html, self.text):
+            h.update(part.encode("utf-8"))
+            h.update(b"\x1f")
+        return h.hexdigest()[:20]
+
 
 def last_issue(db: sqlite3.Connection) -> Issue | None:
     row = db.execute("SELECT * FROM issues ORDER BY id DESC LIMIT 1").fetchone()
@@ -126,6 +138,19 @@ def due_items(site: Site, since: dt.datetime, now: dt.datetime) -> list[Item]:
         for i in site.items
         if i.kind in kinds and i.date is not None and since < i.date <= now and i.is_published(now)
     ]
+
+
+def send_slot(config: Config, when: dt.datetime) -> dt.datetime:
+    """When the newsletter for an item dated ``when`` may go: the item's own time, or with
+    ``[newsletter] send_time`` that time on the series weekday of the item's week."""
+    send_time = config.newsletter.send_time
+    if send_time is None:
+        return when
+    tz = config.site.timezone
+    local = when.astimezone(tz)
+    day = local.date() + dt.timedelta(days=config.tips.weekday - local.weekday())
+    slot = localize(dt.datetime.combine(day, send_time), tz)
+    return max(slot, when)
 
 
 def default_since(db: sqlite3.Connection, now: dt.datetime) -> dt.datetime:
@@ -211,18 +236,27 @@ def issue_context(config: Config, items: list[Item], now: dt.datetime) -> dict[s
     }
 
 
-def render_issue(site: Site, items: list[Item], since: dt.datetime, now: dt.datetime) -> Draft:
-    """The issue that carries ``items``, as it would be sent at ``now``."""
+def render_issue(
+    site: Site,
+    items: list[Item],
+    since: dt.datetime,
+    now: dt.datetime,
+    send_at: dt.datetime | None = None,
+) -> Draft:
+    """The issue that carries ``items``, made at ``now`` for the send time ``send_at`` (now,
+    if not given). What it says depends on ``send_at`` only, never on when it is made, so a
+    proof made the day before is the issue that goes out."""
     config = site.config
     urls = Urls(config)
-    ordered = sorted(items, key=lambda i: (i.date or now, i.slug), reverse=True)
-    context = issue_context(config, ordered, now)
+    send_at = send_at or now
+    ordered = sorted(items, key=lambda i: (i.date or send_at, i.slug), reverse=True)
+    context = issue_context(config, ordered, send_at)
     env = make_environment(config)
     lines = make_environment(config, sandboxed=True).overlay(autoescape=False)
     subject = _line(lines, config, "subject", context)
     preheader = _line(lines, config, "preheader", context)
     word = words(env, config)
-    links = urls.sources(i for i in site.items if i.date is not None and i.date <= now)
+    links = urls.sources(i for i in site.items if i.date is not None and i.date <= send_at)
     lead = context["lead"]
     entries = []
     for item in ordered:

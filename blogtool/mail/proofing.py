@@ -1,0 +1,139 @@
+"""Proofing before sending: the coming issue as it will go out, proofs to the editors, and
+approval when the site asks for it.
+
+The coming issue is what the next scheduled send will mail: the items not yet in any issue
+whose send time comes first, rendered for that send time, scheduled ones included. Its
+``digest`` names its content: a proof is sent again, and an approval no longer counts, when
+the digest changes. What was proofed and approved is kept in the state database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from dataclasses import dataclass
+
+from blogtool.content.model import Item, Kind, Site
+from blogtool.mail.issues import (
+    Draft,
+    Issue,
+    already_mailed,
+    default_since,
+    render_issue,
+    send_slot,
+)
+from blogtool.store import get_state, set_state, transaction, utc_now_iso
+
+PROOF_PREFIX = "[Korrektur] "
+CHANGED_PROOF_PREFIX = "[Korrektur, ändrad] "
+
+
+@dataclass(frozen=True)
+class Coming:
+    send_at: dt.datetime
+    items: tuple[Item, ...]
+    draft: Draft
+
+    @property
+    def digest(self) -> str:
+        return self.draft.digest
+
+    @property
+    def key(self) -> str:
+        """The send this issue is for, as the state database names it."""
+        return self.send_at.astimezone(dt.UTC).isoformat(timespec="minutes")
+
+    def as_issue(self) -> Issue:
+        """The draft in the shape the mail composer takes (id 0: never stored)."""
+        d = self.draft
+        return Issue(
+            0,
+            "",
+            d.period_start.isoformat(),
+            d.period_end.isoformat(),
+            d.subject,
+            d.preheader,
+            d.html,
+            d.text,
+            tuple(str(i.path) for i in d.items),
+            None,
+            None,
+        )
+
+
+def coming_issue(site: Site, db: sqlite3.Connection, now: dt.datetime) -> Coming | None:
+    """The issue the next scheduled send will mail, or None if nothing is waiting for one."""
+    config = site.config
+    kinds = {Kind.TIP, Kind.POST} if config.newsletter.include_posts else {Kind.TIP}
+    since = default_since(db, now)
+    mailed = already_mailed(db)
+    candidates = [
+        i
+        for i in site.items
+        if i.kind in kinds
+        and not i.draft
+        and i.date is not None
+        and i.date > since
+        and str(i.path) not in mailed
+    ]
+    if not candidates:
+        return None
+    slots = {i.path: send_slot(config, i.date) for i in candidates if i.date is not None}
+    # Everything already due goes in one issue (a run after downtime sends one, late);
+    # otherwise the earliest send to come.
+    due = [when for when in slots.values() if when <= now]
+    send_at = max(due) if due else min(slots.values())
+    items = [i for i in candidates if slots[i.path] <= send_at]
+    return Coming(send_at, tuple(items), render_issue(site, items, since, now, send_at))
+
+
+# --- what was proofed and approved ------------------------------------------------------------
+
+
+def proofed(db: sqlite3.Connection, coming: Coming) -> tuple[str, str] | None:
+    """(digest, when) of the last proof of this send, if one went."""
+    value = get_state(db, f"proof.{coming.key}")
+    if not value:
+        return None
+    digest, _, at = value.partition(" ")
+    return digest, at
+
+
+def record_proof(db: sqlite3.Connection, coming: Coming, now: dt.datetime) -> None:
+    with transaction(db):
+        set_state(db, f"proof.{coming.key}", f"{coming.digest} {utc_now_iso(now)}", now)
+
+
+def approved_at(db: sqlite3.Connection, digest: str) -> str | None:
+    """When the issue with this content was approved (UTC, ISO 8601), if it was."""
+    return get_state(db, f"approved.{digest}")
+
+
+def approve(db: sqlite3.Connection, digest: str, now: dt.datetime) -> None:
+    with transaction(db):
+        if approved_at(db, digest) is None:
+            set_state(db, f"approved.{digest}", utc_now_iso(now), now)
+
+
+def hold(db: sqlite3.Connection, coming: Coming, now: dt.datetime) -> tuple[dt.datetime, bool]:
+    """When this send was first held for approval (recorded now if it was not yet), and
+    whether that is now."""
+    key = f"held.{coming.key}"
+    value = get_state(db, key)
+    first = value is None
+    if value is None:
+        value = utc_now_iso(now)
+        with transaction(db):
+            set_state(db, key, value, now)
+    return dt.datetime.fromisoformat(value), first
+
+
+def held_since(db: sqlite3.Connection, coming: Coming) -> dt.datetime | None:
+    value = get_state(db, f"held.{coming.key}")
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def proof_due(site: Site, coming: Coming, now: dt.datetime) -> bool:
+    """Whether the proof window of this send has opened (and proofs are configured)."""
+    news = site.config.newsletter
+    return bool(news.proof_to) and now >= coming.send_at - news.proof_before

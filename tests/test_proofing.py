@@ -1,0 +1,141 @@
+"""Proofing before sending: a week of the scheduled job with a proof a day ahead and approval
+required, with a real SMTP server on 127.0.0.1; and the coming issue shown before it exists."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+from collections import Counter
+from email import policy
+
+import pytest
+
+from .conftest import STOCKHOLM, Run
+from .smtp_sink import Server, Sink
+
+SUBSCRIBERS = ["anna@example.se", "bengt@example.se", "cecilia@example.se"]
+EDITOR = "redaktion@vaxjo.example"
+SUBJECT = "Torsdagstips vecka 49: Följ isläget innan du går ut på sjön"
+PROOFING = f"""
+[newsletter]
+from = "Växjö kommun <nyhetsbrev@vaxjo.example>"
+unsubscribe_url = "https://blogg.vaxjo.example/avregistrera"
+proof_to = ["Redaktionen <{EDITOR}>"]
+proof_before = "24h"
+approval = true
+"""
+
+
+def at(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=STOCKHOLM)
+
+
+def mails(sink: Sink) -> Counter[tuple[str, str]]:
+    out: Counter[tuple[str, str]] = Counter()
+    for rcpt, raw in sink.accepted:
+        out[(rcpt, email.message_from_bytes(raw, policy=policy.default)["Subject"])] += 1
+    return out
+
+
+@pytest.fixture
+def week(mail_site, port):
+    """The sample site after issue 1 (26 November) went out; from then on proofs a day ahead
+    and approval required."""
+    site = mail_site
+    job = Run(site)
+    for address in SUBSCRIBERS:
+        assert job("subscribers", "add", address, now=at(2026, 11, 1, 12, 0)).exit_code == 0
+    sink = Sink()
+    server = Server(sink, port).start()
+    assert job("run", now=at(2026, 11, 26, 8, 5)).exit_code == 0
+    config = (site / "blogtool.toml").read_text("utf-8")
+    smtp = config[config.index("[smtp]") :]
+    base = config[: config.index("\n[newsletter]")]
+    (site / "blogtool.toml").write_text(base + PROOFING + "\n" + smtp, "utf-8")
+    sink.accepted.clear()
+    yield site, job, sink
+    server.stop()
+
+
+def test_a_week_with_a_proof_and_approval(week):
+    _, job, sink = week
+    steps = {at(2026, 11, 30, 0, 0) + dt.timedelta(hours=2 * k) for k in range(60)}
+    steps |= {at(2026, 12, 2, 7, 55), at(2026, 12, 2, 8, 0), at(2026, 12, 3, 8, 0)}
+    steps |= {at(2026, 12, 3, 9, 0), at(2026, 12, 3, 10, 5)}
+    proof_runs, held_status = [], ""
+    approved = False
+    for now in sorted(steps):
+        if now >= at(2026, 12, 3, 10, 0) and not approved:
+            result = job("newsletter", "approve", now=at(2026, 12, 3, 10, 0))
+            assert result.exit_code == 0, result.stderr
+            assert f"approved: {SUBJECT}" in result.stdout
+            approved = True
+        before = len(sink.accepted)
+        result = job("run", "--quiet", now=now)
+        assert result.exit_code == 0, result.stderr
+        if any(rcpt == EDITOR for rcpt, _ in sink.accepted[before:]):
+            proof_runs.append(now)
+        subscribers_mailed = [r for r, _ in sink.accepted if r in SUBSCRIBERS]
+        if now < at(2026, 12, 3, 10, 0):
+            assert not subscribers_mailed, f"sent before approval, at {now}"
+        if now == at(2026, 12, 3, 9, 0):
+            held_status = job("status", now=now).stdout
+            assert "waiting for approval since" in result.stderr or result.stderr == ""
+
+    # 1. the proof went on Wednesday at 08:00, a day ahead, once
+    assert proof_runs == [at(2026, 12, 2, 8, 0)]
+    # 2. nothing went on Thursday before approval; status said why
+    assert "approval: waiting for approval since tors 3 dec. 2026 08:00" in held_status
+    # 3-5. approved at 10:00, sent at the next run: one mail each, one proof for the editor
+    assert mails(sink) == {
+        (EDITOR, f"[Korrektur] {SUBJECT}"): 1,
+        **{(a, SUBJECT): 1 for a in SUBSCRIBERS},
+    }
+    sent = [
+        email.message_from_bytes(raw, policy=policy.default)["Date"].datetime
+        for rcpt, raw in sink.accepted
+        if rcpt in SUBSCRIBERS
+    ]
+    assert min(sent) == at(2026, 12, 3, 10, 0)  # the run right after the approval
+
+
+def test_a_change_after_approval_needs_a_new_proof_and_approval(week):
+    site, job, sink = week
+    assert job("run", now=at(2026, 12, 2, 8, 0)).exit_code == 0  # the proof
+    assert job("newsletter", "approve", now=at(2026, 12, 2, 9, 0)).exit_code == 0
+    tip = site / "tips/2026-12-03-folj-islaget.md"
+    tip.write_text(tip.read_text("utf-8") + "\nIsen är tunn vid bryggorna i år.\n", "utf-8")
+    status = job("status", now=at(2026, 12, 2, 9, 30)).stdout
+    assert "approval: not approved yet" in status
+    assert "proof: changed since the proof of ons 2 dec. 2026 08:00" in status
+    assert job("run", now=at(2026, 12, 2, 10, 0)).exit_code == 0  # a new proof, saying so
+    held = job("run", now=at(2026, 12, 3, 8, 0))
+    assert "waiting for approval" in held.stderr
+    assert not [r for r, _ in sink.accepted if r in SUBSCRIBERS]
+    assert job("newsletter", "approve", now=at(2026, 12, 3, 8, 30)).exit_code == 0
+    assert job("run", now=at(2026, 12, 3, 8, 35)).exit_code == 0
+    assert mails(sink) == {
+        (EDITOR, f"[Korrektur] {SUBJECT}"): 1,
+        (EDITOR, f"[Korrektur, ändrad] {SUBJECT}"): 1,
+        **{(a, SUBJECT): 1 for a in SUBSCRIBERS},
+    }
+    raw = next(raw for rcpt, raw in sink.accepted if rcpt == SUBSCRIBERS[0])
+    text = email.message_from_bytes(raw, policy=policy.default).get_body(("plain",))
+    assert "Isen är tunn vid bryggorna i år." in text.get_content()  # the approved version
+
+
+def test_preview_next_shows_the_coming_issue_before_it_exists(run, sample_site):
+    assert run("newsletter", "build", now=at(2026, 11, 26, 8, 5)).exit_code == 0  # issue 1
+    # Thursday 07:30, before the tip of 3 December is published: the issue can be proofed.
+    result = run("newsletter", "preview", "--next", now=at(2026, 12, 3, 7, 30))
+    assert result.exit_code == 0, result.stderr
+    assert f"next newsletter: {SUBJECT}" in result.stdout
+    assert "tips/2026-12-03-folj-islaget.md (scheduled)" in result.stdout
+    directory = sample_site / ".blogtool/newsletter-preview"
+    eml = email.message_from_bytes(
+        (directory / "newsletter-next.eml").read_bytes(), policy=policy.default
+    )
+    assert eml["Subject"] == SUBJECT
+    assert eml["Date"].datetime == at(2026, 12, 3, 8, 0)
+    assert "Följ isläget" in (directory / "newsletter-next.html").read_text("utf-8")
+    assert "Följ isläget" in (directory / "newsletter-next.txt").read_text("utf-8")
