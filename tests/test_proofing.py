@@ -139,3 +139,31 @@ def test_preview_next_shows_the_coming_issue_before_it_exists(run, sample_site):
     assert eml["Date"].datetime == at(2026, 12, 3, 8, 0)
     assert "Följ isläget" in (directory / "newsletter-next.html").read_text("utf-8")
     assert "Följ isläget" in (directory / "newsletter-next.txt").read_text("utf-8")
+
+
+def test_an_issue_made_by_hand_waits_for_approval_too(week):
+    _, job, sink = week
+    built = job("newsletter", "build", now=at(2026, 12, 3, 8, 1))
+    assert built.exit_code == 0 and "issue 2:" in built.stdout
+    held = job("run", now=at(2026, 12, 3, 8, 5))
+    assert held.exit_code == 0
+    assert "issue 2 (" in held.stderr and "waiting for approval" in held.stderr
+    assert not [r for r, _ in sink.accepted if r in SUBSCRIBERS]
+    assert job("newsletter", "approve", "2", now=at(2026, 12, 3, 8, 10)).exit_code == 0
+    assert job("run", now=at(2026, 12, 3, 8, 15)).exit_code == 0
+    assert sorted(r for r, _ in sink.accepted if r in SUBSCRIBERS) == SUBSCRIBERS
+    again = job("newsletter", "approve", "2", now=at(2026, 12, 3, 8, 20))
+    assert again.exit_code == 1 and "already being sent or was sent" in again.stderr
+
+
+def test_next_wakes_the_scheduler_for_the_proof(week):
+    _, job, _ = week
+    assert job("run", now=at(2026, 12, 1, 12, 0)).exit_code == 0
+    result = job("next", now=at(2026, 12, 1, 12, 5))
+    assert result.stdout.strip() == "2026-12-02T08:00:00+01:00"
+    assert job("run", now=at(2026, 12, 2, 8, 0)).exit_code == 0  # the proof goes
+    # Then the send itself; at its time, held for approval, run has nothing to do until then.
+    assert job("next", now=at(2026, 12, 2, 8, 5)).stdout.strip() == "2026-12-03T08:00:00+01:00"
+    status = job("status", now=at(2026, 12, 2, 8, 5)).stdout
+    assert "proof: sent ons 2 dec. 2026 08:00" in status
+    assert "approval: not approved yet" in status

@@ -341,3 +341,27 @@ def test_check_lists_every_problem_with_file_and_line_then_one_summary(empty_sit
     result = run("check", now=at(2026, 11, 1, 9, 0))
     assert result.exit_code == 1
     assert result.output == GOLDEN
+
+
+# --- case 5: an empty week ahead is noticed in time ---------------------------------------------
+
+
+def test_status_warns_about_series_weeks_without_a_tip(run, sample_site):
+    status = run("status").stdout  # Saturday 28 November: weeks 49, 50 have tips, 51 has none
+    assert "warning: week 51 (tors 17 dec. 2026 08:00) has no Torsdagstips tip yet" in status
+    assert "week 49" not in status and "week 52" not in status  # [tips] warn_weeks = 3
+    rel, _ = _new_tip(run, sample_site)  # a draft in week 51 is not a tip that goes out
+    status = run("status").stdout
+    assert (
+        f"week 51 (tors 17 dec. 2026 08:00) has no Torsdagstips tip yet; only the draft {rel}"
+        in status
+    )
+    config = sample_site / "blogtool.toml"
+    config.write_text(
+        config.read_text("utf-8").replace('time = "08:00"', 'time = "08:00"\nwarn_weeks = 5'),
+        "utf-8",
+    )
+    status = run("status").stdout
+    assert (
+        "week 52 (tors 24 dec. 2026 08:00) has no Torsdagstips tip yet (it is Julafton)" in status
+    )

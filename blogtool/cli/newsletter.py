@@ -222,9 +222,11 @@ def _preview_next(env: Env, output: Path | None, open_browser: bool) -> None:
 
 
 @newsletter.command(name="approve")
+@click.argument("issue_id", metavar="[ISSUE]", type=int, required=False)
 @pass_env
-def newsletter_approve(env: Env) -> None:
-    """Approve the coming issue, as 'newsletter preview --next' shows it, so that run sends it.
+def newsletter_approve(env: Env, issue_id: int | None) -> None:
+    """Approve the coming issue, as 'newsletter preview --next' shows it, so that run sends it;
+    or ISSUE, an issue made with 'newsletter build' and not sent yet.
 
     Needed when [newsletter] approval = true. The approval is of this content: if a tip in it
     changes afterwards, it needs approving again. An issue already held goes out at the next run.
@@ -233,10 +235,21 @@ def newsletter_approve(env: Env) -> None:
     Example:
         blogtool newsletter preview --next --open
         blogtool newsletter approve
+        blogtool newsletter approve 7
     """
     from blogtool.mail.proofing import approve, coming_issue
     from blogtool.timeutil import short_datetime
 
+    if issue_id is not None:
+        from blogtool.mail.issues import get_issue
+
+        with state_db(env) as db:
+            issue = get_issue(db, issue_id)
+            if issue.frozen_at is not None:
+                raise UsageError(f"issue {issue.id} is already being sent or was sent")
+            approve(db, issue.digest, env.now())
+        click.echo(f"approved: issue {issue.id}: {issue.subject} ({len(issue.items)} items)")
+        return
     site = env.load_site()
     now = env.now()
     blocking = site.blocking(now)

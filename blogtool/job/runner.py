@@ -38,6 +38,7 @@ from blogtool.mail.proofing import (
     coming_issue,
     hold,
     proof_due,
+    proof_wanted,
     proofed,
     record_proof,
 )
@@ -188,13 +189,10 @@ def _proof(
     """Mail the editors a proof once the proof window opens, and again if it changes; not
     for an issue that goes out now anyway, unless it waits for approval."""
     news = site.config.newsletter
-    if not proof_due(site, coming, now):
+    if not proof_wanted(site, db, coming, now) or not proof_due(site, coming, now):
         return
     last = proofed(db, coming)
     if last is not None and last[0] == coming.digest:
-        return
-    waiting = news.approval and approved_at(db, coming.digest) is None
-    if coming.send_at <= now and not waiting:
         return
     proof(coming, PROOF_PREFIX if last is None else CHANGED_PROOF_PREFIX)
     record_proof(db, coming, now)
@@ -213,6 +211,8 @@ def _mail(
 ) -> None:
     """First finish an interrupted send, then send what has become due."""
     resumed = unfinished_issue(db)
+    if resumed is not None and resumed.frozen_at is None and _held(result, site, db, resumed):
+        return
     if resumed is not None:
         if count(db, resumed.id, "queued") or resumed.frozen_at is None:
             result.info(f"resuming the unfinished send of issue {resumed.id}")
@@ -265,6 +265,17 @@ def _mail(
     report = _send(result, db, issue, send, now)
     if report.uncertain:
         result.error(f"issue {issue.id}: {len(report.uncertain)} deliveries unconfirmed")
+
+
+def _held(result: RunResult, site: Site, db: sqlite3.Connection, issue: Issue) -> bool:
+    """An issue made by hand ('newsletter build') and not sent yet waits for approval too."""
+    if not site.config.newsletter.approval or approved_at(db, issue.digest) is not None:
+        return False
+    result.warning(
+        f"issue {issue.id} ({issue.subject}) is waiting for approval: "
+        f"'blogtool newsletter approve {issue.id}' lets it go at the next run"
+    )
+    return True
 
 
 def record_run(db: sqlite3.Connection, result: RunResult, now: dt.datetime) -> None:
@@ -321,9 +332,16 @@ def next_due(site: Site, db: sqlite3.Connection, now: dt.datetime) -> dt.datetim
             return max(now, dt.datetime.fromtimestamp(retry_at, dt.UTC).astimezone(now.tzinfo))
         if unfinished.frozen_at is None:
             return now
-    if ready_for_newsletter(site, db, now):
-        return now
     candidates = []
+    coming = coming_issue(site, db, now)
+    if coming is not None:
+        news = config.newsletter
+        waiting = news.approval and approved_at(db, coming.digest) is None
+        if coming.send_at <= now and not waiting:
+            return now
+        last = proofed(db, coming)
+        if proof_wanted(site, db, coming, now) and (last is None or last[0] != coming.digest):
+            candidates.append(max(now, coming.send_at - news.proof_before))
     for item in site.items:
         if item.date is None or item.status(now) is not Status.SCHEDULED:
             continue

@@ -30,6 +30,18 @@ UNSUBSCRIBE_PLACEHOLDER = "@@BLOGTOOL-UNSUBSCRIBE-URL@@"
 FIRST_ISSUE_LOOKBACK = dt.timedelta(days=7)
 
 
+def content_digest(subject: str, preheader: str, html: str, text: str) -> str:
+    """What a reader would get: changes when any word of an issue does. A proof and an
+    approval are of this."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for part in (subject, preheader, html, text):
+        h.update(part.encode("utf-8"))
+        h.update(b"\x1f")
+    return h.hexdigest()[:20]
+
+
 class IssueState(StrEnum):
     """One name for each state an issue can be in."""
 
@@ -80,6 +92,10 @@ class Issue:
         return cls(items=tuple(json.loads(row["items"])), **data)
 
     @property
+    def digest(self) -> str:
+        return content_digest(self.subject, self.preheader, self.html, self.text)
+
+    @property
     def state(self) -> IssueState:
         if self.completed_at:
             return IssueState.SENT
@@ -98,14 +114,7 @@ class Draft:
 
     @property
     def digest(self) -> str:
-        """What a reader would get: changes when any word of the issue does."""
-        import hashlib
-
-        h = hashlib.sha256()
-        for part in (self.subject, self.preheader, self.html, self.text):
-            h.update(part.encode("utf-8"))
-            h.update(b"\x1f")
-        return h.hexdigest()[:20]
+        return content_digest(self.subject, self.preheader, self.html, self.text)
 
 
 def last_issue(db: sqlite3.Connection) -> Issue | None:

@@ -137,3 +137,11 @@ def proof_due(site: Site, coming: Coming, now: dt.datetime) -> bool:
     """Whether the proof window of this send has opened (and proofs are configured)."""
     news = site.config.newsletter
     return bool(news.proof_to) and now >= coming.send_at - news.proof_before
+
+
+def proof_wanted(site: Site, db: sqlite3.Connection, coming: Coming, now: dt.datetime) -> bool:
+    """Whether a proof of this send is of use: proofs are configured, and the issue has not
+    gone yet, or it waits for approval (a late proof is then what the approver reads)."""
+    news = site.config.newsletter
+    waiting = news.approval and approved_at(db, coming.digest) is None
+    return bool(news.proof_to) and (coming.send_at > now or waiting)
