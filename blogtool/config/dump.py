@@ -28,6 +28,7 @@ def as_dict(config: Config) -> dict[str, Any]:
             if values:
                 data[name] = values
     data["services"] = {key: _values(service) for key, service in config.services.items()}
+    data["lists"] = {key: _values(entry) for key, entry in config.lists.items()}
     return data
 
 
@@ -40,6 +41,8 @@ def dump_toml(data: dict[str, Any]) -> str:
             return "true" if v else "false"
         if isinstance(v, int | float):
             return repr(v)
+        if isinstance(v, list | tuple):
+            return "[" + ", ".join(scalar(x) for x in v) + "]"
         s = str(v).replace("\\", "\\\\").replace('"', '\\"')
         return f'"{s}"'
 

@@ -19,12 +19,14 @@ from blogtool.config.model import (
     BuildConfig,
     CheckConfig,
     Config,
+    MailingList,
     NewsletterConfig,
     RunConfig,
     Service,
     SiteConfig,
     SmtpConfig,
     TipsConfig,
+    WebConfig,
 )
 from blogtool.errors import ConfigError, Problem, unknown
 from blogtool.slugs import slugify
@@ -162,6 +164,7 @@ def parse_config(
         if name not in OPTIONAL_SECTIONS or name in data
     }
     services = _services(reader, data.get("services", {}))
+    lists = _lists(reader, data.get("lists"), values["tips"])
     if reader.fatal or (reader.problems and not lenient):
         raise ConfigError("\n".join(reader.problems))
     site = SiteConfig(**values["site"])
@@ -173,9 +176,11 @@ def parse_config(
         services=MappingProxyType(services),
         check=CheckConfig(**values["check"]),
         build=BuildConfig(**values["build"]),
-        newsletter=_newsletter(site, values["newsletter"]),
+        newsletter=_newsletter(site, values["newsletter"], values["web"]),
         smtp=_smtp(values["smtp"]) if "smtp" in values else None,
         run=RunConfig(**values["run"]),
+        web=WebConfig(**values["web"]),
+        lists=MappingProxyType(lists),
         problems=tuple(reader.found),
     )
 
@@ -212,13 +217,43 @@ def _services(reader: _Reader, raw_services: Any) -> dict[str, Service]:
     return services
 
 
+def _lists(reader: _Reader, raw_lists: Any, tips: dict[str, Any]) -> dict[str, MailingList]:
+    """[lists.KEY], or the two every site has without them: the series' weekly issue (under
+    the series' address, so today's subscribers, all on it, keep getting it) and the blog."""
+    if raw_lists is None:
+        series = _series_slug(tips)
+        return {
+            series: MailingList(series, f"{tips['title']} varje vecka", "", "tips"),
+            "blogg": MailingList("blogg", "Nya blogginlägg", "", "posts"),
+        }
+    found: dict[str, MailingList] = {}
+    if not isinstance(raw_lists, dict):
+        reader.report("lists", None, "expected tables such as [lists.torsdagstips]", True)
+        return found
+    for name, raw in raw_lists.items():
+        section = f"lists.{name}"
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
+            reader.report(
+                section, None, "expected a key of lowercase ASCII letters, digits, - or _"
+            )
+        values = reader.table(section, raw, MailingList)
+        if "name" in values:
+            found[name] = MailingList(key=name, **values)
+    if not found:
+        reader.report("lists", None, "expected at least one list", True)
+    return found
+
+
 def _series_slug(tips: dict[str, Any]) -> str:
     return str(tips["slug"] or slugify(tips["title"]))
 
 
-def _newsletter(site: SiteConfig, news: dict[str, Any]) -> NewsletterConfig:
-    """The derived defaults: From, the unsubscribe address and mailbox."""
+def _newsletter(site: SiteConfig, news: dict[str, Any], web: dict[str, Any]) -> NewsletterConfig:
+    """The derived defaults: From, the unsubscribe address (the reader service's, when there
+    is one) and mailbox."""
     sender = news["from_address"] or f"{site.title} <nyhetsbrev@{site.domain}>"
+    if web.get("base_url") and not news["unsubscribe_url"]:
+        news = {**news, "unsubscribe_url": web["base_url"] + "avregistrera"}
     return NewsletterConfig(
         **{
             **news,

@@ -197,6 +197,57 @@ class NewsletterConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """[web]: the readers' own service (sign-up, preferences, unsubscribe, my data)."""
+
+    base_url: str | None = s.key(
+        str,
+        None,
+        "https address the service answers under, e.g. https://blogg.example.se/nyhetsbrev/; "
+        "set, the site gets a sign-up form and mail links to the service.",
+        convert=s.https_base,
+    )
+    consent_version: str = s.key(
+        str, "1", "Version of the consent text the form shows; recorded with each sign-up.",
+        convert=s.nonempty,
+    )  # fmt: skip
+    confirm_within: dt.timedelta = s.key(
+        str, "7d", "How long a confirmation link works; unconfirmed sign-ups are then deleted.",
+        convert=s.duration, dump=s.duration_text,
+    )  # fmt: skip
+    data_link_within: dt.timedelta = s.key(
+        str, "24h", "How long a link to 'my data' works.", convert=s.duration,
+        dump=s.duration_text,
+    )  # fmt: skip
+    mails_per_address: int = s.key(
+        int, 3, "At most this many confirmation and data mails to one address a day.",
+        convert=s.positive,
+    )  # fmt: skip
+    requests_per_ip: int = s.key(
+        int, 20, "At most this many form posts from one IP address in 10 minutes (then 429).",
+        convert=s.positive,
+    )  # fmt: skip
+    trusted_proxy: str | None = s.key(
+        str, None, "The reverse proxy's address (e.g. 127.0.0.1) whose X-Forwarded-For is "
+        "believed for rate limits.",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MailingList:
+    """[lists.KEY]: a letter readers can choose. Without any, two: the series and the blog."""
+
+    key: str
+    name: str = s.key(str, doc="What readers choose, e.g. 'Torsdagstips varje vecka'.",
+                      convert=s.nonempty)  # fmt: skip
+    description: str = s.key(str, "", "One sentence about it, shown on the form.")
+    content: str = s.key(
+        str, "tips", "What it carries: tips (the weekly issue) or posts (new blog posts).",
+        convert=s.list_content,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """[run]: the scheduled job."""
 
@@ -234,9 +285,11 @@ SECTIONS: dict[str, type] = {
     "newsletter": NewsletterConfig,
     "run": RunConfig,
     "smtp": SmtpConfig,
+    "web": WebConfig,
 }
 OPTIONAL_SECTIONS = {"smtp"}  # present only when the site has one
-TABLES: dict[str, type] = {"services": Service}  # a table of named sub-tables
+# Tables of named sub-tables.
+TABLES: dict[str, type] = {"services": Service, "lists": MailingList}
 
 
 @dataclass(frozen=True)
@@ -251,6 +304,8 @@ class Config:
     newsletter: NewsletterConfig
     smtp: SmtpConfig | None
     run: RunConfig
+    web: WebConfig
+    lists: Mapping[str, MailingList]  # never empty: the defaults when blogtool.toml has none
     # What was wrong in a config loaded leniently (for `check`); empty otherwise.
     problems: tuple[Problem, ...] = ()
     posts_dir: Path = field(init=False)

@@ -81,6 +81,18 @@ def http_url(value: str) -> str:
     return value
 
 
+def https_base(value: str) -> str:
+    """An https URL that ends in '/' (one is added)."""
+    https_url(value)
+    return value if value.endswith("/") else value + "/"
+
+
+def list_content(value: str) -> str:
+    if value not in ("tips", "posts"):
+        raise ValueError(f"expected tips or posts, got {value!r}")
+    return value
+
+
 def base_url(value: str) -> str:
     http_url(value)
     return value if value.endswith("/") else value + "/"
