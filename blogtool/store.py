@@ -55,6 +55,7 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("002_run_state", ("blogtool.store:create_state_table",)),
+    ("003_reader_service", ("blogtool.mail.signups:create_tables",)),
 ]
 
 

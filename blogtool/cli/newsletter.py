@@ -145,7 +145,7 @@ def newsletter_preview(
         blogtool newsletter preview 3
     """
     from blogtool.files import write_atomic
-    from blogtool.mail.issues import UNSUBSCRIBE_PLACEHOLDER
+    from blogtool.mail.issues import with_sample_links
 
     if coming:
         if issue_id is not None:
@@ -157,11 +157,10 @@ def newsletter_preview(
     if issue is None:
         raise UsageError("no newsletter issue yet; run 'blogtool newsletter build' first")
     directory = output or env.config.state_dir / "newsletter-preview"  # not serve's site preview
-    sample = env.config.newsletter.unsubscribe_url + "?t=exempel"
     html_path = directory / f"newsletter-{issue.id}.html"
     text_path = directory / f"newsletter-{issue.id}.txt"
-    write_atomic(html_path, issue.html.replace(UNSUBSCRIBE_PLACEHOLDER, sample).encode("utf-8"))
-    write_atomic(text_path, issue.text.replace(UNSUBSCRIBE_PLACEHOLDER, sample).encode("utf-8"))
+    write_atomic(html_path, with_sample_links(issue.html, env.config).encode("utf-8"))
+    write_atomic(text_path, with_sample_links(issue.text, env.config).encode("utf-8"))
     click.echo(f"issue {issue.id}: {issue.subject}")
     click.echo(str(html_path))
     click.echo(str(text_path))
@@ -172,7 +171,7 @@ def newsletter_preview(
 def _preview_next(env: Env, output: Path | None, open_browser: bool) -> None:
     from blogtool.files import write_atomic
     from blogtool.mail.compose import MessageFactory, Recipient
-    from blogtool.mail.issues import UNSUBSCRIBE_PLACEHOLDER
+    from blogtool.mail.issues import with_sample_links
     from blogtool.mail.proofing import approved_at, coming_issue, proofed
     from blogtool.timeutil import short_datetime
 
@@ -188,14 +187,9 @@ def _preview_next(env: Env, output: Path | None, open_browser: bool) -> None:
     config = env.config
     directory = output or config.state_dir / "newsletter-preview"
     issue = coming.as_issue()
-    sample = config.newsletter.unsubscribe_url + "?t=exempel"
     base = directory / "newsletter-next"
-    write_atomic(
-        base.with_suffix(".html"), issue.html.replace(UNSUBSCRIBE_PLACEHOLDER, sample).encode()
-    )
-    write_atomic(
-        base.with_suffix(".txt"), issue.text.replace(UNSUBSCRIBE_PLACEHOLDER, sample).encode()
-    )
+    write_atomic(base.with_suffix(".html"), with_sample_links(issue.html, config).encode())
+    write_atomic(base.with_suffix(".txt"), with_sample_links(issue.text, config).encode())
     try:
         secret = env.secret()
     except BlogtoolError:
@@ -368,9 +362,10 @@ def _print_send_report(issue_id: int, report: Any, where: str) -> None:
 def _dry_run(env: Env, db: Any, issue: Any, secret: bytes) -> None:
     from blogtool.mail.compose import MessageFactory
     from blogtool.mail.queue import recipients
+    from blogtool.mail.sending import issue_members
     from blogtool.mail.transports import describe
 
-    who = recipients(db, issue)
+    who = recipients(db, issue, issue_members(env.config))
     click.echo(f"issue {issue.id}: {issue.subject}")
     click.echo(f"would send {len(who)} messages via {describe(env.config)}; nothing was changed")
     if who:

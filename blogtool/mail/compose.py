@@ -22,11 +22,12 @@ from email.utils import format_datetime, parseaddr
 from urllib.parse import quote
 
 from blogtool.config import Config
-from blogtool.mail.issues import UNSUBSCRIBE_PLACEHOLDER, Issue
+from blogtool.mail.issues import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, Issue
 from blogtool.mail.subscribers import MAX_NAME, clean_name
-from blogtool.mail.tokens import make_token
+from blogtool.mail.tokens import make_link_token, make_token
 
 CRLF = "\r\n"
+_PLACEHOLDERS = re.compile(f"({UNSUBSCRIBE_PLACEHOLDER}|{PREFERENCES_PLACEHOLDER})")
 
 
 @dataclass(frozen=True)
@@ -103,13 +104,14 @@ def _qp(text: str) -> str:
     return quoprimime.body_encode(raw, maxlinelen=75, eol=CRLF)
 
 
-def _join_qp(segments: list[str], insert: str) -> str:
-    """Quoted-printable segments of one body with ``insert`` between them. A piece that ends
+def _join_qp(segments: list[str], inserts: list[str]) -> str:
+    """Quoted-printable segments of one body with ``inserts`` between them. A piece that ends
     mid-line is closed with a soft line break, which a decoder removes: the decoded text is the
     plain concatenation, and no encoded line exceeds 76 characters."""
     out: list[str] = []
     for i, segment in enumerate(segments):
         if i:
+            insert = inserts[i - 1]
             out.append(insert if insert.endswith(CRLF) else insert + "=" + CRLF)
         if segment:
             out.append(
@@ -141,14 +143,25 @@ class MessageFactory:
             SMTP.fold(name, value) for name, value in head.items()
         )  # RFC 2047 and folding by the email package
         self.boundary = "=_blogtool_" + secrets.token_hex(12)
-        self.text_segments = [_qp(s) for s in issue.text.split(UNSUBSCRIBE_PLACEHOLDER)]
-        self.html_segments = [_qp(s) for s in issue.html.split(UNSUBSCRIBE_PLACEHOLDER)]
+        text = _PLACEHOLDERS.split(issue.text)
+        html = _PLACEHOLDERS.split(issue.html)
+        # Even pieces are the text, odd ones the placeholder that goes between them.
+        self.text_segments, self.text_slots = [_qp(s) for s in text[0::2]], text[1::2]
+        self.html_segments, self.html_slots = [_qp(s) for s in html[0::2]], html[1::2]
         self.mailto = config.newsletter.unsubscribe_mailto
 
     def unsubscribe_url(self, recipient: Recipient) -> str:
         token = make_token(self.secret, recipient.subscriber_id, recipient.email_key)
         base = self.config.newsletter.unsubscribe_url
         return f"{base}{'&' if '?' in base else '?'}t={token}"
+
+    def preferences_url(self, recipient: Recipient) -> str:
+        """The reader's own preferences page: a signed link that needs no login."""
+        base = self.config.web.base_url
+        if not base:
+            return ""
+        token = make_link_token(self.secret, "prefs", recipient.subscriber_id, recipient.email_key)
+        return f"{base}installningar?t={token}"
 
     def message_id(self, recipient: Recipient) -> str:
         return f"<{self.issue.id}.{recipient.delivery_id}.{secrets.token_hex(6)}@{self.domain}>"
@@ -166,17 +179,20 @@ class MessageFactory:
             f"List-Unsubscribe: <{url}>,{CRLF} <{mailto}>{CRLF}",
             f'Content-Type: multipart/alternative;{CRLF} boundary="{self.boundary}"{CRLF}',
         ]
-        qp_url = _qp(url)
+        links = {
+            UNSUBSCRIBE_PLACEHOLDER: _qp(url),
+            PREFERENCES_PLACEHOLDER: _qp(self.preferences_url(recipient)),
+        }
         b = self.boundary
         body = [
             f"{CRLF}--{b}{CRLF}",
             f'Content-Type: text/plain; charset="utf-8"{CRLF}',
             f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}",
-            _join_qp(self.text_segments, qp_url),
+            _join_qp(self.text_segments, [links[s] for s in self.text_slots]),
             f"{CRLF}--{b}{CRLF}",
             f'Content-Type: text/html; charset="utf-8"{CRLF}',
             f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}",
-            _join_qp(self.html_segments, qp_url),
+            _join_qp(self.html_segments, [links[s] for s in self.html_slots]),
             f"{CRLF}--{b}--{CRLF}",
         ]
         return ("".join(headers) + "".join(body)).encode("ascii")

@@ -27,6 +27,18 @@ from blogtool.store import script, transaction, utc_now_iso
 from blogtool.timeutil import localize
 
 UNSUBSCRIBE_PLACEHOLDER = "@@BLOGTOOL-UNSUBSCRIBE-URL@@"
+PREFERENCES_PLACEHOLDER = "@@BLOGTOOL-PREFERENCES-URL@@"
+
+
+def with_sample_links(part: str, config: Config) -> str:
+    """A stored part with example links where each reader's own go (for previews)."""
+    sample = config.newsletter.unsubscribe_url + "?t=exempel"
+    preferences = (config.web.base_url or "") + "installningar?t=exempel"
+    return part.replace(UNSUBSCRIBE_PLACEHOLDER, sample).replace(
+        PREFERENCES_PLACEHOLDER, preferences
+    )
+
+
 FIRST_ISSUE_LOOKBACK = dt.timedelta(days=7)
 
 
@@ -294,6 +306,8 @@ def render_issue(
         "heading": word("newsletter_heading", context["week"]),
         "entries": entries,
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+        # Each reader's own preferences page, when the site has the reader service.
+        "preferences_url": PREFERENCES_PLACEHOLDER if config.web.base_url else "",
     }
     html = render(env, "email/newsletter.html", config, **data)
     import css_inline

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
-from blogtool.mail import queue, subscribers
+from blogtool.mail import lists, queue, signups, subscribers
 from blogtool.mail.subscribers import Subscriber
 from blogtool.store import transaction
 
@@ -29,5 +29,7 @@ def forget(db: sqlite3.Connection, address: str, now: dt.datetime) -> int:
         erased = 0
         if subscriber is not None:
             erased = queue.erase_subscriber(db, subscriber.id)
+            lists.forget_lists(db, subscriber.id)
             subscribers.delete(db, subscriber.id)
+        signups.erase(db, subscribers.email_key(normalized))
     return erased

@@ -13,7 +13,7 @@ import datetime as dt
 import sqlite3
 from enum import StrEnum
 
-from blogtool.mail import issues, subscribers
+from blogtool.mail import issues
 from blogtool.mail.compose import Recipient
 from blogtool.mail.issues import Issue
 from blogtool.store import script, transaction, utc_now_iso
@@ -62,17 +62,25 @@ def backoff(attempt: int, base: float) -> float:
 # --- queries -------------------------------------------------------------------------------------
 
 
-def freeze(db: sqlite3.Connection, issue: Issue, now: dt.datetime) -> int:
-    """Fix the issue's recipients: every active subscriber, once. Later calls change nothing."""
+Members = tuple[str, tuple[str, ...]]  # an SQL condition on subscribers ``s``, its arguments
+EVERYONE: Members = ("1", ())
+
+
+def freeze(
+    db: sqlite3.Connection, issue: Issue, now: dt.datetime, members: Members = EVERYONE
+) -> int:
+    """Fix the issue's recipients: every active subscriber on its list (``members``), once.
+    Later calls change nothing."""
+    condition, args = members
     with transaction(db):
         if not issues.is_frozen(db, issue.id):
             stamp = utc_now_iso(now)
             db.execute(
                 "INSERT OR IGNORE INTO deliveries "
                 "(issue_id, subscriber_id, email, status, updated_at) "
-                "SELECT ?, id, email, 'queued', ? FROM subscribers "
-                "WHERE status = 'active' ORDER BY id",
-                (issue.id, stamp),
+                "SELECT ?, s.id, s.email, 'queued', ? FROM subscribers s "
+                f"WHERE s.status = 'active' AND {condition} ORDER BY s.id",
+                (issue.id, stamp, *args),
             )
             issues.mark_frozen(db, issue.id, now)
     row = db.execute("SELECT COUNT(*) FROM deliveries WHERE issue_id = ?", (issue.id,)).fetchone()
@@ -130,14 +138,19 @@ def settle_uncertain(db: sqlite3.Connection, issue_id: int, *, resend: bool) -> 
     )
 
 
-def recipients(db: sqlite3.Connection, issue: Issue) -> list[Recipient]:
-    """Who a send of ``issue`` would reach now: its queued rows, or every active subscriber if
-    the recipients are not fixed yet."""
+def recipients(
+    db: sqlite3.Connection, issue: Issue, members: Members = EVERYONE
+) -> list[Recipient]:
+    """Who a send of ``issue`` would reach now: its queued rows, or every active subscriber on
+    its list if the recipients are not fixed yet."""
     if not issue.frozen_at:
-        return [
-            Recipient(0, s.id, s.email, s.name)
-            for s in subscribers.listing(db, "active", order="id")
-        ]
+        condition, args = members
+        rows = db.execute(
+            "SELECT s.id, s.email, s.name FROM subscribers s "
+            f"WHERE s.status = 'active' AND {condition} ORDER BY s.id",
+            args,
+        )
+        return [Recipient(0, r["id"], r["email"], r["name"]) for r in rows]
     rows = db.execute(
         "SELECT d.id, d.subscriber_id, d.email, s.name FROM deliveries d "
         "LEFT JOIN subscribers s ON s.id = d.subscriber_id "

@@ -16,7 +16,8 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from blogtool.mail import issues, queue, subscribers
+from blogtool.config import Config
+from blogtool.mail import issues, lists, queue, subscribers
 from blogtool.mail.compose import MessageFactory, Recipient
 from blogtool.mail.issues import Issue
 from blogtool.mail.transports import (
@@ -62,6 +63,11 @@ class Pacing:
     should_stop: Callable[[], bool] = lambda: False
 
 
+def issue_members(config: Config) -> queue.Members:
+    """Who an issue goes to: the active subscribers on the series' list (the default list)."""
+    return lists.on_list_sql(config, lists.default_list(config))
+
+
 def send_issue(
     db: sqlite3.Connection,
     issue: Issue,
@@ -80,7 +86,7 @@ def send_issue(
     """Work through the issue's queue until it is empty, the run is stopped or the server is
     gone. Returns what happened; the queue holds the rest for the next run."""
     report = SendReport()
-    report.total = queue.freeze(db, issue, pacing.now())
+    report.total = queue.freeze(db, issue, pacing.now(), issue_members(factory.config))
     if accept_uncertain or resend_uncertain:
         queue.settle_uncertain(db, issue.id, resend=resend_uncertain)
     done = queue.counts(db, issue.id)  # an earlier run's work counts in the report

@@ -94,6 +94,7 @@ class Subscriber:
     updated_at: str
     status_changed_at: str | None
     status_reason: str | None
+    consent_version: str | None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Subscriber:
@@ -208,6 +209,11 @@ def listing(
 
 def delete(db: sqlite3.Connection, subscriber_id: int) -> None:
     db.execute("DELETE FROM subscribers WHERE id = ?", (subscriber_id,))
+
+
+def unsuppress(db: sqlite3.Connection, normalized: str) -> None:
+    """A forgotten address that confirmed a new sign-up: consent given anew."""
+    db.execute("DELETE FROM suppressions WHERE email_hash = ?", (email_hash(normalized),))
 
 
 def suppress(db: sqlite3.Connection, normalized: str, now: dt.datetime, reason: str) -> None:

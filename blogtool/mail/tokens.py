@@ -69,3 +69,54 @@ def verify_token(secret: bytes, token: str, email_key: str) -> bool:
         return False
     subscriber_id, signature = parsed
     return hmac.compare_digest(signature, _signature(secret, subscriber_id, email_key))
+
+
+# --- links of the reader service ---------------------------------------------------------------
+#
+# ``<purpose>.<id>.<expires>.<signature>``: the HMAC covers the purpose, the id, the expiry and a
+# binding (the address, or a sign-up's nonce), so a confirmation link cannot be used as a data
+# link, an expired one cannot be renewed by editing it, and a link stops working when the address
+# it was made for is gone. Purposes are short words; ids and expiry are integers.
+
+_LINK = re.compile(r"([a-z]{2,12})\.([0-9]{1,18})\.([0-9]{1,12})\.([A-Za-z0-9_-]{24})")
+
+
+class BadLink(BlogtoolError):
+    """A reader-service link that is forged, altered, or not for this purpose."""
+
+
+class ExpiredLink(BlogtoolError):
+    """A genuine link whose time is up."""
+
+
+def _link_signature(secret: bytes, purpose: str, ident: int, expires: int, binding: str) -> str:
+    message = f"blogtool-link-v1\0{purpose}\0{ident}\0{expires}\0{binding}".encode()
+    mac = hmac.new(secret, message, hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()[:18]).decode("ascii")
+
+
+def make_link_token(secret: bytes, purpose: str, ident: int, binding: str, expires: int = 0) -> str:
+    """A token for ``purpose`` about row ``ident``; ``expires`` is a Unix time (0: never)."""
+    signature = _link_signature(secret, purpose, ident, expires, binding)
+    return f"{purpose}.{ident}.{expires}.{signature}"
+
+
+def link_id(token: str, purpose: str) -> int:
+    """The row a token names, before it can be checked (the binding is in that row)."""
+    m = _LINK.fullmatch(token.strip())
+    if m is None or m.group(1) != purpose:
+        raise BadLink("not a link of this kind")
+    return int(m.group(2))
+
+
+def check_link_token(secret: bytes, token: str, purpose: str, binding: str, now: float) -> None:
+    """Raises BadLink for a forged, altered or foreign token, ExpiredLink for a late one."""
+    m = _LINK.fullmatch(token.strip())
+    if m is None or m.group(1) != purpose:
+        raise BadLink("not a link of this kind")
+    ident, expires = int(m.group(2)), int(m.group(3))
+    expected = _link_signature(secret, purpose, ident, expires, binding)
+    if not hmac.compare_digest(m.group(4), expected):
+        raise BadLink("the link's signature does not match")
+    if expires and now > expires:
+        raise ExpiredLink("the link has expired")
