@@ -104,7 +104,8 @@ ALLOWED = {
     "site": {"(top)", "config", "content", "site"},
     "mail": {"(top)", "config", "content", "site", "mail"},
     "job": {"(top)", "config", "content", "site", "mail", "job"},
-    "cli": {"(top)", "config", "content", "site", "mail", "job", "cli"},
+    "web": {"(top)", "config", "content", "site", "mail", "web"},
+    "cli": {"(top)", "config", "content", "site", "mail", "job", "web", "cli"},
 }
 
 

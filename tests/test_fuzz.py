@@ -250,7 +250,7 @@ def test_adding_any_subscriber_succeeds_or_fails_cleanly(tmp_path_factory, addre
 
 @pytest.fixture(scope="module")
 def web_app(tmp_path_factory):
-    from blogtool.mail.web import make_app
+    from blogtool.web.app import make_app
 
     site = _fresh_site(tmp_path_factory.mktemp("fuzz-web"))
     return make_app(load_config(site), b"a-secret-for-fuzzing-only-0123", lambda: NOW)

@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from blogtool.config import load_config
-from blogtool.mail.web import make_app, make_server
+from blogtool.web.app import make_app
+from blogtool.web.server import make_server
 
 from .conftest import NOW, SECRET
 from .smtp_sink import free_port

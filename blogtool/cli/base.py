@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -41,6 +42,7 @@ COMMANDS = {
     "subscribers": "subscribers",
     "newsletter": "newsletter",
     "unsubscribe": "subscribers",
+    "web": "web",
     "run": "run",
     "status": "run",
     "next": "run",
@@ -218,3 +220,41 @@ def send_now(
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
+
+
+def serve_web(env: Env, host: str, port: int, site_dir: Path | None = None) -> None:
+    """Run the reader service under waitress until SIGTERM or Ctrl-C (``blogtool web``)."""
+    import logging
+
+    from blogtool.errors import UsageError
+    from blogtool.mail.compose import envelope_sender
+    from blogtool.web.app import make_app
+    from blogtool.web.server import (
+        Sender,
+        access_logged,
+        make_server,
+        serve_until_stopped,
+        with_site,
+    )
+
+    config = env.config
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    logger = logging.getLogger("blogtool.web")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    sender = Sender(config, lambda: transport(env), envelope_sender(config), env.now)
+    app = make_app(config, env.secret(), env.now, sender.wake)
+    if site_dir is not None:
+        base = config.web.base_url
+        app = with_site(app, site_dir, urlsplit(base).path if base else None)
+    try:
+        server = make_server(access_logged(app), host, port, config.web.trusted_proxy)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}; try --port") from None
+    where = f"http://{host}:{server.effective_port}/"
+    if not config.web.base_url:
+        click.echo(f"Answering unsubscribe requests on {where} (Ctrl-C stops)", err=True)
+    else:
+        click.echo(f"The reader service is on {where} (Ctrl-C stops)", err=True)
+    serve_until_stopped(server, sender)

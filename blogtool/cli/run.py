@@ -101,6 +101,7 @@ def run_job(env: Env, quiet: bool) -> None:
                 ),
                 lock=lambda name: site_lock(config.state_dir, name),
                 proof=_proof_sender(env, secret) if secret is not None else None,
+                send_queued=lambda: _send_queued(env, db),
             )
             for level, message in result.log:
                 getattr(log, level)(message, extra={"first": message in result.first_time})
@@ -129,6 +130,13 @@ def _proof_sender(env: Env, secret: bytes) -> Any:
             send_test(factory, via, envelope_sender(config), parseaddr(editor)[1], env.now())
 
     return send_proof
+
+
+def _send_queued(env: Env, db: Any) -> Any:
+    from blogtool.mail.compose import envelope_sender
+    from blogtool.mail.outgoing import drain
+
+    return drain(db, transport(env), envelope_sender(env.config), env.now())
 
 
 def _remember_error(env: Env, message: str) -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from blogtool.errors import ExitStatus, UsageError
 
-from .base import Env, clip, pass_env, state_db, table
+from .base import Env, clip, pass_env, serve_web, state_db, table
 
 # --- subscribers --------------------------------------------------------------------------------
 
@@ -233,40 +232,14 @@ def unsubscribe() -> None:
 @click.option("--port", default=8025, show_default=True, type=click.IntRange(0, 65535))
 @pass_env
 def unsubscribe_serve(env: Env, host: str, port: int) -> None:
-    """Answer [newsletter] unsubscribe_url: one-click POSTs from mail clients (RFC 8058)
-    unsubscribe at once; a person who follows the link gets a page with a button.
-
-    Run it behind the site's web server, which terminates https and passes the
-    unsubscribe path here (nginx: location /avregistrera { proxy_pass http://127.0.0.1:8025; }).
+    """The same as 'blogtool web' (kept for existing setups): the reader service, which
+    answers [newsletter] unsubscribe_url among its pages.
 
     \b
     Example:
         blogtool unsubscribe serve --port 8025
     """
-    import signal
-
-    from blogtool.mail.web import make_app, make_server
-
-    app = make_app(env.config, env.secret(), env.now)
-    try:
-        server = make_server(app, host, port)
-    except OSError as exc:
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}; try --port") from None
-
-    def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt  # SIGTERM (systemd, docker stop) ends it like Ctrl-C
-
-    signal.signal(signal.SIGTERM, stop)
-    click.echo(
-        f"Answering unsubscribe requests on http://{host}:{server.effective_port}/ (Ctrl-C stops)",
-        err=True,
-    )
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
+    serve_web(env, host, port)
 
 
 @unsubscribe.command(name="token")

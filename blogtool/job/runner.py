@@ -22,6 +22,7 @@ from typing import Any
 from blogtool.content.calendar import Slot, plan
 from blogtool.content.model import Site, Status
 from blogtool.errors import LockedError
+from blogtool.mail import outgoing, signups
 from blogtool.mail.issues import (
     Issue,
     default_since,
@@ -30,6 +31,7 @@ from blogtool.mail.issues import (
     unfinished_issue,
     unmailed_items,
 )
+from blogtool.mail.outgoing import Drained
 from blogtool.mail.proofing import (
     CHANGED_PROOF_PREFIX,
     PROOF_PREFIX,
@@ -99,6 +101,7 @@ def run_once(
     send: Callable[[Issue], SendReport] | None,
     lock: Callable[[str], AbstractContextManager[None]],
     proof: Callable[[Coming, str], None] | None = None,
+    send_queued: Callable[[], Drained] | None = None,
 ) -> RunResult:
     """One pass of the scheduled job: publish under the site's build lock, then mail under its
     send lock, so a long send (a manual one, or a run's own) never holds up publishing, and a
@@ -120,7 +123,27 @@ def run_once(
     except LockedError as exc:
         result.info(f"{exc}; the newsletter is left to it")
     _look_ahead(result, site, db, now)
+    if site.config.web.base_url:
+        _tend_readers(result, site, db, now, send_queued)
     return result
+
+
+def _tend_readers(
+    result: RunResult,
+    site: Site,
+    db: sqlite3.Connection,
+    now: dt.datetime,
+    send_queued: Callable[[], Drained] | None,
+) -> None:
+    """The reader service's upkeep: drop sign-ups whose link has expired, and send the
+    one-off mails it queued that are still waiting (the service sends them at once; this
+    catches what a stopped service left)."""
+    dropped = signups.purge(db, site.config, now)
+    if dropped:
+        result.info(f"deleted {dropped} unconfirmed sign-ups whose link had expired")
+    if send_queued is not None and outgoing.counts(db)["queued"]:
+        done = send_queued()
+        result.info(f"reader mail: {done.sent} sent, {done.failed} failed, {done.waiting} waiting")
 
 
 def weeks_without_tip(site: Site, now: dt.datetime) -> list[tuple[Slot, str]]:

@@ -119,7 +119,7 @@ def count_post(db: sqlite3.Connection, client: str, now: dt.datetime, limit: int
     return bool(posts <= limit)
 
 
-def _take_quota(db: sqlite3.Connection, email_key: str, now: dt.datetime, limit: int) -> bool:
+def take_quota(db: sqlite3.Connection, email_key: str, now: dt.datetime, limit: int) -> bool:
     """One more mail to this address today, if it has not had ``limit`` (in a transaction)."""
     day = now.astimezone(dt.UTC).date().isoformat()
     key = hashed("mail\0" + email_key)
@@ -195,7 +195,7 @@ def sign_up(
         pending = Pending.from_row(
             db.execute("SELECT * FROM signups WHERE email_key = ?", (key,)).fetchone()
         )
-        if not _take_quota(db, key, now, config.web.mails_per_address):
+        if not take_quota(db, key, now, config.web.mails_per_address):
             return None
     return pending
 

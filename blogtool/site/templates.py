@@ -9,6 +9,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from jinja2.loaders import split_template_path
@@ -95,9 +96,22 @@ def make_environment(
     env.filters["clock"] = lambda value: value.strftime("%H:%M")
     env.filters["excerpt"] = lambda body, limit=240: excerpt(body, limit)
     env.filters["weekday"] = lambda value: weekday_name(value.weekday(), lang)
+    web_base = urlsplit(config.web.base_url or "")
+    same_host = web_base.netloc == urlsplit(config.site.base_url).netloc
+
+    def web_href(path: str) -> str:
+        """A link to the reader service: root-relative on the site's own host (it then works
+        wherever the site is served), absolute on another."""
+        if not config.web.base_url:
+            return ""
+        return (web_base.path if same_host else config.web.base_url) + path
+
     env.globals.update(
         site=config.site,
         tips=config.tips,
+        web=config.web,
+        web_href=web_href,
+        mailing_lists=config.lists,
         services=config.services,
         urls=urls,
         preview=preview,

@@ -1,0 +1,362 @@
+"""The readers' own service: one WSGI application under ``[web] base_url`` with the sign-up
+form (double opt-in), confirmation, preferences, unsubscribe (RFC 8058 one-click POST), "my
+data" with erasure, and a health check.
+
+Rules every endpoint keeps:
+- A GET changes nothing: link scanners and previews fetch URLs. Confirming, saving, erasing
+  and unsubscribing take a POST from a button.
+- The answer to a sign-up or a data request is the same whatever the address's state, so the
+  service reveals to nobody who subscribes.
+- A form is refused before anything is stored when it is too large (413), uses the wrong method
+  (405), comes from another site (403), comes too often from one client (429) or is invalid
+  (400); every refusal is a page in the site's language with the right status.
+- Links are signed (``mail.tokens``); a forged, altered, expired or used-up one changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from blogtool.config import Config
+from blogtool.errors import BlogtoolError
+from blogtool.mail import lists, outgoing, privacy, queue, signups, subscribers
+from blogtool.mail.readermail import reader_message
+from blogtool.mail.signups import SignupError
+from blogtool.mail.tokens import (
+    BadLink,
+    ExpiredLink,
+    check_link_token,
+    link_id,
+    make_link_token,
+    make_token,
+)
+from blogtool.mail.web import find as find_by_unsubscribe_token
+from blogtool.mail.web import unsubscribe
+from blogtool.site.templates import make_environment, render
+from blogtool.store import opened
+from blogtool.web.http import (
+    SECURITY_HEADERS,
+    STATUS,
+    App,
+    Refused,
+    Request,
+    Response,
+    StartResponse,
+    check_origin,
+    read_form,
+)
+
+
+class ReaderService:
+    """The application. ``now`` is the clock; ``wake`` is called when a mail was queued (the
+    server's sender thread sends it at once)."""
+
+    def __init__(
+        self,
+        config: Config,
+        secret: bytes,
+        now: Callable[[], dt.datetime],
+        wake: Callable[[], None] = lambda: None,
+    ):
+        self.config = config
+        self.secret = secret
+        self.now = now
+        self.wake = wake
+        self.env = make_environment(config)
+        base = config.web.base_url
+        self.base_path = urlsplit(base).path if base else None
+        self.legacy_unsubscribe = urlsplit(config.newsletter.unsubscribe_url).path.rstrip("/")
+        self.routes: dict[str, tuple[set[str], Callable[[Request], Response]]] = {
+            "": ({"GET"}, self.signup_page),
+            "prenumerera": ({"POST"}, self.signup),
+            "bekrafta": ({"GET", "POST"}, self.confirm),
+            "installningar": ({"GET", "POST"}, self.preferences),
+            "avregistrera": ({"GET", "POST"}, self.unsubscribe),
+            "mina-uppgifter": ({"GET", "POST"}, self.my_data),
+            "mina-uppgifter/radera": ({"POST"}, self.erase),
+            "halsa": ({"GET"}, self.health),
+        }
+
+    # --- WSGI -----------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            response = self.dispatch(environ, method)
+        except Refused as refused:
+            response = self.message(refused.code, refused.kind)
+            response.headers += refused.headers
+        head = method == "HEAD"
+        headers = [
+            ("Content-Type", response.kind),
+            ("Content-Length", str(len(response.body))),
+            *SECURITY_HEADERS,
+            *response.headers,
+        ]
+        start_response(STATUS[response.code], headers)
+        return [] if head else [response.body]
+
+    def dispatch(self, environ: dict[str, Any], method: str) -> Response:
+        full = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        if full.rstrip("/") == self.legacy_unsubscribe:
+            route = "avregistrera"
+        elif self.base_path is not None and (full + "/").startswith(self.base_path):
+            route = full[len(self.base_path) :].strip("/")
+        else:
+            raise Refused(404, "not-found")
+        if route not in self.routes or (self.base_path is None and route != "avregistrera"):
+            raise Refused(404, "not-found")
+        methods, handler = self.routes[route]
+        allowed = methods | ({"HEAD"} if "GET" in methods else set())
+        if method not in allowed:
+            raise Refused(405, "method", [("Allow", ", ".join(sorted(allowed)))])
+        request = Request(
+            method="GET" if method == "HEAD" else method,
+            path=route,
+            query=parse_qs(environ.get("QUERY_STRING", "")),
+            headers={k[5:].lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")},
+            client=str(environ.get("REMOTE_ADDR", "")),
+        )
+        if request.method == "POST":
+            request.form = read_form(environ)
+            if route != "avregistrera":  # mail clients post one-click unsubscribes themselves
+                check_origin(self.config, request)
+        return handler(request)
+
+    # --- pages ----------------------------------------------------------------------------------
+
+    def page(self, code: int, template: str, **context: Any) -> Response:
+        context.setdefault("page_title", "Nyhetsbrevet")
+        context.setdefault("description", "")
+        context.setdefault("section", "")
+        context.setdefault("canonical", None)
+        context.setdefault("service_page", True)
+        return Response(code, render(self.env, template, self.config, **context).encode("utf-8"))
+
+    def message(self, code: int, kind: str, **context: Any) -> Response:
+        return self.page(code, "web/message.html", kind=kind, **context)
+
+    def list_names(self, keys: Iterable[str]) -> list[str]:
+        return [self.config.lists[k].name for k in keys if k in self.config.lists]
+
+    # --- abuse control --------------------------------------------------------------------------
+
+    def count_post(self, db: sqlite3.Connection, request: Request) -> None:
+        if not signups.count_post(db, request.client, self.now(), self.config.web.requests_per_ip):
+            raise Refused(429, "rate", [("Retry-After", str(signups.RATE_WINDOW))])
+
+    # --- sign-up --------------------------------------------------------------------------------
+
+    def signup_page(self, request: Request) -> Response:
+        return self.page(200, "web/signup.html", page_title="Prenumerera")
+
+    def signup(self, request: Request) -> Response:
+        chosen = request.form.get("lista", [])
+        with opened(self.config.state_path) as db:
+            self.count_post(db, request)
+            if request.value("webbplats"):  # the honeypot: a person never fills it in
+                return self.message(200, "sent")
+            try:
+                pending = signups.sign_up(
+                    db, self.config, request.value("epost"), request.value("namn"), chosen,
+                    self.now(),
+                )  # fmt: skip
+            except SignupError as exc:
+                raise Refused(400, str(exc)) from None
+            if pending is not None:
+                self.queue_confirmation(db, pending)
+        return self.message(200, "sent")
+
+    def queue_confirmation(self, db: sqlite3.Connection, pending: signups.Pending) -> None:
+        token = signups.confirm_token(self.secret, self.config, pending)
+        created = dt.datetime.fromisoformat(pending.created_at)
+        expires = (created + self.config.web.confirm_within).astimezone(self.config.site.timezone)
+        data = reader_message(
+            self.config, "confirm", pending.email, self.now(),
+            reader_name=pending.name, lists=self.list_names(pending.lists),
+            confirm_url=f"{self.config.web.base_url}bekrafta?t={token}", expires=expires,
+        )  # fmt: skip
+        outgoing.enqueue(db, "confirm", pending.email_key, pending.email, data, self.now())
+        self.wake()
+
+    def confirm(self, request: Request) -> Response:
+        token = request.token
+        with opened(self.config.state_path) as db:
+            try:
+                if request.method == "GET":
+                    pending = signups.find_pending(db, self.secret, token, self.now())
+                    if pending.confirmed_at is not None:
+                        return self.message(200, "already-confirmed")
+                    return self.page(
+                        200, "web/confirm.html", page_title="Bekräfta", token=token,
+                        email=pending.email, lists=self.list_names(pending.lists),
+                    )  # fmt: skip
+                outcome, pending = signups.confirm(db, self.secret, token, self.now())
+            except ExpiredLink:
+                raise Refused(410, "expired") from None
+            except BadLink:
+                raise Refused(400, "bad-link") from None
+        kind = "confirmed" if outcome == "confirmed" else "already-confirmed"
+        return self.message(200, kind, lists=self.list_names(pending.lists))
+
+    # --- the subscriber's own pages ---------------------------------------------------------------
+
+    def subscriber_for(
+        self, db: sqlite3.Connection, token: str, purpose: str
+    ) -> subscribers.Subscriber:
+        """The subscriber a signed link is for; Refused if it is forged, late or they are gone."""
+        try:
+            row = db.execute(
+                "SELECT * FROM subscribers WHERE id = ?", (link_id(token, purpose),)
+            ).fetchone()
+            if row is None:
+                raise BadLink("no such subscriber")
+            subscriber = subscribers.Subscriber.from_row(row)
+            binding = subscribers.email_key(subscriber.email)
+            check_link_token(self.secret, token, purpose, binding, self.now().timestamp())
+        except ExpiredLink:
+            raise Refused(410, "expired") from None
+        except BadLink:
+            raise Refused(400, "bad-link") from None
+        return subscriber
+
+    def preferences_url(self, subscriber: subscribers.Subscriber) -> str:
+        key = subscribers.email_key(subscriber.email)
+        token = make_link_token(self.secret, "prefs", subscriber.id, key)
+        return f"{self.config.web.base_url}installningar?t={token}"
+
+    def unsubscribe_url(self, subscriber: subscribers.Subscriber) -> str:
+        token = make_token(self.secret, subscriber.id, subscribers.email_key(subscriber.email))
+        return f"{self.config.newsletter.unsubscribe_url}?t={token}"
+
+    def preferences(self, request: Request) -> Response:
+        token = request.token
+        with opened(self.config.state_path) as db:
+            subscriber = self.subscriber_for(db, token, "prefs")
+            if request.method == "POST":
+                self.count_post(db, request)
+                try:
+                    chosen = lists.check_lists(self.config, request.form.get("lista", []))
+                except BlogtoolError:
+                    raise Refused(400, "unknown-list") from None
+                if not chosen:
+                    raise Refused(400, "no-list")
+                name = subscribers.clean_name(request.value("namn"))[: subscribers.MAX_NAME]
+                with subscribers_transaction(db):
+                    lists.set_lists(db, subscriber.id, chosen, self.now())
+                    db.execute(
+                        "UPDATE subscribers SET name = ? WHERE id = ?", (name, subscriber.id)
+                    )
+                return self.message(200, "saved", lists=self.list_names(chosen))
+            chosen = lists.lists_of(db, self.config, subscriber.id)
+        return self.page(
+            200, "web/preferences.html", page_title="Välj brev", token=token,
+            subscriber=subscriber, chosen=chosen, unsubscribe_url=self.unsubscribe_url(subscriber),
+        )  # fmt: skip
+
+    def my_data(self, request: Request) -> Response:
+        with opened(self.config.state_path) as db:
+            if request.method == "POST":
+                self.count_post(db, request)
+                if not request.value("webbplats"):
+                    self.queue_data_link(db, request.value("epost"))
+                return self.message(200, "data-sent")
+            token = request.value("t", "query")
+            if not token:
+                return self.page(
+                    200, "web/mydata.html", page_title="Mina uppgifter", subscriber=None
+                )
+            subscriber = self.subscriber_for(db, token, "data")
+            chosen = lists.lists_of(db, self.config, subscriber.id)
+            deliveries = len(queue.of_subscriber(db, subscriber.id))
+        consent_at = dt.datetime.fromisoformat(subscriber.consent_at).astimezone(
+            self.config.site.timezone
+        )
+        return self.page(
+            200, "web/mydata.html", page_title="Mina uppgifter", subscriber=subscriber,
+            token=token, list_names=self.list_names(chosen), consent_at=consent_at,
+            deliveries=deliveries, preferences_url=self.preferences_url(subscriber),
+        )  # fmt: skip
+
+    def queue_data_link(self, db: sqlite3.Connection, address: str) -> None:
+        """Mail the data link if the address is a subscriber (and under its daily quota);
+        the page says the same either way."""
+        try:
+            subscriber = subscribers.get(db, address)
+        except subscribers.InvalidAddress:
+            raise Refused(400, "address") from None
+        if subscriber is None:
+            return
+        key = subscribers.email_key(subscriber.email)
+        now = self.now()
+        with subscribers_transaction(db):
+            if not signups.take_quota(db, key, now, self.config.web.mails_per_address):
+                return
+            expires = now + self.config.web.data_link_within
+            token = make_link_token(
+                self.secret, "data", subscriber.id, key, int(expires.timestamp())
+            )
+            data = reader_message(
+                self.config, "my-data", subscriber.email, now,
+                data_url=f"{self.config.web.base_url}mina-uppgifter?t={token}",
+                expires=expires.astimezone(self.config.site.timezone),
+            )  # fmt: skip
+            outgoing.enqueue(db, "my-data", key, subscriber.email, data, now)
+        self.wake()
+
+    def erase(self, request: Request) -> Response:
+        with opened(self.config.state_path) as db:
+            subscriber = self.subscriber_for(db, request.token, "data")
+            privacy.forget(db, subscriber.email, self.now())
+        return self.message(200, "erased")
+
+    # --- unsubscribe and health -----------------------------------------------------------------
+
+    def unsubscribe(self, request: Request) -> Response:
+        token = request.token
+        env, config = self.env, self.config
+
+        def page(code: int, state: str, token: str = "") -> Response:
+            body = render(env, "unsubscribe.html", config, state=state, token=token)
+            return Response(code, body.encode("utf-8"))
+
+        with opened(config.state_path) as db:
+            if request.method == "POST":
+                one_click = request.form.get("List-Unsubscribe") == ["One-Click"]
+                how = "one-click (RFC 8058)" if one_click else "web form"
+                outcome = unsubscribe(db, self.secret, token, self.now(), how)
+                if outcome.status == "invalid":
+                    return page(400, "invalid")
+                return page(200, "done")
+            row = find_by_unsubscribe_token(db, self.secret, token)
+        if row is None:
+            return page(400, "invalid")
+        return page(200, "done" if row["status"] == "unsubscribed" else "confirm", token)
+
+    def health(self, request: Request) -> Response:
+        try:
+            with opened(self.config.state_path) as db:
+                db.execute("SELECT 1 FROM subscribers LIMIT 1").fetchall()
+        except (BlogtoolError, sqlite3.Error):
+            return Response(503, b'{"status": "unavailable"}\n', "application/json")
+        return Response(200, json.dumps({"status": "ok"}).encode() + b"\n", "application/json")
+
+
+def subscribers_transaction(db: sqlite3.Connection) -> Any:
+    from blogtool.store import transaction
+
+    return transaction(db)
+
+
+def make_app(
+    config: Config,
+    secret: bytes,
+    now: Callable[[], dt.datetime],
+    wake: Callable[[], None] = lambda: None,
+) -> App:
+    return ReaderService(config, secret, now, wake)

@@ -1,0 +1,180 @@
+"""Running the reader service in production: waitress, an access log without addresses, a
+sender thread that mails what the service queued, and a clean stop on SIGTERM.
+
+waitress is pure Python (it runs on the Windows servers many municipalities use too), keeps a
+fixed pool of worker threads, handles connections without a thread each, and closes idle or
+half-sent requests after a timeout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import mimetypes
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from blogtool.config import Config
+from blogtool.mail import outgoing
+from blogtool.mail.transports import Transport
+from blogtool.store import opened
+from blogtool.web.http import MAX_FORM, App, StartResponse
+
+log = logging.getLogger("blogtool.web")
+
+
+def access_logged(app: App) -> App:
+    """One line per request: client (hashed), method, path without the query (links carry
+    tokens), status, size and time. No address is ever logged."""
+
+    def logged(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.monotonic()
+        seen: dict[str, str] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            seen["status"] = status.split(" ", 1)[0]
+            seen["size"] = dict(headers).get("Content-Length", "-")
+            return start_response(status, headers, *rest)
+
+        result = app(environ, capture)
+        client = hashlib.sha256(str(environ.get("REMOTE_ADDR", "")).encode()).hexdigest()[:12]
+        path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))[:200]
+        log.info(
+            '%s "%s %s" %s %s %.0fms',
+            client,
+            environ.get("REQUEST_METHOD", "-"),
+            path,
+            seen.get("status", "-"),
+            seen.get("size", "-"),
+            (time.monotonic() - started) * 1000,
+        )
+        return result
+
+    return logged
+
+
+def with_site(app: App, public: Path, base_path: str | None) -> App:
+    """The built site as static files beside the service, as a web server in front of it
+    would serve them (for trying the service on one machine; production uses nginx)."""
+    root = public.resolve()
+
+    def serve(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        if (base_path and (path + "/").startswith(base_path)) or path.endswith("avregistrera"):
+            return app(environ, start_response)
+        target = (root / path.lstrip("/")).resolve()
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_relative_to(root) or not target.is_file():
+            target = root / "404.html"
+            status = "404 Not Found"
+        else:
+            status = "200 OK"
+        body = target.read_bytes() if target.is_file() else b"Not found\n"
+        kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        if kind.startswith("text/") or kind in ("application/xml", "image/svg+xml"):
+            kind += "; charset=utf-8"
+        start_response(status, [("Content-Type", kind), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return serve
+
+
+class Sender:
+    """Sends what the service queued, at once (``wake``) and every ``interval`` seconds, in one
+    thread of its own, so a slow mail server never holds up a page."""
+
+    def __init__(
+        self,
+        config: Config,
+        transport: Callable[[], Transport],
+        sender: str,
+        now: Callable[[], dt.datetime],
+        interval: float = 60.0,
+    ):
+        self.config, self.transport, self.sender, self.now = config, transport, sender, now
+        self.interval = interval
+        self.event = threading.Event()
+        self.stopping = False
+        self.thread = threading.Thread(target=self.loop, name="blogtool-sender", daemon=True)
+
+    def wake(self) -> None:
+        self.event.set()
+
+    def loop(self) -> None:
+        while not self.stopping:
+            self.event.wait(self.interval)
+            self.event.clear()
+            try:
+                with opened(self.config.state_path) as db:
+                    done = outgoing.drain(db, self.transport(), self.sender, self.now())
+                if done.sent or done.failed:
+                    log.info("mail: %d sent, %d failed, %d waiting", done.sent, done.failed,
+                             done.waiting)  # fmt: skip
+            except Exception as exc:  # the service keeps answering; the next wake retries
+                log.error("mail: %s", exc)
+
+    def start(self) -> None:
+        self.thread.start()
+        self.wake()  # whatever an earlier run left queued
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.wake()
+        self.thread.join(timeout=30)
+
+
+def make_server(app: App, host: str, port: int, trusted_proxy: str | None = None) -> Any:
+    """waitress, as production runs it. ``.run()`` serves until ``.close()``."""
+    from waitress.server import create_server
+
+    proxy: dict[str, Any] = {}
+    if trusted_proxy:
+        proxy = {
+            "trusted_proxy": trusted_proxy,
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+        }
+    return create_server(
+        app,
+        host=host,
+        port=port,
+        threads=8,
+        # Many slow or stalled clients must not lock out the others: poll() has no 1024-socket
+        # ceiling, and the limit stays below the usual 1024 open files.
+        connection_limit=900,
+        asyncore_use_poll=True,
+        channel_timeout=20,
+        max_request_header_size=16384,
+        max_request_body_size=MAX_FORM * 4,
+        ident="blogtool",
+        clear_untrusted_proxy_headers=True,
+        **proxy,
+    )
+
+
+def serve_until_stopped(server: Any, sender: Sender | None) -> None:
+    """Serve until SIGTERM or SIGINT; then stop taking requests, let the sender finish the
+    message it is on, and return."""
+
+    def stop(signum: int, frame: Any) -> None:
+        log.info("stopping (signal %d)", signum)
+        raise KeyboardInterrupt  # waitress's loop ends on it, its workers finish first
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    if sender is not None:
+        sender.start()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if sender is not None:
+            sender.stop()
