@@ -88,7 +88,7 @@ def connect(path: Path) -> sqlite3.Connection:
         db.row_factory = sqlite3.Row
         # WAL: readers never block the sender; NORMAL: a commit survives a crash or kill -9
         # of this process (it is in the WAL), without an fsync per delivery.
-        db.execute("PRAGMA journal_mode=WAL")
+        _journal_wal(db)
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         # A forgotten subscriber must not linger in free pages of the file.
@@ -98,6 +98,21 @@ def connect(path: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot open the state database: {exc}") from None
     return db
+
+
+def _journal_wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL. The switch takes a lock for which SQLite does not wait by itself, so two
+    processes opening a new database at once retry it briefly."""
+    import time
+
+    for attempt in range(100):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            time.sleep(0.01)
 
 
 def loose_permissions(path: Path) -> list[str]:
@@ -138,6 +153,10 @@ def migrate(db: sqlite3.Connection) -> list[str]:
         if name in done:
             continue
         with transaction(db):
+            # Another process (a web worker, a run) may have applied it since we looked.
+            again = "SELECT 1 FROM schema_migrations WHERE name = ?"
+            if db.execute(again, (name,)).fetchone() is not None:
+                continue
             for step in steps(name):
                 step(db)
             db.execute(

@@ -30,8 +30,15 @@ def subscribers() -> None:
 @click.argument("email")
 @click.option("--name", default="", help="The subscriber's name.")
 @click.option("--source", default="cli", show_default=True, help="Where consent was given.")
+@click.option(
+    "--list",
+    "chosen",
+    multiple=True,
+    metavar="KEY",
+    help="A letter to get (repeat for more; a key of [lists]). Default: the series' letter.",
+)
 @pass_env
-def subscribers_add(env: Env, email: str, name: str, source: str) -> None:
+def subscribers_add(env: Env, email: str, name: str, source: str, chosen: tuple[str, ...]) -> None:
     """Add EMAIL as an active subscriber, recording when and how consent was given.
 
     Adding an address that had unsubscribed makes it active again (new consent).
@@ -39,11 +46,17 @@ def subscribers_add(env: Env, email: str, name: str, source: str) -> None:
     \b
     Example:
         blogtool subscribers add anna@example.se --name "Anna Andersson" --source "webbformulär"
+        blogtool subscribers add bo@example.se --list torsdagstips --list blogg
     """
+    from blogtool.mail import lists
     from blogtool.mail import subscribers as subs
+    from blogtool.store import transaction
 
-    with state_db(env) as db:
+    keys = lists.check_lists(env.config, chosen) if chosen else []
+    with state_db(env) as db, transaction(db):
         outcome, subscriber = subs.add(db, email, name, env.now(), source)
+        if keys and subscriber is not None:
+            lists.set_lists(db, subscriber.id, keys, env.now())
     if outcome == "suppressed":
         raise UsageError(
             f"{email} asked to be forgotten; it is on the suppression list and was not added"
@@ -84,15 +97,20 @@ def subscribers_list(env: Env, status: str | None, as_json: bool) -> None:
     from dataclasses import asdict
 
     from blogtool.mail import subscribers as subs
+    from blogtool.mail.lists import lists_of
 
     with state_db(env) as db:
-        rows = subs.listing(db, status)
+        rows = [(s, lists_of(db, env.config, s.id)) for s in subs.listing(db, status)]
     if as_json:
-        click.echo(json.dumps([asdict(s) for s in rows], ensure_ascii=False, indent=2))
+        data = [{**asdict(s), "lists": keys} for s, keys in rows]
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     table(
-        ("EMAIL", "NAME", "STATUS", "CONSENT", "SOURCE"),
-        [(s.email, clip(s.name, 30), s.status, s.consent_at, s.consent_source) for s in rows],
+        ("EMAIL", "NAME", "STATUS", "CONSENT", "SOURCE", "LISTS"),
+        [
+            (s.email, clip(s.name, 30), s.status, s.consent_at, s.consent_source, " ".join(keys))
+            for s, keys in rows
+        ],
     )
 
 
@@ -131,7 +149,13 @@ def subscribers_import(env: Env, file: Path) -> None:
     from blogtool.mail import subscribers as subs
 
     with state_db(env) as db:
-        report = subs.import_csv(db, file, env.now())
+        from blogtool.mail import lists
+
+        def set_lists(subscriber_id: int, cell: str) -> None:
+            keys = lists.check_lists(env.config, cell.split())
+            lists.set_lists(db, subscriber_id, keys, env.now())
+
+        report = subs.import_csv(db, file, env.now(), set_lists)
     assert report.invalid is not None
     for line, problem in report.invalid:
         click.secho(f"{file}:{line}: {problem}", fg="red", err=True)
@@ -157,7 +181,9 @@ def subscribers_export(env: Env, file: Path) -> None:
     from blogtool.mail import subscribers as subs
 
     with state_db(env) as db:
-        data = subs.export_csv(db)
+        from blogtool.mail.lists import lists_of
+
+        data = subs.export_csv(db, lambda sid: lists_of(db, env.config, sid))
     write_atomic(file, data)
     count = data.count(b"\n") - 1
     click.echo(f"wrote {count} subscribers to {file}")
@@ -175,12 +201,15 @@ def subscribers_show(env: Env, email: str) -> None:
     """
     from dataclasses import asdict
 
+    from blogtool.mail.lists import lists_of
     from blogtool.mail.privacy import stored_about
 
     with state_db(env) as db:
         subscriber, deliveries = stored_about(db, email)
+        keys = lists_of(db, env.config, subscriber.id)
     for key, value in asdict(subscriber).items():
         click.echo(f"{key}: {value if value is not None else ''}")
+    click.echo(f"lists: {' '.join(keys)}")
     click.echo(f"deliveries: {len(deliveries)}")
     for d in deliveries:
         click.echo(

@@ -12,7 +12,7 @@ import hashlib
 import io
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -263,9 +263,15 @@ def _csv_lines(text: str) -> Iterator[tuple[int, list[str] | str]]:
         yield number, cells
 
 
-def import_csv(db: sqlite3.Connection, path: Path, now: dt.datetime) -> ImportReport:
-    """Read ``email,name`` rows. Invalid rows are reported with their line number and never stop
-    the import; the valid rows go in in one transaction."""
+def import_csv(
+    db: sqlite3.Connection,
+    path: Path,
+    now: dt.datetime,
+    set_lists: Callable[[int, str], None] | None = None,
+) -> ImportReport:
+    """Read ``email,name[,lists]`` rows. Invalid rows are reported with their line number and
+    never stop the import; the valid rows go in in one transaction. ``set_lists`` records a
+    new subscriber's ``lists`` cell (space-separated keys), raising UsageError for a bad one."""
     report = ImportReport()
     assert report.invalid is not None
     try:
@@ -289,6 +295,7 @@ def import_csv(db: sqlite3.Connection, path: Path, now: dt.datetime) -> ImportRe
         )
     email_col = columns.index("email")
     name_col = columns.index("name") if "name" in columns else None
+    lists_col = columns.index("lists") if "lists" in columns and set_lists else None
     source = f"import:{path.name}"
     with transaction(db):
         for line, row in rows:
@@ -301,9 +308,18 @@ def import_csv(db: sqlite3.Connection, path: Path, now: dt.datetime) -> ImportRe
                 report.invalid.append((line, "missing email column"))
                 continue
             name = row[name_col] if name_col is not None and len(row) > name_col else ""
+            chosen = (
+                row[lists_col].strip() if lists_col is not None and len(row) > lists_col else ""
+            )
             try:
-                outcome, _ = add(db, row[email_col], name, now, source)
-            except (InvalidAddress, InvalidName) as exc:
+                db.execute("SAVEPOINT row")
+                outcome, added = add(db, row[email_col], name, now, source)
+                if chosen and outcome == "added" and added is not None and set_lists is not None:
+                    set_lists(added.id, chosen)
+                db.execute("RELEASE row")
+            except (InvalidAddress, InvalidName, UsageError) as exc:
+                db.execute("ROLLBACK TO row")
+                db.execute("RELEASE row")
                 report.invalid.append((line, str(exc)))
                 continue
             if outcome == "added":
@@ -315,10 +331,12 @@ def import_csv(db: sqlite3.Connection, path: Path, now: dt.datetime) -> ImportRe
     return report
 
 
-def export_csv(db: sqlite3.Connection) -> bytes:
+def export_csv(db: sqlite3.Connection, lists_of: Callable[[int], list[str]]) -> bytes:
+    """Every subscriber as CSV; ``lists`` is the space-separated keys of their letters."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["email", "name", "status", "consent_at", "consent_source"])
+    writer.writerow(["email", "name", "status", "consent_at", "consent_source", "lists"])
     for s in listing(db):
-        writer.writerow([s.email, s.name, s.status, s.consent_at, s.consent_source])
+        keys = " ".join(lists_of(s.id))
+        writer.writerow([s.email, s.name, s.status, s.consent_at, s.consent_source, keys])
     return out.getvalue().encode("utf-8")

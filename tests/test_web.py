@@ -1,0 +1,408 @@
+"""The reader service over real HTTP: waitress on 127.0.0.1, the real state database, and the
+confirmation and data mails read back from the outbox the service sends them to."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import json
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from email import policy
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+
+from blogtool.config import load_config
+from blogtool.mail.compose import envelope_sender
+from blogtool.mail.transports import OutboxTransport
+from blogtool.web.app import make_app
+from blogtool.web.server import Sender, access_logged, make_server
+
+from .conftest import NOW, SECRET, Run
+from .smtp_sink import free_port
+
+WEB = """
+[web]
+base_url = "https://blogg.vaxjo.example/nyhetsbrev/"
+requests_per_ip = 12
+"""
+SERIES = "torsdagstips"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+def web_site(sample_site, monkeypatch):
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
+    config = sample_site / "blogtool.toml"
+    text = config.read_text("utf-8").replace(
+        'base_url = "https://kommunbloggen.example.se/"',
+        'base_url = "https://blogg.vaxjo.example/"',
+    )
+    config.write_text(text + WEB, "utf-8")
+    return sample_site
+
+
+class Service:
+    def __init__(self, site: Path, clock: Clock, log: list[str]):
+        self.site, self.clock, self.log = site, clock, log
+        config = load_config(site)
+        self.config = config
+        self.sender = Sender(
+            config, lambda: OutboxTransport(config.outbox_dir), envelope_sender(config), clock,
+            interval=0.2,
+        )  # fmt: skip
+        app = make_app(config, SECRET.encode(), clock, self.sender.wake)
+        self.server = make_server(access_logged(app), "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self.origin = self.url
+
+    def request(
+        self, path: str, data: dict | bytes | None = None, *, method: str | None = None,
+        origin: str | None = "", headers: dict | None = None,
+    ) -> tuple[int, str]:  # fmt: skip
+        body = (
+            data
+            if isinstance(data, bytes) or data is None
+            else urlencode(data, doseq=True).encode()
+        )
+        url = path if path.startswith("http") else self.url + path
+        req = urllib.request.Request(url, data=body, method=method)
+        if body is not None:
+            req.add_header("Content-Type", "application/x-www-form-urlencoded")
+        if origin is not None and body is not None:
+            req.add_header("Origin", origin or self.origin)
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as response:
+                return response.status, response.read().decode("utf-8")
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode("utf-8")
+
+    def local(self, link: str) -> str:
+        parts = urlsplit(link)
+        return f"{self.url}{parts.path}?{parts.query}"
+
+    def mails(self, wait_for: int = 0) -> list[email.message.EmailMessage]:
+        deadline = time.monotonic() + 5
+        while True:
+            found = sorted(
+                self.config.outbox_dir.glob("out-*.eml"), key=lambda p: p.stat().st_mtime_ns
+            )
+            if len(found) >= wait_for or time.monotonic() > deadline:
+                return [
+                    email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
+                    for p in found
+                ]
+            time.sleep(0.05)
+
+    def link_in(self, message: email.message.EmailMessage, purpose: str) -> str:
+        text = message.get_body(("plain",)).get_content()
+        return self.local(re.search(rf"https://\S+\?t={purpose}\.\S+", text).group())
+
+    def db(self) -> sqlite3.Connection:
+        from blogtool.store import connect
+
+        return connect(self.config.state_path)
+
+    def rows(self, table: str) -> int:
+        with self.db() as db:
+            return db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+@pytest.fixture
+def service(web_site, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="blogtool.web")
+    svc = Service(web_site, Clock(), [])
+    thread = threading.Thread(target=svc.server.run, daemon=True)
+    thread.start()
+    svc.sender.start()
+    yield svc
+    svc.sender.stop()
+    svc.server.close()
+
+
+def sign_up(svc: Service, address: str, lists=(SERIES,), **extra) -> tuple[int, str]:
+    return svc.request("/nyhetsbrev/prenumerera", {"epost": address, "lista": list(lists), **extra})
+
+
+def confirm_link(svc: Service, n: int = 1) -> str:
+    return svc.link_in(svc.mails(wait_for=n)[n - 1], "confirm")
+
+
+def subscriber_rows(svc: Service) -> list[tuple]:
+    with svc.db() as db:
+        query = "SELECT email, status, consent_source, consent_version FROM subscribers"
+        return [tuple(r) for r in db.execute(query)]
+
+
+# --- the double opt-in ------------------------------------------------------------------------
+
+
+def test_a_sign_up_is_pending_until_the_button_on_the_link_is_pressed(service):
+    status, body = sign_up(service, "Anna.Svensson@Example.se", name="Anna")
+    assert status == 200 and "Titta i din inkorg" in body
+    assert service.rows("signups") == 1 and subscriber_rows(service) == []
+    message = service.mails(wait_for=1)[0]
+    assert message["To"] == "Anna.Svensson@example.se"
+    assert message["Auto-Submitted"] == "auto-generated"
+    link = service.link_in(message, "confirm")
+    status, body = service.request(link)  # a link scanner's GET: nothing happens
+    assert status == 200 and "Ja, jag vill prenumerera" in body
+    assert subscriber_rows(service) == []
+    token = link.split("t=")[1]
+    status, body = service.request("/nyhetsbrev/bekrafta", {"t": token})
+    assert status == 200 and "Tack, nu är du med!" in body
+    assert subscriber_rows(service) == [("Anna.Svensson@example.se", "active", "webbformulär", "1")]
+    status, body = service.request("/nyhetsbrev/bekrafta", {"t": token})  # a second click
+    assert status == 200 and "Redan bekräftad" in body
+    assert len(subscriber_rows(service)) == 1
+
+
+def test_the_answer_is_the_same_whatever_the_address_is(service, web_site):
+    run = Run(web_site)
+    assert run("subscribers", "add", "aktiv@example.se").exit_code == 0
+    assert run("subscribers", "add", "slutat@example.se").exit_code == 0
+    assert run("subscribers", "remove", "slutat@example.se").exit_code == 0
+    assert run("subscribers", "add", "glomd@example.se").exit_code == 0
+    assert run("subscribers", "forget", "glomd@example.se", "--yes").exit_code == 0
+    sign_up(service, "vantar@example.se")
+    answers = {
+        address: sign_up(service, address)
+        for address in ("ny@example.se", "vantar@example.se", "aktiv@example.se",
+                        "slutat@example.se", "glomd@example.se")
+    }  # fmt: skip
+    assert len(set(answers.values())) == 1, answers
+    # Each of them confirms before anything is sent to them; the forgotten one too.
+    assert len(service.mails(wait_for=6)) == 6
+    forgotten = next(m for m in service.mails() if m["To"] == "glomd@example.se")
+    token = service.link_in(forgotten, "confirm").split("t=")[1]
+    assert service.request("/nyhetsbrev/bekrafta", {"t": token})[0] == 200
+    shown = run("subscribers", "show", "glomd@example.se")
+    assert "status: active" in shown.stdout and "consent_source: webbformulär" in shown.stdout
+
+
+# --- bad input ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("form", "status", "text"),
+    [
+        ({"epost": "inte en adress", "lista": SERIES}, 400, "Adressen verkar inte stämma"),
+        ({"epost": "anna@example.se"}, 400, "Välj minst ett brev"),
+        ({"epost": "anna@example.se", "lista": "katter"}, 400, "Det brevet finns inte"),
+        ({"epost": "anna@example.se", "lista": SERIES, "x": "y" * 5000}, 413, "För mycket data"),
+    ],
+    ids=["invalid-address", "missing-list", "unknown-list", "oversized"],
+)
+def test_a_bad_form_gets_a_page_and_stores_nothing(service, form, status, text):
+    got, body = service.request("/nyhetsbrev/prenumerera", form)
+    assert got == status and text in body and '<html lang="sv">' in body
+    assert service.rows("signups") == 0 and service.rows("outgoing") == 0
+
+
+def test_a_wrong_method_gets_405_with_allow(service):
+    status, body = service.request("/nyhetsbrev/prenumerera")
+    assert status == 405 and "Det går inte att göra så här" in body
+    status, _ = service.request("/nyhetsbrev/bekrafta", b"", method="PUT")
+    assert status == 405
+    status, body = service.request("/nyhetsbrev/finns-inte")
+    assert status == 404
+
+
+def test_forged_expired_and_forgotten_links_change_nothing(service, web_site):
+    sign_up(service, "anna@example.se")
+    token = confirm_link(service).split("t=")[1]
+    forged = [token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
+              token.replace("confirm.1.", "confirm.2."), "confirm.1.0.xyz", "prefs." + token[8:]]  # fmt: skip
+    for bad in forged:
+        status, body = service.request("/nyhetsbrev/bekrafta", {"t": bad})
+        assert status == 400 and "Länken fungerar inte" in body, bad
+    service.clock.now = NOW + dt.timedelta(days=8)
+    status, body = service.request("/nyhetsbrev/bekrafta", {"t": token})
+    assert status == 410 and "Länken har gått ut" in body
+    assert subscriber_rows(service) == []
+    service.clock.now = NOW
+    # Forgotten since: the sign-up is gone with the rest of what was kept about the address.
+    assert Run(web_site)("subscribers", "forget", "anna@example.se", "--yes").exit_code == 0
+    status, body = service.request("/nyhetsbrev/bekrafta", {"t": token})
+    assert status == 400 and subscriber_rows(service) == []
+
+
+def test_a_form_from_another_site_is_refused(service):
+    status, body = service.request(
+        "/nyhetsbrev/prenumerera",
+        {"epost": "a@example.se", "lista": SERIES},
+        origin="https://evil.example",
+    )
+    assert status == 403 and "fel ställe" in body
+    status, _ = service.request(
+        "/nyhetsbrev/prenumerera", {"epost": "a@example.se", "lista": SERIES}, origin=None
+    )
+    assert status == 403
+    ok, _ = service.request(
+        "/nyhetsbrev/prenumerera", {"epost": "a@example.se", "lista": SERIES},
+        origin=None, headers={"Referer": "https://blogg.vaxjo.example/torsdagstips/"},
+    )  # fmt: skip
+    assert ok == 200
+    assert service.rows("signups") == 1
+
+
+def test_the_honeypot_stores_nothing_and_looks_the_same(service):
+    status, body = sign_up(service, "robot@example.se", webbplats="http://spam.example")
+    assert status == 200 and body == sign_up(service, "manniska@example.se")[1]
+    with service.db() as db:
+        assert [r[0] for r in db.execute("SELECT email FROM signups")] == ["manniska@example.se"]
+
+
+# --- limits -----------------------------------------------------------------------------------------
+
+
+def test_one_client_gets_429_after_its_limit_and_the_count_survives_a_restart(service, web_site):
+    for n in range(12):
+        assert sign_up(service, f"p{n}@example.se")[0] == 200
+    status, body = sign_up(service, "p12@example.se")
+    assert status == 429 and "För många försök" in body
+    assert service.rows("signups") == 12
+    # A new service on the same database still counts this client.
+    other = Service(web_site, service.clock, [])
+    thread = threading.Thread(target=other.server.run, daemon=True)
+    thread.start()
+    try:
+        assert sign_up(other, "p13@example.se")[0] == 429
+        service.clock.now = NOW + dt.timedelta(minutes=11)
+        assert sign_up(other, "p13@example.se")[0] == 200
+    finally:
+        other.server.close()
+
+
+def test_one_address_gets_at_most_three_mails_a_day(service):
+    for _ in range(6):
+        assert sign_up(service, "ivrig@example.se")[0] == 200
+    time.sleep(0.5)
+    assert len(service.mails(wait_for=3)) == 3
+    assert service.rows("signups") == 1
+    service.clock.now = NOW + dt.timedelta(days=1)
+    assert sign_up(service, "ivrig@example.se")[0] == 200
+    assert len(service.mails(wait_for=4)) == 4
+
+
+# --- preferences, lists and my data --------------------------------------------------------------
+
+
+def test_preferences_from_the_newsletter_choose_what_comes(service, web_site):
+    run = Run(web_site)
+    for address in ("anna@example.se", "bo@example.se"):
+        assert run("subscribers", "add", address).exit_code == 0
+    assert run("newsletter", "build", "--since", "2026-11-20", now=NOW).exit_code == 0
+    assert run("newsletter", "send", now=NOW).exit_code == 0
+    letter = next(
+        email.message_from_bytes(p.read_bytes(), policy=policy.default)
+        for p in service.config.outbox_dir.glob("*.eml")
+        if b"anna@example.se" in p.read_bytes() and not p.name.startswith("out-")
+    )
+    link = service.link_in(letter, "prefs")
+    status, body = service.request(link)
+    assert status == 200 and "Välj vilka brev du får" in body and "anna@example.se" in body
+    token = link.split("t=")[1]
+    status, body = service.request("/nyhetsbrev/installningar", {"t": token, "lista": []})
+    assert status == 400 and "Välj minst ett brev" in body
+    status, body = service.request(
+        "/nyhetsbrev/installningar", {"t": token, "lista": "blogg", "namn": "Anna"}
+    )
+    assert status == 200 and "Nya blogginlägg" in body
+    # The next tips issue goes to Bo only.
+    later = NOW + dt.timedelta(days=6)
+    assert run("newsletter", "build", now=later).exit_code == 0
+    result = run("newsletter", "send", "--dry-run", now=later)
+    assert "would send 1 messages" in result.stdout
+    listed = json.loads(run("subscribers", "list", "--json").stdout)
+    assert {s["email"]: s["lists"] for s in listed} == {
+        "anna@example.se": ["blogg"],
+        "bo@example.se": [SERIES],
+    }
+
+
+def test_my_data_shows_the_record_and_erases_it(service, web_site):
+    sign_up(service, "anna@example.se", name="Anna")
+    token = confirm_link(service).split("t=")[1]
+    service.request("/nyhetsbrev/bekrafta", {"t": token})
+    status, body = service.request("/nyhetsbrev/mina-uppgifter", {"epost": "okand@example.se"})
+    same = service.request("/nyhetsbrev/mina-uppgifter", {"epost": "anna@example.se"})
+    assert status == 200 and (status, body) == same  # no telling who is here
+    link = service.link_in(service.mails(wait_for=2)[1], "data")
+    status, body = service.request(link)
+    assert status == 200 and "anna@example.se" in body and "webbformulär" in body
+    assert "Torsdagstips varje vecka" in body and "Radera mina uppgifter" in body
+    data_token = link.split("t=")[1]
+    status, body = service.request("/nyhetsbrev/mina-uppgifter/radera", {"t": data_token})
+    assert status == 200 and "raderade" in body
+    assert subscriber_rows(service) == [] and service.rows("signups") == 0
+    assert service.rows("outgoing") == 0
+    assert service.request(link)[0] == 400  # the link is spent with the data
+    shown = Run(web_site)("subscribers", "show", "anna@example.se")
+    assert shown.exit_code == 1
+    service.clock.now = NOW + dt.timedelta(days=2)
+
+
+def test_health_and_an_access_log_without_addresses(service, caplog):
+    status, body = service.request("/nyhetsbrev/halsa")
+    assert status == 200 and json.loads(body) == {"status": "ok"}
+    sign_up(service, "hemlig.person@example.se")
+    lines = [r.getMessage() for r in caplog.records if r.name == "blogtool.web"]
+    assert any('"POST /nyhetsbrev/prenumerera" 200' in line for line in lines)
+    assert not any("hemlig" in line or "@" in line for line in lines)
+
+
+def test_run_deletes_sign_ups_whose_link_expired(service, web_site):
+    sign_up(service, "sen@example.se")
+    sign_up(service, "snabb@example.se")
+    token = confirm_link(service, 2).split("t=")[1]
+    service.request("/nyhetsbrev/bekrafta", {"t": token})
+    run = Run(web_site)
+    result = run("run", now=NOW + dt.timedelta(days=8))
+    assert "deleted 1 unconfirmed sign-ups" in result.stderr
+    assert service.rows("signups") == 0  # the confirmed one's row is gone too
+    assert [r[0] for r in subscriber_rows(service)] == ["snabb@example.se"]
+
+
+def test_blogtool_web_stops_cleanly_on_sigterm(web_site):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "blogtool", "--site", str(web_site), "web", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={"BLOGTOOL_SECRET": SECRET, "PATH": "/usr/bin:/bin", "HOME": str(web_site)},
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/nyhetsbrev/halsa", timeout=1
+            ) as r:
+                assert r.status == 200
+                break
+        except OSError:
+            assert time.monotonic() < deadline, process.stderr.read() if process.poll() else ""
+            time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 0
+    err = process.stderr.read()
+    assert "Traceback" not in err and "stopping (signal 15)" in err
