@@ -140,3 +140,19 @@ def mail_site(sample_site, port, monkeypatch) -> Path:
     with open(sample_site / "blogtool.toml", "a", encoding="utf-8") as fh:
         fh.write(mail_config(port))
     return sample_site
+
+
+WEB_CONFIG = """
+[web]
+base_url = "https://blogg.vaxjo.example/nyhetsbrev/"
+requests_per_ip = 12
+"""
+
+
+@pytest.fixture
+def web_site(sample_site, monkeypatch) -> Path:
+    """The sample site with the reader service under /nyhetsbrev/, and a token secret."""
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
+    config = sample_site / "blogtool.toml"
+    config.write_text(config.read_text("utf-8") + WEB_CONFIG, "utf-8")
+    return sample_site

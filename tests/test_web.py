@@ -27,14 +27,9 @@ from blogtool.mail.transports import OutboxTransport
 from blogtool.web.app import make_app
 from blogtool.web.server import Sender, access_logged, make_server
 
-from .conftest import NOW, SECRET, Run
+from .conftest import NOW, SECRET, Run  # web_site: the sample site with [web]
 from .smtp_sink import free_port
 
-WEB = """
-[web]
-base_url = "https://blogg.vaxjo.example/nyhetsbrev/"
-requests_per_ip = 12
-"""
 SERIES = "torsdagstips"
 
 
@@ -44,18 +39,6 @@ class Clock:
 
     def __call__(self) -> dt.datetime:
         return self.now
-
-
-@pytest.fixture
-def web_site(sample_site, monkeypatch):
-    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
-    config = sample_site / "blogtool.toml"
-    text = config.read_text("utf-8").replace(
-        'base_url = "https://kommunbloggen.example.se/"',
-        'base_url = "https://blogg.vaxjo.example/"',
-    )
-    config.write_text(text + WEB, "utf-8")
-    return sample_site
 
 
 class Service:
@@ -406,3 +389,17 @@ def test_blogtool_web_stops_cleanly_on_sigterm(web_site):
     assert process.wait(timeout=10) == 0
     err = process.stderr.read()
     assert "Traceback" not in err and "stopping (signal 15)" in err
+
+
+def test_concurrent_sign_ups_under_load_lose_and_double_nothing():
+    """A smaller run of bench/signup.py (make bench runs 200 and 50): a real `blogtool web`
+    process, sign-ups released at the same moment."""
+    result = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve().parent.parent / "bench/signup.py"),
+         "--signups", "40", "--same", "20"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pending rows:            40" in result.stdout
+    assert "confirmations queued:    40" in result.stdout
+    assert "  rows:                    1" in result.stdout

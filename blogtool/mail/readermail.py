@@ -9,16 +9,24 @@ from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
+import jinja2
+
 from blogtool.config import Config
 from blogtool.site.templates import make_environment, render, words
 
 
 def reader_message(
-    config: Config, template: str, to: str, now: dt.datetime, **context: Any
+    config: Config,
+    template: str,
+    to: str,
+    now: dt.datetime,
+    env: jinja2.Environment | None = None,
+    **context: Any,
 ) -> bytes:
     """``email/<template>.txt`` and ``.html`` as one message to ``to``; the subject is the
-    ``<template>_subject`` phrase of words.txt."""
-    env = make_environment(config)
+    ``<template>_subject`` phrase of words.txt. ``env``: the caller's template environment
+    (a server keeps one), else a new one."""
+    env = env or make_environment(config)
     word = words(env, config)
     message = EmailMessage(policy=SMTP)
     message["From"] = config.newsletter.from_address

@@ -177,7 +177,7 @@ class ReaderService:
         created = dt.datetime.fromisoformat(pending.created_at)
         expires = (created + self.config.web.confirm_within).astimezone(self.config.site.timezone)
         data = reader_message(
-            self.config, "confirm", pending.email, self.now(),
+            self.config, "confirm", pending.email, self.now(), self.env,
             reader_name=pending.name, lists=self.list_names(pending.lists),
             confirm_url=f"{self.config.web.base_url}bekrafta?t={token}", expires=expires,
         )  # fmt: skip
@@ -302,7 +302,7 @@ class ReaderService:
                 self.secret, "data", subscriber.id, key, int(expires.timestamp())
             )
             data = reader_message(
-                self.config, "my-data", subscriber.email, now,
+                self.config, "my-data", subscriber.email, now, self.env,
                 data_url=f"{self.config.web.base_url}mina-uppgifter?t={token}",
                 expires=expires.astimezone(self.config.site.timezone),
             )  # fmt: skip

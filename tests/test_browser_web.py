@@ -1,0 +1,143 @@
+"""A reader's whole path through the reader service in headless Chromium, with axe-core checking
+each page a person fills in: the built site and the service on one waitress server on
+127.0.0.1 (as nginx would put them together), mail read back from the outbox."""
+
+from __future__ import annotations
+
+import email
+import re
+import threading
+from email import policy
+from urllib.parse import urlsplit
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from blogtool.config import load_config
+from blogtool.mail.compose import envelope_sender
+from blogtool.mail.transports import OutboxTransport
+from blogtool.web.app import make_app
+from blogtool.web.server import Sender, make_server, with_site
+
+from .conftest import NOW, SECRET, Run
+from .test_browser import browser  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.browser
+READER = "lisa.larsson@example.se"
+
+
+@pytest.fixture
+def served(web_site):
+    run = Run(web_site)
+    assert run("build").exit_code == 0
+    config = load_config(web_site)
+    sender = Sender(
+        config, lambda: OutboxTransport(config.outbox_dir), envelope_sender(config), lambda: NOW,
+        interval=0.2,
+    )  # fmt: skip
+    app = make_app(config, SECRET.encode(), lambda: NOW, sender.wake)
+    server = make_server(with_site(app, web_site / "public", "/nyhetsbrev/"), "127.0.0.1", 0)
+    threading.Thread(target=server.run, daemon=True).start()
+    sender.start()
+    yield web_site, run, config, f"http://127.0.0.1:{server.effective_port}"
+    sender.stop()
+    server.close()
+
+
+def mail_to(config, address: str, contains: str, wait: float = 5.0) -> email.message.EmailMessage:
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        for path in sorted(config.outbox_dir.glob("*.eml")):
+            message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            text = message.get_body(("plain",)).get_content()
+            if address in str(message["To"]) and contains in text:
+                return message  # type: ignore[return-value]
+        assert time.monotonic() < deadline, f"no mail to {address} with {contains!r}"
+        time.sleep(0.05)
+
+
+def link(message, purpose: str, base: str) -> str:
+    text = message.get_body(("plain",)).get_content()
+    found = urlsplit(re.search(rf"https://\S+\?t={purpose}\.\S+", text).group())
+    return f"{base}{found.path}?{found.query}"
+
+
+def serious(page) -> list[str]:
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_a_reader_signs_up_reads_chooses_leaves_and_erases(served, browser):  # noqa: F811
+    _, run, config, base = served
+    page = browser.new_page()
+    failures: list[str] = []
+    page.on(
+        "response", lambda r: failures.append(f"{r.status} {r.url}") if r.status >= 500 else None
+    )
+
+    # 1. The form in the footer of a built page.
+    page.goto(base + "/")
+    assert serious(page) == []
+    form = page.locator("form.signup").first
+    form.get_by_label("E-postadress").fill(READER)
+    form.get_by_label("Namn").fill("Lisa")
+    form.get_by_role("button", name="Prenumerera").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Titta i din inkorg"
+    page.goto(base + "/nyhetsbrev/")  # the sign-up page itself
+    assert serious(page) == []
+
+    # 2-3. The confirmation mail's link: a page with a button, and the button confirms.
+    page.goto(link(mail_to(config, READER, "Bekräfta här"), "confirm", base))
+    assert page.locator("h1").inner_text() == "Bekräfta din prenumeration"
+    assert serious(page) == []
+    page.get_by_role("button", name="Ja, jag vill prenumerera").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Tack, nu är du med!"
+
+    # 4. The newsletter reaches the reader.
+    assert run("newsletter", "build", "--since", "2026-11-20").exit_code == 0
+    assert run("newsletter", "send").exit_code == 0
+    letter = mail_to(config, READER, "Hitta ett utegym")
+
+    # 5. Preferences through the letter's own link.
+    page.goto(link(letter, "prefs", base))
+    assert page.locator("h1").inner_text() == "Välj vilka brev du får"
+    assert serious(page) == []
+    page.get_by_label("Nya blogginlägg").check()
+    page.get_by_role("button", name="Spara").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Dina val är sparade"
+    shown = run("subscribers", "show", READER).stdout
+    assert "lists: torsdagstips blogg" in shown and "name: Lisa" in shown
+
+    # 6. One-click unsubscribe, as a mail client does it (RFC 8058): a POST to the header's URL.
+    header = letter["List-Unsubscribe"]
+    url = urlsplit(re.search(r"<(https://[^>]+)>", header).group(1))
+    response = page.request.post(
+        f"{base}{url.path}?{url.query}", form={"List-Unsubscribe": "One-Click"}
+    )
+    assert response.status == 200
+    assert "status: unsubscribed" in run("subscribers", "show", READER).stdout
+
+    # 7. My data: asked for on the site, the link mailed, the record shown, and erased.
+    page.goto(base + "/nyhetsbrev/mina-uppgifter")
+    assert serious(page) == []
+    page.get_by_label("E-postadress").fill(READER)
+    page.get_by_role("button", name="Skicka länken").click()
+    page.wait_for_load_state()
+    page.goto(link(mail_to(config, READER, "ändra eller radera"), "data", base))
+    assert page.locator("h1").inner_text() == "Mina uppgifter"
+    assert READER in page.locator("dl.record").inner_text()
+    assert serious(page) == []
+    page.get_by_role("button", name="Radera mina uppgifter").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Dina uppgifter är raderade"
+    assert run("subscribers", "show", READER).exit_code == 1
+    assert failures == []
