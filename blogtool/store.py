@@ -56,6 +56,7 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("002_run_state", ("blogtool.store:create_state_table",)),
     ("003_reader_service", ("blogtool.mail.signups:create_tables",)),
+    ("004_issue_lists", ("blogtool.mail.issues:add_list_column",)),
 ]
 
 

@@ -365,7 +365,7 @@ def _dry_run(env: Env, db: Any, issue: Any, secret: bytes) -> None:
     from blogtool.mail.sending import issue_members
     from blogtool.mail.transports import describe
 
-    who = recipients(db, issue, issue_members(env.config))
+    who = recipients(db, issue, issue_members(env.config, issue))
     click.echo(f"issue {issue.id}: {issue.subject}")
     click.echo(f"would send {len(who)} messages via {describe(env.config)}; nothing was changed")
     if who:

@@ -61,7 +61,8 @@ def run_job(env: Env, quiet: bool) -> None:
         blogtool run
         */5 * * * * cd /srv/kommunbloggen && .venv/bin/blogtool run --quiet
     """
-    from blogtool.job.runner import record_run, run_once
+    from blogtool.job.result import record_run
+    from blogtool.job.runner import run_once
     from blogtool.mail.tokens import SecretMissing
     from blogtool.site.build import BuildOptions, build, check_output_dir
     from blogtool.store import site_lock
@@ -140,7 +141,7 @@ def _send_queued(env: Env, db: Any) -> Any:
 
 
 def _remember_error(env: Env, message: str) -> None:
-    from blogtool.job.runner import record_error
+    from blogtool.job.result import record_error
 
     try:
         with state_db(env) as db:

@@ -223,8 +223,8 @@ def _lists(reader: _Reader, raw_lists: Any, tips: dict[str, Any]) -> dict[str, M
     if raw_lists is None:
         series = _series_slug(tips)
         return {
-            series: MailingList(series, f"{tips['title']} varje vecka", "", "tips"),
-            "blogg": MailingList("blogg", "Nya blogginlägg", "", "posts"),
+            series: MailingList(series, f"{tips['title']} varje vecka", "", "tips", "each", None),
+            "blogg": MailingList("blogg", "Nya blogginlägg", "", "posts", "each", None),
         }
     found: dict[str, MailingList] = {}
     if not isinstance(raw_lists, dict):

@@ -245,6 +245,14 @@ class MailingList:
         str, "tips", "What it carries: tips (the weekly issue) or posts (new blog posts).",
         convert=s.list_content,
     )  # fmt: skip
+    cadence: str = s.key(
+        str, "each", "For posts: each (a mail per post, when it is published) or weekly (one "
+        "letter on the series day at [tips] time with the week's posts).", convert=s.cadence,
+    )  # fmt: skip
+    subject: str | None = s.key(
+        str, None, "For posts: the subject template (like [newsletter] subject); default: "
+        "'<site>: <title>', or '<site>: N nya inlägg'.",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,12 @@ def https_base(value: str) -> str:
     return value if value.endswith("/") else value + "/"
 
 
+def cadence(value: str) -> str:
+    if value not in ("each", "weekly"):
+        raise ValueError(f"expected each or weekly, got {value!r}")
+    return value
+
+
 def list_content(value: str) -> str:
     if value not in ("tips", "posts"):
         raise ValueError(f"expected tips or posts, got {value!r}")

@@ -15,14 +15,14 @@ import json
 import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from blogtool.content.calendar import Slot, plan
 from blogtool.content.model import Site, Status
 from blogtool.errors import LockedError
-from blogtool.mail import outgoing, signups
+from blogtool.job.letters import post_letters, tend_readers
+from blogtool.job.result import RunResult, send_and_report
 from blogtool.mail.issues import (
     Issue,
     default_since,
@@ -52,25 +52,6 @@ from blogtool.store import get_state, set_state, transaction, utc_now_iso
 from blogtool.timeutil import short_datetime
 
 LATE_AFTER = dt.timedelta(minutes=30)
-
-
-@dataclass
-class RunResult:
-    log: list[tuple[str, str]] = field(default_factory=list)  # (level, message)
-    first_time: set[str] = field(default_factory=set)  # warnings never given before
-    built: BuildResult | None = None
-    sent: list[tuple[int, SendReport]] = field(default_factory=list)
-    failed: bool = False
-
-    def info(self, message: str) -> None:
-        self.log.append(("info", message))
-
-    def warning(self, message: str) -> None:
-        self.log.append(("warning", message))
-
-    def error(self, message: str) -> None:
-        self.log.append(("error", message))
-        self.failed = True
 
 
 def site_fingerprint(site: Site, now: dt.datetime) -> str:
@@ -120,30 +101,13 @@ def run_once(
     try:
         with lock("send"):
             _mail(result, site, db, now, send, proof)
+            post_letters(result, site, db, now, send)
     except LockedError as exc:
         result.info(f"{exc}; the newsletter is left to it")
     _look_ahead(result, site, db, now)
     if site.config.web.base_url:
-        _tend_readers(result, site, db, now, send_queued)
+        tend_readers(result, site, db, now, send_queued)
     return result
-
-
-def _tend_readers(
-    result: RunResult,
-    site: Site,
-    db: sqlite3.Connection,
-    now: dt.datetime,
-    send_queued: Callable[[], Drained] | None,
-) -> None:
-    """The reader service's upkeep: drop sign-ups whose link has expired, and send the
-    one-off mails it queued that are still waiting (the service sends them at once; this
-    catches what a stopped service left)."""
-    dropped = signups.purge(db, site.config, now)
-    if dropped:
-        result.info(f"deleted {dropped} unconfirmed sign-ups whose link had expired")
-    if send_queued is not None and outgoing.counts(db)["queued"]:
-        done = send_queued()
-        result.info(f"reader mail: {done.sent} sent, {done.failed} failed, {done.waiting} waiting")
 
 
 def weeks_without_tip(site: Site, now: dt.datetime) -> list[tuple[Slot, str]]:
@@ -239,7 +203,7 @@ def _mail(
     if resumed is not None:
         if count(db, resumed.id, "queued") or resumed.frozen_at is None:
             result.info(f"resuming the unfinished send of issue {resumed.id}")
-            report = _send(result, db, resumed, send, now)
+            report = send_and_report(result, db, resumed, send, now)
             if report.remaining:
                 return  # the server is away; the next run carries on
         if uncertain_rows(db, resumed.id):
@@ -285,7 +249,7 @@ def _mail(
     # The issue carries exactly the items whose send time has come: what was proofed.
     issue = save_issue(db, coming.draft, now)
     result.info(f"issue {issue.id} built: {issue.subject} ({len(issue.items)} items)")
-    report = _send(result, db, issue, send, now)
+    report = send_and_report(result, db, issue, send, now)
     if report.uncertain:
         result.error(f"issue {issue.id}: {len(report.uncertain)} deliveries unconfirmed")
 
@@ -299,43 +263,6 @@ def _held(result: RunResult, site: Site, db: sqlite3.Connection, issue: Issue) -
         f"'blogtool newsletter approve {issue.id}' lets it go at the next run"
     )
     return True
-
-
-def record_run(db: sqlite3.Connection, result: RunResult, now: dt.datetime) -> None:
-    """What ``status`` shows about the last run: when, and its errors."""
-    with transaction(db):
-        set_state(db, "run.at", utc_now_iso(now), now)
-        set_state(db, "run.error", "\n".join(m for lv, m in result.log if lv == "error"), now)
-
-
-def record_error(db: sqlite3.Connection, message: str, now: dt.datetime) -> None:
-    """A run that stopped before it could decide anything: still a run, with its time."""
-    with transaction(db):
-        set_state(db, "run.at", utc_now_iso(now), now)
-        set_state(db, "run.error", message, now)
-
-
-def _send(
-    result: RunResult,
-    db: sqlite3.Connection,
-    issue: Issue,
-    send: Callable[[Issue], SendReport],
-    now: dt.datetime,
-) -> SendReport:
-    report = send(issue)
-    result.sent.append((issue.id, report))
-    with transaction(db):
-        set_state(db, "send.at", utc_now_iso(now), now)
-        set_state(db, "send.issue", str(issue.id), now)
-        set_state(db, "send.summary", report.summary(), now)
-    message = f"issue {issue.id} sent: {report.summary()}"
-    for address, error in report.failures:
-        result.error(f"issue {issue.id}: delivery to {address} failed: {error}")
-    if report.failed or report.remaining or report.stopped:
-        result.error(message)
-    else:
-        result.info(message)
-    return report
 
 
 # --- what is due next, for `status` and `next` --------------------------------------------------

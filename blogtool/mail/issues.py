@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from blogtool.config import Config, Service
+from blogtool.config import Config, MailingList, Service
 from blogtool.content.model import Item, Kind, Site
 from blogtool.errors import ConfigError, UsageError
 from blogtool.mail.plaintext import html_to_text
@@ -62,6 +63,11 @@ class IssueState(StrEnum):
     SENT = "sent"  # every delivery settled
 
 
+def add_list_column(db: sqlite3.Connection) -> None:
+    """Migration 004: which list an issue is for (NULL: the series' letter, as before)."""
+    db.execute("ALTER TABLE issues ADD COLUMN list TEXT")
+
+
 def create_tables(db: sqlite3.Connection) -> None:
     """Part of migration 001."""
     script(
@@ -97,11 +103,12 @@ class Issue:
     items: tuple[str, ...]
     frozen_at: str | None
     completed_at: str | None
+    list_key: str | None = None  # None: the series' letter; else the list of posts it went to
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Issue:
-        data = {k: row[k] for k in cls.__dataclass_fields__ if k != "items"}
-        return cls(items=tuple(json.loads(row["items"])), **data)
+        data = {k: row[k] for k in cls.__dataclass_fields__ if k not in ("items", "list_key")}
+        return cls(items=tuple(json.loads(row["items"])), list_key=row["list"], **data)
 
     @property
     def digest(self) -> str:
@@ -123,14 +130,21 @@ class Draft:
     preheader: str
     html: str
     text: str
+    list_key: str | None = None  # the list of blog posts it is for; None: the series' letter
 
     @property
     def digest(self) -> str:
         return content_digest(self.subject, self.preheader, self.html, self.text)
 
 
-def last_issue(db: sqlite3.Connection) -> Issue | None:
-    row = db.execute("SELECT * FROM issues ORDER BY id DESC LIMIT 1").fetchone()
+def last_issue(db: sqlite3.Connection, list_key: str | bool | None = False) -> Issue | None:
+    """The newest issue; of the series (``None``) or of one list (its key), if given."""
+    if list_key is False:
+        row = db.execute("SELECT * FROM issues ORDER BY id DESC LIMIT 1").fetchone()
+    else:
+        row = db.execute(
+            "SELECT * FROM issues WHERE list IS ? ORDER BY id DESC LIMIT 1", (list_key,)
+        ).fetchone()
     return Issue.from_row(row) if row else None
 
 
@@ -176,7 +190,7 @@ def send_slot(config: Config, when: dt.datetime) -> dt.datetime:
 
 def default_since(db: sqlite3.Connection, now: dt.datetime) -> dt.datetime:
     """Where the next issue starts: the end of the last one, or one week back for the first."""
-    previous = last_issue(db)
+    previous = last_issue(db, None)
     if previous is not None:
         return dt.datetime.fromisoformat(previous.period_end)
     return now - FIRST_ISSUE_LOOKBACK
@@ -202,28 +216,51 @@ def compile_issue(
     return render_issue(site, items, since, now)
 
 
-def already_mailed(db: sqlite3.Connection) -> set[str]:
-    """Paths of every item some earlier issue carried."""
+def already_mailed(db: sqlite3.Connection, list_key: str | None = None) -> set[str]:
+    """Paths of every item some earlier issue of the series (or of the list ``list_key``)
+    carried."""
     mailed: set[str] = set()
-    for (items,) in db.execute("SELECT items FROM issues"):
+    for (items,) in db.execute("SELECT items FROM issues WHERE list IS ?", (list_key,)):
         mailed.update(json.loads(items))
     return mailed
 
 
-def _line(env: jinja2.Environment, config: Config, key: str, context: dict[str, Any]) -> str:
-    """``[newsletter] subject`` or ``preheader``, rendered with the site's own environment
-    (its filters and globals), sandboxed: a template string is data, and must not reach
-    Python's internals (``cycler.__init__.__globals__`` and the like). One line, no escaping:
-    it goes in a header and a preview text, not into HTML."""
-    source = getattr(config.newsletter, key)
+def _line(
+    env: jinja2.Environment, config: Config, key: str, source: str, context: dict[str, Any]
+) -> str:
+    """A subject or preheader template from the config (``key`` names it in messages),
+    rendered with the site's own environment (its filters and globals), sandboxed: a template
+    string is data, and must not reach Python's internals (``cycler.__init__.__globals__`` and
+    the like). One line, no escaping: it goes in a header and a preview text, not into HTML."""
     try:
         line = env.from_string(source).render(**context)
     except jinja2.TemplateError as exc:
         raise ConfigError(
-            f"{config.path}: [newsletter] {key}: {exc}; available: "
-            f"{', '.join(sorted(context))}, site"
+            f"{config.path}: {key}: {exc}; available: {', '.join(sorted(context))}, site"
         ) from None
     return " ".join(line.split())
+
+
+def _headlines(
+    config: Config,
+    word: Callable[..., str],
+    context: dict[str, Any],
+    mailing_list: MailingList | None,
+) -> tuple[str, str, str, str]:
+    """Subject, preheader, heading and the letter's name: of the series' issue, or of a
+    letter of blog posts (its own subject template, or the words.txt default)."""
+    lines = make_environment(config, sandboxed=True).overlay(autoescape=False)
+    preheader = _line(lines, config, "[newsletter] preheader", config.newsletter.preheader, context)
+    if mailing_list is None:
+        subject = _line(lines, config, "[newsletter] subject", config.newsletter.subject, context)
+        return subject, preheader, word("newsletter_heading", context["week"]), config.tips.title
+    key = f"[lists.{mailing_list.key}] subject"
+    subject = (
+        _line(lines, config, key, mailing_list.subject, context)
+        if mailing_list.subject
+        else " ".join(word("posts_subject", context["title"], context["count"]).split())
+    )
+    return subject, preheader, word("posts_heading", mailing_list.name), mailing_list.name
 
 
 def issue_context(config: Config, items: list[Item], now: dt.datetime) -> dict[str, Any]:
@@ -263,20 +300,20 @@ def render_issue(
     since: dt.datetime,
     now: dt.datetime,
     send_at: dt.datetime | None = None,
+    mailing_list: MailingList | None = None,
 ) -> Draft:
     """The issue that carries ``items``, made at ``now`` for the send time ``send_at`` (now,
     if not given). What it says depends on ``send_at`` only, never on when it is made, so a
-    proof made the day before is the issue that goes out."""
+    proof made the day before is the issue that goes out. ``mailing_list``: a letter of blog
+    posts for that list, instead of the series' issue."""
     config = site.config
     urls = Urls(config)
     send_at = send_at or now
     ordered = sorted(items, key=lambda i: (i.date or send_at, i.slug), reverse=True)
     context = issue_context(config, ordered, send_at)
     env = make_environment(config)
-    lines = make_environment(config, sandboxed=True).overlay(autoescape=False)
-    subject = _line(lines, config, "subject", context)
-    preheader = _line(lines, config, "preheader", context)
     word = words(env, config)
+    subject, preheader, heading, letter_name = _headlines(config, word, context, mailing_list)
     links = urls.sources(i for i in site.items if i.date is not None and i.date <= send_at)
     lead = context["lead"]
     entries = []
@@ -303,7 +340,8 @@ def render_issue(
     data = {
         "subject": subject,
         "preheader": preheader,
-        "heading": word("newsletter_heading", context["week"]),
+        "heading": heading,
+        "letter_name": letter_name,
         "entries": entries,
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
         # Each reader's own preferences page, when the site has the reader service.
@@ -317,14 +355,15 @@ def render_issue(
     # No trailing spaces, but the signature separator keeps its one (RFC 3676: "-- ").
     text_lines = [line.rstrip() for line in text.splitlines()]
     text = "\n".join("-- " if line == "--" else line for line in text_lines).strip() + "\n"
-    return Draft(since, now, tuple(items), subject, preheader, html, text)
+    key = mailing_list.key if mailing_list else None
+    return Draft(since, now, tuple(items), subject, preheader, html, text, key)
 
 
 def save_issue(db: sqlite3.Connection, draft: Draft, now: dt.datetime) -> Issue:
     with transaction(db):
         cursor = db.execute(
             "INSERT INTO issues (created_at, period_start, period_end, subject, preheader, html, "
-            "text, items) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "text, items, list) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 utc_now_iso(now),
                 draft.period_start.isoformat(),
@@ -334,6 +373,7 @@ def save_issue(db: sqlite3.Connection, draft: Draft, now: dt.datetime) -> Issue:
                 draft.html,
                 draft.text,
                 json.dumps([str(i.path) for i in draft.items]),
+                draft.list_key,
             ),
         )
     assert cursor.lastrowid is not None

@@ -81,5 +81,11 @@ def on_list_sql(config: Config, key: str) -> tuple[str, tuple[str, ...]]:
     )
 
 
+def has_members(db: sqlite3.Connection, config: Config, key: str) -> bool:
+    condition, args = on_list_sql(config, key)
+    query = f"SELECT 1 FROM subscribers s WHERE s.status = 'active' AND {condition} LIMIT 1"
+    return db.execute(query, args).fetchone() is not None
+
+
 def forget_lists(db: sqlite3.Connection, subscriber_id: int) -> None:
     db.execute("DELETE FROM subscriptions WHERE subscriber_id = ?", (subscriber_id,))

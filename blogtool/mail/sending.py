@@ -63,9 +63,10 @@ class Pacing:
     should_stop: Callable[[], bool] = lambda: False
 
 
-def issue_members(config: Config) -> queue.Members:
-    """Who an issue goes to: the active subscribers on the series' list (the default list)."""
-    return lists.on_list_sql(config, lists.default_list(config))
+def issue_members(config: Config, issue: Issue) -> queue.Members:
+    """Who an issue goes to: the active subscribers on its list (the series' issues: on the
+    series' list, the default)."""
+    return lists.on_list_sql(config, issue.list_key or lists.default_list(config))
 
 
 def send_issue(
@@ -86,7 +87,7 @@ def send_issue(
     """Work through the issue's queue until it is empty, the run is stopped or the server is
     gone. Returns what happened; the queue holds the rest for the next run."""
     report = SendReport()
-    report.total = queue.freeze(db, issue, pacing.now(), issue_members(factory.config))
+    report.total = queue.freeze(db, issue, pacing.now(), issue_members(factory.config, issue))
     if accept_uncertain or resend_uncertain:
         queue.settle_uncertain(db, issue.id, resend=resend_uncertain)
     done = queue.counts(db, issue.id)  # an earlier run's work counts in the report
