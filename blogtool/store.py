@@ -57,6 +57,10 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     ("002_run_state", ("blogtool.store:create_state_table",)),
     ("003_reader_service", ("blogtool.mail.signups:create_tables",)),
     ("004_issue_lists", ("blogtool.mail.issues:add_list_column",)),
+    (
+        "005_bounces",
+        ("blogtool.mail.bounces:create_tables", "blogtool.mail.queue:add_bounce_column"),
+    ),
 ]
 
 

@@ -36,7 +36,13 @@ description = "Naturreservat och leder."
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
     """No test reads the real clock's override, a real site or a real home directory."""
-    for name in ("BLOGTOOL_NOW", "BLOGTOOL_SITE", "BLOGTOOL_SECRET", "BLOGTOOL_SMTP_PASSWORD"):
+    for name in (
+        "BLOGTOOL_NOW",
+        "BLOGTOOL_SITE",
+        "BLOGTOOL_SECRET",
+        "BLOGTOOL_SMTP_PASSWORD",
+        "BLOGTOOL_IMAP_PASSWORD",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("EDITOR", "true")

@@ -119,7 +119,13 @@ def test_migrations_are_recorded_and_applied_once(tmp_path):
     conn.close()
     db = store.connect(path)
     names = [r[0] for r in db.execute("SELECT name FROM schema_migrations ORDER BY name")]
-    assert names == ["001_initial", "002_run_state", "003_reader_service", "004_issue_lists"]
+    assert names == [
+        "001_initial",
+        "002_run_state",
+        "003_reader_service",
+        "004_issue_lists",
+        "005_bounces",
+    ]
     assert (
         db.execute("SELECT applied_at FROM schema_migrations WHERE name='001_initial'").fetchone()[
             0

@@ -43,6 +43,7 @@ COMMANDS = {
     "newsletter": "newsletter",
     "unsubscribe": "subscribers",
     "web": "web",
+    "bounces": "bounces",
     "run": "run",
     "status": "run",
     "next": "run",

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 NOW_ENV = "BLOGTOOL_NOW"
 SECRET_ENV = "BLOGTOOL_SECRET"
 SMTP_PASSWORD_ENV = "BLOGTOOL_SMTP_PASSWORD"
+IMAP_PASSWORD_ENV = "BLOGTOOL_IMAP_PASSWORD"
 
 
 class Env:
@@ -118,6 +119,12 @@ class Env:
         from blogtool.mail.transports import smtp_password
 
         return smtp_password(smtp, self.get(SMTP_PASSWORD_ENV), self._prompt_hidden)
+
+    def imap_password(self) -> str:
+        """The bounce mailbox's password: the environment, then the keyring."""
+        from blogtool.mail.bouncebox import imap_password
+
+        return imap_password(self.config, self.get(IMAP_PASSWORD_ENV))
 
     # the terminal -----------------------------------------------------------------------------
     @property

@@ -79,12 +79,13 @@ def newsletter_list(env: Env) -> None:
         blogtool newsletter list
     """
     from blogtool.mail.issues import issues
-    from blogtool.mail.queue import counts
+    from blogtool.mail.queue import bounce_counts, counts
 
     with state_db(env) as db:
         rows = []
         for issue in issues(db):
             c = counts(db, issue.id)
+            b = bounce_counts(db, issue.id)
             rows.append(
                 (
                     str(issue.id),
@@ -94,6 +95,7 @@ def newsletter_list(env: Env) -> None:
                     str(c["sent"]),
                     str(c["failed"]),
                     str(c["skipped"]),
+                    f"{b['hard']}/{b['soft']}/{b['complaint']}",
                     clip(issue.subject, 50),
                 )
             )
@@ -101,7 +103,18 @@ def newsletter_list(env: Env) -> None:
         click.echo("No issues yet; 'blogtool newsletter build' makes one.")
         return
     table(
-        ("ISSUE", "CREATED (UTC)", "STATE", "QUEUED", "SENT", "FAILED", "SKIPPED", "SUBJECT"), rows
+        (
+            "ISSUE",
+            "CREATED (UTC)",
+            "STATE",
+            "QUEUED",
+            "SENT",
+            "FAILED",
+            "SKIPPED",
+            "BOUNCED H/S/C",
+            "SUBJECT",
+        ),
+        rows,
     )
 
 

@@ -103,6 +103,11 @@ def run_job(env: Env, quiet: bool) -> None:
                 lock=lambda name: site_lock(config.state_dir, name),
                 proof=_proof_sender(env, secret) if secret is not None else None,
                 send_queued=lambda: _send_queued(env, db),
+                fetch_bounces=(
+                    (lambda: _fetch_bounces(env, db, secret))
+                    if config.bounces.imap_host and secret is not None
+                    else None
+                ),
             )
             for level, message in result.log:
                 getattr(log, level)(message, extra={"first": message in result.first_time})
@@ -131,6 +136,18 @@ def _proof_sender(env: Env, secret: bytes) -> Any:
             send_test(factory, via, envelope_sender(config), parseaddr(editor)[1], env.now())
 
     return send_proof
+
+
+def _fetch_bounces(env: Env, db: Any, secret: bytes) -> Any:
+    from blogtool.mail import bounces
+    from blogtool.mail.bouncebox import fetch
+
+    config, now = env.config, env.now()
+
+    def handle(raw: bytes) -> str:
+        return bounces.record(db, config, secret, bounces.read(raw, config), now)
+
+    return fetch(config, env.imap_password(), handle)
 
 
 def _send_queued(env: Env, db: Any) -> Any:

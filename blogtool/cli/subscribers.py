@@ -201,12 +201,14 @@ def subscribers_show(env: Env, email: str) -> None:
     """
     from dataclasses import asdict
 
+    from blogtool.mail.bounces import of_subscriber
     from blogtool.mail.lists import lists_of
     from blogtool.mail.privacy import stored_about
 
     with state_db(env) as db:
         subscriber, deliveries = stored_about(db, email)
         keys = lists_of(db, env.config, subscriber.id)
+        bounced = of_subscriber(db, subscriber.id)
     for key, value in asdict(subscriber).items():
         click.echo(f"{key}: {value if value is not None else ''}")
     click.echo(f"lists: {' '.join(keys)}")
@@ -217,6 +219,13 @@ def subscribers_show(env: Env, email: str) -> None:
             + (f", sent {d['sent_at']}" if d["sent_at"] else "")
             + (f", message {d['message_id']}" if d["message_id"] else "")
             + (f", last error: {d['last_error']}" if d["last_error"] else "")
+        )
+    click.echo(f"bounces: {len(bounced)}")
+    for b in bounced:
+        click.echo(
+            f"  {b['received_at']}: {b['kind']}"
+            + (f" {b['status']}" if b["status"] else "")
+            + (f": {b['diagnostic']}" if b["diagnostic"] else "")
         )
 
 

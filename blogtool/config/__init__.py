@@ -7,6 +7,7 @@ file; ``dump`` prints the effective configuration and the reference.
 from blogtool.config.dump import as_dict, dump_toml
 from blogtool.config.load import CONFIG_NAME, find_root, load_config, parse_config
 from blogtool.config.model import (
+    BouncesConfig,
     BuildConfig,
     CheckConfig,
     Config,
@@ -22,6 +23,7 @@ from blogtool.config.model import (
 
 __all__ = [
     "CONFIG_NAME",
+    "BouncesConfig",
     "BuildConfig",
     "CheckConfig",
     "Config",

@@ -16,6 +16,7 @@ from blogtool.config.model import (
     OPTIONAL_SECTIONS,
     SECTIONS,
     TABLES,
+    BouncesConfig,
     BuildConfig,
     CheckConfig,
     Config,
@@ -180,6 +181,7 @@ def parse_config(
         smtp=_smtp(values["smtp"]) if "smtp" in values else None,
         run=RunConfig(**values["run"]),
         web=WebConfig(**values["web"]),
+        bounces=_bounces(values["bounces"]),
         lists=MappingProxyType(lists),
         problems=tuple(reader.found),
     )
@@ -242,6 +244,11 @@ def _lists(reader: _Reader, raw_lists: Any, tips: dict[str, Any]) -> dict[str, M
     if not found:
         reader.report("lists", None, "expected at least one list", True)
     return found
+
+
+def _bounces(values: dict[str, Any]) -> BouncesConfig:
+    port = values["port"] or (993 if values["security"] == "ssl" else 143)
+    return BouncesConfig(**{**values, "port": port})
 
 
 def _series_slug(tips: dict[str, Any]) -> str:

@@ -167,6 +167,13 @@ class NewsletterConfig:
         int, 0, "Messages a minute; 0 sends as fast as the server takes them.",
         convert=s.non_negative,
     )  # fmt: skip
+    return_path: str | None = s.key(
+        str,
+        None,
+        "Envelope sender per delivery (VERP), e.g. 'bounces+{token}@blogg.example.se', so a "
+        "bounce says whom it is about; without it bounces are matched by Message-ID.",
+        convert=s.verp_pattern,
+    )
     proof_to: tuple[str, ...] = s.key(
         list,
         [],
@@ -234,6 +241,42 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class BouncesConfig:
+    """[bounces]: bounces and complaints that come back after a send, and what they do."""
+
+    imap_host: str | None = s.key(
+        str, None, "The IMAP server of the bounce mailbox; set, 'blogtool run' reads it.",
+    )  # fmt: skip
+    port: int | None = s.key(int, None, "Port; derived: 993 (ssl) or 143.", convert=s.port)
+    user: str | None = s.key(
+        str, None, "Login name; the password comes from BLOGTOOL_IMAP_PASSWORD or the keyring."
+    )
+    folder: str = s.key(str, "INBOX", "The folder bounces arrive in.", convert=s.nonempty)
+    processed_folder: str = s.key(
+        str, "Behandlade", "Handled messages are moved here (made if missing).",
+        convert=s.nonempty,
+    )  # fmt: skip
+    security: str = s.key(str, "ssl", "ssl, starttls or none.", convert=s.security)
+    soft_limit: int = s.key(
+        int, 3, "Temporary failures (4.x.x) to one address within soft_days that count as a "
+        "hard bounce.", convert=s.positive,
+    )  # fmt: skip
+    soft_days: int = s.key(int, 30, "The window for soft_limit, in days.", convert=s.positive)
+    max_hard_percent: float = s.key(
+        (int, float), 2.0, "status warns when an issue's hard bounces exceed this share.",
+        convert=s.non_negative_float,
+    )  # fmt: skip
+    max_complaint_percent: float = s.key(
+        (int, float), 0.1, "status warns when an issue's complaints exceed this share.",
+        convert=s.non_negative_float,
+    )  # fmt: skip
+    max_size: int = s.key(
+        int, 1_000_000, "Bytes; a larger message in the bounce mailbox is counted, not read.",
+        convert=s.positive,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class MailingList:
     """[lists.KEY]: a letter readers can choose. Without any, two: the series and the blog."""
 
@@ -294,6 +337,7 @@ SECTIONS: dict[str, type] = {
     "run": RunConfig,
     "smtp": SmtpConfig,
     "web": WebConfig,
+    "bounces": BouncesConfig,
 }
 OPTIONAL_SECTIONS = {"smtp"}  # present only when the site has one
 # Tables of named sub-tables.
@@ -313,6 +357,7 @@ class Config:
     smtp: SmtpConfig | None
     run: RunConfig
     web: WebConfig
+    bounces: BouncesConfig
     lists: Mapping[str, MailingList]  # never empty: the defaults when blogtool.toml has none
     # What was wrong in a config loaded leniently (for `check`); empty otherwise.
     problems: tuple[Problem, ...] = ()

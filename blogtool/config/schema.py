@@ -87,6 +87,15 @@ def https_base(value: str) -> str:
     return value if value.endswith("/") else value + "/"
 
 
+def verp_pattern(value: str) -> str:
+    if value.count("{token}") != 1 or "@" not in value.split("{token}")[1]:
+        raise ValueError(
+            f"expected an address with {{token}} in its local part, such as "
+            f"'bounces+{{token}}@blogg.example.se', got {value!r}"
+        )
+    return value
+
+
 def cadence(value: str) -> str:
     if value not in ("each", "weekly"):
         raise ValueError(f"expected each or weekly, got {value!r}")

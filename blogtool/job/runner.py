@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 from blogtool.content.calendar import Slot, plan
 from blogtool.content.model import Site, Status
-from blogtool.errors import LockedError
+from blogtool.errors import BlogtoolError, LockedError
 from blogtool.job.letters import post_letters, tend_readers
 from blogtool.job.result import RunResult, send_and_report
 from blogtool.mail.issues import (
@@ -83,12 +84,15 @@ def run_once(
     lock: Callable[[str], AbstractContextManager[None]],
     proof: Callable[[Coming, str], None] | None = None,
     send_queued: Callable[[], Drained] | None = None,
+    fetch_bounces: Callable[[], Counter[str]] | None = None,
 ) -> RunResult:
     """One pass of the scheduled job: publish under the site's build lock, then mail under its
     send lock, so a long send (a manual one, or a run's own) never holds up publishing, and a
     new issue is made and sent by one process only. ``send`` is None when sending cannot work
     (no secret); the run then only publishes, and says why it did not send."""
     result = RunResult()
+    if fetch_bounces is not None:
+        _fetch_bounces(result, db, now, fetch_bounces)
     try:
         with lock("build"):
             _publish(result, site, db, now, output, build)
@@ -108,6 +112,28 @@ def run_once(
     if site.config.web.base_url:
         tend_readers(result, site, db, now, send_queued)
     return result
+
+
+def _fetch_bounces(
+    result: RunResult,
+    db: sqlite3.Connection,
+    now: dt.datetime,
+    fetch: Callable[[], Counter[str]],
+) -> None:
+    """Bounces first, so this run's issue skips whoever bounced. A mailbox that cannot be
+    reached is one line, remembered for status, and stops nothing."""
+    try:
+        counts = fetch()
+    except BlogtoolError as exc:
+        result.warning(str(exc))
+        with transaction(db):
+            set_state(db, "bounces.error", str(exc), now)
+        return
+    with transaction(db):
+        set_state(db, "bounces.error", "", now)
+    if counts:
+        parts = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+        result.info(f"bounce mailbox: {parts}")
 
 
 def weeks_without_tip(site: Site, now: dt.datetime) -> list[tuple[Slot, str]]:

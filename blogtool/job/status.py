@@ -123,6 +123,30 @@ def _last_build(site: Site, db: sqlite3.Connection, now: dt.datetime) -> LastBui
     )
 
 
+def bounce_warnings(site: Site, db: sqlite3.Connection, all_issues: list[Issue]) -> list[str]:
+    """The last three sent issues whose hard bounces or complaints exceed [bounces] limits
+    (mailbox providers throttle or refuse senders above about 2 % and 0.1 %)."""
+    limits = site.config.bounces
+    found = []
+    for issue in [i for i in all_issues if i.completed_at][-3:]:
+        sent = queue.count(db, issue.id, queue.Delivery.SENT)
+        if not sent:
+            continue
+        got = queue.bounce_counts(db, issue.id)
+        hard, complaints = 100 * got["hard"] / sent, 100 * got["complaint"] / sent
+        if hard > limits.max_hard_percent:
+            found.append(
+                f"issue {issue.id}: {hard:.1f} % hard bounces ({got['hard']} of {sent}), over "
+                f"{limits.max_hard_percent:g} %"
+            )
+        if complaints > limits.max_complaint_percent:
+            found.append(
+                f"issue {issue.id}: {complaints:.2f} % complaints ({got['complaint']} of {sent}), "
+                f"over {limits.max_complaint_percent:g} %"
+            )
+    return found
+
+
 def _problems(site: Site, db: sqlite3.Connection, all_issues: list[Issue]) -> list[str]:
     problems = [str(p) for p in site.errors]
     problems += loose_permissions(site.config.state_path)
@@ -132,6 +156,10 @@ def _problems(site: Site, db: sqlite3.Connection, all_issues: list[Issue]) -> li
             problems.append(f"issue {issue.id}: {failed} deliveries failed")
         if queue.uncertain_rows(db, issue.id):
             problems.append(f"issue {issue.id}: unconfirmed deliveries; see --resend-uncertain")
+    problems += bounce_warnings(site, db, all_issues)
+    mailbox = get_state(db, "bounces.error")
+    if mailbox:
+        problems.append(f"bounce mailbox: {mailbox}")
     run_error = get_state(db, "run.error")
     if run_error:
         at = get_state(db, "run.at")

@@ -24,7 +24,7 @@ from urllib.parse import quote
 from blogtool.config import Config
 from blogtool.mail.issues import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, Issue
 from blogtool.mail.subscribers import MAX_NAME, clean_name
-from blogtool.mail.tokens import make_link_token, make_token
+from blogtool.mail.tokens import make_link_token, make_token, verp_token
 
 CRLF = "\r\n"
 _PLACEHOLDERS = re.compile(f"({UNSUBSCRIBE_PLACEHOLDER}|{PREFERENCES_PLACEHOLDER})")
@@ -163,6 +163,14 @@ class MessageFactory:
         token = make_link_token(self.secret, "prefs", recipient.subscriber_id, recipient.email_key)
         return f"{base}installningar?t={token}"
 
+    def return_path(self, recipient: Recipient) -> str:
+        """The envelope sender: with [newsletter] return_path, one per delivery (VERP), so a
+        bounce names the delivery it is about; else the From address."""
+        pattern = self.config.newsletter.return_path
+        if not pattern or not recipient.delivery_id:
+            return envelope_sender(self.config)
+        return pattern.replace("{token}", verp_token(self.secret, recipient.delivery_id))
+
     def message_id(self, recipient: Recipient) -> str:
         return f"<{self.issue.id}.{recipient.delivery_id}.{secrets.token_hex(6)}@{self.domain}>"
 
@@ -171,6 +179,7 @@ class MessageFactory:
         token = url.rsplit("t=", 1)[1]
         mailto = f"mailto:{self.mailto}?subject={quote('unsubscribe ' + token)}"
         headers = [
+            f"Return-Path: <{self.return_path(recipient)}>{CRLF}",
             self.static_headers,
             to_field(recipient.name, recipient.email),
             f"Date: {format_datetime(now.astimezone(self.config.site.timezone))}{CRLF}",

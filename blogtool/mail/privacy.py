@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
-from blogtool.mail import lists, queue, signups, subscribers
+from blogtool.mail import bounces, lists, queue, signups, subscribers
 from blogtool.mail.subscribers import Subscriber
 from blogtool.store import transaction
 
@@ -27,6 +27,7 @@ def forget(db: sqlite3.Connection, address: str, now: dt.datetime) -> int:
     with transaction(db):
         subscribers.suppress(db, normalized, now, "forgotten on request")
         erased = 0
+        bounces.erase(db, subscriber.id if subscriber else None, normalized)
         if subscriber is not None:
             erased = queue.erase_subscriber(db, subscriber.id)
             lists.forget_lists(db, subscriber.id)

@@ -249,3 +249,56 @@ def requeue(
 ) -> None:
     """Back in the queue at once, with ``attempts`` tries counted."""
     _set(db, delivery_id, stamp, "status = 'queued', attempts = ?, last_error = ?", attempts, error)
+
+
+# --- bounces on deliveries -----------------------------------------------------------------------
+
+
+def add_bounce_column(db: sqlite3.Connection) -> None:
+    """Part of migration 005: what came back about a delivery (hard, soft, complaint)."""
+    db.execute("ALTER TABLE deliveries ADD COLUMN bounce TEXT")
+
+
+def find_delivery(
+    db: sqlite3.Connection,
+    *,
+    delivery_id: int | None = None,
+    message_id: str | None = None,
+    email_key: str | None = None,
+) -> sqlite3.Row | None:
+    """(id, subscriber_id) of a delivery: by id, by its Message-ID, or the latest to a
+    subscriber's address (id NULL when they were never sent anything)."""
+    args: tuple[object, ...]
+    if delivery_id is not None:
+        query, args = "SELECT id, subscriber_id FROM deliveries WHERE id = ?", (delivery_id,)
+    elif message_id is not None:
+        query, args = "SELECT id, subscriber_id FROM deliveries WHERE message_id = ?", (message_id,)
+    else:
+        query = (
+            "SELECT d.id, s.id AS subscriber_id FROM subscribers s LEFT JOIN deliveries d "
+            "ON d.subscriber_id = s.id WHERE s.email_key = ? ORDER BY d.id DESC LIMIT 1"
+        )
+        args = (email_key,)
+    row: sqlite3.Row | None = db.execute(query, args).fetchone()
+    return row
+
+
+def mark_bounce(db: sqlite3.Connection, delivery_id: int, kind: str) -> None:
+    """Record a bounce or complaint on a delivery; a soft one never hides a worse one."""
+    db.execute(
+        "UPDATE deliveries SET bounce = ? WHERE id = ? AND "
+        "(bounce IS NULL OR (bounce = 'soft' AND ? != 'soft'))",
+        (kind, delivery_id, kind),
+    )
+
+
+def bounce_counts(db: sqlite3.Connection, issue_id: int) -> dict[str, int]:
+    """Hard and soft bounces and complaints on an issue's deliveries."""
+    found = {"hard": 0, "soft": 0, "complaint": 0}
+    for kind, n in db.execute(
+        "SELECT bounce, COUNT(*) FROM deliveries WHERE issue_id = ? AND bounce IS NOT NULL "
+        "GROUP BY bounce",
+        (issue_id,),
+    ):
+        found[kind] = n
+    return found

@@ -129,6 +129,7 @@ class _SendRun:
     ):
         self.db, self.issue, self.factory = db, issue, factory
         self.transport, self.sender, self.pacing = transport, sender, pacing
+        self.verp = bool(factory.config.newsletter.return_path)
         self.report, self.progress = report, progress
         self.connected = False
         self.dropped = 0  # connection failures since the server last accepted a message
@@ -240,8 +241,10 @@ class _SendRun:
                     self.prepared[nxt["id"]] = self.render(nxt)
 
         name = f"{self.issue.id:04d}-{row['id']:07d}"
+        recipient = Recipient(row["id"], row["subscriber_id"], row["email"])
+        sender = self.factory.return_path(recipient) if self.verp else self.sender
         try:
-            self.transport.send(self.sender, row["email"], data, name, prepare_next)
+            self.transport.send(sender, row["email"], data, name, prepare_next)
         except TemporaryFailure as exc:
             self.temporary(row, attempts, exc)
         except PermanentFailure as exc:

@@ -120,3 +120,27 @@ def check_link_token(secret: bytes, token: str, purpose: str, binding: str, now:
         raise BadLink("the link's signature does not match")
     if expires and now > expires:
         raise ExpiredLink("the link has expired")
+
+
+# --- VERP: which delivery a bounce is about -------------------------------------------------------
+#
+# ``<delivery id>-<16 hex digits>`` in the envelope sender (``bounces+{token}@...``): lower case
+# and digits only, since some mail systems fold the case of local parts.
+
+
+def verp_token(secret: bytes, delivery_id: int) -> str:
+    mac = hmac.new(secret, f"blogtool-verp-v1\0{delivery_id}".encode(), hashlib.sha256)
+    return f"{delivery_id}-{mac.hexdigest()[:16]}"
+
+
+_VERP = re.compile(r"([0-9]{1,18})-([0-9a-f]{16})")
+
+
+def verp_delivery(secret: bytes, token: str) -> int:
+    """The delivery a VERP token names; BadLink if it is not one blogtool signed."""
+    m = _VERP.fullmatch(token.strip().lower())
+    if m is None:
+        raise BadLink("not a bounce token")
+    if not hmac.compare_digest(verp_token(secret, int(m.group(1))), m.group(0)):
+        raise BadLink("the bounce token's signature does not match")
+    return int(m.group(1))
