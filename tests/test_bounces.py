@@ -311,3 +311,24 @@ def test_bounces_from_imap_keep_the_next_issue_from_those_people(sent, imap_serv
     assert len(list(outbox.glob("*.eml"))) == before + 2
     again = run("run", now=at(2026, 12, 10, 8, 10))
     assert "bounce mailbox:" not in again.stderr
+
+
+def test_process_reads_an_mbox_and_a_maildir(sent):
+    import mailbox
+
+    site, run = sent
+    box = mailbox.mbox(site / "studsar.mbox")
+    box.add(fixture(site, "postfix-dsn.eml", "anna@example.se").read_bytes())
+    box.add(fixture(site, "out-of-office.eml", "bo@example.se").read_bytes())
+    box.flush()
+    result = run("bounces", "process", str(site / "studsar.mbox"))
+    assert result.stdout.strip() == "processed 2 messages: 1 auto-reply, 1 hard"
+    maildir = mailbox.Maildir(site / "Maildir", create=True)
+    maildir.add(fixture(site, "gmail-dsn.eml", "cecilia@example.se").read_bytes())
+    result = run("bounces", "process", str(site / "Maildir"))
+    assert result.stdout.strip() == "processed 1 message: 1 hard"
+    assert status_of(run, "cecilia@example.se")[0] == "bounced"
+    status = run("status").stdout
+    assert (
+        "bounces: 50.0 % hard bounces, 0.00 % complaints over the last 1 issue (4 sent)" in status
+    )

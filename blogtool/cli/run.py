@@ -222,6 +222,8 @@ def status(env: Env) -> None:
         )
     else:
         click.echo("last newsletter: none yet")
+    if st.bounce_rates:
+        click.echo(f"bounces: {st.bounce_rates}")
     if st.coming:
         click.echo(f"coming newsletter: {st.coming[0]}")
         for line in st.coming[1:]:
