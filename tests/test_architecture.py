@@ -105,7 +105,8 @@ ALLOWED = {
     "mail": {"(top)", "config", "content", "site", "mail"},
     "job": {"(top)", "config", "content", "site", "mail", "job"},
     "web": {"(top)", "config", "content", "site", "mail", "web"},
-    "cli": {"(top)", "config", "content", "site", "mail", "job", "web", "cli"},
+    "importer": {"(top)", "config", "content", "site", "importer"},
+    "cli": {"(top)", "config", "content", "site", "mail", "job", "web", "importer", "cli"},
 }
 
 

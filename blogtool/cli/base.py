@@ -44,6 +44,7 @@ COMMANDS = {
     "unsubscribe": "subscribers",
     "web": "web",
     "bounces": "bounces",
+    "import": "importing",
     "run": "run",
     "status": "run",
     "next": "run",

@@ -142,6 +142,30 @@ def service(value: Any, context: Context) -> str:
     return key
 
 
+def paths(value: Any, context: Context) -> tuple[str, ...]:
+    """Old addresses on this site ('/2019/05/02/hej/'), each becoming a redirect."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise Invalid("expected a list of paths, e.g. [/2019/05/02/gammal-adress/]")
+    out = []
+    for entry in value:
+        if not isinstance(entry, str) or not entry.startswith("/") or ".." in entry.split("/"):
+            raise Invalid(f"expected each alias to be a path starting with /, got {shown(entry)}")
+        bad = NOT_IN_XML.search(entry) or re.search(r"[\s\"<>'`]", entry)
+        if bad:
+            raise Invalid(f"a path cannot contain {bad.group()!r}: {shown(entry)}")
+        out.append(entry)
+    return tuple(out)
+
+
+def origin(value: Any, context: Context) -> dict[str, str]:
+    """Where an imported item came from: guid, url, and the digest of what was imported."""
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise Invalid("expected keys guid, url and digest, as 'blogtool import' writes them")
+    return {k: text(v, context) for k, v in value.items() if k in ("guid", "url", "digest")}
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 FIELDS: tuple[Field, ...] = (
@@ -203,6 +227,21 @@ FIELDS: tuple[Field, ...] = (
         "The featured service: a key of [services] in blogtool.toml.",
         service,
         kinds=frozenset({Kind.TIP}),
+    ),
+    Field(
+        "aliases",
+        "list of paths",
+        "Old addresses of this item (such as its WordPress URL); each gets a redirect page and "
+        "a line in redirects.map for nginx.",
+        paths,
+        default=(),
+    ),
+    Field(
+        "imported_from",
+        "guid, url, digest",
+        "Written by 'blogtool import': where the item came from, so a new import finds it "
+        "again and never overwrites what was edited here.",
+        origin,
     ),
     Field(
         "placeholder",

@@ -133,13 +133,16 @@ _HTML_IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 _HTML_ALT = re.compile(r"\balt\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+)", re.IGNORECASE)
 
 
-def images_without_alt(body: str) -> list[int]:
-    """Offsets of images in a Markdown body that have no alt text."""
-    found = [m.start() for m in _MD_IMAGE.finditer(body) if not m.group(1).strip()]
+def images_without_alt(body: str) -> list[tuple[int, bool]]:
+    """(offset, explicit) of images in a Markdown body without alt text; ``explicit`` when an
+    HTML image says ``alt=""`` on purpose (a decorative image, which WCAG allows)."""
+    found = [(m.start(), False) for m in _MD_IMAGE.finditer(body) if not m.group(1).strip()]
     for m in _HTML_IMG.finditer(body):
         alt = _HTML_ALT.search(m.group(0))
-        if not alt or not alt.group(1).strip("\"' "):
-            found.append(m.start())
+        if not alt:
+            found.append((m.start(), False))
+        elif not alt.group(1).strip("\"' "):
+            found.append((m.start(), True))
     return sorted(found)
 
 
@@ -280,11 +283,16 @@ def _checks(
             f"contains the control character U+{ord(bad.group()):04X}; remove it",
             line=body_line + body.count("\n", 0, bad.start()),
         )
-    for offset in images_without_alt(body):
-        c.error(
-            "image without alt text; write ![description](file) (WCAG 1.1.1)",
-            line=body_line + body.count("\n", 0, offset),
-        )
+    for offset, explicit in images_without_alt(body):
+        line = body_line + body.count("\n", 0, offset)
+        if explicit:
+            c.warning(
+                'image with alt="": right only if it is decorative; describe what it shows '
+                "(WCAG 1.1.1)",
+                line=line,
+            )
+        else:
+            c.error("image without alt text; write ![description](file) (WCAG 1.1.1)", line=line)
     if kind is Kind.TIP and date is not None and date.weekday() != config.tips.weekday:
         c.warning(
             f"{date.date().isoformat()} is a {WEEKDAYS[date.weekday()]}; "

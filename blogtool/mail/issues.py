@@ -9,18 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
-import jinja2
 from markupsafe import Markup
 
-from blogtool.config import Config, MailingList, Service
+from blogtool.config import Config, MailingList
 from blogtool.content.model import Item, Kind, Site
-from blogtool.errors import ConfigError, UsageError
+from blogtool.errors import UsageError
 from blogtool.mail.plaintext import html_to_text
+from blogtool.mail.subject import headlines, issue_context
 from blogtool.site.render import link_sources, portable, to_html
 from blogtool.site.templates import make_environment, render, words
 from blogtool.site.urls import Urls
@@ -225,75 +223,6 @@ def already_mailed(db: sqlite3.Connection, list_key: str | None = None) -> set[s
     return mailed
 
 
-def _line(
-    env: jinja2.Environment, config: Config, key: str, source: str, context: dict[str, Any]
-) -> str:
-    """A subject or preheader template from the config (``key`` names it in messages),
-    rendered with the site's own environment (its filters and globals), sandboxed: a template
-    string is data, and must not reach Python's internals (``cycler.__init__.__globals__`` and
-    the like). One line, no escaping: it goes in a header and a preview text, not into HTML."""
-    try:
-        line = env.from_string(source).render(**context)
-    except jinja2.TemplateError as exc:
-        raise ConfigError(
-            f"{config.path}: {key}: {exc}; available: {', '.join(sorted(context))}, site"
-        ) from None
-    return " ".join(line.split())
-
-
-def _headlines(
-    config: Config,
-    word: Callable[..., str],
-    context: dict[str, Any],
-    mailing_list: MailingList | None,
-) -> tuple[str, str, str, str]:
-    """Subject, preheader, heading and the letter's name: of the series' issue, or of a
-    letter of blog posts (its own subject template, or the words.txt default)."""
-    lines = make_environment(config, sandboxed=True).overlay(autoescape=False)
-    preheader = _line(lines, config, "[newsletter] preheader", config.newsletter.preheader, context)
-    if mailing_list is None:
-        subject = _line(lines, config, "[newsletter] subject", config.newsletter.subject, context)
-        return subject, preheader, word("newsletter_heading", context["week"]), config.tips.title
-    key = f"[lists.{mailing_list.key}] subject"
-    subject = (
-        _line(lines, config, key, mailing_list.subject, context)
-        if mailing_list.subject
-        else " ".join(word("posts_subject", context["title"], context["count"]).split())
-    )
-    return subject, preheader, word("posts_heading", mailing_list.name), mailing_list.name
-
-
-def issue_context(config: Config, items: list[Item], now: dt.datetime) -> dict[str, Any]:
-    """What the subject and the preheader templates may use, besides the environment's
-    globals (``site``) and filters: ``tips`` and ``services`` here are this issue's, newest
-    first, and ``lead`` is the newest tip. ``items`` newest first."""
-    tz = config.site.timezone
-    newest = items[0]
-    assert newest.date is not None
-    tips = [i for i in items if i.kind is Kind.TIP]
-    lead = tips[0] if tips else newest
-    services: list[Service] = []
-    for tip in tips:
-        service = config.services.get(tip.service or "")
-        if service is not None and service not in services:
-            services.append(service)
-    local = newest.date.astimezone(tz)
-    lead_service = config.services.get(lead.service or "")
-    return {
-        "items": items,
-        "tips": tips,
-        "lead": lead,
-        "title": lead.title,
-        "headline": lead_service.name if lead_service else lead.title,
-        "services": services,
-        "series": config.tips.title,
-        "week": local.isocalendar().week,
-        "year": local.isocalendar().year,
-        "date": now.astimezone(tz),
-        "count": len(items),
-    }
-
-
 def render_issue(
     site: Site,
     items: list[Item],
@@ -313,13 +242,14 @@ def render_issue(
     context = issue_context(config, ordered, send_at)
     env = make_environment(config)
     word = words(env, config)
-    subject, preheader, heading, letter_name = _headlines(config, word, context, mailing_list)
+    subject, preheader, heading, letter_name = headlines(config, word, context, mailing_list)
     links = urls.sources(i for i in site.items if i.date is not None and i.date <= send_at)
     lead = context["lead"]
     entries = []
     for item in ordered:
         url = urls.absolute(urls.item(item))
-        body = link_sources(to_html(item.body, word("footnote_backlink")), item.path, links)
+        body = to_html(item.body, word("footnote_backlink"))
+        body = link_sources(body, item.path, links, urls.href)
         html = portable(body, url)
         service = config.services.get(item.service or "")
         entries.append(

@@ -62,7 +62,8 @@ class SiteView:
 
     def body_html(self, item: Item) -> str:
         """The item's body as HTML, links to other items' source files made into their URLs."""
-        return link_sources(to_html(item.body, self.backlink), item.path, self.sources)
+        html = to_html(item.body, self.backlink)
+        return link_sources(html, item.path, self.sources, self.urls.href)
 
     def links_of(self, item: Item) -> list[object]:
         """What the item's page shows of other items: the URLs its source links turn into."""
@@ -335,6 +336,29 @@ def static_files(v: SiteView) -> list[Page]:
     return pages
 
 
+def redirect_pages(v: SiteView) -> list[Page]:
+    """A page at each old address an item lists in ``aliases`` (an imported blog's URLs), and
+    redirects.map, which nginx can include for real 301s."""
+    pages, lines = [], []
+    for item in v.published:
+        target = v.urls.href(v.urls.item(item))
+        for alias in item["aliases"]:
+            path = alias.lstrip("/")
+            if not path or path.endswith(".html"):
+                out = path or "index.html"
+            else:
+                out = path.rstrip("/") + "/"
+            lines.append(f"{alias} {target};")
+            produce = partial(
+                v.page, "redirect.html", item=item, target=v.urls.absolute(v.urls.item(item))
+            )
+            pages.append(v.spec(out, [v.digests[item.slug], alias], produce))
+    if lines:
+        text = "\n".join(sorted(lines)) + "\n"
+        pages.append(v.spec("redirects.map", [text], partial(text.encode, "utf-8")))
+    return pages
+
+
 PAGE_TYPES: list[Callable[[SiteView], list[Page]]] = [
     item_pages,
     home_pages,
@@ -345,8 +369,12 @@ PAGE_TYPES: list[Callable[[SiteView], list[Page]]] = [
     feed_pages,
     sitemap_robots_404,
     static_files,
+    redirect_pages,
 ]
 
 
 def plan(view: SiteView) -> list[Page]:
-    return [page for page_type in PAGE_TYPES for page in page_type(view)]
+    """Every page; an old address that a real page now has keeps the real page."""
+    pages = [page for page_type in PAGE_TYPES[:-1] for page in page_type(view)]
+    taken = {p.path for p in pages}
+    return pages + [p for p in redirect_pages(view) if p.path not in taken]

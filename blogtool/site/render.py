@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from html import unescape as html_unescape
 from pathlib import Path
@@ -20,6 +20,7 @@ from markdown.treeprocessors import InlineProcessor, Treeprocessor
 
 from blogtool.content.prose import markdown_to_prose
 from blogtool.content.readiness import local_links, resolve
+from blogtool.site.urls import STATIC_DIR
 from blogtool.slugs import slugify
 
 
@@ -132,16 +133,26 @@ def excerpt(body: str, limit: int = 240) -> str:
 _LOCAL_URL = re.compile(r'\b(href|src)="(?![a-zA-Z][a-zA-Z0-9+.-]*:|[#/?])([^"]+)"')
 
 
-def link_sources(html: str, source: Path, targets: Mapping[str, str]) -> str:
+def link_sources(
+    html: str,
+    source: Path,
+    targets: Mapping[str, str],
+    href: Callable[[str], str] | None = None,
+) -> str:
     """Turn a link to another post's or tip's source file (``[se
     här](2026-11-05-felanmal-gatlampa.md)``) into that item's URL; ``targets`` maps source paths
-    (relative to the site) to URLs. Other links are left as written."""
-    if not targets:
+    (relative to the site) to URLs. A relative link to a file in the site's ``static/`` folder
+    (``../static/bilder/karta.jpg``) becomes its published address through ``href``. Other
+    links are left as written."""
+    if not targets and href is None:
         return html
 
     def fix(m: re.Match[str]) -> str:
         url = m.group(2)
-        target = targets.get(resolve(source, html_unescape(url)))
+        path = resolve(source, html_unescape(url))
+        target = targets.get(path)
+        if target is None and href is not None and path.startswith(f"{STATIC_DIR}/"):
+            target = href(path)
         if target is None:
             return m.group(0)
         fragment = "#" + url.split("#", 1)[1] if "#" in url else ""

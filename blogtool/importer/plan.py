@@ -1,0 +1,270 @@
+"""From imported entries to files: what to write where, what is unchanged, and what was edited
+here since the last import (never overwritten). Everything is planned before anything is
+written, and each file is written atomically, so a broken item or a refused source leaves no
+half-written site.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import frontmatter
+
+from blogtool.config import Config
+from blogtool.importer.convert import Converted, convert, image_urls
+from blogtool.importer.media import Images
+from blogtool.importer.sources import Entry
+from blogtool.site.urls import reserved_slugs
+from blogtool.slugs import MAX_SLUG, slugify
+
+DRAFT_STATES = {"draft", "pending", "private", "auto-draft"}
+
+
+@dataclass
+class Options:
+    pages: Path | None = None  # where pages go; None skips them
+    post_types: tuple[str, ...] = ()  # custom post types to import as posts
+    split: re.Pattern[str] | None = None
+
+
+@dataclass
+class Planned:
+    path: Path  # relative to the site
+    data: bytes
+    action: str  # new, updated, unchanged, skipped (edited locally)
+    label: str
+
+
+@dataclass
+class Report:
+    files: list[Planned] = field(default_factory=list)
+    posts: int = 0
+    drafts: int = 0
+    pages: int = 0
+    tips: int = 0
+    redirects: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def count(self, action: str) -> int:
+        return sum(1 for f in self.files if f.action == action)
+
+
+def _render(meta: dict[str, Any], body: str) -> str:
+    post = frontmatter.Post(body)
+    post.metadata.update(meta)
+    return frontmatter.dumps(post, sort_keys=False) + "\n"
+
+
+def with_digest(meta: dict[str, Any], body: str) -> str:
+    """The file's text with ``imported_from.digest`` set to a hash of the rest of it."""
+    origin = dict(meta["imported_from"], digest="")
+    blank = _render({**meta, "imported_from": origin}, body)
+    origin["digest"] = hashlib.sha256(blank.encode("utf-8")).hexdigest()[:16]
+    return _render({**meta, "imported_from": origin}, body)
+
+
+def edited_here(text: str) -> bool:
+    """Whether a file the importer wrote has been changed since."""
+    try:
+        post = frontmatter.loads(text)
+    except Exception:
+        return True
+    origin = post.metadata.get("imported_from")
+    if not isinstance(origin, dict) or not origin.get("digest"):
+        return True
+    digest = str(origin["digest"])
+    blank = text.replace(f"digest: {digest}", "digest: ''", 1)
+    return hashlib.sha256(blank.encode("utf-8")).hexdigest()[:16] != digest
+
+
+def existing(config: Config, folders: Iterable[Path]) -> tuple[dict[str, Path], set[str]]:
+    """(guid -> file, slugs in use) of what is in the site already."""
+    by_guid: dict[str, Path] = {}
+    slugs: set[str] = set()
+    for folder in folders:
+        for path in sorted(folder.glob("*.md")) if folder.is_dir() else []:
+            try:
+                meta = frontmatter.loads(path.read_text("utf-8")).metadata
+            except Exception:
+                continue
+            origin = meta.get("imported_from")
+            if isinstance(origin, dict) and origin.get("guid"):
+                by_guid[str(origin["guid"])] = path
+            slug = meta.get("slug") or slugify(str(meta.get("title", "")))
+            if slug:
+                slugs.add(str(slug))
+    return by_guid, slugs
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.isoformat(timespec="minutes")
+
+
+class Planner:
+    def __init__(
+        self,
+        config: Config,
+        images: Images,
+        attachments: dict[str, tuple[str, str]],
+        options: Options,
+    ):
+        self.config, self.images, self.attachments, self.options = (
+            config,
+            images,
+            attachments,
+            options,
+        )
+        folders = [config.posts_dir, config.tips_dir] + ([options.pages] if options.pages else [])
+        self.by_guid, self.slugs = existing(config, folders)
+        self.slugs |= reserved_slugs(config)
+        self.report = Report()
+        self.own_slugs: dict[str, str] = {}  # guid -> slug taken in this import
+
+    def slug_for(self, guid: str, wanted: str) -> str:
+        if guid in self.own_slugs:
+            return self.own_slugs[guid]
+        base = (slugify(wanted) or "inlagg")[: MAX_SLUG - 4].strip("-")
+        slug, n = base, 2
+        while slug in self.slugs and self.by_guid.get(guid) is None:
+            slug, n = f"{base}-{n}", n + 1
+        self.slugs.add(slug)
+        self.own_slugs[guid] = slug
+        return slug
+
+    def add(self, entry: Entry, on_progress: Callable[[], None] = lambda: None) -> None:
+        try:
+            self._add(entry)
+        except Exception as exc:  # one broken item never stops the import
+            self.report.problems.append(f"{entry.label}: not imported: {exc}")
+        on_progress()
+
+    def _add(self, entry: Entry) -> None:
+        kind = entry.kind
+        if kind == "attachment":
+            return
+        if kind == "page" and self.options.pages is None:
+            self.report.skipped["page"] = self.report.skipped.get("page", 0) + 1
+            return
+        if kind not in ("post", "page") and kind not in self.options.post_types:
+            self.report.skipped[kind] = self.report.skipped.get(kind, 0) + 1
+            self.report.problems.append(
+                f"{entry.label}: a '{kind}' item; skipped (--post-type {kind} imports it)"
+            )
+            return
+        if not entry.title.strip():
+            self.report.problems.append(f"{entry.label}: no title; skipped")
+            return
+        draft = entry.status in DRAFT_STATES
+        if entry.date is None and not draft:
+            self.report.problems.append(f"{entry.label}: no date; skipped")
+            return
+        local = {}
+        for url in image_urls(entry, self.attachments):
+            found = self.images.get(url)
+            if found is None:
+                self.report.problems.append(
+                    f"{entry.label}: image {url} could not be fetched "
+                    f"({self.images.failed[url]}); its link is kept"
+                )
+            else:
+                local[url] = f"../{found}"
+        split = self.options.split if kind != "page" else None
+        converted = convert(entry, self.config, local, self.attachments, split)
+        self.report.problems += [f"{entry.label}: {p}" for p in converted.problems]
+        folder = (
+            self.options.pages if kind == "page" and self.options.pages else self.config.posts_dir
+        )
+        self._post(entry, converted, draft, folder, local)
+        if converted.tip is not None:
+            self._tip(entry, converted.tip, draft)
+        if kind == "page":
+            self.report.pages += 1
+        elif draft:
+            self.report.drafts += 1
+        else:
+            self.report.posts += 1
+
+    def _post(
+        self, entry: Entry, converted: Converted, draft: bool, folder: Path, local: dict[str, str]
+    ) -> None:
+        guid = entry.guid or entry.link or entry.post_id
+        slug = self.slug_for(guid, entry.slug or entry.title)
+        meta: dict[str, Any] = {"title": entry.title.strip()}
+        if entry.date is not None:
+            meta["date"] = _iso(entry.date)
+        if entry.author:
+            meta["author"] = entry.author
+        meta["summary"] = converted.summary
+        meta["tags"] = entry.tags
+        if draft:
+            meta["draft"] = True
+        if slug != slugify(entry.title):
+            meta["slug"] = slug
+        if entry.featured in local:
+            alt = entry.images.get(entry.featured, "")
+            if alt:
+                meta["image"] = "/" + local[entry.featured].removeprefix("../")
+                meta["image_alt"] = alt
+            else:
+                self.report.problems.append(
+                    f"{entry.label}: the featured image has no alt text; not used "
+                    "(set image and image_alt)"
+                )
+        old = urlsplit(entry.link).path if entry.link else ""
+        new = self.config.site.base_url.rstrip("/") and "/" + slug + "/"
+        if old and old != "/" and old.rstrip("/") != new.rstrip("/") and entry.kind == "post":
+            meta["aliases"] = [old]
+            self.report.redirects += 1
+        meta["imported_from"] = {"guid": guid, "url": entry.link}
+        name = f"{entry.date.date().isoformat()}-{slug}.md" if entry.date else f"{slug}.md"
+        self._file(folder / name, with_digest(meta, converted.body), guid, entry.label)
+
+    def _tip(
+        self, entry: Entry, tip: tuple[str, str, dt.datetime, str | None], draft: bool
+    ) -> None:
+        from blogtool.site.render import excerpt
+
+        title, body, when, service = tip
+        guid = (entry.guid or entry.link) + "#torsdagstips"
+        slug = self.slug_for(guid, title)
+        meta: dict[str, Any] = {"title": title, "date": _iso(when)}
+        if service:
+            meta["service"] = service
+        meta["summary"] = excerpt(body, 240)
+        meta["tags"] = entry.tags
+        if draft:
+            meta["draft"] = True
+        if slug != slugify(title):
+            meta["slug"] = slug
+        meta["imported_from"] = {"guid": guid, "url": entry.link}
+        self._file(
+            self.config.tips_dir / f"{when.date().isoformat()}-{slug}.md",
+            with_digest(meta, body + "\n"),
+            guid,
+            f"{entry.label} (its Thursday tip)",
+        )
+        self.report.tips += 1
+
+    def _file(self, target: Path, text: str, guid: str, label: str) -> None:
+        path = self.by_guid.get(guid, target)
+        rel = path.relative_to(self.config.root) if path.is_relative_to(self.config.root) else path
+        data = text.encode("utf-8")
+        if path.exists():
+            current = path.read_bytes()
+            if current == data:
+                action = "unchanged"
+            elif edited_here(current.decode("utf-8", "replace")):
+                action = "skipped (edited locally)"
+            else:
+                action = "updated"
+        else:
+            action = "new"
+        self.report.files.append(Planned(rel, data, action, label))

@@ -1,0 +1,336 @@
+"""Moving in: a hand-written WordPress export in Swedish (with its images on a local HTTP
+server), feeds from three different generators, and every way an import must refuse."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import http.server
+import threading
+from pathlib import Path
+
+import frontmatter
+import pytest
+
+from blogtool.site.render import to_html
+
+from .conftest import Run, snapshot, write
+
+HERE = Path(__file__).resolve().parent / "import"
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000200ee0a8e0b0000000049454e44ae426082"
+)
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
+
+
+@pytest.fixture
+def uploads_server(tmp_path):
+    """The old site's images over HTTP on 127.0.0.1 (trummen.png is gone: a 404)."""
+    root = tmp_path / "gamla-sajten"
+    write(root / "wp-content/uploads/2019/05/stadshuset.jpg", JPEG)
+    write(root / "wp-content/uploads/2021/06/helgasjon.jpg", JPEG + b"2")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+@pytest.fixture
+def export(tmp_path, uploads_server) -> Path:
+    path = tmp_path / "export.xml"
+    path.write_text(
+        (HERE / "export.xml").read_text("utf-8").replace("{BASE}", uploads_server), "utf-8"
+    )
+    return path
+
+
+def imported(run: Run, export: Path, *extra: str):
+    return run(
+        "import", "wordpress", str(export), "--pages", "sidor",
+        "--split-tips", "veckans torsdagstips", *extra,
+    )  # fmt: skip
+
+
+def test_a_wordpress_export_comes_in_whole(run, sample_site, export):
+    result = imported(run, export)
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "4 posts, 2 drafts, 1 pages, 1 tips, 2 images (1 failed), 4 redirects, 5 problems; "
+        "skipped: 1 evenemang" in result.stdout
+    )
+    assert "files: 8 new, 0 updated, 0 unchanged, 0 skipped (edited locally)" in result.stdout
+    problems = result.stderr
+    assert "evenemang" in problems and "--post-type evenemang" in problems
+    assert "109: (no title): no title; skipped" in problems
+    assert "unknown shortcode [contact-form-7] left as it was" in problems
+    assert "trummen.png could not be fetched (HTTP 404); its link is kept" in problems
+    assert "Kalle" not in (sample_site / "posts/2019-05-02-valkommen-till-vaxjo.md").read_text(
+        "utf-8"
+    )
+
+    # Three posts' front matter.
+    first = frontmatter.load(sample_site / "posts/2019-05-02-valkommen-till-vaxjo.md")
+    assert first.metadata["title"] == "Välkommen till Växjö"
+    assert first.metadata["date"] == "2019-05-02T09:30+02:00"  # the GMT date, in Stockholm
+    assert first.metadata["author"] == "direktoren"
+    assert first.metadata["tags"] == ["Miljö & klimat", "Växjö"]
+    assert first.metadata["summary"] == "Det här är den första texten i bloggen, och den är lång."
+    assert first.metadata["aliases"] == ["/2019/05/02/valkommen-till-vaxjo/"]
+    assert first.metadata["image"] == "/static/bilder/2019/05/stadshuset.jpg"
+    assert first.metadata["image_alt"] == "Stadshuset i vårsol"
+    assert "draft" not in first.metadata
+    draft = frontmatter.load(sample_site / "posts/2026-10-20-budgeten-i-korthet.md")
+    assert draft.metadata["draft"] is True and draft.metadata["date"] == "2026-10-20T14:00+02:00"
+    scheduled = frontmatter.load(sample_site / "posts/2027-01-07-nasta-ar-i-stadshuset.md")
+    assert (
+        scheduled.metadata["date"] == "2027-01-07T10:00+01:00" and "draft" not in scheduled.metadata
+    )
+    assert scheduled.metadata["summary"] == "Planerna för nästa år, i korthet."
+    assert (
+        frontmatter.load(sample_site / "posts/2020-03-01-intern-planering.md").metadata["draft"]
+        is True
+    )
+    assert (sample_site / "sidor/2019-04-01-om-bloggen.md").is_file()
+
+    # The Markdown of the post with every construct, and the HTML it renders back to.
+    body = first.content
+    assert "## Vad vi gör" in body and "- Vi lyssnar" in body
+    assert (
+        "[informerar](https://www.vaxjo.se/)" in body and "**första**" in body and "*lång*" in body
+    )
+    assert "> Ett citat från kommunfullmäktige." in body
+    assert "| År | Invånare |" in body and "| 2019 | 94 000 |" in body
+    assert '<img src="../static/bilder/2019/05/stadshuset.jpg" alt="Stadshuset i vårsol">' in body
+    html = to_html(body)
+    for tag in (
+        "<h2",
+        "<ul>",
+        "<strong>",
+        "<em>",
+        "<blockquote>",
+        "<table>",
+        "<th>",
+        "<figure>",
+        "<figcaption>Stadshuset en morgon i maj.</figcaption>",
+    ):
+        assert tag in html, tag
+    assert (sample_site / "static/bilder/2019/05/stadshuset.jpg").read_bytes() == JPEG
+    gallery = (sample_site / "posts/2021-06-10-sjoarna-runt-stan.md").read_text("utf-8")
+    assert "![Helgasjön en sommarkväll](../static/bilder/2021/06/helgasjon.jpg)" in gallery
+    assert "<https://vimeo.com/123456>" in gallery  # [embed] and a bare video URL: links
+    assert "<https://www.youtube.com/watch?v=abc123XYZ>" in gallery
+    assert '<a href="https://vimeo.com/123456">' in to_html(frontmatter.loads(gallery).content)
+
+    # The Thursday tip split off the post that ended with it.
+    tip = frontmatter.load(sample_site / "tips/2022-11-03-hitta-ut-i-naturen.md")
+    assert tip.metadata["title"] == "Hitta ut i naturen"
+    assert (
+        tip.metadata["date"] == "2022-11-03T08:00+01:00"
+        and tip.metadata["service"] == "naturkartan"
+    )
+    post = (sample_site / "posts/2022-11-01-en-vecka-i-november.md").read_text("utf-8")
+    assert "torsdagstips" not in post.lower() and "budgetdialog" in post
+
+    # check and build pass, and the old addresses redirect.
+    check = run("check")
+    assert check.exit_code == 0, check.stderr
+    build = run("build")
+    assert build.exit_code == 0, build.stderr
+    redirect = (sample_site / "public/2019/05/02/valkommen-till-vaxjo/index.html").read_text(
+        "utf-8"
+    )
+    assert 'http-equiv="refresh"' in redirect and 'content="noindex"' in redirect
+    assert 'href="https://blogg.vaxjo.example/valkommen-till-vaxjo/"' in redirect
+    mapped = (sample_site / "public/redirects.map").read_text("utf-8")
+    assert "/2019/05/02/valkommen-till-vaxjo/ /valkommen-till-vaxjo/;" in mapped
+    page = (sample_site / "public/valkommen-till-vaxjo/index.html").read_text("utf-8")
+    assert 'src="/static/bilder/2019/05/stadshuset.jpg"' in page
+    assert (sample_site / "public/static/bilder/2019/05/stadshuset.jpg").is_file()
+
+    # A second import changes nothing.
+    before = snapshot(sample_site)
+    again = imported(run, export)
+    assert "files: 0 new, 0 updated, 8 unchanged, 0 skipped (edited locally)" in again.stdout
+    assert snapshot(sample_site) == before
+
+
+def test_a_file_edited_after_import_is_never_overwritten(run, sample_site, export):
+    assert imported(run, export).exit_code == 0
+    path = sample_site / "posts/2021-06-10-sjoarna-runt-stan.md"
+    path.write_text(path.read_text("utf-8") + "\nEn rad skriven här.\n", "utf-8")
+    edited = path.read_bytes()
+    again = imported(run, export)
+    assert "skipped (edited locally): posts/2021-06-10-sjoarna-runt-stan.md" in again.stdout
+    assert "1 skipped (edited locally)" in again.stdout
+    assert path.read_bytes() == edited
+
+
+def test_dry_run_writes_nothing(run, sample_site, export):
+    before = snapshot(sample_site)
+    result = imported(run, export, "--dry-run")
+    assert result.exit_code == 0
+    assert "new: posts/2019-05-02-valkommen-till-vaxjo.md" in result.stdout
+    assert "new: tips/2022-11-03-hitta-ut-i-naturen.md" in result.stdout
+    assert "dry run: nothing was written" in result.stdout
+    assert snapshot(sample_site) == before
+
+
+def test_images_come_from_the_uploads_folder_when_given(run, sample_site, export, tmp_path):
+    uploads = tmp_path / "backup/wp-content/uploads"
+    write(uploads / "2021/06/trummen.png", PNG)
+    result = imported(run, export, "--uploads", str(uploads))
+    assert "3 images (0 failed)" in result.stdout
+    assert (sample_site / "static/bilder/2021/06/trummen.png").read_bytes() == PNG
+
+
+# --- feeds ----------------------------------------------------------------------------------------
+
+
+def _feedgen(kind: str) -> bytes:
+    from feedgen.feed import FeedGenerator
+
+    fg = FeedGenerator()
+    fg.id("https://gammal.example.se/")
+    fg.title("Gamla bloggen")
+    fg.link(href="https://gammal.example.se/", rel="alternate")
+    fg.description("Gamla inlägg")
+    fg.language("sv")
+    for n, (title, day) in enumerate((("Våren i parken", 3), ("Sommarlov på biblioteket", 20))):
+        fe = fg.add_entry()
+        fe.id(f"https://gammal.example.se/{n}")
+        fe.title(title)
+        fe.link(href=f"https://gammal.example.se/2025/0{n + 4}/{n}/")
+        fe.author({"name": "Kommundirektören", "email": "direktor@example.se"})
+        fe.published(dt.datetime(2025, 4 + n, day, 8, 0, tzinfo=dt.UTC))
+        fe.category(term="Natur")
+        # feedgen: the summary first (in Atom, description() after content() replaces it).
+        fe.description(f"{title} i korthet.")
+        fe.content(
+            f"<p>{title}: en <strong>hel</strong> text.</p>",
+            type="CDATA" if kind == "rss" else "html",
+        )
+    return fg.rss_str(pretty=True) if kind == "rss" else fg.atom_str(pretty=True)
+
+
+RSS1 = """<?xml version="1.0" encoding="utf-8"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
+  xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:content="http://purl.org/rss/1.0/modules/content/">
+  <channel rdf:about="https://gammal.example.se/">
+    <title>Gamla bloggen</title><link>https://gammal.example.se/</link><description>RSS 1.0</description>
+    <items><rdf:Seq><rdf:li rdf:resource="https://gammal.example.se/host/"/></rdf:Seq></items>
+  </channel>
+  <item rdf:about="https://gammal.example.se/host/">
+    <title>Hösten i Växjö</title><link>https://gammal.example.se/host/</link>
+    <dc:date>2024-10-01T09:00:00+02:00</dc:date><dc:creator>Kommundirektören</dc:creator>
+    <dc:subject>Årstider</dc:subject>
+    <content:encoded><![CDATA[<p>Löven faller i <em>Linnéparken</em>.</p>]]></content:encoded>
+  </item>
+</rdf:RDF>
+"""
+
+
+@pytest.mark.parametrize("generator", ["feedgen-rss", "feedgen-atom", "rss1"])
+def test_feeds_from_three_generators(run, sample_site, tmp_path, generator):
+    source = tmp_path / "feed.xml"
+    if generator == "rss1":
+        source.write_text(RSS1, "utf-8")
+        expected = {
+            "posts/2024-10-01-hosten-i-vaxjo.md": ("Hösten i Växjö", "*Linnéparken*", ["Årstider"])
+        }
+    else:
+        source.write_bytes(_feedgen(generator.split("-")[1]))
+        expected = {
+            "posts/2025-04-03-varen-i-parken.md": ("Våren i parken", "en **hel** text", ["Natur"]),
+            "posts/2025-05-20-sommarlov-pa-biblioteket.md": (
+                "Sommarlov på biblioteket",
+                "en **hel** text",
+                ["Natur"],
+            ),
+        }
+    result = run("import", "feed", str(source))
+    assert result.exit_code == 0, result.stderr
+    for path, (title, text, tags) in expected.items():
+        post = frontmatter.load(sample_site / path)
+        assert post.metadata["title"] == title and text in post.content
+        assert post.metadata["tags"] == tags and post.metadata["author"].startswith(
+            "Kommundirektören"
+        )
+    assert run("check").exit_code == 0
+    again = run("import", "feed", str(source))
+    assert f"0 new, 0 updated, {len(expected)} unchanged" in again.stdout
+
+
+# --- refusals --------------------------------------------------------------------------------------
+
+BOMB = """<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<rss><channel><wp:wxr_version xmlns:wp="http://wordpress.org/export/1.2/">1.2</wp:wxr_version><title>&lol3;</title></channel></rss>
+"""
+EXTERNAL = """<?xml version="1.0"?>
+<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>
+<rss><channel><wp:wxr_version xmlns:wp="http://wordpress.org/export/1.2/">1.2</wp:wxr_version><title>&x;</title></channel></rss>
+"""
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("inte xml alls", "not well-formed XML"),
+        ("<rss><channel><title>En vanlig RSS</title></channel></rss>", "not a WordPress export"),
+        (BOMB, "uses XML entities"),
+        (EXTERNAL, "uses XML entities"),
+        ("TRUNCATE", "not well-formed XML (truncated?)"),
+    ],
+    ids=["not-xml", "not-wxr", "entity-bomb", "external-entity", "truncated"],
+)
+def test_a_bad_export_is_one_line_and_writes_nothing(run, sample_site, tmp_path, content, message):
+    path = tmp_path / "bad.xml"
+    if content == "TRUNCATE":
+        content = (HERE / "export.xml").read_text("utf-8")[:5000]
+    path.write_text(content, "utf-8")
+    before = snapshot(sample_site)
+    result = run("import", "wordpress", str(path))
+    assert result.exit_code == 1
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "root:" not in result.output  # /etc/passwd was never read
+    assert snapshot(sample_site) == before
+
+
+def test_a_feed_url_that_is_missing_or_html_or_empty_is_refused(
+    run, sample_site, uploads_server, tmp_path
+):
+    before = snapshot(sample_site)
+    missing = run("import", "feed", uploads_server + "feed/")
+    assert missing.exit_code == 1 and "HTTP 404" in missing.stderr
+    page = tmp_path / "sida.html"
+    page.write_text("<!DOCTYPE html><html><body><p>Hej</p></body></html>", "utf-8")
+    html = run("import", "feed", str(page))
+    assert html.exit_code == 1 and "not an RSS or Atom feed" in html.stderr
+    empty = tmp_path / "tom.xml"
+    empty.write_text('<rss version="2.0"><channel><title>Tom</title></channel></rss>', "utf-8")
+    result = run("import", "feed", str(empty))
+    assert result.exit_code == 1 and "the feed has no items" in result.stderr
+    assert snapshot(sample_site) == before
+
+
+def test_feed_items_without_a_date_or_title_are_reported_and_the_rest_go_on(
+    run, sample_site, tmp_path
+):
+    feed = tmp_path / "feed.xml"
+    feed.write_text(
+        '<rss version="2.0"><channel><title>T</title><link>https://g.example/</link><description>d</description>'
+        "<item><title>Utan datum</title><link>https://g.example/a</link><description>A</description></item>"
+        "<item><link>https://g.example/b</link><description>Utan rubrik</description>"
+        "<pubDate>Mon, 06 Jan 2025 08:00:00 +0000</pubDate></item>"
+        "<item><title>Med allt</title><link>https://g.example/c</link><description>C</description>"
+        "<pubDate>Tue, 07 Jan 2025 08:00:00 +0000</pubDate></item></channel></rss>",
+        "utf-8",
+    )
+    result = run("import", "feed", str(feed))
+    assert result.exit_code == 0
+    assert "Utan datum: no date; skipped" in result.stderr and "no title; skipped" in result.stderr
+    assert (sample_site / "posts/2025-01-07-med-allt.md").is_file()
