@@ -32,6 +32,10 @@ class Item:
     body_line: int
     values: dict[str, Any]  # never changed after parsing
     lines: dict[str, int] = field(default_factory=dict, compare=False)  # key -> line in file
+    # Worked out once when the file is parsed (and kept in the parse cache with the item):
+    # (offset, target, is image) of links to local files; None: not worked out yet
+    links: tuple[tuple[int, str, bool], ...] | None = None
+    content_digest: str = ""  # ``content()``, so that ``digest`` costs nothing per run
 
     def __hash__(self) -> int:
         return hash((self.kind, self.path))
@@ -90,16 +94,21 @@ class Item:
     def is_published(self, now: dt.datetime) -> bool:
         return self.status(now) is Status.PUBLISHED
 
-    def digest(self, status: str) -> str:
-        """Everything a page of this item is made of, with every field of the table: a new
-        field changes the digest without anyone remembering to add it here."""
+    def content(self) -> str:
+        """A digest of everything the item is, with every field of the table: a new field
+        changes it without anyone remembering to add it here."""
         h = hashlib.sha256()
-        parts: list[object] = [self.kind.value, self.path, self.slug, self.body, status]
+        parts: list[object] = [self.kind.value, self.path, self.slug, self.body]
         parts += [f"{f.name}={self.values.get(f.name)!r}" for f in fields.FIELDS]
         for part in parts:
             h.update(str(part).encode("utf-8", "surrogatepass"))
             h.update(b"\x1f")
         return h.hexdigest()
+
+    def digest(self, status: str) -> str:
+        """Everything a page of this item is made of: its content and its status."""
+        content = self.content_digest or self.content()
+        return hashlib.sha256(f"{content}\x1f{status}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from blogtool.config import Config
 from blogtool.content import fields
 from blogtool.content.fields import Context, Invalid
 from blogtool.content.model import Item, Kind
+from blogtool.content.readiness import local_links
 from blogtool.errors import Problem, unknown
 from blogtool.files import check_source
 from blogtool.slugs import slugify
@@ -249,7 +251,8 @@ def parse_item(
     slug = _checks(values, body, body_line, kind, config, c, lines, hinted)
     if any(p.is_error for p in c.problems) or not slug:
         return None, c.problems
-    return Item(kind, rel, slug, body, body_line, values, lines), c.problems
+    item = Item(kind, rel, slug, body, body_line, values, lines, tuple(local_links(body)))
+    return replace(item, content_digest=item.content()), c.problems
 
 
 def _checks(

@@ -125,7 +125,8 @@ def _summary(item: Item) -> list[Problem]:
 
 def _links(item: Item, config: Config) -> list[Problem]:
     found = []
-    for offset, target, image in local_links(item.body):
+    links = item.links if item.links is not None else tuple(local_links(item.body))
+    for offset, target, image in links:
         path = resolve(item.path, target)
         what = "image" if image else "link"
         if not path:

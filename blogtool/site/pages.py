@@ -67,7 +67,7 @@ class SiteView:
 
     def links_of(self, item: Item) -> list[object]:
         """What the item's page shows of other items: the URLs its source links turn into."""
-        return [(p, self.sources.get(p)) for p in linked_sources(item.body, item.path)]
+        return [(p, self.sources.get(p)) for p in linked_sources(item)]
 
     def spec(
         self, path: str, inputs: Iterable[object], produce: Callable[[], bytes], heavy: bool = False

@@ -18,6 +18,7 @@ import markdown
 from markdown.extensions import Extension
 from markdown.treeprocessors import InlineProcessor, Treeprocessor
 
+from blogtool.content.model import Item
 from blogtool.content.prose import markdown_to_prose
 from blogtool.content.readiness import local_links, resolve
 from blogtool.site.urls import STATIC_DIR
@@ -161,9 +162,10 @@ def link_sources(
     return _LOCAL_URL.sub(fix, html)
 
 
-def linked_sources(body: str, source: Path) -> list[str]:
-    """The site paths a body links to by relative path (what ``link_sources`` may rewrite)."""
-    return sorted({resolve(source, target) for _, target, _ in local_links(body)} - {""})
+def linked_sources(item: Item) -> list[str]:
+    """The site paths an item links to by relative path (what ``link_sources`` may rewrite)."""
+    links = item.links if item.links is not None else tuple(local_links(item.body))
+    return sorted({resolve(item.path, target) for _, target, _ in links} - {""})
 
 
 # --- what leaves the site --------------------------------------------------------------------
