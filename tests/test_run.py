@@ -168,7 +168,7 @@ def test_machine_off_over_the_send_time_sends_late_once(job, site, port):
         )
         assert "issue 2 sent: 3 sent" in result.stderr
         again = job("run", now=at(2026, 12, 4, 9, 5))
-        assert "site up to date" in again.stderr and "no new tip to mail" in again.stderr
+        assert "nothing to do" in again.stderr and "sent" not in again.stderr
     finally:
         server.stop()
     assert sum(sink.counts().values()) - before == 3

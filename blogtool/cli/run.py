@@ -61,8 +61,9 @@ def run_job(env: Env, quiet: bool) -> None:
         blogtool run
         */5 * * * * cd /srv/kommunbloggen && .venv/bin/blogtool run --quiet
     """
+    from blogtool.job import quiet as unchanged
     from blogtool.job.result import record_run
-    from blogtool.job.runner import run_once
+    from blogtool.job.runner import next_due, run_once
     from blogtool.mail.tokens import SecretMissing
     from blogtool.site.build import BuildOptions, build, check_output_dir
     from blogtool.store import site_lock
@@ -72,6 +73,9 @@ def run_job(env: Env, quiet: bool) -> None:
     try:
         now = env.now()
         output = check_output_dir(config, config.output_dir)
+        seen = _unchanged_since_last_run(env, log, now)
+        if seen is None:
+            return
         site = env.load_site(cached=True)
         blocking = site.blocking(now)
         for problem in site.problems:
@@ -112,12 +116,32 @@ def run_job(env: Env, quiet: bool) -> None:
             for level, message in result.log:
                 getattr(log, level)(message, extra={"first": message in result.first_time})
             record_run(db, result, now)
+            if result.failed:
+                unchanged.forget(db, now)
+            else:
+                unchanged.remember(config, db, seen, now, next_due(site, db, now))
     except BlogtoolError as exc:
         log.error(str(exc))
         _remember_error(env, str(exc))
         sys.exit(int(exc.exit_code))
     if result.failed:
         sys.exit(ExitStatus.ERROR)
+
+
+def _unchanged_since_last_run(env: Env, log: Any, now: dt.datetime) -> str | None:
+    """None when nothing can have changed since the last full run (logged); else the sources'
+    snapshot, which the run records when it is done."""
+    from blogtool.job import quiet
+    from blogtool.job.result import RunResult, record_run
+
+    seen = quiet.snapshot(env.config)
+    with state_db(env) as db:
+        until = quiet.nothing_to_do(env.config, db, now, seen)
+        if until is None:
+            return seen
+        log.info(f"no source has changed and nothing is due before {until}; nothing to do")
+        record_run(db, RunResult(), now)
+    return None
 
 
 def _proof_sender(env: Env, secret: bytes) -> Any:

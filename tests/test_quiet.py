@@ -1,0 +1,74 @@
+"""The scheduled job's fast way out: a run with nothing to do stops before reading a post, and
+is full again the moment anything it acts on changes or falls due."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+
+from .conftest import SECRET, STOCKHOLM, Run
+
+NOTHING = "no source has changed and nothing is due before"
+
+
+def at(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=STOCKHOLM)
+
+
+def test_the_clock_past_a_scheduled_time_makes_the_run_full(run: Run, sample_site, monkeypatch):
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
+    assert run("subscribers", "add", "anna@example.se", now=at(2026, 11, 1, 9, 0)).exit_code == 0
+    first = run("run", now=at(2026, 12, 2, 12, 0))
+    assert first.exit_code == 0 and "Built " in first.stderr
+    quiet = run("run", now=at(2026, 12, 2, 12, 5))
+    assert NOTHING in quiet.stderr and "Built" not in quiet.stderr
+    # Nothing changed on disk; the tip of 3 December falls due at 08:00.
+    early = run("run", now=at(2026, 12, 3, 7, 55))
+    assert NOTHING in early.stderr or "no new tip" in early.stderr
+    due = run("run", now=at(2026, 12, 3, 8, 0))
+    assert due.exit_code == 0, due.stderr
+    assert "Built " in due.stderr and "issue 2 sent: 1 sent" in due.stderr
+    assert (
+        sample_site / "public/torsdagstips/folj-islaget-innan-du-gar-ut-pa-sjon/index.html"
+    ).is_file()
+
+
+def test_a_touched_template_rebuilds_everything(run: Run, sample_site, monkeypatch):
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
+    assert run("run").exit_code == 0
+    assert NOTHING in run("run").stderr
+    template = sample_site / "templates/base.html"
+    # An override of the page layout: every page depends on it.
+    from blogtool.site.templates import PACKAGE_TEMPLATES
+
+    layout = (
+        (PACKAGE_TEMPLATES / "base.html")
+        .read_text("utf-8")
+        .replace("</body>", "<!-- ny -->\n</body>")
+    )
+    template.write_text(layout, "utf-8")
+    result = run("run")
+    assert result.exit_code == 0, result.stderr
+    written = int(re.search(r"Built \S+: (\d+) written", result.stderr).group(1))
+    pages = sum(1 for p in (sample_site / "public").rglob("*.html"))
+    assert written >= pages  # every page again
+    assert "<!-- ny -->" in (sample_site / "public/index.html").read_text("utf-8")
+    assert NOTHING in run("run").stderr
+    # Only the file's time changing (a git checkout, a touch) is enough to look again.
+    os.utime(template, ns=(1, 1))
+    assert NOTHING not in run("run").stderr
+
+
+def test_a_change_in_the_database_makes_the_run_full(run: Run, sample_site, monkeypatch):
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
+    assert run("subscribers", "add", "anna@example.se", now=at(2026, 11, 1, 9, 0)).exit_code == 0
+    assert run("run", now=at(2026, 11, 26, 8, 5)).exit_code == 0
+    assert NOTHING in run("run", now=at(2026, 11, 26, 8, 10)).stderr
+    # Staff make an issue by hand: the next run sends it, files unchanged.
+    assert (
+        run("newsletter", "build", "--since", "2026-11-01", now=at(2026, 11, 26, 8, 11)).exit_code
+        == 0
+    )
+    result = run("run", now=at(2026, 11, 26, 8, 15))
+    assert NOTHING not in result.stderr and "issue 2 sent: 1 sent" in result.stderr
