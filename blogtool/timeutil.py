@@ -41,6 +41,9 @@ def localize(naive: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     return aware.astimezone(dt.UTC).astimezone(tz)
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 9000
+
+
 def parse_when(
     value: object,
     tz: ZoneInfo,
@@ -74,6 +77,9 @@ def parse_when(
             ) from None
     else:
         raise ValueError(f"expected an ISO 8601 date, got {type(value).__name__} {value!r}")
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        # Far from any blog, and near the calendar's ends a time zone's offset runs over them.
+        raise ValueError(f"expected a year between {FIRST_YEAR} and {LAST_YEAR}, got {value!r}")
     if parsed.tzinfo is None:
         aware = localize(parsed, tz)
         if notes is not None and aware.replace(tzinfo=None) != parsed:

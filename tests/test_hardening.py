@@ -428,3 +428,16 @@ def test_a_huge_value_is_quoted_briefly_in_its_error(run, sample_site):
     result = run("check")
     [line] = [x for x in result.stderr.splitlines() if "stor.md:2" in x]
     assert "title: expected text, got list [0, 1, 2, 3, ...]" in line and len(line) < 200
+
+
+@pytest.mark.parametrize(
+    "date", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00+01:00", "1899-12-31"]
+)
+def test_a_date_at_the_calendars_ends_is_an_error_not_a_crash(run, sample_site, date):
+    """Found by make fuzz: converting 9999-12-31T23:59:59Z to Stockholm time overflowed."""
+    write(sample_site / "posts/ytterkant.md", f"---\ntitle: Ytterkant\ndate: {date}\n---\nT.\n")
+    result = run("check")
+    assert result.exit_code == 1
+    assert (
+        "posts/ytterkant.md:3: error: date: expected a year between 1900 and 9000" in result.stderr
+    )
