@@ -33,8 +33,10 @@ class Faults:
 
 
 class Sink:
-    def __init__(self, faults: Faults | None = None):
+    def __init__(self, faults: Faults | None = None, pipelining: bool = False):
         self.faults = faults or Faults()
+        self.pipelining = pipelining  # offer PIPELINING (RFC 2920) in the EHLO reply
+        self.pipelined = 0  # MAIL commands that arrived with more commands behind them
         self.accepted: list[tuple[str, bytes]] = []
         self.ghosts: list[str] = []  # recipients whose message was taken but never confirmed
         self.data_commands = 0
@@ -53,6 +55,8 @@ class Sink:
         with self.lock:
             self.connections += 1
         session.host_name = hostname
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
         return responses
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
@@ -60,6 +64,10 @@ class Sink:
             return self._hang_up(server)
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
+        waiting = getattr(getattr(server, "_reader", None), "_buffer", b"")
+        if waiting:  # RCPT (and DATA) came in the same write: the client pipelined
+            with self.lock:
+                self.pipelined += 1
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):

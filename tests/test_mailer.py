@@ -199,7 +199,9 @@ def test_untrusted_certificate_is_refused(sample_site, tmp_path):
     )
     controller.start()
     try:
-        transport = SmtpTransport(SmtpConfig("127.0.0.1", port, "starttls", None, 5, 1, 0), None)
+        transport = SmtpTransport(
+            SmtpConfig("127.0.0.1", port, "starttls", None, 5, 1, 0, True), None
+        )
         with pytest.raises(
             SendAborted, match=r"certificate of 127\.0\.0\.1:\d+ \(starttls\) could not be verified"
         ):
@@ -217,7 +219,7 @@ def test_connection_is_reused_for_the_whole_run(sample_site):
     try:
         from blogtool.config import SmtpConfig
 
-        transport = SmtpTransport(SmtpConfig("127.0.0.1", port, "none", None, 5, 3, 0), None)
+        transport = SmtpTransport(SmtpConfig("127.0.0.1", port, "none", None, 5, 3, 0, True), None)
         pacing = Pacing(now=lambda: NOW, clock=lambda: 0.0, sleep=lambda s: None)
         report = send_issue(
             db, iss, MessageFactory(config, iss, SECRET), transport, "n@x.se", pacing

@@ -325,6 +325,10 @@ class SmtpConfig:
         (int, float), 2.0, "Seconds before the first retry; doubles each time.",
         convert=s.non_negative_float,
     )  # fmt: skip
+    pipelining: bool = s.key(
+        bool, True, "Use PIPELINING (RFC 2920) when the server offers it: one round trip for "
+        "MAIL, RCPT and DATA.",
+    )  # fmt: skip
 
 
 # The sections with a fixed set of keys, in the order blogtool.toml and 'blogtool config' use.
