@@ -72,3 +72,13 @@ def test_a_change_in_the_database_makes_the_run_full(run: Run, sample_site, monk
     )
     result = run("run", now=at(2026, 11, 26, 8, 15))
     assert NOTHING not in result.stderr and "issue 2 sent: 1 sent" in result.stderr
+
+
+def test_a_clock_set_back_makes_the_run_full(run: Run, sample_site, monkeypatch):
+    """A rehearsal (BLOGTOOL_NOW) earlier than the last run: what is published may differ."""
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
+    assert run("run", now=at(2026, 12, 3, 9, 0)).exit_code == 0
+    assert NOTHING in run("run", now=at(2026, 12, 3, 9, 5)).stderr
+    back = run("run", now=at(2026, 12, 3, 7, 0))
+    assert NOTHING not in back.stderr and "Built " in back.stderr
+    assert not (sample_site / "public/torsdagstips/folj-islaget-innan-du-gar-ut-pa-sjon").exists()

@@ -89,7 +89,10 @@ def nothing_to_do(
     try:
         last = json.loads(recorded)
         until = dt.datetime.fromisoformat(last["until"])
+        since = dt.datetime.fromisoformat(last["at"])
     except (ValueError, KeyError, TypeError):
+        return None
+    if now < since:  # the clock went back (a rehearsal with BLOGTOOL_NOW): look again
         return None
     if (
         last.get("snapshot") != seen
@@ -115,6 +118,7 @@ def remember(
         "output": output_state(config),
         "activity": activity(db),
         "until": until.isoformat(),
+        "at": now.isoformat(),
     }
     with transaction(db):
         set_state(db, KEY, json.dumps(value), now)
