@@ -197,17 +197,21 @@ def _check_sections(reader: _Reader, path: Path, data: dict[str, Any]) -> None:
         reader.fatal += 1
 
 
+def _named_table(reader: _Reader, table: str, name: str) -> str:
+    """``[table.name]``'s section label; a name that cannot be a key is reported."""
+    section = f"{table}.{name}"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
+        reader.report(section, None, "expected a key of lowercase ASCII letters, digits, - or _")
+    return section
+
+
 def _services(reader: _Reader, raw_services: Any) -> dict[str, Service]:
     services: dict[str, Service] = {}
     if not isinstance(raw_services, dict):
         reader.report("services", None, "expected tables such as [services.naturkartan]")
         return services
     for name, raw in raw_services.items():
-        section = f"services.{name}"
-        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
-            reader.report(
-                section, None, "expected a key of lowercase ASCII letters, digits, - or _"
-            )
+        section = _named_table(reader, "services", name)
         fatal = reader.fatal
         values = reader.table(section, raw, Service)
         # A broken service table is left out, not fatal: the tips that name it say so.
@@ -233,11 +237,7 @@ def _lists(reader: _Reader, raw_lists: Any, tips: dict[str, Any]) -> dict[str, M
         reader.report("lists", None, "expected tables such as [lists.torsdagstips]", True)
         return found
     for name, raw in raw_lists.items():
-        section = f"lists.{name}"
-        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
-            reader.report(
-                section, None, "expected a key of lowercase ASCII letters, digits, - or _"
-            )
+        section = _named_table(reader, "lists", name)
         values = reader.table(section, raw, MailingList)
         if "name" in values:
             found[name] = MailingList(key=name, **values)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from blogtool.config import Config
 from blogtool.errors import BlogtoolError, UsageError
+from blogtool.mail.transports import from_keyring
 
 KEYRING_SERVICE = "blogtool-imap"
 FETCH_LIMIT = 500  # messages per run; the rest wait for the next
@@ -27,14 +28,9 @@ def imap_password(config: Config, from_env: str | None) -> str:
     if from_env:
         return from_env
     account = f"{b.user}@{b.imap_host}"
-    try:
-        import keyring
-
-        stored = keyring.get_password(KEYRING_SERVICE, account)
-    except Exception:  # no keyring backend on this machine
-        stored = None
+    stored = from_keyring(KEYRING_SERVICE, account)
     if stored:
-        return str(stored)
+        return stored
     raise UsageError(
         f"no IMAP password for {account}: set BLOGTOOL_IMAP_PASSWORD, or store it with "
         f"'keyring set {KEYRING_SERVICE} {account}'"

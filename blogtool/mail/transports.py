@@ -287,6 +287,17 @@ def describe(config: Config) -> str:
     return choose(config, lambda smtp: None).description
 
 
+def from_keyring(service: str, account: str) -> str | None:
+    """A password the system keyring holds, or None (none stored, or no keyring here)."""
+    try:
+        import keyring
+
+        stored = keyring.get_password(service, account)
+    except Exception:  # no keyring backend on this machine
+        return None
+    return str(stored) if stored else None
+
+
 def smtp_password(
     smtp: SmtpConfig, from_env: str | None, prompt: Callable[[str], str | None]
 ) -> str | None:
@@ -297,14 +308,9 @@ def smtp_password(
     if from_env:
         return from_env
     account = f"{smtp.user}@{smtp.host}"
-    try:
-        import keyring
-
-        stored = keyring.get_password(KEYRING_SERVICE, account)
-    except Exception:  # no keyring backend on this machine
-        stored = None
+    stored = from_keyring(KEYRING_SERVICE, account)
     if stored:
-        return str(stored)
+        return stored
     answer = prompt(f"SMTP password for {account}")  # None when nobody is at a terminal
     if answer:
         return answer
