@@ -36,7 +36,7 @@ def served(web_site):
         interval=0.2,
     )  # fmt: skip
     app = make_app(config, SECRET.encode(), lambda: NOW, sender.wake)
-    server = make_server(with_site(app, web_site / "public", "/nyhetsbrev/"), "127.0.0.1", 0)
+    server = make_server(with_site(app, web_site / "public"), "127.0.0.1", 0)
     threading.Thread(target=server.run, daemon=True).start()
     sender.start()
     yield web_site, run, config, f"http://127.0.0.1:{server.effective_port}"

@@ -343,7 +343,6 @@ def test_my_data_shows_the_record_and_erases_it(service, web_site):
     assert service.request(link)[0] == 400  # the link is spent with the data
     shown = Run(web_site)("subscribers", "show", "anna@example.se")
     assert shown.exit_code == 1
-    service.clock.now = NOW + dt.timedelta(days=2)
 
 
 def test_health_and_an_access_log_without_addresses(service, caplog):
@@ -403,3 +402,9 @@ def test_concurrent_sign_ups_under_load_lose_and_double_nothing():
     assert "pending rows:            40" in result.stdout
     assert "confirmations queued:    40" in result.stdout
     assert "  rows:                    1" in result.stdout
+
+
+def test_a_body_that_is_not_a_form_gets_400_and_stores_nothing(service):
+    status, body = service.request("/nyhetsbrev/prenumerera", b"epost=\xff\xfe&lista=\xff")
+    assert status == 400 and "Formuläret gick inte att läsa" in body
+    assert service.rows("signups") == 0

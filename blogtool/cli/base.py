@@ -10,7 +10,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import click
 
@@ -246,10 +245,8 @@ def serve_web(env: Env, host: str, port: int, site_dir: Path | None = None) -> N
     logger.handlers[:] = [handler]
     logger.setLevel(logging.INFO)
     sender = Sender(config, lambda: transport(env), envelope_sender(config), env.now)
-    app = make_app(config, env.secret(), env.now, sender.wake)
-    if site_dir is not None:
-        base = config.web.base_url
-        app = with_site(app, site_dir, urlsplit(base).path if base else None)
+    service = make_app(config, env.secret(), env.now, sender.wake)
+    app = with_site(service, site_dir) if site_dir is not None else service
     try:
         server = make_server(access_logged(app), host, port, config.web.trusted_proxy)
     except OSError as exc:

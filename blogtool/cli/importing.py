@@ -133,12 +133,12 @@ def import_wordpress(
         blogtool import wordpress export.xml --split-tips "veckans torsdagstips"
     """
     from blogtool.importer.plan import Options
-    from blogtool.importer.sources import ImportError_, read_wxr
+    from blogtool.importer.sources import SourceError, read_wxr
 
     config = env.config
     try:
         export_data = read_wxr(export, config.site.timezone)
-    except ImportError_ as exc:
+    except SourceError as exc:
         raise UsageError(str(exc)) from None
     folder = (pages if pages.is_absolute() else config.root / pages) if pages else None
     options = Options(folder, post_types, _split(split_tips))
@@ -165,18 +165,18 @@ def import_feed(env: Env, source: str, split_tips: str | None, dry_run: bool) ->
     """
     from blogtool.importer.media import fetch_url
     from blogtool.importer.plan import Options
-    from blogtool.importer.sources import ImportError_, read_feed
+    from blogtool.importer.sources import SourceError, read_feed
 
     def fetch(url: str) -> bytes:
         try:
             data, _ = fetch_url(url, limit=50 * 1024 * 1024, timeout=30)
         except OSError as exc:
-            raise ImportError_(f"{url}: cannot be fetched: {exc}") from None
+            raise SourceError(f"{url}: cannot be fetched: {exc}") from None
         return data
 
     try:
         entries = read_feed(source, env.config.site.timezone, fetch)
-    except ImportError_ as exc:
+    except SourceError as exc:
         raise UsageError(str(exc)) from None
     _run(env, entries, {}, Options(split=_split(split_tips)), None, dry_run)
 

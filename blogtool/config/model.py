@@ -286,11 +286,12 @@ class MailingList:
     description: str = s.key(str, "", "One sentence about it, shown on the form.")
     content: str = s.key(
         str, "tips", "What it carries: tips (the weekly issue) or posts (new blog posts).",
-        convert=s.list_content,
+        convert=s.one_of("tips", "posts"),
     )  # fmt: skip
     cadence: str = s.key(
         str, "each", "For posts: each (a mail per post, when it is published) or weekly (one "
-        "letter on the series day at [tips] time with the week's posts).", convert=s.cadence,
+        "letter on the series day at [tips] time with the week's posts).",
+        convert=s.one_of("each", "weekly"),
     )  # fmt: skip
     subject: str | None = s.key(
         str, None, "For posts: the subject template (like [newsletter] subject); default: "

@@ -96,16 +96,16 @@ def verp_pattern(value: str) -> str:
     return value
 
 
-def cadence(value: str) -> str:
-    if value not in ("each", "weekly"):
-        raise ValueError(f"expected each or weekly, got {value!r}")
-    return value
+def one_of(*choices: str) -> Callable[[str], str]:
+    """A check that a value is one of ``choices``."""
 
+    def check(value: str) -> str:
+        if value not in choices:
+            listed = ", ".join(f"'{c}'" for c in choices[:-1]) + f" or '{choices[-1]}'"
+            raise ValueError(f"expected {listed}, got {value!r}")
+        return value
 
-def list_content(value: str) -> str:
-    if value not in ("tips", "posts"):
-        raise ValueError(f"expected tips or posts, got {value!r}")
-    return value
+    return check
 
 
 def base_url(value: str) -> str:
@@ -160,10 +160,7 @@ def https_url(value: str) -> str:
     return value
 
 
-def security(value: str) -> str:
-    if value not in ("ssl", "starttls", "none"):
-        raise ValueError(f"expected 'ssl', 'starttls' or 'none', got {value!r}")
-    return value
+security = one_of("ssl", "starttls", "none")
 
 
 def port(value: int) -> int:
@@ -208,8 +205,6 @@ def series_slug(value: str) -> str:
 
 def duration(value: str) -> dt.timedelta:
     """'24h', '90m', '2d', '1d 12h' -> a timedelta."""
-    import re
-
     parts = re.findall(r"(\d+)\s*([dhm])", value)
     if not parts or re.sub(r"\d+\s*[dhm]|\s", "", value):
         raise ValueError(f"expected a duration such as '24h', '90m' or '1d 12h', got {value!r}")

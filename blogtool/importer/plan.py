@@ -21,7 +21,7 @@ from blogtool.config import Config
 from blogtool.importer.convert import Converted, convert, image_urls
 from blogtool.importer.media import Images
 from blogtool.importer.sources import Entry
-from blogtool.site.urls import reserved_slugs
+from blogtool.site.urls import Urls, reserved_slugs
 from blogtool.slugs import MAX_SLUG, slugify
 
 DRAFT_STATES = {"draft", "pending", "private", "auto-draft"}
@@ -219,7 +219,7 @@ class Planner:
                     "(set image and image_alt)"
                 )
         old = urlsplit(entry.link).path if entry.link else ""
-        new = self.config.site.base_url.rstrip("/") and "/" + slug + "/"
+        new = Urls(self.config).href(f"{slug}/")  # where the post is now
         if old and old != "/" and old.rstrip("/") != new.rstrip("/") and entry.kind == "post":
             meta["aliases"] = [old]
             self.report.redirects += 1

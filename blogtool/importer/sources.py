@@ -26,7 +26,7 @@ EXCERPT_NS = (
 DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
 
 
-class ImportError_(BlogtoolError):
+class SourceError(BlogtoolError):
     """The source cannot be imported at all (nothing is written)."""
 
 
@@ -72,7 +72,7 @@ def _wp(node: Any, name: str, ns: str) -> str:
 
 
 def read_wxr(path: Path, zone: ZoneInfo) -> Export:
-    """Every item of a WordPress export. Raises ImportError_ for a file that is not XML, not a
+    """Every item of a WordPress export. Raises SourceError for a file that is not XML, not a
     WordPress export, truncated, or uses entities."""
     from xml.etree.ElementTree import ParseError
 
@@ -82,16 +82,16 @@ def read_wxr(path: Path, zone: ZoneInfo) -> Export:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ImportError_(f"{path}: cannot be read: {exc.strerror}") from None
+        raise SourceError(f"{path}: cannot be read: {exc.strerror}") from None
     try:
         root = SafeET.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
-        raise ImportError_(
+        raise SourceError(
             f"{path}: refused: the file uses XML entities ({type(exc).__name__}); "
             "a WordPress export never does"
         ) from None
     except ParseError as exc:
-        raise ImportError_(f"{path}: not well-formed XML (truncated?): {exc}") from None
+        raise SourceError(f"{path}: not well-formed XML (truncated?): {exc}") from None
     channel = root.find("channel")
     ns = next(
         (
@@ -102,7 +102,7 @@ def read_wxr(path: Path, zone: ZoneInfo) -> Export:
         None,
     )
     if channel is None or ns is None:
-        raise ImportError_(
+        raise SourceError(
             f"{path}: XML, but not a WordPress export (WXR): no channel with wp:wxr_version"
         )
     excerpt_ns = EXCERPT_NS[WP_NAMESPACES.index(ns)]
@@ -174,7 +174,7 @@ def _entry(
 
 def read_feed(source: str, zone: ZoneInfo, fetch: Any) -> list[Entry]:
     """Every entry of an RSS 2.0, RSS 1.0 or Atom feed (a URL or a file), with feedparser.
-    ``fetch(url)`` returns the bytes of a URL (or raises ImportError_)."""
+    ``fetch(url)`` returns the bytes of a URL (or raises SourceError)."""
     import feedparser
 
     if source.startswith(("http://", "https://")):
@@ -183,13 +183,13 @@ def read_feed(source: str, zone: ZoneInfo, fetch: Any) -> list[Entry]:
         try:
             data = Path(source).read_bytes()
         except OSError as exc:
-            raise ImportError_(f"{source}: cannot be read: {exc.strerror}") from None
+            raise SourceError(f"{source}: cannot be read: {exc.strerror}") from None
     parsed = feedparser.parse(data)
     if not parsed.get("version"):
         reason = parsed.get("bozo_exception") or "no RSS or Atom in it"
-        raise ImportError_(f"{source}: not an RSS or Atom feed ({reason})")
+        raise SourceError(f"{source}: not an RSS or Atom feed ({reason})")
     if not parsed.entries:
-        raise ImportError_(f"{source}: the feed has no items")
+        raise SourceError(f"{source}: the feed has no items")
     entries = []
     for item in parsed.entries:
         content = item.get("content") or []

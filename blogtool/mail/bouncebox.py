@@ -84,8 +84,9 @@ def messages_in(source: Path | None, stdin: bytes | None = None) -> Iterator[byt
     if source.is_dir():
         if not (source / "cur").is_dir() and not (source / "new").is_dir():
             raise UsageError(f"{source}: a directory that is not a Maildir (no cur/ or new/)")
-        for key in mailbox.Maildir(source, create=False).iterkeys():
-            yield mailbox.Maildir(source, create=False).get_bytes(key)
+        maildir = mailbox.Maildir(source, create=False)
+        for key in maildir.iterkeys():
+            yield maildir.get_bytes(key)
         return
     data = source.read_bytes()
     if data.startswith(b"From "):

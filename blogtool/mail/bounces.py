@@ -328,10 +328,6 @@ def _apply(
             subscribers.set_status(db, subscriber_id, "bounced", now, reason)
 
 
-def seen(db: sqlite3.Connection, key: str) -> bool:
-    return db.execute("SELECT 1 FROM bounces WHERE message_key = ?", (key,)).fetchone() is not None
-
-
 def of_subscriber(db: sqlite3.Connection, subscriber_id: int) -> list[sqlite3.Row]:
     """Every bounce and complaint about one person (GDPR: data about them)."""
     return list(
@@ -351,11 +347,3 @@ def erase(db: sqlite3.Connection, subscriber_id: int | None, address: str) -> No
         "DELETE FROM bounces WHERE raw IS NOT NULL AND lower(CAST(raw AS TEXT)) LIKE ?",
         (f"%{address.lower()}%",),
     )
-
-
-def counted(db: sqlite3.Connection) -> dict[str, int]:
-    """How many messages of each kind the bounce mailbox has brought."""
-    found = dict.fromkeys(KINDS, 0)
-    for kind, n in db.execute("SELECT kind, COUNT(*) FROM bounces GROUP BY kind"):
-        found[kind] = n
-    return found

@@ -225,42 +225,13 @@ def confirm(
         pending = find_pending(db, secret, token, now)
         if pending.confirmed_at is not None:
             return "already", pending
-        stamp = utc_now_iso(now)
-        subscribers.unsuppress(db, pending.email)
-        existing = subscribers.get(db, pending.email)
-        values = (
-            pending.email,
-            pending.name,
-            stamp,
-            pending.source,
-            pending.consent_version,
-            stamp,
+        subscriber = subscribers.give_consent(
+            db, pending.email, pending.name, now, pending.source, pending.consent_version
         )
-        if existing is None:
-            db.execute(
-                "INSERT INTO subscribers (email, email_key, name, status, consent_at, "
-                "consent_source, consent_version, created_at, updated_at) "
-                "VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?)",
-                (values[0], pending.email_key, *values[1:], stamp),
-            )
-            existing = subscribers.get(db, pending.email)
-            assert existing is not None
-        else:
-            db.execute(
-                "UPDATE subscribers SET email = ?, name = CASE WHEN ? = '' THEN name ELSE ? END, "
-                "status = 'active', consent_at = ?, consent_source = ?, consent_version = ?, "
-                "updated_at = ?, status_changed_at = ?, status_reason = 'confirmed on the web' "
-                "WHERE id = ?",
-                (pending.email, pending.name, pending.name, stamp, pending.source,
-                 pending.consent_version, stamp, stamp, existing.id),
-            )  # fmt: skip
-        lists.set_lists(db, existing.id, pending.lists, now)
+        lists.set_lists(db, subscriber.id, pending.lists, now)
+        stamp = utc_now_iso(now)
         db.execute("UPDATE signups SET confirmed_at = ? WHERE id = ?", (stamp, pending.id))
     return "confirmed", pending
-
-
-def pending_count(db: sqlite3.Connection) -> int:
-    return int(db.execute("SELECT COUNT(*) FROM signups WHERE confirmed_at IS NULL").fetchone()[0])
 
 
 def purge(db: sqlite3.Connection, config: Config, now: dt.datetime) -> int:

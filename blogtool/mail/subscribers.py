@@ -176,6 +176,40 @@ def add(
     return "added", get(db, normalized)
 
 
+def give_consent(
+    db: sqlite3.Connection,
+    normalized: str,
+    name: str,
+    now: dt.datetime,
+    source: str,
+    version: str,
+) -> Subscriber:
+    """An active subscriber with consent given now (a confirmed sign-up): added, or made
+    active again with the new consent; a forgotten address is forgotten no more. An empty
+    ``name`` keeps the one on record. Call inside a transaction."""
+    stamp = utc_now_iso(now)
+    unsuppress(db, normalized)
+    existing = get(db, normalized)
+    if existing is None:
+        db.execute(
+            "INSERT INTO subscribers (email, email_key, name, status, consent_at, "
+            "consent_source, consent_version, created_at, updated_at) "
+            "VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?)",
+            (normalized, email_key(normalized), name, stamp, source, version, stamp, stamp),
+        )
+    else:
+        db.execute(
+            "UPDATE subscribers SET email = ?, name = CASE WHEN ? = '' THEN name ELSE ? END, "
+            "status = 'active', consent_at = ?, consent_source = ?, consent_version = ?, "
+            "updated_at = ?, status_changed_at = ?, status_reason = 'consent given again' "
+            "WHERE id = ?",
+            (normalized, name, name, stamp, source, version, stamp, stamp, existing.id),
+        )
+    subscriber = get(db, normalized)
+    assert subscriber is not None
+    return subscriber
+
+
 def set_status(
     db: sqlite3.Connection, subscriber_id: int, status: str, now: dt.datetime, reason: str
 ) -> None:

@@ -375,6 +375,8 @@ PAGE_TYPES: list[Callable[[SiteView], list[Page]]] = [
 
 def plan(view: SiteView) -> list[Page]:
     """Every page; an old address that a real page now has keeps the real page."""
-    pages = [page for page_type in PAGE_TYPES[:-1] for page in page_type(view)]
+    pages = [
+        p for page_type in PAGE_TYPES if page_type is not redirect_pages for p in page_type(view)
+    ]
     taken = {p.path for p in pages}
     return pages + [p for p in redirect_pages(view) if p.path not in taken]

@@ -38,11 +38,10 @@ from blogtool.mail.tokens import (
 from blogtool.mail.web import find as find_by_unsubscribe_token
 from blogtool.mail.web import unsubscribe
 from blogtool.site.templates import make_environment, render
-from blogtool.store import opened
+from blogtool.store import opened, transaction
 from blogtool.web.http import (
     SECURITY_HEADERS,
     STATUS,
-    App,
     Refused,
     Request,
     Response,
@@ -101,13 +100,17 @@ class ReaderService:
         start_response(STATUS[response.code], headers)
         return [] if head else [response.body]
 
+    def route_of(self, path: str) -> str | None:
+        """The route a request path belongs to, or None if it is not the service's."""
+        if path.rstrip("/") == self.legacy_unsubscribe:
+            return "avregistrera"
+        if self.base_path is not None and (path + "/").startswith(self.base_path):
+            return path[len(self.base_path) :].strip("/")
+        return None
+
     def dispatch(self, environ: dict[str, Any], method: str) -> Response:
-        full = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-        if full.rstrip("/") == self.legacy_unsubscribe:
-            route = "avregistrera"
-        elif self.base_path is not None and (full + "/").startswith(self.base_path):
-            route = full[len(self.base_path) :].strip("/")
-        else:
+        route = self.route_of(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+        if route is None:
             raise Refused(404, "not-found")
         if route not in self.routes or (self.base_path is None and route != "avregistrera"):
             raise Refused(404, "not-found")
@@ -247,7 +250,7 @@ class ReaderService:
                 if not chosen:
                     raise Refused(400, "no-list")
                 name = subscribers.clean_name(request.value("namn"))[: subscribers.MAX_NAME]
-                with subscribers_transaction(db):
+                with transaction(db):
                     lists.set_lists(db, subscriber.id, chosen, self.now())
                     db.execute(
                         "UPDATE subscribers SET name = ? WHERE id = ?", (name, subscriber.id)
@@ -294,7 +297,7 @@ class ReaderService:
             return
         key = subscribers.email_key(subscriber.email)
         now = self.now()
-        with subscribers_transaction(db):
+        with transaction(db):
             if not signups.take_quota(db, key, now, self.config.web.mails_per_address):
                 return
             expires = now + self.config.web.data_link_within
@@ -347,16 +350,10 @@ class ReaderService:
         return Response(200, json.dumps({"status": "ok"}).encode() + b"\n", "application/json")
 
 
-def subscribers_transaction(db: sqlite3.Connection) -> Any:
-    from blogtool.store import transaction
-
-    return transaction(db)
-
-
 def make_app(
     config: Config,
     secret: bytes,
     now: Callable[[], dt.datetime],
     wake: Callable[[], None] = lambda: None,
-) -> App:
+) -> ReaderService:
     return ReaderService(config, secret, now, wake)

@@ -89,11 +89,11 @@ def read_form(environ: dict[str, Any]) -> dict[str, list[str]]:
     """The posted form; Refused(413) when it is larger than a form is, 400 when malformed."""
     length = str(environ.get("CONTENT_LENGTH") or "0").strip()
     if not length.isdigit():
-        raise Refused(400, "too-large")
+        raise Refused(400, "malformed")
     if int(length) > MAX_FORM:
         raise Refused(413, "too-large")
     body = environ["wsgi.input"].read(int(length))
     try:
         return parse_qs(body.decode("utf-8"), max_num_fields=64)
     except (UnicodeDecodeError, ValueError):
-        raise Refused(400, "too-large") from None
+        raise Refused(400, "malformed") from None

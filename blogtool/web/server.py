@@ -23,6 +23,7 @@ from blogtool.config import Config
 from blogtool.mail import outgoing
 from blogtool.mail.transports import Transport
 from blogtool.store import opened
+from blogtool.web.app import ReaderService
 from blogtool.web.http import MAX_FORM, App, StartResponse
 
 log = logging.getLogger("blogtool.web")
@@ -58,14 +59,14 @@ def access_logged(app: App) -> App:
     return logged
 
 
-def with_site(app: App, public: Path, base_path: str | None) -> App:
+def with_site(app: ReaderService, public: Path) -> App:
     """The built site as static files beside the service, as a web server in front of it
     would serve them (for trying the service on one machine; production uses nginx)."""
     root = public.resolve()
 
     def serve(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
-        if (base_path and (path + "/").startswith(base_path)) or path.endswith("avregistrera"):
+        if app.route_of(path) is not None:
             return app(environ, start_response)
         target = (root / path.lstrip("/")).resolve()
         if target.is_dir():
