@@ -26,30 +26,6 @@ sys.path.insert(0, str(HERE))
 
 import send  # noqa: E402  (the send benchmark's site and sink helpers)
 
-SINK = r"""
-import sys
-from aiosmtpd.controller import Controller
-class Count:
-    n = 0
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):
-        session.host_name = hostname
-        responses.insert(len(responses) - 1, "250-PIPELINING")
-        return responses
-    async def handle_DATA(self, server, session, envelope):
-        Count.n += len(envelope.rcpt_tos)
-        return "250 OK"
-c = Controller(Count(), hostname="127.0.0.1", port=int(sys.argv[1]))
-c.start()
-print("ready", flush=True)
-for line in sys.stdin:
-    if line.strip() == "count":
-        print(Count.n, flush=True)
-    elif line.strip() == "reset":
-        Count.n = 0
-        print("ok", flush=True)
-c.stop()
-"""
-
 
 class DelayingProxy:
     """127.0.0.1:port -> target, every chunk held back ``delay`` seconds in each direction."""
@@ -86,8 +62,7 @@ def main() -> None:
     parser.add_argument("--rtt-ms", type=float, default=50.0)
     parser.add_argument("--runs", type=int, default=1)
     ns = parser.parse_args()
-    send.SINK = SINK
-    sink = send.SinkProcess()
+    sink = send.SinkProcess("pipelining")
     proxy = DelayingProxy(sink.port, ns.rtt_ms / 2000)
     n = ns.subscribers
     print(

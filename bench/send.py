@@ -35,6 +35,11 @@ import asyncio, sys, signal
 from aiosmtpd.controller import Controller
 class Count:
     n = 0
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if "pipelining" in sys.argv[2:]:  # offer PIPELINING (RFC 2920), as relays do
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
     async def handle_DATA(self, server, session, envelope):
         Count.n += len(envelope.rcpt_tos)
         return "250 OK"
@@ -58,10 +63,10 @@ def free_port() -> int:
 
 
 class SinkProcess:
-    def __init__(self) -> None:
+    def __init__(self, *options: str) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", SINK, str(self.port)],
+            [sys.executable, "-c", SINK, str(self.port), *options],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert self.proc.stdout.readline().strip() == "ready"
