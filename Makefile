@@ -67,7 +67,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/build.py --posts 1000
 	$(BIN)/python bench/signup.py --signups 200 --same 50
-	$(BIN)/python bench/relay.py --subscribers 300 --rtt-ms 50
+	$(BIN)/python bench/send.py --subscribers 300 --rtt-ms 50 --connections 1,4 --baseline-sample 100
 
 clean:
 	rm -rf $(VENV) public .public.releases .public.previous .blogtool outbox .pytest_cache .ruff_cache

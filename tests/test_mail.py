@@ -210,11 +210,12 @@ def test_server_that_stops_mid_run_then_comes_back(mrun, port):
     server.stop()
     assert result.exit_code == 1
     assert "gave up after 4 attempts" in result.stderr and "still queued" in result.stderr
-    first = sink.counts()
-    assert sum(first.values()) == 6
-    state = statuses(mrun.root)
-    assert list(state.values()).count("sent") == 6
-    assert list(state.values()).count("queued") == 9  # nobody marked failed for the server's fault
+    accepted = sum(sink.counts().values())
+    # The server stops after its 6th; the other connections may each have had one more out.
+    assert 6 <= accepted <= 6 + 3
+    state = list(statuses(mrun.root).values())
+    assert state.count("sent") == accepted
+    assert state.count("queued") == 15 - accepted  # nobody marked failed for the server's fault
 
     sink.faults.stop_after = 0
     server = Server(sink, port).start()
@@ -282,7 +283,7 @@ def test_kill_9_mid_send_then_resume(mrun, port, mail_site):
         assert result.exit_code in (0, 1), result.output
     finally:
         server.stop()
-    for address in delivered_once_but_uncertain(sink, statuses(mail_site), emails):
+    for address in delivered_once_but_uncertain(sink, statuses(mail_site), emails, connections=4):
         assert f"to {address} was being sent when an earlier run stopped" in result.stderr
         assert result.exit_code == 1
 

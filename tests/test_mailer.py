@@ -122,32 +122,43 @@ class Recorder:
     def open(self) -> None:
         pass
 
-    def send(self, sender, recipient, data, name, while_waiting=None):
-        errors = self.fail.get(recipient)
+    def begin(self, envelope):
+        errors = self.fail.get(envelope.recipient)
         if errors:
             raise errors.pop(0)
-        self.sent.append(recipient)
-        if while_waiting is not None:
-            while_waiting()
+
+    def finish(self, data, envelope, name, following=None):
+        self.sent.append(envelope.recipient)
+        return None, None
+
+    def chains(self):
+        return False
 
     def close(self) -> None:
         pass
 
+    def twin(self):
+        return self  # one record of what every connection sent
 
-def test_rate_limit_spaces_messages(sample_site):
+
+@pytest.mark.parametrize("connections", [1, 3])
+def test_rate_limit_spaces_messages(sample_site, connections):
     config = load_config(sample_site)
     db, iss = _queue(sample_site, 5)
     fake = FakeTime()
     pacing = Pacing(now=lambda: NOW, clock=fake.clock, sleep=fake.sleep)
     transport = Recorder()
     report = send_issue(
-        db, iss, MessageFactory(config, iss, SECRET), transport, "n@x.se", pacing, rate=120
-    )
+        db, iss, MessageFactory(config, iss, SECRET), transport, "n@x.se", pacing, rate=120,
+        connections=connections,
+    )  # fmt: skip
     assert report.sent == 5 and len(transport.sent) == 5
-    assert fake.sleeps == pytest.approx([0.5] * 4)  # 120 a minute: one every half second
+    # 120 a minute: one every half second, however many connections share them
+    assert fake.sleeps == pytest.approx([0.5] * 4)
 
 
-def test_backoff_doubles_between_temporary_failures(sample_site):
+@pytest.mark.parametrize("connections", [1, 3])
+def test_backoff_doubles_between_temporary_failures(sample_site, connections):
     from blogtool.mail.transports import TemporaryFailure
 
     config = load_config(sample_site)
@@ -165,7 +176,7 @@ def test_backoff_doubles_between_temporary_failures(sample_site):
     )
     report = send_issue(
         db, iss, MessageFactory(config, iss, SECRET), transport, "n@x.se", pacing,
-        max_attempts=5, retry_delay=10,
+        max_attempts=5, retry_delay=10, connections=connections,
     )  # fmt: skip
     assert report.sent == 2 and report.retried == 3
     assert transport.sent == ["p1@example.se", "p0@example.se"]
@@ -200,7 +211,7 @@ def test_untrusted_certificate_is_refused(sample_site, tmp_path):
     controller.start()
     try:
         transport = SmtpTransport(
-            SmtpConfig("127.0.0.1", port, "starttls", None, 5, 1, 0, True), None
+            SmtpConfig("127.0.0.1", port, "starttls", None, 5, 1, 0, True, 1), None
         )
         with pytest.raises(
             SendAborted, match=r"certificate of 127\.0\.0\.1:\d+ \(starttls\) could not be verified"
@@ -219,7 +230,9 @@ def test_connection_is_reused_for_the_whole_run(sample_site):
     try:
         from blogtool.config import SmtpConfig
 
-        transport = SmtpTransport(SmtpConfig("127.0.0.1", port, "none", None, 5, 3, 0, True), None)
+        transport = SmtpTransport(
+            SmtpConfig("127.0.0.1", port, "none", None, 5, 3, 0, True, 1), None
+        )
         pacing = Pacing(now=lambda: NOW, clock=lambda: 0.0, sleep=lambda s: None)
         report = send_issue(
             db, iss, MessageFactory(config, iss, SECRET), transport, "n@x.se", pacing

@@ -316,8 +316,7 @@ def newsletter_send(
     """
     from blogtool.mail import subscribers as subs
     from blogtool.mail.compose import MessageFactory, envelope_sender
-    from blogtool.mail.dispatch import SendOptions
-    from blogtool.mail.sending import send_test
+    from blogtool.mail.dispatch import SendOptions, send_test
 
     config = env.config
     secret = env.secret()
@@ -374,11 +373,11 @@ def _print_send_report(issue_id: int, report: Any, where: str) -> None:
 
 def _dry_run(env: Env, db: Any, issue: Any, secret: bytes) -> None:
     from blogtool.mail.compose import MessageFactory
+    from blogtool.mail.lists import on_list_sql
     from blogtool.mail.queue import recipients
-    from blogtool.mail.sending import issue_members
     from blogtool.mail.transports import describe
 
-    who = recipients(db, issue, issue_members(env.config, issue))
+    who = recipients(db, issue, on_list_sql(env.config, issue.list_key))
     click.echo(f"issue {issue.id}: {issue.subject}")
     click.echo(f"would send {len(who)} messages via {describe(env.config)}; nothing was changed")
     if who:

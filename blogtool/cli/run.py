@@ -151,7 +151,7 @@ def _proof_sender(env: Env, secret: bytes) -> Any:
         from email.utils import parseaddr
 
         from blogtool.mail.compose import MessageFactory, envelope_sender
-        from blogtool.mail.sending import send_test
+        from blogtool.mail.dispatch import send_test
 
         config = env.config
         factory = MessageFactory(config, coming.as_issue(), secret, prefix=prefix)

@@ -330,6 +330,10 @@ class SmtpConfig:
         bool, True, "Use PIPELINING (RFC 2920) when the server offers it: one round trip for "
         "MAIL, RCPT and DATA.",
     )  # fmt: skip
+    connections: int = s.key(
+        int, 4, "Connections to the server at once while sending an issue; a relay's "
+        "documented limit goes here (1: one at a time).", convert=s.positive,
+    )  # fmt: skip
 
 
 # The sections with a fixed set of keys, in the order blogtool.toml and 'blogtool config' use.

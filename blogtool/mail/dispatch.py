@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
+import os
 import signal
 import sqlite3
 from collections.abc import Callable
 from types import FrameType
 
 from blogtool.config import Config
-from blogtool.mail.compose import MessageFactory, envelope_sender
+from blogtool.mail.compose import MessageFactory, Recipient, envelope_sender
 from blogtool.mail.issues import Issue
 from blogtool.mail.sending import Pacing, SendReport, send_issue
-from blogtool.mail.transports import Transport
+from blogtool.mail.transports import (
+    ConnectionFailure,
+    PermanentFailure,
+    SendAborted,
+    TemporaryFailure,
+    Transport,
+)
 from blogtool.store import site_lock
 
 
@@ -69,6 +77,7 @@ def send_locked(
                 rate=config.newsletter.rate if options.rate is None else options.rate,
                 max_attempts=smtp.max_attempts if smtp else 1,
                 retry_delay=smtp.retry_delay if smtp else 0.0,
+                connections=smtp.connections if smtp else 1,
                 resend_uncertain=options.resend_uncertain,
                 accept_uncertain=options.accept_uncertain,
                 progress=progress,
@@ -76,3 +85,21 @@ def send_locked(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def send_test(
+    factory: MessageFactory, transport: Transport, sender: str, address: str, now: dt.datetime
+) -> str:
+    """One copy of the issue to ``address`` (not a subscriber; nothing is recorded)."""
+    recipient = Recipient(0, 0, address)
+    message_id = factory.message_id(recipient)
+    transport.open()
+    try:
+        transport.send(
+            sender, address, factory.render(recipient, message_id, now), f"test-{os.getpid()}"
+        )
+    except (TemporaryFailure, PermanentFailure, ConnectionFailure) as exc:
+        raise SendAborted(f"the test message to {address} was not accepted: {exc}") from None
+    finally:
+        transport.close()
+    return message_id

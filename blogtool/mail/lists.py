@@ -67,8 +67,10 @@ def set_lists(
     )
 
 
-def on_list_sql(config: Config, key: str) -> tuple[str, tuple[str, ...]]:
-    """A condition on ``subscribers`` (aliased ``s``) that holds for the list's members."""
+def on_list_sql(config: Config, key: str | None) -> tuple[str, tuple[str, ...]]:
+    """A condition on ``subscribers`` (aliased ``s``) that holds for the list's members; no key:
+    the default list's (the series' issues go to it)."""
+    key = key or default_list(config)
     if key == default_list(config):
         return (
             "(s.lists_chosen = 0 OR EXISTS (SELECT 1 FROM subscriptions l "

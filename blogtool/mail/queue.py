@@ -228,19 +228,33 @@ def mark_skipped(db: sqlite3.Connection, delivery_id: int, reason: str, stamp: s
     _set(db, delivery_id, stamp, "status = 'skipped', last_error = ?", reason)
 
 
-def mark_failed(db: sqlite3.Connection, delivery_id: int, error: str, stamp: str) -> None:
-    _set(db, delivery_id, stamp, "status = 'failed', last_error = ?", error)
-
-
-def retry_at(db: sqlite3.Connection, delivery_id: int, when: float, error: str, stamp: str) -> None:
-    """Back in the queue, not before ``when`` (wall-clock seconds)."""
+def mark_failed(
+    db: sqlite3.Connection, delivery_id: int, error: str, stamp: str, attempts: int | None = None
+) -> None:
+    """Given up on; ``attempts``: the tries made, when the last one was refused before the row
+    was claimed (at the envelope)."""
     _set(
         db,
         delivery_id,
         stamp,
-        "status = 'queued', next_attempt_at = ?, last_error = ?",
+        "status = 'failed', last_error = ?, attempts = COALESCE(?, attempts)",
+        error,
+        attempts,
+    )
+
+
+def retry_at(
+    db: sqlite3.Connection, delivery_id: int, when: float, error: str, stamp: str, attempts: int
+) -> None:
+    """Back in the queue after ``attempts`` tries, not before ``when`` (wall-clock seconds)."""
+    _set(
+        db,
+        delivery_id,
+        stamp,
+        "status = 'queued', next_attempt_at = ?, last_error = ?, attempts = ?",
         when,
         error,
+        attempts,
     )
 
 

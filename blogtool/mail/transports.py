@@ -8,7 +8,6 @@ where the password comes from.
 from __future__ import annotations
 
 import contextlib
-import re
 import smtplib
 import ssl
 from collections.abc import Callable
@@ -16,45 +15,65 @@ from pathlib import Path
 from typing import Protocol
 
 from blogtool.config import Config, SmtpConfig
-from blogtool.errors import BlogtoolError, UsageError
+from blogtool.errors import UsageError
 from blogtool.files import write_atomic
+from blogtool.mail import smtpwire
+from blogtool.mail.smtpwire import (
+    ConnectionFailure,
+    Envelope,
+    PermanentFailure,
+    SendAborted,
+    TemporaryFailure,
+    UncertainDelivery,
+)
+
+__all__ = [
+    "ConnectionFailure",
+    "Envelope",
+    "OutboxTransport",
+    "PermanentFailure",
+    "SendAborted",
+    "SmtpTransport",
+    "TemporaryFailure",
+    "Transport",
+    "UncertainDelivery",
+]
 
 KEYRING_SERVICE = "blogtool"
 
 
-class TemporaryFailure(Exception):
-    """4xx: try this recipient again later."""
-
-
-class PermanentFailure(Exception):
-    """5xx: this recipient cannot be delivered to."""
-
-
-class ConnectionFailure(Exception):
-    """The server cannot be reached or dropped the connection; nothing is wrong with the
-    recipient."""
-
-
-class UncertainDelivery(Exception):
-    """The whole message went out, then the connection dropped before the server's reply: it
-    may or may not have been delivered, so it must not be sent again on its own."""
-
-
-class SendAborted(BlogtoolError):
-    """The run stopped early; everything not sent is still queued for the next run."""
-
-
 class Transport(Protocol):
+    """Where messages go. A message is ``begin`` (the envelope) then ``finish`` (the content);
+    ``finish`` may carry the next message's envelope too (``chains``). ``send`` does both."""
+
     description: str
 
     def open(self) -> None: ...
 
-    def send(
-        self, sender: str, recipient: str, data: bytes, name: str,
-        while_waiting: Callable[[], None] | None = None,
-    ) -> None: ...  # fmt: skip
+    def begin(self, envelope: Envelope) -> None: ...
+
+    def finish(
+        self, data: bytes, envelope: Envelope, name: str, following: Envelope | None = None
+    ) -> tuple[Exception | None, Exception | None]: ...
+
+    def chains(self) -> bool: ...
+
+    def send(self, sender: str, recipient: str, data: bytes, name: str) -> None: ...
 
     def close(self) -> None: ...
+
+    def twin(self) -> Transport:
+        """Another transport like this one, for one more connection at once."""
+        ...
+
+
+def send_one(transport: Transport, sender: str, recipient: str, data: bytes, name: str) -> None:
+    """One message, start to end; raises what became of it."""
+    envelope = Envelope(sender, recipient, len(data))
+    transport.begin(envelope)
+    error, _ = transport.finish(data, envelope, name)
+    if error is not None:
+        raise error
 
 
 class OutboxTransport:
@@ -67,16 +86,26 @@ class OutboxTransport:
     def open(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
 
-    def send(
-        self, sender: str, recipient: str, data: bytes, name: str,
-        while_waiting: Callable[[], None] | None = None,
-    ) -> None:  # fmt: skip
+    def begin(self, envelope: Envelope) -> None:
+        pass
+
+    def finish(
+        self, data: bytes, envelope: Envelope, name: str, following: Envelope | None = None
+    ) -> tuple[Exception | None, Exception | None]:
         write_atomic(self.directory / f"{name}.eml", data, durable=False)
-        if while_waiting is not None:
-            while_waiting()
+        return None, None
+
+    def chains(self) -> bool:
+        return False
+
+    def send(self, sender: str, recipient: str, data: bytes, name: str) -> None:
+        send_one(self, sender, recipient, data, name)
 
     def close(self) -> None:
         pass
+
+    def twin(self) -> OutboxTransport:
+        return OutboxTransport(self.directory)
 
 
 class SmtpTransport:
@@ -126,150 +155,49 @@ class SmtpTransport:
             raise ConnectionFailure(f"cannot connect to {self.description}: {exc}") from None
         self.client = client
 
-    def send(
-        self, sender: str, recipient: str, data: bytes, name: str,
-        while_waiting: Callable[[], None] | None = None,
-    ) -> None:  # fmt: skip
-        """One message in one SMTP transaction. ``while_waiting`` runs after the message has
-        gone out and before the server's reply is read: the next message is prepared while the
-        server works on this one."""
+    def _smtp(self) -> smtplib.SMTP:
         if self.client is None:
             raise ConnectionFailure("not connected")
-        smtp = self.client.smtp  # type: ignore[attr-defined]
+        smtp: smtplib.SMTP = self.client.smtp  # type: ignore[attr-defined]
+        return smtp
+
+    def begin(self, envelope: Envelope) -> None:
+        """MAIL, RCPT and DATA (pipelined when the server offers it)."""
         try:
-            _transaction(smtp, sender, recipient, data, while_waiting, self.config.pipelining)
-        except UncertainDelivery:
+            smtpwire.begin(self._smtp(), envelope, self.config.pipelining)
+        except (ConnectionFailure, UncertainDelivery):
             self.client = None
             raise
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, message = exc.recipients.get(recipient, (550, b"refused"))
-            _raise_for(code, message)
-        except smtplib.SMTPSenderRefused as exc:
-            if exc.smtp_code == 421:
-                self.client = None
-                raise ConnectionFailure(f"421 {_text(exc.smtp_error)}") from None
-            if 400 <= exc.smtp_code < 500:
-                raise TemporaryFailure(f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
-            raise SendAborted(
-                f"the server refused the sender {sender}: {exc.smtp_code} {_text(exc.smtp_error)}"
-            ) from None
-        except smtplib.SMTPResponseException as exc:  # DATA and other replies
-            if exc.smtp_code == 421:
-                self.client = None
-                raise ConnectionFailure(f"421 {_text(exc.smtp_error)}") from None
-            _raise_for(exc.smtp_code, exc.smtp_error)
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:  # timeouts and resets too
+
+    def finish(
+        self, data: bytes, envelope: Envelope, name: str, following: Envelope | None = None
+    ) -> tuple[Exception | None, Exception | None]:
+        """The content, and the next envelope in the same write (see ``smtpwire.finish``)."""
+        result = smtpwire.finish(self._smtp(), data, envelope, following)
+        if any(isinstance(e, ConnectionFailure | UncertainDelivery) for e in result):
             self.client = None
-            raise ConnectionFailure(f"{type(exc).__name__}: {exc}") from None
+        return result
+
+    def chains(self) -> bool:
+        """Whether a message's content may carry the next envelope: PIPELINING is on and
+        offered."""
+        return (
+            self.client is not None
+            and self.config.pipelining
+            and smtpwire.can_pipeline(self._smtp())
+        )
+
+    def send(self, sender: str, recipient: str, data: bytes, name: str) -> None:
+        send_one(self, sender, recipient, data, name)
+
+    def twin(self) -> SmtpTransport:
+        return SmtpTransport(self.config, self.password)
 
     def close(self) -> None:
         client, self.client = self.client, None
         if client is not None:
             with contextlib.suppress(Exception):  # a dead connection needs no goodbye
                 client.smtp.quit()  # type: ignore[attr-defined]
-
-
-def _transaction(
-    smtp: smtplib.SMTP,
-    sender: str,
-    recipient: str,
-    data: bytes,
-    while_waiting: Callable[[], None] | None,
-    pipelining: bool = True,
-) -> None:
-    """smtplib's sendmail() for one recipient, with a pause for other work between sending the
-    message and reading the reply. The same commands, checks and errors as sendmail(). When the
-    server offers PIPELINING (RFC 2920), MAIL, RCPT and DATA go in one write and their replies
-    are read after: one round trip where there were three."""
-    smtp.ehlo_or_helo_if_needed()
-    options = [f"size={len(data)}"] if smtp.does_esmtp and smtp.has_extn("size") else []
-    if pipelining and smtp.does_esmtp and smtp.has_extn("pipelining"):
-        _envelope_pipelined(smtp, sender, recipient, options)
-    else:
-        _envelope(smtp, sender, recipient, options)
-    payload = re.sub(rb"(?m)^\.", b"..", data)  # dot-stuffing, as smtplib does
-    if not payload.endswith(b"\r\n"):
-        payload += b"\r\n"
-    smtp.send(payload + b".\r\n")
-    if while_waiting is not None:
-        while_waiting()
-    try:
-        code, reply = smtp.getreply()
-    except (smtplib.SMTPServerDisconnected, OSError) as exc:
-        raise UncertainDelivery(
-            f"the connection dropped after the message was sent, before the server confirmed "
-            f"it ({type(exc).__name__}: {exc})"
-        ) from None
-    if code != 250:
-        _reset_or_close(smtp, code)
-        raise smtplib.SMTPDataError(code, reply)
-
-
-def _envelope(smtp: smtplib.SMTP, sender: str, recipient: str, options: list[str]) -> None:
-    """MAIL, RCPT and DATA one at a time, each waiting for its reply."""
-    code, reply = smtp.mail(sender, options)
-    if code != 250:
-        _reset_or_close(smtp, code)
-        raise smtplib.SMTPSenderRefused(code, reply, sender)
-    code, reply = smtp.rcpt(recipient)
-    if code not in (250, 251):
-        _reset_or_close(smtp, code)
-        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
-    smtp.putcmd("data")
-    code, reply = smtp.getreply()
-    if code != 354:
-        _reset_or_close(smtp, code)
-        raise smtplib.SMTPDataError(code, reply)
-
-
-def _envelope_pipelined(
-    smtp: smtplib.SMTP, sender: str, recipient: str, options: list[str]
-) -> None:
-    """MAIL, RCPT and DATA in one write (RFC 2920), then their three replies in order. A server
-    that refused the sender or the recipient but still said 354 to DATA gets an empty message
-    ended at once, which it must not deliver, and the refusal is raised as without pipelining."""
-    extra = "".join(f" {o}" for o in options)
-    batch = (
-        f"mail FROM:{smtplib.quoteaddr(sender)}{extra}\r\n"
-        f"rcpt TO:{smtplib.quoteaddr(recipient)}\r\n"
-        "data\r\n"
-    )
-    smtp.send(batch)
-    mail_code, mail_reply = smtp.getreply()
-    rcpt_code, rcpt_reply = smtp.getreply()
-    data_code, data_reply = smtp.getreply()
-    failed = mail_code != 250 or rcpt_code not in (250, 251) or data_code != 354
-    if failed and data_code == 354:
-        smtp.send(b".\r\n")  # nobody to deliver to: end the empty message
-        data_code, data_reply = smtp.getreply()
-    if mail_code != 250:
-        _reset_or_close(smtp, mail_code)
-        raise smtplib.SMTPSenderRefused(mail_code, mail_reply, sender)
-    if rcpt_code not in (250, 251):
-        _reset_or_close(smtp, rcpt_code)
-        raise smtplib.SMTPRecipientsRefused({recipient: (rcpt_code, rcpt_reply)})
-    if data_code != 354:
-        _reset_or_close(smtp, data_code)
-        raise smtplib.SMTPDataError(data_code, data_reply)
-
-
-def _reset_or_close(smtp: smtplib.SMTP, code: int) -> None:
-    if code == 421:  # the server is closing the connection
-        smtp.close()
-    else:
-        with contextlib.suppress(smtplib.SMTPServerDisconnected):
-            smtp.rset()
-
-
-def _text(message: bytes | str) -> str:
-    return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
-
-
-def _raise_for(code: int, message: bytes | str) -> None:
-    text = f"{code} {_text(message)}"
-    if 400 <= code < 500:
-        raise TemporaryFailure(text)
-    raise PermanentFailure(text)
 
 
 # --- choosing ------------------------------------------------------------------------------------
