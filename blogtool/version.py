@@ -18,7 +18,9 @@ PACKAGE = Path(__file__).resolve().parent
 @functools.cache
 def code_digest() -> str:
     h = hashlib.sha256(__version__.encode())
-    for path in sorted(PACKAGE.rglob("*.py")):
+    for path in sorted(PACKAGE.rglob("*")):  # the code, the default templates, the catalogues
+        if path.is_dir() or "__pycache__" in path.parts:
+            continue
         h.update(path.relative_to(PACKAGE).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()

@@ -84,3 +84,67 @@ def test_a_clock_set_back_makes_the_run_full(run: Run, sample_site, monkeypatch)
     back = run("run", now=at(2026, 12, 3, 7, 0))
     assert NOTHING not in back.stderr and "Built " in back.stderr
     assert not (sample_site / "public/torsdagstips/folj-islaget-innan-du-gar-ut-pa-sjon").exists()
+
+
+# --- the same for a manual `blogtool build` ---------------------------------------------------
+
+
+def _written(result) -> int:
+    return int(re.search(r"Built \S+: (\d+) written", result.stdout).group(1))
+
+
+def test_a_build_with_nothing_changed_reads_no_post(run: Run, sample_site):
+    now = at(2026, 12, 2, 12, 0)
+    assert _written(run("build", now=now)) > 0
+    # An unreadable post would stop any build that reads it: this one does not look.
+    post = next((sample_site / "posts").glob("*.md"))
+    mode = post.stat().st_mode
+    again = run("build", now=at(2026, 12, 2, 12, 5))
+    assert again.exit_code == 0 and _written(again) == 0
+    post.chmod(0)
+    try:
+        if os.access(post, os.R_OK):  # root reads anything: check the result instead
+            assert _written(run("build", now=at(2026, 12, 2, 12, 6))) == 0
+        else:
+            assert run("build", now=at(2026, 12, 2, 12, 6)).exit_code == 0
+    finally:
+        post.chmod(mode)
+
+
+def test_the_clock_past_a_scheduled_time_makes_the_build_publish_it(run: Run, sample_site):
+    page = sample_site / "public/torsdagstips/folj-islaget-innan-du-gar-ut-pa-sjon/index.html"
+    assert run("build", now=at(2026, 12, 2, 12, 0)).exit_code == 0
+    assert _written(run("build", now=at(2026, 12, 3, 7, 59))) == 0 and not page.exists()
+    due = run("build", now=at(2026, 12, 3, 8, 0))  # no file changed; the tip falls due
+    assert due.exit_code == 0 and _written(due) > 0
+    assert page.is_file()
+    assert _written(run("build", now=at(2026, 12, 3, 8, 1))) == 0
+
+
+def test_a_touched_template_rebuilds_every_page_in_a_build(run: Run, sample_site):
+    from blogtool.site.templates import PACKAGE_TEMPLATES
+
+    assert run("build").exit_code == 0
+    assert _written(run("build")) == 0
+    layout = (PACKAGE_TEMPLATES / "base.html").read_text("utf-8")
+    (sample_site / "templates/base.html").write_text(
+        layout.replace("</body>", "<!-- ny -->\n</body>"), "utf-8"
+    )
+    result = run("build")
+    pages = sum(1 for p in (sample_site / "public").rglob("*.html"))
+    assert _written(result) >= pages
+    assert "<!-- ny -->" in (sample_site / "public/index.html").read_text("utf-8")
+
+
+def test_a_rollback_makes_the_next_build_full(run: Run, sample_site):
+    now = at(2026, 12, 2, 12, 0)
+    assert run("build", now=now).exit_code == 0
+    (sample_site / "posts/nytt.md").write_text(
+        "---\ntitle: Ett nytt inlägg\ndate: 2026-12-01T09:00\nsummary: Kort.\n---\nText.\n",
+        "utf-8",
+    )
+    assert _written(run("build", now=now)) > 0
+    assert run("build", "--rollback", now=now).exit_code == 0
+    assert not (sample_site / "public/ett-nytt-inlagg").exists()
+    again = run("build", now=now)  # the same sources as before the rollback: built again
+    assert _written(again) > 0 and (sample_site / "public/ett-nytt-inlagg").exists()

@@ -19,10 +19,16 @@ from .base import Env, pass_env, print_problems
 def _run_build(
     env: Env, output: Path | None, drafts: bool, future: bool, jobs: int | None, quiet: bool = False
 ) -> Any:
-    from blogtool.site.build import BuildOptions, build, check_output_dir
+    from blogtool.site.build import BuildOptions, build, check_output_dir, unchanged
+    from blogtool.site.uptodate import snapshot
 
     config = env.config
     target = check_output_dir(config, output or config.output_dir)
+    seen = snapshot(config)  # before anything is read: a file changed meanwhile is seen next time
+    if not (drafts or future):
+        same = unchanged(config, target, seen, env.now())
+        if same is not None:
+            return same
     site = env.load_site(cached=True)
     blocking = site.blocking(env.now())
     print_problems([p for p in site.problems if p not in blocking])
@@ -52,7 +58,9 @@ def _run_build(
     public = target == config.output_dir
     try:
         with site_lock(config.state_dir, "build") if public else contextlib.nullcontext():
-            result = build(site, env.now(), options, on_start=on_start, progress=progress)
+            result = build(
+                site, env.now(), options, on_start=on_start, progress=progress, seen=seen
+            )
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)

@@ -97,7 +97,7 @@ def run_job(env: Env, quiet: bool) -> None:
                 db,
                 now,
                 output=output,
-                build=lambda: build(site, now, BuildOptions(output=output)),
+                build=lambda: build(site, now, BuildOptions(output=output), seen=seen),
                 send=(
                     # The run holds the send lock while it decides and sends.
                     (lambda issue: send_now(env, db, issue, secret, transport(env), lock=False))

@@ -16,40 +16,15 @@ import hashlib
 import json
 import os
 import sqlite3
-from pathlib import Path
 
 from blogtool.config import Config
+from blogtool.site.uptodate import snapshot
 from blogtool.store import get_state, set_state, transaction
-from blogtool.version import code_digest
+
+__all__ = ["forget", "nothing_to_do", "remember", "snapshot"]
 
 KEY = "run.quiet"
 AT_MOST = dt.timedelta(hours=1)
-
-
-def _walk(directory: Path, h: hashlib._Hash) -> None:
-    try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
-    except OSError:
-        h.update(f"{directory}\0missing\n".encode())
-        return
-    for entry in entries:
-        st = entry.stat(follow_symlinks=False)
-        h.update(f"{entry.path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode())
-        if entry.is_dir(follow_symlinks=False):
-            _walk(Path(entry.path), h)
-
-
-def snapshot(config: Config) -> str:
-    """Every source as the file system describes it, without reading one. Taken before a run
-    reads them: a file changed while it runs makes the next run a full one."""
-    h = hashlib.sha256(code_digest().encode())
-    st = config.path.stat()
-    h.update(f"{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode())
-    for directory in (
-        config.posts_dir, config.tips_dir, config.templates_dir, config.root / "static",
-    ):  # fmt: skip
-        _walk(directory, h)
-    return h.hexdigest()
 
 
 def output_state(config: Config) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import time
 from collections.abc import Callable
@@ -15,14 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from blogtool.config import Config
+from blogtool.content.kinds import Status
 from blogtool.content.model import Site
 from blogtool.errors import UsageError
-from blogtool.files import link_path
+from blogtool.files import link_path, write_atomic
 from blogtool.site import engine, pages, releases
 from blogtool.site.engine import BuildError, Progress, output_file
 from blogtool.site.templates import fingerprint
 
-__all__ = ["BuildError", "BuildOptions", "BuildResult", "build", "check_output_dir", "rollback"]
+__all__ = [
+    "BuildError", "BuildOptions", "BuildResult", "build", "check_output_dir", "rollback",
+    "unchanged",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,56 @@ def refuse_public_preview(config: Config, output: Path) -> None:
         )
 
 
+def _quiet_path(config: Config, output: Path) -> Path:
+    return _manifest_path(config, output).with_suffix(".quiet")
+
+
+def unchanged(config: Config, output: Path, seen: str, now: dt.datetime) -> BuildResult | None:
+    """The fast way out of a public build: when the last one saw these very sources
+    (``uptodate.snapshot``), its release is still the live one, and no item has come due since,
+    the build would write nothing. Its result then, without reading a post; else None."""
+    started = time.perf_counter()
+    output = link_path(output)
+    try:
+        last = json.loads(_quiet_path(config, output).read_text("utf-8"))
+        at = dt.datetime.fromisoformat(last["at"])
+        until = dt.datetime.fromisoformat(last["until"]) if last["until"] else None
+        pages = int(last["pages"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if (
+        last.get("snapshot") != seen
+        or last.get("release") != _release(output)
+        or now < at  # the clock went back (a rehearsal): look properly
+        or (until is not None and now >= until)
+    ):
+        return None
+    return BuildResult(output, 0, pages, 0, time.perf_counter() - started)
+
+
+def _release(output: Path) -> str | None:
+    return os.readlink(output) if releases.is_release_link(output) else None
+
+
+def _remember(
+    site: Site, output: Path, seen: str | None, now: dt.datetime, pages: int, preview: bool
+) -> None:
+    """After a build: what ``unchanged`` compares with. A preview is never taken as public."""
+    path = _quiet_path(site.config, output)
+    if seen is None or preview:
+        path.unlink(missing_ok=True)
+        return
+    due = [i.date for i in site.items if i.date is not None and i.status(now) is Status.SCHEDULED]
+    value = {
+        "snapshot": seen,
+        "release": _release(output),
+        "at": now.isoformat(),
+        "until": min(due).isoformat() if due else None,
+        "pages": pages,
+    }
+    write_atomic(path, json.dumps(value).encode(), durable=False)
+
+
 def rollback(config: Config, output: Path) -> Path:
     """Serve the previous release again. The manifest describes the build rolled back from,
     so it is forgotten: the next build renders every page, and never mixes the two."""
@@ -119,10 +174,13 @@ def build(
     on_start: Callable[[int], None] | None = None,
     progress: Progress | None = None,
     fail_after: int | None = None,
+    seen: str | None = None,
 ) -> BuildResult:
     """Build the site into ``options.output``. Raises with the previous output untouched.
 
-    ``fail_after`` injects a failure after that many pages have rendered (tests only).
+    ``seen``: the sources' snapshot taken before the site was loaded; with it, a later build
+    can tell that nothing changed (``unchanged``). ``fail_after`` injects a failure after that
+    many pages have rendered (tests only).
     """
     started = time.perf_counter()
     config = site.config
@@ -158,6 +216,7 @@ def build(
         mark.touch()
     else:
         mark.unlink(missing_ok=True)
+    _remember(site, output, seen, now, len(planned), view.preview)
     return BuildResult(
         output=output,
         written=len(todo),
