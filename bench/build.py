@@ -1,12 +1,14 @@
-"""Build benchmark: blogtool against Pelican on the same generated corpus, in the same run.
+"""Build benchmark: blogtool against Hugo and Pelican on the same generated corpus, in one run.
 
-    python bench/build.py --posts 5000 [--runs 3] [--no-pelican]
+    python bench/build.py --posts 5000 --compare hugo,pelican [--runs 3]
 
-Reports medians of --runs runs for: a cold build (no previous output, no caches), a rebuild with
-nothing changed, a rebuild with one post changed, the peak resident memory of the largest
-process, and Pelican's cold build of the same corpus with the ratio. Pelican is installed into a
-throwaway virtualenv under bench/.work/; it is not a dependency of blogtool. Every build runs as
-a fresh process, as cron or a person would run it.
+Generates one corpus, converts it for each tool that is installed, and runs the tools one after
+another, --runs times each. Reports medians for: a cold build (no previous output, no caches),
+a rebuild with nothing changed, a rebuild with one post changed, `blogtool run` with nothing to
+do, and the peak resident memory of the largest process; then blogtool's ratio to each peer.
+Hugo is Debian's `hugo` (the bench target installs it); Pelican is installed into a throwaway
+virtualenv under bench/.work/. Neither is a dependency of blogtool. Every build runs as a fresh
+process, as cron or a person would run it.
 """
 
 from __future__ import annotations
@@ -72,6 +74,46 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int]:
     return float(seconds), int(rss)
 
 
+HUGO_CONF = """\
+baseURL = "https://bench.example.se/"
+languageCode = "sv-se"
+defaultContentLanguage = "sv"
+title = "Benchbloggen"
+timeZone = "Europe/Stockholm"
+paginate = 10
+disableKinds = ["sitemap"]
+[taxonomies]
+tag = "tags"
+"""
+HUGO_LAYOUTS = {
+    "_default/baseof.html": (
+        '<!doctype html><html lang="sv"><head><meta charset="utf-8">'
+        "<title>{{ .Title }} – {{ .Site.Title }}</title></head>"
+        '<body><main>{{ block "main" . }}{{ end }}</main></body></html>\n'
+    ),
+    "_default/single.html": (
+        '{{ define "main" }}<article><h1>{{ .Title }}</h1>'
+        '<time>{{ .Date.Format "2 January 2006 15:04" }}</time>{{ .Content }}'
+        '<ul>{{ range .Params.tags }}<li><a href="{{ "tags/" | relURL }}{{ . | urlize }}/">'
+        "{{ . }}</a></li>{{ end }}</ul></article>{{ end }}\n"
+    ),
+    "_default/list.html": (
+        '{{ define "main" }}<h1>{{ .Title }}</h1>{{ range .Paginator.Pages }}<article>'
+        '<h2><a href="{{ .RelPermalink }}">{{ .Title }}</a></h2><p>{{ .Params.summary }}</p>'
+        "</article>{{ end }}{{ end }}\n"
+    ),
+}
+
+
+def prepare_hugo(site: Path) -> Path:
+    hugo = site / "hugo"
+    (hugo / "hugo.toml").write_text(HUGO_CONF, "utf-8")
+    for name, text in HUGO_LAYOUTS.items():
+        (hugo / "layouts" / name).parent.mkdir(parents=True, exist_ok=True)
+        (hugo / "layouts" / name).write_text(text, "utf-8")
+    return hugo
+
+
 def ensure_pelican() -> Path:
     python = PELICAN_VENV / "bin" / "python"
     if not python.exists():
@@ -87,11 +129,59 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+class Tool:
+    """One static site generator: how to build, how to start from nothing, what one source is."""
+
+    def __init__(
+        self, name: str, cmd: list[str], cwd: Path, env: dict[str, str], clean: list[Path]
+    ):
+        self.name, self.cmd, self.cwd, self.env, self.clean_paths = name, cmd, cwd, env, clean
+        self.times: dict[str, list[float]] = {}
+        self.rss: list[int] = []
+
+    def clean(self) -> None:
+        for path in self.clean_paths:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def measure(self, label: str, cmd: list[str] | None = None) -> None:
+        seconds, rss = timed(cmd or self.cmd, self.cwd, self.env)
+        self.times.setdefault(label, []).append(seconds)
+        self.rss.append(rss)
+
+
+def tools(site: Path, compare: list[str]) -> list[Tool]:
+    blogtool = shutil.which("blogtool", path=str(Path(sys.executable).parent)) or "blogtool"
+    env = {**os.environ, "BLOGTOOL_NOW": corpus.NOW.isoformat()}
+    env["BLOGTOOL_SECRET"] = "bench-secret-for-a-site-without-subscribers"
+    found = [
+        Tool("blogtool", [blogtool, "build"], site, env, [site / "public", site / ".blogtool"])
+    ]
+    for peer in compare:
+        if peer == "hugo":
+            if shutil.which("hugo") is None:
+                print("hugo is not installed (apt-get install hugo); left out", file=sys.stderr)
+                continue
+            hugo = prepare_hugo(site)
+            cmd = ["hugo", "--quiet", "-d", "public"]
+            found.append(
+                Tool("hugo", cmd, hugo, dict(os.environ), [hugo / "public", hugo / "resources"])
+            )
+        elif peer == "pelican":
+            pelican = ensure_pelican()
+            pel = site / "pelican"
+            (pel / "pelicanconf.py").write_text(PELICAN_CONF, "utf-8")
+            cmd = [str(pelican), "content", "-s", "pelicanconf.py", "-o", "output", "-q"]
+            found.append(Tool("pelican", cmd, pel, dict(os.environ), [pel / "output"]))
+        else:
+            raise SystemExit(f"unknown peer {peer!r}: expected hugo or pelican")
+    return found
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description="blogtool build benchmark against Pelican")
+    parser = argparse.ArgumentParser(description="build benchmark against Hugo and Pelican")
     parser.add_argument("--posts", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--no-pelican", action="store_true")
+    parser.add_argument("--compare", default="", help="peers to run too: hugo,pelican")
     ns = parser.parse_args()
 
     site = WORK / f"site-{ns.posts}"
@@ -102,74 +192,51 @@ def main() -> None:
         f"corpus: {ns.posts} items ({ns.posts // 5} tips) generated in "
         f"{time.perf_counter() - t:.1f} s at {site}"
     )
-
-    blogtool = shutil.which("blogtool", path=str(Path(sys.executable).parent)) or "blogtool"
-    env = {**os.environ, "BLOGTOOL_NOW": corpus.NOW.isoformat()}
-    cmd = [blogtool, "build"]
-
-    def clean() -> None:
-        shutil.rmtree(site / "public", ignore_errors=True)
-        shutil.rmtree(site / ".blogtool", ignore_errors=True)
-
-    cold, cold_rss = [], []
-    for _ in range(ns.runs):
-        clean()
-        s, rss = timed(cmd, site, env)
-        cold.append(s)
-        cold_rss.append(rss)
-    noop, noop_rss = [], []
-    for _ in range(ns.runs):
-        s, rss = timed(cmd, site, env)
-        noop.append(s)
-        noop_rss.append(rss)
-    one, one_rss = [], []
     victim = paths[len(paths) // 2]
-    for run in range(ns.runs):
-        with open(victim, "a", encoding="utf-8") as fh:
-            fh.write(f"\nEtt tillägg nummer {run}.\n")
-        s, rss = timed(cmd, site, env)
-        one.append(s)
-        one_rss.append(rss)
-
-    pelican_times: list[float] = []
-    pelican_rss: list[int] = []
-    if not ns.no_pelican:
-        pelican = ensure_pelican()
-        pel = site / "pelican"
-        (pel / "pelicanconf.py").write_text(PELICAN_CONF, "utf-8")
+    copies = {"blogtool": victim, "hugo": corpus.hugo_path(site, victim)}
+    copies["pelican"] = site / "pelican" / "content" / victim.name
+    runners = tools(site, [p for p in ns.compare.split(",") if p])
+    for tool in runners:
+        print(f"running {tool.name} ...", file=sys.stderr)
         for _ in range(ns.runs):
-            shutil.rmtree(pel / "output", ignore_errors=True)
-            s, rss = timed(
-                [str(pelican), "content", "-s", "pelicanconf.py", "-o", "output", "-q"],
-                pel,
-                dict(os.environ),
-            )
-            pelican_times.append(s)
-            pelican_rss.append(rss)
+            tool.clean()
+            tool.measure("cold")
+        for _ in range(ns.runs):
+            tool.measure("no change")
+        for run in range(ns.runs):
+            with open(copies[tool.name], "a", encoding="utf-8") as fh:
+                fh.write(f"\nEtt tillägg nummer {run}.\n")
+            tool.measure("one change")
+        if tool.name == "blogtool":
+            tool.measure("warm-up", [*tool.cmd[:-1], "run"])  # the full run that records
+            for _ in range(ns.runs):
+                tool.measure("run no-op", [*tool.cmd[:-1], "run"])
+    report(site, runners)
 
+
+def report(site: Path, runners: list[Tool]) -> None:
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     print(
-        "pages written by the cold build:",
+        "pages written by blogtool's cold build:",
         sum(1 for p in (site / "public").rglob("*") if p.is_file()),
     )
-    print(f"{'measurement':<34}{'median s':>10}{'runs':>24}{'peak MB':>10}")
-
-    def row(name: str, values: list[float], rss: list[int]) -> None:
-        runs = " ".join(f"{v:.2f}" for v in values)
-        print(f"{name:<34}{median(values):>10.2f}{runs:>24}{max(rss) / 1024:>10.0f}")
-
-    row("blogtool cold build", cold, cold_rss)
-    row("blogtool rebuild, nothing changed", noop, noop_rss)
-    row("blogtool rebuild, one post changed", one, one_rss)
-    if pelican_times:
-        row("pelican cold build", pelican_times, pelican_rss)
-        ratio = median(cold) / median(pelican_times)
-        print(
-            f"cold build ratio blogtool / pelican: {ratio:.3f} "
-            f"(pelican is {1 / ratio:.1f}x the time of blogtool)"
-        )
+    columns = ["cold", "no change", "one change", "run no-op"]
+    print(f"{'median s (runs)':<12}" + "".join(f"{c:>22}" for c in columns) + f"{'peak MB':>9}")
+    for tool in runners:
+        cells = []
+        for c in columns:
+            values = tool.times.get(c)
+            cells.append(
+                f"{median(values):>7.2f} ({' '.join(f'{v:.2f}' for v in values)})" if values else ""
+            )
+        line = f"{tool.name:<12}" + "".join(f"{cell:>22}" for cell in cells)
+        print(line + f"{max(tool.rss) / 1024:>9.0f}")
+    ours = median(runners[0].times["cold"])
+    for peer in runners[1:]:
+        theirs = median(peer.times["cold"])
+        print(f"cold build, blogtool / {peer.name}: {ours / theirs:.2f} ({theirs / ours:.2f}x)")
 
 
 if __name__ == "__main__":

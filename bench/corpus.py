@@ -1,4 +1,4 @@
-"""Generate a Swedish-looking corpus of N posts, in blogtool's format and in Pelican's.
+"""Generate a Swedish-looking corpus of N posts, in blogtool's format, Pelican's and Hugo's.
 
 Front matter as in blogtool's content model; bodies of 400-900 words with headings, lists, links
 and quotes; every fifth item a tip (on its own Thursday, at 08:00) that features a service.
@@ -188,14 +188,17 @@ def body(rng: random.Random) -> str:
 
 
 def generate(root: Path, n: int, seed: int = 2026) -> list[Path]:
-    """Write the blogtool site to ``root`` and the same content as a Pelican project to
-    ``root/pelican``. Returns the blogtool post paths."""
+    """Write the blogtool site to ``root``, and the same content as a Pelican project in
+    ``root/pelican`` and a Hugo site in ``root/hugo``. Returns the blogtool post paths."""
     rng = random.Random(seed)
     (root / "posts").mkdir(parents=True, exist_ok=True)
     (root / "tips").mkdir(exist_ok=True)
     (root / "templates").mkdir(exist_ok=True)
     pel = root / "pelican" / "content"
     pel.mkdir(parents=True, exist_ok=True)
+    hugo = root / "hugo" / "content"
+    for section in ("blogg", "torsdagstips"):
+        (hugo / section).mkdir(parents=True, exist_ok=True)
     (root / "blogtool.toml").write_text(
         CONFIG + "".join(SERVICE_BLOCK.format(key=k) for k in SERVICES), "utf-8"
     )
@@ -237,4 +240,13 @@ def generate(root: Path, n: int, seed: int = 2026) -> list[Path]:
             f"Category: {'Torsdagstips' if is_tip else 'Blogg'}",
         ]
         (pel / f"{slug}.md").write_text("\n".join(meta) + "\n\n" + text, "utf-8")
+        hugo_fm = [*fm[:-1], f"slug: {slug}", "---"]
+        section = "torsdagstips" if is_tip else "blogg"
+        (hugo / section / f"{slug}.md").write_text("\n".join(hugo_fm) + "\n" + text, "utf-8")
     return paths
+
+
+def hugo_path(root: Path, post: Path) -> Path:
+    """The Hugo copy of one blogtool source file."""
+    section = "torsdagstips" if post.parent.name == "tips" else "blogg"
+    return root / "hugo" / "content" / section / post.name

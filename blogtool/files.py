@@ -62,30 +62,6 @@ def write_new(path: Path, data: bytes) -> None:
         raise UsageError(f"{path}: already exists; not overwriting it") from None
 
 
-def check_sources(paths: list[Path], root: Path) -> dict[Path, str]:
-    """``check_source`` for many files at once: a regular file (not a link) in a folder that
-    is inside the site needs one lstat, not a resolve of its whole path."""
-    refused: dict[Path, str] = {}
-    inside: dict[Path, bool] = {}
-    real_root = root.resolve()
-    for path in paths:
-        try:
-            st = os.lstat(path)
-        except OSError as exc:
-            refused[path] = f"cannot be read: {exc.strerror}"
-            continue
-        if stat.S_ISREG(st.st_mode):
-            folder = path.parent
-            if folder not in inside:
-                inside[folder] = folder.resolve().is_relative_to(real_root)
-            if inside[folder]:
-                continue
-        problem = check_source(path, root)
-        if problem is not None:
-            refused[path] = problem
-    return refused
-
-
 def check_source(path: Path, root: Path) -> str | None:
     """Why ``path`` must not be read as part of the site at ``root``, or None if it may.
 

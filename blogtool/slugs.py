@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Letters that Unicode decomposition does not reduce to ASCII.
 _SPECIAL = str.maketrans({"æ": "ae", "ø": "o", "ß": "ss", "đ": "d", "ł": "l", "þ": "th"})
@@ -14,6 +15,7 @@ _SPECIAL = str.maketrans({"æ": "ae", "ø": "o", "ß": "ss", "đ": "d", "ł": "l
 MAX_SLUG = 120
 
 
+@lru_cache(maxsize=65536)  # tags are slugified on every page that lists them
 def slugify(text: str) -> str:
     """``"Från stuprör till flöden!"`` -> ``"fran-stupror-till-floden"``.
 

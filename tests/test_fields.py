@@ -49,8 +49,8 @@ def test_a_new_field_is_accepted_validated_digested_and_invalidates_the_cache(
 ):
     # A build before the field exists fills the parse cache and the build manifest.
     assert run("build").exit_code == 0
-    cache = sample_site / ".blogtool" / "cache" / "content.pickle"
-    assert cache.is_file()
+    cache = sample_site / ".blogtool" / "cache" / "content"
+    assert list(cache.glob("*.pickle"))
 
     mood = Field("mood", "text", "How the post feels.", text, default="neutral")
     monkeypatch.setattr(fields, "FIELDS", (*fields.FIELDS, mood))
@@ -109,12 +109,13 @@ def test_a_cache_made_with_another_field_table_is_not_used(sample_site, run, mon
     from blogtool.content import load
 
     assert run("build").exit_code == 0
-    cache = sample_site / ".blogtool" / "cache" / "content.pickle"
-    header, entries = pickle.loads(cache.read_bytes())
-    for _key, item, _problems in entries.values():
-        if item is not None:
-            item.values.pop("author")  # as an Item pickled before 'author' existed would be
-    cache.write_bytes(pickle.dumps((header, entries)))
+    cache = sample_site / ".blogtool" / "cache" / "content"
+    for shard in cache.glob("*.pickle"):
+        header, entries = pickle.loads(shard.read_bytes())
+        for _key, item, _problems in entries.values():
+            if item is not None:
+                item.values.pop("author")  # as an Item pickled before 'author' existed would be
+        shard.write_bytes(pickle.dumps((header, entries)))
     config = load_config(sample_site)
     assert load._read_cache(cache, config) == {}
     result = run("build")
@@ -124,13 +125,15 @@ def test_a_cache_made_with_another_field_table_is_not_used(sample_site, run, mon
 def test_a_state_directory_from_an_older_blogtool_never_crashes_a_build(sample_site, run):
     """Caches and manifests in formats this version did not write are ignored."""
     state = sample_site / ".blogtool"
-    write(state / "cache" / "content.pickle", pickle.dumps(((1, b"old-header"), {"x": 1})))
+    write(state / "cache" / "content" / "00.pickle", pickle.dumps(((1, b"old"), {"x": 1})))
     write(state / "builds" / "0123456789abcdef.json", json.dumps({"version": 0}))
     # A pickle naming a class the old flat layout had (blogtool.content.Item).
-    write(state / "cache" / "content.pickle", b"cblogtool.content\nItem\n.")
+    write(state / "cache" / "content" / "01.pickle", b"cblogtool.content\nItem\n.")
+    write(state / "cache" / "content.pickle", b"the unsharded cache of an older version")
     result = run("build")
     assert result.exit_code == 0, result.stderr
     assert (sample_site / "public" / "index.html").is_file()
+    assert not (state / "cache" / "content.pickle").exists()  # the old cache is cleared away
 
 
 def test_reference_lists_every_field_and_the_docs_agree(run):

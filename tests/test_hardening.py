@@ -220,7 +220,9 @@ def test_state_is_private_whichever_command_makes_it(run, sample_site):
     store.set_state(db, "k", "v", NOW)
     assert _mode(state / "state.db-wal") == 0o600 and _mode(state / "state.db-shm") == 0o600
     db.close()
-    assert _mode(state / "cache" / "content.pickle") == 0o600
+    shards = list((state / "cache" / "content").glob("*.pickle"))
+    assert shards and all(_mode(shard) == 0o600 for shard in shards)
+    assert _mode(state / "cache" / "content") == 0o700
     assert "others may read it" not in run("status").stdout
 
 

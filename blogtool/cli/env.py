@@ -76,7 +76,7 @@ class Env:
         """Every post and tip. ``cached`` reuses the parse of unchanged files (build, run)."""
         from blogtool.content.load import load_site
 
-        cache = self.config.state_dir / "cache" / "content.pickle" if cached else None
+        cache = self.config.state_dir / "cache" / "content" if cached else None
         return load_site(self.config, cache)
 
     # the clock --------------------------------------------------------------------------------

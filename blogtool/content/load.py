@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import stat
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,17 +20,32 @@ from blogtool.content import fields, readiness
 from blogtool.content.model import Item, Kind, Site
 from blogtool.content.parse import read_item
 from blogtool.errors import Problem
-from blogtool.files import check_sources
+from blogtool.files import check_source, private_dir
 from blogtool.site.urls import reserved_slugs
 from blogtool.version import code_digest
 
 
 def content_files(config: Config) -> Iterable[tuple[Path, Kind]]:
+    for path, _rel, kind, _entry in _sources(config):
+        yield path, kind
+
+
+def _sources(config: Config) -> Iterable[tuple[Path, Path, Kind, os.DirEntry[str]]]:
+    """Every post and tip file, in name order: its path, its path in the site, and its
+    directory entry (whose lstat is cached: a big site is listed with one system call a
+    file)."""
     for directory, kind in ((config.posts_dir, Kind.POST), (config.tips_dir, Kind.TIP)):
-        if directory.is_dir():
-            for path in sorted(directory.glob("*.md")):
-                if not path.name.startswith((".", "_")):
-                    yield path, kind
+        in_site = directory.relative_to(config.root)  # always root/posts and root/tips
+        try:
+            entries = sorted(
+                (e for e in os.scandir(directory) if e.name.endswith(".md")),
+                key=lambda e: e.name,
+            )
+        except OSError:
+            continue
+        for entry in entries:
+            if not entry.name.startswith((".", "_")):
+                yield directory / entry.name, in_site / entry.name, kind, entry
 
 
 def load_site(config: Config, cache: Path | None = None) -> Site:
@@ -42,18 +59,28 @@ def load_site(config: Config, cache: Path | None = None) -> Site:
     cached = _read_cache(cache, config) if cache else {}
     fresh: dict[str, tuple[tuple[int, int, int], Item | None, list[Problem]]] = {}
     todo: list[tuple[Path, Path, Kind, tuple[int, int, int]]] = []
-    files = list(content_files(config))
-    refused = check_sources([path for path, _ in files], config.root)
-    for path, kind in files:
-        rel = path.relative_to(config.root)
-        if path in refused:
-            problems.append(Problem(rel, refused[path]))
-            continue
+    inside: dict[Path, bool] = {}
+    real_root = config.root.resolve()
+    for path, rel, kind, entry in _sources(config):
+        st: os.stat_result | None
         try:
-            st = path.stat()
-            key = (st.st_mtime_ns, st.st_size, st.st_ino)
+            st = entry.stat(follow_symlinks=False)
         except OSError:
-            key = (0, 0, 0)
+            st = None
+        regular = st is not None and stat.S_ISREG(st.st_mode)
+        folder = path.parent
+        if regular and folder not in inside:
+            inside[folder] = folder.resolve().is_relative_to(real_root)
+        if not (regular and inside[folder]):
+            refused = check_source(path, config.root)  # a link, a FIFO, outside the site
+            if refused is not None:
+                problems.append(Problem(rel, refused))
+                continue
+            try:
+                st = path.stat()
+            except OSError:
+                st = None
+        key = (st.st_mtime_ns, st.st_size, st.st_ino) if st is not None else (0, 0, 0)
         hit = cached.get(str(rel))
         if hit is not None and hit[0] == key:
             fresh[str(rel)] = hit
@@ -67,7 +94,7 @@ def load_site(config: Config, cache: Path | None = None) -> Site:
         if item is not None:
             items.append(item)
     if cache is not None and fresh != cached:
-        _write_cache(cache, config, fresh)
+        _write_cache(cache, config, fresh, cached)
     problems.extend(_cross_checks(items, config))
     problems.extend(readiness.tag_typos(items))
     bad = {p.path for p in problems if p.is_error}
@@ -123,18 +150,34 @@ def _cache_header(config: Config) -> tuple[int, str]:
     return _CACHE_VERSION, h.hexdigest()
 
 
-def _read_cache(path: Path, config: Config) -> dict[str, Any]:
-    """The parsed items of the last load. The cache is the site's own file, in its state
-    directory, written by this code; anything unexpected in it just means a full parse."""
+_SHARDS = 32  # one changed file rewrites one shard of the cache, not the whole of it
+
+
+def _shard(rel: str) -> int:
+    return zlib.crc32(rel.encode("utf-8", "surrogatepass")) % _SHARDS
+
+
+def _read_cache(directory: Path, config: Config) -> dict[str, Any]:
+    """The parsed items of the last load, from the shards in ``directory``. The cache is the
+    site's own, in its state directory, written by this code; anything unexpected in a shard
+    just means its files are parsed again."""
+    header = _cache_header(config)
+    allowed = {kind: fields.allowed(kind) for kind in Kind}
+    entries: dict[str, Any] = {}
+    for number in range(_SHARDS):
+        entries.update(_read_shard(directory / f"{number:02d}.pickle", header, allowed))
+    return entries
+
+
+def _read_shard(path: Path, header: object, allowed: dict[Kind, Any]) -> dict[str, Any]:
     import pickle
 
     try:
         with open(path, "rb") as fh:
-            header, entries = pickle.load(fh)
-        if header != _cache_header(config) or not isinstance(entries, dict):
+            found, entries = pickle.load(fh)
+        if found != header or not isinstance(entries, dict):
             return {}
         # Belt and braces: an entry made with another field table is never used.
-        allowed = {kind: fields.allowed(kind) for kind in Kind}
         for _key, item, _problems in entries.values():
             if item is not None and (
                 not isinstance(item, Item) or list(item.values) != allowed.get(item.kind)
@@ -145,14 +188,29 @@ def _read_cache(path: Path, config: Config) -> dict[str, Any]:
     return entries
 
 
-def _write_cache(path: Path, config: Config, entries: dict[str, Any]) -> None:
+def _write_cache(
+    directory: Path, config: Config, entries: dict[str, Any], before: dict[str, Any]
+) -> None:
+    """Rewrite the shards whose entries differ from ``before`` (what was read)."""
     import pickle
 
     from blogtool.files import write_atomic
 
+    shards: list[dict[str, Any]] = [{} for _ in range(_SHARDS)]
+    old: list[dict[str, Any]] = [{} for _ in range(_SHARDS)]
+    for rel, entry in entries.items():
+        shards[_shard(rel)][rel] = entry
+    for rel, entry in before.items():
+        old[_shard(rel)][rel] = entry
+    header = _cache_header(config)
     try:
-        data = pickle.dumps((_cache_header(config), entries), protocol=pickle.HIGHEST_PROTOCOL)
-        write_atomic(path, data, durable=False, private=True)
+        directory.with_name("content.pickle").unlink(missing_ok=True)  # the unsharded cache
+        private_dir(directory)
+        for number, shard in enumerate(shards):
+            path = directory / f"{number:02d}.pickle"
+            if shard != old[number] or not path.exists():
+                data = pickle.dumps((header, shard), protocol=pickle.HIGHEST_PROTOCOL)
+                write_atomic(path, data, durable=False, private=True)
     except OSError:
         pass  # a cache that cannot be written only costs time
 

@@ -192,10 +192,11 @@ def build(
 
     manifest_path = _manifest_path(config, output)
     old = engine.load_manifest(manifest_path)
+    base = str(output)
     todo = [
         p
         for p in planned
-        if old.get(p.path) != p.digest or not (output / output_file(p.path)).is_file()
+        if old.get(p.path) != p.digest or not os.path.isfile(f"{base}/{output_file(p.path)}")
     ]
     known = {p.path for p in planned}
     stale = sorted(path for path in old if path not in known)

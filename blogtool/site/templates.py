@@ -18,7 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from blogtool.config import Config
 from blogtool.content.model import Item
 from blogtool.errors import BlogtoolError
-from blogtool.files import check_source
+from blogtool.files import check_source, private_dir
 from blogtool.site.render import excerpt
 from blogtool.site.urls import Urls
 from blogtool.timeutil import long_date, weekday_name
@@ -89,6 +89,7 @@ def make_environment(
         lstrip_blocks=True,
         keep_trailing_newline=True,
         auto_reload=False,
+        bytecode_cache=None if sandboxed else _bytecode_cache(config),
     )
     lang = config.site.language
     urls = Urls(config)
@@ -121,6 +122,18 @@ def make_environment(
         ),
     )
     return env
+
+
+def _bytecode_cache(config: Config) -> jinja2.BytecodeCache | None:
+    """Compiled templates, kept between runs in the site's private state folder (Jinja checks
+    each against its source); compiling them all again costs a small build more than the
+    build."""
+    directory = config.state_dir / "cache" / "jinja"
+    try:
+        private_dir(directory)
+    except OSError:
+        return None  # a read-only site still builds, only slower
+    return jinja2.FileSystemBytecodeCache(str(directory))
 
 
 def render(env: jinja2.Environment, name: str, config: Config, **context: Any) -> str:
