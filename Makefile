@@ -62,10 +62,12 @@ docs: $(VENV)/.installed
 	$(BIN)/blogtool fields --markdown > docs/front-matter.md
 	$(BIN)/blogtool config --reference > docs/configuration.md
 
-## bench: the benchmarks in bench/ (they print figures; nothing is asserted)
+## bench: the benchmarks in bench/ (they print figures; nothing is asserted). Hugo comes from
+## Debian's package (installed here when missing and we may); Pelican goes into bench/.work/.
 bench: $(VENV)/.installed-test
+	command -v hugo >/dev/null || apt-get install -y hugo || echo "no hugo: it is left out"
 	$(BIN)/python bench/startup.py
-	$(BIN)/python bench/build.py --posts 1000
+	$(BIN)/python bench/build.py --posts 1000 --compare hugo,pelican
 	$(BIN)/python bench/signup.py --signups 200 --same 50
 	$(BIN)/python bench/send.py --subscribers 300 --rtt-ms 50 --connections 1,4 --baseline-sample 100
 
