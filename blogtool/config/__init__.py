@@ -6,19 +6,21 @@ file; ``dump`` prints the effective configuration and the reference.
 
 from blogtool.config.dump import as_dict, dump_toml
 from blogtool.config.load import CONFIG_NAME, find_root, load_config, parse_config
-from blogtool.config.model import (
+from blogtool.config.mailmodel import (
     BouncesConfig,
+    MailingList,
+    NewsletterConfig,
+    SmtpConfig,
+    WebConfig,
+)
+from blogtool.config.model import (
     BuildConfig,
     CheckConfig,
     Config,
-    MailingList,
-    NewsletterConfig,
     RunConfig,
     Service,
     SiteConfig,
-    SmtpConfig,
     TipsConfig,
-    WebConfig,
 )
 
 __all__ = [

@@ -12,22 +12,24 @@ from types import MappingProxyType
 from typing import Any
 
 from blogtool.config import schema
+from blogtool.config.mailmodel import (
+    BouncesConfig,
+    MailingList,
+    NewsletterConfig,
+    SmtpConfig,
+    WebConfig,
+)
 from blogtool.config.model import (
     OPTIONAL_SECTIONS,
     SECTIONS,
     TABLES,
-    BouncesConfig,
     BuildConfig,
     CheckConfig,
     Config,
-    MailingList,
-    NewsletterConfig,
     RunConfig,
     Service,
     SiteConfig,
-    SmtpConfig,
     TipsConfig,
-    WebConfig,
 )
 from blogtool.errors import ConfigError, Problem, unknown
 from blogtool.slugs import slugify
