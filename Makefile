@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test soak fuzz lint format bench docs clean
+.PHONY: demo test soak fuzz lint format bench docs screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ format: $(VENV)/.installed-test
 docs: $(VENV)/.installed
 	$(BIN)/blogtool fields --markdown > docs/front-matter.md
 	$(BIN)/blogtool config --reference > docs/configuration.md
+
+## screenshots: the home, a tip and a post, desktop and phone, light and dark (docs/screenshots/)
+screenshots: $(VENV)/.installed-test
+	$(BIN)/python docs/screenshots.py
 
 ## bench: the benchmarks in bench/ (they print figures; nothing is asserted). Hugo comes from
 ## Debian's package (installed here when missing and we may); Pelican goes into bench/.work/.

@@ -134,7 +134,7 @@ def make_site(n: int, port: int, connections: int = 4) -> Path:
     site = WORK / f"site-{n}"
     shutil.rmtree(site, ignore_errors=True)
     site.mkdir(parents=True)
-    for name in ("posts", "tips", "templates"):
+    for name in ("posts", "tips", "templates", "media"):
         shutil.copytree(REPO / name, site / name)
     config = (REPO / "blogtool.toml").read_text("utf-8")
     config += f"""

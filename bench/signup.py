@@ -43,7 +43,7 @@ def free_port() -> int:
 
 
 def make_site(root: Path) -> None:
-    for name in ("posts", "tips", "templates"):
+    for name in ("posts", "tips", "templates", "media"):
         shutil.copytree(REPO / name, root / name)
     config = (REPO / "blogtool.toml").read_text("utf-8") + WEB
     (root / "blogtool.toml").write_text(config, "utf-8")

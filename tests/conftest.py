@@ -48,14 +48,39 @@ def _isolated_env(monkeypatch, tmp_path):
     monkeypatch.setenv("EDITOR", "true")
 
 
+@pytest.fixture(scope="session")
+def sample_pictures(tmp_path_factory) -> Path:
+    """The sample site's pictures, made once per test session (Pillow takes a while). Each
+    sample site starts with a copy of this cache, as a site that has been built before does;
+    tests about making pictures use pictures of their own."""
+    from blogtool.config import load_config
+    from blogtool.content.load import load_site
+    from blogtool.site import images, pictures
+
+    root = tmp_path_factory.mktemp("pictures") / "site"
+    _copy_sample(root)
+    config = load_config(root)
+    images.prepare(config, pictures.wanted(load_site(config)), jobs=2)
+    return config.state_dir / "cache" / "images"
+
+
+def _copy_sample(root: Path) -> None:
+    root.mkdir(parents=True)
+    shutil.copy(REPO / "blogtool.toml", root / "blogtool.toml")
+    for name in ("posts", "tips", "templates", "media"):
+        shutil.copytree(REPO / name, root / name)
+
+
 @pytest.fixture
-def sample_site(tmp_path) -> Path:
+def sample_site(tmp_path, sample_pictures) -> Path:
     """A private copy of the repository's sample site."""
     root = tmp_path / "site"
-    root.mkdir()
-    shutil.copy(REPO / "blogtool.toml", root / "blogtool.toml")
-    for name in ("posts", "tips", "templates"):
-        shutil.copytree(REPO / name, root / name)
+    _copy_sample(root)
+    from blogtool.files import private_dir
+
+    cache = private_dir(root / ".blogtool" / "cache")  # private, as blogtool makes it
+    shutil.copytree(sample_pictures, cache / "images")
+    (cache / "images").chmod(0o700)
     return root
 
 

@@ -36,7 +36,8 @@ def test_build_writes_the_whole_site(run, public):
     result = run("build")
     assert result.exit_code == 0, result.stderr
     assert re.search(
-        r"Built .*public: \d+ written, 0 unchanged, 0 removed in [\d.]+ s", result.stdout
+        r"Built .*public: \d+ written, 0 unchanged, 0 removed(, \d+ pictures? made)? in [\d.]+ s",
+        result.stdout,
     )
     for path in [
         "index.html",
@@ -74,9 +75,14 @@ def test_build_writes_the_whole_site(run, public):
     assert '<html lang="sv">' in page
     assert "torsdag 22 oktober 2026" in page
     assert '<time datetime="2026-10-22T08:00:00+02:00">' in page
-    assert "Veckans tjänst:</span> Växjö Naturkarta" in page
-    assert 'href="https://naturkartan.se/sv/vaxjo"' in page
-    assert "Hämta appen i App Store" in page
+    # The card: not "this week's" on a tip's own page weeks later; a button and the apps.
+    assert '<p class="service-label">Tjänst i tipset</p>' in page and "Veckans tjänst" not in page
+    assert '<h2 id="tjanst-naturkartan">Växjö Naturkarta</h2>' in page
+    assert '<a class="button service-web" href="https://naturkartan.se/sv/vaxjo">' in page
+    assert '<span class="store-small">Ladda ned i</span> <span class="store-name">App Store' in page
+    # The first tip: a way to the next one and to the series, none to an earlier one.
+    assert 'rel="next" href="/torsdagstips/lana-e-bocker-fran-biblioteket/"' in page
+    assert 'rel="prev"' not in page and "Fler tips: alla Torsdagstips" in page
     assert "Torsdagstips</a> #1" in page
 
     series = (public / "torsdagstips/index.html").read_text("utf-8")
@@ -195,14 +201,16 @@ def test_one_changed_post_rerenders_it_and_the_pages_that_list_it(run, sample_si
 def test_template_or_config_change_rebuilds_everything(run, sample_site, public):
     assert run("build").exit_code == 0
     before = mtimes(public)
-    pages = {p for p in before if not p.startswith("static/")}
-    static = len(before) - len(pages)
+    copied = ("static/", "bilder/", "media/")  # files published by their content
+    pages = {p for p in before if not p.startswith((*copied, "pagefind/"))}
+    static = sum(1 for p in before if p.startswith(copied))
     write(
         sample_site / "templates/404.html",
         '{% extends "base.html" %}{% block content %}<h1>Borta</h1>{% endblock %}\n',
     )
     result = run("build")
-    # Every page is rendered again; the stylesheet is copied by content and has not changed.
+    # Every page is rendered again; the stylesheet and the pictures are published by content
+    # and have not changed.
     assert f"{len(pages)} written, {static} unchanged" in result.stdout
     after = mtimes(public)
     assert all(after[p] != before[p] for p in pages)

@@ -95,7 +95,7 @@ def _fresh_site(base: Path) -> Path:
     if base.exists():
         shutil.rmtree(base)
     site = base / "site"
-    for name in ("posts", "tips", "templates"):
+    for name in ("posts", "tips", "templates", "media"):
         (site / name).mkdir(parents=True)
     write(site / "blogtool.toml", MINIMAL_CONFIG)
     return site

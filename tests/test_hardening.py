@@ -207,7 +207,9 @@ def _mode(path) -> int:
 
 def test_state_is_private_whichever_command_makes_it(run, sample_site):
     import os
+    import shutil
 
+    shutil.rmtree(sample_site / ".blogtool")  # no state yet (the fixture brings pictures)
     os.umask(0o022)  # a usual umask: files would be 0644 and folders 0755
     assert run("build").exit_code == 0  # the cache and manifest come first here
     assert run("subscribers", "add", "anna@example.se").exit_code == 0
@@ -223,6 +225,7 @@ def test_state_is_private_whichever_command_makes_it(run, sample_site):
     shards = list((state / "cache" / "content").glob("*.pickle"))
     assert shards and all(_mode(shard) == 0o600 for shard in shards)
     assert _mode(state / "cache" / "content") == 0o700
+    assert _mode(state / "cache" / "images") == 0o700 and _mode(state / "cache" / "jinja") == 0o700
     assert "others may read it" not in run("status").stdout
 
 

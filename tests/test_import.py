@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import http.server
+import re
 import threading
 from pathlib import Path
 
@@ -21,7 +22,20 @@ PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360f8cfc0f01f0005000200ee0a8e0b0000000049454e44ae426082"
 )
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
+
+
+def _jpeg(colour: str) -> bytes:
+    """A real photo-sized JPEG: the imported images are made into web pictures on build."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (640, 420), colour).save(out, "JPEG", quality=70)
+    return out.getvalue()
+
+
+JPEG = _jpeg("steelblue")
 
 
 @pytest.fixture
@@ -29,7 +43,7 @@ def uploads_server(tmp_path):
     """The old site's images over HTTP on 127.0.0.1 (trummen.png is gone: a 404)."""
     root = tmp_path / "gamla-sajten"
     write(root / "wp-content/uploads/2019/05/stadshuset.jpg", JPEG)
-    write(root / "wp-content/uploads/2021/06/helgasjon.jpg", JPEG + b"2")
+    write(root / "wp-content/uploads/2021/06/helgasjon.jpg", _jpeg("seagreen"))
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     handler.log_message = lambda *a: None  # type: ignore[attr-defined]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -147,7 +161,9 @@ def test_a_wordpress_export_comes_in_whole(run, sample_site, export):
     mapped = (sample_site / "public/redirects.map").read_text("utf-8")
     assert "/2019/05/02/valkommen-till-vaxjo/ /valkommen-till-vaxjo/;" in mapped
     page = (sample_site / "public/valkommen-till-vaxjo/index.html").read_text("utf-8")
-    assert 'src="/static/bilder/2019/05/stadshuset.jpg"' in page
+    # The imported picture is made into web pictures like any other; the original stays too.
+    made = re.search(r'<img src="/(bilder/[0-9a-f]+/stadshuset-640\.jpg)"', page)
+    assert made and (sample_site / "public" / made.group(1)).is_file()
     assert (sample_site / "public/static/bilder/2019/05/stadshuset.jpg").is_file()
 
     # A second import changes nothing.

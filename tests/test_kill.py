@@ -25,7 +25,7 @@ KILLS = 100 if SOAK else 30
 
 
 def _site(root: Path, posts: int) -> Path:
-    for name in ("posts", "tips", "templates"):
+    for name in ("posts", "tips", "templates", "media"):
         (root / name).mkdir(parents=True)
     write(root / "blogtool.toml", MINIMAL_CONFIG)
     words = "Kommunen bygger ut cykelvägarna och lyssnar på dem som bor här. " * 12

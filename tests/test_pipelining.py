@@ -60,7 +60,7 @@ def second_site(tmp_path, monkeypatch):
     root = tmp_path / "andra"
     root.mkdir()
     port = free_port()
-    for name in ("posts", "tips", "templates"):
+    for name in ("posts", "tips", "templates", "media"):
         shutil.copytree(REPO / name, root / name)
     (root / "blogtool.toml").write_text(
         (REPO / "blogtool.toml").read_text("utf-8") + mail_config(port), "utf-8"

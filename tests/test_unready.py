@@ -105,9 +105,11 @@ def test_links_to_missing_files_are_errors_and_links_to_sources_become_urls(run,
     assert check.exit_code == 1
     assert (
         "posts/2026-11-20-lankar.md:8: error: image 'karta-som-saknas.png': there is no file "
-        "posts/karta-som-saknas.png" in check.stderr
+        "posts/karta-som-saknas.png or media/karta-som-saknas.png" in check.stderr
     )
-    write(sample_site / "posts/karta-som-saknas.png", b"\x89PNG\r\n\x1a\n")
+    from PIL import Image
+
+    Image.new("RGB", (640, 400), "olive").save(sample_site / "posts/karta-som-saknas.png")
     assert run("check").exit_code == 0
     assert run("build").exit_code == 0
     page = (sample_site / "public/lankar/index.html").read_text("utf-8")
@@ -227,9 +229,9 @@ def test_a_config_error_does_not_hide_the_content_errors(run, sample_site):
     )
     result = run("check")
     assert result.exit_code == 1
-    assert "blogtool.toml:17: error: [check] lix_limit: expected" in result.stderr
+    assert "blogtool.toml:21: error: [check] lix_limit: expected" in result.stderr
     assert (
-        "blogtool.toml:18: error: [check] lix_limt: unknown key; did you mean 'lix_limit'?"
+        "blogtool.toml:22: error: [check] lix_limt: unknown key; did you mean 'lix_limit'?"
         in result.stderr
     )
     assert (
@@ -280,7 +282,7 @@ description = "Utan webbadress."
 """
 
 GOLDEN = """\
-blogtool.toml:4: error: [site] colour: unknown key; expected one of title, base_url, language, timezone, author
+blogtool.toml:4: error: [site] colour: unknown key; expected one of title, base_url, language, timezone, author, image, image_alt, logo, intro
 posts/2026-11-02-lang.md: warning: LIX 90 is above the limit 40 (18 words, 1 sentences, 13 long words); shorter sentences and words read easier
 posts/2026-11-03-lankar.md:7: error: link 'bilaga.pdf': there is no file posts/bilaga.pdf
 posts/2026-11-04-taggar.md:5: warning: tags: the tag 'naturr' is used only here; did you mean 'natur' (2 items)?

@@ -50,6 +50,15 @@ class SiteConfig:
         dump=lambda zone: zone.key,
     )
     author: str = s.key(str, "", "Author of posts and tips that name none.")
+    image: str | None = s.key(
+        str, None, "The picture a shared link shows when an item has none (og:image); a file "
+        "in media/ or the site.",
+    )  # fmt: skip
+    image_alt: str = s.key(str, "", "What the site's picture shows.")
+    logo: str | None = s.key(
+        str, None, "The site's logo in the page header (an SVG or PNG in media/ or the site)."
+    )
+    intro: str = s.key(str, "", "A sentence or two under the title on the home page.")
 
     @property
     def domain(self) -> str:
@@ -125,6 +134,21 @@ class BuildConfig:
 
 
 @dataclass(frozen=True)
+class ImagesConfig:
+    """[images]: how pictures are prepared for the web (Pillow)."""
+
+    widths: tuple[int, ...] = s.key(
+        list, [480, 960, 1600], "The widths each picture is made in, in pixels (never wider "
+        "than the original).", convert=s.widths, dump=list,
+    )  # fmt: skip
+    max_size: float = s.key(
+        (int, float), 10, "An original over this many megabytes gets a warning.",
+        convert=s.non_negative_float,
+    )  # fmt: skip
+    quality: int = s.key(int, 82, "JPEG and WebP quality (1-95).", convert=s.percent_quality)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """[run]: the scheduled job."""
 
@@ -138,6 +162,7 @@ SECTIONS: dict[str, type] = {
     "tips": TipsConfig,
     "check": CheckConfig,
     "build": BuildConfig,
+    "images": ImagesConfig,
     "newsletter": NewsletterConfig,
     "run": RunConfig,
     "smtp": SmtpConfig,
@@ -158,6 +183,7 @@ class Config:
     services: Mapping[str, Service]
     check: CheckConfig
     build: BuildConfig
+    images: ImagesConfig
     newsletter: NewsletterConfig
     smtp: SmtpConfig | None
     run: RunConfig
@@ -169,12 +195,14 @@ class Config:
     posts_dir: Path = field(init=False)
     tips_dir: Path = field(init=False)
     templates_dir: Path = field(init=False)
+    media_dir: Path = field(init=False)
     state_dir: Path = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "posts_dir", self.root / "posts")
         object.__setattr__(self, "tips_dir", self.root / "tips")
         object.__setattr__(self, "templates_dir", self.root / "templates")
+        object.__setattr__(self, "media_dir", self.root / "media")
         object.__setattr__(self, "state_dir", self.root / ".blogtool")
 
     @property

@@ -246,3 +246,20 @@ def language(value: str) -> str:
         except (UnknownLocaleError, ValueError):
             pass
     raise ValueError(f"expected a language such as 'sv' or 'en', got {value!r}")
+
+
+def widths(value: list[object]) -> tuple[int, ...]:
+    found = []
+    for entry in value:
+        if not isinstance(entry, int) or isinstance(entry, bool) or not 16 <= entry <= 8000:
+            raise ValueError(f"expected widths in pixels (16-8000), got {entry!r} in it")
+        found.append(entry)
+    if not found:
+        raise ValueError("expected at least one width")
+    return tuple(sorted(set(found)))
+
+
+def percent_quality(value: int) -> int:
+    if not 1 <= value <= 95:
+        raise ValueError(f"expected a quality from 1 to 95, got {value}")
+    return value

@@ -232,7 +232,7 @@ def init_site(directory: Path, title: str, base_url: str) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     write_new(config_path, text.encode("utf-8"))
     created.append(config_path)
-    for name in ("posts", "tips", "templates"):
+    for name in ("posts", "tips", "templates", "media"):
         (directory / name).mkdir(exist_ok=True)
         created.append(directory / name)
     return created

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from blogtool.config import Config
-from blogtool.content import fields, readiness
+from blogtool.content import fields, media, readiness
 from blogtool.content.model import Item, Kind, Site
 from blogtool.content.parse import read_item
 from blogtool.errors import Problem
@@ -96,6 +96,7 @@ def load_site(config: Config, cache: Path | None = None) -> Site:
     if cache is not None and fresh != cached:
         _write_cache(cache, config, fresh, cached)
     problems.extend(_cross_checks(items, config))
+    problems.extend(media.config_problems(config))
     problems.extend(readiness.tag_typos(items))
     bad = {p.path for p in problems if p.is_error}
     # Checked last and apart: an item that is fine but for these is "unready", not broken.

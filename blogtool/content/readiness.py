@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from blogtool.config import Config
+from blogtool.content import media
 from blogtool.content.model import Item, Kind
 from blogtool.errors import Problem
 
@@ -82,6 +83,11 @@ def problems(items: Iterable[Item], config: Config) -> list[Problem]:
         found += _placeholder(item)
         found += _summary(item)
         found += _links(item, config)
+        if item.image:
+            found += media.check(
+                config, item.image, item.path, source=item.path, key="image",
+                line=item.lines.get("image"),
+            )  # fmt: skip
         if item.kind is Kind.TIP:
             found += _service(item, config)
     return found
@@ -127,8 +133,13 @@ def _links(item: Item, config: Config) -> list[Problem]:
     found = []
     links = item.links if item.links is not None else tuple(local_links(item.body))
     for offset, target, image in links:
+        if image:
+            found += media.check(
+                config, target, item.path, source=item.path, key=None, line=_line(item, offset)
+            )
+            continue
         path = resolve(item.path, target)
-        what = "image" if image else "link"
+        what = "link"
         if not path:
             message = f"{what} {target!r} points outside the site"
         elif (config.root / path).is_file():

@@ -19,6 +19,7 @@ from blogtool.content.model import Item, Kind, Site
 from blogtool.errors import UsageError
 from blogtool.mail.plaintext import html_to_text
 from blogtool.mail.subject import headlines, issue_context
+from blogtool.site import images, pictures
 from blogtool.site.render import link_sources, portable, to_html
 from blogtool.site.templates import make_environment, render, words
 from blogtool.site.urls import Urls
@@ -245,10 +246,12 @@ def render_issue(
     subject, preheader, heading, letter_name = headlines(config, word, context, mailing_list)
     links = urls.sources(i for i in site.items if i.date is not None and i.date <= send_at)
     lead = context["lead"]
+    made, _ = images.prepare(config, pictures.wanted(site, ordered), jobs=1)
+    pics = pictures.Pictures(config, made, urls.href, urls.absolute)
     entries = []
     for item in ordered:
         url = urls.absolute(urls.item(item))
-        body = to_html(item.body, word("footnote_backlink"))
+        body = pics.embed(to_html(item.body, word("footnote_backlink")), item, "mail")
         body = link_sources(body, item.path, links, urls.href)
         html = portable(body, url)
         service = config.services.get(item.service or "")
@@ -261,9 +264,13 @@ def render_issue(
                 "service": service,
                 # Only the newest tip's service is "this week's"; the others are named.
                 "featured": item is lead,
-                "image_url": urls.absolute(item.image.lstrip("/")) if item.image else "",
-                "service_image": (
-                    urls.absolute(service.image.lstrip("/")) if service and service.image else ""
+                "image": _mail_picture(pics, item.image, item.image_alt, item),
+                "service_image": _mail_picture(
+                    pics,
+                    service.image if service else None,
+                    service.image_alt if service else "",
+                    None,
+                    120,
                 ),
             }
         )
@@ -328,3 +335,16 @@ def mark_completed(db: sqlite3.Connection, issue_id: int, now: dt.datetime) -> N
         "UPDATE issues SET completed_at = ? WHERE id = ? AND completed_at IS NULL",
         (utc_now_iso(now), issue_id),
     )
+
+
+def _mail_picture(
+    pics: pictures.Pictures, ref: str | None, alt: str | None, item: Item | None,
+    width: int = pictures.MAIL_COLUMN,
+) -> Markup:  # fmt: skip
+    """A picture in the newsletter: absolute URL, made at twice its width, width and height
+    set, its alt text."""
+    pic = pics.find(ref, item)
+    if pic is None:
+        return Markup("")
+    style = pictures.MAIL_STYLE.replace("552px", f"{width}px")
+    return Markup(pics.plain_html(pic, alt or "", width, style))

@@ -20,9 +20,11 @@ from blogtool.content.kinds import Status
 from blogtool.content.model import Site
 from blogtool.errors import UsageError
 from blogtool.files import link_path, write_atomic
-from blogtool.site import engine, pages, releases
+from blogtool.site import engine, images, pages, pictures, releases, search
 from blogtool.site.engine import BuildError, Progress, output_file
+from blogtool.site.plan import plan
 from blogtool.site.templates import fingerprint
+from blogtool.site.urls import SEARCH_INDEX_DIR
 
 __all__ = [
     "BuildError", "BuildOptions", "BuildResult", "build", "check_output_dir", "rollback",
@@ -45,15 +47,19 @@ class BuildResult:
     skipped: int
     removed: int
     seconds: float
+    pictures: int = 0  # pictures made now (not taken from the cache)
 
     @property
     def total(self) -> int:
         return self.written + self.skipped
 
     def summary(self) -> str:
+        made = ""
+        if self.pictures:
+            made = f", {self.pictures} {'picture' if self.pictures == 1 else 'pictures'} made"
         return (
             f"Built {self.output}: {self.written} written, {self.skipped} unchanged, "
-            f"{self.removed} removed in {self.seconds:.2f} s"
+            f"{self.removed} removed{made} in {self.seconds:.2f} s"
         )
 
 
@@ -186,8 +192,9 @@ def build(
     config = site.config
     output = check_output_dir(config, options.output)
     fp = fingerprint(config, f"drafts={options.drafts}", f"future={options.future}")
-    view = pages.SiteView(site, now, options.drafts, options.future, fp)
-    planned = pages.plan(view)
+    made, processed = images.prepare(config, pictures.wanted(site), options.jobs)
+    view = pages.SiteView(site, now, options.drafts, options.future, fp, made)
+    planned = plan(view)
     engine.check_unique(planned)
 
     manifest_path = _manifest_path(config, output)
@@ -210,7 +217,11 @@ def build(
         )
     if todo or stale or not releases.is_release_link(output):
         label = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        releases.publish(label, planned, todo, set(old), output, options.jobs, progress, fail_after)
+        # The search index covers public pages; a preview has no use for one.
+        finish = None if view.preview else (SEARCH_INDEX_DIR, search.index)
+        releases.publish(
+            label, planned, todo, set(old), output, options.jobs, progress, fail_after, finish
+        )
     engine.save_manifest(manifest_path, planned)
     mark = _preview_mark(config, output)
     if view.preview:
@@ -224,4 +235,5 @@ def build(
         skipped=len(planned) - len(todo),
         removed=len(stale),
         seconds=time.perf_counter() - started,
+        pictures=processed,
     )

@@ -27,6 +27,8 @@ class FeedEntry:
     url: str  # absolute permalink
     summary: str  # plain text
     html: str  # sanitised, absolute
+    # The lead picture: absolute URL, bytes, type, width, height.
+    image: tuple[str, int, str, int, int] | None = None
 
 
 def _generator(
@@ -36,6 +38,7 @@ def _generator(
 
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
+    fg.load_extension("media")
     fg.id(home)
     fg.title(title)
     fg.description(description)
@@ -79,6 +82,14 @@ def render_feed(
         fe.pubDate(item.date)
         for tag in item.tags:
             fe.category(term=tag)
+        if entry.image is not None:
+            url, length, mime, width, height = entry.image
+            fe.media.content(
+                url=url, fileSize=str(length), type=mime, medium="image", width=str(width),
+                height=str(height), group=None,
+            )  # fmt: skip
+            if not atom:  # (feedgen writes Atom's rel="enclosure" link without its rel)
+                fe.enclosure(url, str(length), mime)
         if atom:
             fe.summary(entry.summary)
             fe.content(entry.html, type="html")

@@ -8,24 +8,24 @@ everything every page depends on (templates, config, blogtool's code, build flag
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup
 
 from blogtool.config import Config
 from blogtool.content.model import Item, Kind, Site, Status
-from blogtool.files import check_source
-from blogtool.site.engine import BuildError, Page, digest
+from blogtool.site.engine import Page, digest
 from blogtool.site.feeds import FeedEntry, render_feed
+from blogtool.site.images import Picture
+from blogtool.site.pictures import SIZES, THUMB_SIZES, Pictures
 from blogtool.site.render import excerpt, link_sources, linked_sources, portable, to_html
-from blogtool.site.templates import PACKAGE_TEMPLATES, make_environment, render, words
-from blogtool.site.urls import STATIC_DIR, Urls
+from blogtool.site.sharing import json_ld, og_locale
+from blogtool.site.templates import make_environment, render, words
+from blogtool.site.urls import Urls
 from blogtool.timeutil import month_year, weekday_name
 
 
@@ -33,9 +33,21 @@ class SiteView:
     """The site as the pages see it at ``now``: which items are shown, their status and
     digests, the tip numbers, the template environment. Worker processes inherit it."""
 
-    def __init__(self, site: Site, now: dt.datetime, drafts: bool, future: bool, fp: str):
+    def __init__(
+        self,
+        site: Site,
+        now: dt.datetime,
+        drafts: bool,
+        future: bool,
+        fp: str,
+        made: dict[str, Picture] | None = None,
+    ):
         self.config: Config = site.config
         self.urls = Urls(self.config)
+        self.pictures = Pictures(self.config, made or {}, self.urls.href, self.urls.absolute)
+        # Pictures the whole site shows (the logo, the site's picture) are part of every page.
+        fp = digest(fp, *self.pictures.digest([(self.config.site.logo, None),
+                                                (self.config.site.image, None)]))  # fmt: skip
         self.fingerprint = fp
         self.preview = drafts or future
         shown = {Status.PUBLISHED}
@@ -48,22 +60,55 @@ class SiteView:
             reverse=True,
         )
         self.status = {i.slug: i.status(now).value for i in self.items}
-        self.digests = {i.slug: i.digest(self.status[i.slug]) for i in self.items}
+        self.digests = {
+            i.slug: digest(i.digest(self.status[i.slug]), *self.pictures.digest(_refs(i)))
+            for i in self.items
+        }
         self.published = [i for i in self.items if self.status[i.slug] == "published"]
-        self.tips = [i for i in self.items if i.kind is Kind.TIP]
+        self.tips = [i for i in self.items if i.kind is Kind.TIP]  # newest first
+        self.tip_at = {t.slug: n for n, t in enumerate(self.tips)}
         oldest_first = sorted(self.tips, key=lambda i: (i.date or far, i.slug))
         self.tip_numbers = {t.slug: n for n, t in enumerate(oldest_first, 1)}
         self.env = make_environment(
             self.config, lambda item: self.status.get(item.slug, "published"), preview=self.preview
         )
+        self.env.globals.update(
+            picture=self.picture_markup,
+            share_image=self.share_image,
+            og_locale=og_locale(self.config.site.language),
+            json_ld=partial(json_ld, self.config, self.urls),
+        )
         self.word = words(self.env, self.config)
         self.backlink = self.word("footnote_backlink")
         self.sources = self.urls.sources(self.items)
 
-    def body_html(self, item: Item) -> str:
-        """The item's body as HTML, links to other items' source files made into their URLs."""
-        html = to_html(item.body, self.backlink)
+    def body_html(self, item: Item, mode: str = "page") -> str:
+        """The item's body as HTML, links to other items' source files made into their URLs,
+        pictures as ``mode`` (page, feed) wants them."""
+        html = self.pictures.embed(to_html(item.body, self.backlink), item, mode)
         return link_sources(html, item.path, self.sources, self.urls.href)
+
+    def picture_markup(
+        self, ref: str | None, alt: str, item: Item | None = None, lazy: bool = True,
+        css: str = "", thumb: bool = False,
+    ) -> Markup:  # fmt: skip
+        """For templates: the made picture ``ref`` names, or nothing."""
+        pic = self.pictures.find(ref, item)
+        if pic is None:
+            return Markup("")
+        sizes = THUMB_SIZES if thumb else SIZES
+        return Markup(self.pictures.page_html(pic, alt, lazy=lazy, sizes=sizes, css=css))
+
+    def share_image(self, item: Item | None = None) -> dict[str, Any] | None:
+        """og:image of a page: the item's picture, else the site's."""
+        pic = self.pictures.find(item.image, item) if item is not None and item.image else None
+        alt = item.image_alt if pic is not None and item is not None else self.config.site.image_alt
+        pic = pic or self.pictures.find(self.config.site.image)
+        made = self.pictures.share(pic)
+        if made is None:
+            return None
+        return {"url": self.urls.absolute(made.path), "width": made.width,
+                "height": made.height, "mime": made.mime, "alt": alt or ""}  # fmt: skip
 
     def links_of(self, item: Item) -> list[object]:
         """What the item's page shows of other items: the URLs its source links turn into."""
@@ -91,12 +136,25 @@ class SiteView:
         entries = [{"item": i, "summary": self.summary(i)} for i in items]
         return self.page(template, entries=entries, **context)
 
+    def neighbours(self, item: Item) -> tuple[Item | None, Item | None]:
+        """The tips before and after a tip (older, newer), among those shown."""
+        at = self.tip_at.get(item.slug) if item.kind is Kind.TIP else None
+        if at is None:
+            return None, None
+        newer = self.tips[at - 1] if at > 0 else None
+        older = self.tips[at + 1] if at + 1 < len(self.tips) else None
+        return older, newer
+
     def item_page(self, item: Item) -> bytes:
+        older, newer = self.neighbours(item)
         return self.page(
             "item.html",
             item=item,
+            older=older,
+            newer=newer,
             html=Markup(self.body_html(item)),
             service=self.config.services.get(item.service or ""),
+            card_label=self.word("service_label", False),
             number=self.tip_numbers.get(item.slug) if item.kind is Kind.TIP else None,
             page_title=item.title,
             description=self.summary(item),
@@ -106,13 +164,26 @@ class SiteView:
 
     def feed_entry(self, item: Item) -> FeedEntry:
         url = self.urls.absolute(self.urls.item(item))
-        html = self.body_html(item)
+        html = self.body_html(item, "feed")
+        image = None
+        if item.image and (pic := self.pictures.find(item.image, item)) is not None:
+            html = self.pictures.plain_html(pic, item.image_alt or "", 960) + "\n" + html
+            if not pic.vector:
+                made = pic.at_least(960)
+                size = made.file.stat().st_size
+                image = (self.urls.absolute(made.path), size, made.mime, made.width, made.height)
         service = self.config.services.get(item.service or "")
         if service is not None:
             html += "\n" + render(
                 self.env, "partials/service_card.html", self.config, service=service
             )
-        return FeedEntry(item=item, url=url, summary=self.summary(item), html=portable(html, url))
+        return FeedEntry(item, url, self.summary(item), portable(html, url), image)
+
+
+def _refs(item: Item) -> list[tuple[str | None, Item | None]]:
+    """The pictures an item shows: its lead picture and those in its body."""
+    refs: list[tuple[str | None, Item | None]] = [(item.image, item)] if item.image else []
+    return refs + [(t, item) for _o, t, image in item.links or () if image]
 
 
 # --- page types --------------------------------------------------------------------------------
@@ -122,7 +193,12 @@ def item_pages(v: SiteView) -> list[Page]:
     return [
         v.spec(
             v.urls.item(item),
-            [v.digests[item.slug], v.tip_numbers.get(item.slug, ""), v.links_of(item)],
+            [
+                v.digests[item.slug],
+                v.tip_numbers.get(item.slug, ""),
+                v.links_of(item),
+                *(v.digests[n.slug] if n else "" for n in v.neighbours(item)),
+            ],
             partial(v.item_page, item),
             heavy=True,
         )
@@ -282,101 +358,3 @@ def feed_pages(v: SiteView) -> list[Page]:
             produce = partial(feed, items, title, about, home, path)
             pages.append(v.spec(path, v.digests_of(items), produce))
     return pages
-
-
-def sitemap_robots_404(v: SiteView) -> list[Page]:
-    urls = v.urls
-    listed = [urls.home(), urls.series, urls.archive()]
-    listed += [urls.service(k) for k in v.config.services]
-    entries: list[dict[str, Any]] = [{"path": p, "lastmod": None} for p in listed]
-    entries += [
-        {"path": urls.item(i), "lastmod": i.date.date().isoformat() if i.date else None}
-        for i in v.published
-    ]
-    robots = (
-        "User-agent: *\nDisallow: /\n"
-        if v.preview
-        else f"User-agent: *\nAllow: /\n\nSitemap: {urls.absolute('sitemap.xml')}\n"
-    )
-
-    def sitemap() -> bytes:
-        return render(v.env, "sitemap.xml", v.config, entries=entries).encode("utf-8")
-
-    not_found = partial(v.page, "404.html", page_title=v.word("not_found_title"), canonical=None)
-    return [
-        v.spec("sitemap.xml", [json.dumps(entries)], sitemap),
-        v.spec("robots.txt", [robots], partial(robots.encode, "utf-8")),
-        v.spec("404.html", [], not_found),
-    ]
-
-
-def static_files(v: SiteView) -> list[Page]:
-    """The package's theme, overridden by the site's templates/static and static/."""
-    found: dict[str, Path] = {}
-    for base in (
-        PACKAGE_TEMPLATES / STATIC_DIR,
-        v.config.templates_dir / STATIC_DIR,
-        v.config.root / STATIC_DIR,
-    ):
-        if base.is_dir():
-            for f in sorted(base.rglob("*")):
-                if f.is_file() and not f.name.startswith("."):
-                    found[f"{STATIC_DIR}/" + f.relative_to(base).as_posix()] = f
-    pages = []
-    for path, source in sorted(found.items()):
-        if source.is_relative_to(v.config.root):
-            refused = check_source(source, v.config.root)
-            if refused is not None:
-                rel = source.relative_to(v.config.root)
-                raise BuildError(f"{rel}: {refused}")
-        data = source.read_bytes()
-        pages.append(
-            Page(path, digest("static", hashlib.sha256(data).hexdigest()), partial(bytes, data))
-        )
-    return pages
-
-
-def redirect_pages(v: SiteView) -> list[Page]:
-    """A page at each old address an item lists in ``aliases`` (an imported blog's URLs), and
-    redirects.map, which nginx can include for real 301s."""
-    pages, lines = [], []
-    for item in v.published:
-        target = v.urls.href(v.urls.item(item))
-        for alias in item["aliases"]:
-            path = alias.lstrip("/")
-            if not path or path.endswith(".html"):
-                out = path or "index.html"
-            else:
-                out = path.rstrip("/") + "/"
-            lines.append(f"{alias} {target};")
-            produce = partial(
-                v.page, "redirect.html", item=item, target=v.urls.absolute(v.urls.item(item))
-            )
-            pages.append(v.spec(out, [v.digests[item.slug], alias], produce))
-    if lines:
-        text = "\n".join(sorted(lines)) + "\n"
-        pages.append(v.spec("redirects.map", [text], partial(text.encode, "utf-8")))
-    return pages
-
-
-PAGE_TYPES: list[Callable[[SiteView], list[Page]]] = [
-    item_pages,
-    home_pages,
-    series_page,
-    tag_pages,
-    service_pages,
-    archive_pages,
-    feed_pages,
-    sitemap_robots_404,
-    static_files,
-    redirect_pages,
-]
-
-
-def plan(view: SiteView) -> list[Page]:
-    """Every page; an old address that a real page now has keeps the real page."""
-    pages = [
-        p for page_type in PAGE_TYPES if page_type is not redirect_pages for p in page_type(view)
-    ]
-    taken = {p.path for p in pages}
-    return pages + [p for p in redirect_pages(view) if p.path not in taken]

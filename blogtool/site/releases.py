@@ -17,6 +17,7 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from blogtool.files import remove, write_atomic
@@ -104,10 +105,13 @@ def publish(
     jobs: int,
     progress: Progress | None = None,
     fail_after: int | None = None,
+    finish: tuple[str, Callable[[Path], set[str]]] | None = None,
 ) -> None:
     """Make a new release of ``pages`` (rendering ``todo``, linking the rest from the live
     release) and swap it in. Files of the live release that no build wrote (``known`` lists
-    what the last build did) come along. Raises with the live site as it was."""
+    what the last build did) come along. ``finish`` is (a folder, a step that writes it over
+    the complete release and returns its files): the search index. Raises with the live site
+    as it was."""
     try:
         release, had = _new_release(output, label)
     except OSError as exc:
@@ -117,10 +121,17 @@ def publish(
         live = live_release(output)
         planned = {output_file(p.path) for p in pages}
         _link_unchanged(pages, {p.path for p in todo}, live, release, recycled=bool(had))
+        made = f"{finish[0]}/" if finish else None
         foreign: set[str] = set()
         if live is not None:
-            foreign = _carry_foreign(live, release, {output_file(p) for p in known} | planned)
+            ours = {output_file(p) for p in known} | planned | ({made} if made else set())
+            foreign = _carry_foreign(live, release, ours)
+        if made:  # made again whole, below
+            remove(release / made)
+            had = {name for name in had if not name.startswith(made)}
         _remove_files(release, had - planned - foreign)
+        if finish:
+            planned |= finish[1](release)
         write_atomic(
             _file_list(release), "\n".join(sorted(planned | foreign)).encode(), durable=False
         )

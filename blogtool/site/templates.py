@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,12 +15,14 @@ from urllib.parse import urlsplit
 import jinja2
 from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
 from blogtool.config import Config
 from blogtool.content.model import Item
 from blogtool.errors import BlogtoolError
 from blogtool.files import check_source, private_dir
 from blogtool.site.render import excerpt
+from blogtool.site.sharing import og_locale
 from blogtool.site.urls import Urls
 from blogtool.timeutil import long_date, weekday_name
 from blogtool.version import code_digest
@@ -108,6 +111,12 @@ def make_environment(
         return (web_base.path if same_host else config.web.base_url) + path
 
     env.globals.update(
+        # Pages of the site replace these with the build's made pictures (``pages.SiteView``);
+        # elsewhere (the reader service's pages) a logo in SVG still shows.
+        picture=partial(_vector_picture, config, urls),
+        share_image=lambda item=None: None,
+        og_locale=og_locale(config.site.language),
+        json_ld=lambda *args: "",
         site=config.site,
         tips=config.tips,
         web=config.web,
@@ -122,6 +131,18 @@ def make_environment(
         ),
     )
     return env
+
+
+def _vector_picture(
+    config: Config, urls: Urls, ref: str | None, alt: str, *args: Any, css: str = "", **kw: Any
+) -> Markup:
+    from blogtool.content.media import VECTOR, find
+
+    found = find(config, ref, None) if ref else None
+    if found is None or Path(found).suffix.lower() not in VECTOR:
+        return Markup("")
+    cls = Markup(' class="{}"').format(css) if css else ""
+    return Markup('<img{} src="{}" alt="{}">').format(cls, urls.href(found), alt)
 
 
 def _bytecode_cache(config: Config) -> jinja2.BytecodeCache | None:

@@ -35,7 +35,8 @@ def snapshot(config: Config) -> str:
     st = config.path.stat()
     h.update(f"{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode())
     for directory in (
-        config.posts_dir, config.tips_dir, config.templates_dir, config.root / "static",
+        config.posts_dir, config.tips_dir, config.templates_dir, config.media_dir,
+        config.root / "static",
     ):  # fmt: skip
         _walk(directory, h)
     return h.hexdigest()

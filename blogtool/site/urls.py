@@ -14,7 +14,11 @@ TAG_DIR = "tagg"
 SERVICE_DIR = "tjanst"
 ARCHIVE_DIR = "arkiv"
 PAGE_DIR = "sida"
+SEARCH_DIR = "sok"
 STATIC_DIR = "static"
+PICTURE_DIR = "bilder"  # made pictures; keep in step with site/images.OUT
+MEDIA_DIR = "media"  # the site's own media/ folder, when an SVG is published from it
+SEARCH_INDEX_DIR = "pagefind"
 FEED_NAMES = ("feed.xml", "atom.xml")
 
 
@@ -22,6 +26,7 @@ def reserved_slugs(config: Config) -> set[str]:
     """Top-level names the site's own pages use; a post with one of them as its slug would
     overwrite (or be overwritten by) them."""
     names = {config.tips.slug, TAG_DIR, SERVICE_DIR, ARCHIVE_DIR, PAGE_DIR, STATIC_DIR}
+    names |= {SEARCH_DIR, PICTURE_DIR, MEDIA_DIR, SEARCH_INDEX_DIR}
     return names | {name.split(".")[0] for name in FEED_NAMES}
 
 
@@ -44,8 +49,20 @@ class Urls:
     def tag(self, tag: str) -> str:
         return f"{TAG_DIR}/{slugify(tag) or 'tagg'}/"
 
+    def tag_index(self) -> str:
+        return f"{TAG_DIR}/"
+
     def service(self, key: str) -> str:
         return f"{SERVICE_DIR}/{key}/"
+
+    def service_index(self) -> str:
+        return f"{SERVICE_DIR}/"
+
+    def archive_year(self, year: int) -> str:
+        return f"{ARCHIVE_DIR}/{year}/"
+
+    def search(self) -> str:
+        return f"{SEARCH_DIR}/"
 
     def archive(self, month: dt.date | None = None) -> str:
         if month is None:

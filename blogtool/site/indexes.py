@@ -1,0 +1,159 @@
+"""The site's other pages: index pages of topics, services and years, the search page, the
+published pictures, and the sitemap, robots.txt, 404, static files and redirects. Like
+``pages.py``: one function per page type, each returning its pages with their digests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from blogtool.content.model import Item
+from blogtool.files import check_source
+from blogtool.site import images
+from blogtool.site.engine import BuildError, Page, digest
+from blogtool.site.pages import SiteView, _by_tag
+from blogtool.site.templates import PACKAGE_TEMPLATES, render
+from blogtool.site.urls import STATIC_DIR
+
+
+def tag_index(v: SiteView) -> list[Page]:
+    """/tagg/: every topic, with how many items it has."""
+    by_tag, names = _by_tag(v)
+    tags = [
+        {"name": names[p], "path": p, "count": len(items)}
+        for p, items in sorted(by_tag.items(), key=lambda kv: names[kv[0]].lower())
+    ]
+    produce = partial(
+        v.page, "tags.html", tags=tags, page_title=v.word("tags_title"),
+        canonical=v.urls.tag_index(), section="archive",
+    )  # fmt: skip
+    return [v.spec(v.urls.tag_index(), [json.dumps(tags)], produce)]
+
+
+def service_index(v: SiteView) -> list[Page]:
+    """/tjanst/: every service, with its picture and how many tips featured it."""
+    counts = {key: sum(1 for t in v.tips if t.service == key) for key in v.config.services}
+    entries = [{"service": s, "count": counts[k]} for k, s in v.config.services.items()]
+    inputs = [json.dumps(counts)]
+    inputs += v.pictures.digest([(s.image, None) for s in v.config.services.values()])
+    produce = partial(
+        v.page, "services.html", entries=entries, page_title=v.word("services_title"),
+        canonical=v.urls.service_index(), section="services",
+    )  # fmt: skip
+    return [v.spec(v.urls.service_index(), inputs, produce)]
+
+
+def year_pages(v: SiteView) -> list[Page]:
+    """/arkiv/2026/: everything of one year."""
+    by_year: dict[int, list[Item]] = defaultdict(list)
+    for item in v.items:
+        if item.date is not None:
+            by_year[item.date.astimezone(v.config.site.timezone).year].append(item)
+    pages = []
+    for year, items in sorted(by_year.items()):
+        path = v.urls.archive_year(year)
+        heading = v.word("year_heading", year)
+        produce = partial(
+            v.list_page, "listing.html", items, heading=heading, intro="", service=None,
+            page_title=heading, canonical=path, section="archive",
+        )  # fmt: skip
+        pages.append(v.spec(path, [year, *v.digests_of(items)], produce))
+    return pages
+
+
+def search_page(v: SiteView) -> list[Page]:
+    """/sok/: the search (Pagefind's index is made over the finished release)."""
+    produce = partial(
+        v.page, "search.html", page_title=v.word("search_title"), canonical=v.urls.search(),
+        section="search",
+    )  # fmt: skip
+    return [v.spec(v.urls.search(), [], produce)]
+
+
+def picture_files(v: SiteView) -> list[Page]:
+    """Every made picture's files; their names carry their content's digest."""
+    pages = []
+    for picture in v.pictures.made.values():
+        for path, file in images.publishable(picture, v.config):
+            pages.append(Page(path, digest("picture", path, file.stat().st_size), partial(
+                file.read_bytes)))  # fmt: skip
+    return pages
+
+
+def sitemap_robots_404(v: SiteView) -> list[Page]:
+    urls = v.urls
+    listed = [urls.home(), urls.series, urls.archive()]
+    listed += [urls.service(k) for k in v.config.services]
+    entries: list[dict[str, Any]] = [{"path": p, "lastmod": None} for p in listed]
+    entries += [
+        {"path": urls.item(i), "lastmod": i.date.date().isoformat() if i.date else None}
+        for i in v.published
+    ]
+    robots = (
+        "User-agent: *\nDisallow: /\n"
+        if v.preview
+        else f"User-agent: *\nAllow: /\n\nSitemap: {urls.absolute('sitemap.xml')}\n"
+    )
+
+    def sitemap() -> bytes:
+        return render(v.env, "sitemap.xml", v.config, entries=entries).encode("utf-8")
+
+    not_found = partial(v.page, "404.html", page_title=v.word("not_found_title"), canonical=None)
+    return [
+        v.spec("sitemap.xml", [json.dumps(entries)], sitemap),
+        v.spec("robots.txt", [robots], partial(robots.encode, "utf-8")),
+        v.spec("404.html", [], not_found),
+    ]
+
+
+def static_files(v: SiteView) -> list[Page]:
+    """The package's theme, overridden by the site's templates/static and static/."""
+    found: dict[str, Path] = {}
+    for base in (
+        PACKAGE_TEMPLATES / STATIC_DIR,
+        v.config.templates_dir / STATIC_DIR,
+        v.config.root / STATIC_DIR,
+    ):
+        if base.is_dir():
+            for f in sorted(base.rglob("*")):
+                if f.is_file() and not f.name.startswith("."):
+                    found[f"{STATIC_DIR}/" + f.relative_to(base).as_posix()] = f
+    pages = []
+    for path, source in sorted(found.items()):
+        if source.is_relative_to(v.config.root):
+            refused = check_source(source, v.config.root)
+            if refused is not None:
+                rel = source.relative_to(v.config.root)
+                raise BuildError(f"{rel}: {refused}")
+        data = source.read_bytes()
+        pages.append(
+            Page(path, digest("static", hashlib.sha256(data).hexdigest()), partial(bytes, data))
+        )
+    return pages
+
+
+def redirect_pages(v: SiteView) -> list[Page]:
+    """A page at each old address an item lists in ``aliases`` (an imported blog's URLs), and
+    redirects.map, which nginx can include for real 301s."""
+    pages, lines = [], []
+    for item in v.published:
+        target = v.urls.href(v.urls.item(item))
+        for alias in item["aliases"]:
+            path = alias.lstrip("/")
+            if not path or path.endswith(".html"):
+                out = path or "index.html"
+            else:
+                out = path.rstrip("/") + "/"
+            lines.append(f"{alias} {target};")
+            produce = partial(
+                v.page, "redirect.html", item=item, target=v.urls.absolute(v.urls.item(item))
+            )
+            pages.append(v.spec(out, [v.digests[item.slug], alias], produce))
+    if lines:
+        text = "\n".join(sorted(lines)) + "\n"
+        pages.append(v.spec("redirects.map", [text], partial(text.encode, "utf-8")))
+    return pages

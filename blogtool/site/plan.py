@@ -1,0 +1,54 @@
+"""Every page of the site: the page types of ``pages.py`` and ``indexes.py``, in one plan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from blogtool.site.engine import Page
+from blogtool.site.indexes import (
+    picture_files,
+    redirect_pages,
+    search_page,
+    service_index,
+    sitemap_robots_404,
+    static_files,
+    tag_index,
+    year_pages,
+)
+from blogtool.site.pages import (
+    SiteView,
+    archive_pages,
+    feed_pages,
+    home_pages,
+    item_pages,
+    series_page,
+    service_pages,
+    tag_pages,
+)
+
+PAGE_TYPES: list[Callable[[SiteView], list[Page]]] = [
+    item_pages,
+    home_pages,
+    series_page,
+    tag_pages,
+    tag_index,
+    service_pages,
+    service_index,
+    archive_pages,
+    year_pages,
+    search_page,
+    feed_pages,
+    sitemap_robots_404,
+    static_files,
+    picture_files,
+    redirect_pages,
+]
+
+
+def plan(view: SiteView) -> list[Page]:
+    """Every page; an old address that a real page now has keeps the real page."""
+    pages = [
+        p for page_type in PAGE_TYPES if page_type is not redirect_pages for p in page_type(view)
+    ]
+    taken = {p.path for p in pages}
+    return pages + [p for p in redirect_pages(view) if p.path not in taken]

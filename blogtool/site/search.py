@@ -1,0 +1,34 @@
+"""Search without a server: Pagefind indexes the finished release, and the search page and the
+header's search field use the index it writes (``pagefind/``), from the site itself.
+
+Pagefind makes its index from the whole site each time (its API cannot update one page of an
+existing index), so it runs when a build wrote something; a build with nothing changed skips
+it, and keeps the index it had.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from blogtool.site.engine import BuildError
+from blogtool.site.urls import SEARCH_INDEX_DIR
+
+
+def index(release: Path) -> set[str]:
+    """Run Pagefind (the binary bundled with the ``pagefind`` package) over ``release``; the
+    files it wrote, relative to the release."""
+    command = [
+        sys.executable, "-m", "pagefind", "--site", str(release),
+        "--output-subdir", SEARCH_INDEX_DIR, "--silent",
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BuildError(f"the search index could not be made: {exc}") from None
+    if done.returncode != 0:
+        reason = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise BuildError(f"the search index could not be made (Pagefind): {' '.join(reason)}")
+    out = release / SEARCH_INDEX_DIR
+    return {p.relative_to(release).as_posix() for p in out.rglob("*") if p.is_file()}

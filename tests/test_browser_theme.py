@@ -1,0 +1,89 @@
+"""The default theme in headless Chromium, at a phone's width and a desktop's, in light and in
+dark mode (the emulated prefers-color-scheme): nothing scrolls sideways, every picture loads,
+the search finds a tip by a Swedish word from its body, and axe-core finds nothing serious.
+The built sample site is served as plain static files, as a web server would."""
+
+from __future__ import annotations
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from .test_browser import browser, served_site  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.browser
+
+PAGES = {
+    "home": "/",
+    "post": "/ett-ar-med-nya-e-tjanster/",
+    "tip": "/torsdagstips/hitta-ut-i-naturen-med-vaxjo-naturkarta/",
+    "series": "/torsdagstips/",
+    "tag index": "/tagg/",
+    "service index": "/tjanst/",
+    "archive": "/arkiv/",
+    "search": "/sok/?q=slottsruinen",
+    "404": "/finns-inte/",
+}
+LOAD_ALL_PICTURES = """async () => {
+  for (const img of document.images) img.loading = 'eager';
+  await Promise.all([...document.images].map(img => img.decode().catch(() => null)));
+  return [...document.images].filter(img => !(img.complete && img.naturalWidth > 0))
+                             .map(img => img.currentSrc || img.src);
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [390, 1280])
+def test_every_page_fits_loads_and_passes_axe(served_site, browser, width, scheme):  # noqa: F811
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, color_scheme=scheme, locale="sv-SE"
+    )
+    page = context.new_page()
+    bad: list[str] = []
+    page.on("response", lambda r: bad.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("requestfailed", lambda r: bad.append(f"failed {r.url}"))
+    page.on("pageerror", lambda exc: bad.append(f"script error {exc}"))
+    axe = Axe()
+    for name, path in PAGES.items():
+        response = page.goto(served_site + path)
+        assert response is not None and response.status == (404 if name == "404" else 200)
+        page.wait_for_load_state("networkidle")
+        if name == "search":
+            page.wait_for_selector(".pagefind-ui__result", timeout=10_000)
+        assert page.evaluate(LOAD_ALL_PICTURES) == [], name
+        scroll = page.evaluate("document.documentElement.scrollWidth")
+        assert scroll <= width, f"{name}: {scroll} px wide at {width}"
+        dark = page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
+        assert dark == (scheme == "dark")
+        results = axe.run(page)
+        serious = [
+            f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
+            for v in results.response["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert serious == [], f"{name} at {width} px, {scheme}: {serious}"
+    bad = [b for b in bad if not b.startswith("404 ") or "/finns-inte/" not in b]
+    assert bad == []
+    context.close()
+
+
+def test_dark_mode_is_the_readers_choice(served_site, browser):  # noqa: F811
+    colours = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(color_scheme=scheme)
+        page = context.new_page()
+        page.goto(served_site + "/")
+        colours[scheme] = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        context.close()
+    assert colours["light"] == "rgb(255, 255, 255)"
+    assert colours["dark"] == "rgb(20, 23, 26)"
+
+
+def test_the_search_finds_a_tip_by_a_word_from_its_body(served_site, browser):  # noqa: F811
+    page = browser.new_page()
+    page.goto(served_site + "/")
+    page.get_by_role("searchbox", name="Sök på webbplatsen").fill("slottsruinen")
+    page.get_by_role("button", name="Sök").click()
+    page.wait_for_selector(".pagefind-ui__result", timeout=10_000)
+    results = page.locator(".pagefind-ui__result-link").all_inner_texts()
+    assert "Hitta ut i naturen med Växjö Naturkarta" in results
+    page.close()
