@@ -182,7 +182,15 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--compare", default="", help="peers to run too: hugo,pelican")
+    parser.add_argument(
+        "--photos", action="store_true",
+        help="instead: builds with a 3 MB photo in every tenth item, against the same site "
+        "without them",
+    )  # fmt: skip
     ns = parser.parse_args()
+    if ns.photos:
+        photos_bench(ns.posts, ns.runs)
+        return
 
     site = WORK / f"site-{ns.posts}"
     shutil.rmtree(site, ignore_errors=True)
@@ -212,6 +220,39 @@ def main() -> None:
             for _ in range(ns.runs):
                 tool.measure("run no-op", [*tool.cmd[:-1], "run"])
     report(site, runners)
+
+
+def photos_bench(posts: int, runs: int) -> None:
+    """The same site without and with photos: cold, no change, one photo changed."""
+    site = WORK / f"site-{posts}-photos"
+    shutil.rmtree(site, ignore_errors=True)
+    paths = corpus.generate(site, posts)
+    [tool] = tools(site, [])
+    tool.measure("cold")  # without photos, then its no-change builds
+    for _ in range(runs):
+        tool.measure("no change, no photos")
+    t = time.perf_counter()
+    photos = corpus.add_photos(site, paths)
+    size = sum(p.stat().st_size for p in photos) / len(photos) / 1e6
+    print(
+        f"{len(photos)} photos of {size:.1f} MB on average made in {time.perf_counter() - t:.0f} s"
+    )
+    tool.times.clear()
+    for _ in range(runs):
+        tool.clean()
+        tool.measure("cold, photos")
+    for _ in range(runs):
+        tool.measure("no change, photos")
+    for run in range(runs):
+        corpus.photo(photos[len(photos) // 2], 1000 + run)
+        tool.measure("one photo changed")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {posts} items; median s (runs)")
+    for label, values in tool.times.items():
+        runs_text = " ".join(f"{v:.2f}" for v in values)
+        print(f"  {label:<24} {median(values):>7.2f}   ({runs_text})")
+    base, with_photos = tool.times["no change, no photos"], tool.times["no change, photos"]
+    print(f"no-change build with photos / without: {median(with_photos) / median(base):.2f}")
+    print(f"peak RSS: {max(tool.rss) / 1024:.0f} MB")
 
 
 def report(site: Path, runners: list[Tool]) -> None:

@@ -250,3 +250,28 @@ def hugo_path(root: Path, post: Path) -> Path:
     """The Hugo copy of one blogtool source file."""
     section = "torsdagstips" if post.parent.name == "tips" else "blogg"
     return root / "hugo" / "content" / section / post.name
+
+
+def photo(path: Path, seed: int) -> None:
+    """A camera-sized JPEG of about 3 MB (3000x2000, noisy, as photos are to a compressor);
+    each seed gives different bytes."""
+    from PIL import Image
+
+    rng = random.Random(seed)
+    noise = Image.effect_noise((3000, 2000), 40 + rng.randint(0, 10))
+    ramp = Image.linear_gradient("L").resize((3000, 2000)).rotate(rng.choice([0, 90, 180]))
+    Image.merge("RGB", (noise, ramp, noise.rotate(180))).save(path, "JPEG", quality=85)
+
+
+def add_photos(root: Path, paths: list[Path], every: int = 10) -> list[Path]:
+    """A photo in media/ for every ``every``-th item, named in its front matter."""
+    (root / "media").mkdir(exist_ok=True)
+    photos = []
+    for n, source in enumerate(paths[::every]):
+        name = f"foto-{n:04d}.jpg"
+        photo(root / "media" / name, n)
+        text = source.read_text("utf-8")
+        head = f"---\nimage: {name}\nimage_alt: Bild {n} till inlägget\n"
+        source.write_text(text.replace("---\n", head, 1), "utf-8")
+        photos.append(root / "media" / name)
+    return photos

@@ -87,3 +87,22 @@ def test_the_search_finds_a_tip_by_a_word_from_its_body(served_site, browser):  
     results = page.locator(".pagefind-ui__result-link").all_inner_texts()
     assert "Hitta ut i naturen med Växjö Naturkarta" in results
     page.close()
+
+
+def test_the_newsletter_follows_the_readers_dark_setting(run, sample_site, browser):  # noqa: F811
+    assert run("newsletter", "build", "--since", "2026-10-20").exit_code == 0
+    out = sample_site / "brev"
+    assert run("newsletter", "preview", "--output", str(out)).exit_code == 0
+    url = (out / "newsletter-1.html").as_uri()
+    colours = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(color_scheme=scheme)
+        page = context.new_page()
+        page.goto(url)
+        colours[scheme] = page.evaluate(
+            "[getComputedStyle(document.querySelector('.container')).backgroundColor,"
+            " getComputedStyle(document.querySelector('h1')).color]"
+        )
+        context.close()
+    assert colours["light"] == ["rgb(255, 255, 255)", "rgb(27, 27, 27)"]
+    assert colours["dark"] == ["rgb(29, 39, 49)", "rgb(230, 230, 230)"]

@@ -16,11 +16,11 @@ from .conftest import Run, write
 POST = "posts/2026-11-21-vaxeln.md"
 
 
-def phone_photo(path: Path) -> None:
+def phone_photo(path: Path, size: tuple[int, int] = (1600, 1000)) -> None:
     """1600x1000 as stored, EXIF orientation 6 (shown turned a quarter clockwise: 1000x1600),
     a GPS position and a camera. The stored left half is red: shown, it is the top."""
-    im = Image.new("RGB", (1600, 1000), "navy")
-    im.paste(Image.new("RGB", (800, 1000), "red"), (0, 0))
+    im = Image.new("RGB", size, "navy")
+    im.paste(Image.new("RGB", (size[0] // 2, size[1]), "red"), (0, 0))
     exif = Image.Exif()
     exif[0x0112] = 6  # orientation: rotate 90 CW to show
     exif[0x010F] = "Telefonmakaren"  # Make
@@ -88,6 +88,20 @@ def test_a_phone_photo_is_made_in_every_width_turned_and_without_exif(run: Run, 
         r'<meta property="og:image" content="https://blogg\.vaxjo\.example/bilder/', page
     )
     assert '<meta property="og:image:alt" content="Växeln i kvällsljus">' in page
+
+
+def test_a_big_photo_is_read_at_a_fraction_and_still_turned_right(run: Run, sample_site):
+    phone_photo(sample_site / "media/vaxeln.jpg", (6000, 4000))  # shown 4000 wide
+    post(sample_site, "vaxeln.jpg")
+    assert run("build").exit_code == 0
+    files = made_files(sample_site, "vaxeln")
+    widths = sorted({int(re.search(r"-(\d+)\.", f.name).group(1)) for f in files})
+    assert widths == [480, 960, 1200, 1600]
+    for f in files:
+        with Image.open(f) as im:
+            w, h = im.size
+            assert round(h / w, 2) == 1.5 and not im.getexif()
+            assert im.convert("RGB").getpixel((w // 2, h // 8))[0] > 200  # red on top
 
 
 def test_a_transparent_png_stays_transparent(run: Run, sample_site):

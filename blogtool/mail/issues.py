@@ -287,7 +287,9 @@ def render_issue(
     html = render(env, "email/newsletter.html", config, **data)
     import css_inline
 
-    html = css_inline.CSSInliner(load_remote_stylesheets=False).inline(html)
+    # Rules go inline; @media rules (dark mode) stay in a style element, where mail clients
+    # that follow the reader's setting find them.
+    html = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True).inline(html)
     text = render(env, "email/newsletter.txt", config, **data)
     # No trailing spaces, but the signature separator keeps its one (RFC 3676: "-- ").
     text_lines = [line.rstrip() for line in text.splitlines()]
