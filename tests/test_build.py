@@ -342,3 +342,18 @@ def test_home_is_paginated_newest_first(run, sample_site, public):
     assert 'rel="next" href="/sida/2/"' in first
     last = (public / "sida/3/index.html").read_text("utf-8")
     assert "Välkommen till kommunbloggen" in last and 'rel="next"' not in last
+
+
+def test_the_search_index_can_be_left_out_and_leaves_nothing_behind(run, sample_site, public):
+    assert run("build").exit_code == 0
+    assert (public / "pagefind/pagefind-ui.js").is_file()
+    index = {p.name for p in (public / "pagefind").iterdir()}
+    assert "index" in index and "fragment" in index
+    config = sample_site / "blogtool.toml"
+    text = config.read_text("utf-8")
+    config.write_text(text.replace("[build]\n", "[build]\nsearch = false\n", 1), "utf-8")
+    assert run("build").exit_code == 0
+    assert not (public / "pagefind").exists()  # not carried over from the last release
+    config.write_text(text, "utf-8")
+    assert run("build").exit_code == 0
+    assert (public / "pagefind/pagefind-ui.js").is_file()

@@ -131,6 +131,10 @@ class BuildConfig:
     output: str = s.key(str, "public", "Output directory, inside the site.", convert=s.relative_dir)
     feed_limit: int = s.key(int, 20, "Items in each feed.", convert=s.positive)
     per_page: int = s.key(int, 10, "Items on each page of the home page.", convert=s.positive)
+    search: bool = s.key(
+        bool, True, "Make the Pagefind search index in each build that changed a page (it "
+        "indexes the whole site: seconds on a site of thousands of posts).",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from blogtool.config import Config
@@ -218,7 +219,10 @@ def build(
     if todo or stale or not releases.is_release_link(output):
         label = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         # The search index covers public pages; a preview has no use for one.
-        finish = None if view.preview else (SEARCH_INDEX_DIR, search.index)
+        # A build without the index (turned off, or a preview) leaves none behind either.
+        indexed = config.build.search and not view.preview
+        index = partial(search.index, series=config.tips.slug) if indexed else None
+        finish = (SEARCH_INDEX_DIR, index)
         releases.publish(
             label, planned, todo, set(old), output, options.jobs, progress, fail_after, finish
         )

@@ -79,8 +79,8 @@ def picture_files(v: SiteView) -> list[Page]:
     pages = []
     for picture in v.pictures.made.values():
         for path, file in images.publishable(picture, v.config):
-            pages.append(Page(path, digest("picture", path, file.stat().st_size), partial(
-                file.read_bytes)))  # fmt: skip
+            # The name carries the digest of the original and of how it was made.
+            pages.append(Page(path, digest("picture", path), partial(file.read_bytes)))
     return pages
 
 

@@ -197,7 +197,8 @@ def item_pages(v: SiteView) -> list[Page]:
                 v.digests[item.slug],
                 v.tip_numbers.get(item.slug, ""),
                 v.links_of(item),
-                *(v.digests[n.slug] if n else "" for n in v.neighbours(item)),
+                # a neighbour's title and address, not its text: its edits re-render it alone
+                *(f"{n.title}\x1f{v.urls.item(n)}" if n else "" for n in v.neighbours(item)),
             ],
             partial(v.item_page, item),
             heavy=True,

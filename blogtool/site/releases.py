@@ -105,13 +105,13 @@ def publish(
     jobs: int,
     progress: Progress | None = None,
     fail_after: int | None = None,
-    finish: tuple[str, Callable[[Path], set[str]]] | None = None,
+    finish: tuple[str, Callable[[Path], set[str]] | None] | None = None,
 ) -> None:
     """Make a new release of ``pages`` (rendering ``todo``, linking the rest from the live
     release) and swap it in. Files of the live release that no build wrote (``known`` lists
     what the last build did) come along. ``finish`` is (a folder, a step that writes it over
-    the complete release and returns its files): the search index. Raises with the live site
-    as it was."""
+    the complete release and returns its files, or None to leave the folder out): the search
+    index. Raises with the live site as it was."""
     try:
         release, had = _new_release(output, label)
     except OSError as exc:
@@ -130,7 +130,7 @@ def publish(
             remove(release / made)
             had = {name for name in had if not name.startswith(made)}
         _remove_files(release, had - planned - foreign)
-        if finish:
+        if finish and finish[1] is not None:
             planned |= finish[1](release)
         write_atomic(
             _file_list(release), "\n".join(sorted(planned | foreign)).encode(), durable=False

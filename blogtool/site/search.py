@@ -16,12 +16,14 @@ from blogtool.site.engine import BuildError
 from blogtool.site.urls import SEARCH_INDEX_DIR
 
 
-def index(release: Path) -> set[str]:
+def index(release: Path, series: str) -> set[str]:
     """Run Pagefind (the binary bundled with the ``pagefind`` package) over ``release``; the
-    files it wrote, relative to the release."""
+    files it wrote, relative to the release. ``series``: the series' folder, where tips are."""
     command = [
         sys.executable, "-m", "pagefind", "--site", str(release),
         "--output-subdir", SEARCH_INDEX_DIR, "--silent",
+        # Posts and tips only (the pages marked data-pagefind-body); lists are not read.
+        "--glob", f"{{*,{series}/*}}/index.html",
     ]  # fmt: skip
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
