@@ -183,6 +183,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--compare", default="", help="peers to run too: hugo,pelican")
     parser.add_argument(
+        "--no-search", action="store_true",
+        help="set [build] search = false: no Pagefind index (the peers make none)",
+    )  # fmt: skip
+    parser.add_argument(
         "--photos", action="store_true",
         help="instead: builds with a 3 MB photo in every tenth item, against the same site "
         "without them",
@@ -196,6 +200,11 @@ def main() -> None:
     shutil.rmtree(site, ignore_errors=True)
     t = time.perf_counter()
     paths = corpus.generate(site, ns.posts)
+    if ns.no_search:
+        config = site / "blogtool.toml"
+        text = config.read_text("utf-8")
+        config.write_text(text.replace("[build]\n", "[build]\nsearch = false\n", 1), "utf-8")
+        assert "search = false" in config.read_text("utf-8")
     print(
         f"corpus: {ns.posts} items ({ns.posts // 5} tips) generated in "
         f"{time.perf_counter() - t:.1f} s at {site}"
