@@ -103,6 +103,8 @@ def load_site(config: Config, cache: Path | None = None) -> Site:
     not_ready = readiness.problems((i for i in items if i.path not in bad), config)
     problems.extend(not_ready)
     unready = {p.path for p in not_ready if p.is_error}
+    if cache is not None:
+        media.save_headers(config)
     return Site(
         config,
         tuple(sorted((i for i in items if i.path not in bad | unready), key=_sort_key)),

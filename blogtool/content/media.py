@@ -10,15 +10,19 @@ The config names pictures the same way, from the site's root: ``[site] image`` a
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import posixpath
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 from blogtool.config import Config
 from blogtool.errors import Problem
+from blogtool.files import write_atomic
 
 # What Pillow makes web pictures of; an SVG (a logo, an icon) is published as it is.
 RASTER = {".jpg", ".jpeg", ".png", ".webp", ".gif"}
@@ -60,11 +64,49 @@ class Header:
     size: int  # bytes
 
 
-def header(path: Path) -> Header:
+def header(path: Path, config: Config | None = None) -> Header:
     """The picture's size and format, from its header; ValueError when Pillow cannot read
-    it. Remembered per (path, size, mtime): a build and its check ask once."""
+    it. Remembered per (path, size, mtime) in this process and, with ``config``, in the site's
+    cache (``save_headers``): an unchanged picture is opened once, not on every load."""
     st = path.stat()
-    return _header(str(path), st.st_size, st.st_mtime_ns)
+    memo = _memo(config) if config is not None else {}
+    key = [st.st_size, st.st_mtime_ns]
+    known = memo.get(str(path))
+    if known is not None and known[:2] == key:
+        return Header(known[2], known[3], known[4], st.st_size)
+    found = _header(str(path), st.st_size, st.st_mtime_ns)
+    if config is not None:
+        memo[str(path)] = [*key, found.width, found.height, found.format]
+        _dirty.add(_memo_path(config))
+    return found
+
+
+_memos: dict[Path, dict[str, list[Any]]] = {}
+_dirty: set[Path] = set()
+
+
+def _memo_path(config: Config) -> Path:
+    return config.state_dir / "cache" / "pictures.json"
+
+
+def _memo(config: Config) -> dict[str, list[Any]]:
+    where = _memo_path(config)
+    if where not in _memos:
+        try:
+            loaded = json.loads(where.read_text("utf-8"))
+            _memos[where] = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            _memos[where] = {}
+    return _memos[where]
+
+
+def save_headers(config: Config) -> None:
+    """Keep what was learnt about pictures for the next load (only readable ones are kept)."""
+    where = _memo_path(config)
+    if where in _dirty:
+        _dirty.discard(where)
+        with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+            write_atomic(where, json.dumps(_memos[where]).encode(), durable=False, private=True)
 
 
 @lru_cache(maxsize=4096)
@@ -105,7 +147,7 @@ def check(
         kinds = ", ".join(sorted(s.lstrip(".") for s in RASTER | VECTOR))
         return [problem(f"image {ref!r}: expected a picture ({kinds})")]
     try:
-        head = header(path)
+        head = header(path, config)
     except (ValueError, OSError) as exc:
         return [problem(f"image {ref!r}: Pillow cannot read {found} ({exc})")]
     notes = []

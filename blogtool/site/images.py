@@ -165,7 +165,7 @@ def _make_all(config: Config, todo: list[tuple[str, Path, str]], jobs: int) -> N
 def _widths_of(config: Config, source: str) -> list[int]:
     from blogtool.content.media import header
 
-    return _widths(config, header(config.root / source).width)
+    return _widths(config, header(config.root / source, config).width)
 
 
 def _make(job: tuple[str, str, int, list[int]]) -> None:
