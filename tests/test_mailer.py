@@ -241,3 +241,36 @@ def test_connection_is_reused_for_the_whole_run(sample_site):
         server.stop()
     assert report.sent == 25 and sum(sink.counts().values()) == 25
     assert sink.connections == 1
+
+
+def test_a_bug_on_a_connection_stops_the_send_instead_of_hanging(sample_site):
+    """A connection's thread that fails in an unexpected way reports it; the send stops with
+    that error, and the message it held stays uncertain rather than lost or doubled."""
+    import threading
+
+    class Broken(Recorder):
+        def chains(self):  # asked after the claim, outside the transport's error handling
+            raise RuntimeError("a bug in the transport")
+
+    config = load_config(sample_site)
+    pacing = Pacing(now=lambda: NOW, clock=lambda: 0.0, sleep=lambda s: None)
+    outcome: list[BaseException] = []
+
+    def send() -> None:  # in a thread of its own, so that a hang fails the test
+        db, iss = _queue(sample_site, 3)
+        try:
+            send_issue(db, iss, MessageFactory(config, iss, SECRET), Broken(), "n@x.se", pacing,
+                       connections=2)  # fmt: skip
+        except BaseException as exc:
+            outcome.append(exc)
+        finally:
+            db.close()
+
+    worker = threading.Thread(target=send, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "the send hung"
+    assert outcome and isinstance(outcome[0], RuntimeError)
+    db = connect(sample_site / ".blogtool/state.db")
+    states = [r[0] for r in db.execute("SELECT status FROM deliveries")]
+    assert states.count("sent") == 0 and states.count("sending") >= 1

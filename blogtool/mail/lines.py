@@ -96,7 +96,11 @@ class Line:
     def _work(self) -> None:
         try:
             while (job := self._wait_for_offer()) is not None:
-                self._chain(job)
+                try:
+                    self._chain(job)
+                except Exception as exc:  # a bug here must not leave the send loop waiting
+                    self._drop()
+                    self.reports.put(Report(self, job, exc))
         finally:
             self.transport.close()
 

@@ -289,7 +289,7 @@ class _SendRun:
                 if self.holding.get(number) is report.job:
                     del self.holding[number]
                 else:
-                    del self.offered[number]  # its envelope failed
+                    self.offered.pop(number, None)  # its envelope failed
                 self.record(report.job, report.error, report.at_open)
             if report.refused is not None:
                 del self.offered[number]
