@@ -19,7 +19,7 @@ from blogtool.errors import BlogtoolError, ContentError, ExitStatus, Problem
 if TYPE_CHECKING:
     from blogtool.mail.dispatch import SendOptions
     from blogtool.mail.issues import Issue
-    from blogtool.mail.sending import SendReport
+    from blogtool.mail.pacing import SendReport
     from blogtool.mail.transports import Transport
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -182,7 +182,7 @@ def send_now(
     import time
 
     from blogtool.mail.dispatch import SendOptions, send_locked
-    from blogtool.mail.sending import Pacing
+    from blogtool.mail.pacing import Pacing
 
     bar: Any = None
     started = time.monotonic()

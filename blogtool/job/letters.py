@@ -13,7 +13,7 @@ from blogtool.job.result import RunResult, send_and_report
 from blogtool.mail import lists, outgoing, signups
 from blogtool.mail.issues import Issue, already_mailed, render_issue, save_issue
 from blogtool.mail.outgoing import Drained
-from blogtool.mail.sending import SendReport
+from blogtool.mail.pacing import SendReport
 from blogtool.store import get_state, set_state, transaction
 from blogtool.timeutil import localize
 

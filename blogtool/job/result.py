@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from blogtool.mail.issues import Issue
-from blogtool.mail.sending import SendReport
+from blogtool.mail.pacing import SendReport
 from blogtool.site.build import BuildResult
 from blogtool.store import set_state, transaction, utc_now_iso
 

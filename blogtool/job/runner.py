@@ -33,6 +33,7 @@ from blogtool.mail.issues import (
     unmailed_items,
 )
 from blogtool.mail.outgoing import Drained
+from blogtool.mail.pacing import SendReport
 from blogtool.mail.proofing import (
     CHANGED_PROOF_PREFIX,
     PROOF_PREFIX,
@@ -46,7 +47,6 @@ from blogtool.mail.proofing import (
     record_proof,
 )
 from blogtool.mail.queue import count, next_attempt, uncertain_rows
-from blogtool.mail.sending import SendReport
 from blogtool.site.build import BuildResult, holds_preview
 from blogtool.site.templates import fingerprint
 from blogtool.store import get_state, set_state, transaction, utc_now_iso

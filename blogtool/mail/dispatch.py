@@ -18,7 +18,8 @@ from types import FrameType
 from blogtool.config import Config
 from blogtool.mail.compose import MessageFactory, Recipient, envelope_sender
 from blogtool.mail.issues import Issue
-from blogtool.mail.sending import Pacing, SendReport, send_issue
+from blogtool.mail.pacing import Pacing, SendReport
+from blogtool.mail.sending import send_issue
 from blogtool.mail.transports import (
     ConnectionFailure,
     PermanentFailure,

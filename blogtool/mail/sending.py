@@ -8,17 +8,16 @@ a clock on its own (``Pacing``); every change to a delivery goes through ``queue
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import sqlite3
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
 
 from blogtool.mail import issues, lists, queue, subscribers
 from blogtool.mail.compose import MessageFactory, Recipient
 from blogtool.mail.issues import Issue
 from blogtool.mail.lines import Job, Line, Report
+from blogtool.mail.pacing import Pacing, SendReport
 from blogtool.mail.transports import (
     ConnectionFailure,
     Envelope,
@@ -29,38 +28,6 @@ from blogtool.mail.transports import (
     UncertainDelivery,
 )
 from blogtool.store import transaction, utc_now_iso
-
-
-@dataclass
-class SendReport:
-    total: int = 0
-    sent: int = 0
-    failed: int = 0
-    skipped: int = 0
-    retried: int = 0
-    reconnects: int = 0
-    uncertain: list[str] = field(default_factory=list)
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    remaining: int = 0
-    stopped: str | None = None
-
-    def summary(self) -> str:
-        parts = [f"{self.sent} sent", f"{self.failed} failed", f"{self.skipped} skipped"]
-        if self.remaining:
-            parts.append(f"{self.remaining} still queued")
-        if self.uncertain:
-            parts.append(f"{len(self.uncertain)} uncertain")
-        return ", ".join(parts)
-
-
-@dataclass
-class Pacing:
-    """Time as the sender sees it; tests replace it."""
-
-    now: Callable[[], dt.datetime]
-    clock: Callable[[], float]  # wall-clock seconds, for backoff that survives a restart
-    sleep: Callable[[float], None]
-    should_stop: Callable[[], bool] = lambda: False
 
 
 def send_issue(
@@ -286,11 +253,12 @@ class _SendRun:
         number = report.line.number
         try:
             if report.job is not None:
-                if self.holding.get(number) is report.job:
+                claimed = self.holding.get(number) is report.job
+                if claimed:
                     del self.holding[number]
                 else:
                     self.offered.pop(number, None)  # its envelope failed
-                self.record(report.job, report.error, report.at_open)
+                self.record(report.job, report.error, report.at_open, claimed)
             if report.refused is not None:
                 del self.offered[number]
                 self.record(*report.refused)
@@ -321,7 +289,9 @@ class _SendRun:
             self.progress(self.report)
 
     # outcomes -------------------------------------------------------------------------------
-    def record(self, job: Job, exc: Exception | None, at_open: bool = False) -> None:
+    def record(
+        self, job: Job, exc: Exception | None, at_open: bool = False, claimed: bool = False
+    ) -> None:
         row, attempts = job.row, job.attempts
         if exc is None:
             self.unconfirmed.append(row["id"])
@@ -338,10 +308,16 @@ class _SendRun:
         elif isinstance(exc, UncertainDelivery):
             queue.mark_uncertain(self.db, row["id"], str(exc), self.stamp())
             self.line_down(job, exc, at_open)
-        else:
+        elif isinstance(exc, SendAborted):  # refused before anything was sent
             queue.requeue(self.db, row["id"], attempts - 1, str(exc), self.stamp())
-            if isinstance(exc, SendAborted):
-                raise _GiveUp(str(exc).rstrip(".")) from None
+            raise _GiveUp(str(exc).rstrip(".")) from None
+        else:  # a bug: claimed, the content may have left; else it is simply still queued
+            if claimed:
+                queue.mark_uncertain(
+                    self.db, row["id"], f"{type(exc).__name__}: {exc}", self.stamp()
+                )
+            else:
+                queue.requeue(self.db, row["id"], attempts - 1, str(exc), self.stamp())
             raise exc
 
     def undeliverable(self, row: sqlite3.Row, reason: str) -> None:
