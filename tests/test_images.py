@@ -197,3 +197,40 @@ def test_feeds_and_the_newsletter_use_absolute_pictures(run: Run, sample_site, m
     assert re.search(
         r'<img src="https://blogg\.vaxjo\.example/bilder/\w+/naturkartan-\d+\.png"', html
     )
+
+
+def test_pictures_published_as_they_are_lose_their_metadata_not_their_pixels(run: Run, sample_site):
+    from PIL import PngImagePlugin
+
+    static = sample_site / "static/bilder"
+    static.mkdir(parents=True)
+    phone_photo(static / "telefon.jpg")
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Author", "Anna Andersson, Storgatan 1")
+    Image.new("RGB", (64, 64), "teal").save(static / "karta.png", pnginfo=info)
+    exif = Image.Exif()
+    exif[0x010F] = "Telefonmakaren"
+    Image.new("RGB", (64, 64), "olive").save(static / "ikon.webp", exif=exif)
+    result = run("build")
+    assert result.exit_code == 0, result.stderr
+    out = sample_site / "public/static/bilder"
+    with Image.open(out / "telefon.jpg") as im, Image.open(static / "telefon.jpg") as original:
+        kept = im.getexif()
+        assert dict(kept) == {0x0112: 6}  # only the orientation: no GPS, no camera
+        assert not kept.get_ifd(0x8825)
+        assert im.tobytes() == original.tobytes()  # the same pixels, not re-encoded
+    assert b"Telefonmakaren" not in (out / "telefon.jpg").read_bytes()
+    assert b"Storgatan" not in (out / "karta.png").read_bytes()
+    with Image.open(out / "karta.png") as im:
+        assert im.getpixel((1, 1)) == (0, 128, 128) and "Author" not in im.info
+    assert b"Telefonmakaren" not in (out / "ikon.webp").read_bytes()
+    with Image.open(out / "ikon.webp") as im:
+        assert not im.getexif() and im.size == (64, 64)
+
+
+def test_a_broken_picture_in_static_stops_the_build_by_name(run: Run, sample_site):
+    write(sample_site / "static/trasig.jpg", b"inte en bild")
+    result = run("build")
+    assert result.exit_code != 0
+    assert "static/trasig.jpg: not a readable JPG file" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -15,6 +15,7 @@ from blogtool.content.model import Item
 from blogtool.files import check_source
 from blogtool.site import images
 from blogtool.site.engine import BuildError, Page, digest
+from blogtool.site.metadata import MetadataError, without_metadata
 from blogtool.site.pages import SiteView, _by_tag
 from blogtool.site.templates import PACKAGE_TEMPLATES, render
 from blogtool.site.urls import STATIC_DIR
@@ -130,10 +131,18 @@ def static_files(v: SiteView) -> list[Page]:
                 rel = source.relative_to(v.config.root)
                 raise BuildError(f"{rel}: {refused}")
         data = source.read_bytes()
+        try:
+            data = without_metadata(data, source.name)  # no GPS position from a phone photo
+        except MetadataError as exc:
+            raise BuildError(f"{_shown(source, v)}: {exc}") from None
         pages.append(
             Page(path, digest("static", hashlib.sha256(data).hexdigest()), partial(bytes, data))
         )
     return pages
+
+
+def _shown(path: Path, v: SiteView) -> str:
+    return str(path.relative_to(v.config.root)) if path.is_relative_to(v.config.root) else str(path)
 
 
 def redirect_pages(v: SiteView) -> list[Page]:
