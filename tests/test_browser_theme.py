@@ -106,3 +106,29 @@ def test_the_newsletter_follows_the_readers_dark_setting(run, sample_site, brows
         context.close()
     assert colours["light"] == ["rgb(255, 255, 255)", "rgb(27, 27, 27)"]
     assert colours["dark"] == ["rgb(29, 39, 49)", "rgb(230, 230, 230)"]
+
+
+def test_without_a_search_index_the_search_page_says_so(run, sample_site, browser):  # noqa: F811
+    import threading
+
+    from blogtool.site.serve import make_server
+
+    config = sample_site / "blogtool.toml"
+    text = config.read_text("utf-8")
+    config.write_text(text.replace("[build]\n", "[build]\nsearch = false\n", 1), "utf-8")
+    assert run("build").exit_code == 0
+    server = make_server(sample_site / "public", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host, port = server.server_address[:2]
+    try:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"http://{host}:{port}/sok/?q=natur")
+        page.wait_for_load_state("networkidle")
+        assert "Sökningen är inte tillgänglig här" in page.locator("#sok").inner_text()
+        assert errors == []
+        page.close()
+    finally:
+        server.shutdown()
+        server.server_close()
