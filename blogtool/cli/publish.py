@@ -84,12 +84,13 @@ def _run_build(
 def build_site(
     env: Env, drafts: bool, future: bool, output: Path | None, jobs: int | None, rollback: bool
 ) -> None:
-    """Build the static site: pages, tag, service and archive pages, RSS and Atom feeds,
-    sitemap.xml, robots.txt and 404.html.
+    """Build the static site: pages, tag, service, archive and year pages, RSS and Atom feeds,
+    pictures made for the web, the search index, sitemap.xml, robots.txt and 404.html.
 
-    Only published items go in. Only pages whose inputs changed are rendered; the output is
-    a link to a complete release, switched in one step, so a failed or killed build leaves the
-    previous site exactly as it was. Feeds never contain drafts or scheduled items.
+    Only published items go in. Only pages whose inputs changed are rendered, and a picture
+    is made once; with no source changed and nothing come due, the build stops at once. The
+    output is a link to a complete release, switched in one step, so a failed or killed build
+    leaves the previous site exactly as it was. Feeds never contain drafts or scheduled items.
 
     \b
     Example:
