@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import shutil
+import threading
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -181,9 +184,71 @@ requests_per_ip = 12
 
 
 @pytest.fixture
+def mrun(mail_site) -> Run:
+    """The CLI on the sample site with a test SMTP server's [smtp]."""
+    return Run(mail_site)
+
+
+@pytest.fixture
 def web_site(sample_site, monkeypatch) -> Path:
     """The sample site with the reader service under /nyhetsbrev/, and a token secret."""
     monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
     config = sample_site / "blogtool.toml"
     config.write_text(config.read_text("utf-8") + WEB_CONFIG, "utf-8")
     return sample_site
+
+
+# --- a real browser ---------------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@contextlib.contextmanager
+def serving(public: Path) -> Iterator[str]:
+    """A built site served as static files on 127.0.0.1; its base URL."""
+    from blogtool.site.serve import make_server
+
+    server = make_server(public, 0)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+    )
+    thread.start()
+    host, port = server.server_address[:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def served_site(run, sample_site) -> Iterator[str]:
+    """The sample site, built and served."""
+    result = run("build")
+    assert result.exit_code == 0, result.stderr
+    with serving(sample_site / "public") as url:
+        yield url
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium (Debian's package) driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Chromium is missing: apt-get install chromium (.ci/run does)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

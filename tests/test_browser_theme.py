@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from .test_browser import browser, served_site  # noqa: F401  (fixtures)
+from .conftest import serving
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +33,7 @@ LOAD_ALL_PICTURES = """async () => {
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", [390, 1280])
-def test_every_page_fits_loads_and_passes_axe(served_site, browser, width, scheme):  # noqa: F811
+def test_every_page_fits_loads_and_passes_axe(served_site, browser, width, scheme):
     context = browser.new_context(
         viewport={"width": width, "height": 900}, color_scheme=scheme, locale="sv-SE"
     )
@@ -66,7 +66,7 @@ def test_every_page_fits_loads_and_passes_axe(served_site, browser, width, schem
     context.close()
 
 
-def test_dark_mode_is_the_readers_choice(served_site, browser):  # noqa: F811
+def test_dark_mode_is_the_readers_choice(served_site, browser):
     colours = {}
     for scheme in ("light", "dark"):
         context = browser.new_context(color_scheme=scheme)
@@ -78,7 +78,7 @@ def test_dark_mode_is_the_readers_choice(served_site, browser):  # noqa: F811
     assert colours["dark"] == "rgb(20, 23, 26)"
 
 
-def test_the_search_finds_a_tip_by_a_word_from_its_body(served_site, browser):  # noqa: F811
+def test_the_search_finds_a_tip_by_a_word_from_its_body(served_site, browser):
     page = browser.new_page()
     page.goto(served_site + "/")
     page.get_by_role("searchbox", name="Sök på webbplatsen").fill("slottsruinen")
@@ -89,7 +89,7 @@ def test_the_search_finds_a_tip_by_a_word_from_its_body(served_site, browser):  
     page.close()
 
 
-def test_the_newsletter_follows_the_readers_dark_setting(run, sample_site, browser):  # noqa: F811
+def test_the_newsletter_follows_the_readers_dark_setting(run, sample_site, browser):
     assert run("newsletter", "build", "--since", "2026-10-20").exit_code == 0
     out = sample_site / "brev"
     assert run("newsletter", "preview", "--output", str(out)).exit_code == 0
@@ -108,27 +108,17 @@ def test_the_newsletter_follows_the_readers_dark_setting(run, sample_site, brows
     assert colours["dark"] == ["rgb(29, 39, 49)", "rgb(230, 230, 230)"]
 
 
-def test_without_a_search_index_the_search_page_says_so(run, sample_site, browser):  # noqa: F811
-    import threading
-
-    from blogtool.site.serve import make_server
-
+def test_without_a_search_index_the_search_page_says_so(run, sample_site, browser):
     config = sample_site / "blogtool.toml"
     text = config.read_text("utf-8")
     config.write_text(text.replace("[build]\n", "[build]\nsearch = false\n", 1), "utf-8")
     assert run("build").exit_code == 0
-    server = make_server(sample_site / "public", 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    host, port = server.server_address[:2]
-    try:
+    with serving(sample_site / "public") as url:
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"http://{host}:{port}/sok/?q=natur")
+        page.goto(f"{url}/sok/?q=natur")
         page.wait_for_load_state("networkidle")
         assert "Sökningen är inte tillgänglig här" in page.locator("#sok").inner_text()
         assert errors == []
         page.close()
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -20,7 +20,6 @@ from blogtool.web.app import make_app
 from blogtool.web.server import Sender, make_server, with_site
 
 from .conftest import NOW, SECRET, Run
-from .test_browser import browser  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.browser
 READER = "lisa.larsson@example.se"
@@ -73,7 +72,7 @@ def serious(page) -> list[str]:
     ]
 
 
-def test_a_reader_signs_up_reads_chooses_leaves_and_erases(served, browser):  # noqa: F811
+def test_a_reader_signs_up_reads_chooses_leaves_and_erases(served, browser):
     _, run, config, base = served
     page = browser.new_page()
     failures: list[str] = []

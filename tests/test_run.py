@@ -21,6 +21,7 @@ import pytest
 
 from .conftest import SECRET, STOCKHOLM, Run, write
 from .smtp_sink import Faults, Server, Sink, delivered_once_but_uncertain
+from .test_mail import set_connections
 
 UTC = dt.UTC
 TIP_DEC_3 = "Följ isläget innan du går ut på sjön"
@@ -319,8 +320,7 @@ def test_systemd_units_verify(tmp_path):
 def test_a_manual_send_does_not_hold_up_publishing(job, site, port):
     """While staff send an issue by hand (slowly, rate-limited), the scheduled run still
     publishes what became due, and leaves the mail to the send that is running."""
-    config = site / "blogtool.toml"  # one connection: the relay takes one message at a time
-    config.write_text(config.read_text("utf-8") + "connections = 1\n", "utf-8")
+    set_connections(site, 1)  # the relay takes one message at a time
     sink = Sink()
     server = Server(sink, port).start()
     env = {**os.environ, "BLOGTOOL_NOW": at(2026, 12, 3, 7, 50).isoformat()}

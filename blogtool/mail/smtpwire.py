@@ -193,9 +193,8 @@ def _by_code(code: int, message: bytes | str) -> Exception:
 
 def translate(exc: Exception, envelope: Envelope) -> Exception:
     """smtplib's exception as one of ours (ours pass through)."""
-    if isinstance(exc, TemporaryFailure | PermanentFailure | ConnectionFailure | SendAborted):
-        return exc
-    if isinstance(exc, UncertainDelivery):
+    ours = TemporaryFailure | PermanentFailure | ConnectionFailure | UncertainDelivery | SendAborted
+    if isinstance(exc, ours):
         return exc
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, message = exc.recipients.get(envelope.recipient, (550, b"refused"))

@@ -57,9 +57,6 @@ class Picture:
     def fallback_mime(self) -> str:
         return next(v.mime for v in self.variants if v.mime != "image/webp")
 
-    def srcset(self, mime: str) -> str:
-        return ", ".join(f"{v.path} {v.width}w" for v in self.of(mime) if v.width != SHARE_WIDTH)
-
     def at_least(self, width: int, mime: str | None = None) -> Variant:
         """The narrowest variant at least ``width`` wide (the widest if none is)."""
         pool = self.of(mime or self.fallback_mime)

@@ -56,12 +56,18 @@ class Pictures:
     def __init__(self, config: Config, made: dict[str, Picture], href: Callable[[str], str],
                  absolute: Callable[[str], str]):  # fmt: skip
         self.config, self.made, self.href, self.absolute = config, made, href, absolute
+        self._found: dict[tuple[str, Path | None], Picture | None] = {}
 
     def find(self, ref: str | None, item: Item | None = None) -> Picture | None:
+        """The made picture ``ref`` names (in ``item``), looked up once per build: digests,
+        pages and feeds all ask."""
         if not ref:
             return None
-        path = media.find(self.config, ref, item.path if item is not None else None)
-        return self.made.get(path) if path is not None else None
+        key = (ref, item.path if item is not None else None)
+        if key not in self._found:
+            path = media.find(self.config, ref, key[1])
+            self._found[key] = self.made.get(path) if path is not None else None
+        return self._found[key]
 
     def digest(self, refs: Iterable[tuple[str | None, Item | None]]) -> list[str]:
         """What a page's digest needs of the pictures it shows: their published files."""
