@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test soak fuzz lint format bench docs screenshots clean
+.PHONY: demo test soak fuzz lint format bench docs i18n screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ format: $(VENV)/.installed-test
 docs: $(VENV)/.installed
 	$(BIN)/blogtool fields --markdown > docs/front-matter.md
 	$(BIN)/blogtool config --reference > docs/configuration.md
+
+## i18n: extract the words of the code and templates, update the sv and en catalogues (new
+## strings arrive empty, to translate; the command fails until none is) and compile them
+i18n: $(VENV)/.installed
+	$(BIN)/python -m blogtool.catalogues
 
 ## screenshots: the home, a tip and a post, desktop and phone, light and dark (docs/screenshots/)
 screenshots: $(VENV)/.installed-test

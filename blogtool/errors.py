@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
+from blogtool.i18n import _
+
 
 class ExitStatus(IntEnum):
     """Every exit code blogtool uses."""
@@ -60,7 +62,8 @@ class Problem:
         if self.line is not None:
             where += f":{self.line}"
         key = f" {self.key}:" if self.key else ""
-        return f"{where}: {self.severity}:{key} {self.message}"
+        severity = _("error") if self.is_error else _("warning")
+        return f"{where}: {severity}:{key} {self.message}"
 
 
 class ContentError(BlogtoolError):
@@ -77,5 +80,9 @@ def unknown(what: str, name: str, known: list[str], shown: str = "{!r}") -> str:
     ``shown`` formats a name as the file writes it ('{!r}' for keys, '[{}]' for sections)."""
     hint = difflib.get_close_matches(name, known, n=1)
     if hint:
-        return f"unknown {what}; did you mean {shown.format(hint[0])}?"
-    return f"unknown {what}; expected one of {', '.join(known)}"
+        return _("unknown {what}; did you mean {hint}?").format(
+            what=what, hint=shown.format(hint[0])
+        )
+    if not known:
+        return _("unknown {what}; none are configured").format(what=what)
+    return _("unknown {what}; expected one of {known}").format(what=what, known=", ".join(known))

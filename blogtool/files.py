@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from blogtool.errors import UsageError
+from blogtool.i18n import _
 
 
 def private_dir(path: Path) -> Path:
@@ -59,7 +60,9 @@ def write_new(path: Path, data: bytes) -> None:
         with open(path, "xb") as fh:
             fh.write(data)
     except FileExistsError:
-        raise UsageError(f"{path}: already exists; not overwriting it") from None
+        raise UsageError(
+            _("{path}: already exists; not overwriting it").format(path=path)
+        ) from None
 
 
 def check_source(path: Path, root: Path) -> str | None:

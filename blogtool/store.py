@@ -16,6 +16,7 @@ from pathlib import Path
 
 from blogtool.errors import BlogtoolError, LockedError
 from blogtool.files import private_dir
+from blogtool.i18n import _
 
 
 class StoreError(BlogtoolError):
@@ -71,7 +72,7 @@ def steps(migration: str) -> list[Callable[[sqlite3.Connection], None]]:
     refs = dict(MIGRATIONS)[migration]
     found = []
     for ref in refs:
-        module, _, name = ref.partition(":")
+        module, _sep, name = ref.partition(":")
         found.append(getattr(importlib.import_module(module), name))
     return found
 
@@ -87,7 +88,11 @@ def connect(path: Path) -> sqlite3.Connection:
     try:
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
     except OSError as exc:
-        raise StoreError(f"{path}: cannot open the state database: {exc.strerror}") from None
+        raise StoreError(
+            _("{path}: cannot open the state database: {strerror}").format(
+                path=path, strerror=exc.strerror
+            )
+        ) from None
     try:
         db = sqlite3.connect(path, isolation_level=None, timeout=30)
         db.row_factory = sqlite3.Row
@@ -101,7 +106,9 @@ def connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA busy_timeout=30000")
         migrate(db)
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: cannot open the state database: {exc}") from None
+        raise StoreError(
+            _("{path}: cannot open the state database: {exc}").format(path=path, exc=exc)
+        ) from None
     return db
 
 
@@ -154,7 +161,7 @@ def migrate(db: sqlite3.Connection) -> list[str]:
     )
     done = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
     applied = []
-    for name, _ in MIGRATIONS:
+    for name, _step in MIGRATIONS:
         if name in done:
             continue
         with transaction(db):
@@ -211,7 +218,9 @@ def exclusive_lock(path: Path, what: str) -> Iterator[None]:
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "another process"
             raise LockedError(
-                f"{what} is already running (pid {holder}); try again when it has finished"
+                _(
+                    "{what} is already running (pid {holder}); try again when it has finished"
+                ).format(what=what, holder=holder)
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, get_day_names
 
+from blogtool.i18n import _
+
 # The names [tips] weekday takes (Monday == 0, as datetime.weekday()). Names for people come from
 # CLDR in their language (``weekday_name``), so "torsdag" is accepted too.
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -28,7 +30,7 @@ def parse_weekday(value: str) -> int:
     for weekday in range(7):
         if v == weekday_name(weekday, "sv").lower():
             return weekday
-    raise ValueError(f"expected a weekday such as 'thursday', got {value!r}")
+    raise ValueError(_("expected a weekday such as 'thursday', got {value!r}").format(value=value))
 
 
 def localize(naive: dt.datetime, tz: ZoneInfo) -> dt.datetime:
@@ -70,16 +72,30 @@ def parse_when(
                 parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             if re.match(r"\d{4}-\d{2}-\d{2}", text):
-                raise ValueError(f"{text[:10]} is not a date that exists (got {value!r})") from None
+                raise ValueError(
+                    _("{text} is not a date that exists (got {value!r})").format(
+                        text=text[:10], value=value
+                    )
+                ) from None
             raise ValueError(
-                f"expected an ISO 8601 date such as 2027-03-04 or 2027-03-04T08:00+01:00, "
-                f"got {value!r}"
+                _(
+                    "expected an ISO 8601 date such as 2027-03-04 or "
+                    "2027-03-04T08:00+01:00, got {value!r}"
+                ).format(value=value)
             ) from None
     else:
-        raise ValueError(f"expected an ISO 8601 date, got {type(value).__name__} {value!r}")
+        raise ValueError(
+            _("expected an ISO 8601 date, got {type} {value!r}").format(
+                type=type(value).__name__, value=value
+            )
+        )
     if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
         # Far from any blog, and near the calendar's ends a time zone's offset runs over them.
-        raise ValueError(f"expected a year between {FIRST_YEAR} and {LAST_YEAR}, got {value!r}")
+        raise ValueError(
+            _("expected a year between {FIRST_YEAR} and {LAST_YEAR}, got {value!r}").format(
+                FIRST_YEAR=FIRST_YEAR, LAST_YEAR=LAST_YEAR, value=value
+            )
+        )
     if parsed.tzinfo is None:
         aware = localize(parsed, tz)
         if notes is not None and aware.replace(tzinfo=None) != parsed:
@@ -97,11 +113,17 @@ def parse_now(value: str) -> dt.datetime:
         parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(
-            f"BLOGTOOL_NOW: expected ISO 8601 with offset, e.g. 2027-03-04T08:00:00+01:00, "
-            f"got {value!r}"
+            _(
+                "BLOGTOOL_NOW: expected ISO 8601 with offset, e.g. "
+                "2027-03-04T08:00:00+01:00, got {value!r}"
+            ).format(value=value)
         ) from None
     if parsed.tzinfo is None:
-        raise ValueError(f"BLOGTOOL_NOW: expected an offset such as +01:00 or Z, got {value!r}")
+        raise ValueError(
+            _("BLOGTOOL_NOW: expected an offset such as +01:00 or Z, got {value!r}").format(
+                value=value
+            )
+        )
     return parsed
 
 

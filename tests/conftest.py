@@ -45,8 +45,14 @@ def _isolated_env(monkeypatch, tmp_path):
         "BLOGTOOL_SECRET",
         "BLOGTOOL_SMTP_PASSWORD",
         "BLOGTOOL_IMAP_PASSWORD",
+        "BLOGTOOL_LANG",
+        "LANGUAGE",
+        "LC_ALL",
+        "LC_MESSAGES",
     ):
         monkeypatch.delenv(name, raising=False)
+    # The command line speaks English unless a test asks for another language.
+    monkeypatch.setenv("LANG", "C.UTF-8")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("EDITOR", "true")
 
@@ -111,9 +117,15 @@ class Run:
         self.root = root
 
     def __call__(
-        self, *args: str, now: dt.datetime | None = NOW, input: str | None = None
+        self,
+        *args: str,
+        now: dt.datetime | None = NOW,
+        input: str | None = None,
+        lang: str | None = None,
     ) -> Result:
         env = {"BLOGTOOL_NOW": now.isoformat()} if now else {}
+        if lang is not None:  # the command line's language (English otherwise)
+            env["LANG"] = lang
         result = CliRunner().invoke(cli, ["--site", str(self.root), *args], env=env, input=input)
         if result.exception and not isinstance(result.exception, SystemExit):
             raise AssertionError(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
 import icalendar
 
+from blogtool.config import load_config
 from blogtool.content.calendar import holiday_on
 
-from .conftest import STOCKHOLM, snapshot, write
+from .conftest import REPO, STOCKHOLM, snapshot, write
 
 
 def test_new_post_schedule_across_spring_dst_shows_summer_offset(run, sample_site):
@@ -146,21 +148,23 @@ def test_three_new_tips_take_three_consecutive_free_thursdays(run, sample_site):
         "2027-01-07T08:00:00+01:00",
     ]
 
-    result = run("calendar", "--weeks", "8", "--ics", str(sample_site / "plan.ics"))
+    result = run(
+        "calendar", "--weeks", "8", "--ics", str(sample_site / "plan.ics"), lang="sv_SE.UTF-8"
+    )
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
 
     def row(day: str) -> str:
         return next(line for line in lines if day in line)
 
-    assert "Följ isläget" in row("tors 3 dec. 2026") and "[scheduled]" in row("tors 3 dec. 2026")
-    assert "Första tipset [draft]" in row("tors 17 dec. 2026")
-    assert "holiday: Julafton" in row("tors 24 dec. 2026")
-    assert "holiday: Nyårsafton" in row("tors 31 dec. 2026")
+    assert "Följ isläget" in row("tors 3 dec. 2026") and "[schemalagd]" in row("tors 3 dec. 2026")
+    assert "Första tipset [utkast]" in row("tors 17 dec. 2026")
+    assert "helgdag: Julafton" in row("tors 24 dec. 2026")
+    assert "helgdag: Nyårsafton" in row("tors 31 dec. 2026")
     assert "Andra tipset" in row("tors 31 dec. 2026")
-    assert "-- empty --" in row("tors 14 jan. 2027")
-    assert "post: Tack för i år" in result.stdout
-    assert "6 planned, 2 empty, 0 collisions" in result.stdout
+    assert "-- tomt --" in row("tors 14 jan. 2027")
+    assert "inlägg: Tack för i år" in result.stdout
+    assert "6 planerade, 2 tomma, 0 krockar" in result.stdout
 
     cal = icalendar.Calendar.from_ical((sample_site / "plan.ics").read_bytes())
     events = {str(e["uid"]): e for e in cal.walk("VEVENT")}
@@ -193,7 +197,7 @@ def test_calendar_marks_collisions_and_summer_times(run, sample_site):
     # 6 May 2027 is Ascension Day, a Thursday: still offered, with a note, at 08:00 summer time.
     tip = next(i for i in listed if i["title"] == "Sommartips")
     assert tip["date"] == "2027-05-06T08:00:00+02:00"
-    assert "Kristi himmelsfärdsdag" in result.stderr
+    assert "2027-05-06 is Ascension Day" in result.stderr
 
 
 def test_new_tip_with_date_refuses_a_taken_week_and_unknown_service(run, sample_site):
@@ -247,18 +251,26 @@ def test_init_creates_a_valid_site_and_refuses_to_overwrite(tmp_path):
 
 
 def test_holiday_lookup():
-    assert holiday_on(dt.date(2027, 5, 6)) == "Kristi himmelsfärdsdag"
-    assert holiday_on(dt.date(2026, 12, 24)) == "Julafton"
-    assert holiday_on(dt.date(2026, 12, 10)) is None
+    config = load_config(REPO)  # a Swedish site: Swedish holidays
+    assert config.tips.holidays == "SE"
+    assert holiday_on(dt.date(2027, 5, 6), config, "sv") == "Kristi himmelsfärdsdag"
+    assert holiday_on(dt.date(2027, 5, 6), config, "en") == "Ascension Day"
+    assert holiday_on(dt.date(2026, 12, 24), config, "sv") == "Julafton"
+    assert holiday_on(dt.date(2026, 12, 10), config, "sv") is None
+    off = dataclasses.replace(config, tips=dataclasses.replace(config.tips, holidays=""))
+    assert holiday_on(dt.date(2026, 12, 24), off, "sv") is None
 
 
 def test_list_table_uses_swedish_dates_and_filters(run):
-    result = run("list", "--kind", "tip", "--status", "scheduled")
+    result = run("list", "--kind", "tip", "--status", "scheduled", lang="sv_SE.UTF-8")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["TITLE", "KIND", "STATUS", "DATE", "PATH"]
+    assert lines[0].split() == ["RUBRIK", "SORT", "STATUS", "DATUM", "FIL"]
     assert len(lines) == 3
-    assert "tors 3 dec. 2026 08:00" in lines[1]
+    assert "tips  schemalagd  tors 3 dec. 2026 08:00" in lines[1]
+    english = run("list", "--kind", "tip", "--status", "scheduled").stdout.splitlines()
+    assert english[0].split() == ["TITLE", "KIND", "STATUS", "DATE", "PATH"]
+    assert "tip   scheduled  Thu 3 Dec 2026 08:00" in english[1]
 
 
 def test_new_post_edit_opens_the_editor(run, sample_site, monkeypatch, tmp_path):
@@ -278,7 +290,7 @@ def test_schedule_warns_about_a_tip_off_the_series_weekday(run, sample_site):
     result = run("schedule", str(path), "--at", "2026-12-09 08:00")
     assert result.exit_code == 0
     assert (
-        "tips/2026-12-10-boka-tid-for-bygglovsradgivning.md:3: warning: date: 2026-12-09 is a wednesday"
+        "tips/2026-12-10-boka-tid-for-bygglovsradgivning.md:3: warning: date: 2026-12-09 is a Wednesday"
         in result.stderr
     )
 

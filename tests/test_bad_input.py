@@ -146,7 +146,7 @@ def test_tip_off_the_series_weekday_is_a_warning(run, sample_site):
     )
     result = run("check")
     assert result.exit_code == 0
-    assert "tips/onsdag.md:3: warning: date: 2026-12-16 is a wednesday" in result.stderr
+    assert "tips/onsdag.md:3: warning: date: 2026-12-16 is a Wednesday" in result.stderr
 
 
 def test_bad_clock_override_is_a_clear_error(run):

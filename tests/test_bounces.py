@@ -329,6 +329,4 @@ def test_process_reads_an_mbox_and_a_maildir(sent):
     assert result.stdout.strip() == "processed 1 message: 1 hard"
     assert status_of(run, "cecilia@example.se")[0] == "bounced"
     status = run("status").stdout
-    assert (
-        "bounces: 50.0 % hard bounces, 0.00 % complaints over the last 1 issue (4 sent)" in status
-    )
+    assert "bounces: 50.0 % hard bounces, 0.00 % complaints over the last issue (4 sent)" in status

@@ -85,7 +85,7 @@ def test_a_week_with_a_proof_and_approval(week):
     # 1. the proof went on Wednesday at 08:00, a day ahead, once
     assert proof_runs == [at(2026, 12, 2, 8, 0)]
     # 2. nothing went on Thursday before approval; status said why
-    assert "approval: waiting for approval since tors 3 dec. 2026 08:00" in held_status
+    assert "approval: waiting for approval since Thu 3 Dec 2026 08:00" in held_status
     # 3-5. approved at 10:00, sent at the next run: one mail each, one proof for the editor
     assert mails(sink) == {
         (EDITOR, f"[Korrektur] {SUBJECT}"): 1,
@@ -107,7 +107,7 @@ def test_a_change_after_approval_needs_a_new_proof_and_approval(week):
     tip.write_text(tip.read_text("utf-8") + "\nIsen är tunn vid bryggorna i år.\n", "utf-8")
     status = job("status", now=at(2026, 12, 2, 9, 30)).stdout
     assert "approval: not approved yet" in status
-    assert "proof: changed since the proof of ons 2 dec. 2026 08:00" in status
+    assert "proof: changed since the proof of Wed 2 Dec 2026 08:00" in status
     assert job("run", now=at(2026, 12, 2, 10, 0)).exit_code == 0  # a new proof, saying so
     held = job("run", now=at(2026, 12, 3, 8, 0))
     assert "waiting for approval" in held.stderr
@@ -165,5 +165,5 @@ def test_next_wakes_the_scheduler_for_the_proof(week):
     # Then the send itself; at its time, held for approval, run has nothing to do until then.
     assert job("next", now=at(2026, 12, 2, 8, 5)).stdout.strip() == "2026-12-03T08:00:00+01:00"
     status = job("status", now=at(2026, 12, 2, 8, 5)).stdout
-    assert "proof: sent ons 2 dec. 2026 08:00" in status
+    assert "proof: sent Wed 2 Dec 2026 08:00" in status
     assert "approval: not approved yet" in status

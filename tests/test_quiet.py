@@ -26,7 +26,7 @@ def test_the_clock_past_a_scheduled_time_makes_the_run_full(run: Run, sample_sit
     # Nothing changed on disk; the tip of 3 December falls due at 08:00. At 07:55 the last
     # quiet stretch has run out (a full run at least hourly), and nothing is due yet.
     early = run("run", now=at(2026, 12, 3, 7, 55))
-    assert "no new tip to mail; the next newsletter goes tors 3 dec. 2026 08:00" in early.stderr
+    assert "no new tip to mail; the next newsletter goes Thu 3 Dec 2026 08:00" in early.stderr
     assert NOTHING in run("run", now=at(2026, 12, 3, 7, 58)).stderr  # until 08:00 exactly
     due = run("run", now=at(2026, 12, 3, 8, 0))
     assert due.exit_code == 0, due.stderr

@@ -245,9 +245,9 @@ def test_status_and_next_on_the_sample_site(run, sample_site, monkeypatch):
     assert result.stdout.strip() == "2026-12-03T08:00:00+01:00"
     assert run("next", "--format", "seconds", now=now).stdout.strip() == str(4 * 86400 + 23 * 3600)
     status = run("status", now=now).stdout
-    assert "published: 3 posts, 6 tips; 3 scheduled, 1 drafts" in status
+    assert "published: 3 posts, 6 tips; 3 scheduled, 1 draft" in status
     assert (
-        "next due: Följ isläget innan du går ut på sjön (tip) tors 3 dec. 2026 08:00, in 4 d 23 h"
+        "next due: Följ isläget innan du går ut på sjön (tip) Thu 3 Dec 2026 08:00, in 4 d 23 h"
         in status
     )
     assert "(up to date)" in status
@@ -271,7 +271,7 @@ def test_quiet_prints_only_errors_and_the_log_file_gets_every_action(run, sample
     # Errors only, and a warning the first time it is given: week 51 has no tip yet.
     assert result.exit_code == 0 and result.stdout == ""
     assert result.stderr == (
-        "2026-11-28T09:00:00+01:00 blogtool run: warning: week 51 (tors 17 dec. 2026 08:00) "
+        "2026-11-28T09:00:00+01:00 blogtool run: warning: week 51 (Thu 17 Dec 2026 08:00) "
         "has no Torsdagstips tip yet\n"
     )
     again = run("run", "--quiet", now=at(2026, 11, 28, 9, 2))

@@ -22,7 +22,7 @@ def test_status_after_a_failed_run_names_its_time_never_none(run, sample_site):
     assert failed.exit_code == 1
     status = run("status", now=at(2026, 11, 28, 9, 5))
     assert "None" not in status.output
-    assert "last run (lör 28 nov. 2026 09:00): " in status.output
+    assert "last run (Sat 28 Nov 2026 09:00): " in status.output
 
 
 def test_next_with_nothing_scheduled_prints_nothing_on_stdout_and_exits_1(run_empty: Run):
@@ -283,7 +283,7 @@ description = "Utan webbadress."
 
 GOLDEN = """\
 blogtool.toml:4: error: [site] colour: unknown key; expected one of title, base_url, language, timezone, author, image, image_alt, logo, intro
-posts/2026-11-02-lang.md: warning: LIX 90 is above the limit 40 (18 words, 1 sentences, 13 long words); shorter sentences and words read easier
+posts/2026-11-02-lang.md: warning: LIX 90 is above the limit 40 (18 words, 1 sentence, 13 long words); shorter sentences and words read easier
 posts/2026-11-03-lankar.md:7: error: link 'bilaga.pdf': there is no file posts/bilaga.pdf
 posts/2026-11-04-taggar.md:5: warning: tags: the tag 'naturr' is used only here; did you mean 'natur' (2 items)?
 posts/2026-11-05-trasig.md:3: error: datum: unknown key; did you mean 'date'?
@@ -350,12 +350,12 @@ def test_check_lists_every_problem_with_file_and_line_then_one_summary(empty_sit
 
 def test_status_warns_about_series_weeks_without_a_tip(run, sample_site):
     status = run("status").stdout  # Saturday 28 November: weeks 49, 50 have tips, 51 has none
-    assert "warning: week 51 (tors 17 dec. 2026 08:00) has no Torsdagstips tip yet" in status
+    assert "warning: week 51 (Thu 17 Dec 2026 08:00) has no Torsdagstips tip yet" in status
     assert "week 49" not in status and "week 52" not in status  # [tips] warn_weeks = 3
     rel, _ = _new_tip(run, sample_site)  # a draft in week 51 is not a tip that goes out
     status = run("status").stdout
     assert (
-        f"week 51 (tors 17 dec. 2026 08:00) has no Torsdagstips tip yet; only the draft {rel}"
+        f"week 51 (Thu 17 Dec 2026 08:00) has no Torsdagstips tip yet; only the draft {rel}"
         in status
     )
     config = sample_site / "blogtool.toml"
@@ -365,5 +365,6 @@ def test_status_warns_about_series_weeks_without_a_tip(run, sample_site):
     )
     status = run("status").stdout
     assert (
-        "week 52 (tors 24 dec. 2026 08:00) has no Torsdagstips tip yet (it is Julafton)" in status
+        "week 52 (Thu 24 Dec 2026 08:00) has no Torsdagstips tip yet (it is Christmas Eve)"
+        in status
     )

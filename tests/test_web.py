@@ -316,7 +316,7 @@ def test_preferences_from_the_newsletter_choose_what_comes(service, web_site):
     later = NOW + dt.timedelta(days=6)
     assert run("newsletter", "build", now=later).exit_code == 0
     result = run("newsletter", "send", "--dry-run", now=later)
-    assert "would send 1 messages" in result.stdout
+    assert "would send 1 message" in result.stdout
     listed = json.loads(run("subscribers", "list", "--json").stdout)
     assert {s["email"]: s["lists"] for s in listed} == {
         "anna@example.se": ["blogg"],

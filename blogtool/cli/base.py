@@ -15,6 +15,7 @@ import click
 
 from blogtool.cli.env import Env
 from blogtool.errors import BlogtoolError, ContentError, ExitStatus, Problem
+from blogtool.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     from blogtool.mail.dispatch import SendOptions
@@ -73,7 +74,7 @@ class BlogtoolGroup(click.Group):
 
             near = difflib.get_close_matches(name, sorted(COMMANDS), n=1)
             hint = f" Did you mean {near[0]!r}?" if near else " See 'blogtool --help'."
-            ctx.fail(f"No such command {name!r}.{hint}")
+            ctx.fail(_("No such command {name!r}.{hint}").format(name=name, hint=hint))
         return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -87,13 +88,23 @@ class BlogtoolGroup(click.Group):
                 print_problems(exc.problems)
                 n = sum(1 for p in exc.problems if p.is_error)
                 click.echo(
-                    f"Error: {n} problem{'s' * (n != 1)} found; nothing was changed.", err=True
+                    ngettext(
+                        "Error: {n} problem found; nothing was changed.",
+                        "Error: {n} problems found; nothing was changed.",
+                        n,
+                    ).format(n=n),
+                    err=True,
                 )
             elif isinstance(exc, OSError):
-                click.echo(f"Error: {describe_os_error(exc)}", err=True)
+                click.echo(
+                    _("Error: {describe_os_error}").format(
+                        describe_os_error=describe_os_error(exc)
+                    ),
+                    err=True,
+                )
                 ctx.exit(ExitStatus.ERROR)
             else:
-                click.echo(f"Error: {exc}", err=True)
+                click.echo(_("Error: {exc}").format(exc=exc), err=True)
             ctx.exit(int(getattr(exc, "exit_code", ExitStatus.ERROR)))
 
 
@@ -142,6 +153,24 @@ pass_env = click.make_pass_decorator(Env)
 
 def main() -> None:
     cli(prog_name="blogtool")
+
+
+# Words the command line shows for values that stay English in --json and in the files.
+_LABELS = {
+    "draft": N_("draft"),
+    "scheduled": N_("scheduled"),
+    "published": N_("published"),
+    "post": N_("post"),
+    "tip": N_("tip"),
+    "ready": N_("ready"),
+    "sending": N_("sending"),
+    "sent": N_("sent"),
+}
+
+
+def label_of(value: str) -> str:
+    """An item's status or kind, or an issue's state, for people: 'scheduled' -> 'schemalagd'."""
+    return _(_LABELS[value]) if value in _LABELS else value
 
 
 def clip(text: str, width: int) -> str:
@@ -202,7 +231,7 @@ def send_now(
         bar.update(done - bar.pos)
 
     def on_interrupt() -> None:
-        click.echo("\nStopping after the current message (again to stop at once) ...", err=True)
+        click.echo(_("\nStopping after the current message (again to stop at once) ..."), err=True)
 
     pacing = Pacing(now=env.now, clock=env.clock, sleep=env.sleep)
     try:
@@ -250,10 +279,81 @@ def serve_web(env: Env, host: str, port: int, site_dir: Path | None = None) -> N
     try:
         server = make_server(access_logged(app), host, port, config.web.trusted_proxy)
     except OSError as exc:
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}; try --port") from None
+        raise UsageError(
+            _("cannot listen on {host}:{port}: {strerror}; try --port").format(
+                host=host, port=port, strerror=exc.strerror
+            )
+        ) from None
     where = f"http://{host}:{server.effective_port}/"
     if not config.web.base_url:
-        click.echo(f"Answering unsubscribe requests on {where} (Ctrl-C stops)", err=True)
+        click.echo(
+            _("Answering unsubscribe requests on {where} (Ctrl-C stops)").format(where=where),
+            err=True,
+        )
     else:
-        click.echo(f"The reader service is on {where} (Ctrl-C stops)", err=True)
+        click.echo(
+            _("The reader service is on {where} (Ctrl-C stops)").format(where=where), err=True
+        )
     serve_until_stopped(server, sender)
+
+
+def print_send_report(issue_id: int, report: Any, where: str) -> None:
+    for address, error in report.failures:
+        click.secho(
+            _("failed: {address}: {error}").format(address=address, error=error), fg="red", err=True
+        )
+    for line in report.uncertain:
+        click.secho(
+            _(
+                "uncertain: {line}; it may or may not have arrived. Resend with "
+                "--resend-uncertain, or count it as delivered with --accept-uncertain."
+            ).format(line=line),
+            fg="yellow",
+            err=True,
+        )
+    if report.stopped:
+        click.secho(
+            ngettext(
+                "stopped: {n} delivery remains queued; run send again to finish",
+                "stopped: {n} deliveries remain queued; run send again to finish",
+                report.remaining,
+            ).format(n=report.remaining),
+            fg="yellow",
+            err=True,
+        )
+    click.echo(
+        _("Issue {issue_id} via {where}: {summary}.").format(
+            issue_id=issue_id, where=where, summary=report.summary()
+        )
+    )
+
+
+def print_dry_run(env: Env, db: Any, issue: Any, secret: bytes) -> None:
+    from blogtool.mail.compose import MessageFactory
+    from blogtool.mail.lists import on_list_sql
+    from blogtool.mail.queue import recipients
+    from blogtool.mail.transports import describe
+
+    who = recipients(db, issue, on_list_sql(env.config, issue.list_key))
+    click.echo(_("issue {id}: {subject}").format(id=issue.id, subject=issue.subject))
+    click.echo(
+        ngettext(
+            "would send {n} message via {where}; nothing was changed",
+            "would send {n} messages via {where}; nothing was changed",
+            len(who),
+        ).format(n=len(who), where=describe(env.config))
+    )
+    if who:
+        factory = MessageFactory(env.config, issue, secret)
+        data = factory.render(who[0], factory.message_id(who[0]), env.now())
+        head = data.split(b"\r\n\r\n", 1)[0].decode("ascii")
+        click.echo(_("first message's headers:"))
+        click.echo("  " + head.replace("\r\n", "\n  "))
+
+
+def pick_issue(db: Any, issue_id: int | None) -> Any:
+    from blogtool.mail.issues import get_issue, last_issue, unfinished_issue
+
+    if issue_id is not None:
+        return get_issue(db, issue_id)
+    return unfinished_issue(db) or last_issue(db)

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from blogtool import i18n
 from blogtool.errors import UsageError
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class Env:
         self.site_option = site
         self.debug = debug
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        i18n.use(i18n.language_from(self.environ))  # the words of every message from here on
         self._config: Config | None = None
         self._pinned: tuple[str, dt.datetime] | None = None
 

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from blogtool.errors import UsageError
+from blogtool.i18n import _
 
 from .base import Env, pass_env
 
@@ -34,7 +35,7 @@ def _split(pattern: str | None) -> re.Pattern[str] | None:
     try:
         return re.compile(pattern, re.IGNORECASE)
     except re.error as exc:
-        raise UsageError(f"--split-tips: not a valid pattern: {exc}") from None
+        raise UsageError(_("--split-tips: not a valid pattern: {exc}").format(exc=exc)) from None
 
 
 def _run(
@@ -64,7 +65,7 @@ def _run(
             bar.__exit__(None, None, None)
     report = planner.report
     for problem in report.problems:
-        click.secho(f"problem: {problem}", fg="yellow", err=True)
+        click.secho(_("problem: {problem}").format(problem=problem), fg="yellow", err=True)
     for planned in report.files:
         if planned.action != "unchanged" or dry_run:
             click.echo(f"{planned.action}: {planned.path}")
@@ -169,9 +170,11 @@ def import_feed(env: Env, source: str, split_tips: str | None, dry_run: bool) ->
 
     def fetch(url: str) -> bytes:
         try:
-            data, _ = fetch_url(url, limit=50 * 1024 * 1024, timeout=30)
+            data, _type = fetch_url(url, limit=50 * 1024 * 1024, timeout=30)
         except OSError as exc:
-            raise SourceError(f"{url}: cannot be fetched: {exc}") from None
+            raise SourceError(
+                _("{url}: cannot be fetched: {exc}").format(url=url, exc=exc)
+            ) from None
         return data
 
     try:

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from blogtool.errors import BlogtoolError, ExitStatus, UsageError
+from blogtool.i18n import _, cli_language, items
 
-from .base import Env, clip, pass_env, print_problems, send_now, state_db, table, transport
+from .base import (
+    Env,
+    clip,
+    label_of,
+    pass_env,
+    pick_issue,
+    print_dry_run,
+    print_problems,
+    print_send_report,
+    send_now,
+    state_db,
+    table,
+    transport,
+)
 
 # --- newsletter ----------------------------------------------------------------------------------
 
@@ -57,14 +71,18 @@ def newsletter_build(env: Env, since: str | None) -> None:
         try:
             since_at = parse_when(since, env.config.site.timezone)
         except ValueError as exc:
-            raise UsageError(f"--since: {exc}") from None
+            raise UsageError(_("--since: {exc}").format(exc=exc)) from None
     with state_db(env) as db:
         draft = compile_issue(site, db, now, since_at)
         if draft is None:
-            click.echo("Nothing new since the last issue; no issue was made.")
+            click.echo(_("Nothing new since the last issue; no issue was made."))
             return
         issue = save_issue(db, draft, now)
-    click.echo(f"issue {issue.id}: {issue.subject} ({len(issue.items)} items)")
+    click.echo(
+        _("issue {id}: {subject} ({items})").format(
+            id=issue.id, subject=issue.subject, items=items(len(issue.items))
+        )
+    )
     for path in issue.items:
         click.echo(f"  {path}")
 
@@ -80,17 +98,20 @@ def newsletter_list(env: Env) -> None:
     """
     from blogtool.mail.issues import issues
     from blogtool.mail.queue import bounce_counts, counts
+    from blogtool.timeutil import short_datetime
 
+    lang, tz = cli_language(), env.config.site.timezone
     with state_db(env) as db:
         rows = []
         for issue in issues(db):
             c = counts(db, issue.id)
             b = bounce_counts(db, issue.id)
+            made = dt.datetime.fromisoformat(issue.created_at)
             rows.append(
                 (
                     str(issue.id),
-                    issue.created_at[:16].replace("T", " "),
-                    issue.state.value,
+                    short_datetime(made.astimezone(tz), lang),
+                    label_of(issue.state.value),
                     str(c["queued"] + c["sending"]),
                     str(c["sent"]),
                     str(c["failed"]),
@@ -100,30 +121,22 @@ def newsletter_list(env: Env) -> None:
                 )
             )
     if not rows:
-        click.echo("No issues yet; 'blogtool newsletter build' makes one.")
+        click.echo(_("No issues yet; 'blogtool newsletter build' makes one."))
         return
     table(
         (
-            "ISSUE",
-            "CREATED (UTC)",
-            "STATE",
-            "QUEUED",
-            "SENT",
-            "FAILED",
-            "SKIPPED",
-            "BOUNCED H/S/C",
-            "SUBJECT",
+            _("ISSUE"),
+            _("CREATED"),
+            _("STATE"),
+            _("QUEUED"),
+            _("SENT"),
+            _("FAILED"),
+            _("SKIPPED"),
+            _("BOUNCED H/S/C"),
+            _("SUBJECT"),
         ),
         rows,
     )
-
-
-def _pick_issue(db: Any, issue_id: int | None) -> Any:
-    from blogtool.mail.issues import get_issue, last_issue, unfinished_issue
-
-    if issue_id is not None:
-        return get_issue(db, issue_id)
-    return unfinished_issue(db) or last_issue(db)
 
 
 @newsletter.command(name="preview")
@@ -162,19 +175,19 @@ def newsletter_preview(
 
     if coming:
         if issue_id is not None:
-            raise UsageError("give either ISSUE or --next, not both")
+            raise UsageError(_("give either ISSUE or --next, not both"))
         _preview_next(env, output, open_browser)
         return
     with state_db(env) as db:
-        issue = _pick_issue(db, issue_id)
+        issue = pick_issue(db, issue_id)
     if issue is None:
-        raise UsageError("no newsletter issue yet; run 'blogtool newsletter build' first")
+        raise UsageError(_("no newsletter issue yet; run 'blogtool newsletter build' first"))
     directory = output or env.config.state_dir / "newsletter-preview"  # not serve's site preview
     html_path = directory / f"newsletter-{issue.id}.html"
     text_path = directory / f"newsletter-{issue.id}.txt"
     write_atomic(html_path, with_sample_links(issue.html, env.config).encode("utf-8"))
     write_atomic(text_path, with_sample_links(issue.text, env.config).encode("utf-8"))
-    click.echo(f"issue {issue.id}: {issue.subject}")
+    click.echo(_("issue {id}: {subject}").format(id=issue.id, subject=issue.subject))
     click.echo(str(html_path))
     click.echo(str(text_path))
     if open_browser:
@@ -194,7 +207,7 @@ def _preview_next(env: Env, output: Path | None, open_browser: bool) -> None:
         coming = coming_issue(site, db, now)
         if coming is None:
             raise UsageError(
-                "no tip is waiting for a newsletter; nothing is scheduled to be mailed"
+                _("no tip is waiting for a newsletter; nothing is scheduled to be mailed")
             )
         proof, approved = proofed(db, coming), approved_at(db, coming.digest)
     config = env.config
@@ -212,16 +225,22 @@ def _preview_next(env: Env, output: Path | None, open_browser: bool) -> None:
     write_atomic(
         base.with_suffix(".eml"), factory.render(reader, factory.message_id(reader), coming.send_at)
     )
-    lang = config.site.language
-    click.echo(f"next newsletter: {coming.draft.subject}")
-    click.echo(f"  due {short_datetime(coming.send_at, lang)}, {len(coming.items)} items:")
-    for item in coming.items:
-        click.echo(f"    {item.path} ({item.status(now).value})")
+    lang = cli_language()
+    click.echo(_("next newsletter: {subject}").format(subject=coming.draft.subject))
     click.echo(
-        f"  proof: {'sent' if proof and proof[0] == coming.digest else 'not sent for this version'}"
+        _("  due {when}, {items}:").format(
+            when=short_datetime(coming.send_at, lang), items=items(len(coming.items))
+        )
+    )
+    for item in coming.items:
+        click.echo(f"    {item.path} ({label_of(item.status(now).value)})")
+    click.echo(
+        _("  proof: sent")
+        if proof and proof[0] == coming.digest
+        else _("  proof: not sent for this version")
     )
     if config.newsletter.approval:
-        click.echo(f"  approval: {'approved' if approved else 'not approved yet'}")
+        click.echo(_("  approval: approved") if approved else _("  approval: not approved yet"))
     for suffix in (".html", ".txt", ".eml"):
         click.echo(str(base.with_suffix(suffix)))
     if open_browser:
@@ -253,9 +272,15 @@ def newsletter_approve(env: Env, issue_id: int | None) -> None:
         with state_db(env) as db:
             issue = get_issue(db, issue_id)
             if issue.frozen_at is not None:
-                raise UsageError(f"issue {issue.id} is already being sent or was sent")
+                raise UsageError(
+                    _("issue {id} is already being sent or was sent").format(id=issue.id)
+                )
             approve(db, issue.digest, env.now())
-        click.echo(f"approved: issue {issue.id}: {issue.subject} ({len(issue.items)} items)")
+        click.echo(
+            _("approved: issue {id}: {subject} ({items})").format(
+                id=issue.id, subject=issue.subject, items=items(len(issue.items))
+            )
+        )
         return
     site = env.load_site()
     now = env.now()
@@ -267,10 +292,14 @@ def newsletter_approve(env: Env, issue_id: int | None) -> None:
     with state_db(env) as db:
         coming = coming_issue(site, db, now)
         if coming is None:
-            raise UsageError("no tip is waiting for a newsletter; there is nothing to approve")
+            raise UsageError(_("no tip is waiting for a newsletter; there is nothing to approve"))
         approve(db, coming.digest, now)
-    when = short_datetime(coming.send_at, env.config.site.language)
-    click.echo(f"approved: {coming.draft.subject} ({len(coming.items)} items), goes {when}")
+    when = short_datetime(coming.send_at, cli_language())
+    click.echo(
+        _("approved: {subject} ({items}), goes {when}").format(
+            subject=coming.draft.subject, items=items(len(coming.items)), when=when
+        )
+    )
 
 
 @newsletter.command(name="send")
@@ -317,75 +346,49 @@ def newsletter_send(
     from blogtool.mail import subscribers as subs
     from blogtool.mail.compose import MessageFactory, envelope_sender
     from blogtool.mail.dispatch import SendOptions, send_test
+    from blogtool.timeutil import short_datetime
 
-    config = env.config
+    config, tz = env.config, env.config.site.timezone
     secret = env.secret()
     if resend_uncertain and accept_uncertain:
-        raise UsageError("choose one of --resend-uncertain and --accept-uncertain")
+        raise UsageError(_("choose one of --resend-uncertain and --accept-uncertain"))
     with state_db(env) as db:
-        issue = _pick_issue(db, issue_id)
+        issue = pick_issue(db, issue_id)
         if issue is None:
-            raise UsageError("no newsletter issue yet; run 'blogtool newsletter build' first")
+            raise UsageError(_("no newsletter issue yet; run 'blogtool newsletter build' first"))
         if test_to:
             try:
                 address = subs.normalize(test_to)
             except subs.InvalidAddress as exc:
-                raise UsageError(f"--test-to: {exc}") from None
+                raise UsageError(_("--test-to: {exc}").format(exc=exc)) from None
             factory = MessageFactory(config, issue, secret, test=True)
             message_id = send_test(
                 factory, transport(env), envelope_sender(config), address, env.now()
             )
-            click.echo(f"test of issue {issue.id} sent to {address} ({message_id})")
+            click.echo(
+                _("test of issue {id} sent to {address} ({message_id})").format(
+                    id=issue.id, address=address, message_id=message_id
+                )
+            )
             return
         if issue.completed_at and issue_id is None:
-            click.echo(f"Nothing to send: issue {issue.id} went out on {issue.completed_at}.")
+            done = dt.datetime.fromisoformat(issue.completed_at).astimezone(tz)
+            click.echo(
+                _("Nothing to send: issue {id} went out {when}.").format(
+                    id=issue.id, when=short_datetime(done, cli_language())
+                )
+            )
             return
         if dry_run:
-            _dry_run(env, db, issue, secret)
+            print_dry_run(env, db, issue, secret)
             return
         via = transport(env)
         report = send_now(
             env, db, issue, secret, via, SendOptions(rate, resend_uncertain, accept_uncertain)
         )
-    _print_send_report(issue.id, report, via.description)
+    print_send_report(issue.id, report, via.description)
     if report.failed or report.uncertain or report.stopped:
         sys.exit(ExitStatus.ERROR)
-
-
-def _print_send_report(issue_id: int, report: Any, where: str) -> None:
-    for address, error in report.failures:
-        click.secho(f"failed: {address}: {error}", fg="red", err=True)
-    for line in report.uncertain:
-        click.secho(
-            f"uncertain: {line}; it may or may not have arrived. Resend with "
-            "--resend-uncertain, or count it as delivered with --accept-uncertain.",
-            fg="yellow",
-            err=True,
-        )
-    if report.stopped:
-        click.secho(
-            f"stopped: {report.remaining} deliveries remain queued; run send again to finish",
-            fg="yellow",
-            err=True,
-        )
-    click.echo(f"Issue {issue_id} via {where}: {report.summary()}.")
-
-
-def _dry_run(env: Env, db: Any, issue: Any, secret: bytes) -> None:
-    from blogtool.mail.compose import MessageFactory
-    from blogtool.mail.lists import on_list_sql
-    from blogtool.mail.queue import recipients
-    from blogtool.mail.transports import describe
-
-    who = recipients(db, issue, on_list_sql(env.config, issue.list_key))
-    click.echo(f"issue {issue.id}: {issue.subject}")
-    click.echo(f"would send {len(who)} messages via {describe(env.config)}; nothing was changed")
-    if who:
-        factory = MessageFactory(env.config, issue, secret)
-        data = factory.render(who[0], factory.message_id(who[0]), env.now())
-        head = data.split(b"\r\n\r\n", 1)[0].decode("ascii")
-        click.echo("first message's headers:")
-        click.echo("  " + head.replace("\r\n", "\n  "))
 
 
 COMMANDS = {"newsletter": newsletter}

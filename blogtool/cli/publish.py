@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from blogtool.errors import BlogtoolError, ContentError, UsageError
+from blogtool.i18n import _
 
 from .base import Env, pass_env, print_problems
 
@@ -102,7 +103,11 @@ def build_site(
         from blogtool.site.build import rollback as roll_back
 
         target = output or env.config.output_dir
-        click.echo(f"{target} serves {roll_back(env.config, target).name} again")
+        click.echo(
+            _("{target} serves {name} again").format(
+                target=target, name=roll_back(env.config, target).name
+            )
+        )
         return
     if drafts or future:
         from blogtool.site.build import refuse_public_preview
@@ -145,8 +150,9 @@ def serve(env: Env, port: int, output: Path | None) -> None:
             if isinstance(exc, ContentError):
                 print_problems(exc.problems)
             click.secho(
-                f"Error: {exc if not isinstance(exc, ContentError) else 'content has errors'}; "
-                "still serving the last good build",
+                _("Error: {value}; still serving the last good build").format(
+                    value=exc if not isinstance(exc, ContentError) else "content has errors"
+                ),
                 fg="red",
                 err=True,
             )
@@ -157,12 +163,19 @@ def serve(env: Env, port: int, output: Path | None) -> None:
     try:
         server = make_server(target, port, prefix)
     except OSError as exc:
-        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; try --port") from None
+        raise UsageError(
+            _("cannot listen on 127.0.0.1:{port}: {strerror}; try --port").format(
+                port=port, strerror=exc.strerror
+            )
+        ) from None
     watcher = Watcher(config, rebuild)
     watcher.start()
     real_port = server.server_address[1]
     click.echo(
-        f"Serving the preview on http://127.0.0.1:{real_port}{prefix} (Ctrl-C stops)", err=True
+        _("Serving the preview on http://127.0.0.1:{real_port}{prefix} (Ctrl-C stops)").format(
+            real_port=real_port, prefix=prefix
+        ),
+        err=True,
     )
     try:
         server.serve_forever(poll_interval=0.2)

@@ -12,8 +12,9 @@ import click
 
 from blogtool.config import CONFIG_NAME
 from blogtool.errors import ExitStatus, Problem
+from blogtool.i18n import _, cli_language, ngettext
 
-from .base import Env, clip, pass_env, print_problems, table
+from .base import Env, clip, label_of, pass_env, print_problems, table
 
 if TYPE_CHECKING:
     from blogtool.content.model import Item, Site
@@ -55,20 +56,20 @@ def list_items(env: Env, status: str | None, kind: str | None, as_json: bool) ->
     else:
         from blogtool.timeutil import short_datetime
 
-        lang = env.config.site.language
+        lang = cli_language()
         rows = [
             (
                 clip(i.title, 48),
-                i.kind.value,
-                i.status(now).value,
+                label_of(i.kind.value),
+                label_of(i.status(now).value),
                 short_datetime(i.date, lang) if i.date else "-",
                 str(i.path),
             )
             for i in items
         ]
-        table(("TITLE", "KIND", "STATUS", "DATE", "PATH"), rows)
+        table((_("TITLE"), _("KIND"), _("STATUS"), _("DATE"), _("PATH")), rows)
         if not rows:
-            click.echo("(nothing matches)", err=True)
+            click.echo(_("(nothing matches)"), err=True)
     if _report(site):
         sys.exit(ExitStatus.ERROR)
 
@@ -104,47 +105,74 @@ def calendar(env: Env, weeks: int, ics: Path | None) -> None:
         blogtool calendar --ics torsdagstips.ics
     """
     from blogtool.content.calendar import plan, to_ics
-    from blogtool.timeutil import short_datetime
+    from blogtool.timeutil import short_datetime, weekday_name
 
     site = env.load_site()
     now = env.now()
     config = env.config
-    lang = config.site.language
-    slots = plan(site, now, weeks)
-    click.echo(f"{config.tips.title}: the coming {weeks} {config.tips.weekday_name}s")
+    lang = cli_language()
+    slots = plan(site, now, weeks, lang)
+    click.echo(
+        ngettext(
+            "{title}: the coming {weeks} {weekday}",
+            "{title}: the coming {weeks} {weekday}s",
+            weeks,
+        ).format(
+            title=config.tips.title, weeks=weeks, weekday=weekday_name(config.tips.weekday, lang)
+        )
+    )
     rows = []
     for slot in slots:
         if slot.is_empty:
-            tip = "-- empty --"
+            tip = _("-- empty --")
         else:
-            tip = " + ".join(f"{clip(t.title, 40)} [{t.status(now).value}]" for t in slot.tips)
+            tip = " + ".join(
+                f"{clip(t.title, 40)} [{label_of(t.status(now).value)}]" for t in slot.tips
+            )
             if slot.is_collision:
-                tip = "COLLISION: " + tip
+                tip = _("COLLISION: {tips}").format(tips=tip)
         notes = []
         if slot.holiday:
-            notes.append(f"holiday: {slot.holiday}")
+            notes.append(_("holiday: {name}").format(name=slot.holiday))
         for tip_item in slot.tips:
             if tip_item.date and tip_item.date.date() != slot.when.date():
-                notes.append(f"{tip_item.path.name} is dated {tip_item.date.date()}")
+                notes.append(
+                    _("{file} is dated {date}").format(
+                        file=tip_item.path.name, date=tip_item.date.date()
+                    )
+                )
         rows.append((str(slot.week), short_datetime(slot.when, lang), tip, "; ".join(notes)))
         for post in slot.posts:
             assert post.date is not None
             rows.append(
-                ("", "", f"  post: {clip(post.title, 40)}", short_datetime(post.date, lang))
+                (
+                    "",
+                    "",
+                    _("  post: {title}").format(title=clip(post.title, 40)),
+                    short_datetime(post.date, lang),
+                )
             )
-    table(("WEEK", "DATE", "TIP", "NOTE"), rows)
+    table((_("WEEK"), _("DATE"), _("TIP"), _("NOTE")), rows)
     empty = sum(1 for s in slots if s.is_empty)
     collisions = sum(1 for s in slots if s.is_collision)
-    click.echo(f"{weeks - empty} planned, {empty} empty, {collisions} collisions")
+    click.echo(
+        _("{planned} planned, {empty} empty, {collisions}").format(
+            planned=weeks - empty,
+            empty=empty,
+            collisions=ngettext("{n} collision", "{n} collisions", collisions).format(n=collisions),
+        )
+    )
     failed = _report(site)
     if ics is not None:
         if failed:
-            click.echo(f"Error: not writing {ics} while content has errors.", err=True)
+            click.echo(
+                _("Error: not writing {ics} while content has errors.").format(ics=ics), err=True
+            )
         else:
             from blogtool.files import write_atomic
 
             write_atomic(ics, to_ics(slots, config, now))
-            click.echo(f"wrote {ics}")
+            click.echo(_("wrote {ics}").format(ics=ics))
     if failed:
         sys.exit(ExitStatus.ERROR)
 
@@ -185,14 +213,25 @@ def check(env: Env, verbose: bool) -> None:
             lix_warnings.append(
                 Problem(
                     item.path,
-                    f"LIX {lix.score:.0f} is above the limit {limit:g} "
-                    f"({lix.words} words, {lix.sentences} sentences, "
-                    f"{lix.long_words} long words); shorter sentences and words read easier",
+                    _(
+                        "LIX {score:.0f} is above the limit {limit:g} ({words}, {sentences}, "
+                        "{long_words}); shorter sentences and words read easier"
+                    ).format(
+                        score=lix.score,
+                        limit=limit,
+                        words=ngettext("{n} word", "{n} words", lix.words).format(n=lix.words),
+                        sentences=ngettext("{n} sentence", "{n} sentences", lix.sentences).format(
+                            n=lix.sentences
+                        ),
+                        long_words=ngettext(
+                            "{n} long word", "{n} long words", lix.long_words
+                        ).format(n=lix.long_words),
+                    ),
                     severity="warning",
                 )
             )
     if verbose and rows:
-        table(("LIX", "READABILITY", "PATH"), rows)
+        table(("LIX", _("READABILITY"), _("PATH")), rows)
     problems = sorted(
         [*config.problems, *site.problems, *lix_warnings],
         key=lambda p: (str(p.path) != "blogtool.toml", str(p.path), p.line or 0),
@@ -202,18 +241,23 @@ def check(env: Env, verbose: bool) -> None:
     errors = sum(1 for p in problems if p.is_error)
     warnings = len(problems) - errors
     click.echo(
-        f"Checked {files} files and {CONFIG_NAME}: {errors} error{'s' * (errors != 1)}, "
-        f"{warnings} warning{'s' * (warnings != 1)}."
+        _("Checked {files} and {config}: {errors}, {warnings}.").format(
+            files=ngettext("{n} file", "{n} files", files).format(n=files),
+            config=CONFIG_NAME,
+            errors=ngettext("{n} error", "{n} errors", errors).format(n=errors),
+            warnings=ngettext("{n} warning", "{n} warnings", warnings).format(n=warnings),
+        )
     )
     if errors:
         sys.exit(ExitStatus.ERROR)
 
 
 def _lix_label(score: float) -> str:
-    for limit, label in ((25, "very easy"), (35, "easy"), (45, "medium"), (55, "hard")):
+    levels = ((25, _("very easy")), (35, _("easy")), (45, _("medium")), (55, _("hard")))
+    for limit, label in levels:
         if score < limit:
             return label
-    return "very hard"
+    return _("very hard")
 
 
 @click.command(name="fields")

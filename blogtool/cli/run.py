@@ -9,8 +9,16 @@ from typing import Any
 import click
 
 from blogtool.errors import BlogtoolError, ExitStatus
+from blogtool.i18n import _, cli_language, ngettext
 
-from .base import Env, pass_env, send_now, state_db, transport
+from .base import (
+    Env,
+    label_of,
+    pass_env,
+    send_now,
+    state_db,
+    transport,
+)
 
 # --- unattended ---------------------------------------------------------------------------------
 
@@ -77,16 +85,7 @@ def run_job(env: Env, quiet: bool) -> None:
         if seen is None:
             return
         site = env.load_site(cached=True)
-        blocking = site.blocking(now)
-        for problem in site.problems:
-            if problem.is_error and problem not in blocking:
-                log.warning(f"{problem} (not due yet; it stays unpublished until this is fixed)")
-            else:
-                (log.error if problem.is_error else log.warning)(str(problem))
-        if blocking:
-            log.error("content has errors; nothing was published or sent")
-            _remember_error(env, f"content has errors ({len(blocking)}); see 'blogtool check'")
-            sys.exit(ExitStatus.ERROR)
+        _log_problems(env, log, site, now)
         try:
             secret: bytes | None = env.secret()
         except SecretMissing:
@@ -128,6 +127,27 @@ def run_job(env: Env, quiet: bool) -> None:
         sys.exit(ExitStatus.ERROR)
 
 
+def _log_problems(env: Env, log: Any, site: Any, now: dt.datetime) -> None:
+    """Every content problem in the run's log; stops the run if one blocks what is due."""
+    blocking = site.blocking(now)
+    for problem in site.problems:
+        if problem.is_error and problem not in blocking:
+            log.warning(
+                _("{problem} (not due yet; it stays unpublished until this is fixed)").format(
+                    problem=problem
+                )
+            )
+        else:
+            (log.error if problem.is_error else log.warning)(str(problem))
+    if blocking:
+        log.error(_("content has errors; nothing was published or sent"))
+        _remember_error(
+            env,
+            _("content has errors ({n}); see 'blogtool check'").format(n=len(blocking)),
+        )
+        sys.exit(ExitStatus.ERROR)
+
+
 def _unchanged_since_last_run(env: Env, log: Any, now: dt.datetime) -> str | None:
     """None when nothing can have changed since the last full run (logged); else the sources'
     snapshot, which the run records when it is done."""
@@ -139,7 +159,11 @@ def _unchanged_since_last_run(env: Env, log: Any, now: dt.datetime) -> str | Non
         until = quiet.nothing_to_do(env.config, db, now, seen)
         if until is None:
             return seen
-        log.info(f"no source has changed and nothing is due before {until}; nothing to do")
+        log.info(
+            _("no source has changed and nothing is due before {until}; nothing to do").format(
+                until=until
+            )
+        )
         record_run(db, RunResult(), now)
     return None
 
@@ -204,59 +228,99 @@ def status(env: Env) -> None:
     from blogtool.timeutil import short_datetime
 
     config = env.config
-    lang = config.site.language
+    lang = cli_language()
     now = env.now()
     with state_db(env) as db:
         st = site_status(env.load_site(), db, now)
-    click.echo(f"{config.site.title} ({config.root}), now {short_datetime(now, lang)}")
     click.echo(
-        f"published: {st.published_posts} posts, {st.published_tips} tips; "
-        f"{len(st.scheduled)} scheduled, {st.drafts} drafts"
+        _("{title} ({root}), now {short_datetime}").format(
+            title=config.site.title, root=config.root, short_datetime=short_datetime(now, lang)
+        )
+    )
+    click.echo(
+        _("published: {posts}, {tips}; {scheduled}, {drafts}").format(
+            posts=ngettext("{n} post", "{n} posts", st.published_posts).format(
+                n=st.published_posts
+            ),
+            tips=ngettext("{n} tip", "{n} tips", st.published_tips).format(n=st.published_tips),
+            scheduled=ngettext("{n} scheduled", "{n} scheduled", len(st.scheduled)).format(
+                n=len(st.scheduled)
+            ),
+            drafts=ngettext("{n} draft", "{n} drafts", st.drafts).format(n=st.drafts),
+        )
     )
     if st.newest is not None:
         when = short_datetime(st.newest.date or now, lang)
-        click.echo(f"  newest: {st.newest.title} ({st.newest.kind.value}, {when})")
+        click.echo(
+            _("  newest: {title} ({kind}, {when})").format(
+                title=st.newest.title, kind=label_of(st.newest.kind.value), when=when
+            )
+        )
     if st.scheduled:
         first = st.scheduled[0]
         first_at = first.date or now  # scheduled items always have a date
         click.echo(
-            f"next due: {first.title} ({first.kind.value}) {short_datetime(first_at, lang)}, "
-            f"in {_duration(first_at - now)}"
+            _("next due: {title} ({kind}) {when}, in {duration}").format(
+                title=first.title,
+                kind=label_of(first.kind.value),
+                when=short_datetime(first_at, lang),
+                duration=_duration(first_at - now),
+            )
         )
     else:
-        click.echo("next due: nothing scheduled")
+        click.echo(_("next due: nothing scheduled"))
     if st.next_run is not None:
         due = st.next_run
-        label = "now (run has work waiting)" if due <= now else short_datetime(due, lang)
-        click.echo(f"next run with work: {label}")
-    if st.last_build is not None:
-        fresh = "up to date" if st.last_build.up_to_date else "changes waiting"
-        if st.last_build.preview:
-            fresh = "a preview with drafts is in the output; the next run rebuilds it clean"
-        when = short_datetime(st.last_build.at, lang)
-        click.echo(f"last build: {when}: {st.last_build.summary} ({fresh})")
-    else:
-        click.echo("last build: never (by blogtool run)")
-    if st.last_issue is not None:
-        c = st.last_issue_counts
-        click.echo(
-            f"last newsletter: issue {st.last_issue.id} ({st.last_issue.state.value}) "
-            f"{st.last_issue.subject}: {c['sent']} sent, {c['failed']} failed, "
-            f"{c['skipped']} skipped, {c['queued'] + c['sending']} waiting"
-        )
-    else:
-        click.echo("last newsletter: none yet")
+        label = _("now (run has work waiting)") if due <= now else short_datetime(due, lang)
+        click.echo(_("next run with work: {label}").format(label=label))
+    _print_history(st, lang)
     if st.bounce_rates:
-        click.echo(f"bounces: {st.bounce_rates}")
+        click.echo(_("bounces: {bounce_rates}").format(bounce_rates=st.bounce_rates))
     if st.coming:
-        click.echo(f"coming newsletter: {st.coming[0]}")
+        click.echo(_("coming newsletter: {coming}").format(coming=st.coming[0]))
         for line in st.coming[1:]:
             click.echo(f"  {line}")
     for line in st.empty_weeks:
-        click.echo(f"warning: {line}")
-    click.echo("problems:" if st.problems else "problems: none")
+        click.echo(_("warning: {line}").format(line=line))
+    click.echo(_("problems:") if st.problems else _("problems: none"))
     for line in st.problems:
         click.echo(f"  {line}")
+
+
+def _print_history(st: Any, lang: str) -> None:
+    """The last build and the last newsletter."""
+    from blogtool.timeutil import short_datetime
+
+    if st.last_build is not None:
+        fresh = _("up to date") if st.last_build.up_to_date else _("changes waiting")
+        if st.last_build.preview:
+            fresh = _("a preview with drafts is in the output; the next run rebuilds it clean")
+        when = short_datetime(st.last_build.at, lang)
+        click.echo(
+            _("last build: {when}: {summary} ({fresh})").format(
+                when=when, summary=st.last_build.summary, fresh=fresh
+            )
+        )
+    else:
+        click.echo(_("last build: never (by blogtool run)"))
+    if st.last_issue is not None:
+        c = st.last_issue_counts
+        click.echo(
+            _(
+                "last newsletter: issue {id} ({state}) {subject}: {sent} sent, {failed} "
+                "failed, {skipped} skipped, {waiting} waiting"
+            ).format(
+                id=st.last_issue.id,
+                state=label_of(st.last_issue.state.value),
+                subject=st.last_issue.subject,
+                sent=c["sent"],
+                failed=c["failed"],
+                skipped=c["skipped"],
+                waiting=c["queued"] + c["sending"],
+            )
+        )
+    else:
+        click.echo(_("last newsletter: none yet"))
 
 
 def _duration(delta: dt.timedelta) -> str:
@@ -264,10 +328,10 @@ def _duration(delta: dt.timedelta) -> str:
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
     if days:
-        return f"{days} d {hours} h"
+        return _("{days} d {hours} h").format(days=days, hours=hours)
     if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min"
+        return _("{hours} h {minutes} min").format(hours=hours, minutes=minutes)
+    return _("{minutes} min").format(minutes=minutes)
 
 
 @click.command(name="next")
@@ -295,7 +359,7 @@ def next_command(env: Env, fmt: str) -> None:
     with state_db(env) as db:
         due = next_due(site, db, now)
     if due is None:
-        click.echo("nothing is scheduled", err=True)
+        click.echo(_("nothing is scheduled"), err=True)
         sys.exit(ExitStatus.ERROR)
     if fmt == "seconds":
         click.echo(str(max(0, math.ceil((due - now).total_seconds()))))

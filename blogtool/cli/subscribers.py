@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from blogtool.errors import ExitStatus, UsageError
+from blogtool.i18n import _
 
 from .base import Env, clip, pass_env, serve_web, state_db, table
 
@@ -59,7 +60,9 @@ def subscribers_add(env: Env, email: str, name: str, source: str, chosen: tuple[
             lists.set_lists(db, subscriber.id, keys, env.now())
     if outcome == "suppressed":
         raise UsageError(
-            f"{email} asked to be forgotten; it is on the suppression list and was not added"
+            _(
+                "{email} asked to be forgotten; it is on the suppression list and was not added"
+            ).format(email=email)
         )
     assert subscriber is not None
     click.echo(f"{outcome}: {subscriber.email} ({subscriber.status})")
@@ -79,7 +82,7 @@ def subscribers_remove(env: Env, email: str) -> None:
 
     with state_db(env) as db:
         subscriber = subs.remove(db, email, env.now())
-    click.echo(f"unsubscribed: {subscriber.email}")
+    click.echo(_("unsubscribed: {email}").format(email=subscriber.email))
 
 
 @subscribers.command(name="list")
@@ -128,8 +131,9 @@ def subscribers_count(env: Env) -> None:
     with state_db(env) as db:
         counts = subs.counts(db)
     click.echo(
-        f"{counts['active']} active, {counts['unsubscribed']} unsubscribed, "
-        f"{counts['bounced']} bounced"
+        _("{active} active, {unsubscribed} unsubscribed, {bounced} bounced").format(
+            active=counts["active"], unsubscribed=counts["unsubscribed"], bounced=counts["bounced"]
+        )
     )
 
 
@@ -160,8 +164,14 @@ def subscribers_import(env: Env, file: Path) -> None:
     for line, problem in report.invalid:
         click.secho(f"{file}:{line}: {problem}", fg="red", err=True)
     click.echo(
-        f"{report.added} added, {report.existing} already there, "
-        f"{report.suppressed} suppressed, {len(report.invalid)} invalid"
+        _(
+            "{added} added, {existing} already there, {suppressed} suppressed, {invalid} invalid"
+        ).format(
+            added=report.added,
+            existing=report.existing,
+            suppressed=report.suppressed,
+            invalid=len(report.invalid),
+        )
     )
     if report.invalid:
         sys.exit(ExitStatus.ERROR)
@@ -186,7 +196,7 @@ def subscribers_export(env: Env, file: Path) -> None:
         data = subs.export_csv(db, lambda sid: lists_of(db, env.config, sid))
     write_atomic(file, data)
     count = data.count(b"\n") - 1
-    click.echo(f"wrote {count} subscribers to {file}")
+    click.echo(_("wrote {count} subscribers to {file}").format(count=count, file=file))
 
 
 @subscribers.command(name="show")
@@ -211,8 +221,8 @@ def subscribers_show(env: Env, email: str) -> None:
         bounced = of_subscriber(db, subscriber.id)
     for key, value in asdict(subscriber).items():
         click.echo(f"{key}: {value if value is not None else ''}")
-    click.echo(f"lists: {' '.join(keys)}")
-    click.echo(f"deliveries: {len(deliveries)}")
+    click.echo(_("lists: {join}").format(join=" ".join(keys)))
+    click.echo(_("deliveries: {count}").format(count=len(deliveries)))
     for d in deliveries:
         click.echo(
             f"  issue {d['issue_id']}: {d['status']}, {d['attempts']} attempts"
@@ -220,7 +230,7 @@ def subscribers_show(env: Env, email: str) -> None:
             + (f", message {d['message_id']}" if d["message_id"] else "")
             + (f", last error: {d['last_error']}" if d["last_error"] else "")
         )
-    click.echo(f"bounces: {len(bounced)}")
+    click.echo(_("bounces: {count}").format(count=len(bounced)))
     for b in bounced:
         click.echo(
             f"  {b['received_at']}: {b['kind']}"
@@ -248,7 +258,11 @@ def subscribers_forget(env: Env, email: str, yes: bool) -> None:
         click.confirm(f"Erase everything stored about {email}?", abort=True)
     with state_db(env) as db:
         erased = forget(db, email, env.now())
-    click.echo(f"forgotten: {email} (address removed from {erased} deliveries; hash suppressed)")
+    click.echo(
+        _("forgotten: {email} (address removed from {erased} deliveries; hash suppressed)").format(
+            email=email, erased=erased
+        )
+    )
 
 
 # --- unsubscribe --------------------------------------------------------------------------------
@@ -298,7 +312,7 @@ def unsubscribe_token(env: Env, token: str) -> None:
         outcome = do_unsubscribe(db, env.secret(), token, env.now(), "mailto request")
     if outcome.status == "invalid":
         raise UsageError(
-            "the token is not valid for any subscriber (altered, or the secret changed)"
+            _("the token is not valid for any subscriber (altered, or the secret changed)")
         )
     click.echo(f"{outcome.status}: {outcome.email}")
 

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
-from .base import Env, pass_env, print_problems
+from blogtool.i18n import _, cli_language
+
+from .base import Env, label_of, pass_env, print_problems
 
 # --- init / new -------------------------------------------------------------------------------
 
@@ -35,8 +37,10 @@ def init(directory: Path, title: str, base_url: str) -> None:
     created = init_site(directory, title, base_url)
     load_config(directory.resolve())  # the skeleton must be a valid site
     for path in created:
-        click.echo(f"created {path}")
-    click.echo(f"Next: edit {created[0]}, then 'blogtool new post \"Title\"'.")
+        click.echo(_("created {path}").format(path=path))
+    click.echo(
+        _("Next: edit {created}, then 'blogtool new post \"Title\"'.").format(created=created[0])
+    )
 
 
 @click.group()
@@ -93,9 +97,14 @@ def new_tip(env: Env, title: str, service: str, date: str | None) -> None:
 
     created = create(env.config, title, service, env.now(), date)
     click.echo(_display(created.path))
-    click.echo(f"dated {short_datetime(created.when, env.config.site.language)}", err=True)
+    click.echo(
+        _("dated {short_datetime}").format(
+            short_datetime=short_datetime(created.when, cli_language())
+        ),
+        err=True,
+    )
     for note in created.notes:
-        click.secho(f"note: {note}", fg="yellow", err=True)
+        click.secho(_("note: {note}").format(note=note), fg="yellow", err=True)
 
 
 # --- schedule ---------------------------------------------------------------------------------
@@ -123,12 +132,16 @@ def schedule(env: Env, path: Path, at: str | None, force: bool) -> None:
     notes: list[str] = []
     item = do_schedule(env.config, path, env.now(), at, force, notes)
     for note in notes:
-        click.secho(f"warning: --at: {note}", fg="yellow", err=True)
+        click.secho(_("warning: --at: {note}").format(note=note), fg="yellow", err=True)
     assert item.date is not None
     _warn_about(env, item.path)
     click.echo(
-        f"{item.path}: {item.status(env.now()).value} for "
-        f"{short_datetime(item.date, env.config.site.language)} ({item.date.isoformat()})"
+        _("{path}: {status} for {when} ({iso})").format(
+            path=item.path,
+            status=label_of(item.status(env.now()).value),
+            when=short_datetime(item.date, cli_language()),
+            iso=item.date.isoformat(),
+        )
     )
 
 
@@ -145,7 +158,7 @@ def unschedule(env: Env, path: Path) -> None:
     from blogtool.content.authoring import unschedule as do_unschedule
 
     item = do_unschedule(env.config, path)
-    click.echo(f"{item.path}: draft")
+    click.echo(_("{path}: draft").format(path=item.path))
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -5,7 +5,13 @@ file; ``dump`` prints the effective configuration and the reference.
 """
 
 from blogtool.config.dump import as_dict, dump_toml
-from blogtool.config.load import CONFIG_NAME, find_root, load_config, parse_config
+from blogtool.config.load import (
+    CONFIG_NAME,
+    default_addresses,
+    find_root,
+    load_config,
+    parse_config,
+)
 from blogtool.config.mailmodel import (
     BouncesConfig,
     MailingList,
@@ -38,6 +44,7 @@ __all__ = [
     "TipsConfig",
     "WebConfig",
     "as_dict",
+    "default_addresses",
     "dump_toml",
     "find_root",
     "load_config",

@@ -4,13 +4,16 @@ file, the line and the key. What is allowed comes from the declarations in ``mod
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from email.utils import parseaddr
+from gettext import NullTranslations as Translations
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from blogtool import i18n
 from blogtool.config import schema
 from blogtool.config.mailmodel import (
     BouncesConfig,
@@ -31,8 +34,10 @@ from blogtool.config.model import (
     Service,
     SiteConfig,
     TipsConfig,
+    UrlsConfig,
 )
 from blogtool.errors import ConfigError, Problem, unknown
+from blogtool.i18n import _
 from blogtool.slugs import slugify
 
 CONFIG_NAME = "blogtool.toml"
@@ -86,7 +91,7 @@ class _Reader:
         names = [toml for _, toml, _ in keys]
         for name in raw:
             if name not in names:
-                self.report(section, name, unknown("key", name, names))
+                self.report(section, name, unknown(_("key"), name, names))
         out: dict[str, Any] = {}
         for attr, name, spec in keys:
             required = spec.default is schema.REQUIRED
@@ -131,8 +136,10 @@ def find_root(start: Path) -> Path:
         if (candidate / CONFIG_NAME).is_file():
             return candidate
     raise ConfigError(
-        f"no {CONFIG_NAME} found in {start} or any parent directory; "
-        "run 'blogtool init' to create a site, or pass --site DIR"
+        _(
+            "no {CONFIG_NAME} found in {start} or any parent directory; run "
+            "'blogtool init' to create a site, or pass --site DIR"
+        ).format(CONFIG_NAME=CONFIG_NAME, start=start)
     )
 
 
@@ -145,15 +152,21 @@ def load_config(root: Path, lenient: bool = False) -> Config:
     try:
         raw_bytes = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"{path}: not found; run 'blogtool init' to create a site") from None
+        raise ConfigError(
+            _("{path}: not found; run 'blogtool init' to create a site").format(path=path)
+        ) from None
     try:
         text = raw_bytes.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 (byte {exc.start}); save it as UTF-8") from None
+        raise ConfigError(
+            _("{path}: not UTF-8 (byte {start}); save it as UTF-8").format(
+                path=path, start=exc.start
+            )
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        raise ConfigError(_("{path}: invalid TOML: {exc}").format(path=path, exc=exc)) from None
     return parse_config(root, path, text, data, lenient)
 
 
@@ -168,10 +181,15 @@ def parse_config(
         if name not in OPTIONAL_SECTIONS or name in data
     }
     services = _services(reader, data.get("services", {}))
-    lists = _lists(reader, data.get("lists"), values["tips"])
     if reader.fatal or (reader.problems and not lenient):
         raise ConfigError("\n".join(reader.problems))
     site = SiteConfig(**values["site"])
+    words = i18n.reader(site.language)
+    values["tips"] = _tips(values["tips"], site.language, words)
+    values["urls"] = _urls(values["urls"], words)
+    lists = _lists(reader, data.get("lists"), values["tips"], words)
+    if reader.problems and not lenient:
+        raise ConfigError("\n".join(reader.problems))
     return Config(
         root=root,
         path=path,
@@ -181,9 +199,10 @@ def parse_config(
         check=CheckConfig(**values["check"]),
         build=BuildConfig(**values["build"]),
         images=ImagesConfig(**values["images"]),
-        newsletter=_newsletter(site, values["newsletter"], values["web"]),
+        newsletter=_newsletter(site, values["newsletter"], values["web"], values["urls"], words),
         smtp=_smtp(values["smtp"]) if "smtp" in values else None,
         run=RunConfig(**values["run"]),
+        urls=UrlsConfig(**values["urls"]),
         web=WebConfig(**values["web"]),
         bounces=_bounces(values["bounces"]),
         lists=MappingProxyType(lists),
@@ -195,7 +214,7 @@ def _check_sections(reader: _Reader, path: Path, data: dict[str, Any]) -> None:
     known = [*SECTIONS, *TABLES]
     for section in data:
         if section not in known:
-            reader.report(section, None, unknown("section", section, known, "[{}]"))
+            reader.report(section, None, unknown(_("section"), section, known, "[{}]"))
     if "site" not in data:
         reader.problems.append(f"{path}: [site]: missing; title and base_url are required")
         reader.fatal += 1
@@ -227,14 +246,48 @@ def _services(reader: _Reader, raw_services: Any) -> dict[str, Service]:
     return services
 
 
-def _lists(reader: _Reader, raw_lists: Any, tips: dict[str, Any]) -> dict[str, MailingList]:
+def _tips(tips: dict[str, Any], language: str, words: Translations) -> dict[str, Any]:
+    """The series' name and the holidays' country, when not given, from the site's language."""
+    title = tips["title"] or words.gettext("Thursday tips")
+    country = tips["holidays"]
+    if country is None:
+        region = language.replace("_", "-").split("-")[1:]
+        # The country whose holidays a site in this language keeps, unless the tag says.
+        country = region[0].upper() if region else words.pgettext("holidays", "GB")
+    return {**tips, "title": title, "holidays": country}
+
+
+def _urls(urls: dict[str, Any], words: Translations) -> dict[str, Any]:
+    """Each address word not given, in the site's language."""
+    defaults = {
+        "tag": words.pgettext("url", "tag"),
+        "archive": words.pgettext("url", "archive"),
+        "service": words.pgettext("url", "service"),
+        "page": words.pgettext("url", "page"),
+        "search": words.pgettext("url", "search"),
+        "pictures": words.pgettext("url", "images"),
+        "subscribe": words.pgettext("url", "subscribe"),
+        "confirm": words.pgettext("url", "confirm"),
+        "unsubscribe": words.pgettext("url", "unsubscribe"),
+        "preferences": words.pgettext("url", "settings"),
+        "my_data": words.pgettext("url", "my-data"),
+        "erase": words.pgettext("url", "erase"),
+    }
+    return {key: urls.get(key) or default for key, default in defaults.items()}
+
+
+def _lists(
+    reader: _Reader, raw_lists: Any, tips: dict[str, Any], words: Translations
+) -> dict[str, MailingList]:
     """[lists.KEY], or the two every site has without them: the series' weekly issue (under
     the series' address, so today's subscribers, all on it, keep getting it) and the blog."""
     if raw_lists is None:
         series = _series_slug(tips)
+        blog = words.pgettext("list", "blog")
+        weekly = words.gettext("{series} every week").format(series=tips["title"])
         return {
-            series: MailingList(series, f"{tips['title']} varje vecka", "", "tips", "each", None),
-            "blogg": MailingList("blogg", "Nya blogginlägg", "", "posts", "each", None),
+            series: MailingList(series, weekly, "", "tips", "each", None),
+            blog: MailingList(blog, words.gettext("New blog posts"), "", "posts", "each", None),
         }
     found: dict[str, MailingList] = {}
     if not isinstance(raw_lists, dict):
@@ -259,17 +312,25 @@ def _series_slug(tips: dict[str, Any]) -> str:
     return str(tips["slug"] or slugify(tips["title"]))
 
 
-def _newsletter(site: SiteConfig, news: dict[str, Any], web: dict[str, Any]) -> NewsletterConfig:
+def _newsletter(
+    site: SiteConfig,
+    news: dict[str, Any],
+    web: dict[str, Any],
+    urls: dict[str, Any],
+    words: Translations,
+) -> NewsletterConfig:
     """The derived defaults: From, the unsubscribe address (the reader service's, when there
     is one) and mailbox."""
-    sender = news["from_address"] or f"{site.title} <nyhetsbrev@{site.domain}>"
+    mailbox = words.pgettext("address", "newsletter")
+    sender = news["from_address"] or f"{site.title} <{mailbox}@{site.domain}>"
+    leave = urls["unsubscribe"]
     if web.get("base_url") and not news["unsubscribe_url"]:
-        news = {**news, "unsubscribe_url": web["base_url"] + "avregistrera"}
+        news = {**news, "unsubscribe_url": web["base_url"] + leave}
     return NewsletterConfig(
         **{
             **news,
             "from_address": sender,
-            "unsubscribe_url": news["unsubscribe_url"] or f"https://{site.domain}/avregistrera",
+            "unsubscribe_url": news["unsubscribe_url"] or f"https://{site.domain}/{leave}",
             "unsubscribe_mailto": news["unsubscribe_mailto"]
             or parseaddr(news["reply_to"] or sender)[1],
         }
@@ -281,3 +342,12 @@ def _smtp(smtp: dict[str, Any]) -> SmtpConfig:
     return SmtpConfig(
         **{**smtp, "port": smtp["port"] or default_port, "user": smtp["user"] or None}
     )
+
+
+def default_addresses(config: Config) -> list[Config]:
+    """``config`` with the default [urls] of each language blogtool has: where a reader's old
+    link may point after a rename."""
+    return [
+        dataclasses.replace(config, urls=UrlsConfig(**_urls({}, i18n.reader(language))))
+        for language in i18n.available()
+    ]

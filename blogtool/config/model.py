@@ -69,7 +69,10 @@ class SiteConfig:
 class TipsConfig:
     """[tips]: the weekly tip series."""
 
-    title: str = s.key(str, "Torsdagstips", "The series' name.", convert=s.nonempty)
+    title: str = s.key(
+        str, None, "The series' name; derived from [site] language (Torsdagstips, Thursday tips).",
+        convert=s.nonempty,
+    )  # fmt: skip
     slug: str = s.key(
         str, None, "Address of the series' pages; derived from the title.", convert=s.series_slug
     )
@@ -83,6 +86,11 @@ class TipsConfig:
     time: dt.time = s.key(
         str, "08:00", "When a tip goes out (HH:MM, the site's zone).", convert=s.clock,
         dump=s.clock_text,
+    )  # fmt: skip
+    holidays: str | None = s.key(
+        str, None, "Whose public holidays the calendar notes: a country code of the holidays "
+        "package (SE, GB, ...); derived from [site] language; \"\" turns holiday notes off.",
+        convert=s.country,
     )  # fmt: skip
     warn_weeks: int = s.key(
         int,
@@ -153,6 +161,37 @@ class ImagesConfig:
 
 
 @dataclass(frozen=True)
+class UrlsConfig:
+    """[urls]: the words in the site's addresses; each derived from [site] language. Renaming
+    one on a live site makes the next build write redirects from the old addresses."""
+
+    tag: str = s.key(str, None, "Topic pages (tagg, tag).", convert=s.segment)
+    archive: str = s.key(str, None, "The archive (arkiv, archive).", convert=s.segment)
+    service: str = s.key(str, None, "Service pages (tjanst, service).", convert=s.segment)
+    page: str = s.key(str, None, "Older pages of the home page (sida, page).", convert=s.segment)
+    search: str = s.key(str, None, "The search page (sok, search).", convert=s.segment)
+    pictures: str = s.key(str, None, "Made pictures (bilder, images).", convert=s.segment)
+    subscribe: str = s.key(
+        str, None, "Reader service: sign-up (prenumerera, subscribe).", convert=s.segment
+    )
+    confirm: str = s.key(
+        str, None, "Reader service: confirm (bekrafta, confirm).", convert=s.segment
+    )
+    unsubscribe: str = s.key(
+        str, None, "Reader service: unsubscribe (avregistrera, unsubscribe).", convert=s.segment
+    )
+    preferences: str = s.key(
+        str, None, "Reader service: what I get (installningar, settings).", convert=s.segment
+    )
+    my_data: str = s.key(
+        str, None, "Reader service: my data (mina-uppgifter, my-data).", convert=s.segment
+    )
+    erase: str = s.key(
+        str, None, "Reader service: erase, below my data (radera, erase).", convert=s.segment
+    )
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """[run]: the scheduled job."""
 
@@ -169,6 +208,7 @@ SECTIONS: dict[str, type] = {
     "images": ImagesConfig,
     "newsletter": NewsletterConfig,
     "run": RunConfig,
+    "urls": UrlsConfig,
     "smtp": SmtpConfig,
     "web": WebConfig,
     "bounces": BouncesConfig,
@@ -191,6 +231,7 @@ class Config:
     newsletter: NewsletterConfig
     smtp: SmtpConfig | None
     run: RunConfig
+    urls: UrlsConfig
     web: WebConfig
     bounces: BouncesConfig
     lists: Mapping[str, MailingList]  # never empty: the defaults when blogtool.toml has none
@@ -220,6 +261,16 @@ class Config:
     @property
     def outbox_dir(self) -> Path:
         return (self.root / self.newsletter.outbox).resolve()
+
+    def web_path(self, route: str) -> str:
+        """Where a page of the reader service is, below [web] base_url: ``web_path("my_data")``
+        is "mina-uppgifter" on a Swedish site. Routes: home, subscribe, confirm, preferences,
+        unsubscribe, my_data, erase."""
+        if route == "home":
+            return ""
+        if route == "erase":
+            return f"{self.urls.my_data}/{self.urls.erase}"
+        return str(getattr(self.urls, route))
 
     @property
     def log_path(self) -> Path | None:

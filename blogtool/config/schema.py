@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from blogtool.i18n import _
+
 REQUIRED: Any = object()
 
 
@@ -77,7 +79,7 @@ def expected_name(t: type | tuple[type, ...]) -> str:
 def http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"expected an absolute http(s) URL, got {value!r}")
+        raise ValueError(_("expected an absolute http(s) URL, got {value!r}").format(value=value))
     return value
 
 
@@ -90,8 +92,10 @@ def https_base(value: str) -> str:
 def verp_pattern(value: str) -> str:
     if value.count("{token}") != 1 or "@" not in value.split("{token}")[1]:
         raise ValueError(
-            f"expected an address with {{token}} in its local part, such as "
-            f"'bounces+{{token}}@blogg.example.se', got {value!r}"
+            _(
+                "expected an address with {{token}} in its local part, such as "
+                "'bounces+{{token}}@blogg.example.se', got {value!r}"
+            ).format(value=value)
         )
     return value
 
@@ -102,7 +106,9 @@ def one_of(*choices: str) -> Callable[[str], str]:
     def check(value: str) -> str:
         if value not in choices:
             listed = ", ".join(f"'{c}'" for c in choices[:-1]) + f" or '{choices[-1]}'"
-            raise ValueError(f"expected {listed}, got {value!r}")
+            raise ValueError(
+                _("expected {listed}, got {value!r}").format(listed=listed, value=value)
+            )
         return value
 
     return check
@@ -118,26 +124,28 @@ def timezone(value: str) -> ZoneInfo:
         return ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(
-            f"expected an IANA time zone such as 'Europe/Stockholm', got {value!r}"
+            _("expected an IANA time zone such as 'Europe/Stockholm', got {value!r}").format(
+                value=value
+            )
         ) from None
 
 
 def clock(value: str) -> dt.time:
     m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
     if not m:
-        raise ValueError(f"expected a time of day as HH:MM, got {value!r}")
+        raise ValueError(_("expected a time of day as HH:MM, got {value!r}").format(value=value))
     return dt.time(int(m.group(1)), int(m.group(2)))
 
 
 def positive(value: int) -> int:
     if value < 1:
-        raise ValueError(f"expected a positive integer, got {value}")
+        raise ValueError(_("expected a positive integer, got {value}").format(value=value))
     return value
 
 
 def nonempty(value: str) -> str:
     if not value.strip():
-        raise ValueError("expected a non-empty string")
+        raise ValueError(_("expected a non-empty string"))
     return value
 
 
@@ -145,10 +153,12 @@ def mailbox(value: str) -> str:
     """An address as it may stand in From: "Växjö kommun <nyhetsbrev@vaxjo.se>" or a bare one."""
     from email.utils import parseaddr
 
-    _, addr = parseaddr(value)
+    _name, addr = parseaddr(value)
     if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", addr or ""):
         raise ValueError(
-            f"expected an email address such as 'Namn <adress@example.se>', got {value!r}"
+            _("expected an email address such as 'Namn <adress@example.se>', got {value!r}").format(
+                value=value
+            )
         )
     return value
 
@@ -156,7 +166,11 @@ def mailbox(value: str) -> str:
 def https_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme != "https" or not parts.netloc:
-        raise ValueError(f"expected an https:// URL (RFC 8058 requires https), got {value!r}")
+        raise ValueError(
+            _("expected an https:// URL (RFC 8058 requires https), got {value!r}").format(
+                value=value
+            )
+        )
     return value
 
 
@@ -165,25 +179,33 @@ security = one_of("ssl", "starttls", "none")
 
 def port(value: int) -> int:
     if not 0 < value < 65536:
-        raise ValueError(f"expected a port number from 1 to 65535, got {value}")
+        raise ValueError(
+            _("expected a port number from 1 to 65535, got {value}").format(value=value)
+        )
     return value
 
 
 def non_negative(value: float) -> float:
     if value < 0:
-        raise ValueError(f"expected zero or more, got {value}")
+        raise ValueError(_("expected zero or more, got {value}").format(value=value))
     return value
 
 
 def relative_dir(value: str) -> str:
     if not _inside_site(value):
-        raise ValueError(f"expected a directory inside the site, got {value!r}")
+        raise ValueError(
+            _("expected a directory inside the site, got {value!r}").format(value=value)
+        )
     return value
 
 
 def relative_file(value: str) -> str:
     if not _inside_site(value) or value.endswith("/"):
-        raise ValueError(f"expected a file inside the site, such as 'logg/run.log', got {value!r}")
+        raise ValueError(
+            _("expected a file inside the site, such as 'logg/run.log', got {value!r}").format(
+                value=value
+            )
+        )
     return value
 
 
@@ -198,7 +220,9 @@ def series_slug(value: str) -> str:
 
     if not is_valid_slug(value):
         raise ValueError(
-            f"expected lowercase ASCII letters, digits and single hyphens, got {value!r}"
+            _("expected lowercase ASCII letters, digits and single hyphens, got {value!r}").format(
+                value=value
+            )
         )
     return value
 
@@ -207,7 +231,11 @@ def duration(value: str) -> dt.timedelta:
     """'24h', '90m', '2d', '1d 12h' -> a timedelta."""
     parts = re.findall(r"(\d+)\s*([dhm])", value)
     if not parts or re.sub(r"\d+\s*[dhm]|\s", "", value):
-        raise ValueError(f"expected a duration such as '24h', '90m' or '1d 12h', got {value!r}")
+        raise ValueError(
+            _("expected a duration such as '24h', '90m' or '1d 12h', got {value!r}").format(
+                value=value
+            )
+        )
     unit = {"d": "days", "h": "hours", "m": "minutes"}
     return sum((dt.timedelta(**{unit[u]: int(n)}) for n, u in parts), dt.timedelta())
 
@@ -222,7 +250,9 @@ def mailboxes(value: list[object]) -> tuple[str, ...]:
     out = []
     for entry in value:
         if not isinstance(entry, str):
-            raise ValueError(f"expected a list of addresses, got {entry!r} in it")
+            raise ValueError(
+                _("expected a list of addresses, got {entry!r} in it").format(entry=entry)
+            )
         out.append(mailbox(entry))
     return tuple(out)
 
@@ -245,21 +275,50 @@ def language(value: str) -> str:
             return value
         except (UnknownLocaleError, ValueError):
             pass
-    raise ValueError(f"expected a language such as 'sv' or 'en', got {value!r}")
+    raise ValueError(
+        _("expected a language such as 'sv' or 'en', got {value!r}").format(value=value)
+    )
 
 
 def widths(value: list[object]) -> tuple[int, ...]:
     found = []
     for entry in value:
         if not isinstance(entry, int) or isinstance(entry, bool) or not 16 <= entry <= 8000:
-            raise ValueError(f"expected widths in pixels (16-8000), got {entry!r} in it")
+            raise ValueError(
+                _("expected widths in pixels (16-8000), got {entry!r} in it").format(entry=entry)
+            )
         found.append(entry)
     if not found:
-        raise ValueError("expected at least one width")
+        raise ValueError(_("expected at least one width"))
     return tuple(sorted(set(found)))
 
 
 def percent_quality(value: int) -> int:
     if not 1 <= value <= 95:
-        raise ValueError(f"expected a quality from 1 to 95, got {value}")
+        raise ValueError(_("expected a quality from 1 to 95, got {value}").format(value=value))
+    return value
+
+
+def country(value: str) -> str:
+    """A country code of the holidays package ('SE'), or '' for none."""
+    code = value.strip().upper()
+    if code and not re.fullmatch(r"[A-Z]{2,3}", code):
+        raise ValueError(
+            _("expected a country code such as 'SE' or 'GB', or \"\", got {value!r}").format(
+                value=value
+            )
+        )
+    return code
+
+
+def segment(value: str) -> str:
+    """One part of an address: lowercase ASCII letters, digits and single hyphens."""
+    from blogtool.slugs import is_valid_slug
+
+    if not is_valid_slug(value):
+        raise ValueError(
+            _("expected lowercase ASCII letters, digits and single hyphens, got {value!r}").format(
+                value=value
+            )
+        )
     return value

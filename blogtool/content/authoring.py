@@ -23,8 +23,9 @@ from blogtool.content.parse import parse_item
 from blogtool.content.readiness import PLACEHOLDER_FIELD, placeholder_value
 from blogtool.errors import ContentError, UsageError, unknown
 from blogtool.files import write_atomic, write_new
+from blogtool.i18n import _, cli_language
 from blogtool.slugs import slugify
-from blogtool.timeutil import parse_when
+from blogtool.timeutil import parse_when, weekday_name
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,13 @@ def _render(metadata: dict[str, object], body: str) -> bytes:
 
 def _check_slug_free(site: Site, slug: str) -> None:
     if not slug:
-        raise UsageError("no slug can be made from this title; use letters or digits in it")
+        raise UsageError(_("no slug can be made from this title; use letters or digits in it"))
     for item in site.items:
         if item.slug == slug:
             raise UsageError(
-                f"the slug {slug!r} is already used by {item.path}; choose another title"
+                _("the slug {slug!r} is already used by {path}; choose another title").format(
+                    slug=slug, path=item.path
+                )
             )
 
 
@@ -86,11 +89,14 @@ def new_tip(
     if service not in config.services:
         if not config.services:
             raise UsageError(
-                f"unknown service {service!r}; add one to blogtool.toml first, "
-                "as [services.KEY] with name, url and description"
+                _(
+                    "unknown service {service!r}; add one to blogtool.toml first, as "
+                    "[services.KEY] with name, url and description"
+                ).format(service=service)
             )
         raise UsageError(
-            "--service: " + unknown(f"service {service!r}", service, list(config.services))
+            "--service: "
+            + unknown(_("service {key!r}").format(key=service), service, list(config.services))
         )
     site = load_site(config).raise_for_errors()
     slug = slugify(title)
@@ -103,21 +109,27 @@ def new_tip(
         try:
             when = parse_when(date, tz, config.tips.time)
         except ValueError as exc:
-            raise UsageError(f"--date: {exc}") from None
+            raise UsageError(_("--date: {exc}").format(exc=exc)) from None
         if when < now:
-            raise UsageError(f"--date: {_iso(when)} is in the past")
+            raise UsageError(_("--date: {iso} is in the past").format(iso=_iso(when)))
         week = when.isocalendar()[:2]
         for tip in site.tips:
             if tip.date is not None and tip.date.astimezone(tz).isocalendar()[:2] == week:
                 raise UsageError(
-                    f"--date: week {week[1]} already has a tip: {tip.path}; "
-                    "pick another week or leave out --date to take the next free one"
+                    _(
+                        "--date: week {week} already has a tip: {path}; pick another week or "
+                        "leave out --date to take the next free one"
+                    ).format(week=week[1], path=tip.path)
                 )
         if when.weekday() != config.tips.weekday:
-            notes.append(f"{when.date()} is not a {config.tips.weekday_name}")
-    holiday = holiday_on(when.date())
+            notes.append(
+                _("{date} is not a {weekday}").format(
+                    date=when.date(), weekday=weekday_name(config.tips.weekday, cli_language())
+                )
+            )
+    holiday = holiday_on(when.date(), config, cli_language())
     if holiday:
-        notes.append(f"{when.date()} is {holiday}")
+        notes.append(_("{date} is {holiday}").format(date=when.date(), holiday=holiday))
     path = config.tips_dir / f"{when.date().isoformat()}-{slug}.md"
     meta: dict[str, object] = {
         "title": title.strip(),
@@ -142,11 +154,13 @@ def resolve_content_path(config: Config, path: Path) -> tuple[Path, Kind]:
             resolved = candidate.resolve()
             break
     else:
-        raise UsageError(f"{path}: no such file")
+        raise UsageError(_("{path}: no such file").format(path=path))
     for directory, kind in ((config.posts_dir, Kind.POST), (config.tips_dir, Kind.TIP)):
         if resolved.parent == directory.resolve() and resolved.suffix == ".md":
             return resolved, kind
-    raise UsageError(f"{path}: not a post or tip; expected a .md file in posts/ or tips/")
+    raise UsageError(
+        _("{path}: not a post or tip; expected a .md file in posts/ or tips/").format(path=path)
+    )
 
 
 def _edit(
@@ -157,7 +171,7 @@ def _edit(
     source, kind = resolve_content_path(config, path)
     rel = source.relative_to(config.root.resolve())
     raw = source.read_bytes()
-    _, problems = parse_item(raw, rel, kind, config)
+    _item, problems = parse_item(raw, rel, kind, config)
     if any(p.is_error for p in problems):
         raise ContentError(problems)
     new_raw = set_front_matter_keys(raw, updates, path=rel, add_missing=add)
@@ -191,17 +205,18 @@ def schedule(
         if current is None:
             raise ContentError(problems)
         if current.date is None:
-            raise UsageError(f"{rel}: has no date; pass --at WHEN")
+            raise UsageError(_("{rel}: has no date; pass --at WHEN").format(rel=rel))
         when = current.date
     else:
         try:
             when = parse_when(at, config.site.timezone, default_time, notes)
         except ValueError as exc:
-            raise UsageError(f"--at: {exc}") from None
+            raise UsageError(_("--at: {exc}").format(exc=exc)) from None
     if when < now and not force:
         raise UsageError(
-            f"{_iso(when)} is in the past (now is {_iso(now.astimezone(config.site.timezone))}); "
-            "pass --force to publish it at once"
+            _("{iso} is in the past (now is {iso2}); pass --force to publish it at once").format(
+                iso=_iso(when), iso2=_iso(now.astimezone(config.site.timezone))
+            )
         )
     item = _edit(config, path, {"date": _iso(when), "draft": "false"}, add={"date"}, ready=True)
     assert item.date == when and not item.draft
@@ -220,11 +235,17 @@ def init_site(directory: Path, title: str, base_url: str) -> list[Path]:
     directory = directory.resolve()
     config_path = directory / CONFIG_NAME
     if config_path.exists():
-        raise UsageError(f"{config_path}: already exists; not overwriting a site")
+        raise UsageError(
+            _("{config_path}: already exists; not overwriting a site").format(
+                config_path=config_path
+            )
+        )
     for name in ("posts", "tips", "templates"):
         sub = directory / name
         if sub.exists() and (not sub.is_dir() or any(sub.iterdir())):
-            raise UsageError(f"{sub}: already exists and is not empty; not overwriting it")
+            raise UsageError(
+                _("{sub}: already exists and is not empty; not overwriting it").format(sub=sub)
+            )
     skeleton = resources.files("blogtool") / "skeleton" / CONFIG_NAME
     text = skeleton.read_text("utf-8")
     text = text.replace("__TITLE__", title.replace('"', '\\"')).replace("__BASE_URL__", base_url)

@@ -10,6 +10,8 @@ from functools import cache
 
 from blogtool.config import Config
 from blogtool.content.model import Item, Site, Status
+from blogtool.errors import ConfigError
+from blogtool.i18n import _
 from blogtool.timeutil import localize, next_weekday_at
 
 
@@ -36,23 +38,39 @@ class Slot:
 
 
 @cache
-def _holidays_for(year: int) -> dict[dt.date, str]:
+def _holidays_for(year: int, country: str, language: str) -> dict[dt.date, str]:
     import holidays  # imported here: it is slow to import and only the plan needs it
 
+    if country not in holidays.list_supported_countries():
+        raise ConfigError(
+            _("[tips] holidays: {code!r} is not a country code the holidays package knows").format(
+                code=country
+            )
+        )
+    named = holidays.list_localized_countries().get(country, [])
+    names = next((n for n in named if n.split("_")[0] == language), None)
     found: dict[dt.date, str] = {}
     # Public holidays, and the de facto ones (julafton, nyårsafton, midsommarafton) on which
     # a municipality's offices are closed and nobody reads a newsletter.
     for category in ("public", "de_facto"):
-        days = holidays.country_holidays("SE", years=[year], language="sv", categories=(category,))
+        try:
+            days = holidays.country_holidays(
+                country, years=[year], language=names, categories=(category,)
+            )
+        except (NotImplementedError, ValueError):  # a country without that category
+            continue
         for day, name in days.items():
-            if name != "Söndag":
+            if name not in ("Söndag", "Sunday"):
                 found.setdefault(day, name)
     return found
 
 
-def holiday_on(day: dt.date) -> str | None:
-    """The Swedish holiday on ``day`` (Sundays aside), or None."""
-    return _holidays_for(day.year).get(day)
+def holiday_on(day: dt.date, config: Config, language: str) -> str | None:
+    """The holiday on ``day`` (Sundays aside) in ``[tips] holidays``' country, named in
+    ``language`` when the holidays package can; None on other days or with holidays off."""
+    if not config.tips.holidays:
+        return None
+    return _holidays_for(day.year, config.tips.holidays, language).get(day)
 
 
 def _week_key(when: dt.datetime) -> tuple[int, int]:
@@ -60,8 +78,9 @@ def _week_key(when: dt.datetime) -> tuple[int, int]:
     return iso.year, iso.week
 
 
-def plan(site: Site, now: dt.datetime, weeks: int = 12) -> list[Slot]:
-    """The coming ``weeks`` series weekdays, starting with today's if today is one."""
+def plan(site: Site, now: dt.datetime, weeks: int = 12, language: str = "en") -> list[Slot]:
+    """The coming ``weeks`` series weekdays, starting with today's if today is one; holidays
+    named in ``language``."""
     config = site.config
     tz = config.site.timezone
     start_of_today = localize(dt.datetime.combine(now.astimezone(tz).date(), dt.time()), tz)
@@ -81,7 +100,7 @@ def plan(site: Site, now: dt.datetime, weeks: int = 12) -> list[Slot]:
             and i.status(now) is Status.SCHEDULED
             and _week_key(i.date.astimezone(tz)) == key
         )
-        slots.append(Slot(when, tips, posts, holiday_on(day)))
+        slots.append(Slot(when, tips, posts, holiday_on(day, config, language)))
     return slots
 
 

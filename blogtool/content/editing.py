@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from blogtool.errors import UsageError
+from blogtool.i18n import _
 
 _BOM = "\ufeff"
 
@@ -26,20 +27,24 @@ def set_front_matter_keys(
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8; save the file as UTF-8 first") from None
+        raise UsageError(
+            _("{path}: not UTF-8; save the file as UTF-8 first").format(path=path)
+        ) from None
     bom = text.startswith(_BOM)
     if bom:
         text = text[1:]
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].rstrip("\r\n").rstrip() != "---":
-        raise UsageError(f"{path}:1: no front matter; expected the file to start with '---'")
+        raise UsageError(
+            _("{path}:1: no front matter; expected the file to start with '---'").format(path=path)
+        )
     newline = "\r\n" if lines[0].endswith("\r\n") else "\n"
     close = next(
         (i for i in range(1, len(lines)) if lines[i].rstrip("\r\n").rstrip() in ("---", "...")),
         None,
     )
     if close is None:
-        raise UsageError(f"{path}: front matter has no closing '---' line")
+        raise UsageError(_("{path}: front matter has no closing '---' line").format(path=path))
 
     for key, value in updates.items():
         pattern = re.compile(rf"^{re.escape(key)}\s*:(.*)$")
@@ -59,8 +64,10 @@ def set_front_matter_keys(
         inline_value = rest.group(1).strip() if rest else ""
         if not inline_value or inline_value in ("|", ">") or after[:1] in (" ", "\t"):
             raise UsageError(
-                f"{path}:{found + 1}: {key}: spans several lines; "
-                f"write it on one line as '{key}: value' and try again"
+                _(
+                    "{path}:{value}: {key}: spans several lines; write it on one line as "
+                    "'{key}: value' and try again"
+                ).format(path=path, value=found + 1, key=key)
             )
         eol = newline if lines[found].endswith(("\n", "\r\n")) else ""
         lines[found] = f"{key}: {value}{eol}"

@@ -19,6 +19,7 @@ from typing import Any
 from blogtool.config import Config
 from blogtool.content.kinds import Kind
 from blogtool.errors import unknown
+from blogtool.i18n import _
 from blogtool.slugs import MAX_SLUG, is_valid_slug
 from blogtool.timeutil import parse_when
 
@@ -79,11 +80,17 @@ def text(value: Any, context: Context) -> str:
     if isinstance(value, str):
         bad = NOT_IN_XML.search(value)
         if bad:
-            raise Invalid(f"contains the control character U+{ord(bad.group()):04X}; remove it")
+            raise Invalid(
+                _("contains the control character U+{ord:04X}; remove it").format(
+                    ord=ord(bad.group())
+                )
+            )
         return value.strip()
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
-    raise Invalid(f"expected text, got {type(value).__name__} {shown(value)}")
+    raise Invalid(
+        _("expected text, got {type} {value}").format(type=type(value).__name__, value=shown(value))
+    )
 
 
 def optional_text(value: Any, context: Context) -> str | None:
@@ -92,7 +99,7 @@ def optional_text(value: Any, context: Context) -> str | None:
 
 def boolean(value: Any, context: Context) -> bool:
     if not isinstance(value, bool):
-        raise Invalid(f"expected true or false, got {shown(value)}")
+        raise Invalid(_("expected true or false, got {value}").format(value=shown(value)))
     return value
 
 
@@ -112,11 +119,11 @@ def tags(value: Any, context: Context) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [t.strip() for t in value.split(",")]
     if not isinstance(value, list):
-        raise Invalid("expected a list of tags, e.g. [natur, friluftsliv]")
+        raise Invalid(_("expected a list of tags, e.g. [natur, friluftsliv]"))
     out: list[str] = []
     for tag in value:
         if not isinstance(tag, str | int) or isinstance(tag, bool) or not str(tag).strip():
-            raise Invalid(f"expected each tag to be text, got {shown(tag)}")
+            raise Invalid(_("expected each tag to be text, got {tag}").format(tag=shown(tag)))
         if str(tag).strip() not in out:
             out.append(str(tag).strip())
     return tuple(out)
@@ -126,8 +133,10 @@ def slug(value: Any, context: Context) -> str:
     given = text(value, context)
     if not is_valid_slug(given):
         raise Invalid(
-            f"expected at most {MAX_SLUG} lowercase ASCII letters, digits and single hyphens, "
-            f"got {given!r}"
+            _(
+                "expected at most {MAX_SLUG} lowercase ASCII letters, digits and "
+                "single hyphens, got {given!r}"
+            ).format(MAX_SLUG=MAX_SLUG, given=given)
         )
     return given
 
@@ -137,8 +146,13 @@ def service(value: Any, context: Context) -> str:
     services = list(context.config.services)
     if key not in services:
         if not services:
-            raise Invalid(f"unknown service {key!r}; blogtool.toml has no [services] yet")
-        raise Invalid(unknown(f"service {key!r}", key, services) + " ([services] in blogtool.toml)")
+            raise Invalid(
+                _("unknown service {key!r}; blogtool.toml has no [services] yet").format(key=key)
+            )
+        raise Invalid(
+            unknown(_("service {key!r}").format(key=key), key, services)
+            + _(" ([services] in blogtool.toml)")
+        )
     return key
 
 
@@ -147,14 +161,22 @@ def paths(value: Any, context: Context) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list):
-        raise Invalid("expected a list of paths, e.g. [/2019/05/02/gammal-adress/]")
+        raise Invalid(_("expected a list of paths, e.g. [/2019/05/02/gammal-adress/]"))
     out = []
     for entry in value:
         if not isinstance(entry, str) or not entry.startswith("/") or ".." in entry.split("/"):
-            raise Invalid(f"expected each alias to be a path starting with /, got {shown(entry)}")
+            raise Invalid(
+                _("expected each alias to be a path starting with /, got {entry}").format(
+                    entry=shown(entry)
+                )
+            )
         bad = NOT_IN_XML.search(entry) or re.search(r"[\s\"<>'`]", entry)
         if bad:
-            raise Invalid(f"a path cannot contain {bad.group()!r}: {shown(entry)}")
+            raise Invalid(
+                _("a path cannot contain {group!r}: {entry}").format(
+                    group=bad.group(), entry=shown(entry)
+                )
+            )
         out.append(entry)
     return tuple(out)
 
@@ -162,7 +184,7 @@ def paths(value: Any, context: Context) -> tuple[str, ...]:
 def origin(value: Any, context: Context) -> dict[str, str]:
     """Where an imported item came from: guid, url, and the digest of what was imported."""
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise Invalid("expected keys guid, url and digest, as 'blogtool import' writes them")
+        raise Invalid(_("expected keys guid, url and digest, as 'blogtool import' writes them"))
     return {k: text(v, context) for k, v in value.items() if k in ("guid", "url", "digest")}
 
 

@@ -22,6 +22,7 @@ from blogtool.content.model import Item, Kind, Site
 from blogtool.content.parse import read_item
 from blogtool.errors import Problem
 from blogtool.files import check_source, private_dir
+from blogtool.i18n import _
 from blogtool.site.urls import reserved_slugs
 from blogtool.version import code_digest
 
@@ -103,7 +104,7 @@ def _load_site(config: Config, cache: Path | None = None) -> Site:
             todo.append((path, rel, kind, key))
     for rel_str, key, item, found in _parse_all(todo, config):
         fresh[rel_str] = (key, item, found)
-    for _, item, found in fresh.values():
+    for _key, item, found in fresh.values():
         problems.extend(found)
         if item is not None:
             items.append(item)
@@ -243,15 +244,21 @@ def _cross_checks(items: list[Item], config: Config) -> list[Problem]:
     for item in items:
         if item.slug in reserved:
             problems.append(
-                Problem(item.path, f"{item.slug!r} is reserved for the site's own pages", "slug")
+                Problem(
+                    item.path,
+                    _("{slug!r} is reserved for the site's own pages").format(slug=item.slug),
+                    "slug",
+                )
             )
         other = by_slug.get(item.slug)
         if other is not None:
             problems.append(
                 Problem(
                     item.path,
-                    f"{item.slug!r} is already used by {other.path}; "
-                    "change the title or set a different slug",
+                    _(
+                        "{slug!r} is already used by {path}; change the title or set a "
+                        "different slug"
+                    ).format(slug=item.slug, path=other.path),
                     "slug",
                 )
             )
@@ -265,7 +272,9 @@ def _cross_checks(items: list[Item], config: Config) -> list[Problem]:
                 problems.append(
                     Problem(
                         item.path,
-                        f"{day.isoformat()} already has a tip: {tips_by_day[day].path}",
+                        _("{isoformat} already has a tip: {path}").format(
+                            isoformat=day.isoformat(), path=tips_by_day[day].path
+                        ),
                         "date",
                         severity="warning",
                     )

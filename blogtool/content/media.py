@@ -23,6 +23,7 @@ from urllib.parse import unquote
 from blogtool.config import Config
 from blogtool.errors import Problem
 from blogtool.files import write_atomic
+from blogtool.i18n import _
 
 # What Pillow makes web pictures of; an SVG (a logo, an icon) is published as it is.
 RASTER = {".jpg", ".jpeg", ".png", ".webp", ".gif"}
@@ -184,7 +185,7 @@ def config_problems(config: Config) -> list[Problem]:
     if config.site.image and not config.site.image_alt:
         where = Path(os.path.relpath(config.path, config.root))
         found.append(
-            Problem(where, "missing; the site's picture needs alt text", "[site] image_alt")
+            Problem(where, _("missing; the site's picture needs alt text"), "[site] image_alt")
         )
     for section, key, ref in named:
         if ref:

@@ -23,8 +23,9 @@ from blogtool.content.model import Item, Kind
 from blogtool.content.readiness import local_links
 from blogtool.errors import Problem, unknown
 from blogtool.files import check_source
+from blogtool.i18n import _, cli_language
 from blogtool.slugs import slugify
-from blogtool.timeutil import WEEKDAYS
+from blogtool.timeutil import weekday_name
 
 try:  # the C loader is several times faster; fall back where libyaml is missing
     from yaml import CSafeLoader as _BaseLoader
@@ -105,7 +106,7 @@ def _yaml_mapping(fm: str, c: _Collector) -> tuple[Any, dict[str, int]] | None:
         if alias is not None:
             # Aliases let a few lines stand for billions of values; front matter never needs one.
             c.error(
-                "front matter uses a YAML anchor and alias (&name, *name); write the value out",
+                _("front matter uses a YAML anchor and alias (&name, *name); write the value out"),
                 line=alias.start_mark.line + 2,
             )
             return None
@@ -116,16 +117,16 @@ def _yaml_mapping(fm: str, c: _Collector) -> tuple[Any, dict[str, int]] | None:
         if line is not None:  # an error found at the end points at the last front-matter line
             line = min(line, 1 + max(1, fm.count("\n")))
         problem = exc.problem or exc.context or "could not be parsed"
-        c.error(f"front matter is not valid YAML: {problem}", line=line)
+        c.error(_("front matter is not valid YAML: {problem}").format(problem=problem), line=line)
         return None
     except yaml.YAMLError as exc:
-        c.error(f"front matter is not valid YAML: {exc}")
+        c.error(_("front matter is not valid YAML: {exc}").format(exc=exc))
         return None
     finally:
         loader.dispose()
     lines: dict[str, int] = {}
     if isinstance(node, yaml.MappingNode):
-        for key_node, _ in node.value:
+        for key_node, _value in node.value:
             lines[str(key_node.value)] = key_node.start_mark.line + 2
     return data, lines
 
@@ -158,7 +159,7 @@ def read_item(
     try:
         raw = source.read_bytes()
     except OSError as exc:
-        return None, [Problem(rel, f"cannot be read: {exc.strerror}")]
+        return None, [Problem(rel, _("cannot be read: {strerror}").format(strerror=exc.strerror))]
     return parse_item(raw, rel, kind, config)
 
 
@@ -167,19 +168,23 @@ def _front_matter(
 ) -> tuple[dict[str, Any], dict[str, int], str, int] | None:
     """The front matter as a mapping, each key's line, the body and its first line."""
     if not raw.strip():
-        c.error("file is empty; expected front matter between '---' lines with at least a title")
+        c.error(_("file is empty; expected front matter between '---' lines with at least a title"))
         return None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         c.error(
-            f"not UTF-8 (byte 0x{raw[exc.start]:02X} cannot be decoded); save the file as UTF-8",
+            _("not UTF-8 (byte 0x{raw:02X} cannot be decoded); save the file as UTF-8").format(
+                raw=raw[exc.start]
+            ),
             line=raw[: exc.start].count(b"\n") + 1,
         )
         return None
     split = _split(text.replace("\r\n", "\n"))
     if split is None:
-        c.error("no front matter; expected a '---' line, then key: value lines, then '---'", line=1)
+        c.error(
+            _("no front matter; expected a '---' line, then key: value lines, then '---'"), line=1
+        )
         return None
     fm, body, body_line = split
     parsed = _yaml_mapping(fm, c)
@@ -187,12 +192,17 @@ def _front_matter(
         return None
     data, lines = parsed
     if data is None:
-        c.error("front matter is empty; expected at least a title", line=2)
+        c.error(_("front matter is empty; expected at least a title"), line=2)
         return None
     if not isinstance(data, dict):
         kinds = {list: "a list", str: "a single string"}
         got = kinds.get(type(data), type(data).__name__)  # type: ignore[call-overload]
-        c.error(f"front matter must be a mapping of keys to values (key: value), got {got}", line=2)
+        c.error(
+            _("front matter must be a mapping of keys to values (key: value), got {got}").format(
+                got=got
+            ),
+            line=2,
+        )
         return None
     return data, lines, body, body_line
 
@@ -211,7 +221,7 @@ def _unknown_keys(
             only = " and ".join(sorted(k.value + "s" for k in field.kinds))
             msg = f"only {only} have a {field.name}"
         else:
-            msg = unknown("key", str(key), names)
+            msg = unknown(_("key"), str(key), names)
             hinted.update(difflib.get_close_matches(str(key), names, n=1))
         c.error(msg, key=str(key), line=lines.get(str(key)))
     return hinted
@@ -270,36 +280,41 @@ def _checks(
     date, draft = values.get("date"), values.get("draft")
     if date is None and not draft and not failed & {"date", "draft"} and "date" not in hinted:
         c.error(
-            "missing; a post that is not a draft needs a date (or set draft: true)",
+            _("missing; a post that is not a draft needs a date (or set draft: true)"),
             key="date",
             line=lines.get("draft"),
         )
     if values.get("image") and not values.get("image_alt"):
         c.error(
-            "missing; the image needs alt text that describes it (WCAG 1.1.1)",
+            _("missing; the image needs alt text that describes it (WCAG 1.1.1)"),
             key="image_alt",
             line=lines.get("image"),
         )
     bad = fields.NOT_IN_XML.search(body)
     if bad:
         c.error(
-            f"contains the control character U+{ord(bad.group()):04X}; remove it",
+            _("contains the control character U+{ord:04X}; remove it").format(ord=ord(bad.group())),
             line=body_line + body.count("\n", 0, bad.start()),
         )
     for offset, explicit in images_without_alt(body):
         line = body_line + body.count("\n", 0, offset)
         if explicit:
             c.warning(
-                'image with alt="": right only if it is decorative; describe what it shows '
-                "(WCAG 1.1.1)",
+                _(
+                    'image with alt="": right only if it is decorative; describe what it shows '
+                    "(WCAG 1.1.1)"
+                ),
                 line=line,
             )
         else:
-            c.error("image without alt text; write ![description](file) (WCAG 1.1.1)", line=line)
+            c.error(_("image without alt text; write ![description](file) (WCAG 1.1.1)"), line=line)
     if kind is Kind.TIP and date is not None and date.weekday() != config.tips.weekday:
         c.warning(
-            f"{date.date().isoformat()} is a {WEEKDAYS[date.weekday()]}; "
-            f"the series goes out on {config.tips.weekday_name}s",
+            _("{date} is a {weekday}; the series goes out on {series_day}").format(
+                date=date.date().isoformat(),
+                weekday=weekday_name(date.weekday(), cli_language()),
+                series_day=weekday_name(config.tips.weekday, cli_language()),
+            ),
             key="date",
             line=lines.get("date"),
         )
@@ -309,7 +324,7 @@ def _checks(
         slug = slugify(title)
         if not slug:
             c.error(
-                "no slug can be made from this title; add a slug: key",
+                _("no slug can be made from this title; add a slug: key"),
                 key="title",
                 line=lines.get("title"),
             )

@@ -18,6 +18,7 @@ from blogtool.config import Config
 from blogtool.content import media
 from blogtool.content.model import Item, Kind
 from blogtool.errors import Problem
+from blogtool.i18n import _
 
 PLACEHOLDER_FIELD = "placeholder"
 
@@ -104,7 +105,10 @@ def _placeholder(item: Item) -> list[Problem]:
     return [
         Problem(
             item.path,
-            "still the text 'blogtool new' wrote here; replace it with your own before it goes out",
+            _(
+                "still the text 'blogtool new' wrote here; replace it with your own before it "
+                "goes out"
+            ),
             line=_line(item, offset),
         )
         for offset, paragraph in _paragraphs(item.body)
@@ -157,8 +161,10 @@ def _service(item: Item, config: Config) -> list[Problem]:
     return [
         Problem(
             item.path,
-            f"the service {service.key!r} has no url in blogtool.toml "
-            f"([services.{service.key}] url); the tip's button would lead nowhere",
+            _(
+                "the service {key!r} has no url in blogtool.toml ([services.{key}] "
+                "url); the tip's button would lead nowhere"
+            ).format(key=service.key),
             key="service",
             line=item.lines.get("service"),
         )
@@ -184,8 +190,10 @@ def tag_typos(items: Iterable[Item]) -> list[Problem]:
                 found.append(
                     Problem(
                         item.path,
-                        f"the tag {tag!r} is used only here; did you mean {near[0]!r} "
-                        f"({uses[near[0]]} items)?",
+                        _(
+                            "the tag {tag!r} is used only here; did you mean {near!r} ({uses} "
+                            "items)?"
+                        ).format(tag=tag, near=near[0], uses=uses[near[0]]),
                         key="tags",
                         line=item.lines.get("tags"),
                         severity="warning",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+from blogtool.i18n import _
 from blogtool.slugs import slugify
 
 MAX_IMAGE = 20 * 1024 * 1024
@@ -31,7 +32,7 @@ def fetch_url(url: str, limit: int = MAX_IMAGE, timeout: float = TIMEOUT) -> tup
     except (urllib.error.URLError, TimeoutError, ValueError) as exc:
         raise OSError(str(getattr(exc, "reason", exc))) from None
     if len(data) > limit:
-        raise OSError(f"larger than {limit // (1024 * 1024)} MB")
+        raise OSError(_("larger than {mb} MB").format(mb=limit // (1024 * 1024)))
     return data, kind
 
 
@@ -92,5 +93,5 @@ class Images:
                     return copy.read_bytes()
         data, kind = self.fetch(url)
         if not kind.startswith("image/"):
-            raise OSError(f"not an image ({kind})")
+            raise OSError(_("not an image ({kind})").format(kind=kind))
         return data

@@ -15,6 +15,7 @@ from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from blogtool.errors import BlogtoolError
+from blogtool.i18n import _
 
 WP = "{http://wordpress.org/export/1.2/}"
 WP_NAMESPACES = ("http://wordpress.org/export/1.2/", "http://wordpress.org/export/1.1/")
@@ -82,16 +83,22 @@ def read_wxr(path: Path, zone: ZoneInfo) -> Export:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise SourceError(f"{path}: cannot be read: {exc.strerror}") from None
+        raise SourceError(
+            _("{path}: cannot be read: {strerror}").format(path=path, strerror=exc.strerror)
+        ) from None
     try:
         root = SafeET.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
         raise SourceError(
-            f"{path}: refused: the file uses XML entities ({type(exc).__name__}); "
-            "a WordPress export never does"
+            _(
+                "{path}: refused: the file uses XML entities ({type}); a WordPress "
+                "export never does"
+            ).format(path=path, type=type(exc).__name__)
         ) from None
     except ParseError as exc:
-        raise SourceError(f"{path}: not well-formed XML (truncated?): {exc}") from None
+        raise SourceError(
+            _("{path}: not well-formed XML (truncated?): {exc}").format(path=path, exc=exc)
+        ) from None
     channel = root.find("channel")
     ns = next(
         (
@@ -103,7 +110,9 @@ def read_wxr(path: Path, zone: ZoneInfo) -> Export:
     )
     if channel is None or ns is None:
         raise SourceError(
-            f"{path}: XML, but not a WordPress export (WXR): no channel with wp:wxr_version"
+            _(
+                "{path}: XML, but not a WordPress export (WXR): no channel with wp:wxr_version"
+            ).format(path=path)
         )
     excerpt_ns = EXCERPT_NS[WP_NAMESPACES.index(ns)]
     attachments: dict[str, tuple[str, str]] = {}
@@ -183,13 +192,19 @@ def read_feed(source: str, zone: ZoneInfo, fetch: Any) -> list[Entry]:
         try:
             data = Path(source).read_bytes()
         except OSError as exc:
-            raise SourceError(f"{source}: cannot be read: {exc.strerror}") from None
+            raise SourceError(
+                _("{source}: cannot be read: {strerror}").format(
+                    source=source, strerror=exc.strerror
+                )
+            ) from None
     parsed = feedparser.parse(data)
     if not parsed.get("version"):
         reason = parsed.get("bozo_exception") or "no RSS or Atom in it"
-        raise SourceError(f"{source}: not an RSS or Atom feed ({reason})")
+        raise SourceError(
+            _("{source}: not an RSS or Atom feed ({reason})").format(source=source, reason=reason)
+        )
     if not parsed.entries:
-        raise SourceError(f"{source}: the feed has no items")
+        raise SourceError(_("{source}: the feed has no items").format(source=source))
     entries = []
     for item in parsed.entries:
         content = item.get("content") or []

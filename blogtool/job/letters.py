@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from blogtool.config import Config
 from blogtool.content.model import Site
+from blogtool.i18n import _
 from blogtool.job.result import RunResult, send_and_report
 from blogtool.mail import lists, outgoing, signups
 from blogtool.mail.issues import Issue, already_mailed, render_issue, save_issue
@@ -56,7 +57,11 @@ def post_letters(
             send_at = batch[-1].date if entry.cadence == "each" else due
             draft = render_issue(site, batch, since, now, send_at, mailing_list=entry)
             issue = save_issue(db, draft, now)
-            result.info(f"issue {issue.id} ({entry.name}) built: {issue.subject}")
+            result.info(
+                _("issue {id} ({name}) built: {subject}").format(
+                    id=issue.id, name=entry.name, subject=issue.subject
+                )
+            )
             report = send_and_report(result, db, issue, send, now)
             if report.remaining or report.stopped:
                 return
@@ -83,7 +88,15 @@ def tend_readers(
     catches what a stopped service left)."""
     dropped = signups.purge(db, site.config, now)
     if dropped:
-        result.info(f"deleted {dropped} unconfirmed sign-ups whose link had expired")
+        result.info(
+            _("deleted {dropped} unconfirmed sign-ups whose link had expired").format(
+                dropped=dropped
+            )
+        )
     if send_queued is not None and outgoing.counts(db)["queued"]:
         done = send_queued()
-        result.info(f"reader mail: {done.sent} sent, {done.failed} failed, {done.waiting} waiting")
+        result.info(
+            _("reader mail: {sent} sent, {failed} failed, {waiting} waiting").format(
+                sent=done.sent, failed=done.failed, waiting=done.waiting
+            )
+        )

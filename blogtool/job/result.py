@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from blogtool.i18n import _
 from blogtool.mail.issues import Issue
 from blogtool.mail.pacing import SendReport
 from blogtool.site.build import BuildResult
@@ -62,7 +63,11 @@ def send_and_report(
         set_state(db, "send.summary", report.summary(), now)
     message = f"issue {issue.id} sent: {report.summary()}"
     for address, error in report.failures:
-        result.error(f"issue {issue.id}: delivery to {address} failed: {error}")
+        result.error(
+            _("issue {id}: delivery to {address} failed: {error}").format(
+                id=issue.id, address=address, error=error
+            )
+        )
     if report.failed or report.remaining or report.stopped:
         result.error(message)
     else:

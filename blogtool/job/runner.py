@@ -22,6 +22,7 @@ from typing import Any
 from blogtool.content.calendar import Slot, plan
 from blogtool.content.model import Site, Status
 from blogtool.errors import BlogtoolError, LockedError
+from blogtool.i18n import _, cli_language, items
 from blogtool.job.letters import post_letters, tend_readers
 from blogtool.job.result import RunResult, send_and_report
 from blogtool.mail.issues import (
@@ -97,17 +98,17 @@ def run_once(
         with lock("build"):
             _publish(result, site, db, now, output, build)
     except LockedError as exc:
-        result.info(f"{exc}; the build is left to it")
+        result.info(_("{exc}; the build is left to it").format(exc=exc))
     if send is None:
         if unfinished_issue(db) or ready_for_newsletter(site, db, now):
-            result.error("the newsletter is due but cannot be sent: BLOGTOOL_SECRET is not set")
+            result.error(_("the newsletter is due but cannot be sent: BLOGTOOL_SECRET is not set"))
         return result
     try:
         with lock("send"):
             _mail(result, site, db, now, send, proof)
             post_letters(result, site, db, now, send)
     except LockedError as exc:
-        result.info(f"{exc}; the newsletter is left to it")
+        result.info(_("{exc}; the newsletter is left to it").format(exc=exc))
     _look_ahead(result, site, db, now)
     if site.config.web.base_url:
         tend_readers(result, site, db, now, send_queued)
@@ -133,7 +134,7 @@ def _fetch_bounces(
         set_state(db, "bounces.error", "", now)
     if counts:
         parts = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
-        result.info(f"bounce mailbox: {parts}")
+        result.info(_("bounce mailbox: {parts}").format(parts=parts))
 
 
 def weeks_without_tip(site: Site, now: dt.datetime) -> list[tuple[Slot, str]]:
@@ -141,15 +142,19 @@ def weeks_without_tip(site: Site, now: dt.datetime) -> list[tuple[Slot, str]]:
     none is planned, or only drafts. Each with what to say about it."""
     config = site.config
     found = []
-    for slot in plan(site, now, config.tips.warn_weeks):
+    for slot in plan(site, now, config.tips.warn_weeks, cli_language()):
         if slot.when <= now or any(t.status(now) is not Status.DRAFT for t in slot.tips):
             continue
-        when = short_datetime(slot.when, config.site.language)
-        message = f"week {slot.week} ({when}) has no {config.tips.title} tip yet"
+        when = short_datetime(slot.when, cli_language())
+        message = _("week {week} ({when}) has no {series} tip yet").format(
+            week=slot.week, when=when, series=config.tips.title
+        )
         if slot.tips:
-            message += "; only the draft " + ", ".join(str(t.path) for t in slot.tips)
+            message += _("; only the draft {paths}").format(
+                paths=", ".join(str(t.path) for t in slot.tips)
+            )
         if slot.holiday:
-            message += f" (it is {slot.holiday})"
+            message += _(" (it is {holiday})").format(holiday=slot.holiday)
         found.append((slot, message))
     return found
 
@@ -158,7 +163,7 @@ def _look_ahead(result: RunResult, site: Site, db: sqlite3.Connection, now: dt.d
     """Warn about empty weeks ahead; each one is marked as new the first time, so a quiet run
     under cron (which mails what it prints) brings it up once."""
     for slot, message in weeks_without_tip(site, now):
-        year, week, _ = slot.when.isocalendar()
+        year, week, _day = slot.when.isocalendar()
         key = f"warned.empty-week.{year}-{week:02d}"
         result.warning(message)
         if get_state(db, key) is None:
@@ -178,9 +183,13 @@ def _publish(
     """Rebuild when the public state differs from the last build's."""
     current = site_fingerprint(site, now)
     if holds_preview(site.config, output):
-        result.warning(f"{output} holds a preview with drafts or scheduled items; rebuilding it")
+        result.warning(
+            _("{output} holds a preview with drafts or scheduled items; rebuilding it").format(
+                output=output
+            )
+        )
     elif current == get_state(db, "build.fingerprint") and (output / "index.html").is_file():
-        result.info("site up to date; nothing to build")
+        result.info(_("site up to date; nothing to build"))
         return
     built = build()
     result.built = built
@@ -210,8 +219,12 @@ def _proof(
     proof(coming, PROOF_PREFIX if last is None else CHANGED_PROOF_PREFIX)
     record_proof(db, coming, now)
     changed = " (changed since the last proof)" if last is not None else ""
-    when = short_datetime(coming.send_at, site.config.site.language)
-    result.info(f"proof of the newsletter due {when} sent to {len(news.proof_to)} editors{changed}")
+    when = short_datetime(coming.send_at, cli_language())
+    result.info(
+        _("proof of the newsletter due {when} sent to {count} editors{changed}").format(
+            when=when, count=len(news.proof_to), changed=changed
+        )
+    )
 
 
 def _mail(
@@ -228,20 +241,22 @@ def _mail(
         return
     if resumed is not None:
         if count(db, resumed.id, "queued") or resumed.frozen_at is None:
-            result.info(f"resuming the unfinished send of issue {resumed.id}")
+            result.info(_("resuming the unfinished send of issue {id}").format(id=resumed.id))
             report = send_and_report(result, db, resumed, send, now)
             if report.remaining:
                 return  # the server is away; the next run carries on
         if uncertain_rows(db, resumed.id):
             result.error(
-                f"issue {resumed.id} has deliveries an interrupted run left unconfirmed; they "
-                "may or may not have arrived. Resend them with "
-                f"'blogtool newsletter send {resumed.id} --resend-uncertain', or leave them"
+                _(
+                    "issue {id} has deliveries an interrupted run left unconfirmed; they "
+                    "may or may not have arrived. Resend them with 'blogtool newsletter "
+                    "send {id} --resend-uncertain', or leave them"
+                ).format(id=resumed.id)
             )
     coming = coming_issue(site, db, now)
     if coming is None:
         if resumed is None:
-            result.info("no new tip to mail")
+            result.info(_("no new tip to mail"))
         return
     config = site.config
     if proof is not None:
@@ -249,15 +264,15 @@ def _mail(
     due_at = coming.send_at
     if due_at > now:
         if resumed is None:
-            when = short_datetime(due_at, config.site.language)
-            result.info(f"no new tip to mail; the next newsletter goes {when}")
+            when = short_datetime(due_at, cli_language())
+            result.info(_("no new tip to mail; the next newsletter goes {when}").format(when=when))
         return
     if config.newsletter.approval and approved_at(db, coming.digest) is None:
         since, first = hold(db, coming, now)
         message = (
-            f"the newsletter due {short_datetime(due_at, config.site.language)} "
+            f"the newsletter due {short_datetime(due_at, cli_language())} "
             f"({coming.draft.subject}) is waiting for approval since "
-            f"{short_datetime(since.astimezone(config.site.timezone), config.site.language)}; "
+            f"{short_datetime(since.astimezone(config.site.timezone), cli_language())}; "
             "'blogtool newsletter approve' lets it go at the next run"
         )
         result.warning(message)
@@ -268,16 +283,29 @@ def _mail(
         late = now - due_at
         hours, minutes = divmod(int(late.total_seconds()) // 60, 60)
         result.warning(
-            f"sending late: the newsletter was due "
-            f"{due_at.astimezone(config.site.timezone).isoformat()}, "
-            f"{hours} h {minutes} min ago (was the machine off?)"
+            _(
+                "sending late: the newsletter was due {isoformat}, {hours} h {minutes} "
+                "min ago (was the machine off?)"
+            ).format(
+                isoformat=due_at.astimezone(config.site.timezone).isoformat(),
+                hours=hours,
+                minutes=minutes,
+            )
         )
     # The issue carries exactly the items whose send time has come: what was proofed.
     issue = save_issue(db, coming.draft, now)
-    result.info(f"issue {issue.id} built: {issue.subject} ({len(issue.items)} items)")
+    result.info(
+        _("issue {id} built: {subject} ({items})").format(
+            id=issue.id, subject=issue.subject, items=items(len(issue.items))
+        )
+    )
     report = send_and_report(result, db, issue, send, now)
     if report.uncertain:
-        result.error(f"issue {issue.id}: {len(report.uncertain)} deliveries unconfirmed")
+        result.error(
+            _("issue {id}: {count} deliveries unconfirmed").format(
+                id=issue.id, count=len(report.uncertain)
+            )
+        )
 
 
 def _held(result: RunResult, site: Site, db: sqlite3.Connection, issue: Issue) -> bool:
@@ -285,8 +313,10 @@ def _held(result: RunResult, site: Site, db: sqlite3.Connection, issue: Issue) -
     if not site.config.newsletter.approval or approved_at(db, issue.digest) is not None:
         return False
     result.warning(
-        f"issue {issue.id} ({issue.subject}) is waiting for approval: "
-        f"'blogtool newsletter approve {issue.id}' lets it go at the next run"
+        _(
+            "issue {id} ({subject}) is waiting for approval: 'blogtool newsletter "
+            "approve {id}' lets it go at the next run"
+        ).format(id=issue.id, subject=issue.subject)
     )
     return True
 

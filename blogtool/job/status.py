@@ -10,6 +10,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from blogtool.content.model import Item, Kind, Site, Status
+from blogtool.i18n import _, cli_language, ngettext
 from blogtool.job.runner import next_due, site_fingerprint, weeks_without_tip
 from blogtool.mail import queue
 from blogtool.mail.issues import Issue, issues
@@ -79,35 +80,52 @@ def _coming(site: Site, db: sqlite3.Connection, now: dt.datetime) -> list[str]:
     if coming is None:
         return []
     config = site.config
-    lang, tz = config.site.language, config.site.timezone
+    lang, tz = cli_language(), config.site.timezone
 
     def when(value: str | dt.datetime) -> str:
         at = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
         return short_datetime(at.astimezone(tz), lang)
 
+    n = len(coming.items)
     lines = [
-        f"{coming.draft.subject}: due {when(coming.send_at)}, {len(coming.items)} items "
-        f"({', '.join(str(i.path) for i in coming.items)})"
+        ngettext(
+            "{subject}: due {when}, {n} item ({paths})",
+            "{subject}: due {when}, {n} items ({paths})",
+            n,
+        ).format(
+            subject=coming.draft.subject,
+            when=when(coming.send_at),
+            n=n,
+            paths=", ".join(str(i.path) for i in coming.items),
+        )
     ]
     news = config.newsletter
     proof = proofed(db, coming)
     if not news.proof_to:
-        lines.append("proof: none ([newsletter] proof_to is empty)")
+        lines.append(_("proof: none ([newsletter] proof_to is empty)"))
     elif proof is None:
-        lines.append(f"proof: not sent yet; goes {when(coming.send_at - news.proof_before)}")
+        lines.append(
+            _("proof: not sent yet; goes {when}").format(
+                when=when(coming.send_at - news.proof_before)
+            )
+        )
     elif proof[0] != coming.digest:
-        lines.append(f"proof: changed since the proof of {when(proof[1])}; a new one goes")
+        lines.append(
+            _("proof: changed since the proof of {when}; a new one goes").format(
+                when=when(proof[1])
+            )
+        )
     else:
-        lines.append(f"proof: sent {when(proof[1])}")
+        lines.append(_("proof: sent {when}").format(when=when(proof[1])))
     if news.approval:
         approved = approved_at(db, coming.digest)
         held = held_since(db, coming)
         if approved:
-            lines.append(f"approval: approved {when(approved)}")
+            lines.append(_("approval: approved {when}").format(when=when(approved)))
         elif held:
-            lines.append(f"approval: waiting for approval since {when(held)}")
+            lines.append(_("approval: waiting for approval since {when}").format(when=when(held)))
         else:
-            lines.append("approval: not approved yet ('blogtool newsletter approve')")
+            lines.append(_("approval: not approved yet ('blogtool newsletter approve')"))
     return lines
 
 
@@ -134,10 +152,13 @@ def bounce_rates(db: sqlite3.Connection, all_issues: list[Issue]) -> str:
     hard = sum(queue.bounce_counts(db, i.id)["hard"] for i in recent)
     complaints = sum(queue.bounce_counts(db, i.id)["complaint"] for i in recent)
     n = len(recent)
-    return (
-        f"{100 * hard / sent:.1f} % hard bounces, {100 * complaints / sent:.2f} % complaints "
-        f"over the last {n} issue{'s' * (n != 1)} ({sent} sent)"
-    )
+    return ngettext(
+        "{hard:.1f} % hard bounces, {complaints:.2f} % complaints over the last issue "
+        "({sent} sent)",
+        "{hard:.1f} % hard bounces, {complaints:.2f} % complaints over the last {n} issues "
+        "({sent} sent)",
+        n,
+    ).format(hard=100 * hard / sent, complaints=100 * complaints / sent, n=n, sent=sent)
 
 
 def bounce_warnings(site: Site, db: sqlite3.Connection, all_issues: list[Issue]) -> list[str]:
@@ -153,13 +174,28 @@ def bounce_warnings(site: Site, db: sqlite3.Connection, all_issues: list[Issue])
         hard, complaints = 100 * got["hard"] / sent, 100 * got["complaint"] / sent
         if hard > limits.max_hard_percent:
             found.append(
-                f"issue {issue.id}: {hard:.1f} % hard bounces ({got['hard']} of {sent}), over "
-                f"{limits.max_hard_percent:g} %"
+                _(
+                    "issue {id}: {hard:.1f} % hard bounces ({count} of {sent}), over {limit:g} %"
+                ).format(
+                    id=issue.id,
+                    hard=hard,
+                    count=got["hard"],
+                    sent=sent,
+                    limit=limits.max_hard_percent,
+                )
             )
         if complaints > limits.max_complaint_percent:
             found.append(
-                f"issue {issue.id}: {complaints:.2f} % complaints ({got['complaint']} of {sent}), "
-                f"over {limits.max_complaint_percent:g} %"
+                _(
+                    "issue {id}: {complaints:.2f} % complaints ({count} of {sent}), "
+                    "over {limit:g} %"
+                ).format(
+                    id=issue.id,
+                    complaints=complaints,
+                    count=got["complaint"],
+                    sent=sent,
+                    limit=limits.max_complaint_percent,
+                )
             )
     return found
 
@@ -170,23 +206,33 @@ def _problems(site: Site, db: sqlite3.Connection, all_issues: list[Issue]) -> li
     for issue in all_issues:
         failed = queue.count(db, issue.id, queue.Delivery.FAILED)
         if failed:
-            problems.append(f"issue {issue.id}: {failed} deliveries failed")
+            problems.append(
+                ngettext(
+                    "issue {id}: {n} delivery failed", "issue {id}: {n} deliveries failed", failed
+                ).format(id=issue.id, n=failed)
+            )
         if queue.uncertain_rows(db, issue.id):
-            problems.append(f"issue {issue.id}: unconfirmed deliveries; see --resend-uncertain")
+            problems.append(
+                _("issue {id}: unconfirmed deliveries; see --resend-uncertain").format(id=issue.id)
+            )
     problems += bounce_warnings(site, db, all_issues)
     mailbox = get_state(db, "bounces.error")
     if mailbox:
-        problems.append(f"bounce mailbox: {mailbox}")
+        problems.append(_("bounce mailbox: {error}").format(error=mailbox))
     run_error = get_state(db, "run.error")
     if run_error:
         at = get_state(db, "run.at")
         site_conf = site.config.site
         when = (
             short_datetime(
-                dt.datetime.fromisoformat(at).astimezone(site_conf.timezone), site_conf.language
+                dt.datetime.fromisoformat(at).astimezone(site_conf.timezone), cli_language()
             )
             if at
             else ""
         )
-        problems.append(f"last run ({when}): {run_error}" if when else f"last run: {run_error}")
+        problems.append(
+            _("last run ({when}): {error}").format(when=when, error=run_error)
+            if when
+            else _("last run: {error}").format(error=run_error)
+        )
     return problems

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from blogtool.config import Config
 from blogtool.errors import BlogtoolError, UsageError
+from blogtool.i18n import _
 from blogtool.mail.transports import from_keyring
 
 KEYRING_SERVICE = "blogtool-imap"
@@ -32,8 +33,10 @@ def imap_password(config: Config, from_env: str | None) -> str:
     if stored:
         return stored
     raise UsageError(
-        f"no IMAP password for {account}: set BLOGTOOL_IMAP_PASSWORD, or store it with "
-        f"'keyring set {KEYRING_SERVICE} {account}'"
+        _(
+            "no IMAP password for {account}: set BLOGTOOL_IMAP_PASSWORD, or store "
+            "it with 'keyring set {KEYRING_SERVICE} {account}'"
+        ).format(account=account, KEYRING_SERVICE=KEYRING_SERVICE)
     )
 
 
@@ -45,19 +48,23 @@ def fetch(config: Config, password: str, handle: Callable[[bytes], str]) -> Coun
 
     b = config.bounces
     if not b.imap_host or not b.user:
-        raise UsageError("[bounces] imap_host and user are not set in blogtool.toml")
+        raise UsageError(_("[bounces] imap_host and user are not set in blogtool.toml"))
     kind = {"ssl": MailBox, "starttls": MailBoxStartTls, "none": MailBoxUnencrypted}[b.security]
     where = f"{b.imap_host}:{b.port} as {b.user}"
     try:
         box = kind(b.imap_host, b.port, timeout=30)
     except Exception as exc:  # socket, TLS and protocol errors alike
         raise MailboxError(
-            f"cannot reach the bounce mailbox {b.imap_host}:{b.port}: {exc}"
+            _("cannot reach the bounce mailbox {imap_host}:{port}: {exc}").format(
+                imap_host=b.imap_host, port=b.port, exc=exc
+            )
         ) from None
     try:
         box.login(b.user, password, initial_folder=b.folder)
     except Exception as exc:
-        raise MailboxError(f"cannot log in to the bounce mailbox {where}: {exc}") from None
+        raise MailboxError(
+            _("cannot log in to the bounce mailbox {where}: {exc}").format(where=where, exc=exc)
+        ) from None
     counts: Counter[str] = Counter()
     try:
         if not box.folder.exists(b.processed_folder):
@@ -69,7 +76,9 @@ def fetch(config: Config, password: str, handle: Callable[[bytes], str]) -> Coun
         if done:
             box.move(done, b.processed_folder)
     except Exception as exc:
-        raise MailboxError(f"the bounce mailbox {where} failed: {exc}") from None
+        raise MailboxError(
+            _("the bounce mailbox {where} failed: {exc}").format(where=where, exc=exc)
+        ) from None
     finally:
         with contextlib.suppress(Exception):
             box.logout()
@@ -83,7 +92,11 @@ def messages_in(source: Path | None, stdin: bytes | None = None) -> Iterator[byt
         return
     if source.is_dir():
         if not (source / "cur").is_dir() and not (source / "new").is_dir():
-            raise UsageError(f"{source}: a directory that is not a Maildir (no cur/ or new/)")
+            raise UsageError(
+                _("{source}: a directory that is not a Maildir (no cur/ or new/)").format(
+                    source=source
+                )
+            )
         maildir = mailbox.Maildir(source, create=False)
         for key in maildir.iterkeys():
             yield maildir.get_bytes(key)

@@ -161,7 +161,7 @@ class MessageFactory:
         if not base:
             return ""
         token = make_link_token(self.secret, "prefs", recipient.subscriber_id, recipient.email_key)
-        return f"{base}installningar?t={token}"
+        return f"{base}{self.config.web_path('preferences')}?t={token}"
 
     def return_path(self, recipient: Recipient) -> str:
         """The envelope sender: with [newsletter] return_path, one per delivery (VERP), so a

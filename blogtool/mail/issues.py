@@ -17,6 +17,7 @@ from markupsafe import Markup
 from blogtool.config import Config, MailingList
 from blogtool.content.model import Item, Kind, Site
 from blogtool.errors import UsageError
+from blogtool.i18n import _
 from blogtool.mail.plaintext import html_to_text
 from blogtool.mail.subject import headlines, issue_context
 from blogtool.site import images, pictures
@@ -33,7 +34,7 @@ PREFERENCES_PLACEHOLDER = "@@BLOGTOOL-PREFERENCES-URL@@"
 def with_sample_links(part: str, config: Config) -> str:
     """A stored part with example links where each reader's own go (for previews)."""
     sample = config.newsletter.unsubscribe_url + "?t=exempel"
-    preferences = (config.web.base_url or "") + "installningar?t=exempel"
+    preferences = (config.web.base_url or "") + config.web_path("preferences") + "?t=exempel"
     return part.replace(UNSUBSCRIBE_PLACEHOLDER, sample).replace(
         PREFERENCES_PLACEHOLDER, preferences
     )
@@ -152,7 +153,11 @@ def get_issue(db: sqlite3.Connection, issue_id: int) -> Issue:
     if row is None:
         known = [str(r[0]) for r in db.execute("SELECT id FROM issues ORDER BY id")]
         hint = f"known issues: {', '.join(known)}" if known else "no issue has been built yet"
-        raise UsageError(f"no newsletter issue {issue_id}; {hint} (see 'blogtool newsletter list')")
+        raise UsageError(
+            _("no newsletter issue {issue_id}; {hint} (see 'blogtool newsletter list')").format(
+                issue_id=issue_id, hint=hint
+            )
+        )
     return Issue.from_row(row)
 
 
@@ -246,7 +251,7 @@ def render_issue(
     subject, preheader, heading, letter_name = headlines(config, word, context, mailing_list)
     links = urls.sources(i for i in site.items if i.date is not None and i.date <= send_at)
     lead = context["lead"]
-    made, _ = images.prepare(config, pictures.wanted(site, ordered), jobs=1)
+    made, _failed = images.prepare(config, pictures.wanted(site, ordered), jobs=1)
     pics = pictures.Pictures(config, made, urls.href, urls.absolute)
     entries = []
     for item in ordered:

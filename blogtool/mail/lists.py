@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from blogtool.config import Config
 from blogtool.errors import UsageError, unknown
+from blogtool.i18n import _
 from blogtool.store import utc_now_iso
 
 
@@ -31,7 +32,7 @@ def check_lists(config: Config, keys: Iterable[str]) -> list[str]:
     known = list(config.lists)
     for key in chosen:
         if key not in config.lists:
-            raise UsageError(unknown(f"list {key!r}", key, known))
+            raise UsageError(unknown(_("list {key!r}").format(key=key), key, known))
     return [k for k in known if k in chosen]
 
 

@@ -95,7 +95,7 @@ def proofed(db: sqlite3.Connection, coming: Coming) -> tuple[str, str] | None:
     value = get_state(db, f"proof.{coming.key}")
     if not value:
         return None
-    digest, _, at = value.partition(" ")
+    digest, _sep, at = value.partition(" ")
     return digest, at
 
 

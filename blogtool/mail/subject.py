@@ -12,6 +12,7 @@ import jinja2
 from blogtool.config import Config, MailingList, Service
 from blogtool.content.model import Item, Kind
 from blogtool.errors import ConfigError
+from blogtool.i18n import _
 from blogtool.site.templates import make_environment
 
 
@@ -26,7 +27,9 @@ def _line(
         line = env.from_string(source).render(**context)
     except jinja2.TemplateError as exc:
         raise ConfigError(
-            f"{config.path}: {key}: {exc}; available: {', '.join(sorted(context))}, site"
+            _("{path}: {key}: {exc}; available: {join}, site").format(
+                path=config.path, key=key, exc=exc, join=", ".join(sorted(context))
+            )
         ) from None
     return " ".join(line.split())
 

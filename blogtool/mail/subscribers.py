@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from blogtool.errors import BlogtoolError, UsageError
+from blogtool.i18n import _
 from blogtool.store import script, transaction, utc_now_iso
 
 
@@ -140,7 +141,7 @@ def get(db: sqlite3.Connection, address: str) -> Subscriber | None:
 def require(db: sqlite3.Connection, address: str) -> Subscriber:
     subscriber = get(db, address)
     if subscriber is None:
-        raise UsageError(f"{address}: no such subscriber")
+        raise UsageError(_("{address}: no such subscriber").format(address=address))
     return subscriber
 
 
@@ -311,21 +312,29 @@ def import_csv(
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"{path}: cannot be read: {exc.strerror}") from None
+        raise UsageError(
+            _("{path}: cannot be read: {strerror}").format(path=path, strerror=exc.strerror)
+        ) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise UsageError(f"{path}:{line}: not UTF-8; save the file as UTF-8 (CSV)") from None
+        raise UsageError(
+            _("{path}:{line}: not UTF-8; save the file as UTF-8 (CSV)").format(path=path, line=line)
+        ) from None
     rows = _csv_lines(text)
     first = next(rows, None)
     if first is None or isinstance(first[1], str):
-        raise UsageError(f"{path}: empty or not CSV; expected a header line 'email,name'")
+        raise UsageError(
+            _("{path}: empty or not CSV; expected a header line 'email,name'").format(path=path)
+        )
     header = first[1]
     columns = [h.strip().lower() for h in header]
     if "email" not in columns:
         raise UsageError(
-            f"{path}:1: expected a header with an 'email' column (and 'name'), got {header}"
+            _(
+                "{path}:1: expected a header with an 'email' column (and 'name'), got {header}"
+            ).format(path=path, header=header)
         )
     email_col = columns.index("email")
     name_col = columns.index("name") if "name" in columns else None

@@ -17,6 +17,7 @@ from typing import Protocol
 from blogtool.config import Config, SmtpConfig
 from blogtool.errors import UsageError
 from blogtool.files import write_atomic
+from blogtool.i18n import _
 from blogtool.mail import smtpwire
 from blogtool.mail.smtpwire import (
     ConnectionFailure,
@@ -71,7 +72,7 @@ def send_one(transport: Transport, sender: str, recipient: str, data: bytes, nam
     """One message, start to end; raises what became of it."""
     envelope = Envelope(sender, recipient, len(data))
     transport.begin(envelope)
-    error, _ = transport.finish(data, envelope, name)
+    error, _reply = transport.finish(data, envelope, name)
     if error is not None:
         raise error
 
@@ -243,6 +244,8 @@ def smtp_password(
     if answer:
         return answer
     raise UsageError(
-        f"no SMTP password for {account}: set BLOGTOOL_SMTP_PASSWORD, or store it with "
-        f"'keyring set {KEYRING_SERVICE} {account}'"
+        _(
+            "no SMTP password for {account}: set BLOGTOOL_SMTP_PASSWORD, or store "
+            "it with 'keyring set {KEYRING_SERVICE} {account}'"
+        ).format(account=account, KEYRING_SERVICE=KEYRING_SERVICE)
     )

@@ -21,6 +21,7 @@ from blogtool.content.kinds import Status
 from blogtool.content.model import Site
 from blogtool.errors import UsageError
 from blogtool.files import link_path, write_atomic
+from blogtool.i18n import _, ngettext
 from blogtool.site import engine, images, pages, pictures, releases, search
 from blogtool.site.engine import BuildError, Progress, output_file
 from blogtool.site.plan import plan
@@ -57,10 +58,19 @@ class BuildResult:
     def summary(self) -> str:
         made = ""
         if self.pictures:
-            made = f", {self.pictures} {'picture' if self.pictures == 1 else 'pictures'} made"
-        return (
-            f"Built {self.output}: {self.written} written, {self.skipped} unchanged, "
-            f"{self.removed} removed{made} in {self.seconds:.2f} s"
+            made = ngettext(", {n} picture made", ", {n} pictures made", self.pictures).format(
+                n=self.pictures
+            )
+        return _(
+            "Built {output}: {written} written, {skipped} unchanged, {removed} removed{made} "
+            "in {seconds:.2f} s"
+        ).format(
+            output=self.output,
+            written=self.written,
+            skipped=self.skipped,
+            removed=self.removed,
+            made=made,
+            seconds=self.seconds,
         )
 
 
@@ -69,22 +79,30 @@ def check_output_dir(config: Config, output: Path) -> Path:
     out = link_path(output)  # the output itself is a symlink to the live release
     root = config.root.resolve()
     if out == root:
-        raise UsageError(f"output directory {output} is the site itself; choose e.g. public/")
+        raise UsageError(
+            _("output directory {output} is the site itself; choose e.g. public/").format(
+                output=output
+            )
+        )
     for directory in (config.posts_dir, config.tips_dir, config.templates_dir, config.state_dir):
         d = directory.resolve()
         # The preview lives inside the state directory; anywhere else inside a source is refused.
         inside = out.is_relative_to(d) and directory != config.state_dir
         if out == d or d.is_relative_to(out) or inside:
             raise UsageError(
-                f"output directory {output} is or contains {d.relative_to(root)}/; "
-                "it would overwrite the site's sources; choose e.g. public/"
+                _(
+                    "output directory {output} is or contains {relative_to}/; it would "
+                    "overwrite the site's sources; choose e.g. public/"
+                ).format(output=output, relative_to=d.relative_to(root))
             )
     if out.exists() and not out.is_dir():
-        raise UsageError(f"output {output} exists and is not a directory")
+        raise UsageError(_("output {output} exists and is not a directory").format(output=output))
     if out.is_symlink() and not releases.is_release_link(out):
         raise UsageError(
-            f"output {output} is a symbolic link blogtool did not make; "
-            "point [build] output at a directory"
+            _(
+                "output {output} is a symbolic link blogtool did not make; point "
+                "[build] output at a directory"
+            ).format(output=output)
         )
     return out
 
@@ -107,10 +125,12 @@ def refuse_public_preview(config: Config, output: Path) -> None:
     """A preview (drafts, scheduled items) never goes where the public site is built."""
     if link_path(output) == config.output_dir:
         raise UsageError(
-            f"a preview with drafts or scheduled items never goes into {config.build.output}/, "
-            "which is what gets published; look at it with 'blogtool serve' (it shows both), "
-            "or build it elsewhere with --output, e.g. 'blogtool build --drafts --future "
-            "--output /tmp/forhandsvisning'"
+            _(
+                "a preview with drafts or scheduled items never goes into {output}/, "
+                "which is what gets published; look at it with 'blogtool serve' (it "
+                "shows both), or build it elsewhere with --output, e.g. 'blogtool "
+                "build --drafts --future --output /tmp/forhandsvisning'"
+            ).format(output=config.build.output)
         )
 
 
@@ -213,8 +233,10 @@ def build(
     releases.clean_up(output)  # what a killed build left behind
     if not old and releases.foreign_directory(output):
         raise UsageError(
-            f"output {output} already holds files blogtool did not write; "
-            "choose a new or empty directory"
+            _(
+                "output {output} already holds files blogtool did not write; choose a "
+                "new or empty directory"
+            ).format(output=output)
         )
     if todo or stale or not releases.is_release_link(output):
         label = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")

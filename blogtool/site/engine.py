@@ -19,6 +19,7 @@ from pathlib import Path
 
 from blogtool.errors import BlogtoolError
 from blogtool.files import remove, write_atomic
+from blogtool.i18n import _
 
 MANIFEST_VERSION = 1
 PARALLEL_THRESHOLD = 150  # below this many pages a process pool costs more than it saves
@@ -54,7 +55,9 @@ def check_unique(pages: list[Page]) -> None:
     for page in pages:
         out = output_file(page.path)
         if out in seen:
-            raise BuildError(f"two pages would be written to {out}; check slugs and tags")
+            raise BuildError(
+                _("two pages would be written to {out}; check slugs and tags").format(out=out)
+            )
         seen.add(out)
 
 
@@ -131,7 +134,7 @@ def _render_all(
         if progress is not None:
             progress(n)
         if fail_after is not None and done >= fail_after:
-            raise BuildError(f"injected failure after {done} pages")
+            raise BuildError(_("injected failure after {done} pages").format(done=done))
 
     if len(todo) < PARALLEL_THRESHOLD or jobs < 2:
         for page in todo:

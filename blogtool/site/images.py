@@ -26,7 +26,6 @@ from blogtool.files import private_dir, write_atomic
 MAIL_WIDTH = 600  # the newsletter's column; its picture is made at twice that for sharp screens
 SHARE_WIDTH = 1200  # og:image: what Facebook, LinkedIn and Teams ask for
 RECIPE = "3"  # bump when the way pictures are made changes: every cached picture is made again
-OUT = "bilder"  # site/urls.PICTURE_DIR
 FALLBACK = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "GIF": ("png", "image/png")}
 
 
@@ -141,7 +140,7 @@ def _picture(config: Config, source: str, digest: str, folder: Path) -> Picture:
     name = _name(source)
     variants = []
     for width, height, ext, mime in meta["variants"]:
-        path = f"{OUT}/{digest[:12]}/{name}-{width}.{ext}"
+        path = f"{config.urls.pictures}/{digest[:12]}/{name}-{width}.{ext}"
         variants.append(Variant(width, height, path, mime, folder / f"{width}.{ext}"))
     return Picture(source, meta["width"], meta["height"], tuple(variants))
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import struct
 
+from blogtool.i18n import _
+
 # JPEG segments kept: JFIF (APP0), the ICC colour profile (APP2) and Adobe's colour transform
 # (APP14); every other APPn and COM goes.
 _JPEG_KEEP = {0xE0, 0xE2, 0xEE}
@@ -28,16 +30,18 @@ def without_metadata(data: bytes, name: str) -> bytes:
     try:
         return handler(data)
     except (IndexError, struct.error, ValueError) as exc:
-        raise MetadataError(f"not a readable {suffix.upper()} file ({exc})") from None
+        raise MetadataError(
+            _("not a readable {upper} file ({exc})").format(upper=suffix.upper(), exc=exc)
+        ) from None
 
 
 def _jpeg(data: bytes) -> bytes:
     if data[:2] != b"\xff\xd8":
-        raise ValueError("no start-of-image marker")
+        raise ValueError(_("no start-of-image marker"))
     out, i, orientation = [b"\xff\xd8"], 2, 1
     while i < len(data):
         if data[i] != 0xFF:
-            raise ValueError(f"no marker at byte {i}")
+            raise ValueError(_("no marker at byte {i}").format(i=i))
         marker = data[i + 1]
         if marker == 0xFF:  # fill byte
             i += 1
@@ -57,7 +61,7 @@ def _jpeg(data: bytes) -> bytes:
             out.append(segment)
         i += 2 + length
     else:
-        raise ValueError("no picture data")
+        raise ValueError(_("no picture data"))
     if orientation != 1:  # a minimal EXIF with the orientation alone, after SOI (and JFIF)
         out.insert(2 if out[1][:2] == b"\xff\xe0" else 1, _orientation_exif(orientation))
     return b"".join(out)
@@ -86,14 +90,14 @@ def _orientation_exif(orientation: int) -> bytes:
 
 def _png(data: bytes) -> bytes:
     if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("no PNG signature")
+        raise ValueError(_("no PNG signature"))
     out, i = [data[:8]], 8
     while i < len(data):
         (length,) = struct.unpack(">I", data[i : i + 4])
         kind = data[i + 4 : i + 8]
         chunk = data[i : i + 12 + length]
         if len(chunk) != 12 + length:
-            raise ValueError("a chunk is cut short")
+            raise ValueError(_("a chunk is cut short"))
         if kind not in _PNG_DROP:
             out.append(chunk)
         i += 12 + length
@@ -104,7 +108,7 @@ def _png(data: bytes) -> bytes:
 
 def _webp(data: bytes) -> bytes:
     if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
-        raise ValueError("no RIFF/WEBP header")
+        raise ValueError(_("no RIFF/WEBP header"))
     chunks, i = [], 12
     while i + 8 <= len(data):
         kind = data[i : i + 4]

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from blogtool.files import remove, write_atomic
+from blogtool.i18n import _
 from blogtool.site.engine import BuildError, Page, Progress, output_file, render_into
 
 
@@ -115,7 +116,11 @@ def publish(
     try:
         release, had = _new_release(output, label)
     except OSError as exc:
-        raise BuildError(f"{output}: cannot write there ({exc.strerror})") from None
+        raise BuildError(
+            _("{output}: cannot write there ({strerror})").format(
+                output=output, strerror=exc.strerror
+            )
+        ) from None
     try:
         render_into(release, todo, jobs, progress, fail_after)
         live = live_release(output)
@@ -218,7 +223,9 @@ def _link_unchanged(
             continue
         name = output_file(page.path)
         if live is None:
-            raise BuildError(f"{name}: no live release to take the unchanged page from")
+            raise BuildError(
+                _("{name}: no live release to take the unchanged page from").format(name=name)
+            )
         target, source = f"{base}/{name}", f"{live}/{name}"
         if recycled and _same_file(target, source):
             continue  # unchanged since the reused release was made
@@ -231,7 +238,9 @@ def _link_unchanged(
         try:
             _link(source, target)
         except FileNotFoundError:
-            raise BuildError(f"{live / name} is missing; run the build again") from None
+            raise BuildError(
+                _("{value} is missing; run the build again").format(value=live / name)
+            ) from None
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -266,7 +275,9 @@ def rollback(output: Path) -> Path:
     """Serve the previous release again (and keep the current one as the previous)."""
     previous = previous_link(output)
     if not is_release_link(previous, output) or not is_release_link(output):
-        raise BuildError(f"{output}: there is no previous release to go back to")
+        raise BuildError(
+            _("{output}: there is no previous release to go back to").format(output=output)
+        )
     back, current = previous.resolve(), output.resolve()
     _replace_link(output, back)
     _replace_link(previous, current)

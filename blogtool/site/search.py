@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from blogtool.i18n import _
 from blogtool.site.engine import BuildError
 from blogtool.site.urls import SEARCH_INDEX_DIR
 
@@ -28,9 +29,11 @@ def index(release: Path, series: str) -> set[str]:
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise BuildError(f"the search index could not be made: {exc}") from None
+        raise BuildError(_("the search index could not be made: {exc}").format(exc=exc)) from None
     if done.returncode != 0:
         reason = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise BuildError(f"the search index could not be made (Pagefind): {' '.join(reason)}")
+        raise BuildError(
+            _("the search index could not be made (Pagefind): {join}").format(join=" ".join(reason))
+        )
     out = release / SEARCH_INDEX_DIR
     return {p.relative_to(release).as_posix() for p in out.rglob("*") if p.is_file()}

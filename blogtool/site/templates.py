@@ -21,6 +21,7 @@ from blogtool.config import Config
 from blogtool.content.model import Item
 from blogtool.errors import BlogtoolError
 from blogtool.files import check_source, private_dir
+from blogtool.i18n import _
 from blogtool.site.render import excerpt
 from blogtool.site.sharing import og_locale
 from blogtool.site.urls import Urls
@@ -103,12 +104,12 @@ def make_environment(
     web_base = urlsplit(config.web.base_url or "")
     same_host = web_base.netloc == urlsplit(config.site.base_url).netloc
 
-    def web_href(path: str) -> str:
-        """A link to the reader service: root-relative on the site's own host (it then works
-        wherever the site is served), absolute on another."""
+    def web_href(route: str) -> str:
+        """A link to a page of the reader service (``web_href("my_data")``): root-relative on
+        the site's own host (it then works wherever the site is served), absolute on another."""
         if not config.web.base_url:
             return ""
-        return (web_base.path if same_host else config.web.base_url) + path
+        return (web_base.path if same_host else config.web.base_url) + config.web_path(route)
 
     env.globals.update(
         # Pages of the site replace these with the build's made pictures (``pages.SiteView``);
@@ -168,10 +169,12 @@ def render(env: jinja2.Environment, name: str, config: Config, **context: Any) -
 def _template_error(exc: Exception, config: Config) -> TemplateError:
     if isinstance(exc, jinja2.TemplateSyntaxError):
         return TemplateError(
-            f"{_display(exc.filename, config)}:{exc.lineno}: template syntax error: {exc.message}"
+            _("{display}:{lineno}: template syntax error: {message}").format(
+                display=_display(exc.filename, config), lineno=exc.lineno, message=exc.message
+            )
         )
     if isinstance(exc, jinja2.TemplateNotFound):
-        return TemplateError(f"template not found: {exc.name}")
+        return TemplateError(_("template not found: {name}").format(name=exc.name))
     # Undefined variables and errors raised inside a template.
     where = _template_frame(exc, config)
     kind = "undefined variable" if isinstance(exc, jinja2.UndefinedError) else "template error"

@@ -10,23 +10,24 @@ from blogtool.config import Config
 from blogtool.content.model import Item, Kind
 from blogtool.slugs import slugify
 
-TAG_DIR = "tagg"
-SERVICE_DIR = "tjanst"
-ARCHIVE_DIR = "arkiv"
-PAGE_DIR = "sida"
-SEARCH_DIR = "sok"
 STATIC_DIR = "static"
-PICTURE_DIR = "bilder"  # made pictures; keep in step with site/images.OUT
 MEDIA_DIR = "media"  # the site's own media/ folder, when an SVG is published from it
 SEARCH_INDEX_DIR = "pagefind"
 FEED_NAMES = ("feed.xml", "atom.xml")
+#: The [urls] words that name a folder of the published site.
+SITE_SEGMENTS = ("tag", "archive", "service", "page", "search", "pictures")
+
+
+def segments(config: Config) -> dict[str, str]:
+    """The site's folders by [urls] key: {'tag': 'tagg', ...}."""
+    return {key: getattr(config.urls, key) for key in SITE_SEGMENTS}
 
 
 def reserved_slugs(config: Config) -> set[str]:
     """Top-level names the site's own pages use; a post with one of them as its slug would
     overwrite (or be overwritten by) them."""
-    names = {config.tips.slug, TAG_DIR, SERVICE_DIR, ARCHIVE_DIR, PAGE_DIR, STATIC_DIR}
-    names |= {SEARCH_DIR, PICTURE_DIR, MEDIA_DIR, SEARCH_INDEX_DIR}
+    names = {config.tips.slug, STATIC_DIR, MEDIA_DIR, SEARCH_INDEX_DIR}
+    names |= set(segments(config).values())
     return names | {name.split(".")[0] for name in FEED_NAMES}
 
 
@@ -38,36 +39,39 @@ class Urls:
         self.base = config.site.base_url
         self.prefix = urlsplit(self.base).path or "/"
         self.series = config.tips.slug + "/"
+        u = config.urls
+        self.tag_dir, self.archive_dir, self.service_dir = u.tag, u.archive, u.service
+        self.page_dir, self.search_dir, self.picture_dir = u.page, u.search, u.pictures
 
     # paths -----------------------------------------------------------------------------------
     def item(self, item: Item) -> str:
         return f"{self.series}{item.slug}/" if item.kind is Kind.TIP else f"{item.slug}/"
 
     def home(self, page: int = 1) -> str:
-        return "" if page == 1 else f"{PAGE_DIR}/{page}/"
+        return "" if page == 1 else f"{self.page_dir}/{page}/"
 
     def tag(self, tag: str) -> str:
-        return f"{TAG_DIR}/{slugify(tag) or 'tagg'}/"
+        return f"{self.tag_dir}/{slugify(tag) or self.tag_dir}/"
 
     def tag_index(self) -> str:
-        return f"{TAG_DIR}/"
+        return f"{self.tag_dir}/"
 
     def service(self, key: str) -> str:
-        return f"{SERVICE_DIR}/{key}/"
+        return f"{self.service_dir}/{key}/"
 
     def service_index(self) -> str:
-        return f"{SERVICE_DIR}/"
+        return f"{self.service_dir}/"
 
     def archive_year(self, year: int) -> str:
-        return f"{ARCHIVE_DIR}/{year}/"
+        return f"{self.archive_dir}/{year}/"
 
     def search(self) -> str:
-        return f"{SEARCH_DIR}/"
+        return f"{self.search_dir}/"
 
     def archive(self, month: dt.date | None = None) -> str:
         if month is None:
-            return f"{ARCHIVE_DIR}/"
-        return f"{ARCHIVE_DIR}/{month.year}/{month.month:02d}/"
+            return f"{self.archive_dir}/"
+        return f"{self.archive_dir}/{month.year}/{month.month:02d}/"
 
     def feed(self, series: bool = False, atom: bool = False) -> str:
         name = FEED_NAMES[1] if atom else FEED_NAMES[0]

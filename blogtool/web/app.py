@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from blogtool.config import Config
+from blogtool.config import Config, default_addresses
 from blogtool.errors import BlogtoolError
 from blogtool.mail import lists, outgoing, privacy, queue, signups, subscribers
 from blogtool.mail.readermail import reader_message
@@ -70,16 +70,23 @@ class ReaderService:
         base = config.web.base_url
         self.base_path = urlsplit(base).path if base else None
         self.legacy_unsubscribe = urlsplit(config.newsletter.unsubscribe_url).path.rstrip("/")
-        self.routes: dict[str, tuple[set[str], Callable[[Request], Response]]] = {
-            "": ({"GET"}, self.signup_page),
-            "prenumerera": ({"POST"}, self.signup),
-            "bekrafta": ({"GET", "POST"}, self.confirm),
-            "installningar": ({"GET", "POST"}, self.preferences),
-            "avregistrera": ({"GET", "POST"}, self.unsubscribe),
-            "mina-uppgifter": ({"GET", "POST"}, self.my_data),
-            "mina-uppgifter/radera": ({"POST"}, self.erase),
-            "halsa": ({"GET"}, self.health),
+        handlers: dict[str, tuple[set[str], Callable[[Request], Response]]] = {
+            "home": ({"GET"}, self.signup_page),
+            "subscribe": ({"POST"}, self.signup),
+            "confirm": ({"GET", "POST"}, self.confirm),
+            "preferences": ({"GET", "POST"}, self.preferences),
+            "unsubscribe": ({"GET", "POST"}, self.unsubscribe),
+            "my_data": ({"GET", "POST"}, self.my_data),
+            "erase": ({"POST"}, self.erase),
         }
+        # Each page answers at its [urls] address and at the default one of every language,
+        # so links in mail sent before a rename (or a change of language) keep working.
+        self.routes: dict[str, tuple[str, set[str], Callable[[Request], Response]]] = {}
+        for config_then in (*default_addresses(config), config):
+            for route, (methods, handler) in handlers.items():
+                self.routes[config_then.web_path(route)] = (route, methods, handler)
+        for path in ("halsa", "health"):
+            self.routes[path] = ("health", {"GET"}, self.health)
 
     # --- WSGI -----------------------------------------------------------------------------------
 
@@ -103,7 +110,7 @@ class ReaderService:
     def route_of(self, path: str) -> str | None:
         """The route a request path belongs to, or None if it is not the service's."""
         if path.rstrip("/") == self.legacy_unsubscribe:
-            return "avregistrera"
+            return self.config.web_path("unsubscribe")
         if self.base_path is not None and (path + "/").startswith(self.base_path):
             return path[len(self.base_path) :].strip("/")
         return None
@@ -112,9 +119,11 @@ class ReaderService:
         route = self.route_of(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
         if route is None:
             raise Refused(404, "not-found")
-        if route not in self.routes or (self.base_path is None and route != "avregistrera"):
+        if route not in self.routes:
             raise Refused(404, "not-found")
-        methods, handler = self.routes[route]
+        name, methods, handler = self.routes[route]
+        if self.base_path is None and name != "unsubscribe":
+            raise Refused(404, "not-found")
         allowed = methods | ({"HEAD"} if "GET" in methods else set())
         if method not in allowed:
             raise Refused(405, "method", [("Allow", ", ".join(sorted(allowed)))])
@@ -127,9 +136,13 @@ class ReaderService:
         )
         if request.method == "POST":
             request.form = read_form(environ)
-            if route != "avregistrera":  # mail clients post one-click unsubscribes themselves
+            if name != "unsubscribe":  # mail clients post one-click unsubscribes themselves
                 check_origin(self.config, request)
         return handler(request)
+
+    def link(self, route: str, token: str) -> str:
+        """A signed link to one of the service's pages, as mail carries it."""
+        return f"{self.config.web.base_url}{self.config.web_path(route)}?t={token}"
 
     # --- pages ----------------------------------------------------------------------------------
 
@@ -182,7 +195,7 @@ class ReaderService:
         data = reader_message(
             self.config, "confirm", pending.email, self.now(), self.env,
             reader_name=pending.name, lists=self.list_names(pending.lists),
-            confirm_url=f"{self.config.web.base_url}bekrafta?t={token}", expires=expires,
+            confirm_url=self.link("confirm", token), expires=expires,
         )  # fmt: skip
         outgoing.enqueue(db, "confirm", pending.email_key, pending.email, data, self.now())
         self.wake()
@@ -231,7 +244,7 @@ class ReaderService:
     def preferences_url(self, subscriber: subscribers.Subscriber) -> str:
         key = subscribers.email_key(subscriber.email)
         token = make_link_token(self.secret, "prefs", subscriber.id, key)
-        return f"{self.config.web.base_url}installningar?t={token}"
+        return self.link("preferences", token)
 
     def unsubscribe_url(self, subscriber: subscribers.Subscriber) -> str:
         token = make_token(self.secret, subscriber.id, subscribers.email_key(subscriber.email))
@@ -306,7 +319,7 @@ class ReaderService:
             )
             data = reader_message(
                 self.config, "my-data", subscriber.email, now, self.env,
-                data_url=f"{self.config.web.base_url}mina-uppgifter?t={token}",
+                data_url=self.link("my_data", token),
                 expires=expires.astimezone(self.config.site.timezone),
             )  # fmt: skip
             outgoing.enqueue(db, "my-data", key, subscriber.email, data, now)

@@ -1,0 +1,118 @@
+"""Languages: the catalogues are complete, nothing user-visible escapes them, and the command line
+and the site choose their languages separately."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from blogtool import catalogues, i18n
+
+from .conftest import REPO
+
+PACKAGE = REPO / "blogtool"
+
+
+def test_every_marked_string_is_in_both_catalogues_translated_and_compiled():
+    assert list(catalogues.problems()) == []
+
+
+def test_the_catalogue_check_finds_a_missing_and_an_empty_entry(tmp_path, monkeypatch):
+    # The check above must be able to fail: drop one Swedish entry and empty another.
+    from babel.messages.pofile import read_po, write_po
+
+    locale = tmp_path / "locale"
+    for lang in catalogues.LANGUAGES:
+        folder = locale / lang / "LC_MESSAGES"
+        folder.mkdir(parents=True)
+        for suffix in (".po", ".mo"):
+            name = f"blogtool{suffix}"
+            (folder / name).write_bytes(
+                (i18n.LOCALE_DIR / lang / "LC_MESSAGES" / name).read_bytes()
+            )
+    po = locale / "sv" / "LC_MESSAGES" / "blogtool.po"
+    catalog = read_po(po.open("rb"), locale="sv")
+    del catalog["(nothing matches)"]
+    catalog["-- empty --"].string = ""
+    with po.open("wb") as f:
+        write_po(f, catalog)
+    monkeypatch.setattr(catalogues, "LOCALE_DIR", locale)
+    found = list(catalogues.problems())
+    assert "sv: missing (nothing matches)" in found
+    assert "sv: empty '-- empty --'" in found
+    assert "sv: blogtool.mo is not compiled from blogtool.po; run make i18n" in found
+
+
+# Calls whose text a person reads: the message must be marked for the catalogue (or be built
+# from values that are), never a bare literal.
+SHOWN = {"echo", "secho", "info", "warning", "error", "fail"}
+
+
+def _bare_text(node: ast.AST) -> bool:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return bool(re.search(r"[A-Za-z]{3,} [A-Za-z]{2,}", node.value))
+    if isinstance(node, ast.JoinedStr):
+        text = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+        return bool(re.search(r"[A-Za-z]{3,} [A-Za-z]{2,}", text))
+    return False
+
+
+def _unmarked(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        shown = []
+        if (name in SHOWN and len(node.args) == 1) or (
+            name.endswith("Error") and name not in ("RuntimeError", "TypeError") and node.args
+        ):  # more is a logger's "%s" format: for logs
+            shown.append(node.args[0])
+        elif name == "Problem" and len(node.args) >= 2:
+            shown.append(node.args[1])
+        found += [f"{path.relative_to(REPO)}:{arg.lineno}" for arg in shown if _bare_text(arg)]
+    return found
+
+
+@pytest.mark.parametrize(
+    "folder", ["cli", "job", "content", "config", "site", "mail", "importer", "web"]
+)
+def test_no_message_a_person_reads_is_a_bare_literal(folder):
+    unmarked = [line for p in sorted((PACKAGE / folder).glob("*.py")) for line in _unmarked(p)]
+    assert unmarked == []
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"LANG": "sv_SE.UTF-8"}, "sv"),
+        ({"LANG": "C.UTF-8"}, "en"),
+        ({"LANG": "C"}, "en"),
+        ({}, "en"),
+        ({"LANG": "de_DE.UTF-8"}, "en"),  # no German catalogue: English
+        ({"LANG": "en_GB.UTF-8", "LC_MESSAGES": "sv_FI.UTF-8"}, "sv"),
+        ({"LANG": "sv_SE.UTF-8", "LC_ALL": "C.UTF-8"}, "en"),
+        ({"LANG": "sv_SE.UTF-8", "BLOGTOOL_LANG": "en"}, "en"),
+        ({"LANG": "C.UTF-8", "BLOGTOOL_LANG": "sv"}, "sv"),
+        ({"LANGUAGE": "sv:en", "LANG": "C.UTF-8"}, "sv"),
+    ],
+)
+def test_the_command_line_language_comes_from_the_environment(environ, expected):
+    assert i18n.language_from(environ) == expected
+
+
+def test_plurals_are_right_in_both_languages():
+    sv, en = i18n.reader("sv"), i18n.reader("en")
+    assert [sv.ngettext("{n} draft", "{n} drafts", n).format(n=n) for n in (1, 2)] == [
+        "1 utkast",
+        "2 utkast",
+    ]
+    assert [en.ngettext("{n} draft", "{n} drafts", n).format(n=n) for n in (1, 2)] == [
+        "1 draft",
+        "2 drafts",
+    ]
+    assert sv.ngettext("{n} item", "{n} items", 3).format(n=3) == "3 texter"
