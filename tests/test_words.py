@@ -43,8 +43,8 @@ def test_footnote_backlink_and_image_label_come_from_words(sample_site, run, mon
 
 def test_a_site_rewords_a_phrase_by_overriding_words(sample_site, run):
     words = (PACKAGE_TEMPLATES / "words.txt").read_text("utf-8")
-    reworded = words.replace("Ämne: {{ name }}", "Om {{ name }}").replace(
-        "%}Arkiv{%", "%}Allt vi skrivit{%"
+    reworded = words.replace('{{ _("Topic: %(name)s", name=name) }}', "Om {{ name }}").replace(
+        'archive_title() %}{{ _("Archive") }}', "archive_title() %}Allt vi skrivit"
     )
     assert reworded != words
     write(sample_site / "templates" / "words.txt", reworded)

@@ -330,6 +330,8 @@ def _newsletter(
         **{
             **news,
             "from_address": sender,
+            "subject": news["subject"]
+            or words.gettext("{{ series }} week {{ week }}: {{ title }}"),
             "unsubscribe_url": news["unsubscribe_url"] or f"https://{site.domain}/{leave}",
             "unsubscribe_mailto": news["unsubscribe_mailto"]
             or parseaddr(news["reply_to"] or sender)[1],

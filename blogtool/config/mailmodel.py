@@ -23,10 +23,11 @@ class NewsletterConfig:
     reply_to: str | None = s.key(str, None, "Reply-To, if replies go elsewhere.", convert=s.mailbox)
     subject: str = s.key(
         str,
-        "{{ series }} vecka {{ week }}: {{ title }}",
+        None,
         "Subject, a Jinja template with the site's filters: title (the newest tip's), lead "
         "(that tip), tips and services (this issue's, newest first), items, week, year, date "
-        "(the send time), count, series, headline (the lead's service name) and site.",
+        "(the send time), count, series, headline (the lead's service name) and site; derived "
+        "from [site] language: '{{ series }} vecka {{ week }}: {{ title }}' in Swedish.",
         convert=s.nonempty,
     )
     preheader: str = s.key(
@@ -69,7 +70,8 @@ class NewsletterConfig:
     proof_to: tuple[str, ...] = s.key(
         list,
         [],
-        "Editors who get a proof ('[Korrektur]') of each coming issue before it goes out.",
+        "Editors who get a proof ('[Proof]', in the site's language) of each coming issue "
+        "before it goes out.",
         convert=s.mailboxes,
         dump=list,
     )

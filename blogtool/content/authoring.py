@@ -13,6 +13,7 @@ from pathlib import Path
 
 import frontmatter
 
+from blogtool import i18n
 from blogtool.config import CONFIG_NAME, Config
 from blogtool.content import readiness
 from blogtool.content.calendar import holiday_on, next_free_slot
@@ -72,7 +73,9 @@ def new_post(config: Config, title: str, now: dt.datetime) -> Created:
         "tags": [],
         "draft": True,
     }
-    body = "Skriv inlägget här. Sätt en publiceringstid med `blogtool schedule`.\n"
+    words = i18n.reader(config.site.language)  # the post is in the site's language
+    body = words.gettext("Write the post here. Set when it goes out with `blogtool schedule`.")
+    body += "\n"
     meta[PLACEHOLDER_FIELD] = placeholder_value(body)
     write_new(path, _render(meta, body))
     return Created(path, local)
@@ -140,7 +143,9 @@ def new_tip(
         "draft": True,
     }
     name = config.services[service].name
-    body = f"Skriv tipset om {name} här. Godkänn det med `blogtool schedule`.\n"
+    words = i18n.reader(config.site.language)
+    body = words.gettext("Write the tip about {service} here. Approve it with `blogtool schedule`.")
+    body = body.format(service=name) + "\n"
     meta[PLACEHOLDER_FIELD] = placeholder_value(body)
     write_new(path, _render(meta, body))
     return Created(path, when, tuple(notes))

@@ -140,21 +140,23 @@ def to_ics(slots: list[Slot], config: Config, now: dt.datetime) -> bytes:
         event.add("dtstamp", stamp)
         if slot.tips:
             titles = " + ".join(t.title for t in slot.tips)
-            prefix = "KROCK: " if slot.is_collision else ""
+            prefix = _("COLLISION: ") if slot.is_collision else ""
             start = slot.tips[0].date or slot.when
             summary = f"{prefix}{config.tips.title}: {titles}"
-            lines = [f"{t.title} ({t.status(now).value}) {t.path}" for t in slot.tips]
+            lines = [f"{t.title} ({_(t.status(now).value)}) {t.path}" for t in slot.tips]
             for tip in slot.tips:
                 service = config.services.get(tip.service or "")
                 if service:
-                    lines.append(f"Tjänst: {service.name} {service.url}")
+                    lines.append(
+                        _("Service: {name} {url}").format(name=service.name, url=service.url)
+                    )
         else:
             start = slot.when
-            summary = f"{config.tips.title}: inget tips planerat"
-            lines = ["Ingen tips är planerat för den här veckan."]
+            summary = _("{series}: no tip planned").format(series=config.tips.title)
+            lines = [_("No tip is planned for this week.")]
         if slot.holiday:
             summary += f" ({slot.holiday})"
-            lines.append(f"Helgdag: {slot.holiday}")
+            lines.append(_("Holiday: {name}").format(name=slot.holiday))
         event.add("summary", summary)
         event.add("dtstart", start)
         event.add("dtend", start + dt.timedelta(minutes=30))
@@ -168,10 +170,10 @@ def to_ics(slots: list[Slot], config: Config, now: dt.datetime) -> bytes:
             ev = Event()
             ev.add("uid", f"post-{post.slug}@{domain}")
             ev.add("dtstamp", stamp)
-            ev.add("summary", f"Blogginlägg: {post.title}")
+            ev.add("summary", _("Blog post: {title}").format(title=post.title))
             ev.add("dtstart", post.date)
             ev.add("dtend", post.date + dt.timedelta(minutes=30))
-            ev.add("description", f"{post.title} ({post.status(now).value}) {post.path}")
+            ev.add("description", f"{post.title} ({_(post.status(now).value)}) {post.path}")
             cal.add_component(ev)
     cal.add_missing_timezones()
     data: bytes = cal.to_ical()

@@ -21,6 +21,7 @@ from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 from urllib.parse import quote
 
+from blogtool import i18n
 from blogtool.config import Config
 from blogtool.mail.issues import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, Issue
 from blogtool.mail.subscribers import MAX_NAME, clean_name
@@ -130,7 +131,9 @@ class MessageFactory:
         self.issue = issue
         self.secret = secret
         self.domain = config.site.domain
-        subject = ("[Test] " if test else prefix) + issue.subject
+        words = i18n.reader(config.site.language)
+        tag = words.gettext("[Test] ") if test else words.gettext(prefix) if prefix else ""
+        subject = tag + issue.subject
         head = EmailMessage(policy=SMTP)
         head["From"] = config.newsletter.from_address
         if config.newsletter.reply_to:

@@ -14,6 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from blogtool.content.model import Item, Kind, Site
+from blogtool.i18n import N_
 from blogtool.mail.issues import (
     Draft,
     Issue,
@@ -24,8 +25,9 @@ from blogtool.mail.issues import (
 )
 from blogtool.store import get_state, set_state, transaction, utc_now_iso
 
-PROOF_PREFIX = "[Korrektur] "
-CHANGED_PROOF_PREFIX = "[Korrektur, ändrad] "
+# Subject prefixes of a proof copy, translated in the site's language where the mail is made.
+PROOF_PREFIX = N_("[Proof] ")
+CHANGED_PROOF_PREFIX = N_("[Proof, changed] ")
 
 
 @dataclass(frozen=True)

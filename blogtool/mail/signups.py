@@ -26,7 +26,7 @@ from blogtool.mail import lists, outgoing, subscribers
 from blogtool.mail.tokens import BadLink, check_link_token, link_id, make_link_token
 from blogtool.store import script, transaction, utc_now_iso
 
-SOURCE = "webbformulär"
+SOURCE = "webbformulär"  # stored as it is; pages show it in the site's language
 RATE_WINDOW = 600  # seconds: [web] requests_per_ip counts posts in windows of ten minutes
 
 

@@ -17,6 +17,7 @@ from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from blogtool import i18n
 from blogtool.config import Config
 from blogtool.content.model import Item
 from blogtool.errors import BlogtoolError
@@ -94,6 +95,12 @@ def make_environment(
         keep_trailing_newline=True,
         auto_reload=False,
         bytecode_cache=None if sandboxed else _bytecode_cache(config),
+        extensions=["jinja2.ext.i18n"],
+    )
+    # Every word a reader sees comes from the catalogue of the site's language:
+    # {{ _("Skip to content") }}, {{ ngettext("%(num)d tip", "%(num)d tips", n) }}.
+    env.install_gettext_translations(  # type: ignore[attr-defined]
+        i18n.reader(config.site.language), newstyle=True
     )
     lang = config.site.language
     urls = Urls(config)

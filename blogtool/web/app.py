@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from blogtool import i18n
 from blogtool.config import Config, default_addresses
 from blogtool.errors import BlogtoolError
 from blogtool.mail import lists, outgoing, privacy, queue, signups, subscribers
@@ -67,6 +68,7 @@ class ReaderService:
         self.now = now
         self.wake = wake
         self.env = make_environment(config)
+        self.words = i18n.reader(config.site.language)  # what readers see is in the site's language
         base = config.web.base_url
         self.base_path = urlsplit(base).path if base else None
         self.legacy_unsubscribe = urlsplit(config.newsletter.unsubscribe_url).path.rstrip("/")
@@ -147,7 +149,7 @@ class ReaderService:
     # --- pages ----------------------------------------------------------------------------------
 
     def page(self, code: int, template: str, **context: Any) -> Response:
-        context.setdefault("page_title", "Nyhetsbrevet")
+        context.setdefault("page_title", self.words.gettext("The newsletter"))
         context.setdefault("description", "")
         context.setdefault("section", "")
         context.setdefault("canonical", None)
@@ -169,7 +171,7 @@ class ReaderService:
     # --- sign-up --------------------------------------------------------------------------------
 
     def signup_page(self, request: Request) -> Response:
-        return self.page(200, "web/signup.html", page_title="Prenumerera")
+        return self.page(200, "web/signup.html", page_title=self.words.gettext("Subscribe"))
 
     def signup(self, request: Request) -> Response:
         chosen = request.form.get("lista", [])
@@ -209,7 +211,8 @@ class ReaderService:
                     if pending.confirmed_at is not None:
                         return self.message(200, "already-confirmed")
                     return self.page(
-                        200, "web/confirm.html", page_title="Bekräfta", token=token,
+                        200, "web/confirm.html", page_title=self.words.gettext("Confirm"),
+                        token=token,
                         email=pending.email, lists=self.list_names(pending.lists),
                     )  # fmt: skip
                 outcome, pending = signups.confirm(db, self.secret, token, self.now())
@@ -271,7 +274,8 @@ class ReaderService:
                 return self.message(200, "saved", lists=self.list_names(chosen))
             chosen = lists.lists_of(db, self.config, subscriber.id)
         return self.page(
-            200, "web/preferences.html", page_title="Välj brev", token=token,
+            200, "web/preferences.html", page_title=self.words.gettext("Choose letters"),
+            token=token,
             subscriber=subscriber, chosen=chosen, unsubscribe_url=self.unsubscribe_url(subscriber),
         )  # fmt: skip
 
@@ -285,7 +289,10 @@ class ReaderService:
             token = request.value("t", "query")
             if not token:
                 return self.page(
-                    200, "web/mydata.html", page_title="Mina uppgifter", subscriber=None
+                    200,
+                    "web/mydata.html",
+                    page_title=self.words.gettext("My data"),
+                    subscriber=None,
                 )
             subscriber = self.subscriber_for(db, token, "data")
             chosen = lists.lists_of(db, self.config, subscriber.id)
@@ -294,7 +301,7 @@ class ReaderService:
             self.config.site.timezone
         )
         return self.page(
-            200, "web/mydata.html", page_title="Mina uppgifter", subscriber=subscriber,
+            200, "web/mydata.html", page_title=self.words.gettext("My data"), subscriber=subscriber,
             token=token, list_names=self.list_names(chosen), consent_at=consent_at,
             deliveries=deliveries, preferences_url=self.preferences_url(subscriber),
         )  # fmt: skip

@@ -1,0 +1,200 @@
+"""An English site (tests/english_site, ``language = "en"``): its pages, feeds, newsletter and
+reader-service pages carry no Swedish word of the default templates, and its addresses use the
+English words."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import re
+import shutil
+import threading
+from email import policy
+from pathlib import Path
+
+import feedparser
+import pytest
+from babel.messages.pofile import read_po
+
+from blogtool import i18n
+
+from .conftest import SECRET, Run
+from .test_web import Clock, Service
+
+ENGLISH_SITE = Path(__file__).parent / "english_site"
+NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
+BASE = "https://blog.riverside.example/"
+
+
+def _swedish_words() -> list[str]:
+    """Every piece of Swedish the catalogue gives a reader or a user, without its
+    placeholders, that is not also English (a link's %(url)s, 'Status', 'tips')."""
+    catalog = read_po((i18n.LOCALE_DIR / "sv" / "LC_MESSAGES" / "blogtool.po").open("rb"))
+    english = " ".join(
+        " ".join(m.id) if isinstance(m.id, tuple) else m.id for m in catalog if m.id
+    ).lower()
+    found = set()
+    for message in catalog:
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for text in strings:
+            for piece in re.split(r"%\(\w+\)[sd]|\{[^}]*\}|<[^>]+>", text or ""):
+                piece = piece.strip(" .,:;!?()[]-–\n\"'")
+                if len(piece) >= 4 and piece.lower() not in english and not piece.isdigit():
+                    found.add(piece)
+    return sorted(found, key=len, reverse=True)
+
+
+SWEDISH = _swedish_words()
+
+
+def visible(html: str) -> str:
+    """What a person reads or hears of a page: its text and the attributes shown or spoken
+    (form field names and ids are the service's own, not words)."""
+    said = re.findall(r'(?:alt|title|aria-label|placeholder|content|value)="([^"]*)"', html)
+    return re.sub(r"<[^>]+>", " ", html) + " " + " ".join(said)
+
+
+def _english_words() -> list[str]:
+    """The mirror image: English pieces of the catalogue's source strings that Swedish lacks."""
+    catalog = read_po((i18n.LOCALE_DIR / "sv" / "LC_MESSAGES" / "blogtool.po").open("rb"))
+    swedish = " ".join(
+        " ".join(m.string) if isinstance(m.string, tuple) else m.string for m in catalog if m.id
+    ).lower()
+    found = set()
+    for message in catalog:
+        for text in message.id if isinstance(message.id, tuple) else (message.id,):
+            for piece in re.split(r"%\(\w+\)[sd]|\{[^}]*\}|<[^>]+>", text or ""):
+                piece = piece.strip(" .,:;!?()[]-–\n\"'")
+                if len(piece) >= 5 and " " in piece and piece.lower() not in swedish:
+                    found.add(piece)
+    return sorted(found, key=len, reverse=True)
+
+
+ENGLISH = _english_words()
+
+
+def swedish_in(text: str) -> list[str]:
+    shown = visible(text)
+    return [word for word in SWEDISH if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", shown)]
+
+
+@pytest.fixture
+def english(tmp_path, monkeypatch) -> Path:
+    root = tmp_path / "site"
+    shutil.copytree(ENGLISH_SITE, root)
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
+    return root
+
+
+def test_the_swedish_word_list_is_not_empty_and_catches_a_template_word():
+    assert len(SWEDISH) > 200
+    assert swedish_in("<a>Hoppa till innehållet</a>") == ["Hoppa till innehållet"]
+    assert swedish_in("Skip to content, Thursday tips") == []
+    assert "Skip to content" in ENGLISH and "Hoppa till innehållet" not in ENGLISH
+
+
+def test_english_pages_and_feeds_have_no_swedish_and_english_addresses(english):
+    run = Run(english)
+    result = run("build", now=NOW)
+    assert result.exit_code == 0, result.stderr
+    public = english / "public"
+    for folder in ("tag", "archive", "service", "search", "thursday-tips"):
+        assert (public / folder / "index.html").is_file(), folder
+    for swedish in ("tagg", "arkiv", "tjanst", "sok", "bilder", "sida", "torsdagstips"):
+        assert not (public / swedish).exists(), swedish
+    assert (public / "tag" / "parks" / "index.html").is_file()
+    assert (public / "archive" / "2026" / "11" / "index.html").is_file()
+    assert (public / "service" / "parkmap" / "index.html").is_file()
+    checked = 0
+    for path in sorted(public.rglob("*")):
+        if path.suffix not in (".html", ".xml", ".txt") or "pagefind" in path.parts:
+            continue
+        text = path.read_text("utf-8")
+        assert swedish_in(text) == [], path.relative_to(public)
+        checked += 1
+    assert checked >= 12
+    home = (public / "index.html").read_text("utf-8")
+    assert '<html lang="en">' in home and "Skip to content" in home
+    assert 'href="/tag/"' in home and 'href="/archive/"' in home
+    assert 'action="/newsletter/subscribe"' in home  # the reader service's English address
+    tip = (public / "thursday-tips" / "find-a-park-near-you" / "index.html").read_text("utf-8")
+    assert "Service in the tip" in tip and "Open Riverside Park Map" in tip
+    for name in ("feed.xml", "thursday-tips/feed.xml", "atom.xml"):
+        feed = feedparser.parse((public / name).read_bytes())
+        assert feed.bozo == 0, (name, feed.get("bozo_exception"))
+        assert feed.feed.language == "en"
+    assert feedparser.parse((public / "feed.xml").read_bytes()).feed.subtitle == (
+        "Everything from Riverside Council Blog"
+    )
+
+
+def test_the_english_newsletter_and_its_headers_are_english(english):
+    run = Run(english)
+    (english / "readers.csv").write_text("email,name\nreader@example.org,Robin\n", "utf-8")
+    assert run("subscribers", "import", str(english / "readers.csv"), now=NOW).exit_code == 0
+    built = run("newsletter", "build", "--since", "2026-11-01", now=NOW)
+    assert built.exit_code == 0, built.stderr
+    sent = run("newsletter", "send", now=NOW)
+    assert sent.exit_code == 0, sent.stderr
+    [eml] = sorted((english / "outbox").glob("*.eml"))
+    message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert message["Subject"].startswith("Thursday tips week 48: Find a park near you")
+    assert message["From"] == "Riverside Council Blog <newsletter@blog.riverside.example>"
+    assert "/unsubscribe?t=" in message["List-Unsubscribe"]
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    assert "Read on the web" in html and "Read on the web:" in text
+    assert "This week's service" in text.replace("THIS WEEK'S SERVICE", "This week's service")
+    assert swedish_in(html) == [] and swedish_in(text) == []
+    assert swedish_in(str(message["Subject"])) == []
+
+
+def test_the_english_reader_service_speaks_english_at_english_addresses(english):
+    from blogtool.config import load_config
+
+    clock = Clock()
+    svc = Service(english, clock, [])
+    thread = threading.Thread(target=svc.server.run, daemon=True)
+    thread.start()
+    svc.sender.start()
+    try:
+        config = load_config(english)
+        assert config.web_path("subscribe") == "subscribe"
+        status, page = svc.request("/newsletter/")
+        assert status == 200 and '<html lang="en">' in page
+        assert "Subscribe to the newsletter" in page and swedish_in(page) == []
+        status, page = svc.request(
+            "/newsletter/subscribe", {"epost": "new@example.org", "lista": "thursday-tips"}
+        )
+        assert status == 200 and "Look in your inbox" in page and swedish_in(page) == []
+        [confirm] = svc.mails(wait_for=1)
+        assert confirm["Subject"] == "Confirm your subscription to Riverside Council Blog"
+        body = confirm.get_body(("plain",)).get_content()
+        assert body.startswith("Hello!") and swedish_in(body) == []
+        link = svc.link_in(confirm, "confirm")
+        assert "/newsletter/confirm?t=" in link
+        status, page = svc.request(link)
+        assert status == 200 and "Confirm your subscription" in page and swedish_in(page) == []
+        status, page = svc.request("/newsletter/my-data")
+        assert status == 200 and "My data" in page and swedish_in(page) == []
+        status, page = svc.request("/newsletter/nowhere")
+        assert status == 404 and "Page not found" in page and swedish_in(page) == []
+        # A link mailed before a rename (or by a Swedish default) still answers.
+        status, _ = svc.request("/newsletter/mina-uppgifter")
+        assert status == 200
+    finally:
+        svc.sender.stop()
+        svc.server.close()
+
+
+def test_the_swedish_sample_site_has_no_english_words_of_the_templates(run, sample_site):
+    assert len(ENGLISH) > 100
+    result = run("build")
+    assert result.exit_code == 0, result.stderr
+    public = sample_site / "public"
+    for path in sorted(public.rglob("*.html")):
+        if "pagefind" in path.parts:
+            continue
+        shown = visible(path.read_text("utf-8"))
+        found = [w for w in ENGLISH if re.search(rf"(?<!\w){re.escape(w)}(?!\w)", shown)]
+        assert found == [], path.relative_to(public)
