@@ -198,3 +198,38 @@ def test_the_swedish_sample_site_has_no_english_words_of_the_templates(run, samp
         shown = visible(path.read_text("utf-8"))
         found = [w for w in ENGLISH if re.search(rf"(?<!\w){re.escape(w)}(?!\w)", shown)]
         assert found == [], path.relative_to(public)
+
+
+def test_renaming_an_address_word_on_a_live_site_leaves_redirects(run, sample_site):
+    assert run("build").exit_code == 0
+    public = sample_site / "public"
+    pictures = sorted(p.relative_to(public / "bilder") for p in (public / "bilder").rglob("*.jpg"))
+    assert pictures and (public / "tagg" / "natur" / "index.html").is_file()
+    config = sample_site / "blogtool.toml"
+    original = config.read_text("utf-8")
+    config.write_text(original + '\n[urls]\ntag = "amne"\npictures = "img"\n', "utf-8")
+    result = run("build")
+    assert result.exit_code == 0, result.stderr
+    new = (public / "amne" / "natur" / "index.html").read_text("utf-8")
+    assert "<h1>Ämne: natur</h1>" in new
+    old = (public / "tagg" / "natur" / "index.html").read_text("utf-8")
+    target = "https://blogg.vaxjo.example/amne/natur/"
+    assert f'<meta http-equiv="refresh" content="0; url={target}">' in old
+    assert f'<link rel="canonical" href="{target}">' in old and "noindex" in old
+    assert "Sidan har flyttat hit:" in old
+    assert 'url=https://blogg.vaxjo.example/amne/"' in (public / "tagg" / "index.html").read_text(
+        "utf-8"
+    )
+    # A picture an old newsletter shows is still at its old address, the same bytes.
+    for rel in pictures:
+        assert (public / "bilder" / rel).read_bytes() == (public / "img" / rel).read_bytes()
+    # Pages now link to the new addresses only.
+    assert 'href="/tagg/' not in (public / "index.html").read_text("utf-8")
+    # A second rename: both earlier words lead to the newest, build after build.
+    config.write_text(original + '\n[urls]\ntag = "topics"\n', "utf-8")
+    assert run("build").exit_code == 0
+    assert run("build").exit_code == 0
+    for word in ("tagg", "amne"):
+        text = (public / word / "natur" / "index.html").read_text("utf-8")
+        assert "url=https://blogg.vaxjo.example/topics/natur/" in text, word
+    assert (public / "img").is_dir()  # the pictures' second word stays served too

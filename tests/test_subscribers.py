@@ -87,9 +87,11 @@ def test_export_round_trip(run, sample_site):
 def test_show_and_forget(run, sample_site):
     run("subscribers", "add", "glom@example.se", "--name", "Glöm Mig")
     shown = run("subscribers", "show", "glom@example.se").stdout
-    assert (
-        "email: glom@example.se" in shown and "name: Glöm Mig" in shown and "consent_at:" in shown
-    )
+    assert "email: glom@example.se" in shown and "name: Glöm Mig" in shown
+    assert "consent: Sat 28 Nov 2026 09:00\n" in shown  # the site's zone, the user's language
+    svenska = run("subscribers", "show", "glom@example.se", lang="sv_SE.UTF-8").stdout
+    assert "namn: Glöm Mig" in svenska and "samtycke: lör 28 nov. 2026 09:00\n" in svenska
+    assert "status: aktiv" in svenska
     result = run("subscribers", "forget", "glom@example.se", "--yes")
     assert result.exit_code == 0 and "forgotten" in result.stdout
     assert run("subscribers", "show", "glom@example.se").exit_code == 1

@@ -86,7 +86,7 @@ def test_one_click_post_unsubscribes_only_that_person(run, mailed, endpoint):
     assert status == 200 and "Du är avregistrerad" in body
     assert statuses(run) == {"anna@example.se": "unsubscribed", "bo@example.se": "active"}
     shown = run("subscribers", "show", "anna@example.se").stdout
-    assert "status_reason: one-click (RFC 8058)" in shown
+    assert "status changed: Sat 28 Nov 2026 09:00 (one-click (RFC 8058))" in shown
     assert request(url, b"List-Unsubscribe=One-Click")[0] == 200  # twice is fine
 
 

@@ -180,7 +180,7 @@ def test_the_answer_is_the_same_whatever_the_address_is(service, web_site):
     token = service.link_in(forgotten, "confirm").split("t=")[1]
     assert service.request("/nyhetsbrev/bekrafta", {"t": token})[0] == 200
     shown = run("subscribers", "show", "glomd@example.se")
-    assert "status: active" in shown.stdout and "consent_source: webbformulär" in shown.stdout
+    assert "status: active" in shown.stdout and "consent source: webbformulär" in shown.stdout
 
 
 # --- bad input ------------------------------------------------------------------------------------

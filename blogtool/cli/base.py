@@ -165,6 +165,12 @@ _LABELS = {
     "ready": N_("ready"),
     "sending": N_("sending"),
     "sent": N_("sent"),
+    "queued": N_("queued"),
+    "failed": N_("failed"),
+    "skipped": N_("skipped"),
+    "active": N_("active"),
+    "unsubscribed": N_("unsubscribed"),
+    "bounced": N_("bounced"),
 }
 
 

@@ -97,6 +97,16 @@ class Env:
             return self._pinned[1]
         return dt.datetime.now(tz)
 
+    def shown_time(self, stored: str | None) -> str:
+        """A stored time (ISO 8601, UTC) as a person reads it: in the site's zone and the
+        command line's language ("tors 3 dec. 2026 08:00"); empty when there is none."""
+        from blogtool.timeutil import short_datetime
+
+        if not stored:
+            return ""
+        at = dt.datetime.fromisoformat(stored).astimezone(self.config.site.timezone)
+        return short_datetime(at, i18n.cli_language())
+
     @staticmethod
     def clock() -> float:
         """Wall-clock seconds, for retry times that survive a restart."""

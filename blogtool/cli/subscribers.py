@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 
 from blogtool.errors import ExitStatus, UsageError
-from blogtool.i18n import _
+from blogtool.i18n import _, ngettext
 
-from .base import Env, clip, pass_env, serve_web, state_db, table
+from .base import Env, clip, label_of, pass_env, serve_web, state_db, table
 
 # --- subscribers --------------------------------------------------------------------------------
 
@@ -108,13 +108,15 @@ def subscribers_list(env: Env, status: str | None, as_json: bool) -> None:
         data = [{**asdict(s), "lists": keys} for s, keys in rows]
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
+    headers = (_("EMAIL"), _("NAME"), _("STATUS"), _("CONSENT"), _("SOURCE"), _("LISTS"))
     table(
-        ("EMAIL", "NAME", "STATUS", "CONSENT", "SOURCE", "LISTS"),
+        headers,
         [
-            (s.email, clip(s.name, 30), s.status, s.consent_at, s.consent_source, " ".join(keys))
+            (s.email, clip(s.name, 30), label_of(s.status), env.shown_time(s.consent_at),
+             s.consent_source, " ".join(keys))
             for s, keys in rows
         ],
-    )
+    )  # fmt: skip
 
 
 @subscribers.command(name="count")
@@ -209,8 +211,6 @@ def subscribers_show(env: Env, email: str) -> None:
     Example:
         blogtool subscribers show anna@example.se
     """
-    from dataclasses import asdict
-
     from blogtool.mail.bounces import of_subscriber
     from blogtool.mail.lists import lists_of
     from blogtool.mail.privacy import stored_about
@@ -219,21 +219,36 @@ def subscribers_show(env: Env, email: str) -> None:
         subscriber, deliveries = stored_about(db, email)
         keys = lists_of(db, env.config, subscriber.id)
         bounced = of_subscriber(db, subscriber.id)
-    for key, value in asdict(subscriber).items():
-        click.echo(f"{key}: {value if value is not None else ''}")
-    click.echo(_("lists: {join}").format(join=" ".join(keys)))
-    click.echo(_("deliveries: {count}").format(count=len(deliveries)))
+    when = env.shown_time
+    reason = f" ({subscriber.status_reason})" if subscriber.status_reason else ""
+    for label, value in (
+        (_("email"), subscriber.email),
+        (_("name"), subscriber.name),
+        (_("status"), label_of(subscriber.status)),
+        (_("status changed"), when(subscriber.status_changed_at) + reason),
+        (_("consent"), when(subscriber.consent_at)),
+        (_("consent source"), subscriber.consent_source),
+        (_("consent text version"), subscriber.consent_version or ""),
+        (_("added"), when(subscriber.created_at)),
+        (_("updated"), when(subscriber.updated_at)),
+        (_("lists"), " ".join(keys)),
+        (_("deliveries"), str(len(deliveries))),
+    ):
+        click.echo(f"{label}: {value}".rstrip())
     for d in deliveries:
         click.echo(
-            f"  issue {d['issue_id']}: {d['status']}, {d['attempts']} attempts"
-            + (f", sent {d['sent_at']}" if d["sent_at"] else "")
-            + (f", message {d['message_id']}" if d["message_id"] else "")
-            + (f", last error: {d['last_error']}" if d["last_error"] else "")
-        )
+            ngettext(
+                "  issue {id}: {status}, {n} attempt", "  issue {id}: {status}, {n} attempts",
+                d["attempts"],
+            ).format(id=d["issue_id"], status=label_of(d["status"]), n=d["attempts"])
+            + (_(", sent {when}").format(when=when(d["sent_at"])) if d["sent_at"] else "")
+            + (_(", message {id}").format(id=d["message_id"]) if d["message_id"] else "")
+            + (_(", last error: {error}").format(error=d["last_error"]) if d["last_error"] else "")
+        )  # fmt: skip
     click.echo(_("bounces: {count}").format(count=len(bounced)))
     for b in bounced:
         click.echo(
-            f"  {b['received_at']}: {b['kind']}"
+            f"  {when(b['received_at'])}: {b['kind']}"
             + (f" {b['status']}" if b["status"] else "")
             + (f": {b['diagnostic']}" if b["diagnostic"] else "")
         )
@@ -255,7 +270,7 @@ def subscribers_forget(env: Env, email: str, yes: bool) -> None:
     from blogtool.mail.privacy import forget
 
     if not yes and env.interactive:
-        click.confirm(f"Erase everything stored about {email}?", abort=True)
+        click.confirm(_("Erase everything stored about {email}?").format(email=email), abort=True)
     with state_db(env) as db:
         erased = forget(db, email, env.now())
     click.echo(

@@ -22,7 +22,7 @@ from blogtool.content.model import Site
 from blogtool.errors import UsageError
 from blogtool.files import link_path, write_atomic
 from blogtool.i18n import _, ngettext
-from blogtool.site import engine, images, pages, pictures, releases, search
+from blogtool.site import engine, images, moved, pages, pictures, releases, search
 from blogtool.site.engine import BuildError, Progress, output_file
 from blogtool.site.plan import plan
 from blogtool.site.templates import fingerprint
@@ -215,7 +215,7 @@ def build(
     fp = fingerprint(config, f"drafts={options.drafts}", f"future={options.future}")
     made, processed = images.prepare(config, pictures.wanted(site), options.jobs)
     view = pages.SiteView(site, now, options.drafts, options.future, fp, made)
-    planned = plan(view)
+    planned = plan(view, moved.former(config))
     engine.check_unique(planned)
 
     manifest_path = _manifest_path(config, output)
@@ -254,6 +254,7 @@ def build(
         mark.touch()
     else:
         mark.unlink(missing_ok=True)
+        moved.remember(config)
     _remember(site, output, seen, now, len(planned), view.preview)
     return BuildResult(
         output=output,

@@ -159,7 +159,7 @@ def redirect_pages(v: SiteView) -> list[Page]:
                 out = path.rstrip("/") + "/"
             lines.append(f"{alias} {target};")
             produce = partial(
-                v.page, "redirect.html", item=item, target=v.urls.absolute(v.urls.item(item))
+                v.page, "redirect.html", title=item.title, target=v.urls.absolute(v.urls.item(item))
             )
             pages.append(v.spec(out, [v.digests[item.slug], alias], produce))
     if lines:

@@ -15,6 +15,7 @@ from blogtool.site.indexes import (
     tag_index,
     year_pages,
 )
+from blogtool.site.moved import moved_pages
 from blogtool.site.pages import (
     SiteView,
     archive_pages,
@@ -45,10 +46,12 @@ PAGE_TYPES: list[Callable[[SiteView], list[Page]]] = [
 ]
 
 
-def plan(view: SiteView) -> list[Page]:
-    """Every page; an old address that a real page now has keeps the real page."""
+def plan(view: SiteView, earlier: dict[str, list[str]] | None = None) -> list[Page]:
+    """Every page; an old address that a real page now has keeps the real page. ``earlier``:
+    the [urls] words earlier builds used (``moved.former``), whose pages redirect here."""
     pages = [
         p for page_type in PAGE_TYPES if page_type is not redirect_pages for p in page_type(view)
     ]
     taken = {p.path for p in pages}
-    return pages + [p for p in redirect_pages(view) if p.path not in taken]
+    old = redirect_pages(view) + (moved_pages(view, pages, earlier) if earlier else [])
+    return pages + [p for p in old if p.path not in taken]
