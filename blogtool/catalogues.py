@@ -25,7 +25,15 @@ from babel.messages.pofile import read_po, write_po
 from blogtool.i18n import DOMAIN, FALLBACK, LOCALE_DIR
 
 ROOT = LOCALE_DIR.parent.parent  # the source tree: babel.cfg sits beside blogtool/
-LANGUAGES = ("en", "sv")
+
+
+def languages() -> tuple[str, ...]:
+    """Every language with a catalogue to keep: a folder in locale/ with its ``.po``."""
+    return tuple(
+        sorted(p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    )
+
+
 KEYWORDS = {
     "_": None,
     "gettext": None,
@@ -97,7 +105,7 @@ def update() -> list[str]:
     with (LOCALE_DIR / f"{DOMAIN}.pot").open("wb") as f:
         write_po(f, template, width=100, no_location=True, omit_header=True)
     todo = []
-    for language in LANGUAGES:
+    for language in languages():
         catalog = _read(language)
         # update() adopts the template's messages; each catalogue gets its own
         catalog.update(extract(), no_fuzzy_matching=True)
@@ -117,7 +125,7 @@ def problems() -> Iterator[str]:
     """What is out of step: a marked string a catalogue lacks, an empty or fuzzy entry, an
     entry nothing uses any more, a ``.mo`` that is not the compiled ``.po``."""
     wanted = {m.id for m in extract() if m.id}
-    for language in LANGUAGES:
+    for language in languages():
         catalog = _read(language)
         have = {m.id for m in catalog if m.id}
         for missing in sorted(map(str, wanted - have)):
@@ -138,7 +146,7 @@ def main() -> int:
     todo = update()
     for line in todo:
         print(f"to translate: {line}")
-    print(f"catalogues updated: {', '.join(LANGUAGES)}; {len(todo)} strings to translate")
+    print(f"catalogues updated: {', '.join(languages())}; {len(todo)} strings to translate")
     return 1 if todo else 0
 
 

@@ -233,3 +233,46 @@ def test_renaming_an_address_word_on_a_live_site_leaves_redirects(run, sample_si
         text = (public / word / "natur" / "index.html").read_text("utf-8")
         assert "url=https://blogg.vaxjo.example/topics/natur/" in text, word
     assert (public / "img").is_dir()  # the pictures' second word stays served too
+
+
+ENGLISH_PAGES = {
+    "home": "/",
+    "post": "/welcome-to-the-council-blog/",
+    "tip": "/thursday-tips/find-a-park-near-you/",
+    "series": "/thursday-tips/",
+    "tag": "/tag/parks/",
+    "service": "/service/parkmap/",
+    "archive": "/archive/",
+    "search": "/search/?q=forty",
+    "404": "/no-such-page/",
+}
+
+
+@pytest.mark.browser
+def test_english_pages_pass_axe_in_a_real_browser(english, browser):
+    from axe_playwright_python.sync_playwright import Axe
+
+    from .conftest import serving
+
+    assert Run(english)("build", now=NOW).exit_code == 0
+    with serving(english / "public") as url:
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+        page = context.new_page()
+        axe = Axe()
+        for name, path in ENGLISH_PAGES.items():
+            response = page.goto(url + path)
+            assert response is not None and response.status == (404 if name == "404" else 200)
+            page.wait_for_load_state("networkidle")
+            if name == "search":
+                page.wait_for_selector(".pagefind-ui__result", timeout=10_000)
+                field = page.get_attribute("#sok input", "aria-label")
+                assert field == "Search the site"
+            assert page.evaluate("document.documentElement.lang") == "en"
+            results = axe.run(page)
+            serious = [
+                f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
+                for v in results.response["violations"]
+                if v["impact"] in ("serious", "critical")
+            ]
+            assert serious == [], f"{name}: {serious}"
+        context.close()

@@ -25,7 +25,7 @@ def test_the_catalogue_check_finds_a_missing_and_an_empty_entry(tmp_path, monkey
     from babel.messages.pofile import read_po, write_po
 
     locale = tmp_path / "locale"
-    for lang in catalogues.LANGUAGES:
+    for lang in catalogues.languages():
         folder = locale / lang / "LC_MESSAGES"
         folder.mkdir(parents=True)
         for suffix in (".po", ".mo"):
