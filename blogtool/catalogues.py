@@ -40,6 +40,7 @@ KEYWORDS = {
     "ngettext": (1, 2),
     "pgettext": ((1, "c"), 2),
     "N_": None,
+    "Nn_": (1, 2),
 }
 
 
@@ -61,7 +62,33 @@ def extract() -> Catalog:
     found = extract_from_dir(ROOT, methods, options, KEYWORDS, strip_comment_tags=True)
     for filename, lineno, message, comments, context in found:
         template.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
+    for text in help_texts():
+        template.add(text, None, [("blogtool/cli", 0)], auto_comments=["--help"])
     return template
+
+
+def help_texts() -> list[str]:
+    """What --help shows: every command's text and every option's, as Click has them."""
+    import inspect
+
+    import click
+
+    from blogtool.cli import cli
+
+    found: list[str] = []
+
+    def walk(command: click.Command, ctx: click.Context) -> None:
+        if command.help:
+            found.append(inspect.cleandoc(command.help))
+        found.extend(p.help for p in command.params if isinstance(p, click.Option) and p.help)
+        if isinstance(command, click.Group):
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                if sub is not None:
+                    walk(sub, click.Context(sub, parent=ctx, info_name=name))
+
+    walk(cli, click.Context(cli, info_name="blogtool"))
+    return found
 
 
 def _po_path(language: str) -> Path:

@@ -57,8 +57,30 @@ _cli = [FALLBACK]  # the command line's language, set once by the CLI (``use``)
 
 
 def use(language: str) -> None:
-    """Speak ``language`` on the command line from now on (the CLI calls this at start)."""
+    """Speak ``language`` on the command line from now on (the CLI calls this at start).
+
+    Click's own words ("Usage:", "Show this message and exit.", "Error: ...") come from the
+    standard library's gettext under the domain "messages", which offers no other hook: that
+    domain is answered from our catalogue (``cli/clickwords.py`` lists its strings)."""
     _cli[0] = language
+    if gettext.dgettext is not _click_dgettext:
+        gettext.dgettext = _click_dgettext
+        gettext.dngettext = _click_dngettext
+
+
+_stdlib = (gettext.dgettext, gettext.dngettext)
+
+
+def _click_dgettext(domain: str, message: str) -> str:
+    if domain == "messages":
+        return reader(_cli[0]).gettext(message)
+    return _stdlib[0](domain, message)
+
+
+def _click_dngettext(domain: str, msgid1: str, msgid2: str, n: int) -> str:
+    if domain == "messages":
+        return reader(_cli[0]).ngettext(msgid1, msgid2, n)
+    return _stdlib[1](domain, msgid1, msgid2, n)
 
 
 def cli_language() -> str:
@@ -89,6 +111,11 @@ def _(message: str) -> str:
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The form of a message that fits ``n``, in the command line's language."""
     return reader(cli_language()).ngettext(singular, plural, n)
+
+
+def Nn_(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a message with a plural for the catalogue, like ``N_``."""
+    return singular, plural
 
 
 def N_(message: str) -> str:

@@ -116,3 +116,23 @@ def test_plurals_are_right_in_both_languages():
         "2 drafts",
     ]
     assert sv.ngettext("{n} item", "{n} items", 3).format(n=3) == "3 texter"
+
+
+def test_help_and_usage_errors_speak_the_users_language(run):
+    swedish = run("calendar", "--help", lang="sv_SE.UTF-8").output
+    assert swedish.startswith("Användning: cli calendar [OPTIONS]")
+    assert "Planen för seriens kommande veckodagar" in swedish and "Exempel:" in swedish
+    assert "Visa det här meddelandet och avsluta." in swedish and "Flaggor:" in swedish
+    # The same process, another language: the help is English again, nothing left over.
+    english = run("calendar", "--help").output
+    assert english.startswith("Usage: cli calendar [OPTIONS]")
+    assert "The plan of the coming series weekdays" in english and "Example:" in english
+    assert "Exempel" not in english and "Flaggor" not in english
+    wrong = run("list", "--bogus", lang="sv_SE.UTF-8")
+    assert wrong.exit_code == 2
+    assert "Fel: Ingen flagga heter '--bogus'." in wrong.stderr
+    assert "Prova 'cli list --help' för hjälp." in wrong.stderr
+    unknown = run("kalender", lang="sv_SE.UTF-8")
+    assert "Inget kommando heter 'kalender'." in unknown.stderr
+    overview = run("--help", lang="sv_SE.UTF-8").output
+    assert "Kommandon:" in overview and "Bygg den statiska webbplatsen" in overview

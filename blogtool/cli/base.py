@@ -6,6 +6,7 @@ helpers. No business rule, SQL or environment lookup lives in the command module
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from blogtool.cli.env import Env
+from blogtool.cli.env import Env, speak_the_users_language
 from blogtool.errors import BlogtoolError, ContentError, ExitStatus, Problem
 from blogtool.i18n import N_, _, ngettext
 
@@ -57,12 +58,26 @@ class BlogtoolGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        # The language is chosen before the options are parsed: --help and usage errors
+        # speak it too.
+        speak_the_users_language()
+        translate_help(self)
+        return super().make_context(info_name, args, parent, **extra)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         module = COMMANDS.get(cmd_name)
         if module is None:
             return None
         command = importlib.import_module(f"blogtool.cli.{module}").COMMANDS[cmd_name]
         assert isinstance(command, click.Command)
+        translate_help(command)
         return command
 
     def resolve_command(
@@ -73,7 +88,11 @@ class BlogtoolGroup(click.Group):
             import difflib
 
             near = difflib.get_close_matches(name, sorted(COMMANDS), n=1)
-            hint = f" Did you mean {near[0]!r}?" if near else " See 'blogtool --help'."
+            hint = (
+                _(" Did you mean {name!r}?").format(name=near[0])
+                if near
+                else _(" See 'blogtool --help'.")
+            )
             ctx.fail(_("No such command {name!r}.{hint}").format(name=name, hint=hint))
         return super().resolve_command(ctx, args)
 
@@ -106,6 +125,20 @@ class BlogtoolGroup(click.Group):
             else:
                 click.echo(_("Error: {exc}").format(exc=exc), err=True)
             ctx.exit(int(getattr(exc, "exit_code", ExitStatus.ERROR)))
+
+
+def translate_help(command: click.Command) -> None:
+    """Show a command's --help (its text, its options', its subcommands') in the command line's
+    language. The English source is kept, so a later language can be applied again."""
+    source = command.__dict__.setdefault("_help_source", command.help)
+    if source:
+        command.help = _(inspect.cleandoc(source))
+    for param in command.params:
+        if isinstance(param, click.Option) and param.help:
+            param.help = _(param.__dict__.setdefault("_help_source", param.help))
+    if isinstance(command, click.Group) and not isinstance(command, BlogtoolGroup):
+        for sub in command.commands.values():
+            translate_help(sub)
 
 
 def describe_os_error(exc: OSError) -> str:

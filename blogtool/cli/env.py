@@ -29,6 +29,11 @@ SMTP_PASSWORD_ENV = "BLOGTOOL_SMTP_PASSWORD"
 IMAP_PASSWORD_ENV = "BLOGTOOL_IMAP_PASSWORD"
 
 
+def speak_the_users_language() -> None:
+    """The command line's language, from the environment (``i18n.language_from``)."""
+    i18n.use(i18n.language_from(os.environ))
+
+
 class Env:
     """What every command shares: where the site is, what time it is, what the environment
     and the terminal say."""

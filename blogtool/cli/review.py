@@ -97,7 +97,7 @@ def _item_json(item: Item, now: dt.datetime) -> dict[str, Any]:
 @pass_env
 def calendar(env: Env, weeks: int, ics: Path | None) -> None:
     """The plan of the coming series weekdays: the tip on each, empty weeks, collisions,
-    Swedish holidays, and the posts scheduled in the same week.
+    holidays ([tips] holidays), and the posts scheduled in the same week.
 
     \b
     Example:

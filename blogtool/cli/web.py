@@ -29,7 +29,7 @@ def web(env: Env, host: str, port: int, site_dir: Path | None) -> None:
     contrib/blogtool-web.service). It mails confirmations as they are asked for, through the
     site's [smtp] or outbox. SIGTERM stops it cleanly. The access log (stderr) names no address.
 
-    \\b
+    \b
     Example:
         blogtool web --port 8025
         blogtool web --port 8025 --with-site public
