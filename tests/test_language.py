@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,68 @@ def test_help_and_usage_errors_speak_the_users_language(run):
     assert "Inget kommando heter 'kalender'." in unknown.stderr
     overview = run("--help", lang="sv_SE.UTF-8").output
     assert "Kommandon:" in overview and "Bygg den statiska webbplatsen" in overview
+
+
+# Names that are the same in every language.
+BRANDS = {"App Store", "Google Play", "RSS", "Atom", "LIX"}
+
+
+def _untranslated_text(name: str) -> list[str]:
+    """Words a default template writes out itself instead of asking the catalogue: text
+    between tags, and the attributes a person reads or hears."""
+    import jinja2
+    from jinja2 import nodes
+
+    env = jinja2.Environment(extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+    source = (PACKAGE / "templates" / name).read_text("utf-8")
+    # The template's own text, with "\0" where an expression or a tag's logic stands.
+    text = "\0".join(d.data for d in env.parse(source).find_all(nodes.TemplateData))
+    text = re.sub(r"<(style|script)\b.*?</\1>", " ", text, flags=re.S)
+    said = re.findall(r'(?:alt|title|aria-label|placeholder)="([^"\0]*)"', text)
+    text = re.sub(r"<[^>]*>|&\w+;", " ", text)  # tags (with their attributes), entities
+    found = []
+    for words in [*said, *text.split("\0")]:
+        for brand in BRANDS:
+            words = words.replace(brand, "")
+        if re.search(r"[A-Za-zÅÄÖåäö]{2,}", words):
+            found.append(f"{name}: {words.strip()[:60]!r}")
+    return found
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        str(p.relative_to(PACKAGE / "templates"))
+        for p in (PACKAGE / "templates").rglob("*")
+        if p.suffix in (".html", ".txt", ".xml")
+    ),
+)
+def test_default_templates_take_every_word_from_the_catalogue(name):
+    assert _untranslated_text(name) == []
+
+
+def test_the_template_check_finds_a_word_written_out(tmp_path, monkeypatch):
+    assert _untranslated_text("404.html") == []
+    fake = tmp_path / "blogtool"
+    (fake / "templates").mkdir(parents=True)
+    (fake / "templates" / "x.html").write_text('<p>Hej</p><img alt="En sjö">', "utf-8")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
+    assert len(_untranslated_text("x.html")) == 2
+
+
+def test_holidays_and_series_defaults_follow_the_language(tmp_path):
+    from blogtool.config import load_config
+
+    def config(text: str):
+        (tmp_path / "blogtool.toml").write_text(
+            '[site]\ntitle = "T"\nbase_url = "https://t.example/"\n' + text, "utf-8"
+        )
+        return load_config(tmp_path)
+
+    sv, en = config('language = "sv"\n'), config('language = "en"\n')
+    assert (sv.tips.holidays, sv.tips.title, sv.urls.tag) == ("SE", "Torsdagstips", "tagg")
+    assert (en.tips.holidays, en.tips.title, en.urls.tag) == ("GB", "Thursday tips", "tag")
+    assert config('language = "sv-FI"\n').tips.holidays == "FI"
+    assert config('language = "en"\n[tips]\nholidays = ""\n').tips.holidays == ""
+    assert config('language = "en"\n[urls]\ntag = "topics"\n').urls.tag == "topics"
+    assert en.newsletter.unsubscribe_url == "https://t.example/unsubscribe"
