@@ -76,9 +76,9 @@ def check_source(path: Path, root: Path) -> str | None:
         real = path.resolve(strict=True)
         mode = real.stat().st_mode
     except OSError as exc:
-        return f"cannot be read: {exc.strerror}"
+        return _("cannot be read: {reason}").format(reason=exc.strerror)
     if not real.is_relative_to(root.resolve()):
-        return f"leads outside the site (to {real}); refused"
+        return _("leads outside the site (to {real}); refused").format(real=real)
     if not stat.S_ISREG(mode):
         return "not a regular file (a pipe, a device or a folder); skipped"
     return None

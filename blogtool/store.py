@@ -16,7 +16,7 @@ from pathlib import Path
 
 from blogtool.errors import BlogtoolError, LockedError
 from blogtool.files import private_dir
-from blogtool.i18n import _
+from blogtool.i18n import N_, _
 
 
 class StoreError(BlogtoolError):
@@ -138,8 +138,10 @@ def loose_permissions(path: Path) -> list[str]:
         if mode & 0o077:
             want = "700" if item.is_dir() else "600"
             found.append(
-                f"{item} holds personal data but others may read it (mode {mode:o}); "
-                f"run: chmod {want} {item}"
+                _(
+                    "{path} holds personal data but others may read it (mode {mode:o}); "
+                    "run: chmod {want} {path}"
+                ).format(path=item, mode=mode, want=want)
             )
     return found
 
@@ -231,8 +233,8 @@ def exclusive_lock(path: Path, what: str) -> Iterator[None]:
 
 # The site's locks: a build of the public site, and a newsletter send (which also covers making
 # a new issue, so two processes never make and send the same one).
-SITE_LOCKS = {"build": "a build of this site", "send": "a newsletter send for this site"}
+SITE_LOCKS = {"build": N_("a build of this site"), "send": N_("a newsletter send for this site")}
 
 
 def site_lock(state_dir: Path, name: str) -> contextlib.AbstractContextManager[None]:
-    return exclusive_lock(state_dir / f"{name}.lock", SITE_LOCKS[name])
+    return exclusive_lock(state_dir / f"{name}.lock", _(SITE_LOCKS[name]))

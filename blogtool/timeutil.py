@@ -100,8 +100,14 @@ def parse_when(
         aware = localize(parsed, tz)
         if notes is not None and aware.replace(tzinfo=None) != parsed:
             notes.append(
-                f"{parsed:%Y-%m-%d %H:%M} does not exist in {tz.key} (the clocks go forward); "
-                f"stored {aware.isoformat(timespec='minutes')}, the time a clock shows then"
+                _(
+                    "{given} does not exist in {zone} (the clocks go forward); stored {stored}, "
+                    "the time a clock shows then"
+                ).format(
+                    given=f"{parsed:%Y-%m-%d %H:%M}",
+                    zone=tz.key,
+                    stored=aware.isoformat(timespec="minutes"),
+                )
             )
         return aware
     return parsed.astimezone(tz)

@@ -72,7 +72,7 @@ def test_a_wordpress_export_comes_in_whole(run, sample_site, export):
     result = imported(run, export)
     assert result.exit_code == 0, result.stderr
     assert (
-        "4 posts, 2 drafts, 1 pages, 1 tips, 2 images (1 failed), 4 redirects, 5 problems; "
+        "4 posts, 2 drafts, 1 page, 1 tip, 2 images (1 failed), 4 redirects, 5 problems; "
         "skipped: 1 evenemang" in result.stdout
     )
     assert "files: 8 new, 0 updated, 0 unchanged, 0 skipped (edited locally)" in result.stdout

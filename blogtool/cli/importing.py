@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from blogtool.errors import UsageError
-from blogtool.i18n import _
+from blogtool.i18n import _, ngettext
 
 from .base import Env, pass_env
 
@@ -76,15 +76,33 @@ def _run(
             if planned.action in ("new", "updated"):
                 write_atomic(config.root / planned.path, planned.data)
     skipped = ", ".join(f"{n} {kind}" for kind, n in sorted(report.skipped.items()))
+    counted = [
+        ngettext("{n} post", "{n} posts", report.posts).format(n=report.posts),
+        ngettext("{n} draft", "{n} drafts", report.drafts).format(n=report.drafts),
+        ngettext("{n} page", "{n} pages", report.pages).format(n=report.pages),
+        ngettext("{n} tip", "{n} tips", report.tips).format(n=report.tips),
+        ngettext(
+            "{n} image ({failed} failed)", "{n} images ({failed} failed)", len(images.done)
+        ).format(n=len(images.done), failed=len(images.failed)),
+        ngettext("{n} redirect", "{n} redirects", report.redirects).format(n=report.redirects),
+        ngettext("{n} problem", "{n} problems", len(report.problems)).format(
+            n=len(report.problems)
+        ),
+    ]
     click.echo(
-        f"{report.posts} posts, {report.drafts} drafts, {report.pages} pages, {report.tips} tips, "
-        f"{len(images.done)} images ({len(images.failed)} failed), {report.redirects} redirects, "
-        f"{len(report.problems)} problems" + (f"; skipped: {skipped}" if skipped else "")
+        ", ".join(counted) + (_("; skipped: {what}").format(what=skipped) if skipped else "")
     )
     click.echo(
-        f"files: {report.count('new')} new, {report.count('updated')} updated, "
-        f"{report.count('unchanged')} unchanged, {report.count('skipped (edited locally)')} "
-        "skipped (edited locally)" + ("; dry run: nothing was written" if dry_run else "")
+        _(
+            "files: {new} new, {updated} updated, {unchanged} unchanged, {kept} skipped "
+            "(edited locally)"
+        ).format(
+            new=report.count("new"),
+            updated=report.count("updated"),
+            unchanged=report.count("unchanged"),
+            kept=report.count("skipped (edited locally)"),
+        )
+        + (_("; dry run: nothing was written") if dry_run else "")
     )
 
 

@@ -85,7 +85,12 @@ class _Reader:
     def table(self, section: str, raw: Any, declared: type) -> dict[str, Any]:
         """The section's values by attribute name: given, converted, or the default."""
         if not isinstance(raw, dict):
-            self.report(section, None, f"expected a table, got {schema.type_name(raw)}", True)
+            self.report(
+                section,
+                None,
+                _("expected a table, got {got}").format(got=schema.type_name(raw)),
+                True,
+            )
             raw = {}
         keys = schema.keys(declared)
         names = [toml for _, toml, _ in keys]
@@ -101,12 +106,17 @@ class _Reader:
                 if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
                     expected = schema.expected_name(spec.type)
                     got = f"{schema.type_name(value)} {value!r}"
-                    self.report(section, name, f"expected {expected}, got {got}", required)
+                    self.report(
+                        section,
+                        name,
+                        _("expected {expected}, got {got}").format(expected=expected, got=got),
+                        required,
+                    )
                     if required:
                         continue
                     value = spec.default
             elif required:
-                self.report(section, name, "missing; this key is required", True)
+                self.report(section, name, _("missing; this key is required"), True)
                 continue
             else:
                 value = spec.default
@@ -216,7 +226,9 @@ def _check_sections(reader: _Reader, path: Path, data: dict[str, Any]) -> None:
         if section not in known:
             reader.report(section, None, unknown(_("section"), section, known, "[{}]"))
     if "site" not in data:
-        reader.problems.append(f"{path}: [site]: missing; title and base_url are required")
+        reader.problems.append(
+            _("{path}: [site]: missing; title and base_url are required").format(path=path)
+        )
         reader.fatal += 1
 
 
@@ -224,14 +236,14 @@ def _named_table(reader: _Reader, table: str, name: str) -> str:
     """``[table.name]``'s section label; a name that cannot be a key is reported."""
     section = f"{table}.{name}"
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
-        reader.report(section, None, "expected a key of lowercase ASCII letters, digits, - or _")
+        reader.report(section, None, _("expected a key of lowercase ASCII letters, digits, - or _"))
     return section
 
 
 def _services(reader: _Reader, raw_services: Any) -> dict[str, Service]:
     services: dict[str, Service] = {}
     if not isinstance(raw_services, dict):
-        reader.report("services", None, "expected tables such as [services.naturkartan]")
+        reader.report("services", None, _("expected tables such as [services.naturkartan]"))
         return services
     for name, raw in raw_services.items():
         section = _named_table(reader, "services", name)
@@ -240,7 +252,7 @@ def _services(reader: _Reader, raw_services: Any) -> dict[str, Service]:
         # A broken service table is left out, not fatal: the tips that name it say so.
         reader.fatal = fatal
         if values.get("image") and not values.get("image_alt"):
-            reader.report(section, "image_alt", "missing; an image needs alt text")
+            reader.report(section, "image_alt", _("missing; an image needs alt text"))
         if all(k in values for k in ("name", "description")):
             services[name] = Service(key=name, **values)
     return services
@@ -291,7 +303,7 @@ def _lists(
         }
     found: dict[str, MailingList] = {}
     if not isinstance(raw_lists, dict):
-        reader.report("lists", None, "expected tables such as [lists.torsdagstips]", True)
+        reader.report("lists", None, _("expected tables such as [lists.torsdagstips]"), True)
         return found
     for name, raw in raw_lists.items():
         section = _named_table(reader, "lists", name)
@@ -299,7 +311,7 @@ def _lists(
         if "name" in values:
             found[name] = MailingList(key=name, **values)
     if not found:
-        reader.report("lists", None, "expected at least one list", True)
+        reader.report("lists", None, _("expected at least one list"), True)
     return found
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from blogtool.i18n import _
+from blogtool.i18n import N_, _
 
 REQUIRED: Any = object()
 
@@ -57,23 +57,28 @@ def keys(section: type) -> list[tuple[str, str, Key]]:
 
 def type_name(value: Any) -> str:
     names = {
-        str: "a string",
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        list: "an array",
-        dict: "a table",
+        str: N_("a string"),
+        bool: N_("a boolean"),
+        int: N_("an integer"),
+        float: N_("a number"),
+        list: N_("an array"),
+        dict: N_("a table"),
     }
     for t, name in names.items():
         if isinstance(value, t):
-            return name
+            return _(name)
     return type(value).__name__
 
 
 def expected_name(t: type | tuple[type, ...]) -> str:
     ts = t if isinstance(t, tuple) else (t,)
-    names = {str: "a string", bool: "true or false", int: "an integer", float: "a number"}
-    return " or ".join(names.get(x, x.__name__) for x in ts)
+    names = {
+        str: N_("a string"),
+        bool: N_("true or false"),
+        int: N_("an integer"),
+        float: N_("a number"),
+    }
+    return _(" or ").join(_(names[x]) if x in names else x.__name__ for x in ts)
 
 
 def http_url(value: str) -> str:

@@ -141,23 +141,33 @@ def check(
         return Problem(where, message, key=key, line=line, severity=severity)
 
     if found is None:
-        tried = " or ".join(candidates(ref, source)) or "in the site"
-        return [problem(f"image {ref!r}: there is no file {tried}")]
+        tried = _(" or ").join(candidates(ref, source)) or _("in the site")
+        return [problem(_("image {ref!r}: there is no file {tried}").format(ref=ref, tried=tried))]
     path = config.root / found
     if path.suffix.lower() not in RASTER | VECTOR:
         kinds = ", ".join(sorted(s.lstrip(".") for s in RASTER | VECTOR))
-        return [problem(f"image {ref!r}: expected a picture ({kinds})")]
+        return [
+            problem(_("image {ref!r}: expected a picture ({kinds})").format(ref=ref, kinds=kinds))
+        ]
     try:
         head = header(path, config)
     except (ValueError, OSError) as exc:
-        return [problem(f"image {ref!r}: Pillow cannot read {found} ({exc})")]
+        return [
+            problem(
+                _("image {ref!r}: Pillow cannot read {file} ({exc})").format(
+                    ref=ref, file=found, exc=exc
+                )
+            )
+        ]
     notes = []
     limit = config.images.max_size * 1024 * 1024
     if limit and head.size > limit:
         notes.append(
             problem(
-                f"image {ref!r} is {_size(head.size)}, over the {config.images.max_size:g} MB "
-                "of [images] max_size; a smaller original builds faster",
+                _(
+                    "image {ref!r} is {size}, over the {limit:g} MB of [images] max_size; a "
+                    "smaller original builds faster"
+                ).format(ref=ref, size=_size(head.size), limit=config.images.max_size),
                 "warning",
             )
         )
@@ -165,8 +175,10 @@ def check(
     if head.format != "SVG" and head.width < narrowest:
         notes.append(
             problem(
-                f"image {ref!r} is {head.width} px wide, under the narrowest width "
-                f"({narrowest} px); it will look blurred on wide screens",
+                _(
+                    "image {ref!r} is {width} px wide, under the narrowest width ({narrowest} "
+                    "px); it will look blurred on wide screens"
+                ).format(ref=ref, width=head.width, narrowest=narrowest),
                 "warning",
             )
         )

@@ -116,7 +116,7 @@ def _yaml_mapping(fm: str, c: _Collector) -> tuple[Any, dict[str, int]] | None:
         line = mark.line + 2 if mark else None  # YAML counts from 0; '---' is line 1
         if line is not None:  # an error found at the end points at the last front-matter line
             line = min(line, 1 + max(1, fm.count("\n")))
-        problem = exc.problem or exc.context or "could not be parsed"
+        problem = exc.problem or exc.context or _("could not be parsed")
         c.error(_("front matter is not valid YAML: {problem}").format(problem=problem), line=line)
         return None
     except yaml.YAMLError as exc:

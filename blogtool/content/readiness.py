@@ -120,12 +120,14 @@ def _summary(item: Item) -> list[Problem]:
     if item.summary.strip():
         return []
     tip = item.kind is Kind.TIP
-    what = "the newsletter's preview line, the feed and the page description use it"
     return [
         Problem(
             item.path,
-            f"empty; write one or two sentences ({what})"
-            + ("" if tip else "; the first paragraph is used until then"),
+            _(
+                "empty; write one or two sentences (the newsletter's preview line, the feed "
+                "and the page description use it)"
+            )
+            + ("" if tip else _("; the first paragraph is used until then")),
             key="summary",
             line=item.lines.get("summary"),
             severity="error" if tip else "warning",
@@ -143,13 +145,12 @@ def _links(item: Item, config: Config) -> list[Problem]:
             )
             continue
         path = resolve(item.path, target)
-        what = "link"
         if not path:
-            message = f"{what} {target!r} points outside the site"
+            message = _("link {target!r} points outside the site").format(target=target)
         elif (config.root / path).is_file():
             continue
         else:
-            message = f"{what} {target!r}: there is no file {path}"
+            message = _("link {target!r}: there is no file {path}").format(target=target, path=path)
         found.append(Problem(item.path, message, line=_line(item, offset)))
     return found
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from blogtool.config import Config
+from blogtool.i18n import _
 from blogtool.importer.sources import Entry
 from blogtool.slugs import slugify
 from blogtool.timeutil import localize
@@ -88,7 +89,9 @@ def convert(
             f"<figcaption>{htmllib.escape(htmllib.unescape(caption))}</figcaption>\n</figure>"
         )
         if not alt:
-            problems.append(f'an image without alt text ({src}): marked alt=""; describe it')
+            problems.append(
+                _('an image without alt text ({src}): marked alt=""; describe it').format(src=src)
+            )
         return f"<p>BLOGTOOLFIGURE{len(figures) - 1}END</p>"
 
     html = _CAPTION.sub(figure, html)
@@ -107,7 +110,7 @@ def convert(
     html = _VIDEO_LINE.sub(lambda m: f'<p><a href="{m.group(1)}">{m.group(1)}</a></p>', html)
     for m in _SHORTCODE.finditer(html):
         if not m.group(1):
-            problems.append(f"unknown shortcode [{m.group(2)}] left as it was")
+            problems.append(_("unknown shortcode [{name}] left as it was").format(name=m.group(2)))
 
     def image(tag: re.Match[str]) -> str:
         a = attrs(tag.group(0))
@@ -123,7 +126,11 @@ def convert(
     for n, html_figure in enumerate(figures):
         body = body.replace(f"BLOGTOOLFIGURE{n}END", html_figure)
     for m in _MD_NO_ALT.finditer(body):
-        problems.append(f'an image without alt text ({m.group(1)}): marked alt=""; describe it')
+        problems.append(
+            _('an image without alt text ({src}): marked alt=""; describe it').format(
+                src=m.group(1)
+            )
+        )
     body = _MD_NO_ALT.sub(lambda m: f'<img src="{m.group(1)}" alt="">', body)
     tip = None
     if split is not None:

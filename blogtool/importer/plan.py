@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import frontmatter
 
 from blogtool.config import Config
+from blogtool.i18n import _
 from blogtool.importer.convert import Converted, convert, image_urls
 from blogtool.importer.media import Images
 from blogtool.importer.sources import Entry
@@ -171,8 +172,9 @@ class Planner:
             found = self.images.get(url)
             if found is None:
                 self.report.problems.append(
-                    f"{entry.label}: image {url} could not be fetched "
-                    f"({self.images.failed[url]}); its link is kept"
+                    _(
+                        "{entry}: image {url} could not be fetched ({reason}); its link is kept"
+                    ).format(entry=entry.label, url=url, reason=self.images.failed[url])
                 )
             else:
                 local[url] = f"../{found}"
@@ -215,8 +217,10 @@ class Planner:
                 meta["image_alt"] = alt
             else:
                 self.report.problems.append(
-                    f"{entry.label}: the featured image has no alt text; not used "
-                    "(set image and image_alt)"
+                    _(
+                        "{entry}: the featured image has no alt text; not used (set image and "
+                        "image_alt)"
+                    ).format(entry=entry.label)
                 )
         old = urlsplit(entry.link).path if entry.link else ""
         new = Urls(self.config).href(f"{slug}/")  # where the post is now

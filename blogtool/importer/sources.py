@@ -199,7 +199,7 @@ def read_feed(source: str, zone: ZoneInfo, fetch: Any) -> list[Entry]:
             ) from None
     parsed = feedparser.parse(data)
     if not parsed.get("version"):
-        reason = parsed.get("bozo_exception") or "no RSS or Atom in it"
+        reason = parsed.get("bozo_exception") or _("no RSS or Atom in it")
         raise SourceError(
             _("{source}: not an RSS or Atom feed ({reason})").format(source=source, reason=reason)
         )

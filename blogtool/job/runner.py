@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from blogtool.config import Config
 from blogtool.content.calendar import Slot, plan
 from blogtool.content.model import Site, Status
 from blogtool.errors import BlogtoolError, LockedError
@@ -218,13 +219,31 @@ def _proof(
         return
     proof(coming, PROOF_PREFIX if last is None else CHANGED_PROOF_PREFIX)
     record_proof(db, coming, now)
-    changed = " (changed since the last proof)" if last is not None else ""
+    changed = _(" (changed since the last proof)") if last is not None else ""
     when = short_datetime(coming.send_at, cli_language())
     result.info(
         _("proof of the newsletter due {when} sent to {count} editors{changed}").format(
             when=when, count=len(news.proof_to), changed=changed
         )
     )
+
+
+def _waiting_for_approval(
+    result: RunResult, config: Config, db: sqlite3.Connection, coming: Coming, now: dt.datetime
+) -> None:
+    """Hold the coming issue until someone approves it; say so (as new, the first time)."""
+    since, first = hold(db, coming, now)
+    message = _(
+        "the newsletter due {when} ({subject}) is waiting for approval since {since}; "
+        "'blogtool newsletter approve' lets it go at the next run"
+    ).format(
+        when=short_datetime(coming.send_at, cli_language()),
+        subject=coming.draft.subject,
+        since=short_datetime(since.astimezone(config.site.timezone), cli_language()),
+    )
+    result.warning(message)
+    if first:
+        result.first_time.add(message)
 
 
 def _mail(
@@ -268,16 +287,7 @@ def _mail(
             result.info(_("no new tip to mail; the next newsletter goes {when}").format(when=when))
         return
     if config.newsletter.approval and approved_at(db, coming.digest) is None:
-        since, first = hold(db, coming, now)
-        message = (
-            f"the newsletter due {short_datetime(due_at, cli_language())} "
-            f"({coming.draft.subject}) is waiting for approval since "
-            f"{short_datetime(since.astimezone(config.site.timezone), cli_language())}; "
-            "'blogtool newsletter approve' lets it go at the next run"
-        )
-        result.warning(message)
-        if first:
-            result.first_time.add(message)
+        _waiting_for_approval(result, config, db, coming, now)
         return
     if now - due_at > LATE_AFTER:
         late = now - due_at

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from types import FrameType
 
 from blogtool.config import Config
+from blogtool.i18n import _
 from blogtool.mail.compose import MessageFactory, Recipient, envelope_sender
 from blogtool.mail.issues import Issue
 from blogtool.mail.pacing import Pacing, SendReport
@@ -100,7 +101,11 @@ def send_test(
             sender, address, factory.render(recipient, message_id, now), f"test-{os.getpid()}"
         )
     except (TemporaryFailure, PermanentFailure, ConnectionFailure) as exc:
-        raise SendAborted(f"the test message to {address} was not accepted: {exc}") from None
+        raise SendAborted(
+            _("the test message to {address} was not accepted: {exc}").format(
+                address=address, exc=exc
+            )
+        ) from None
     finally:
         transport.close()
     return message_id

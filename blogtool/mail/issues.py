@@ -152,7 +152,11 @@ def get_issue(db: sqlite3.Connection, issue_id: int) -> Issue:
     row = db.execute("SELECT * FROM issues WHERE id = ?", (issue_id,)).fetchone()
     if row is None:
         known = [str(r[0]) for r in db.execute("SELECT id FROM issues ORDER BY id")]
-        hint = f"known issues: {', '.join(known)}" if known else "no issue has been built yet"
+        hint = (
+            _("known issues: {ids}").format(ids=", ".join(known))
+            if known
+            else _("no issue has been built yet")
+        )
         raise UsageError(
             _("no newsletter issue {issue_id}; {hint} (see 'blogtool newsletter list')").format(
                 issue_id=issue_id, hint=hint

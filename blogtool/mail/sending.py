@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from queue import Empty, SimpleQueue
 
+from blogtool.i18n import _, ngettext
 from blogtool.mail import issues, lists, queue, subscribers
 from blogtool.mail.compose import MessageFactory, Recipient
 from blogtool.mail.issues import Issue
@@ -145,8 +146,13 @@ class _SendRun:
             self.drain()
             remaining = queue.count(self.db, self.issue.id, "queued")
             raise SendAborted(
-                f"{stop.reason}. {remaining} deliveries are still queued: run the send again "
-                "when the server is back"
+                ngettext(
+                    "{reason}. {n} delivery is still queued: run the send again when the "
+                    "server is back",
+                    "{reason}. {n} deliveries are still queued: run the send again when the "
+                    "server is back",
+                    remaining,
+                ).format(reason=stop.reason, n=remaining)
             ) from None
         finally:
             self.flush()
@@ -222,7 +228,7 @@ class _SendRun:
             message_id = row["message_id"] or self.factory.message_id(recipient)
             data = self.factory.render(recipient, message_id, self.pacing.now())
         except Exception as exc:  # one subscriber's data must never stop the send for the rest
-            self.undeliverable(row, f"the message could not be composed: {exc}")
+            self.undeliverable(row, _("the message could not be composed: {exc}").format(exc=exc))
             return
         sender = self.factory.return_path(recipient) if self.verp else self.sender
         self.seq += 1
@@ -329,7 +335,10 @@ class _SendRun:
         if attempts >= self.max_attempts:
             queue.mark_failed(self.db, row["id"], f"gave up: {exc}", self.stamp(), attempts)
             self.report.failed += 1
-            self.report.failures.append((row["email"], f"gave up after {attempts} tries: {exc}"))
+            gave_up = ngettext(
+                "gave up after {n} try: {exc}", "gave up after {n} tries: {exc}", attempts
+            ).format(n=attempts, exc=exc)
+            self.report.failures.append((row["email"], gave_up))
             return
         retry_at = self.pacing.clock() + queue.backoff(attempts - 1, self.retry_delay)
         queue.retry_at(self.db, row["id"], retry_at, str(exc), self.stamp(), attempts)
@@ -356,10 +365,13 @@ class _SendRun:
         self.dropped += 1
         if self.dropped >= self.max_attempts:  # connects, then drops every message
             if at_open:
-                raise _GiveUp(f"{exc}; gave up after {self.dropped} attempts")
+                raise _GiveUp(
+                    _("{exc}; gave up after {n} attempts").format(exc=exc, n=self.dropped)
+                )
             raise _GiveUp(
-                f"{self.transport.description} dropped the connection {self.dropped} times in "
-                f"a row ({exc})"
+                _("{server} dropped the connection {n} times in a row ({exc})").format(
+                    server=self.transport.description, n=self.dropped, exc=exc
+                )
             )
         self.resume_at = self.pacing.clock() + queue.backoff(self.dropped - 1, self.retry_delay)
 

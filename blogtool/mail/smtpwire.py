@@ -20,6 +20,7 @@ import smtplib
 from dataclasses import dataclass
 
 from blogtool.errors import BlogtoolError
+from blogtool.i18n import _
 
 
 class TemporaryFailure(Exception):
@@ -77,7 +78,7 @@ def finish(
     payload = re.sub(rb"(?m)^\.", b"..", data)  # dot-stuffing, as smtplib does
     if not payload.endswith(b"\r\n"):
         payload += b"\r\n"
-    gone = ConnectionFailure("the connection closed before the next message's envelope")
+    gone = ConnectionFailure(_("the connection closed before the next message's envelope"))
     try:
         smtp.send(payload + b".\r\n" + (_batch(smtp, following) if following else b""))
     except Exception as exc:  # the content did not all leave: nothing was delivered
@@ -86,8 +87,10 @@ def finish(
         code, reply = smtp.getreply()
     except (smtplib.SMTPServerDisconnected, OSError) as exc:
         uncertain = UncertainDelivery(
-            f"the connection dropped after the message was sent, before the server confirmed "
-            f"it ({type(exc).__name__}: {exc})"
+            _(
+                "the connection dropped after the message was sent, before the server "
+                "confirmed it ({kind}: {exc})"
+            ).format(kind=type(exc).__name__, exc=exc)
         )
         return uncertain, gone if following else None
     this = None if code == 250 else translate(smtplib.SMTPDataError(code, reply), envelope)
@@ -203,8 +206,9 @@ def translate(exc: Exception, envelope: Envelope) -> Exception:
         if exc.smtp_code == 421 or 400 <= exc.smtp_code < 500:
             return _by_code(exc.smtp_code, exc.smtp_error)
         return SendAborted(
-            f"the server refused the sender {envelope.sender}: {exc.smtp_code} "
-            f"{_text(exc.smtp_error)}"
+            _("the server refused the sender {sender}: {code} {reply}").format(
+                sender=envelope.sender, code=exc.smtp_code, reply=_text(exc.smtp_error)
+            )
         )
     if isinstance(exc, smtplib.SMTPResponseException):  # DATA and other replies
         return _by_code(exc.smtp_code, exc.smtp_error)

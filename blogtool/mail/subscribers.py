@@ -50,7 +50,9 @@ def check_name(name: str) -> str:
     cleaned = clean_name(name)
     if len(cleaned) > MAX_NAME:
         raise InvalidName(
-            f"the name is {len(cleaned)} characters long; expected at most {MAX_NAME}"
+            _("the name is {n} characters long; expected at most {most}").format(
+                n=len(cleaned), most=MAX_NAME
+            )
         )
     return cleaned
 
@@ -112,7 +114,9 @@ def normalize(address: str) -> str:
         result = validate_email(address.strip(), check_deliverability=False, allow_smtputf8=False)
         return result.ascii_email or result.normalized
     except EmailNotValidError as exc:
-        raise InvalidAddress(f"{address!r} is not a valid email address: {exc}") from None
+        raise InvalidAddress(
+            _("{address!r} is not a valid email address: {exc}").format(address=address, exc=exc)
+        ) from None
 
 
 def email_key(normalized: str) -> str:
@@ -289,9 +293,9 @@ def _csv_lines(text: str) -> Iterator[tuple[int, list[str] | str]]:
             cells = next(csv.reader([line], strict=True))
         except csv.Error as exc:
             problem = (
-                "a quoted field is not closed on this line (is a '\"' missing?)"
+                _("a quoted field is not closed on this line (is a '\"' missing?)")
                 if "unexpected end of data" in str(exc)
-                else f"not valid CSV: {exc}"
+                else _("not valid CSV: {exc}").format(exc=exc)
             )
             yield number, problem
             continue
@@ -348,7 +352,7 @@ def import_csv(
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) <= email_col:
-                report.invalid.append((line, "missing email column"))
+                report.invalid.append((line, _("missing email column")))
                 continue
             name = row[name_col] if name_col is not None and len(row) > name_col else ""
             chosen = (

@@ -13,6 +13,7 @@ import hmac
 import re
 
 from blogtool.errors import BlogtoolError
+from blogtool.i18n import _
 
 _PURPOSE = b"blogtool-unsubscribe-v1"
 
@@ -26,16 +27,18 @@ def secret_from(value: str | None, name: str) -> bytes:
     value = value or ""
     if len(value) < 16 or value.startswith("change-me"):
         problem = (
-            "is not set"
+            _("is not set")
             if not value
-            else "is shorter than 16 characters"
+            else _("is shorter than 16 characters")
             if len(value) < 16
-            else "is still the placeholder from the README"
+            else _("is still the placeholder from the README")
         )
         raise SecretMissing(
-            f"{name} {problem}; unsubscribe links are signed with it. Create one with\n"
-            "  python3 -c 'import secrets; print(secrets.token_urlsafe(32))'\n"
-            f"and keep it in the environment of every blogtool run (never in blogtool.toml)"
+            _(
+                "{name} {problem}; unsubscribe links are signed with it. Create one with\n"
+                "  python3 -c 'import secrets; print(secrets.token_urlsafe(32))'\n"
+                "and keep it in the environment of every blogtool run (never in blogtool.toml)"
+            ).format(name=name, problem=problem)
         )
     return value.encode("utf-8")
 
@@ -105,7 +108,7 @@ def link_id(token: str, purpose: str) -> int:
     """The row a token names, before it can be checked (the binding is in that row)."""
     m = _LINK.fullmatch(token.strip())
     if m is None or m.group(1) != purpose:
-        raise BadLink("not a link of this kind")
+        raise BadLink(_("not a link of this kind"))
     return int(m.group(2))
 
 
@@ -113,13 +116,13 @@ def check_link_token(secret: bytes, token: str, purpose: str, binding: str, now:
     """Raises BadLink for a forged, altered or foreign token, ExpiredLink for a late one."""
     m = _LINK.fullmatch(token.strip())
     if m is None or m.group(1) != purpose:
-        raise BadLink("not a link of this kind")
+        raise BadLink(_("not a link of this kind"))
     ident, expires = int(m.group(2)), int(m.group(3))
     expected = _link_signature(secret, purpose, ident, expires, binding)
     if not hmac.compare_digest(m.group(4), expected):
-        raise BadLink("the link's signature does not match")
+        raise BadLink(_("the link's signature does not match"))
     if expires and now > expires:
-        raise ExpiredLink("the link has expired")
+        raise ExpiredLink(_("the link has expired"))
 
 
 # --- VERP: which delivery a bounce is about -------------------------------------------------------
@@ -140,7 +143,7 @@ def verp_delivery(secret: bytes, token: str) -> int:
     """The delivery a VERP token names; BadLink if it is not one blogtool signed."""
     m = _VERP.fullmatch(token.strip().lower())
     if m is None:
-        raise BadLink("not a bounce token")
+        raise BadLink(_("not a bounce token"))
     if not hmac.compare_digest(verp_token(secret, int(m.group(1))), m.group(0)):
-        raise BadLink("the bounce token's signature does not match")
+        raise BadLink(_("the bounce token's signature does not match"))
     return int(m.group(1))

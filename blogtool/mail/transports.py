@@ -82,7 +82,7 @@ class OutboxTransport:
 
     def __init__(self, directory: Path):
         self.directory = directory
-        self.description = f"the outbox folder {directory}"
+        self.description = _("the outbox folder {path}").format(path=directory)
 
     def open(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -143,17 +143,23 @@ class SmtpTransport:
             client.login()
         except smtplib.SMTPAuthenticationError as exc:
             raise SendAborted(
-                f"SMTP login as {c.user} at {self.description} was refused "
-                f"({exc.smtp_code}); check the user and BLOGTOOL_SMTP_PASSWORD or the keyring"
+                _(
+                    "SMTP login as {user} at {server} was refused ({code}); check the user "
+                    "and BLOGTOOL_SMTP_PASSWORD or the keyring"
+                ).format(user=c.user, server=self.description, code=exc.smtp_code)
             ) from None
         except ssl.SSLCertVerificationError as exc:
             raise SendAborted(
-                f"the certificate of {self.description} could not be verified: {exc.verify_message}"
+                _("the certificate of {server} could not be verified: {reason}").format(
+                    server=self.description, reason=exc.verify_message
+                )
             ) from None
         except smtplib.SMTPNotSupportedError as exc:
             raise SendAborted(f"{self.description}: {exc}") from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise ConnectionFailure(f"cannot connect to {self.description}: {exc}") from None
+            raise ConnectionFailure(
+                _("cannot connect to {server}: {exc}").format(server=self.description, exc=exc)
+            ) from None
         self.client = client
 
     def _smtp(self) -> smtplib.SMTP:
