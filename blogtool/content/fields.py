@@ -19,7 +19,7 @@ from typing import Any
 from blogtool.config import Config
 from blogtool.content.kinds import Kind
 from blogtool.errors import unknown
-from blogtool.i18n import _
+from blogtool.i18n import N_, _
 from blogtool.slugs import MAX_SLUG, is_valid_slug
 from blogtool.timeutil import parse_when
 
@@ -48,7 +48,7 @@ class Field:
     help: str
     parse: Parser  # the value as written -> the value the item carries; raises Invalid
     required: bool = False
-    missing: str = "missing; this key is required"
+    missing: str = N_("missing; this key is required")  # translated where it is reported
     default: Any = None  # a value, or a function of the context
     kinds: frozenset[Kind] = frozenset(Kind)
 
@@ -197,7 +197,7 @@ FIELDS: tuple[Field, ...] = (
         "The headline; the slug is made from it unless slug is set.",
         text,
         required=True,
-        missing="missing; every post and tip needs a title",
+        missing=N_("missing; every post and tip needs a title"),
     ),
     Field(
         "date",

@@ -253,7 +253,7 @@ def parse_item(
                 continue
         if value is None or value == "":
             if field.required and field.name not in hinted:
-                c.error(field.missing, key=field.name, line=lines.get(field.name))
+                c.error(_(field.missing), key=field.name, line=lines.get(field.name))
             value = field.default_for(context) if value is None else value
         values[field.name] = value
     for key, note in context.notes:

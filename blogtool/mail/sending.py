@@ -66,8 +66,11 @@ def send_issue(
     finally:
         report.remaining = queue.count(db, issue.id, "queued")
         report.uncertain = [
-            f"delivery {r['id']} to {r['email']} "
-            + (r["last_error"] or "was being sent when an earlier run stopped")
+            _("delivery {id} to {address} {why}").format(
+                id=r["id"],
+                address=r["email"],
+                why=r["last_error"] or _("was being sent when an earlier run stopped"),
+            )
             for r in queue.uncertain_rows(db, issue.id)
         ]
     if report.remaining == 0 and not report.uncertain:

@@ -41,7 +41,8 @@ def _display(path: str | None, config: Config) -> str:
     if not path:
         return "<template>"
     p = Path(path)
-    for root, label in ((config.root, ""), (PACKAGE_TEMPLATES, "blogtool default template ")):
+    default = _("blogtool default template ")
+    for root, label in ((config.root, ""), (PACKAGE_TEMPLATES, default)):
         try:
             return label + str(p.resolve().relative_to(root.resolve()))
         except ValueError:
