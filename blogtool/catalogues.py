@@ -126,6 +126,13 @@ def _compiled(catalog: Catalog) -> bytes:
     return out.getvalue()
 
 
+def _messages(mo: bytes) -> dict[object, str]:
+    """What a compiled catalogue says, whichever Babel wrote its bytes."""
+    import gettext
+
+    return dict(gettext.GNUTranslations(io.BytesIO(mo))._catalog)  # type: ignore[attr-defined]
+
+
 def update() -> list[str]:
     """Extract, update every catalogue and compile it; returns what still needs a translator."""
     template = extract()
@@ -165,7 +172,7 @@ def problems() -> Iterator[str]:
             if message.id and message.fuzzy:
                 yield f"{language}: fuzzy {message.id!r}"
         mo = _po_path(language).with_suffix(".mo")
-        if not mo.exists() or mo.read_bytes() != _compiled(catalog):
+        if not mo.exists() or _messages(mo.read_bytes()) != _messages(_compiled(catalog)):
             yield f"{language}: {mo.name} is not compiled from {DOMAIN}.po; run make i18n"
 
 
