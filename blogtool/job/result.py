@@ -61,7 +61,7 @@ def send_and_report(
         set_state(db, "send.at", utc_now_iso(now), now)
         set_state(db, "send.issue", str(issue.id), now)
         set_state(db, "send.summary", report.summary(), now)
-    message = f"issue {issue.id} sent: {report.summary()}"
+    message = _("issue {id} sent: {summary}").format(id=issue.id, summary=report.summary())
     for address, error in report.failures:
         result.error(
             _("issue {id}: delivery to {address} failed: {error}").format(

@@ -7,6 +7,8 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from blogtool.i18n import _
+
 
 @dataclass
 class SendReport:
@@ -22,11 +24,15 @@ class SendReport:
     stopped: str | None = None
 
     def summary(self) -> str:
-        parts = [f"{self.sent} sent", f"{self.failed} failed", f"{self.skipped} skipped"]
+        parts = [
+            _("{n} sent").format(n=self.sent),
+            _("{n} failed").format(n=self.failed),
+            _("{n} skipped").format(n=self.skipped),
+        ]
         if self.remaining:
-            parts.append(f"{self.remaining} still queued")
+            parts.append(_("{n} still queued").format(n=self.remaining))
         if self.uncertain:
-            parts.append(f"{len(self.uncertain)} uncertain")
+            parts.append(_("{n} uncertain").format(n=len(self.uncertain)))
         return ", ".join(parts)
 
 
