@@ -164,7 +164,7 @@ def test_machine_off_over_the_send_time_sends_late_once(job, site, port):
         result = job("run", now=at(2026, 12, 4, 9, 0))
         assert result.exit_code == 0, result.stderr
         assert (
-            "warning: sending late: the newsletter was due 2026-12-03T08:00:00+01:00, 25 h 0 min ago"
+            "warning: sending late: the newsletter was due Thu 3 Dec 2026 08:00, 25 h 0 min ago"
             in result.stderr
         )
         assert "issue 2 sent: 3 sent" in result.stderr

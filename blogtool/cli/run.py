@@ -161,7 +161,7 @@ def _unchanged_since_last_run(env: Env, log: Any, now: dt.datetime) -> str | Non
             return seen
         log.info(
             _("no source has changed and nothing is due before {until}; nothing to do").format(
-                until=until
+                until=env.shown_time(until)
             )
         )
         record_run(db, RunResult(), now)

@@ -297,7 +297,7 @@ def _mail(
                 "sending late: the newsletter was due {isoformat}, {hours} h {minutes} "
                 "min ago (was the machine off?)"
             ).format(
-                isoformat=due_at.astimezone(config.site.timezone).isoformat(),
+                isoformat=short_datetime(due_at.astimezone(config.site.timezone), cli_language()),
                 hours=hours,
                 minutes=minutes,
             )
