@@ -9,6 +9,7 @@ import threading
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -250,6 +251,15 @@ def served_site(run, sample_site) -> Iterator[str]:
     assert result.exit_code == 0, result.stderr
     with serving(sample_site / "public") as url:
         yield url
+
+
+def serious_violations(axe: Any, page: Any) -> list[str]:
+    """What axe-core finds serious or critical on the page, one line each."""
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {v['nodes'][0]['target']}"
+        for v in axe.run(page).response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from .conftest import serving
+from .conftest import serious_violations, serving
 
 pytestmark = pytest.mark.browser
 
@@ -54,12 +54,7 @@ def test_every_page_fits_loads_and_passes_axe(served_site, browser, width, schem
         assert scroll <= width, f"{name}: {scroll} px wide at {width}"
         dark = page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
         assert dark == (scheme == "dark")
-        results = axe.run(page)
-        serious = [
-            f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
-            for v in results.response["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
+        serious = serious_violations(axe, page)
         assert serious == [], f"{name} at {width} px, {scheme}: {serious}"
     bad = [b for b in bad if not b.startswith("404 ") or "/finns-inte/" not in b]
     assert bad == []

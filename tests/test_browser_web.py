@@ -19,7 +19,7 @@ from blogtool.mail.transports import OutboxTransport
 from blogtool.web.app import make_app
 from blogtool.web.server import Sender, make_server, with_site
 
-from .conftest import NOW, SECRET, Run
+from .conftest import NOW, SECRET, Run, serious_violations
 
 pytestmark = pytest.mark.browser
 READER = "lisa.larsson@example.se"
@@ -64,12 +64,7 @@ def link(message, purpose: str, base: str) -> str:
 
 
 def serious(page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
+    return serious_violations(Axe(), page)
 
 
 def test_a_reader_signs_up_reads_chooses_leaves_and_erases(served, browser):

@@ -10,7 +10,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from blogtool.content.model import Item, Kind, Site, Status
-from blogtool.i18n import _, cli_language, ngettext
+from blogtool.i18n import N_, _, cli_language, ngettext
 from blogtool.job.runner import next_due, site_fingerprint, weeks_without_tip
 from blogtool.mail import queue
 from blogtool.mail.issues import Issue, issues
@@ -171,32 +171,20 @@ def bounce_warnings(site: Site, db: sqlite3.Connection, all_issues: list[Issue])
         if not sent:
             continue
         got = queue.bounce_counts(db, issue.id)
-        hard, complaints = 100 * got["hard"] / sent, 100 * got["complaint"] / sent
-        if hard > limits.max_hard_percent:
-            found.append(
-                _(
-                    "issue {id}: {hard:.1f} % hard bounces ({count} of {sent}), over {limit:g} %"
-                ).format(
-                    id=issue.id,
-                    hard=hard,
-                    count=got["hard"],
-                    sent=sent,
-                    limit=limits.max_hard_percent,
+        checks = (
+            ("hard", limits.max_hard_percent, N_("issue {id}: {percent:.1f} % hard bounces "
+             "({count} of {sent}), over {limit:g} %")),
+            ("complaint", limits.max_complaint_percent, N_("issue {id}: {percent:.2f} % "
+             "complaints ({count} of {sent}), over {limit:g} %")),
+        )  # fmt: skip
+        for kind, limit, message in checks:
+            percent = 100 * got[kind] / sent
+            if percent > limit:
+                found.append(
+                    _(message).format(
+                        id=issue.id, percent=percent, count=got[kind], sent=sent, limit=limit
+                    )
                 )
-            )
-        if complaints > limits.max_complaint_percent:
-            found.append(
-                _(
-                    "issue {id}: {complaints:.2f} % complaints ({count} of {sent}), "
-                    "over {limit:g} %"
-                ).format(
-                    id=issue.id,
-                    complaints=complaints,
-                    count=got["complaint"],
-                    sent=sent,
-                    limit=limits.max_complaint_percent,
-                )
-            )
     return found
 
 
