@@ -81,6 +81,7 @@ class SiteView:
         self.word = words(self.env, self.config)
         self.backlink = self.word("footnote_backlink")
         self.sources = self.urls.sources(self.items)
+        self._feed_entries: dict[str, FeedEntry] = {}
 
     def body_html(self, item: Item, mode: str = "page") -> str:
         """The item's body as HTML, links to other items' source files made into their URLs,
@@ -163,6 +164,14 @@ class SiteView:
         )
 
     def feed_entry(self, item: Item) -> FeedEntry:
+        """An item as the feeds carry it; made once a build, though RSS and Atom (and the
+        series' feeds) each carry it."""
+        made = self._feed_entries.get(item.slug)
+        if made is None:
+            made = self._feed_entries[item.slug] = self._make_feed_entry(item)
+        return made
+
+    def _make_feed_entry(self, item: Item) -> FeedEntry:
         url = self.urls.absolute(self.urls.item(item))
         html = self.body_html(item, "feed")
         image = None
