@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import sys
 from collections.abc import Iterator
@@ -19,19 +20,17 @@ from pathlib import Path
 
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
-from babel.messages.mofile import write_mo
+from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po, write_po
 
-from blogtool.i18n import DOMAIN, FALLBACK, LOCALE_DIR
+from blogtool.i18n import DOMAIN, FALLBACK, LOCALE_DIR, available
 
 ROOT = LOCALE_DIR.parent.parent  # the source tree: babel.cfg sits beside blogtool/
 
 
 def languages() -> tuple[str, ...]:
     """Every language with a catalogue to keep: a folder in locale/ with its ``.po``."""
-    return tuple(
-        sorted(p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
-    )
+    return available(".po")
 
 
 KEYWORDS = {
@@ -126,11 +125,13 @@ def _compiled(catalog: Catalog) -> bytes:
     return out.getvalue()
 
 
-def _messages(mo: bytes) -> dict[object, str]:
+def _messages(mo: bytes) -> dict[object, object]:
     """What a compiled catalogue says, whichever Babel wrote its bytes."""
-    import gettext
 
-    return dict(gettext.GNUTranslations(io.BytesIO(mo))._catalog)  # type: ignore[attr-defined]
+    def fixed(value: object) -> object:  # plural forms come back as lists
+        return tuple(value) if isinstance(value, list | tuple) else value
+
+    return {(fixed(m.id), m.context): fixed(m.string) for m in read_mo(io.BytesIO(mo)) if m.id}
 
 
 def update() -> list[str]:
@@ -141,8 +142,8 @@ def update() -> list[str]:
     todo = []
     for language in languages():
         catalog = _read(language)
-        # update() adopts the template's messages; each catalogue gets its own
-        catalog.update(extract(), no_fuzzy_matching=True)
+        # update() adopts the template's messages; each catalogue gets its own copy
+        catalog.update(copy.deepcopy(template), no_fuzzy_matching=True)
         catalog.obsolete.clear()
         if language == FALLBACK:
             _fill_english(catalog)

@@ -29,15 +29,15 @@ FALLBACK = "en"
 LANGUAGE_VARIABLES = ("BLOGTOOL_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 
 
-def available() -> tuple[str, ...]:
-    """The languages blogtool has a catalogue for."""
-    found = (p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.mo"))
+def available(suffix: str = ".mo") -> tuple[str, ...]:
+    """The languages blogtool has a compiled catalogue for (with ``.po``: one to keep)."""
+    found = (p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}{suffix}"))
     return tuple(sorted(found))
 
 
 def language_of(tag: str) -> str:
     """'sv_SE.UTF-8' -> 'sv', 'en-GB' -> 'en', 'C' -> 'en': the catalogue a locale name picks."""
-    name = tag.split(":")[0].split(".")[0].split("@")[0].strip()
+    name = tag.split(".")[0].split("@")[0].strip()
     if name in ("", "C", "POSIX"):
         return FALLBACK
     return name.replace("-", "_").split("_")[0].lower()
@@ -47,9 +47,9 @@ def language_from(environ: Mapping[str, str]) -> str:
     """The command line's language: a catalogue we have, chosen from the environment."""
     for variable in LANGUAGE_VARIABLES:
         value = environ.get(variable)
-        if value:
-            lang = language_of(value)
-            return lang if lang in _languages() else FALLBACK
+        if value:  # LANGUAGE may list several ("sv:en"); the first one we have wins
+            found = [lang for lang in map(language_of, value.split(":")) if lang in _languages()]
+            return found[0] if found else FALLBACK
     return FALLBACK
 
 
@@ -122,6 +122,31 @@ def N_(message: str) -> str:
     """Marks ``message`` for the catalogue without translating it here (it is translated where
     it is shown)."""
     return message
+
+
+# Words the command line shows for values that stay English in --json and in the files.
+_LABELS = {
+    "draft": N_("draft"),
+    "scheduled": N_("scheduled"),
+    "published": N_("published"),
+    "post": N_("post"),
+    "tip": N_("tip"),
+    "ready": N_("ready"),
+    "sending": N_("sending"),
+    "sent": N_("sent"),
+    "queued": N_("queued"),
+    "failed": N_("failed"),
+    "skipped": N_("skipped"),
+    "active": N_("active"),
+    "unsubscribed": N_("unsubscribed"),
+    "bounced": N_("bounced"),
+}
+
+
+def label_of(value: str) -> str:
+    """An item's status or kind, an issue's or a delivery's or a subscriber's state, for
+    people on the command line: 'scheduled' -> 'schemalagd'."""
+    return _(_LABELS[value]) if value in _LABELS else value
 
 
 def items(n: int) -> str:

@@ -100,6 +100,7 @@ def test_no_message_a_person_reads_is_a_bare_literal(folder):
         ({"LANG": "sv_SE.UTF-8", "BLOGTOOL_LANG": "en"}, "en"),
         ({"LANG": "C.UTF-8", "BLOGTOOL_LANG": "sv"}, "sv"),
         ({"LANGUAGE": "sv:en", "LANG": "C.UTF-8"}, "sv"),
+        ({"LANGUAGE": "de:sv", "LANG": "C.UTF-8"}, "sv"),  # the first one we have
     ],
 )
 def test_the_command_line_language_comes_from_the_environment(environ, expected):

@@ -16,7 +16,7 @@ import click
 
 from blogtool.cli.env import Env, speak_the_users_language
 from blogtool.errors import BlogtoolError, ContentError, ExitStatus, Problem
-from blogtool.i18n import N_, _, ngettext
+from blogtool.i18n import _, ngettext
 
 if TYPE_CHECKING:
     from blogtool.mail.dispatch import SendOptions
@@ -186,30 +186,6 @@ pass_env = click.make_pass_decorator(Env)
 
 def main() -> None:
     cli(prog_name="blogtool")
-
-
-# Words the command line shows for values that stay English in --json and in the files.
-_LABELS = {
-    "draft": N_("draft"),
-    "scheduled": N_("scheduled"),
-    "published": N_("published"),
-    "post": N_("post"),
-    "tip": N_("tip"),
-    "ready": N_("ready"),
-    "sending": N_("sending"),
-    "sent": N_("sent"),
-    "queued": N_("queued"),
-    "failed": N_("failed"),
-    "skipped": N_("skipped"),
-    "active": N_("active"),
-    "unsubscribed": N_("unsubscribed"),
-    "bounced": N_("bounced"),
-}
-
-
-def label_of(value: str) -> str:
-    """An item's status or kind, or an issue's state, for people: 'scheduled' -> 'schemalagd'."""
-    return _(_LABELS[value]) if value in _LABELS else value
 
 
 def clip(text: str, width: int) -> str:

@@ -47,7 +47,6 @@ class Env:
         self.site_option = site
         self.debug = debug
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
-        i18n.use(i18n.language_from(self.environ))  # the words of every message from here on
         self._config: Config | None = None
         self._pinned: tuple[str, dt.datetime] | None = None
 

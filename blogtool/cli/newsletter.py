@@ -9,12 +9,11 @@ from pathlib import Path
 import click
 
 from blogtool.errors import BlogtoolError, ExitStatus, UsageError
-from blogtool.i18n import _, cli_language, items
+from blogtool.i18n import _, cli_language, items, label_of
 
 from .base import (
     Env,
     clip,
-    label_of,
     pass_env,
     pick_issue,
     print_dry_run,

@@ -12,9 +12,9 @@ import click
 
 from blogtool.config import CONFIG_NAME
 from blogtool.errors import ExitStatus, Problem
-from blogtool.i18n import _, cli_language, ngettext
+from blogtool.i18n import _, cli_language, label_of, ngettext
 
-from .base import Env, clip, label_of, pass_env, print_problems, table
+from .base import Env, clip, pass_env, print_problems, table
 
 if TYPE_CHECKING:
     from blogtool.content.model import Item, Site

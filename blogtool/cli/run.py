@@ -9,11 +9,10 @@ from typing import Any
 import click
 
 from blogtool.errors import BlogtoolError, ExitStatus
-from blogtool.i18n import _, cli_language, ngettext
+from blogtool.i18n import _, cli_language, label_of, ngettext
 
 from .base import (
     Env,
-    label_of,
     pass_env,
     send_now,
     state_db,

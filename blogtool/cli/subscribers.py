@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 
 from blogtool.errors import ExitStatus, UsageError
-from blogtool.i18n import _, ngettext
+from blogtool.i18n import _, label_of, ngettext
 
-from .base import Env, clip, label_of, pass_env, serve_web, state_db, table
+from .base import Env, clip, pass_env, serve_web, state_db, table
 
 # --- subscribers --------------------------------------------------------------------------------
 

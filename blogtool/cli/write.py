@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from blogtool.i18n import _, cli_language
+from blogtool.i18n import _, cli_language, label_of
 
-from .base import Env, label_of, pass_env, print_problems
+from .base import Env, pass_env, print_problems
 
 # --- init / new -------------------------------------------------------------------------------
 

@@ -189,7 +189,7 @@ class MailingList:
     )  # fmt: skip
     subject: str | None = s.key(
         str, None, "For posts: the subject template (like [newsletter] subject); default: "
-        "'<site>: <title>', or '<site>: N nya inlägg'.",
+        "'<site>: <title>', or '<site>: N new posts' in the site's language.",
     )  # fmt: skip
 
 

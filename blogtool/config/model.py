@@ -74,7 +74,7 @@ class TipsConfig:
         convert=s.nonempty,
     )  # fmt: skip
     slug: str = s.key(
-        str, None, "Address of the series' pages; derived from the title.", convert=s.series_slug
+        str, None, "Address of the series' pages; derived from the title.", convert=s.address_word
     )
     weekday: int = s.key(
         str,
@@ -165,30 +165,18 @@ class UrlsConfig:
     """[urls]: the words in the site's addresses; each derived from [site] language. Renaming
     one on a live site makes the next build write redirects from the old addresses."""
 
-    tag: str = s.key(str, None, "Topic pages (tagg, tag).", convert=s.segment)
-    archive: str = s.key(str, None, "The archive (arkiv, archive).", convert=s.segment)
-    service: str = s.key(str, None, "Service pages (tjanst, service).", convert=s.segment)
-    page: str = s.key(str, None, "Older pages of the home page (sida, page).", convert=s.segment)
-    search: str = s.key(str, None, "The search page (sok, search).", convert=s.segment)
-    pictures: str = s.key(str, None, "Made pictures (bilder, images).", convert=s.segment)
-    subscribe: str = s.key(
-        str, None, "Reader service: sign-up (prenumerera, subscribe).", convert=s.segment
-    )
-    confirm: str = s.key(
-        str, None, "Reader service: confirm (bekrafta, confirm).", convert=s.segment
-    )
-    unsubscribe: str = s.key(
-        str, None, "Reader service: unsubscribe (avregistrera, unsubscribe).", convert=s.segment
-    )
-    preferences: str = s.key(
-        str, None, "Reader service: what I get (installningar, settings).", convert=s.segment
-    )
-    my_data: str = s.key(
-        str, None, "Reader service: my data (mina-uppgifter, my-data).", convert=s.segment
-    )
-    erase: str = s.key(
-        str, None, "Reader service: erase, below my data (radera, erase).", convert=s.segment
-    )
+    tag: str = s.word_key("Topic pages (tagg, tag).")
+    archive: str = s.word_key("The archive (arkiv, archive).")
+    service: str = s.word_key("Service pages (tjanst, service).")
+    page: str = s.word_key("Older pages of the home page (sida, page).")
+    search: str = s.word_key("The search page (sok, search).")
+    pictures: str = s.word_key("Made pictures (bilder, images).")
+    subscribe: str = s.word_key("Reader service: sign-up (prenumerera, subscribe).")
+    confirm: str = s.word_key("Reader service: confirm (bekrafta, confirm).")
+    unsubscribe: str = s.word_key("Reader service: unsubscribe (avregistrera, unsubscribe).")
+    preferences: str = s.word_key("Reader service: what I get (installningar, settings).")
+    my_data: str = s.word_key("Reader service: my data (mina-uppgifter, my-data).")
+    erase: str = s.word_key("Reader service: erase, below my data (radera, erase).")
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,12 @@ def key(
     return dataclasses.field(metadata={"key": Key(type, default, doc, convert, dump, toml)})
 
 
+def word_key(doc: str) -> Any:
+    """Declare an [urls] word: a default from the site's language, checked as one word of an
+    address."""
+    return key(str, None, doc, convert=address_word)
+
+
 def keys(section: type) -> list[tuple[str, str, Key]]:
     """(attribute, TOML name, declaration) of every key of a section's dataclass."""
     found = []
@@ -220,7 +226,9 @@ def _inside_site(value: str) -> bool:
     return bool(value.strip()) and not path.is_absolute() and ".." not in path.parts
 
 
-def series_slug(value: str) -> str:
+def address_word(value: str) -> str:
+    """One word of an address (the series' folder, an [urls] word): lowercase ASCII letters,
+    digits and single hyphens."""
     from blogtool.slugs import is_valid_slug
 
     if not is_valid_slug(value):
@@ -314,16 +322,3 @@ def country(value: str) -> str:
             )
         )
     return code
-
-
-def segment(value: str) -> str:
-    """One part of an address: lowercase ASCII letters, digits and single hyphens."""
-    from blogtool.slugs import is_valid_slug
-
-    if not is_valid_slug(value):
-        raise ValueError(
-            _("expected lowercase ASCII letters, digits and single hyphens, got {value!r}").format(
-                value=value
-            )
-        )
-    return value

@@ -11,7 +11,7 @@ from functools import cache
 from blogtool.config import Config
 from blogtool.content.model import Item, Site, Status
 from blogtool.errors import ConfigError
-from blogtool.i18n import _
+from blogtool.i18n import _, label_of
 from blogtool.timeutil import localize, next_weekday_at
 
 
@@ -143,7 +143,7 @@ def to_ics(slots: list[Slot], config: Config, now: dt.datetime) -> bytes:
             prefix = _("COLLISION: ") if slot.is_collision else ""
             start = slot.tips[0].date or slot.when
             summary = f"{prefix}{config.tips.title}: {titles}"
-            lines = [f"{t.title} ({_(t.status(now).value)}) {t.path}" for t in slot.tips]
+            lines = [f"{t.title} ({label_of(t.status(now).value)}) {t.path}" for t in slot.tips]
             for tip in slot.tips:
                 service = config.services.get(tip.service or "")
                 if service:
@@ -173,7 +173,7 @@ def to_ics(slots: list[Slot], config: Config, now: dt.datetime) -> bytes:
             ev.add("summary", _("Blog post: {title}").format(title=post.title))
             ev.add("dtstart", post.date)
             ev.add("dtend", post.date + dt.timedelta(minutes=30))
-            ev.add("description", f"{post.title} ({_(post.status(now).value)}) {post.path}")
+            ev.add("description", f"{post.title} ({label_of(post.status(now).value)}) {post.path}")
             cal.add_component(ev)
     cal.add_missing_timezones()
     data: bytes = cal.to_ical()
