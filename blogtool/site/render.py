@@ -77,10 +77,38 @@ class _HeadingsExtension(Extension):
 _INLINE_TRIGGER = re.compile(r"[`\\\[\]<>&*_\x02\x03]|  \n")
 
 
+# What each of Python-Markdown's own inline patterns cannot match without (by registered
+# name). A pattern another extension adds is not listed and is always tried.
+_PATTERN_NEEDS: dict[str, tuple[str, ...]] = {
+    "backtick": ("`",),
+    "escape": ("\\",),
+    "footnote": ("[^",),
+    "reference": ("[",),
+    "link": ("[",),
+    "image_link": ("![",),
+    "image_reference": ("![",),
+    "short_reference": ("[",),
+    "short_image_ref": ("![",),
+    "autolink": ("<",),
+    "automail": ("<",),
+    "linebreak": ("  \n",),
+    "html": ("<",),
+    "entity": ("&",),
+    "em_strong": ("*", "_"),
+    "em_strong2": ("_",),
+    "not_strong": ("*", "_"),
+    "strong_em": ("*", "_"),
+}
+
+
 class _FastInlineProcessor(InlineProcessor):
     """Python-Markdown tries every inline pattern on every text node, which is most of its
     time. A text with none of the characters any pattern starts with comes out unchanged, so it
-    is returned at once; everything else takes the normal path (output is byte-identical)."""
+    is returned at once; a pattern whose characters are not in what is left of a text is not
+    tried (it could not match); everything else takes the normal path (output is
+    byte-identical)."""
+
+    _needs: dict[int, tuple[str, ...]] | None = None
 
     def _InlineProcessor__handleInline(self, data: str, patternIndex: int = 0) -> str:
         if patternIndex == 0 and not _INLINE_TRIGGER.search(data):
@@ -89,6 +117,25 @@ class _FastInlineProcessor(InlineProcessor):
             data, patternIndex
         )
         return handled
+
+    def _InlineProcessor__applyPattern(
+        self, pattern: object, data: str, patternIndex: int, startIndex: int = 0
+    ) -> tuple[str, bool, int]:
+        needs = self._needs
+        if needs is None:
+            registry = self.inlinePatterns
+            needs = self._needs = {
+                id(registry[name]): _PATTERN_NEEDS[name]
+                for name in _PATTERN_NEEDS
+                if name in registry
+            }
+        wanted = needs.get(id(pattern))
+        if wanted is not None and all(data.find(w, startIndex) < 0 for w in wanted):
+            return data, False, 0  # what the normal path returns when nothing matches
+        applied: tuple[str, bool, int] = super()._InlineProcessor__applyPattern(  # type: ignore[misc]
+            pattern, data, patternIndex, startIndex
+        )
+        return applied
 
 
 @lru_cache(maxsize=4)
