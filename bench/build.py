@@ -143,7 +143,10 @@ class Tool:
 
     def clean(self) -> None:
         for path in self.clean_paths:
-            shutil.rmtree(path, ignore_errors=True)
+            if path.is_symlink():  # rmtree refuses a link (blogtool's output is one)
+                path.unlink()
+            else:
+                shutil.rmtree(path, ignore_errors=True)
 
     def measure(self, label: str, cmd: list[str] | None = None) -> None:
         seconds, rss = timed(cmd or self.cmd, self.cwd, self.env)
@@ -156,7 +159,20 @@ def tools(site: Path, compare: list[str]) -> list[Tool]:
     env = {**os.environ, "BLOGTOOL_NOW": corpus.NOW.isoformat()}
     env["BLOGTOOL_SECRET"] = "bench-secret-for-a-site-without-subscribers"
     found = [
-        Tool("blogtool", [blogtool, "build"], site, env, [site / "public", site / ".blogtool"])
+        # Everything an earlier build left: the live and previous links, every release, the
+        # state (manifests, caches), so that "cold" starts from nothing.
+        Tool(
+            "blogtool",
+            [blogtool, "build"],
+            site,
+            env,
+            [
+                site / "public",
+                site / ".public.previous",
+                site / ".public.releases",
+                site / ".blogtool",
+            ],
+        ),
     ]
     for peer in compare:
         if peer == "hugo":

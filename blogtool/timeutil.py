@@ -164,6 +164,7 @@ def short_datetime(value: dt.datetime, locale: str = "sv") -> str:
     return format_datetime(value, SHORT_DATETIME, tzinfo=value.tzinfo, locale=locale)
 
 
+@lru_cache(maxsize=4096)
 def month_year(value: dt.datetime | dt.date, locale: str = "sv") -> str:
     """``mars 2017``"""
     return format_date(value, "LLLL y", locale=locale)

@@ -144,3 +144,73 @@ def test_excerpt_cuts_at_a_word():
     text = render.excerpt(body, limit=60)
     assert text.endswith("…") and len(text) <= 61 and "Andra" not in text
     assert render.excerpt("Kort.\n\nMer.") == "Kort."
+
+
+# --- finding links to the site's own files ------------------------------------------------------
+
+LINK_PIECES = [
+    "ord",
+    " ",
+    "\n",
+    "!",
+    "[",
+    "]",
+    "(",
+    ")",
+    "<",
+    ">",
+    "`",
+    "```\n",
+    "~~~\n",
+    "\\",
+    '"t"',
+    "[a](b.md)",
+    "![i](p.png)",
+    "[x](https://e.se)",
+    "[d]: ../static/k.pdf",
+    "]:",
+    "   ",
+    '<a href="c.md">',
+    "<img src='q.jpg'>",
+    "#",
+    "/abs",
+    "[^1]: not",
+]
+
+
+def plain_local_links(body: str) -> list[tuple[int, str, bool]]:
+    """What ``local_links`` finds, by the plain patterns it started from: an optional "!"
+    before every "[" (slow: tried at every character), each pattern over the whole body."""
+    from blogtool.content import readiness
+
+    blanked = readiness._FENCE.sub(lambda m: " " * len(m.group(0)), body)
+    blanked = re.sub(r"`[^`\n]*`", lambda m: " " * len(m.group(0)), blanked)
+    link = re.compile("(!?)" + readiness._MD_LINK.pattern)
+    found = [(m.start(), m.group(2), m.group(1) == "!") for m in link.finditer(blanked)]
+    found += [(m.start(), m.group(1), False) for m in readiness._MD_DEFINITION.finditer(blanked)]
+    found += [
+        (m.start(), m.group(2), m.group(1).lower() == "img")
+        for m in readiness._HTML_URL.finditer(blanked)
+    ]
+    return [
+        (o, t, i)
+        for o, t, i in sorted(found)
+        if not (readiness._SCHEME.match(t) or t.startswith(("#", "/", "?")))
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(LINK_PIECES), max_size=30).map("".join))
+def test_local_links_finds_what_the_plain_patterns_find(body):
+    from blogtool.content.readiness import local_links
+
+    assert list(local_links(body)) == plain_local_links(body)
+
+
+def test_local_links_tells_images_from_links_and_skips_code():
+    from blogtool.content.readiness import local_links
+
+    body = "Se [karta](karta.md) och ![bild](b.png).\n\n`[kod](x.md)`\n\n[d]: ../static/k.pdf\n"
+    assert list(local_links(body)) == [
+        (3, "karta.md", False), (25, "b.png", True), (57, "../static/k.pdf", False),
+    ]  # fmt: skip

@@ -28,16 +28,17 @@ from blogtool.version import code_digest
 
 
 def content_files(config: Config) -> Iterable[tuple[Path, Kind]]:
-    for path, _rel, kind, _entry in _sources(config):
-        yield path, kind
+    for directory, _in_site, kind, entry in _sources(config):
+        yield directory / entry.name, kind
 
 
-def _sources(config: Config) -> Iterable[tuple[Path, Path, Kind, os.DirEntry[str]]]:
-    """Every post and tip file, in name order: its path, its path in the site, and its
-    directory entry (whose lstat is cached: a big site is listed with one system call a
+def _sources(config: Config) -> Iterable[tuple[Path, str, Kind, os.DirEntry[str]]]:
+    """Every post and tip file, in name order: its folder, that folder's path in the site (as
+    text: a Path for each of thousands of files costs more than reading them from the cache),
+    and its directory entry (whose lstat is cached: a big site is listed with one system call a
     file)."""
     for directory, kind in ((config.posts_dir, Kind.POST), (config.tips_dir, Kind.TIP)):
-        in_site = directory.relative_to(config.root)  # always root/posts and root/tips
+        in_site = directory.relative_to(config.root).as_posix()  # root/posts and root/tips
         try:
             entries = sorted(
                 (e for e in os.scandir(directory) if e.name.endswith(".md")),
@@ -47,7 +48,7 @@ def _sources(config: Config) -> Iterable[tuple[Path, Path, Kind, os.DirEntry[str
             continue
         for entry in entries:
             if not entry.name.startswith((".", "_")):
-                yield directory / entry.name, in_site / entry.name, kind, entry
+                yield directory, in_site, kind, entry
 
 
 def load_site(config: Config, cache: Path | None = None) -> Site:
@@ -73,35 +74,37 @@ def _load_site(config: Config, cache: Path | None = None) -> Site:
     problems: list[Problem] = []
     cached = _read_cache(cache, config) if cache else {}
     fresh: dict[str, tuple[tuple[int, int, int], Item | None, list[Problem]]] = {}
-    todo: list[tuple[Path, Path, Kind, tuple[int, int, int]]] = []
+    todo: list[_Job] = []
     inside: dict[Path, bool] = {}
     real_root = config.root.resolve()
-    for path, rel, kind, entry in _sources(config):
+    for folder, in_site, kind, entry in _sources(config):
+        rel = f"{in_site}/{entry.name}"
         st: os.stat_result | None
         try:
             st = entry.stat(follow_symlinks=False)
         except OSError:
             st = None
         regular = st is not None and stat.S_ISREG(st.st_mode)
-        folder = path.parent
         if regular and folder not in inside:
             inside[folder] = folder.resolve().is_relative_to(real_root)
-        if not (regular and inside[folder]):
+        plain = regular and inside[folder]
+        if not plain:
+            path = folder / entry.name
             refused = check_source(path, config.root)  # a link, a FIFO, outside the site
             if refused is not None:
-                problems.append(Problem(rel, refused))
+                problems.append(Problem(Path(rel), refused))
                 continue
             try:
                 st = path.stat()
             except OSError:
                 st = None
         key = (st.st_mtime_ns, st.st_size, st.st_ino) if st is not None else (0, 0, 0)
-        hit = cached.get(str(rel))
+        hit = cached.get(rel)
         if hit is not None and hit[0] == key:
-            fresh[str(rel)] = hit
+            fresh[rel] = hit
         else:
-            fresh[str(rel)] = (key, None, [])
-            todo.append((path, rel, kind, key))
+            fresh[rel] = (key, None, [])
+            todo.append((folder / entry.name, Path(rel), kind, key, plain))
     for rel_str, key, item, found in _parse_all(todo, config):
         fresh[rel_str] = (key, item, found)
     for _key, item, found in fresh.values():
@@ -132,16 +135,19 @@ _PARALLEL_LOAD = 800  # below this many files a process pool costs more than it 
 _LOAD_CONFIG: Config | None = None
 
 
-def _parse_one(job: tuple[Path, Path, Kind, tuple[int, int, int]]) -> tuple[str, Any, Any, Any]:
-    path, rel, kind, key = job
+# A file to parse: its path, its path in the site, its kind, its stat key, and whether it was
+# listed as a regular file in a folder inside the site (``read_item``'s ``plain``).
+_Job = tuple[Path, Path, Kind, tuple[int, int, int], bool]
+
+
+def _parse_one(job: _Job) -> tuple[str, Any, Any, Any]:
+    path, rel, kind, key, plain = job
     assert _LOAD_CONFIG is not None
-    item, found = read_item(path, rel, kind, _LOAD_CONFIG)
+    item, found = read_item(path, rel, kind, _LOAD_CONFIG, plain)
     return str(rel), key, item, found
 
 
-def _parse_all(
-    jobs: list[tuple[Path, Path, Kind, tuple[int, int, int]]], config: Config
-) -> list[tuple[str, Any, Any, Any]]:
+def _parse_all(jobs: list[_Job], config: Config) -> list[tuple[str, Any, Any, Any]]:
     """Parse files; a large site is parsed on every core (YAML parsing is CPU-bound)."""
     global _LOAD_CONFIG
     _LOAD_CONFIG = config

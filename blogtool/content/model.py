@@ -97,13 +97,10 @@ class Item:
     def content(self) -> str:
         """A digest of everything the item is, with every field of the table: a new field
         changes it without anyone remembering to add it here."""
-        h = hashlib.sha256()
         parts: list[object] = [self.kind.value, self.path, self.slug, self.body]
         parts += [f"{f.name}={self.values.get(f.name)!r}" for f in fields.FIELDS]
-        for part in parts:
-            h.update(str(part).encode("utf-8", "surrogatepass"))
-            h.update(b"\x1f")
-        return h.hexdigest()
+        text = "".join(f"{part}\x1f" for part in parts)  # each part, then a unit separator
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
     def digest(self, status: str) -> str:
         """Everything a page of this item is made of: its content and its status."""

@@ -91,8 +91,9 @@ def sitemap_robots_404(v: SiteView) -> list[Page]:
     listed += [urls.service(k) for k in v.config.services]
     entries: list[dict[str, Any]] = [{"path": p, "lastmod": None} for p in listed]
     entries += [
-        {"path": urls.item(i), "lastmod": i.date.date().isoformat() if i.date else None}
+        {"path": urls.item(i), "lastmod": date.date().isoformat() if date else None}
         for i in v.published
+        for date in (i.values["date"],)
     ]
     robots = (
         "User-agent: *\nDisallow: /\n"
@@ -105,7 +106,7 @@ def sitemap_robots_404(v: SiteView) -> list[Page]:
 
     not_found = partial(v.page, "404.html", page_title=v.word("not_found_title"), canonical=None)
     return [
-        v.spec("sitemap.xml", [json.dumps(entries)], sitemap),
+        v.spec("sitemap.xml", [f"{e['path']}\x1e{e['lastmod']}" for e in entries], sitemap),
         v.spec("robots.txt", [robots], partial(robots.encode, "utf-8")),
         v.spec("404.html", [], not_found),
     ]

@@ -54,12 +54,13 @@ class SiteView:
         shown |= {Status.DRAFT} if drafts else set()
         shown |= {Status.SCHEDULED} if future else set()
         far = dt.datetime.max.replace(tzinfo=dt.UTC)
+        status = {i: i.status(now) for i in site.items}
         self.items = sorted(
-            (i for i in site.items if i.status(now) in shown),
+            (i for i in site.items if status[i] in shown),
             key=lambda i: (i.date or far, i.slug),
             reverse=True,
         )
-        self.status = {i.slug: i.status(now).value for i in self.items}
+        self.status = {i.slug: status[i].value for i in self.items}
         self.digests = {
             i.slug: digest(i.digest(self.status[i.slug]), *self.pictures.digest(_refs(i)))
             for i in self.items
@@ -82,6 +83,7 @@ class SiteView:
         self.backlink = self.word("footnote_backlink")
         self.sources = self.urls.sources(self.items)
         self._feed_entries: dict[str, FeedEntry] = {}
+        self.by_tag: tuple[dict[str, list[Item]], dict[str, str]] | None = None
 
     def body_html(self, item: Item, mode: str = "page") -> str:
         """The item's body as HTML, links to other items' source files made into their URLs,
@@ -257,14 +259,21 @@ def series_page(v: SiteView) -> list[Page]:
 
 
 def _by_tag(v: SiteView) -> tuple[dict[str, list[Item]], dict[str, str]]:
-    by_tag: dict[str, list[Item]] = defaultdict(list)
-    names: dict[str, str] = {}
-    for item in v.items:
-        for tag in item.tags:
-            key = v.urls.tag(tag)
-            by_tag[key].append(item)
-            names.setdefault(key, tag)
-    return by_tag, names
+    """Tag page path -> its items, and -> the tag's name; worked out once a build (the tag
+    pages, the tag index and the archive all ask)."""
+    if v.by_tag is None:
+        by_tag: dict[str, list[Item]] = defaultdict(list)
+        names: dict[str, str] = {}
+        path_of: dict[str, str] = {}
+        for item in v.items:
+            for tag in item.values["tags"]:
+                key = path_of.get(tag)
+                if key is None:
+                    key = path_of[tag] = v.urls.tag(tag)
+                by_tag[key].append(item)
+                names.setdefault(key, tag)
+        v.by_tag = (by_tag, names)
+    return v.by_tag
 
 
 def tag_pages(v: SiteView) -> list[Page]:

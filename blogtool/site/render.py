@@ -16,6 +16,11 @@ from urllib.parse import urljoin
 
 import markdown
 from markdown.extensions import Extension
+from markdown.extensions.attr_list import AttrListExtension
+from markdown.extensions.fenced_code import FencedCodeExtension
+from markdown.extensions.footnotes import FootnoteExtension
+from markdown.extensions.sane_lists import SaneListExtension
+from markdown.extensions.tables import TableExtension
 from markdown.treeprocessors import InlineProcessor, Treeprocessor
 
 from blogtool.content.model import Item
@@ -140,18 +145,17 @@ class _FastInlineProcessor(InlineProcessor):
 
 @lru_cache(maxsize=4)
 def _converter(backlink_title: str) -> markdown.Markdown:
+    # Instances, not names: a name is looked up among every installed package's entry points,
+    # which costs more than converting a post.
     md = markdown.Markdown(
         extensions=[
-            "tables",
-            "fenced_code",
-            "footnotes",
-            "sane_lists",
-            "attr_list",
+            TableExtension(),
+            FencedCodeExtension(),
+            FootnoteExtension(BACKLINK_TITLE=backlink_title),
+            SaneListExtension(),
+            AttrListExtension(),
             _HeadingsExtension(),
         ],
-        extension_configs={
-            "footnotes": {"BACKLINK_TITLE": backlink_title},
-        },
         output_format="html",
     )
     md.treeprocessors.register(_FastInlineProcessor(md), "inline", 20)
