@@ -262,3 +262,41 @@ def test_english_pages_pass_axe_in_a_real_browser(english, browser):
             assert page.evaluate("document.documentElement.lang") == "en"
             assert serious_violations(axe, page) == [], name
         context.close()
+
+
+def test_a_site_that_changes_its_language_gets_the_new_words_from_warm_caches(run, sample_site):
+    """Fixed texts are translated when a template is compiled, and compiled templates are kept
+    between builds: a switch from Swedish to English must not serve the Swedish ones."""
+    assert run("build").exit_code == 0
+    home = sample_site / "public" / "index.html"
+    assert "Hoppa till innehållet" in home.read_text("utf-8")
+    assert list((sample_site / ".blogtool" / "cache" / "jinja").glob("*.cache"))
+    config = sample_site / "blogtool.toml"
+    config.write_text(
+        config.read_text("utf-8").replace('language = "sv"', 'language = "en"'), "utf-8"
+    )
+    result = run("build")
+    assert result.exit_code == 0, result.stderr
+    page = visible(home.read_text("utf-8"))
+    for english, swedish in (("Skip to content", "Hoppa till innehållet"), ("Archive", "Arkiv"),
+                             ("Search the site", "Sök på webbplatsen")):  # fmt: skip
+        assert english in page and swedish not in page
+
+
+def test_a_fixed_text_renders_as_the_translation_call_would(tmp_path):
+    """Folding a fixed text in when compiling gives what newstyle gettext gives at run time:
+    '%%' is one '%', markup in a translation is kept, a value is still escaped."""
+    from blogtool.config import load_config
+    from blogtool.site.templates import make_environment
+
+    (tmp_path / "blogtool.toml").write_text(
+        '[site]\ntitle = "T"\nbase_url = "https://t.example/"\nlanguage = "sv"\n', "utf-8"
+    )
+    env = make_environment(load_config(tmp_path))
+    source = (
+        '{{ _("Skip to content") }}|{{ _("100%% sure") }}|{{ _("a <b>b</b>") }}|'
+        '{{ _("RSS for %(series)s", series="<x>") }}'
+    )
+    assert env.from_string(source).render() == (
+        "Hoppa till innehållet|100% sure|a <b>b</b>|RSS för &lt;x&gt;"
+    )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from html import unescape
+from pathlib import Path
 
 import markdown
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from blogtool.content.readiness import resolve
 from blogtool.site import render
 
 from .conftest import REPO
@@ -214,3 +217,51 @@ def test_local_links_tells_images_from_links_and_skips_code():
     assert list(local_links(body)) == [
         (3, "karta.md", False), (25, "b.png", True), (57, "../static/k.pdf", False),
     ]  # fmt: skip
+
+
+HTML_PIECES = [
+    "<p>",
+    "</p>",
+    "ord ",
+    '<a href="a.md">',
+    '<a href="../posts/a.md#del">',
+    "</a>",
+    '<img src="../static/k.png">',
+    '<img src="https://e.se/x.png">',
+    '<a href="#fn:1">',
+    '<a xhref="a.md">',
+    'data-src="a.md"',
+    '<a href="b.md?x=1">',
+    'title="a.md"',
+    '="',
+    '"',
+    "href=",
+    "src=",
+    " ",
+    "=",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(HTML_PIECES), max_size=25).map("".join))
+def test_link_sources_rewrites_what_the_plain_pattern_finds(html):
+    """Links to source files and static files become their addresses, found from '="'; the
+    plain pattern ("href" or "src", then '="') finds the same ones."""
+    source = Path("posts/x.md")
+    targets = {"posts/a.md": "/a/", "posts/b.md": "/b/"}
+
+    def href(path: str) -> str:
+        return "/site/" + path
+
+    plain = re.compile(r'\b(href|src)="(?![a-zA-Z][a-zA-Z0-9+.-]*:|[#/?])([^"]+)"')
+
+    def fix(m: re.Match[str]) -> str:
+        url = m.group(2)
+        path = resolve(source, unescape(url))
+        target = targets.get(path) or (href(path) if path.startswith("static/") else None)
+        if target is None:
+            return m.group(0)
+        fragment = "#" + url.split("#", 1)[1] if "#" in url else ""
+        return f'{m.group(1)}="{target}{fragment}"'
+
+    assert render.link_sources(html, source, targets, href) == plain.sub(fix, html)

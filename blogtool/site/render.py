@@ -182,7 +182,11 @@ def excerpt(body: str, limit: int = 240) -> str:
     return cut + "…"
 
 
-_LOCAL_URL = re.compile(r'\b(href|src)="(?![a-zA-Z][a-zA-Z0-9+.-]*:|[#/?])([^"]+)"')
+# A relative href="..." or src="...": found from its '="' (a literal, which the regex engine
+# scans for quickly; a pattern that starts with "href|src" is tried at every character).
+_LOCAL_URL = re.compile(
+    r'="(?:(?<=\bhref=")|(?<=\bsrc="))(?![a-zA-Z][a-zA-Z0-9+.-]*:|[#/?])([^"]+)"'
+)
 
 
 def link_sources(
@@ -200,7 +204,7 @@ def link_sources(
         return html
 
     def fix(m: re.Match[str]) -> str:
-        url = m.group(2)
+        url = m.group(1)
         path = resolve(source, html_unescape(url))
         target = targets.get(path)
         if target is None and href is not None and path.startswith(f"{STATIC_DIR}/"):
@@ -208,7 +212,7 @@ def link_sources(
         if target is None:
             return m.group(0)
         fragment = "#" + url.split("#", 1)[1] if "#" in url else ""
-        return f'{m.group(1)}="{target}{fragment}"'
+        return f'="{target}{fragment}"'
 
     return _LOCAL_URL.sub(fix, html)
 

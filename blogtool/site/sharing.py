@@ -46,5 +46,5 @@ def json_ld(
     if image is not None:
         data["image"] = {"@type": "ImageObject", "url": image["url"], "width": image["width"],
                          "height": image["height"]}  # fmt: skip
-    text = json.dumps(data, ensure_ascii=False, indent=1)
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))  # the C encoder
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))

@@ -5,6 +5,7 @@ Errors in a template become one message that names the template file and the lin
 
 from __future__ import annotations
 
+import gettext
 import hashlib
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -13,8 +14,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
+from jinja2 import nodes
 from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment
+from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 
 from blogtool import i18n
@@ -69,6 +72,50 @@ class _SiteLoader(jinja2.FileSystemLoader):
         return super().get_source(environment, template)
 
 
+class _FoldTranslations(NodeTransformer):
+    """``_("Skip to content")``, a fixed text, replaced by its translation when the template
+    is compiled: the site's environment has one language, and a call costs a page a few
+    microseconds each time, a dozen times a page. Calls with values, or with a text whose
+    translation needs them, stay calls."""
+
+    def __init__(self, gettext: Callable[[str], str]):
+        self.gettext = gettext
+
+    def visit_Call(self, node: nodes.Call) -> nodes.Node:  # Jinja names its visitors so
+        self.generic_visit(node)
+        if not (
+            isinstance(node.node, nodes.Name)
+            and node.node.name == "_"
+            and len(node.args) == 1
+            and isinstance(node.args[0], nodes.Const)
+            and isinstance(node.args[0].value, str)
+            and not node.kwargs
+            and node.dyn_args is None
+            and node.dyn_kwargs is None
+        ):
+            return node
+        try:
+            text = self.gettext(node.args[0].value) % {}  # what newstyle gettext does
+        except (KeyError, ValueError, TypeError):
+            return node
+        folded = nodes.MarkSafeIfAutoescape(nodes.Const(text), lineno=node.lineno)
+        if node.environment is not None:
+            folded.set_environment(node.environment)
+        return folded
+
+
+class _SiteEnvironment(jinja2.Environment):
+    """The site's environment: translations of fixed texts are folded in at compile time."""
+
+    fold: _FoldTranslations | None = None
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        if self.fold is not None:
+            self.fold.visit(tree)
+        return tree
+
+
 def make_environment(
     config: Config,
     item_status: Callable[[Item], str] | None = None,
@@ -84,7 +131,8 @@ def make_environment(
             jinja2.FileSystemLoader(PACKAGE_TEMPLATES),
         ]
     )
-    kind = SandboxedEnvironment if sandboxed else jinja2.Environment
+    translations = i18n.reader(config.site.language)
+    kind: type[jinja2.Environment] = SandboxedEnvironment if sandboxed else _SiteEnvironment
     env = kind(
         loader=loader,
         # Escaping is on for every template but plain-text ones (a mail's text part), where
@@ -95,14 +143,16 @@ def make_environment(
         lstrip_blocks=True,
         keep_trailing_newline=True,
         auto_reload=False,
-        bytecode_cache=None if sandboxed else _bytecode_cache(config),
+        bytecode_cache=None if sandboxed else _bytecode_cache(config, translations),
         extensions=["jinja2.ext.i18n"],
     )
     # Every word a reader sees comes from the catalogue of the site's language:
     # {{ _("Skip to content") }}, {{ ngettext("%(num)d tip", "%(num)d tips", n) }}.
     env.install_gettext_translations(  # type: ignore[attr-defined]
-        i18n.reader(config.site.language), newstyle=True
+        translations, newstyle=True
     )
+    if isinstance(env, _SiteEnvironment):
+        env.fold = _FoldTranslations(translations.gettext)
     lang = config.site.language
     urls = Urls(config)
     env.filters["longdate"] = lambda value: long_date(value, lang)
@@ -154,16 +204,21 @@ def _vector_picture(
     return Markup('<img{} src="{}" alt="{}">').format(cls, urls.href(found), alt)
 
 
-def _bytecode_cache(config: Config) -> jinja2.BytecodeCache | None:
+def _bytecode_cache(
+    config: Config, translations: gettext.NullTranslations
+) -> jinja2.BytecodeCache | None:
     """Compiled templates, kept between runs in the site's private state folder (Jinja checks
     each against its source); compiling them all again costs a small build more than the
-    build."""
+    build. A compiled template holds the translations of its fixed texts, so the names say
+    which catalogue (and which blogtool, whose catalogues they are) it was compiled with."""
     directory = config.state_dir / "cache" / "jinja"
     try:
         private_dir(directory)
     except OSError:
         return None  # a read-only site still builds, only slower
-    return jinja2.FileSystemBytecodeCache(str(directory))
+    language = translations.info().get("language", "") or "-"
+    key = hashlib.sha256(f"{language}\0{code_digest()}".encode()).hexdigest()[:16]
+    return jinja2.FileSystemBytecodeCache(str(directory), f"{key}-%s.cache")
 
 
 def render(env: jinja2.Environment, name: str, config: Config, **context: Any) -> str:
