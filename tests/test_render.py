@@ -32,6 +32,8 @@ TRICKY = [
     "- punkt *ett*\n- punkt två\n\n1. ett\n2. två",
     "Utropstecken! Frågor? Kolon: slut.",
     "Ordet under_score_inne och 2 * 3 = 6.",
+    "## Rubrik med eget id {#egen}\n\nStycke med klass\n{: .viktig }",
+    "Rubrik\n======\n\nUnderrubrik\n---\n\n* * *\n\n> citat",
 ]
 
 
@@ -59,7 +61,7 @@ def test_fast_inline_path_matches_python_markdown(text):
     assert normalise_headings(ours) == normalise_headings(stock().convert(text))
 
 
-# Pieces of every inline pattern, what ends or joins them, and plain words between.
+# Pieces of every inline pattern and block, what ends or joins them, and plain words between.
 PIECES = [
     "ord",
     " ",
@@ -103,6 +105,16 @@ PIECES = [
     "|",
     "{#id}",
     ":",
+    # and of the block processors and attr_list
+    "> ",
+    "\n=",
+    "\n-",
+    "---",
+    "***",
+    "_ _ _",
+    "## ",
+    "{: .k}",
+    "| a | b |\n|---|---|\n",
 ]
 MARKUP = st.lists(st.sampled_from(PIECES), max_size=30).map("".join)
 
@@ -110,8 +122,8 @@ MARKUP = st.lists(st.sampled_from(PIECES), max_size=30).map("".join)
 @settings(max_examples=300, deadline=None)
 @given(MARKUP)
 def test_skipping_patterns_that_cannot_match_changes_nothing(text):
-    """The fast path leaves out a pattern whose characters are not in the text: random markup
-    made of exactly those characters renders as Python-Markdown renders it."""
+    """The fast path leaves out a pattern or a block test whose characters are not in the
+    text: random markup made of exactly those characters renders as Python-Markdown does."""
     ours = render.to_html(text, "Tillbaka till texten")
     assert normalise_headings(ours) == normalise_headings(stock().convert(text))
 

@@ -143,6 +143,38 @@ class _FastInlineProcessor(InlineProcessor):
         return applied
 
 
+# What each of Python-Markdown's block processors cannot recognise a block without (by
+# registered name); its test of a block that has none of them is left out (it could not pass).
+_BLOCK_NEEDS: dict[str, tuple[str, ...]] = {
+    "hashheader": ("#",),
+    "setextheader": ("\n=", "\n-"),
+    "hr": ("-", "_", "*"),
+    "quote": (">",),
+    "table": ("|",),
+}
+
+
+def _only_with(
+    test: Callable[[ET.Element, str], bool], needs: tuple[str, ...]
+) -> Callable[[ET.Element, str], bool]:
+    def quick_test(parent: ET.Element, block: str) -> bool:
+        return any(n in block for n in needs) and test(parent, block)
+
+    return quick_test
+
+
+def _only_with_braces(
+    md: markdown.Markdown, run: Callable[[ET.Element], ET.Element | None]
+) -> Callable[[ET.Element], ET.Element | None]:
+    """attr_list reads '{: ...}' and looks at every element for one: a text without a '{'
+    has none."""
+
+    def quick_run(root: ET.Element) -> ET.Element | None:
+        return run(root) if getattr(md, "blogtool_braces", True) else None
+
+    return quick_run
+
+
 @lru_cache(maxsize=4)
 def _converter(backlink_title: str) -> markdown.Markdown:
     # Instances, not names: a name is looked up among every installed package's entry points,
@@ -159,6 +191,11 @@ def _converter(backlink_title: str) -> markdown.Markdown:
         output_format="html",
     )
     md.treeprocessors.register(_FastInlineProcessor(md), "inline", 20)
+    for name, needs in _BLOCK_NEEDS.items():
+        processor = md.parser.blockprocessors[name]
+        processor.test = _only_with(processor.test, needs)  # type: ignore[method-assign,assignment]
+    attrs = md.treeprocessors["attr_list"]
+    attrs.run = _only_with_braces(md, attrs.run)  # type: ignore[method-assign,assignment]
     return md
 
 
@@ -166,6 +203,7 @@ def to_html(body: str, backlink_title: str = "") -> str:
     """The page HTML of a Markdown body. Raw HTML passes through. ``backlink_title`` is the
     tooltip of a footnote's way back to the text (a reader-facing word, from words.txt)."""
     md = _converter(backlink_title)
+    md.blogtool_braces = "{" in body  # type: ignore[attr-defined]
     try:
         return md.convert(body)
     finally:
