@@ -9,6 +9,7 @@ refuse to write one path twice.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -146,9 +147,13 @@ def _render_all(
     order = sorted(range(len(todo)), key=lambda i: not todo[i].heavy)
     chunks = [order[i : i + 32] for i in range(0, len(order), 32)]
     # fork: the workers inherit the loaded site and the page plan instead of pickling them.
+    # Frozen first, so the workers' garbage collection never walks (and copies) those
+    # inherited objects: it has only the pages' own short-lived ones to look at.
+    gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
             for n in pool.imap_unordered(_render_chunk, chunks):
                 tick(n)
     finally:
+        gc.unfreeze()
         _TODO.clear()
