@@ -353,3 +353,21 @@ def test_a_manual_send_does_not_hold_up_publishing(job, site, port):
         **{(a, "Torsdagstips vecka 48: Hitta ett utegym nära dig"): 1 for a in SUBSCRIBERS},
         **{(a, "Torsdagstips vecka 49: Extra"): 1 for a in SUBSCRIBERS},
     }
+
+
+def test_the_process_ends_with_its_exit_code_and_all_of_its_output(run, sample_site):
+    """``main`` ends the process itself once the command is done (Python's teardown of a big
+    site's heap is skipped): the exit code and every line through a pipe still come, the same
+    as the command gives in-process."""
+    env = {**os.environ, "LANG": "C.UTF-8", "BLOGTOOL_NOW": at(2026, 11, 28, 9, 0).isoformat()}
+    for args, code in ((["fields"], 0), (["config", "--reference"], 0), (["bogus"], 2),
+                       (["build", "--output", "posts"], 1)):  # fmt: skip
+        process = subprocess.run(
+            [sys.executable, "-m", "blogtool", "--site", str(sample_site), *args],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        same = run(*args, now=at(2026, 11, 28, 9, 0))
+        assert (process.returncode, same.exit_code) == (code, code), process.stderr
+        assert process.stdout == same.stdout and len(process.stdout) > (1000 if code == 0 else -1)
+        named = same.stderr.replace("cli [", "blogtool [").replace("'cli --", "'blogtool --")
+        assert process.stderr == named  # the test runner calls the program "cli"
