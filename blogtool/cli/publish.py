@@ -20,7 +20,7 @@ from .base import Env, pass_env, print_problems
 def _run_build(
     env: Env, output: Path | None, drafts: bool, future: bool, jobs: int | None, quiet: bool = False
 ) -> Any:
-    from blogtool.site.build import BuildOptions, build, check_output_dir, unchanged
+    from blogtool.site.output import BuildOptions, check_output_dir, unchanged
     from blogtool.site.uptodate import snapshot
 
     config = env.config
@@ -30,6 +30,8 @@ def _run_build(
         same = unchanged(config, target, seen, env.now())
         if same is not None:
             return same
+    from blogtool.site.build import build  # the renderer, only when there may be work
+
     site = env.load_site(cached=True)
     blocking = site.blocking(env.now())
     print_problems([p for p in site.problems if p not in blocking])
@@ -110,7 +112,7 @@ def build_site(
         )
         return
     if drafts or future:
-        from blogtool.site.build import refuse_public_preview
+        from blogtool.site.output import refuse_public_preview
 
         refuse_public_preview(env.config, output or env.config.output_dir)
     result = _run_build(env, output, drafts, future, jobs)

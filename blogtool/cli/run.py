@@ -68,12 +68,7 @@ def run_job(env: Env, quiet: bool) -> None:
         blogtool run
         */5 * * * * cd /srv/kommunbloggen && .venv/bin/blogtool run --quiet
     """
-    from blogtool.job import quiet as unchanged
-    from blogtool.job.result import record_run
-    from blogtool.job.runner import next_due, run_once
-    from blogtool.mail.tokens import SecretMissing
-    from blogtool.site.build import BuildOptions, build, check_output_dir
-    from blogtool.store import site_lock
+    from blogtool.site.output import check_output_dir
 
     log = _run_logger(env, quiet)
     config = env.config
@@ -83,6 +78,14 @@ def run_job(env: Env, quiet: bool) -> None:
         seen = _unchanged_since_last_run(env, log, now)
         if seen is None:
             return
+        # Only a run with something to do loads the renderer and the mail.
+        from blogtool.job import quiet as unchanged
+        from blogtool.job.result import record_run
+        from blogtool.job.runner import next_due, run_once
+        from blogtool.mail.tokens import SecretMissing
+        from blogtool.site.build import BuildOptions, build
+        from blogtool.store import site_lock
+
         site = env.load_site(cached=True)
         _log_problems(env, log, site, now)
         try:

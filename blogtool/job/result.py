@@ -7,12 +7,15 @@ import datetime as dt
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from blogtool.i18n import _
-from blogtool.mail.issues import Issue
-from blogtool.mail.pacing import SendReport
-from blogtool.site.build import BuildResult
 from blogtool.store import set_state, transaction, utc_now_iso
+
+if TYPE_CHECKING:  # names for annotations only: a run with nothing to do never loads them
+    from blogtool.mail.issues import Issue
+    from blogtool.mail.pacing import SendReport
+    from blogtool.site.output import BuildResult
 
 
 @dataclass

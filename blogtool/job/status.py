@@ -14,7 +14,7 @@ from blogtool.i18n import N_, _, cli_language, ngettext
 from blogtool.job.runner import next_due, site_fingerprint, weeks_without_tip
 from blogtool.mail import queue
 from blogtool.mail.issues import Issue, issues
-from blogtool.site.build import holds_preview
+from blogtool.site.output import holds_preview
 from blogtool.store import get_state, loose_permissions
 from blogtool.timeutil import short_datetime
 

@@ -78,7 +78,7 @@ def load_manifest(path: Path) -> dict[str, str]:
 
 def save_manifest(path: Path, pages: list[Page]) -> None:
     manifest = {"version": MANIFEST_VERSION, "pages": {p.path: p.digest for p in pages}}
-    encoded = json.dumps(manifest, sort_keys=True, indent=0).encode("utf-8")
+    encoded = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8")
     if not path.is_file() or path.read_bytes() != encoded:
         write_atomic(path, encoded, private=True)
 
