@@ -87,18 +87,45 @@ def save_manifest(path: Path, pages: list[Page]) -> None:
 
 _TODO: list[Page] = []  # set in the parent before the pool forks; workers inherit it
 _RELEASE: Path | None = None
+_FOLDERS: set[str] = set()  # folders of the release known to exist (in this process)
 
 
 def _render_page(page: Page) -> None:
+    """Render one page into the release. A big build writes thousands of files, so this
+    makes as few system calls as it can: each folder once, no check before the file is
+    created (a reused release's earlier version is found by the refusal), one write."""
     assert _RELEASE is not None
     data = page.produce()
-    target = _RELEASE / output_file(page.path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if os.path.lexists(target):
-        remove(target)  # a reused release holds the page's earlier version
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    target = f"{_RELEASE}/{output_file(page.path)}"
+    folder = target.rpartition("/")[0]
+    if folder not in _FOLDERS:
+        _make_folder(folder)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(target, flags, 0o644)
+    except FileExistsError:
+        remove(Path(target))  # a reused release holds the page's earlier version
+        fd = os.open(target, flags, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def _make_folder(folder: str) -> None:
+    """``folder`` and any missing parents, below the release (which exists)."""
+    parent = folder.rpartition("/")[0]
+    if parent not in _FOLDERS:
+        _make_folder(parent)
+    try:
+        os.mkdir(folder)
+    except FileExistsError:
+        if not os.path.isdir(folder):  # a reused release has a file there
+            remove(Path(folder))
+            os.mkdir(folder)
+    _FOLDERS.add(folder)
 
 
 def _render_chunk(indexes: list[int]) -> int:
@@ -118,10 +145,13 @@ def render_into(
     core for a big build."""
     global _RELEASE
     _RELEASE = folder
+    _FOLDERS.clear()
+    _FOLDERS.add(str(folder))
     try:
         _render_all(todo, jobs, progress, fail_after)
     finally:
         _RELEASE = None
+        _FOLDERS.clear()
 
 
 def _render_all(
