@@ -147,6 +147,10 @@ class Tool:
                 path.unlink()
             else:
                 shutil.rmtree(path, ignore_errors=True)
+        # The deletion's own disk work (journal, discards) would otherwise land in the build
+        # measured next: let it finish first, for every tool alike.
+        os.sync()
+        time.sleep(2)
 
     def measure(self, label: str, cmd: list[str] | None = None) -> None:
         seconds, rss = timed(cmd or self.cmd, self.cwd, self.env)

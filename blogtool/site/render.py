@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from html import unescape as html_unescape
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin
 
 import markdown
@@ -22,6 +23,7 @@ from markdown.extensions.footnotes import FootnoteExtension
 from markdown.extensions.sane_lists import SaneListExtension
 from markdown.extensions.tables import TableExtension
 from markdown.treeprocessors import InlineProcessor, Treeprocessor
+from markdown.util import AtomicString
 
 from blogtool.content.model import Item
 from blogtool.content.prose import markdown_to_prose
@@ -110,37 +112,41 @@ class _FastInlineProcessor(InlineProcessor):
     """Python-Markdown tries every inline pattern on every text node, which is most of its
     time. A text with none of the characters any pattern starts with comes out unchanged, so it
     is returned at once; a pattern whose characters are not in what is left of a text is not
-    tried (it could not match); everything else takes the normal path (output is
-    byte-identical)."""
+    tried (it could not match). Otherwise this is Python-Markdown's own loop
+    (``InlineProcessor.__handleInline``), over a plain list of the patterns; the output is
+    byte-identical."""
 
-    _needs: dict[int, tuple[str, ...]] | None = None
+    _plan: list[tuple[Any, tuple[str, ...] | None]] | None = None
+
+    def _patterns(self) -> list[tuple[Any, tuple[str, ...] | None]]:
+        """(pattern, what it needs or None) in the registry's order, made on first use (the
+        extensions have registered theirs by then)."""
+        if self._plan is None:
+            registry = self.inlinePatterns
+            names = {id(registry[name]): name for name in _PATTERN_NEEDS if name in registry}
+            self._plan = [
+                (pattern, _PATTERN_NEEDS[names[id(pattern)]] if id(pattern) in names else None)
+                for pattern in registry
+            ]
+        return self._plan
 
     def _InlineProcessor__handleInline(self, data: str, patternIndex: int = 0) -> str:
         if patternIndex == 0 and not _INLINE_TRIGGER.search(data):
             return data
-        handled: str = super()._InlineProcessor__handleInline(  # type: ignore[misc]
-            data, patternIndex
-        )
-        return handled
-
-    def _InlineProcessor__applyPattern(
-        self, pattern: object, data: str, patternIndex: int, startIndex: int = 0
-    ) -> tuple[str, bool, int]:
-        needs = self._needs
-        if needs is None:
-            registry = self.inlinePatterns
-            needs = self._needs = {
-                id(registry[name]): _PATTERN_NEEDS[name]
-                for name in _PATTERN_NEEDS
-                if name in registry
-            }
-        wanted = needs.get(id(pattern))
-        if wanted is not None and all(data.find(w, startIndex) < 0 for w in wanted):
-            return data, False, 0  # what the normal path returns when nothing matches
-        applied: tuple[str, bool, int] = super()._InlineProcessor__applyPattern(  # type: ignore[misc]
-            pattern, data, patternIndex, startIndex
-        )
-        return applied
+        if isinstance(data, AtomicString):
+            return data
+        patterns = self._patterns()
+        apply = self._InlineProcessor__applyPattern  # type: ignore[attr-defined]
+        start = 0
+        while patternIndex < len(patterns):
+            pattern, needs = patterns[patternIndex]
+            if needs is not None and all(data.find(n, start) < 0 for n in needs):
+                patternIndex, start = patternIndex + 1, 0  # as when a pattern does not match
+                continue
+            data, matched, start = apply(pattern, data, patternIndex, start)
+            if not matched:
+                patternIndex += 1
+        return data
 
 
 # What each of Python-Markdown's block processors cannot recognise a block without (by
@@ -151,6 +157,7 @@ _BLOCK_NEEDS: dict[str, tuple[str, ...]] = {
     "hr": ("-", "_", "*"),
     "quote": (">",),
     "table": ("|",),
+    "footnote": ("[^",),  # its test always passes; the work is in its run
 }
 
 
@@ -175,6 +182,16 @@ def _only_with_braces(
     return quick_run
 
 
+def _only_with_fences(run: Callable[[list[str]], list[str]]) -> Callable[[list[str]], list[str]]:
+    """fenced_code searches the whole text for a fence: a text without ``` or ~~~ has none."""
+
+    def quick_run(lines: list[str]) -> list[str]:
+        text = "\n".join(lines)
+        return run(lines) if "```" in text or "~~~" in text else lines
+
+    return quick_run
+
+
 @lru_cache(maxsize=4)
 def _converter(backlink_title: str) -> markdown.Markdown:
     # Instances, not names: a name is looked up among every installed package's entry points,
@@ -194,6 +211,8 @@ def _converter(backlink_title: str) -> markdown.Markdown:
     for name, needs in _BLOCK_NEEDS.items():
         processor = md.parser.blockprocessors[name]
         processor.test = _only_with(processor.test, needs)  # type: ignore[method-assign,assignment]
+    fences = md.preprocessors["fenced_code_block"]
+    fences.run = _only_with_fences(fences.run)  # type: ignore[method-assign,assignment]
     attrs = md.treeprocessors["attr_list"]
     attrs.run = _only_with_braces(md, attrs.run)  # type: ignore[method-assign,assignment]
     return md
