@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,7 +29,7 @@ from blogtool.files import check_source, private_dir
 from blogtool.i18n import _
 from blogtool.site.render import excerpt
 from blogtool.site.sharing import og_locale
-from blogtool.site.urls import Urls
+from blogtool.site.urls import STATIC_DIR, Urls
 from blogtool.timeutil import long_date, weekday_name
 from blogtool.version import code_digest
 
@@ -183,6 +184,20 @@ def make_environment(
         mailing_lists=config.lists,
         services=config.services,
         urls=urls,
+        # The links every page has (the menu, the feeds, the style sheet), worked out once:
+        # a call from a template costs more than the rest of a small page's work.
+        links=SimpleNamespace(
+            home=urls.href(urls.home()),
+            series=urls.href(urls.series),
+            services=urls.href(urls.service_index()),
+            tags=urls.href(urls.tag_index()),
+            archive=urls.href(urls.archive()),
+            search=urls.href(urls.search()),
+            feed=urls.href(urls.feed()),
+            series_feed=urls.href(urls.feed(series=True)),
+            style=urls.href(f"{STATIC_DIR}/style.css"),
+            favicon=urls.href(f"{STATIC_DIR}/favicon.svg"),
+        ),
         preview=preview,
         item_status=item_status or (lambda item: "published"),
         asset=lambda url: (
