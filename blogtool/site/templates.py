@@ -184,20 +184,7 @@ def make_environment(
         mailing_lists=config.lists,
         services=config.services,
         urls=urls,
-        # The links every page has (the menu, the feeds, the style sheet), worked out once:
-        # a call from a template costs more than the rest of a small page's work.
-        links=SimpleNamespace(
-            home=urls.href(urls.home()),
-            series=urls.href(urls.series),
-            services=urls.href(urls.service_index()),
-            tags=urls.href(urls.tag_index()),
-            archive=urls.href(urls.archive()),
-            search=urls.href(urls.search()),
-            feed=urls.href(urls.feed()),
-            series_feed=urls.href(urls.feed(series=True)),
-            style=urls.href(f"{STATIC_DIR}/style.css"),
-            favicon=urls.href(f"{STATIC_DIR}/favicon.svg"),
-        ),
+        links=_links(urls),
         preview=preview,
         item_status=item_status or (lambda item: "published"),
         asset=lambda url: (
@@ -217,6 +204,23 @@ def _vector_picture(
         return Markup("")
     cls = Markup(' class="{}"').format(css) if css else ""
     return Markup('<img{} src="{}" alt="{}">').format(cls, urls.href(found), alt)
+
+
+def _links(urls: Urls) -> SimpleNamespace:
+    """The links every page has (the menu, the feeds, the style sheet), worked out once: a
+    call from a template costs more than the rest of a small page's work."""
+    return SimpleNamespace(
+        home=urls.href(urls.home()),
+        series=urls.href(urls.series),
+        services=urls.href(urls.service_index()),
+        tags=urls.href(urls.tag_index()),
+        archive=urls.href(urls.archive()),
+        search=urls.href(urls.search()),
+        feed=urls.href(urls.feed()),
+        series_feed=urls.href(urls.feed(series=True)),
+        style=urls.href(f"{STATIC_DIR}/style.css"),
+        favicon=urls.href(f"{STATIC_DIR}/favicon.svg"),
+    )
 
 
 def _bytecode_cache(
