@@ -34,6 +34,7 @@ TRICKY = [
     "Ordet under_score_inne och 2 * 3 = 6.",
     "## Rubrik med eget id {#egen}\n\nStycke med klass\n{: .viktig }",
     "Rubrik\n======\n\nUnderrubrik\n---\n\n* * *\n\n> citat",
+    '<div class="ruta">\n*inte* markdown\n</div>\n\nEfter **fet**.\n\n<!-- kommentar -->\n\nText.',
 ]
 
 
@@ -115,6 +116,9 @@ PIECES = [
     "## ",
     "{: .k}",
     "| a | b |\n|---|---|\n",
+    "<div>",
+    "</div>",
+    "<!-- c -->",
 ]
 MARKUP = st.lists(st.sampled_from(PIECES), max_size=30).map("".join)
 

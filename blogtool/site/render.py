@@ -31,18 +31,20 @@ from blogtool.content.readiness import local_links, resolve
 from blogtool.site.urls import STATIC_DIR
 from blogtool.slugs import slugify
 
+_HEADINGS = frozenset(f"h{n}" for n in range(1, 7))
+
 
 class _ShiftHeadings(Treeprocessor):
     """The page title is the only h1; a '# Heading' in the body becomes an h2, and so on down,
     so headings stay in order for screen readers (WCAG 1.3.1)."""
 
     def run(self, root: ET.Element) -> None:
-        levels = [int(el.tag[1]) for el in root.iter() if re.fullmatch(r"h[1-6]", el.tag)]
+        levels = [int(el.tag[1]) for el in root.iter() if el.tag in _HEADINGS]
         if not levels or min(levels) >= 2:
             return
         shift = 2 - min(levels)
         for el in root.iter():
-            if re.fullmatch(r"h[1-6]", el.tag):
+            if el.tag in _HEADINGS:
                 el.tag = f"h{min(6, int(el.tag[1]) + shift)}"
 
 
@@ -54,7 +56,7 @@ class _HeadingIds(Treeprocessor):
     def run(self, root: ET.Element) -> None:
         used: set[str] = set()
         for el in root.iter():
-            if not re.fullmatch(r"h[1-6]", el.tag):
+            if el.tag not in _HEADINGS:
                 continue
             if "id" in el.attrib:
                 used.add(el.attrib["id"])
@@ -161,7 +163,7 @@ _BLOCK_NEEDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _only_with(
+def _test_only_with(
     test: Callable[[ET.Element, str], bool], needs: tuple[str, ...]
 ) -> Callable[[ET.Element, str], bool]:
     def quick_test(parent: ET.Element, block: str) -> bool:
@@ -182,12 +184,18 @@ def _only_with_braces(
     return quick_run
 
 
-def _only_with_fences(run: Callable[[list[str]], list[str]]) -> Callable[[list[str]], list[str]]:
-    """fenced_code searches the whole text for a fence: a text without ``` or ~~~ has none."""
+Lines = Callable[[list[str]], list[str]]
+
+
+def _run_only_with(run: Lines, needs: tuple[str, ...]) -> Lines:
+    """A preprocessor that looks through the whole text for something that starts with one
+    of ``needs``: a text with none of them comes through it unchanged. fenced_code looks for
+    a fence (``` or ~~~); html_block parses the text as HTML, and text without a '<' or an
+    '&' is all data to it."""
 
     def quick_run(lines: list[str]) -> list[str]:
         text = "\n".join(lines)
-        return run(lines) if "```" in text or "~~~" in text else lines
+        return run(lines) if any(n in text for n in needs) else lines
 
     return quick_run
 
@@ -210,9 +218,10 @@ def _converter(backlink_title: str) -> markdown.Markdown:
     md.treeprocessors.register(_FastInlineProcessor(md), "inline", 20)
     for name, needs in _BLOCK_NEEDS.items():
         processor = md.parser.blockprocessors[name]
-        processor.test = _only_with(processor.test, needs)  # type: ignore[method-assign,assignment]
-    fences = md.preprocessors["fenced_code_block"]
-    fences.run = _only_with_fences(fences.run)  # type: ignore[method-assign,assignment]
+        processor.test = _test_only_with(processor.test, needs)  # type: ignore[method-assign,assignment]
+    for name, needs in (("fenced_code_block", ("```", "~~~")), ("html_block", ("<", "&"))):
+        pre = md.preprocessors[name]
+        pre.run = _run_only_with(pre.run, needs)  # type: ignore[method-assign,assignment]
     attrs = md.treeprocessors["attr_list"]
     attrs.run = _only_with_braces(md, attrs.run)  # type: ignore[method-assign,assignment]
     return md
