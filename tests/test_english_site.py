@@ -270,13 +270,18 @@ def test_a_site_that_changes_its_language_gets_the_new_words_from_warm_caches(ru
     assert run("build").exit_code == 0
     home = sample_site / "public" / "index.html"
     assert "Hoppa till innehållet" in home.read_text("utf-8")
-    assert list((sample_site / ".blogtool" / "cache" / "jinja").glob("*.cache"))
+    swedish_compiled = list((sample_site / ".blogtool" / "cache" / "jinja").glob("*.cache"))
+    assert swedish_compiled
     config = sample_site / "blogtool.toml"
     config.write_text(
         config.read_text("utf-8").replace('language = "sv"', 'language = "en"'), "utf-8"
     )
     result = run("build")
     assert result.exit_code == 0, result.stderr
+    # Only the English compiled templates are kept; the Swedish ones went.
+    compiled = list((sample_site / ".blogtool" / "cache" / "jinja").glob("*.cache"))
+    assert compiled and not set(swedish_compiled) & set(compiled)
+    assert len({p.name.split("-", 1)[0] for p in compiled}) == 1
     page = visible(home.read_text("utf-8"))
     for english, swedish in (("Skip to content", "Hoppa till innehållet"), ("Archive", "Arkiv"),
                              ("Search the site", "Sök på webbplatsen")):  # fmt: skip

@@ -229,7 +229,8 @@ def _bytecode_cache(
     """Compiled templates, kept between runs in the site's private state folder (Jinja checks
     each against its source); compiling them all again costs a small build more than the
     build. A compiled template holds the translations of its fixed texts, so the names say
-    which catalogue (and which blogtool, whose catalogues they are) it was compiled with."""
+    which catalogue (and which blogtool, whose catalogues they are) it was compiled with, and
+    those compiled with another are deleted: the folder does not grow with every upgrade."""
     directory = config.state_dir / "cache" / "jinja"
     try:
         private_dir(directory)
@@ -237,6 +238,9 @@ def _bytecode_cache(
         return None  # a read-only site still builds, only slower
     language = translations.info().get("language", "") or "-"
     key = hashlib.sha256(f"{language}\0{code_digest()}".encode()).hexdigest()[:16]
+    for old in directory.glob("*.cache"):  # another language's, or an earlier blogtool's
+        if not old.name.startswith(f"{key}-"):
+            old.unlink(missing_ok=True)
     return jinja2.FileSystemBytecodeCache(str(directory), f"{key}-%s.cache")
 
 
