@@ -253,6 +253,16 @@ def served_site(run, sample_site) -> Iterator[str]:
         yield url
 
 
+def visit(page: Any, url: str, name: str) -> None:
+    """Open one of a built site's pages as a reader would: it answers (the 404 page with 404),
+    everything it loads has loaded, and on the search page the results are shown."""
+    response = page.goto(url)
+    assert response is not None and response.status == (404 if name == "404" else 200), name
+    page.wait_for_load_state("networkidle")
+    if name == "search":
+        page.wait_for_selector(".pagefind-ui__result", timeout=10_000)
+
+
 def serious_violations(axe: Any, page: Any) -> list[str]:
     """What axe-core finds serious or critical on the page, one line each."""
     return [

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from .conftest import serious_violations, serving
+from .conftest import serious_violations, serving, visit
 
 pytestmark = pytest.mark.browser
 
@@ -44,11 +44,7 @@ def test_every_page_fits_loads_and_passes_axe(served_site, browser, width, schem
     page.on("pageerror", lambda exc: bad.append(f"script error {exc}"))
     axe = Axe()
     for name, path in PAGES.items():
-        response = page.goto(served_site + path)
-        assert response is not None and response.status == (404 if name == "404" else 200)
-        page.wait_for_load_state("networkidle")
-        if name == "search":
-            page.wait_for_selector(".pagefind-ui__result", timeout=10_000)
+        visit(page, served_site + path, name)
         assert page.evaluate(LOAD_ALL_PICTURES) == [], name
         scroll = page.evaluate("document.documentElement.scrollWidth")
         assert scroll <= width, f"{name}: {scroll} px wide at {width}"

@@ -244,7 +244,7 @@ ENGLISH_PAGES = {
 def test_english_pages_pass_axe_in_a_real_browser(english, browser):
     from axe_playwright_python.sync_playwright import Axe
 
-    from .conftest import serious_violations, serving
+    from .conftest import serious_violations, serving, visit
 
     assert Run(english)("build", now=NOW).exit_code == 0
     with serving(english / "public") as url:
@@ -252,11 +252,8 @@ def test_english_pages_pass_axe_in_a_real_browser(english, browser):
         page = context.new_page()
         axe = Axe()
         for name, path in ENGLISH_PAGES.items():
-            response = page.goto(url + path)
-            assert response is not None and response.status == (404 if name == "404" else 200)
-            page.wait_for_load_state("networkidle")
+            visit(page, url + path, name)
             if name == "search":
-                page.wait_for_selector(".pagefind-ui__result", timeout=10_000)
                 field = page.get_attribute("#sok input", "aria-label")
                 assert field == "Search the site"
             assert page.evaluate("document.documentElement.lang") == "en"
@@ -305,3 +302,7 @@ def test_a_fixed_text_renders_as_the_translation_call_would(tmp_path):
     assert env.from_string(source).render() == (
         "Hoppa till innehållet|100% sure|a <b>b</b>|RSS för &lt;x&gt;"
     )
+    # ... and the fixed texts are translated in the compiled code, not looked up per page.
+    code = env.compile(source, raw=True)
+    assert "Hoppa till innehållet" in code and "'Skip to content'" not in code
+    assert "'RSS for %(series)s'" in code  # a text with values stays a call

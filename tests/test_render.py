@@ -281,3 +281,20 @@ def test_link_sources_rewrites_what_the_plain_pattern_finds(html):
         return f'{m.group(1)}="{target}{fragment}"'
 
     assert render.link_sources(html, source, targets, href) == plain.sub(fix, html)
+
+
+def test_an_inline_pattern_the_table_does_not_know_is_still_tried():
+    """A pattern another extension adds has no entry in the table of what patterns need: the
+    fast path then looks at every text, as Python-Markdown does."""
+    from markdown.inlinepatterns import SimpleTagInlineProcessor
+
+    def converter(fast: bool) -> markdown.Markdown:
+        md = markdown.Markdown(output_format="html")
+        md.inlinePatterns.register(SimpleTagInlineProcessor(r"(==)(.+?)==", "mark"), "mark", 65)
+        if fast:
+            md.treeprocessors.register(render._FastInlineProcessor(md), "inline", 20)
+        return md
+
+    text = "Ett ==markerat== ord."
+    assert converter(fast=True).convert(text) == converter(fast=False).convert(text)
+    assert "<mark>markerat</mark>" in converter(fast=True).convert(text)

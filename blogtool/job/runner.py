@@ -49,8 +49,7 @@ from blogtool.mail.proofing import (
     record_proof,
 )
 from blogtool.mail.queue import count, next_attempt, uncertain_rows
-from blogtool.site.build import BuildResult
-from blogtool.site.output import holds_preview
+from blogtool.site.output import BuildResult, holds_preview
 from blogtool.site.templates import fingerprint
 from blogtool.store import get_state, set_state, transaction, utc_now_iso
 from blogtool.timeutil import short_datetime

@@ -100,7 +100,7 @@ def _render_page(page: Page) -> None:
     folder = target.rpartition("/")[0]
     if folder not in _FOLDERS:
         _make_folder(folder)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     try:
         fd = os.open(target, flags, 0o644)
     except FileExistsError:

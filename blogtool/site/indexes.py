@@ -16,14 +16,14 @@ from blogtool.files import check_source
 from blogtool.site import images
 from blogtool.site.engine import BuildError, Page, digest
 from blogtool.site.metadata import MetadataError, without_metadata
-from blogtool.site.pages import SiteView, _by_tag
+from blogtool.site.pages import SiteView
 from blogtool.site.templates import PACKAGE_TEMPLATES, render
 from blogtool.site.urls import STATIC_DIR
 
 
 def tag_index(v: SiteView) -> list[Page]:
     """/tagg/: every topic, with how many items it has."""
-    by_tag, names = _by_tag(v)
+    by_tag, names = v.by_tag
     tags = [
         {"name": names[p], "path": p, "count": len(items)}
         for p, items in sorted(by_tag.items(), key=lambda kv: names[kv[0]].lower())

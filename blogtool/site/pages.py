@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 from markupsafe import Markup
@@ -83,7 +83,22 @@ class SiteView:
         self.backlink = self.word("footnote_backlink")
         self.sources = self.urls.sources(self.items)
         self._feed_entries: dict[str, FeedEntry] = {}
-        self.by_tag: tuple[dict[str, list[Item]], dict[str, str]] | None = None
+
+    @cached_property
+    def by_tag(self) -> tuple[dict[str, list[Item]], dict[str, str]]:
+        """Tag page path -> its items, and -> the tag's name; worked out once a build (the tag
+        pages, the tag index and the archive all ask)."""
+        by_tag: dict[str, list[Item]] = defaultdict(list)
+        names: dict[str, str] = {}
+        path_of: dict[str, str] = {}
+        for item in self.items:
+            for tag in item.values["tags"]:
+                key = path_of.get(tag)
+                if key is None:
+                    key = path_of[tag] = self.urls.tag(tag)
+                by_tag[key].append(item)
+                names.setdefault(key, tag)
+        return by_tag, names
 
     def body_html(self, item: Item, mode: str = "page") -> str:
         """The item's body as HTML, links to other items' source files made into their URLs,
@@ -258,26 +273,8 @@ def series_page(v: SiteView) -> list[Page]:
     return [v.spec(v.urls.series, inputs, produce)]
 
 
-def _by_tag(v: SiteView) -> tuple[dict[str, list[Item]], dict[str, str]]:
-    """Tag page path -> its items, and -> the tag's name; worked out once a build (the tag
-    pages, the tag index and the archive all ask)."""
-    if v.by_tag is None:
-        by_tag: dict[str, list[Item]] = defaultdict(list)
-        names: dict[str, str] = {}
-        path_of: dict[str, str] = {}
-        for item in v.items:
-            for tag in item.values["tags"]:
-                key = path_of.get(tag)
-                if key is None:
-                    key = path_of[tag] = v.urls.tag(tag)
-                by_tag[key].append(item)
-                names.setdefault(key, tag)
-        v.by_tag = (by_tag, names)
-    return v.by_tag
-
-
 def tag_pages(v: SiteView) -> list[Page]:
-    by_tag, names = _by_tag(v)
+    by_tag, names = v.by_tag
     pages = []
     for path, items in sorted(by_tag.items()):
         heading = v.word("tag_heading", names[path])
@@ -330,7 +327,7 @@ def archive_pages(v: SiteView) -> list[Page]:
         years[month.year].append(
             {"path": v.urls.archive(month), "label": label, "count": len(by_month[month])}
         )
-    by_tag, names = _by_tag(v)
+    by_tag, names = v.by_tag
     tag_list = [
         {"name": names[p], "path": p, "count": len(items)}
         for p, items in sorted(by_tag.items(), key=lambda kv: names[kv[0]].lower())

@@ -81,13 +81,9 @@ class _HeadingsExtension(Extension):
         md.treeprocessors.register(_HeadingIds(md), "heading_ids", 5)
 
 
-# A character that some inline pattern (code, escapes, links, images, footnotes, autolinks, raw
-# HTML, entities, emphasis) needs, a hard line break, or a placeholder Markdown stashed earlier.
-_INLINE_TRIGGER = re.compile(r"[`\\\[\]<>&*_\x02\x03]|  \n")
-
-
 # What each of Python-Markdown's own inline patterns cannot match without (by registered
-# name). A pattern another extension adds is not listed and is always tried.
+# name). A pattern another extension adds is not listed and is always tried (and then every
+# text is).
 _PATTERN_NEEDS: dict[str, tuple[str, ...]] = {
     "backtick": ("`",),
     "escape": ("\\",),
@@ -108,17 +104,22 @@ _PATTERN_NEEDS: dict[str, tuple[str, ...]] = {
     "not_strong": ("*", "_"),
     "strong_em": ("*", "_"),
 }
+# Any of them: a text with none comes out of every listed pattern unchanged.
+_ANY_NEED = re.compile(
+    "|".join(re.escape(n) for n in sorted(set().union(*_PATTERN_NEEDS.values())))
+)
 
 
 class _FastInlineProcessor(InlineProcessor):
     """Python-Markdown tries every inline pattern on every text node, which is most of its
     time. A text with none of the characters any pattern starts with comes out unchanged, so it
-    is returned at once; a pattern whose characters are not in what is left of a text is not
-    tried (it could not match). Otherwise this is Python-Markdown's own loop
-    (``InlineProcessor.__handleInline``), over a plain list of the patterns; the output is
-    byte-identical."""
+    is returned at once (when every pattern is a listed one); a pattern whose characters are
+    not in what is left of a text is not tried (it could not match). Otherwise this is
+    Python-Markdown's own loop (``InlineProcessor.__handleInline``), over a plain list of the
+    patterns; the output is byte-identical."""
 
     _plan: list[tuple[Any, tuple[str, ...] | None]] | None = None
+    _all_listed = False
 
     def _patterns(self) -> list[tuple[Any, tuple[str, ...] | None]]:
         """(pattern, what it needs or None) in the registry's order, made on first use (the
@@ -130,14 +131,15 @@ class _FastInlineProcessor(InlineProcessor):
                 (pattern, _PATTERN_NEEDS[names[id(pattern)]] if id(pattern) in names else None)
                 for pattern in registry
             ]
+            self._all_listed = all(needs is not None for _, needs in self._plan)
         return self._plan
 
     def _InlineProcessor__handleInline(self, data: str, patternIndex: int = 0) -> str:
-        if patternIndex == 0 and not _INLINE_TRIGGER.search(data):
-            return data
         if isinstance(data, AtomicString):
             return data
         patterns = self._patterns()
+        if patternIndex == 0 and self._all_listed and not _ANY_NEED.search(data):
+            return data
         apply = self._InlineProcessor__applyPattern  # type: ignore[attr-defined]
         start = 0
         while patternIndex < len(patterns):
@@ -153,6 +155,12 @@ class _FastInlineProcessor(InlineProcessor):
 
 # What each of Python-Markdown's block processors cannot recognise a block without (by
 # registered name); its test of a block that has none of them is left out (it could not pass).
+# And what the preprocessors that search the whole text look for: fenced_code a fence;
+# html_block parses the text as HTML, and text without a '<' or an '&' is all data to it.
+_PREPROCESSOR_NEEDS: dict[str, tuple[str, ...]] = {
+    "fenced_code_block": ("```", "~~~"),
+    "html_block": ("<", "&"),
+}
 _BLOCK_NEEDS: dict[str, tuple[str, ...]] = {
     "hashheader": ("#",),
     "setextheader": ("\n=", "\n-"),
@@ -189,9 +197,7 @@ Lines = Callable[[list[str]], list[str]]
 
 def _run_only_with(run: Lines, needs: tuple[str, ...]) -> Lines:
     """A preprocessor that looks through the whole text for something that starts with one
-    of ``needs``: a text with none of them comes through it unchanged. fenced_code looks for
-    a fence (``` or ~~~); html_block parses the text as HTML, and text without a '<' or an
-    '&' is all data to it."""
+    of ``needs``: a text with none of them comes through it unchanged."""
 
     def quick_run(lines: list[str]) -> list[str]:
         text = "\n".join(lines)
@@ -219,7 +225,7 @@ def _converter(backlink_title: str) -> markdown.Markdown:
     for name, needs in _BLOCK_NEEDS.items():
         processor = md.parser.blockprocessors[name]
         processor.test = _test_only_with(processor.test, needs)  # type: ignore[method-assign,assignment]
-    for name, needs in (("fenced_code_block", ("```", "~~~")), ("html_block", ("<", "&"))):
+    for name, needs in _PREPROCESSOR_NEEDS.items():
         pre = md.preprocessors[name]
         pre.run = _run_only_with(pre.run, needs)  # type: ignore[method-assign,assignment]
     attrs = md.treeprocessors["attr_list"]

@@ -5,6 +5,7 @@ Errors in a template become one message that names the template file and the lin
 
 from __future__ import annotations
 
+import functools
 import gettext
 import hashlib
 from collections.abc import Callable, Iterator
@@ -238,10 +239,16 @@ def _bytecode_cache(
         return None  # a read-only site still builds, only slower
     language = translations.info().get("language", "") or "-"
     key = hashlib.sha256(f"{language}\0{code_digest()}".encode()).hexdigest()[:16]
-    for old in directory.glob("*.cache"):  # another language's, or an earlier blogtool's
+    _forget_other_compilations(directory, key)
+    return jinja2.FileSystemBytecodeCache(str(directory), f"{key}-%s.cache")
+
+
+@functools.cache  # once a process: a build makes several environments
+def _forget_other_compilations(directory: Path, key: str) -> None:
+    """Delete templates compiled with another language's catalogue or an earlier blogtool."""
+    for old in directory.glob("*.cache"):
         if not old.name.startswith(f"{key}-"):
             old.unlink(missing_ok=True)
-    return jinja2.FileSystemBytecodeCache(str(directory), f"{key}-%s.cache")
 
 
 def render(env: jinja2.Environment, name: str, config: Config, **context: Any) -> str:
