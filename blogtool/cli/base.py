@@ -6,6 +6,7 @@ helpers. No business rule, SQL or environment lookup lives in the command module
 from __future__ import annotations
 
 import atexit
+import gc
 import importlib
 import inspect
 import os
@@ -191,7 +192,12 @@ def main() -> None:
     """The command line. A big site leaves a large heap, and Python frees it object by object
     when it exits: a tenth of a one-change build, for nothing. So once the command is done
     and no other thread runs, the exit handlers run, the output is flushed, and the process
-    ends there."""
+    ends there.
+
+    The collector's first generation is collected every 10,000 new objects instead of 700:
+    importing and loading allocate in bursts of objects that all live on, and collecting
+    after every 700 of them ran the collector hundreds of times a build for nothing."""
+    gc.set_threshold(10_000, 50, 100)
     try:
         cli(prog_name="blogtool")
         code = 0

@@ -9,6 +9,7 @@ invocation, and tests can build their own with a pinned clock and a made-up envi
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import sys
 import time
@@ -83,7 +84,12 @@ class Env:
         from blogtool.content.load import load_site
 
         cache = self.config.state_dir / "cache" / "content" if cached else None
-        return load_site(self.config, cache)
+        site = load_site(self.config, cache)
+        # The loaded site lives until the command ends. Frozen, the cyclic garbage collector
+        # no longer walks its hundreds of thousands of objects on every full pass (for 5,000
+        # posts, a tenth of a one-change build spent finding no garbage).
+        gc.freeze()
+        return site
 
     # the clock --------------------------------------------------------------------------------
     def now(self) -> dt.datetime:

@@ -179,11 +179,14 @@ def _render_all(
     # fork: the workers inherit the loaded site and the page plan instead of pickling them.
     # Frozen first, so the workers' garbage collection never walks (and copies) those
     # inherited objects: it has only the pages' own short-lived ones to look at.
+    # (A caller that froze objects of its own keeps them frozen.)
+    frozen_before = gc.get_freeze_count()
     gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
             for n in pool.imap_unordered(_render_chunk, chunks):
                 tick(n)
     finally:
-        gc.unfreeze()
+        if not frozen_before:
+            gc.unfreeze()
         _TODO.clear()
