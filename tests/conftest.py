@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import shutil
 import threading
 import traceback
@@ -56,6 +57,10 @@ def _isolated_env(monkeypatch, tmp_path):
     monkeypatch.setenv("LANG", "C.UTF-8")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("EDITOR", "true")
+    yield
+    # A build command freezes the site it loaded for the rest of its process (the cyclic
+    # collector need not walk it); in the test process, the next test's objects would join.
+    gc.unfreeze()
 
 
 @pytest.fixture(scope="session")

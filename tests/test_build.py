@@ -357,3 +357,24 @@ def test_the_search_index_can_be_left_out_and_leaves_nothing_behind(run, sample_
     config.write_text(text, "utf-8")
     assert run("build").exit_code == 0
     assert (public / "pagefind/pagefind-ui.js").is_file()
+
+
+def test_a_build_freezes_the_site_it_loaded_and_the_preview_server_does_not(run, sample_site):
+    """The one-shot commands keep the loaded site out of the cyclic collector's passes; the
+    preview server loads the site again on every change and must let the old ones go."""
+    import gc
+
+    from blogtool.cli.env import Env
+    from blogtool.cli.publish import _run_build
+
+    gc.unfreeze()
+    assert run("build").exit_code == 0
+    assert gc.get_freeze_count() > 0
+    gc.unfreeze()
+    env = Env(sample_site, environ={"BLOGTOOL_NOW": NOW.isoformat()})
+    written = []
+    for _ in range(2):  # the first build and a rebuild
+        result = _run_build(env, sample_site / "preview", True, True, None, serving=True)
+        written.append(result.written)
+        assert gc.get_freeze_count() == 0
+    assert written[0] > 0

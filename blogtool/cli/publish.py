@@ -18,7 +18,13 @@ from .base import Env, pass_env, print_problems
 
 
 def _run_build(
-    env: Env, output: Path | None, drafts: bool, future: bool, jobs: int | None, quiet: bool = False
+    env: Env,
+    output: Path | None,
+    drafts: bool,
+    future: bool,
+    jobs: int | None,
+    quiet: bool = False,
+    serving: bool = False,
 ) -> Any:
     from blogtool.site.output import BuildOptions, check_output_dir, unchanged
     from blogtool.site.uptodate import snapshot
@@ -32,7 +38,7 @@ def _run_build(
             return same
     from blogtool.site.build import build  # the renderer, only when there may be work
 
-    site = env.load_site(cached=True)
+    site = env.load_site(cached=True, to_the_end=not serving)
     blocking = site.blocking(env.now())
     print_problems([p for p in site.problems if p not in blocking])
     if blocking:
@@ -146,7 +152,7 @@ def serve(env: Env, port: int, output: Path | None) -> None:
     def rebuild() -> None:
         try:
             env.reload_config()  # the config itself may have changed
-            result = _run_build(env, target, True, True, None, quiet=True)
+            result = _run_build(env, target, True, True, None, quiet=True, serving=True)
             click.echo(result.summary(), err=True)
         except BlogtoolError as exc:
             if isinstance(exc, ContentError):
@@ -159,7 +165,7 @@ def serve(env: Env, port: int, output: Path | None) -> None:
                 err=True,
             )
 
-    result = _run_build(env, target, True, True, None)
+    result = _run_build(env, target, True, True, None, serving=True)
     click.echo(result.summary(), err=True)
     prefix = urlsplit(config.site.base_url).path or "/"
     try:

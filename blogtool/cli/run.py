@@ -86,7 +86,7 @@ def run_job(env: Env, quiet: bool) -> None:
         from blogtool.site.build import BuildOptions, build
         from blogtool.store import site_lock
 
-        site = env.load_site(cached=True)
+        site = env.load_site(cached=True, to_the_end=True)
         _log_problems(env, log, site, now)
         try:
             secret: bytes | None = env.secret()
