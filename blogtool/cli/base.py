@@ -192,11 +192,8 @@ def main() -> None:
     """The command line. A big site leaves a large heap, and Python frees it object by object
     when it exits: a tenth of a one-change build, for nothing. So once the command is done
     and no other thread runs, the exit handlers run, the output is flushed, and the process
-    ends there.
-
-    The collector's first generation is collected every 10,000 new objects instead of 700:
-    importing and loading allocate in bursts of objects that all live on, and collecting
-    after every 700 of them ran the collector hundreds of times a build for nothing."""
+    ends there. The collector runs every 10,000 new objects, not 700: importing and loading
+    make bursts of objects that all live on, and it ran hundreds of times a build for nothing."""
     gc.set_threshold(10_000, 50, 100)
     try:
         cli(prog_name="blogtool")
