@@ -116,19 +116,21 @@ def _load_site(config: Config, cache: Path | None = None) -> Site:
     problems.extend(_cross_checks(items, config))
     problems.extend(media.config_problems(config))
     problems.extend(readiness.tag_typos(items))
-    bad = {p.path for p in problems if p.is_error}
+    # (By the paths as text: an item from the cache makes its Path only if asked.)
+    bad = {p.path.as_posix() for p in problems if p.is_error}
     # Checked last and apart: an item that is fine but for these is "unready", not broken.
-    not_ready = readiness.problems((i for i in items if i.path not in bad), config)
+    not_ready = readiness.problems((i for i in items if i.rel not in bad), config)
     problems.extend(not_ready)
-    unready = {p.path for p in not_ready if p.is_error}
+    unready = {p.path.as_posix() for p in not_ready if p.is_error}
     if cache is not None:
         media.save_headers(config)
     return Site(
         config,
-        tuple(sorted((i for i in items if i.path not in bad | unready), key=_sort_key)),
+        tuple(sorted((i for i in items if i.rel not in bad and i.rel not in unready),
+                     key=_sort_key)),
         tuple(problems),
-        tuple(i for i in items if i.path in unready),
-    )
+        tuple(i for i in items if i.rel in unready),
+    )  # fmt: skip
 
 
 _PARALLEL_LOAD = 800  # below this many files a process pool costs more than it saves
@@ -240,7 +242,7 @@ def _write_cache(
 
 
 def _sort_key(item: Item) -> tuple[int, float, str]:
-    return (item.date is None, item.date.timestamp() if item.date else 0.0, str(item.path))
+    return (item.date is None, item.date.timestamp() if item.date else 0.0, item.rel)
 
 
 def _cross_checks(items: list[Item], config: Config) -> list[Problem]:

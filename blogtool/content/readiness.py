@@ -12,6 +12,7 @@ import hashlib
 import posixpath
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from blogtool.config import Config
@@ -74,12 +75,14 @@ def local_links(body: str) -> Iterator[tuple[int, str, bool]]:
         yield offset, target, image
 
 
-def resolve(source: Path, target: str) -> str:
-    """The site-relative path a relative link in ``source`` points at ('' if it leaves the site)."""
+def resolve(source: Path | str, target: str) -> str:
+    """The site-relative path a relative link in ``source`` (a Path, or its text as
+    ``Item.rel`` gives it) points at ('' if it leaves the site)."""
     path = target.split("#", 1)[0].split("?", 1)[0]
     from urllib.parse import unquote
 
-    joined = posixpath.normpath(posixpath.join(source.parent.as_posix(), unquote(path)))
+    folder = posixpath.dirname(source) if isinstance(source, str) else source.parent.as_posix()
+    joined = posixpath.normpath(posixpath.join(folder, unquote(path)))
     return "" if joined.startswith("../") or joined == ".." else joined
 
 
@@ -149,9 +152,13 @@ def _links(item: Item, config: Config) -> list[Problem]:
     links = item.links if item.links is not None else tuple(local_links(item.body))
     for offset, target, image in links:
         if image:
-            found += media.check(
-                config, target, item.path, source=item.path, key=None, line=_line(item, offset)
-            )
+            # (The line only for a problem: counting it reads the body, which an item from
+            # the parse cache otherwise never decodes.)
+            found += [
+                replace(problem, line=_line(item, offset))
+                for problem in media.check(config, target, item.path, source=item.path,
+                                           key=None, line=None)
+            ]  # fmt: skip
             continue
         path = resolve(item.path, target)
         if not path:

@@ -292,7 +292,7 @@ def link_sources(
 def linked_sources(item: Item) -> list[str]:
     """The site paths an item links to by relative path (what ``link_sources`` may rewrite)."""
     links = item.links if item.links is not None else tuple(local_links(item.body))
-    return sorted({resolve(item.path, target) for _, target, _ in links} - {""})
+    return sorted({resolve(item.rel, target) for _, target, _ in links} - {""})
 
 
 # --- what leaves the site --------------------------------------------------------------------

@@ -87,4 +87,4 @@ class Urls:
 
     def sources(self, items: Iterable[Item]) -> dict[str, str]:
         """Each item's source path (as links in a body name it) -> its root-relative URL."""
-        return {item.path.as_posix(): self.href(self.item(item)) for item in items}
+        return {item.rel: self.href(self.item(item)) for item in items}
