@@ -319,3 +319,46 @@ def test_the_build_after_a_rollback_does_not_mix_releases(run, sample_site):
     )
     assert Run(fresh)("build").exit_code == 0
     assert _tree(fresh / "public") == _tree(sample_site / "public")
+
+
+def test_a_page_deleted_or_replaced_by_hand_is_made_again(run, sample_site):
+    """The manifest says a page is up to date; the live release decides: a page deleted from
+    it, or a link put where a page was, is rendered again, and a reused release whose copy
+    differs from the live file gets the live one."""
+    public = sample_site / "public"
+    for _ in range(3):  # a live, a previous and a spare release
+        assert run("build").exit_code == 0
+    (public / "index.html").unlink()
+    about = public / "valkommen-till-kommunbloggen" / "index.html"
+    about.unlink()
+    about.symlink_to(public / "404.html")
+    # (With no source changed, a build takes the fast way out without looking at the
+    # output; so another post changes.)
+    post = next((sample_site / "posts").glob("2026-10-15-*.md"))
+    post.write_text(post.read_text("utf-8") + "\nÄndrat.\n", "utf-8")
+    assert run("build").exit_code == 0
+    assert not about.is_symlink() and (public / "index.html").is_file()
+    fresh = sample_site.parent / "fresh"
+    shutil.copytree(
+        sample_site, fresh, ignore=shutil.ignore_patterns("public", ".public.*", ".blogtool")
+    )
+    assert Run(fresh)("build").exit_code == 0
+    assert _tree(public) == _tree(fresh / "public")
+    # The next builds reuse the releases from two builds before; a file changed in them by
+    # hand is not the live one, and is replaced by it.
+    live = public.resolve()
+    for release in (sample_site / ".public.releases").iterdir():
+        if release.is_dir() and release.resolve() != live:
+            page = release / "feed.xml"
+            page.unlink()
+            page.write_text("changed by hand", "utf-8")
+    for n in range(2):
+        post.write_text(post.read_text("utf-8") + f"\nÄndrat {n}.\n", "utf-8")
+        assert run("build").exit_code == 0
+    assert (public / "feed.xml").read_text("utf-8").startswith("<?xml")
+    fresh = sample_site.parent / "fresh-2"
+    shutil.copytree(
+        sample_site, fresh, ignore=shutil.ignore_patterns("public", ".public.*", ".blogtool")
+    )
+    assert Run(fresh)("build").exit_code == 0
+    assert _tree(public) == _tree(fresh / "public")

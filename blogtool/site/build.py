@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import time
 from collections.abc import Callable
 from functools import partial
@@ -21,7 +20,7 @@ from blogtool.errors import UsageError
 from blogtool.files import write_atomic
 from blogtool.i18n import _
 from blogtool.site import engine, images, moved, pages, pictures, releases, search
-from blogtool.site.engine import BuildError, Progress, output_file
+from blogtool.site.engine import BuildError, Progress
 from blogtool.site.output import (
     BuildOptions,
     BuildResult,
@@ -93,12 +92,7 @@ def build(
 
     manifest = manifest_path(config, output)
     old = engine.load_manifest(manifest)
-    base = str(output)
-    todo = [
-        p
-        for p in planned
-        if old.get(p.path) != p.digest or not os.path.isfile(f"{base}/{output_file(p.path)}")
-    ]
+    todo, live_files = releases.to_render(planned, old, releases.live_release(output))
     known = {p.path for p in planned}
     stale = sorted(path for path in old if path not in known)
     if on_start is not None:
@@ -119,8 +113,9 @@ def build(
         index = partial(search.index, series=config.tips.slug) if indexed else None
         finish = (SEARCH_INDEX_DIR, index)
         releases.publish(
-            label, planned, todo, set(old), output, options.jobs, progress, fail_after, finish
-        )
+            label, planned, todo, live_files, set(old), output, options.jobs, progress,
+            fail_after, finish,
+        )  # fmt: skip
     engine.save_manifest(manifest, planned)
     mark = preview_mark(config, output)
     if view.preview:

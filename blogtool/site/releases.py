@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -97,10 +98,34 @@ def foreign_directory(output: Path) -> bool:
     )
 
 
+def to_render(
+    pages: list[Page], manifest: dict[str, str], live: Path | None
+) -> tuple[list[Page], dict[str, tuple[int, int]]]:
+    """The pages to render: new, changed since the last build (``manifest``), or no longer a
+    file in the live release. And for every other page, the (device, inode) of its live file,
+    with which ``publish`` recognises the same file in a reused release without a second
+    look at the live one."""
+    todo: list[Page] = []
+    live_files: dict[str, tuple[int, int]] = {}
+    base = str(live) if live is not None else None
+    for page in pages:
+        if base is not None and manifest.get(page.path) == page.digest:
+            try:
+                st = os.lstat(f"{base}/{output_file(page.path)}")
+            except OSError:
+                st = None
+            if st is not None and stat.S_ISREG(st.st_mode):
+                live_files[page.path] = (st.st_dev, st.st_ino)
+                continue
+        todo.append(page)
+    return todo, live_files
+
+
 def publish(
     label: str,
     pages: list[Page],
     todo: list[Page],
+    live_files: dict[str, tuple[int, int]],
     known: set[str],
     output: Path,
     jobs: int,
@@ -108,11 +133,11 @@ def publish(
     fail_after: int | None = None,
     finish: tuple[str, Callable[[Path], set[str]] | None] | None = None,
 ) -> None:
-    """Make a new release of ``pages`` (rendering ``todo``, linking the rest from the live
-    release) and swap it in. Files of the live release that no build wrote (``known`` lists
-    what the last build did) come along. ``finish`` is (a folder, a step that writes it over
-    the complete release and returns its files, or None to leave the folder out): the search
-    index. Raises with the live site as it was."""
+    """Make a new release of ``pages`` (rendering ``todo``, linking the rest, whose live files
+    ``to_render`` found, from the live release) and swap it in. Files of the live release that
+    no build wrote (``known`` lists what the last build did) come along. ``finish`` is (a
+    folder, a step that writes it over the complete release and returns its files, or None to
+    leave the folder out): the search index. Raises with the live site as it was."""
     try:
         release, had = _new_release(output, label)
     except OSError as exc:
@@ -125,7 +150,7 @@ def publish(
         render_into(release, todo, jobs, progress, fail_after)
         live = live_release(output)
         planned = {output_file(p.path) for p in pages}
-        _link_unchanged(pages, {p.path for p in todo}, live, release, recycled=bool(had))
+        _link_unchanged(pages, {p.path for p in todo}, live, live_files, release, bool(had))
         made = f"{finish[0]}/" if finish else None
         foreign: set[str] = set()
         if live is not None:
@@ -215,7 +240,12 @@ def _link(source: str, target: str) -> None:
 
 
 def _link_unchanged(
-    pages: list[Page], rendered: set[str], live: Path | None, release: Path, recycled: bool
+    pages: list[Page],
+    rendered: set[str],
+    live: Path | None,
+    live_files: dict[str, tuple[int, int]],
+    release: Path,
+    recycled: bool,
 ) -> None:
     base, made = str(release), {str(release)}
     for page in pages:
@@ -227,7 +257,7 @@ def _link_unchanged(
                 _("{name}: no live release to take the unchanged page from").format(name=name)
             )
         target, source = f"{base}/{name}", f"{live}/{name}"
-        if recycled and _same_file(target, source):
+        if recycled and _same_file(target, live_files.get(page.path)):
             continue  # unchanged since the reused release was made
         folder = target.rpartition("/")[0]
         if folder not in made:
@@ -243,11 +273,12 @@ def _link_unchanged(
             ) from None
 
 
-def _same_file(a: str, b: str) -> bool:
+def _same_file(path: str, identity: tuple[int, int] | None) -> bool:
     try:
-        return os.path.samestat(os.lstat(a), os.lstat(b))
+        st = os.lstat(path)
     except OSError:
         return False
+    return (st.st_dev, st.st_ino) == identity
 
 
 def _swap(output: Path, release: Path, label: str) -> None:
