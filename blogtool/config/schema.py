@@ -280,6 +280,8 @@ def non_negative_float(value: float) -> float:
 
 def language(value: str) -> str:
     """A language tag Babel knows (sv, en, sv-FI): it names the site's locale."""
+    if value in ("sv", "en"):  # blogtool's own languages: no need to load Babel to know them
+        return value
     from babel import Locale, UnknownLocaleError
 
     if re.fullmatch(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*", value):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-import multiprocessing
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -180,6 +179,8 @@ def _render_all(
     # Frozen first, so the workers' garbage collection never walks (and copies) those
     # inherited objects: it has only the pages' own short-lived ones to look at.
     # (A caller that froze objects of its own keeps them frozen.)
+    import multiprocessing  # only for a build with many pages to render
+
     frozen_before = gc.get_freeze_count()
     gc.freeze()
     try:
