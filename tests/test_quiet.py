@@ -148,3 +148,33 @@ def test_a_rollback_makes_the_next_build_full(run: Run, sample_site):
     assert not (sample_site / "public/ett-nytt-inlagg").exists()
     again = run("build", now=now)  # the same sources as before the rollback: built again
     assert _written(again) > 0 and (sample_site / "public/ett-nytt-inlagg").exists()
+
+
+def test_a_post_changed_between_the_snapshot_and_the_loading_is_read_again_next_time(
+    sample_site,
+):
+    """The loading takes the files' lstat from the snapshot just before it. A post edited in
+    between is taken as the snapshot saw it, and the next snapshot, which sees the edit, makes
+    the loading read it again: nothing is lost, a change at most waits one run."""
+    from blogtool.config import load_config
+    from blogtool.content.load import load_site
+    from blogtool.site.uptodate import snapshot
+
+    config = load_config(sample_site)
+    cache = config.state_dir / "cache" / "content"
+    post = sample_site / "posts" / "2026-09-10-valkommen-till-kommunbloggen.md"
+
+    def body(stats: dict[str, os.stat_result]) -> str:
+        site = load_site(config, cache, stats)
+        return next(i.body for i in site.items if i.rel.endswith(post.name))
+
+    load_site(config, cache)
+    before: dict[str, os.stat_result] = {}
+    first = snapshot(config, before)
+    assert before[str(post)].st_size == post.stat().st_size
+    post.write_text(post.read_text("utf-8").replace("Hej och", "Hej, nu ändrat, och"), "utf-8")
+    os.utime(post, ns=(post.stat().st_atime_ns, before[str(post)].st_mtime_ns + 10**9))
+    assert "Hej och välkommen!" in body(before)  # as the snapshot saw it
+    after: dict[str, os.stat_result] = {}
+    assert snapshot(config, after) != first  # the next run is a full one ...
+    assert "Hej, nu ändrat, och välkommen!" in body(after)  # ... and reads the edit

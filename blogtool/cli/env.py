@@ -79,14 +79,19 @@ class Env:
         self._config = None
         return self.config
 
-    def load_site(self, cached: bool = False, to_the_end: bool = False) -> Site:
+    def load_site(
+        self,
+        cached: bool = False,
+        to_the_end: bool = False,
+        seen: dict[str, os.stat_result] | None = None,
+    ) -> Site:
         """Every post and tip. ``cached`` reuses the parse of unchanged files (build, run).
         ``to_the_end``: the site lives until the command ends (not so in a preview server,
-        which loads it again on every change)."""
+        which loads it again on every change). ``seen``: what a snapshot just found."""
         from blogtool.content.load import load_site
 
         cache = self.config.state_dir / "cache" / "content" if cached else None
-        site = load_site(self.config, cache)
+        site = load_site(self.config, cache, seen)
         if to_the_end:
             # Frozen, the cyclic garbage collector no longer walks the site's hundreds of
             # thousands of objects on every full pass (for 5,000 posts, a tenth of a

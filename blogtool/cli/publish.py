@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,14 +32,15 @@ def _run_build(
 
     config = env.config
     target = check_output_dir(config, output or config.output_dir)
-    seen = snapshot(config)  # before anything is read: a file changed meanwhile is seen next time
+    stats: dict[str, os.stat_result] = {}
+    seen = snapshot(config, stats)  # before anything is read: a change meanwhile is seen next time
     if not (drafts or future):
         same = unchanged(config, target, seen, env.now())
         if same is not None:
             return same
     from blogtool.site.build import build  # the renderer, only when there may be work
 
-    site = env.load_site(cached=True, to_the_end=not serving)
+    site = env.load_site(cached=True, to_the_end=not serving, seen=stats)
     blocking = site.blocking(env.now())
     print_problems([p for p in site.problems if p not in blocking])
     if blocking:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from typing import Any
 
@@ -75,7 +76,8 @@ def run_job(env: Env, quiet: bool) -> None:
     try:
         now = env.now()
         output = check_output_dir(config, config.output_dir)
-        seen = _unchanged_since_last_run(env, log, now)
+        stats: dict[str, os.stat_result] = {}  # the snapshot's, for the loading
+        seen = _unchanged_since_last_run(env, log, now, stats)
         if seen is None:
             return
         # Only a run with something to do loads the renderer and the mail.
@@ -86,7 +88,7 @@ def run_job(env: Env, quiet: bool) -> None:
         from blogtool.site.build import BuildOptions, build
         from blogtool.store import site_lock
 
-        site = env.load_site(cached=True, to_the_end=True)
+        site = env.load_site(cached=True, to_the_end=True, seen=stats)
         _log_problems(env, log, site, now)
         try:
             secret: bytes | None = env.secret()
@@ -150,13 +152,15 @@ def _log_problems(env: Env, log: Any, site: Any, now: dt.datetime) -> None:
         sys.exit(ExitStatus.ERROR)
 
 
-def _unchanged_since_last_run(env: Env, log: Any, now: dt.datetime) -> str | None:
+def _unchanged_since_last_run(
+    env: Env, log: Any, now: dt.datetime, stats: dict[str, os.stat_result]
+) -> str | None:
     """None when nothing can have changed since the last full run (logged); else the sources'
     snapshot, which the run records when it is done."""
     from blogtool.job import quiet
     from blogtool.job.result import RunResult, record_run
 
-    seen = quiet.snapshot(env.config)
+    seen = quiet.snapshot(env.config, stats)
     with state_db(env) as db:
         until = quiet.nothing_to_do(env.config, db, now, seen)
         if until is None:

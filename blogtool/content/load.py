@@ -51,24 +51,27 @@ def _sources(config: Config) -> Iterable[tuple[Path, str, Kind, os.DirEntry[str]
                 yield directory, in_site, kind, entry
 
 
-def load_site(config: Config, cache: Path | None = None) -> Site:
+def load_site(
+    config: Config, cache: Path | None = None, seen: dict[str, os.stat_result] | None = None
+) -> Site:
     """Read every post and tip (see ``_load_site``), with the cyclic garbage collector paused:
     a big site allocates tens of thousands of objects, none of them garbage, and each pass
     over them costs time for nothing."""
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _load_site(config, cache)
+        return _load_site(config, cache, seen or {})
     finally:
         if paused:
             gc.enable()
 
 
-def _load_site(config: Config, cache: Path | None = None) -> Site:
+def _load_site(config: Config, cache: Path | None, seen: dict[str, os.stat_result]) -> Site:
     """Read every post and tip. Never raises for bad content: see ``Site.problems``.
 
     With ``cache``, files whose (mtime, size, inode) and the config are unchanged since the last
-    call are not parsed again; a large site then loads in a fraction of the time.
+    call are not parsed again; a large site then loads in a fraction of the time. ``seen``: the
+    lstat of files by path, as a snapshot just took them (``site.uptodate.snapshot``).
     """
     items: list[Item] = []
     problems: list[Problem] = []
@@ -79,11 +82,12 @@ def _load_site(config: Config, cache: Path | None = None) -> Site:
     real_root = config.root.resolve()
     for folder, in_site, kind, entry in _sources(config):
         rel = f"{in_site}/{entry.name}"
-        st: os.stat_result | None
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except OSError:
-            st = None
+        st: os.stat_result | None = seen.get(entry.path)
+        if st is None:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                st = None
         regular = st is not None and stat.S_ISREG(st.st_mode)
         if regular and folder not in inside:
             inside[folder] = folder.resolve().is_relative_to(real_root)

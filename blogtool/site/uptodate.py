@@ -15,7 +15,7 @@ from blogtool.config import Config
 from blogtool.version import code_digest
 
 
-def _walk(directory: Path, h: hashlib._Hash) -> None:
+def _walk(directory: Path, h: hashlib._Hash, seen: dict[str, os.stat_result] | None) -> None:
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
     except OSError:
@@ -24,13 +24,18 @@ def _walk(directory: Path, h: hashlib._Hash) -> None:
     for entry in entries:
         st = entry.stat(follow_symlinks=False)
         h.update(f"{entry.path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode())
+        if seen is not None:
+            seen[entry.path] = st
         if entry.is_dir(follow_symlinks=False):
-            _walk(Path(entry.path), h)
+            _walk(Path(entry.path), h, seen)
 
 
-def snapshot(config: Config) -> str:
+def snapshot(config: Config, seen: dict[str, os.stat_result] | None = None) -> str:
     """Every source as the file system describes it, without reading one. Taken before a run
-    reads them: a file changed while it runs makes the next run a full one."""
+    reads them: a file changed while it runs makes the next run a full one. ``seen`` gets
+    each entry's lstat by its path (``os.DirEntry.path``), for the loading that follows
+    (``content.load``) not to ask again; a file changed in between is then parsed under its
+    older stat, and so parsed again next time."""
     h = hashlib.sha256(code_digest().encode())
     st = config.path.stat()
     h.update(f"{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode())
@@ -38,5 +43,5 @@ def snapshot(config: Config) -> str:
         config.posts_dir, config.tips_dir, config.templates_dir, config.media_dir,
         config.root / "static",
     ):  # fmt: skip
-        _walk(directory, h)
+        _walk(directory, h, seen)
     return h.hexdigest()
