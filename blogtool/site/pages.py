@@ -50,21 +50,23 @@ class SiteView:
                                                 (self.config.site.image, None)]))  # fmt: skip
         self.fingerprint = fp
         self.preview = drafts or future
-        shown = {Status.PUBLISHED}
-        shown |= {Status.DRAFT} if drafts else set()
-        shown |= {Status.SCHEDULED} if future else set()
+        shown = {Status.PUBLISHED.value}
+        shown |= {Status.DRAFT.value} if drafts else set()
+        shown |= {Status.SCHEDULED.value} if future else set()
         far = dt.datetime.max.replace(tzinfo=dt.UTC)
-        status = {i: i.status(now) for i in site.items}
+        status = {i.slug: i.status(now).value for i in site.items}  # (slugs are unique)
         self.items = sorted(
-            (i for i in site.items if status[i] in shown),
+            (i for i in site.items if status[i.slug] in shown),
             key=lambda i: (i.date or far, i.slug),
             reverse=True,
         )
-        self.status = {i.slug: status[i].value for i in self.items}
+        self.status = {i.slug: status[i.slug] for i in self.items}
+        # What a page of the item is made of: its content, its status, its pictures' files.
         self.digests = {
-            i.slug: digest(i.digest(self.status[i.slug]), *self.pictures.digest(_refs(i)))
+            i.slug: digest(i.content_digest or i.content(), status[i.slug],
+                           *self.pictures.digest(_refs(i)) if i.image or i.links else ())
             for i in self.items
-        }
+        }  # fmt: skip
         self.published = [i for i in self.items if self.status[i.slug] == "published"]
         self.tips = [i for i in self.items if i.kind is Kind.TIP]  # newest first
         self.tip_at = {t.slug: n for n, t in enumerate(self.tips)}
@@ -151,7 +153,9 @@ class SiteView:
 
     def list_page(self, template: str, items: list[Item], **context: Any) -> bytes:
         """A page listing ``items``; their summaries are worked out only if it is rendered."""
-        entries = [{"item": i, "summary": self.summary(i)} for i in items]
+        href, url = self.urls.href, self.urls.item
+        entries = [{"item": i, "summary": self.summary(i), "url": href(url(i)), "date": i.date}
+                   for i in items]  # fmt: skip
         return self.page(template, entries=entries, **context)
 
     def neighbours(self, item: Item) -> tuple[Item | None, Item | None]:
@@ -251,12 +255,15 @@ def home_pages(v: SiteView) -> list[Page]:
 
 def series_page(v: SiteView) -> list[Page]:
     def produce() -> bytes:
+        href, url = v.urls.href, v.urls.item
         entries = [
             {
                 "item": t,
                 "number": v.tip_numbers[t.slug],
                 "summary": v.summary(t),
                 "service": v.config.services.get(t.service or ""),
+                "url": href(url(t)),
+                "date": t.date,
             }
             for t in v.tips
         ]
