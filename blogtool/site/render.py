@@ -110,6 +110,11 @@ _ANY_NEED = re.compile(
 )
 
 
+def _search_for(needs: tuple[str, ...]) -> Callable[[str, int], Any]:
+    """``search(text, start)``: where the first of ``needs`` is from ``start`` on, or None."""
+    return re.compile("|".join(re.escape(n) for n in needs)).search
+
+
 class _FastInlineProcessor(InlineProcessor):
     """Python-Markdown tries every inline pattern on every text node, which is most of its
     time. A text with none of the characters any pattern starts with comes out unchanged, so it
@@ -118,19 +123,20 @@ class _FastInlineProcessor(InlineProcessor):
     Python-Markdown's own loop (``InlineProcessor.__handleInline``), over a plain list of the
     patterns; the output is byte-identical."""
 
-    _plan: list[tuple[Any, tuple[str, ...] | None]] | None = None
+    _plan: list[tuple[Any, Callable[[str, int], Any] | None]] | None = None
     _all_listed = False
 
-    def _patterns(self) -> list[tuple[Any, tuple[str, ...] | None]]:
-        """(pattern, what it needs or None) in the registry's order, made on first use (the
-        extensions have registered theirs by then)."""
+    def _patterns(self) -> list[tuple[Any, Callable[[str, int], Any] | None]]:
+        """(pattern, a search for what it needs, or None) in the registry's order, made on
+        first use (the extensions have registered theirs by then)."""
         if self._plan is None:
             registry = self.inlinePatterns
             names = {id(registry[name]): name for name in _PATTERN_NEEDS if name in registry}
             self._plan = [
-                (pattern, _PATTERN_NEEDS[names[id(pattern)]] if id(pattern) in names else None)
+                (pattern, _search_for(_PATTERN_NEEDS[names[id(pattern)]])
+                 if id(pattern) in names else None)
                 for pattern in registry
-            ]
+            ]  # fmt: skip
             self._all_listed = all(needs is not None for _, needs in self._plan)
         return self._plan
 
@@ -144,7 +150,7 @@ class _FastInlineProcessor(InlineProcessor):
         start = 0
         while patternIndex < len(patterns):
             pattern, needs = patterns[patternIndex]
-            if needs is not None and all(data.find(n, start) < 0 for n in needs):
+            if needs is not None and needs(data, start) is None:
                 patternIndex, start = patternIndex + 1, 0  # as when a pattern does not match
                 continue
             data, matched, start = apply(pattern, data, patternIndex, start)
@@ -174,10 +180,19 @@ _BLOCK_NEEDS: dict[str, tuple[str, ...]] = {
 def _test_only_with(
     test: Callable[[ET.Element, str], bool], needs: tuple[str, ...]
 ) -> Callable[[ET.Element, str], bool]:
-    def quick_test(parent: ET.Element, block: str) -> bool:
-        return any(n in block for n in needs) and test(parent, block)
+    if len(needs) == 1:  # (every block meets every test: the check itself must cost little)
+        need = needs[0]
 
-    return quick_test
+        def quick_test(parent: ET.Element, block: str) -> bool:
+            return need in block and test(parent, block)
+
+        return quick_test
+    search = re.compile("|".join(re.escape(n) for n in needs)).search
+
+    def quick_test_any(parent: ET.Element, block: str) -> bool:
+        return search(block) is not None and test(parent, block)
+
+    return quick_test_any
 
 
 def _only_with_braces(
