@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from .conftest import MINIMAL_CONFIG, NOW, Run, write
 
 SOAK = os.environ.get("BLOGTOOL_SOAK") == "1"
@@ -278,9 +280,12 @@ def test_a_reused_release_ends_up_exactly_as_a_fresh_build(run, sample_site, tmp
     assert not (sample_site / "public" / "nytt-namn-valkommen-till-kommunbloggen").exists()
 
 
-def test_every_reused_release_matches_a_fresh_build(run, sample_site):
+@pytest.mark.parametrize("lookahead", [False, True], ids=["looking", "lookahead"])
+def test_every_reused_release_matches_a_fresh_build(run, sample_site, monkeypatch, lookahead):
     """Five builds in a row, each reusing the release from two builds before, through a
-    renamed slug, a removed post and an added one."""
+    renamed slug, a removed post and an added one; with the output looked at by the build
+    itself, and by a lookahead child as on a big site."""
+    monkeypatch.setattr("blogtool.site.build.LOOKAHEAD_FROM", 0 if lookahead else 10**9)
     posts = sample_site / "posts"
     post = next(posts.glob("2026-09-10-*.md"))
     original = post.read_text("utf-8")
@@ -321,10 +326,13 @@ def test_the_build_after_a_rollback_does_not_mix_releases(run, sample_site):
     assert _tree(fresh / "public") == _tree(sample_site / "public")
 
 
-def test_a_page_deleted_or_replaced_by_hand_is_made_again(run, sample_site):
+@pytest.mark.parametrize("lookahead", [False, True], ids=["looking", "lookahead"])
+def test_a_page_deleted_or_replaced_by_hand_is_made_again(run, sample_site, monkeypatch, lookahead):
     """The manifest says a page is up to date; the live release decides: a page deleted from
     it, or a link put where a page was, is rendered again, and a reused release whose copy
-    differs from the live file gets the live one."""
+    differs from the live file gets the live one. (With a lookahead child, as a big site
+    has, too.)"""
+    monkeypatch.setattr("blogtool.site.build.LOOKAHEAD_FROM", 0 if lookahead else 10**9)
     public = sample_site / "public"
     for _ in range(3):  # a live, a previous and a spare release
         assert run("build").exit_code == 0
@@ -349,13 +357,15 @@ def test_a_page_deleted_or_replaced_by_hand_is_made_again(run, sample_site):
     live = public.resolve()
     for release in (sample_site / ".public.releases").iterdir():
         if release.is_dir() and release.resolve() != live:
-            page = release / "feed.xml"
-            page.unlink()
-            page.write_text("changed by hand", "utf-8")
+            for name in ("feed.xml", "404.html"):  # (404.html is not rendered again)
+                page = release / name
+                page.unlink()
+                page.write_text("changed by hand", "utf-8")
     for n in range(2):
         post.write_text(post.read_text("utf-8") + f"\nÄndrat {n}.\n", "utf-8")
         assert run("build").exit_code == 0
     assert (public / "feed.xml").read_text("utf-8").startswith("<?xml")
+    assert "changed by hand" not in (public / "404.html").read_text("utf-8")
     fresh = sample_site.parent / "fresh-2"
     shutil.copytree(
         sample_site, fresh, ignore=shutil.ignore_patterns("public", ".public.*", ".blogtool")

@@ -38,44 +38,45 @@ def _run_build(
         same = unchanged(config, target, seen, env.now())
         if same is not None:
             return same
-    from blogtool.site.build import build  # the renderer, only when there may be work
+    from blogtool.site.build import build, look_ahead  # the renderer, only with work to do
 
-    site = env.load_site(cached=True, to_the_end=not serving, seen=stats)
-    blocking = site.blocking(env.now())
-    print_problems([p for p in site.problems if p not in blocking])
-    if blocking:
-        raise ContentError(blocking)
-    options = BuildOptions(
-        output=target,
-        drafts=drafts,
-        future=future,
-        **({"jobs": jobs} if jobs else {}),
-    )
+    # (A big site's output is looked at by a child process while the site loads.)
+    ahead = look_ahead(config, target, len(stats)) if not (drafts or future) else None
     bar: Any = None
-
-    def on_start(n: int) -> None:
-        nonlocal bar
-        if n > 300 and not quiet:
-            bar = click.progressbar(length=n, label="Rendering", file=sys.stderr, show_pos=True)
-            bar.__enter__()
-
-    def progress(n: int) -> None:
-        if bar is not None:
-            bar.update(n)
-
-    from blogtool.store import site_lock
-
-    # The public site is built by one process at a time (a manual build, a scheduled run).
-    public = target == config.output_dir
     try:
+        site = env.load_site(cached=True, to_the_end=not serving, seen=stats)
+        blocking = site.blocking(env.now())
+        print_problems([p for p in site.problems if p not in blocking])
+        if blocking:
+            raise ContentError(blocking)
+        options = BuildOptions(
+            output=target, drafts=drafts, future=future, **({"jobs": jobs} if jobs else {})
+        )
+
+        def on_start(n: int) -> None:
+            nonlocal bar
+            if n > 300 and not quiet:
+                bar = click.progressbar(length=n, label="Rendering", file=sys.stderr, show_pos=True)
+                bar.__enter__()
+
+        def progress(n: int) -> None:
+            if bar is not None:
+                bar.update(n)
+
+        from blogtool.store import site_lock
+
+        # The public site is built by one process at a time (a manual build, a scheduled run).
+        public = target == config.output_dir
         with site_lock(config.state_dir, "build") if public else contextlib.nullcontext():
-            result = build(
-                site, env.now(), options, on_start=on_start, progress=progress, seen=seen
-            )
+            return build(
+                site, env.now(), options, on_start=on_start, progress=progress, seen=seen,
+                ahead=ahead,
+            )  # fmt: skip
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
-    return result
+        if ahead is not None:
+            ahead.close()
 
 
 @click.command(name="build")

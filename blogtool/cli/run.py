@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -85,44 +86,48 @@ def run_job(env: Env, quiet: bool) -> None:
         from blogtool.job.result import record_run
         from blogtool.job.runner import next_due, run_once
         from blogtool.mail.tokens import SecretMissing
-        from blogtool.site.build import BuildOptions, build
+        from blogtool.site.build import BuildOptions, build, look_ahead
         from blogtool.store import site_lock
 
-        site = env.load_site(cached=True, to_the_end=True, seen=stats)
-        _log_problems(env, log, site, now)
-        try:
-            secret: bytes | None = env.secret()
-        except SecretMissing:
-            secret = None
-        with state_db(env) as db:
-            result = run_once(
-                site,
-                db,
-                now,
-                output=output,
-                build=lambda: build(site, now, BuildOptions(output=output), seen=seen),
-                send=(
-                    # The run holds the send lock while it decides and sends.
-                    (lambda issue: send_now(env, db, issue, secret, transport(env), lock=False))
-                    if secret is not None
-                    else None
-                ),
-                lock=lambda name: site_lock(config.state_dir, name),
-                proof=_proof_sender(env, secret) if secret is not None else None,
-                send_queued=lambda: _send_queued(env, db),
-                fetch_bounces=(
-                    (lambda: _fetch_bounces(env, db, secret))
-                    if config.bounces.imap_host and secret is not None
-                    else None
-                ),
-            )
-            for level, message in result.log:
-                getattr(log, level)(message, extra={"first": message in result.first_time})
-            record_run(db, result, now)
-            if result.failed:
-                unchanged.forget(db, now)
-            else:
-                unchanged.remember(config, db, seen, now, next_due(site, db, now))
+        ahead = look_ahead(config, output, len(stats))
+        with contextlib.closing(ahead) if ahead is not None else contextlib.nullcontext():
+            site = env.load_site(cached=True, to_the_end=True, seen=stats)
+            _log_problems(env, log, site, now)
+            try:
+                secret: bytes | None = env.secret()
+            except SecretMissing:
+                secret = None
+            with state_db(env) as db:
+                result = run_once(
+                    site,
+                    db,
+                    now,
+                    output=output,
+                    build=lambda: build(
+                        site, now, BuildOptions(output=output), seen=seen, ahead=ahead
+                    ),
+                    send=(
+                        # The run holds the send lock while it decides and sends.
+                        (lambda issue: send_now(env, db, issue, secret, transport(env), lock=False))
+                        if secret is not None
+                        else None
+                    ),
+                    lock=lambda name: site_lock(config.state_dir, name),
+                    proof=_proof_sender(env, secret) if secret is not None else None,
+                    send_queued=lambda: _send_queued(env, db),
+                    fetch_bounces=(
+                        (lambda: _fetch_bounces(env, db, secret))
+                        if config.bounces.imap_host and secret is not None
+                        else None
+                    ),
+                )
+                for level, message in result.log:
+                    getattr(log, level)(message, extra={"first": message in result.first_time})
+                record_run(db, result, now)
+                if result.failed:
+                    unchanged.forget(db, now)
+                else:
+                    unchanged.remember(config, db, seen, now, next_due(site, db, now))
     except BlogtoolError as exc:
         log.error(str(exc))
         _remember_error(env, str(exc))

@@ -19,7 +19,7 @@ from blogtool.content.model import Site
 from blogtool.errors import UsageError
 from blogtool.files import write_atomic
 from blogtool.i18n import _
-from blogtool.site import engine, images, moved, pages, pictures, releases, search
+from blogtool.site import engine, images, lookahead, moved, pages, pictures, releases, search
 from blogtool.site.engine import BuildError, Progress
 from blogtool.site.output import (
     BuildOptions,
@@ -65,6 +65,21 @@ def rollback(config: Config, output: Path) -> Path:
     return back
 
 
+LOOKAHEAD_FROM = 1000  # source files; for fewer, a child costs more than the lstat calls
+
+
+def look_ahead(config: Config, output: Path, sources: int) -> lookahead.Lookahead | None:
+    """For a big site (``sources``: how many files the snapshot saw), a child process that
+    looks at the live and the spare release while the site loads and the build plans; pass
+    it to ``build``, and ``close`` it if the build is not reached."""
+    if sources < LOOKAHEAD_FROM:
+        return None
+    output = check_output_dir(config, output)
+    return lookahead.start(
+        manifest_path(config, output), releases.live_release(output), releases.spare_release(output)
+    )
+
+
 def build(
     site: Site,
     now: dt.datetime,
@@ -74,25 +89,31 @@ def build(
     progress: Progress | None = None,
     fail_after: int | None = None,
     seen: str | None = None,
+    ahead: lookahead.Lookahead | None = None,
 ) -> BuildResult:
     """Build the site into ``options.output``. Raises with the previous output untouched.
 
     ``seen``: the sources' snapshot taken before the site was loaded; with it, a later build
     can tell that nothing changed (``unchanged``). ``fail_after`` injects a failure after that
-    many pages have rendered (tests only).
+    many pages have rendered (tests only). ``ahead``: a ``look_ahead`` started before the
+    site was loaded; its answer spares the build most of its lstat calls.
     """
     started = time.perf_counter()
     config = site.config
     output = check_output_dir(config, options.output)
-    fp = fingerprint(config, f"drafts={options.drafts}", f"future={options.future}")
-    made, processed = images.prepare(config, pictures.wanted(site), options.jobs)
-    view = pages.SiteView(site, now, options.drafts, options.future, fp, made)
-    planned = plan(view, moved.former(config))
-    engine.check_unique(planned)
-
-    manifest = manifest_path(config, output)
-    old = engine.load_manifest(manifest)
-    todo, live_files = releases.to_render(planned, old, releases.live_release(output))
+    manifest, live = manifest_path(config, output), releases.live_release(output)
+    try:
+        fp = fingerprint(config, f"drafts={options.drafts}", f"future={options.future}")
+        made, processed = images.prepare(config, pictures.wanted(site), options.jobs)
+        view = pages.SiteView(site, now, options.drafts, options.future, fp, made)
+        planned = plan(view, moved.former(config))
+        engine.check_unique(planned)
+        old = engine.load_manifest(manifest)
+        looked = ahead.result() if ahead is not None else None
+    finally:
+        if ahead is not None:
+            ahead.close()
+    todo, live_files = releases.to_render(planned, old, live, looked)
     known = {p.path for p in planned}
     stale = sorted(path for path in old if path not in known)
     if on_start is not None:
@@ -114,7 +135,7 @@ def build(
         finish = (SEARCH_INDEX_DIR, index)
         releases.publish(
             label, planned, todo, live_files, set(old), output, options.jobs, progress,
-            fail_after, finish,
+            fail_after, finish, looked,
         )  # fmt: skip
     engine.save_manifest(manifest, planned)
     mark = preview_mark(config, output)

@@ -24,6 +24,7 @@ from pathlib import Path
 from blogtool.files import remove, write_atomic
 from blogtool.i18n import _
 from blogtool.site.engine import BuildError, Page, Progress, output_file, render_into
+from blogtool.site.lookahead import Looked
 
 
 def releases_dir(output: Path) -> Path:
@@ -99,14 +100,20 @@ def foreign_directory(output: Path) -> bool:
 
 
 def to_render(
-    pages: list[Page], manifest: dict[str, str], live: Path | None
+    pages: list[Page], manifest: dict[str, str], live: Path | None, looked: Looked | None = None
 ) -> tuple[list[Page], dict[str, tuple[int, int]]]:
     """The pages to render: new, changed since the last build (``manifest``), or no longer a
     file in the live release. And for every other page, the (device, inode) of its live file,
     with which ``publish`` recognises the same file in a reused release without a second
-    look at the live one."""
+    look at the live one. ``looked``: what a lookahead found in the live release already."""
     todo: list[Page] = []
     live_files: dict[str, tuple[int, int]] = {}
+    if looked is not None and live is not None and looked.live == str(live):
+        missing = looked.missing
+        for page in pages:
+            if manifest.get(page.path) != page.digest or output_file(page.path) in missing:
+                todo.append(page)
+        return todo, live_files
     base = str(live) if live is not None else None
     for page in pages:
         if base is not None and manifest.get(page.path) == page.digest:
@@ -132,14 +139,16 @@ def publish(
     progress: Progress | None = None,
     fail_after: int | None = None,
     finish: tuple[str, Callable[[Path], set[str]] | None] | None = None,
+    looked: Looked | None = None,
 ) -> None:
     """Make a new release of ``pages`` (rendering ``todo``, linking the rest, whose live files
     ``to_render`` found, from the live release) and swap it in. Files of the live release that
     no build wrote (``known`` lists what the last build did) come along. ``finish`` is (a
     folder, a step that writes it over the complete release and returns its files, or None to
-    leave the folder out): the search index. Raises with the live site as it was."""
+    leave the folder out): the search index. ``looked``: what a lookahead found in the live
+    and the spare release. Raises with the live site as it was."""
     try:
-        release, had = _new_release(output, label)
+        release, had, spare = _new_release(output, label)
     except OSError as exc:
         raise BuildError(
             _("{output}: cannot write there ({strerror})").format(
@@ -150,7 +159,12 @@ def publish(
         render_into(release, todo, jobs, progress, fail_after)
         live = live_release(output)
         planned = {output_file(p.path) for p in pages}
-        _link_unchanged(pages, {p.path for p in todo}, live, live_files, release, bool(had))
+        # Which of the reused release's files are not the live ones: as a lookahead found
+        # (when it looked at this very spare and live release), else None: lstat each.
+        differ = None
+        if looked is not None and spare is not None and looked.spare == str(spare):
+            differ = looked.differ if looked.live == str(live) else None
+        _link_unchanged(pages, {p.path for p in todo}, live, live_files, release, bool(had), differ)
         made = f"{finish[0]}/" if finish else None
         foreign: set[str] = set()
         if live is not None:
@@ -173,23 +187,36 @@ def publish(
     clean_up(output)
 
 
-def _new_release(output: Path, label: str) -> tuple[Path, set[str]]:
-    """A folder for the next release, and the files already in it. A complete spare release
-    (not live, not previous) is reused: most of its files are the live ones already, so
-    changing it costs far less than making a tree of thousands of folders and deleting one."""
+def spare_release(output: Path) -> Path | None:
+    """The complete release (not live, not previous) the next build reuses, if there is one."""
     releases = releases_dir(output)
-    releases.mkdir(parents=True, exist_ok=True)
+    if not releases.is_dir():
+        return None
     keep = _kept(output)
     for entry in sorted(releases.iterdir(), key=lambda p: p.name, reverse=True):
-        listing = _file_list(entry)
-        if entry.name.endswith(".files") or entry.resolve() in keep or not listing.is_file():
+        if entry.name.endswith(".files") or entry.resolve() in keep:
             continue
-        had = set(listing.read_text("utf-8").splitlines())
-        listing.unlink()  # until its new list is written, it is an unfinished release
-        fresh = releases / f"r-{label}-{secrets.token_hex(4)}"
-        os.rename(entry, fresh)
-        return fresh, had
-    return Path(tempfile.mkdtemp(prefix=f"r-{label}-", dir=releases)), set()
+        if _file_list(entry).is_file():
+            return entry
+    return None
+
+
+def _new_release(output: Path, label: str) -> tuple[Path, set[str], Path | None]:
+    """A folder for the next release, the files already in it, and the spare release it was
+    (if it was one). A complete spare release is reused: most of its files are the live ones
+    already, so changing it costs far less than making a tree of thousands of folders and
+    deleting one."""
+    releases = releases_dir(output)
+    releases.mkdir(parents=True, exist_ok=True)
+    spare = spare_release(output)
+    if spare is None:
+        return Path(tempfile.mkdtemp(prefix=f"r-{label}-", dir=releases)), set(), None
+    listing = _file_list(spare)
+    had = set(listing.read_text("utf-8").splitlines())
+    listing.unlink()  # until its new list is written, it is an unfinished release
+    fresh = releases / f"r-{label}-{secrets.token_hex(4)}"
+    os.rename(spare, fresh)
+    return fresh, had, spare
 
 
 def _remove_files(release: Path, names: set[str]) -> None:
@@ -246,6 +273,7 @@ def _link_unchanged(
     live_files: dict[str, tuple[int, int]],
     release: Path,
     recycled: bool,
+    differ: frozenset[str] | None = None,
 ) -> None:
     base, made = str(release), {str(release)}
     for page in pages:
@@ -257,7 +285,11 @@ def _link_unchanged(
                 _("{name}: no live release to take the unchanged page from").format(name=name)
             )
         target, source = f"{base}/{name}", f"{live}/{name}"
-        if recycled and _same_file(target, live_files.get(page.path)):
+        if recycled and (
+            name not in differ
+            if differ is not None
+            else _same_file(target, live_files.get(page.path))
+        ):
             continue  # unchanged since the reused release was made
         folder = target.rpartition("/")[0]
         if folder not in made:
