@@ -5,7 +5,6 @@ The core raises these; only the CLI turns them into a message and an exit code.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -78,6 +77,8 @@ class ContentError(BlogtoolError):
 def unknown(what: str, name: str, known: list[str], shown: str = "{!r}") -> str:
     """'unknown key; did you mean 'date'?', or the known names when nothing is close.
     ``shown`` formats a name as the file writes it ('{!r}' for keys, '[{}]' for sections)."""
+    import difflib  # (only for an error: the import costs a little every start-up)
+
     hint = difflib.get_close_matches(name, known, n=1)
     if hint:
         return _("unknown {what}; did you mean {hint}?").format(

@@ -10,13 +10,16 @@ import contextlib
 import datetime as dt
 import fcntl
 import os
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from blogtool.errors import BlogtoolError, LockedError
 from blogtool.files import private_dir
 from blogtool.i18n import N_, _
+
+if TYPE_CHECKING:  # imported where a database is opened: a build only takes a lock here
+    import sqlite3
 
 
 class StoreError(BlogtoolError):
@@ -84,6 +87,8 @@ def utc_now_iso(now: dt.datetime) -> str:
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) and migrate the state database. A new database is made
     0600 in a folder made 0700 (SQLite gives its WAL and SHM files the database's mode)."""
+    import sqlite3
+
     private_dir(path.parent)
     try:
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
@@ -115,6 +120,7 @@ def connect(path: Path) -> sqlite3.Connection:
 def _journal_wal(db: sqlite3.Connection) -> None:
     """Switch to WAL. The switch takes a lock for which SQLite does not wait by itself, so two
     processes opening a new database at once retry it briefly."""
+    import sqlite3
     import time
 
     for attempt in range(100):

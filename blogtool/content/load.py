@@ -78,7 +78,7 @@ def _load_site(config: Config, cache: Path | None, seen: dict[str, os.stat_resul
     cached = _read_cache(cache, config) if cache else {}
     fresh: dict[str, tuple[tuple[int, int, int], Item | None, list[Problem]]] = {}
     todo: list[_Job] = []
-    inside: dict[Path, bool] = {}
+    inside: dict[str, bool] = {}  # by the folder's path in the site (a str hashes faster)
     real_root = config.root.resolve()
     for folder, in_site, kind, entry in _sources(config):
         rel = f"{in_site}/{entry.name}"
@@ -89,9 +89,9 @@ def _load_site(config: Config, cache: Path | None, seen: dict[str, os.stat_resul
             except OSError:
                 st = None
         regular = st is not None and stat.S_ISREG(st.st_mode)
-        if regular and folder not in inside:
-            inside[folder] = folder.resolve().is_relative_to(real_root)
-        plain = regular and inside[folder]
+        if regular and in_site not in inside:
+            inside[in_site] = folder.resolve().is_relative_to(real_root)
+        plain = regular and inside[in_site]
         if not plain:
             path = folder / entry.name
             refused = check_source(path, config.root)  # a link, a FIFO, outside the site
@@ -246,7 +246,8 @@ def _write_cache(
 
 
 def _sort_key(item: Item) -> tuple[int, float, str]:
-    return (item.date is None, item.date.timestamp() if item.date else 0.0, item.rel)
+    date = item.values["date"]
+    return (date is None, date.timestamp() if date else 0.0, item.rel)
 
 
 def _cross_checks(items: list[Item], config: Config) -> list[Problem]:

@@ -91,11 +91,15 @@ def problems(items: Iterable[Item], config: Config) -> list[Problem]:
     items = list(items)
     found: list[Problem] = []
     for item in items:
-        if item.draft or item.date is None:
+        values = item.values  # (the checks are spelt out: a big site has thousands of items)
+        if values["draft"] or values["date"] is None:
             continue
-        found += _placeholder(item)
-        found += _summary(item)
-        found += _links(item, config)
+        if values.get(PLACEHOLDER_FIELD):
+            found += _placeholder(item)
+        if not str(values["summary"]).strip():
+            found += _summary(item)
+        if item.links != ():
+            found += _links(item, config)
         if item.image:
             found += media.check(
                 config, item.image, item.path, source=item.path, key="image",
@@ -195,12 +199,15 @@ def tag_typos(items: Iterable[Item]) -> list[Problem]:
     from collections import Counter
 
     items = list(items)
-    uses = Counter(tag for item in items for tag in item.tags)
+    uses = Counter(tag for item in items for tag in item.values["tags"])
+    single = {tag for tag, n in uses.items() if n == 1}
+    if not single:
+        return []
     common = [tag for tag, n in uses.items() if n > 1]
     found = []
     for item in items:
         for tag in item.tags:
-            if uses[tag] != 1:
+            if tag not in single:
                 continue
             near = difflib.get_close_matches(tag, [t for t in common if t != tag], n=1, cutoff=0.8)
             if near:

@@ -14,7 +14,6 @@ from functools import partial
 from pathlib import Path
 
 from blogtool.config import Config
-from blogtool.content.kinds import Status
 from blogtool.content.model import Site
 from blogtool.errors import UsageError
 from blogtool.files import write_atomic
@@ -45,7 +44,8 @@ def _remember(
     if seen is None or preview:
         path.unlink(missing_ok=True)
         return
-    due = [i.date for i in site.items if i.date is not None and i.status(now) is Status.SCHEDULED]
+    # The scheduled items' times (Item.status, spelt out: it runs for every item of a big site)
+    due = [d for i in site.items if not i.values["draft"] and (d := i.values["date"]) and d > now]
     value = {
         "snapshot": seen,
         "release": live_target(output),
