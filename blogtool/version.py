@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from pathlib import Path
 
 from blogtool import __version__
@@ -17,10 +18,26 @@ PACKAGE = Path(__file__).resolve().parent
 
 @functools.cache
 def code_digest() -> str:
-    h = hashlib.sha256(__version__.encode())
-    for path in sorted(PACKAGE.rglob("*")):  # the code, the default templates, the catalogues
-        if path.is_dir() or "__pycache__" in path.parts:
+    return digest_of(PACKAGE, __version__)
+
+
+def digest_of(folder: Path, version: str) -> str:
+    """Every file below ``folder`` (the code, the default templates, the catalogues) as the
+    file system describes it: name, size, modification and change times, inode. Reading and
+    hashing them all cost a tenth of a small rebuild; and no edit, copy or install leaves a
+    file's change time (which no tool can set) as it was."""
+    parts = [version]
+    _describe(str(folder), "", parts)
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _describe(folder: str, prefix: str, parts: list[str]) -> None:
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if entry.is_dir(follow_symlinks=False):
+            if entry.name != "__pycache__":
+                _describe(entry.path, f"{prefix}{entry.name}/", parts)
             continue
-        h.update(path.relative_to(PACKAGE).as_posix().encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
+        st = entry.stat(follow_symlinks=False)
+        parts.append(
+            f"{prefix}{entry.name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
+        )
