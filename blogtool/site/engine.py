@@ -79,7 +79,11 @@ def save_manifest(path: Path, pages: list[Page]) -> None:
     manifest = {"version": MANIFEST_VERSION, "pages": {p.path: p.digest for p in pages}}
     encoded = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8")
     if not path.is_file() or path.read_bytes() != encoded:
-        write_atomic(path, encoded, private=True)
+        # Not synced to disk: it is written after the release is swapped in, and file systems
+        # that journal their metadata (ext4, XFS) never keep the later rename and lose the
+        # earlier one. A crash may lose both (the next build redoes this one) or only this
+        # (the next build finds the pages of this build changed, and renders them again).
+        write_atomic(path, encoded, durable=False, private=True)
 
 
 # --- rendering -----------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ import json
 from collections import defaultdict
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from blogtool.content.model import Item
 from blogtool.files import check_source
@@ -51,9 +50,10 @@ def service_index(v: SiteView) -> list[Page]:
 def year_pages(v: SiteView) -> list[Page]:
     """/arkiv/2026/: everything of one year."""
     by_year: dict[int, list[Item]] = defaultdict(list)
+    local = v.local_dates
     for item in v.items:
-        if item.date is not None:
-            by_year[item.date.astimezone(v.config.site.timezone).year].append(item)
+        if item.slug in local:
+            by_year[local[item.slug].year].append(item)
     pages = []
     for year, items in sorted(by_year.items()):
         path = v.urls.archive_year(year)
@@ -89,11 +89,10 @@ def sitemap_robots_404(v: SiteView) -> list[Page]:
     urls = v.urls
     listed = [urls.home(), urls.series, urls.archive()]
     listed += [urls.service(k) for k in v.config.services]
-    entries: list[dict[str, Any]] = [{"path": p, "lastmod": None} for p in listed]
-    entries += [
-        {"path": urls.item(i), "lastmod": date.date().isoformat() if date else None}
+    found: list[tuple[str, str | None]] = [(p, None) for p in listed]
+    found += [
+        (urls.item(i), date.date().isoformat() if (date := i.values["date"]) else None)
         for i in v.published
-        for date in (i.values["date"],)
     ]
     robots = (
         "User-agent: *\nDisallow: /\n"
@@ -102,11 +101,12 @@ def sitemap_robots_404(v: SiteView) -> list[Page]:
     )
 
     def sitemap() -> bytes:
+        entries = [{"path": path, "lastmod": lastmod} for path, lastmod in found]
         return render(v.env, "sitemap.xml", v.config, entries=entries).encode("utf-8")
 
     not_found = partial(v.page, "404.html", page_title=v.word("not_found_title"), canonical=None)
     return [
-        v.spec("sitemap.xml", [f"{e['path']}\x1e{e['lastmod']}" for e in entries], sitemap),
+        v.spec("sitemap.xml", [f"{path}\x1e{lastmod}" for path, lastmod in found], sitemap),
         v.spec("robots.txt", [robots], partial(robots.encode, "utf-8")),
         v.spec("404.html", [], not_found),
     ]
@@ -151,6 +151,8 @@ def redirect_pages(v: SiteView) -> list[Page]:
     redirects.map, which nginx can include for real 301s."""
     pages, lines = [], []
     for item in v.published:
+        if not item["aliases"]:
+            continue
         target = v.urls.href(v.urls.item(item))
         for alias in item["aliases"]:
             path = alias.lstrip("/")

@@ -102,6 +102,13 @@ class SiteView:
                 names.setdefault(key, tag)
         return by_tag, names
 
+    @cached_property
+    def local_dates(self) -> dict[str, dt.datetime]:
+        """Each dated item's time in the site's zone, by slug (the archive's months and
+        years ask)."""
+        tz = self.config.site.timezone
+        return {i.slug: d.astimezone(tz) for i in self.items if (d := i.values["date"])}
+
     def body_html(self, item: Item, mode: str = "page") -> str:
         """The item's body as HTML, links to other items' source files made into their URLs,
         pictures as ``mode`` (page, feed) wants them."""
@@ -308,10 +315,11 @@ def service_pages(v: SiteView) -> list[Page]:
 
 def _by_month(v: SiteView) -> dict[dt.date, list[Item]]:
     by_month: dict[dt.date, list[Item]] = defaultdict(list)
+    local = v.local_dates
     for item in v.items:
-        if item.date is not None:
-            local = item.date.astimezone(v.config.site.timezone)
-            by_month[dt.date(local.year, local.month, 1)].append(item)
+        if item.slug in local:
+            when = local[item.slug]
+            by_month[dt.date(when.year, when.month, 1)].append(item)
     return by_month
 
 
