@@ -14,7 +14,7 @@ from blogtool.content.load import load_site
 from blogtool.errors import BlogtoolError
 from blogtool.site.build import BuildOptions, build
 
-from .conftest import NOW, STOCKHOLM, snapshot, write
+from .conftest import NOW, STOCKHOLM, Run, snapshot, write
 
 BASE = "https://blogg.vaxjo.example/"
 RFC822 = re.compile(
@@ -170,32 +170,49 @@ def test_rebuild_with_nothing_changed_writes_nothing(run, public):
         assert (public / name).read_bytes() == before_bytes[name]
 
 
-def test_one_changed_post_rerenders_it_and_the_pages_that_list_it(run, sample_site, public):
+def test_one_changed_post_rerenders_what_shows_the_change(run, sample_site, public):
+    """An edit of a post's text re-renders its page and the feeds that carry the text; its
+    summary re-renders the lists too. Other pages are left alone."""
+    assert run("build").exit_code == 0
+    post = sample_site / "posts/2026-10-15-vi-arbetar-i-floden-inte-i-stupror.md"
+    lists = {"index.html", "arkiv/2026/10/index.html", "tagg/samverkan/index.html"}
+    page = "vi-arbetar-i-floden-inte-i-stupror/index.html"
+    for old, new, shown in [
+        ("Det här tar tid.", "Det här tar tid, men det lönar sig.", {page, "feed.xml", "atom.xml"}),
+        ("summary: När en invånare", "summary: När en person", {page, *lists}),
+    ]:
+        before = mtimes(public)
+        post.write_text(post.read_text("utf-8").replace(old, new), "utf-8")
+        result = run("build")
+        assert result.exit_code == 0
+        after = mtimes(public)
+        changed = {p for p in after if after[p] != before.get(p)}
+        assert shown <= changed, new
+        if page not in lists:
+            assert not (lists - shown) & changed, new  # a list does not show the text
+        assert "torsdagstips/feed.xml" not in changed
+        assert "valkommen-till-kommunbloggen/index.html" not in changed
+        assert "torsdagstips/hitta-ut-i-naturen-med-vaxjo-naturkarta/index.html" not in changed
+        assert new.split(": ")[-1] in (public / page).read_text("utf-8")
+
+
+def test_a_site_with_its_own_list_template_gets_its_lists_rendered_on_any_change(
+    run, sample_site, public
+):
+    """A template of the site's own may show an item's text in a list; then a text edit
+    re-renders the lists as well."""
+    write(
+        sample_site / "templates/partials/item_list.html",
+        "{% for entry in entries %}<div>{{ entry['item'].body }}</div>{% endfor %}\n",
+    )
     assert run("build").exit_code == 0
     before = mtimes(public)
     post = sample_site / "posts/2026-10-15-vi-arbetar-i-floden-inte-i-stupror.md"
-    post.write_text(
-        post.read_text("utf-8").replace("Det här tar tid.", "Det här tar tid, men det lönar sig."),
-        "utf-8",
-    )
-    result = run("build")
-    assert result.exit_code == 0
+    post.write_text(post.read_text("utf-8").replace("Det här tar tid.", "Det tar tid."), "utf-8")
+    assert run("build").exit_code == 0
     after = mtimes(public)
-    changed = {p for p in after if after[p] != before.get(p)}
-    assert "vi-arbetar-i-floden-inte-i-stupror/index.html" in changed
-    assert {
-        "index.html",
-        "feed.xml",
-        "atom.xml",
-        "arkiv/2026/10/index.html",
-        "tagg/samverkan/index.html",
-    } <= changed
-    assert "torsdagstips/feed.xml" not in changed
-    assert "valkommen-till-kommunbloggen/index.html" not in changed
-    assert "torsdagstips/hitta-ut-i-naturen-med-vaxjo-naturkarta/index.html" not in changed
-    assert "det lönar sig" in (public / "vi-arbetar-i-floden-inte-i-stupror/index.html").read_text(
-        "utf-8"
-    )
+    assert after["index.html"] != before["index.html"]
+    assert "Det tar tid." in (public / "index.html").read_text("utf-8")
 
 
 def test_template_or_config_change_rebuilds_everything(run, sample_site, public):
@@ -378,3 +395,47 @@ def test_a_build_freezes_the_site_it_loaded_and_the_preview_server_does_not(run,
         written.append(result.written)
         assert gc.get_freeze_count() == 0
     assert written[0] > 0
+
+
+_POST = "posts/2026-10-15-vi-arbetar-i-floden-inte-i-stupror.md"
+_TIP = "tips/2026-10-22-hitta-ut-i-naturen.md"
+
+
+@pytest.mark.parametrize(
+    "path, old, new",
+    [
+        (_POST, "Det här tar tid.", "Det tar tid."),  # the text
+        (_POST, "summary: När en invånare", "summary: När en person"),
+        (_POST, "summary: När en invånare behöver hjälp ska hon inte behöva veta hur vi är "
+         "organiserade.\n", ""),  # no summary: the text's first paragraph is shown
+        (_POST, "title: Vi arbetar i flöden", "title: Nu arbetar vi i flöden"),  # a new address
+        (_POST, "date: 2026-10-15T09:00:00+02:00", "date: 2026-09-01T09:00:00+02:00"),
+        (_POST, "tags: [arbetssätt, samverkan]", "tags: [arbetssätt]"),
+        (_POST, "author: Kommundirektören", "author: Kommunikationsenheten"),
+        (_POST, "author: Kommundirektören", "author: Kommundirektören\ndraft: true"),
+        (_TIP, "service: naturkartan", "service: etjanster"),
+        ("posts/2026-11-20-ett-ar-med-e-tjanster.md", "image: sjon-i-vinterljus.jpg\n", ""),
+    ],
+    ids=["text", "summary", "no-summary", "title", "date", "tags", "author", "draft",
+         "service", "picture"],
+)  # fmt: skip
+def test_no_page_is_left_stale_by_a_change_of_any_field(run, sample_site, path, old, new):
+    """Lists are re-rendered on what they show, not on every change of an item; whatever
+    changes, the site is then what a build from nothing makes."""
+    import shutil
+
+    from .test_kill import _tree
+
+    assert run("build").exit_code == 0
+    source = sample_site / path
+    text = source.read_text("utf-8")
+    assert old in text
+    source.write_text(text.replace(old, new), "utf-8")
+    result = run("build")
+    assert result.exit_code == 0, result.output
+    fresh = sample_site.parent / "fresh"
+    shutil.copytree(
+        sample_site, fresh, ignore=shutil.ignore_patterns("public", ".public.*", ".blogtool")
+    )
+    assert Run(fresh)("build").exit_code == 0
+    assert _tree(sample_site / "public") == _tree(fresh / "public")

@@ -36,6 +36,7 @@ class Item:
     # (offset, target, is image) of links to local files; None: not worked out yet
     links: tuple[tuple[int, str, bool], ...] | None = None
     content_digest: str = ""  # ``content()``, so that ``digest`` costs nothing per run
+    listed_digest: str = ""  # ``listed()``, likewise
 
     def __hash__(self) -> int:
         return hash((self.kind, self.rel))
@@ -57,7 +58,7 @@ class Item:
         if body is None:
             body = self.body.encode("utf-8", "surrogatepass")
         state = (self.kind, self.rel, self.slug, body, self.body_line, self.values, self.lines,
-                 self.links, self.content_digest)  # fmt: skip
+                 self.links, self.content_digest, self.listed_digest)  # fmt: skip
         return _unpickled, state
 
     def __getattr__(self, name: str) -> Any:
@@ -134,6 +135,18 @@ class Item:
         text = "".join(f"{part}\x1f" for part in parts)  # each part, then a unit separator
         return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
+    def listed(self) -> str:
+        """A digest of what the default list templates show of the item: its kind, slug,
+        title, date, summary, picture and service, and its text only when it has no summary
+        (a list shows the text's first paragraph then)."""
+        values = self.values
+        summary = str(values["summary"])
+        text = "" if summary.strip() else self.body
+        parts = [self.kind.value, self.slug, values["title"], values["date"], summary,
+                 values["image"], values.get("service"), text]  # fmt: skip
+        joined = "\x1f".join(map(str, parts))
+        return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
+
     def digest(self, status: str) -> str:
         """Everything a page of this item is made of: its content and its status."""
         content = self.content_digest or self.content()
@@ -150,11 +163,12 @@ def _unpickled(
     lines: dict[str, int],
     links: tuple[tuple[int, str, bool], ...] | None,
     content_digest: str,
+    listed_digest: str,
 ) -> Item:
     item = object.__new__(Item)
     item.__dict__.update(
         kind=kind, _rel=rel, slug=slug, _body=body, body_line=body_line, values=values,
-        lines=lines, links=links, content_digest=content_digest,
+        lines=lines, links=links, content_digest=content_digest, listed_digest=listed_digest,
     )  # fmt: skip
     return item
 

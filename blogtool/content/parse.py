@@ -291,7 +291,7 @@ def parse_item(
     if any(p.is_error for p in c.problems) or not slug:
         return None, c.problems
     item = Item(kind, rel, slug, body, body_line, values, lines, tuple(local_links(body)))
-    return replace(item, content_digest=item.content()), c.problems
+    return replace(item, content_digest=item.content(), listed_digest=item.listed()), c.problems
 
 
 def _checks(

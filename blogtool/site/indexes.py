@@ -4,11 +4,13 @@ published pictures, and the sitemap, robots.txt, 404, static files and redirects
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections import defaultdict
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from blogtool.content.model import Item
 from blogtool.files import check_source
@@ -18,6 +20,7 @@ from blogtool.site.metadata import MetadataError, without_metadata
 from blogtool.site.pages import SiteView
 from blogtool.site.templates import PACKAGE_TEMPLATES, render
 from blogtool.site.urls import STATIC_DIR
+from blogtool.timeutil import month_year
 
 
 def tag_index(v: SiteView) -> list[Page]:
@@ -62,7 +65,7 @@ def year_pages(v: SiteView) -> list[Page]:
             v.list_page, "listing.html", items, heading=heading, intro="", service=None,
             page_title=heading, canonical=path, section="archive",
         )  # fmt: skip
-        pages.append(v.spec(path, [year, *v.digests_of(items)], produce))
+        pages.append(v.spec(path, [year, *v.listed_of(items)], produce))
     return pages
 
 
@@ -168,4 +171,46 @@ def redirect_pages(v: SiteView) -> list[Page]:
     if lines:
         text = "\n".join(sorted(lines)) + "\n"
         pages.append(v.spec("redirects.map", [text], partial(text.encode, "utf-8")))
+    return pages
+
+
+def _by_month(v: SiteView) -> dict[dt.date, list[Item]]:
+    by_month: dict[dt.date, list[Item]] = defaultdict(list)
+    local = v.local_dates
+    for item in v.items:
+        if item.slug in local:
+            when = local[item.slug]
+            by_month[dt.date(when.year, when.month, 1)].append(item)
+    return by_month
+
+
+def archive_pages(v: SiteView) -> list[Page]:
+    lang = v.config.site.language
+    by_month = _by_month(v)
+    pages = []
+    for month, items in sorted(by_month.items()):
+        path = v.urls.archive(month)
+        heading = v.word("month_heading", month_year(month, lang))
+        produce = partial(
+            v.list_page, "listing.html", items, heading=heading, intro="", service=None,
+            page_title=heading, canonical=path, section="archive",
+        )  # fmt: skip
+        pages.append(v.spec(path, v.listed_of(items), produce))
+    years: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for month in sorted(by_month, reverse=True):
+        label = month_year(month, lang)
+        years[month.year].append(
+            {"path": v.urls.archive(month), "label": label, "count": len(by_month[month])}
+        )
+    by_tag, names = v.by_tag
+    tag_list = [
+        {"name": names[p], "path": p, "count": len(items)}
+        for p, items in sorted(by_tag.items(), key=lambda kv: names[kv[0]].lower())
+    ]
+    produce = partial(
+        v.page, "archive.html", years=sorted(years.items(), reverse=True), tags=tag_list,
+        page_title=v.word("archive_title"), canonical=v.urls.archive(), section="archive",
+    )  # fmt: skip
+    inputs = [json.dumps(sorted(years.items()), default=str), json.dumps(tag_list)]
+    pages.append(v.spec(v.urls.archive(), inputs, produce))
     return pages

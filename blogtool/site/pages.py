@@ -8,7 +8,6 @@ everything every page depends on (templates, config, blogtool's code, build flag
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from functools import cached_property, partial
@@ -24,9 +23,9 @@ from blogtool.site.images import Picture
 from blogtool.site.pictures import SIZES, THUMB_SIZES, Pictures
 from blogtool.site.render import excerpt, link_sources, linked_sources, portable, to_html
 from blogtool.site.sharing import json_ld, og_locale
-from blogtool.site.templates import make_environment, render, words
+from blogtool.site.templates import make_environment, own_html_templates, render, words
 from blogtool.site.urls import Urls
-from blogtool.timeutil import month_year, weekday_name
+from blogtool.timeutil import weekday_name
 
 
 class SiteView:
@@ -149,6 +148,29 @@ class SiteView:
     def digests_of(self, items: Iterable[Item]) -> list[object]:
         return [self.digests[i.slug] for i in items]
 
+    def listed_of(self, items: Iterable[Item]) -> list[object]:
+        """For a list page: what it shows of each item (``listed``)."""
+        listed = self.listed
+        return [listed[i.slug] for i in items]
+
+    @cached_property
+    def listed(self) -> dict[str, str]:
+        """What a list page shows of each item, by slug, as a digest. The default list
+        templates show an item's kind, address, title, date, summary (or its text's first
+        paragraph), picture, status and service, never its text: an edit of the text alone
+        re-renders the item's own page and the feeds, not every list it is on. A site with
+        HTML templates of its own, which may show anything, gets the full digests."""
+        if own_html_templates(self.config):
+            return self.digests
+        listed = {}
+        status = self.status
+        for i in self.items:  # (Item.listed, worked out when the item was parsed)
+            shown = f"{i.listed_digest or i.listed()}\x1e{status[i.slug]}"
+            if i.values["image"]:
+                shown += "\x1e".join(["", *self.pictures.digest([(i.values["image"], i)])])
+            listed[i.slug] = shown
+        return listed
+
     def summary(self, item: Item) -> str:
         return item.summary or excerpt(item.body) or item.title
 
@@ -255,7 +277,7 @@ def home_pages(v: SiteView) -> list[Page]:
             page_title=v.config.site.title, description=v.config.site.title,
             canonical=path, section="home" if page == 1 else "",
         )  # fmt: skip
-        pages.append(v.spec(path, [page, n_pages, *v.digests_of(chunk)], produce))
+        pages.append(v.spec(path, [page, n_pages, *v.listed_of(chunk)], produce))
     return pages
 
 
@@ -282,7 +304,7 @@ def series_page(v: SiteView) -> list[Page]:
             section="series",
         )
 
-    inputs = [*v.digests_of(v.tips), *(v.tip_numbers[t.slug] for t in v.tips)]
+    inputs = [*v.listed_of(v.tips), *(v.tip_numbers[t.slug] for t in v.tips)]
     return [v.spec(v.urls.series, inputs, produce)]
 
 
@@ -295,7 +317,7 @@ def tag_pages(v: SiteView) -> list[Page]:
             v.list_page, "listing.html", items, heading=heading, intro="", service=None,
             page_title=heading, canonical=path,
         )  # fmt: skip
-        pages.append(v.spec(path, v.digests_of(items), produce))
+        pages.append(v.spec(path, v.listed_of(items), produce))
     return pages
 
 
@@ -309,49 +331,7 @@ def service_pages(v: SiteView) -> list[Page]:
             intro=v.word("service_intro", service), service=service,
             page_title=service.name, description=service.description, canonical=path,
         )  # fmt: skip
-        pages.append(v.spec(path, v.digests_of(featured), produce))
-    return pages
-
-
-def _by_month(v: SiteView) -> dict[dt.date, list[Item]]:
-    by_month: dict[dt.date, list[Item]] = defaultdict(list)
-    local = v.local_dates
-    for item in v.items:
-        if item.slug in local:
-            when = local[item.slug]
-            by_month[dt.date(when.year, when.month, 1)].append(item)
-    return by_month
-
-
-def archive_pages(v: SiteView) -> list[Page]:
-    lang = v.config.site.language
-    by_month = _by_month(v)
-    pages = []
-    for month, items in sorted(by_month.items()):
-        path = v.urls.archive(month)
-        heading = v.word("month_heading", month_year(month, lang))
-        produce = partial(
-            v.list_page, "listing.html", items, heading=heading, intro="", service=None,
-            page_title=heading, canonical=path, section="archive",
-        )  # fmt: skip
-        pages.append(v.spec(path, v.digests_of(items), produce))
-    years: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for month in sorted(by_month, reverse=True):
-        label = month_year(month, lang)
-        years[month.year].append(
-            {"path": v.urls.archive(month), "label": label, "count": len(by_month[month])}
-        )
-    by_tag, names = v.by_tag
-    tag_list = [
-        {"name": names[p], "path": p, "count": len(items)}
-        for p, items in sorted(by_tag.items(), key=lambda kv: names[kv[0]].lower())
-    ]
-    produce = partial(
-        v.page, "archive.html", years=sorted(years.items(), reverse=True), tags=tag_list,
-        page_title=v.word("archive_title"), canonical=v.urls.archive(), section="archive",
-    )  # fmt: skip
-    inputs = [json.dumps(sorted(years.items()), default=str), json.dumps(tag_list)]
-    pages.append(v.spec(v.urls.archive(), inputs, produce))
+        pages.append(v.spec(path, v.listed_of(featured), produce))
     return pages
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from blogtool.site.engine import Page
 from blogtool.site.indexes import (
+    archive_pages,
     picture_files,
     redirect_pages,
     search_page,
@@ -18,7 +19,6 @@ from blogtool.site.indexes import (
 from blogtool.site.moved import moved_pages
 from blogtool.site.pages import (
     SiteView,
-    archive_pages,
     feed_pages,
     home_pages,
     item_pages,

@@ -315,6 +315,21 @@ def template_files(config: Config) -> Iterator[Path]:
     yield from sorted(p for p in PACKAGE_TEMPLATES.rglob("*") if p.is_file())
 
 
+def own_html_templates(config: Config) -> bool:
+    """Whether the site has templates of its own besides words.txt, static files and hidden
+    files (a .gitkeep): then any page may show anything of an item."""
+    folder = config.templates_dir
+    if not folder.is_dir():
+        return False
+    for path in folder.rglob("*"):
+        rel = path.relative_to(folder)
+        if rel.parts[0] == STATIC_DIR or rel.as_posix() == "words.txt" or path.is_dir():
+            continue
+        if not any(part.startswith(".") for part in rel.parts):
+            return True
+    return False
+
+
 def fingerprint(config: Config, *extra: str) -> str:
     """Changes whenever anything that every page depends on changes: templates, config,
     blogtool itself, build flags."""
