@@ -73,25 +73,38 @@ def test_the_child_finds_what_lstat_finds(built):
         if not copy.is_file() or not os.path.samefile(copy, live / name):
             different.add(name)
     assert looked.differ == different and "feed.xml" in different
+    assert lookahead.look(pages, live, spare) == looked  # the build's own look, in-process
 
 
 def test_with_an_answer_the_build_asks_the_file_system_nothing_more(built, run, monkeypatch):
-    def looking(*_args):
-        raise AssertionError("the build looked at a page file itself")
+    """The child looks (in its own process); the build process does not look again."""
+    looking = lookahead.look
+    parent, looked_here = os.getpid(), []
 
-    monkeypatch.setattr(releases, "_same_file", looking)
+    def counting(*args):
+        if os.getpid() == parent:
+            looked_here.append(args)
+        return looking(*args)
+
+    monkeypatch.setattr(lookahead, "look", counting)
     for _ in range(2):
         _change(built)
         result = run("build")
         assert result.exit_code == 0, result.output
+    assert looked_here == []
     assert _tree(built / "public") == _fresh(built, "fresh")
 
 
 def test_without_an_answer_the_build_looks_for_itself(built, run, monkeypatch):
-    def failing(*_args):
-        raise OSError("the child fails")
+    looking = lookahead.look
+    parent = os.getpid()
 
-    monkeypatch.setattr(lookahead, "_look", failing)
+    def failing_in_the_child(*args):
+        if os.getpid() != parent:
+            raise OSError("the child fails")
+        return looking(*args)
+
+    monkeypatch.setattr(lookahead, "look", failing_in_the_child)
     assert _look(built) is None
     (built / "public" / "index.html").unlink()
     _change(built)
@@ -102,7 +115,8 @@ def test_without_an_answer_the_build_looks_for_itself(built, run, monkeypatch):
 def test_close_ends_a_child_still_writing_its_answer(built, monkeypatch):
     """A build that stops early (bad content) closes the lookahead; a child whose answer
     does not fit in the pipe must not be left waiting."""
-    monkeypatch.setattr(lookahead, "_look", lambda *_a: {"padding": "x" * 2_000_000})
+    big = lookahead.Looked("x" * 2_000_000, None, frozenset(), frozenset())
+    monkeypatch.setattr(lookahead, "look", lambda *_a: big)
     config = load_config(built)
     output = config.output_dir
     ahead = lookahead.start(manifest_path(config, output), releases.live_release(output), None)

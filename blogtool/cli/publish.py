@@ -40,7 +40,8 @@ def _run_build(
             return same
     from blogtool.site.build import build, look_ahead  # the renderer, only with work to do
 
-    # (A big site's output is looked at by a child process while the site loads.)
+    # A big site's output is looked at by a child process while the site loads; not for a
+    # preview, which the preview server builds from its watcher thread (no fork there).
     ahead = look_ahead(config, target, len(stats)) if not (drafts or future) else None
     bar: Any = None
     try:

@@ -71,10 +71,10 @@ LOOKAHEAD_FROM = 1000  # source files; for fewer, a child costs more than the ls
 def look_ahead(config: Config, output: Path, sources: int) -> lookahead.Lookahead | None:
     """For a big site (``sources``: how many files the snapshot saw), a child process that
     looks at the live and the spare release while the site loads and the build plans; pass
-    it to ``build``, and ``close`` it if the build is not reached."""
+    it to ``build``, and ``close`` it if the build is not reached. ``output`` as
+    ``check_output_dir`` gave it."""
     if sources < LOOKAHEAD_FROM:
         return None
-    output = check_output_dir(config, output)
     return lookahead.start(
         manifest_path(config, output), releases.live_release(output), releases.spare_release(output)
     )
@@ -113,7 +113,13 @@ def build(
     finally:
         if ahead is not None:
             ahead.close()
-    todo, live_files = releases.to_render(planned, old, live, looked)
+    # What the live and the spare release hold: as the lookahead found, if it looked at this
+    # very live release; else looked at now.
+    if live is None:
+        looked = None
+    elif looked is None or looked.live != str(live):
+        looked = lookahead.look(old, live, releases.spare_release(output))
+    todo = releases.to_render(planned, old, looked)
     known = {p.path for p in planned}
     stale = sorted(path for path in old if path not in known)
     if on_start is not None:
@@ -134,8 +140,8 @@ def build(
         index = partial(search.index, series=config.tips.slug) if indexed else None
         finish = (SEARCH_INDEX_DIR, index)
         releases.publish(
-            label, planned, todo, live_files, set(old), output, options.jobs, progress,
-            fail_after, finish, looked,
+            label, planned, todo, set(old), output, options.jobs, progress, fail_after,
+            finish, looked,
         )  # fmt: skip
     engine.save_manifest(manifest, planned)
     mark = preview_mark(config, output)

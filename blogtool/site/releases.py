@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -99,40 +98,19 @@ def foreign_directory(output: Path) -> bool:
     )
 
 
-def to_render(
-    pages: list[Page], manifest: dict[str, str], live: Path | None, looked: Looked | None = None
-) -> tuple[list[Page], dict[str, tuple[int, int]]]:
+def to_render(pages: list[Page], manifest: dict[str, str], looked: Looked | None) -> list[Page]:
     """The pages to render: new, changed since the last build (``manifest``), or no longer a
-    file in the live release. And for every other page, the (device, inode) of its live file,
-    with which ``publish`` recognises the same file in a reused release without a second
-    look at the live one. ``looked``: what a lookahead found in the live release already."""
-    todo: list[Page] = []
-    live_files: dict[str, tuple[int, int]] = {}
-    if looked is not None and live is not None and looked.live == str(live):
-        missing = looked.missing
-        for page in pages:
-            if manifest.get(page.path) != page.digest or output_file(page.path) in missing:
-                todo.append(page)
-        return todo, live_files
-    base = str(live) if live is not None else None
-    for page in pages:
-        if base is not None and manifest.get(page.path) == page.digest:
-            try:
-                st = os.lstat(f"{base}/{output_file(page.path)}")
-            except OSError:
-                st = None
-            if st is not None and stat.S_ISREG(st.st_mode):
-                live_files[page.path] = (st.st_dev, st.st_ino)
-                continue
-        todo.append(page)
-    return todo, live_files
+    file in the live release (as ``looked`` found it; None: there is no live release)."""
+    if looked is None:
+        return list(pages)
+    missing = looked.missing
+    return [p for p in pages if manifest.get(p.path) != p.digest or output_file(p.path) in missing]
 
 
 def publish(
     label: str,
     pages: list[Page],
     todo: list[Page],
-    live_files: dict[str, tuple[int, int]],
     known: set[str],
     output: Path,
     jobs: int,
@@ -141,12 +119,12 @@ def publish(
     finish: tuple[str, Callable[[Path], set[str]] | None] | None = None,
     looked: Looked | None = None,
 ) -> None:
-    """Make a new release of ``pages`` (rendering ``todo``, linking the rest, whose live files
-    ``to_render`` found, from the live release) and swap it in. Files of the live release that
-    no build wrote (``known`` lists what the last build did) come along. ``finish`` is (a
-    folder, a step that writes it over the complete release and returns its files, or None to
-    leave the folder out): the search index. ``looked``: what a lookahead found in the live
-    and the spare release. Raises with the live site as it was."""
+    """Make a new release of ``pages`` (rendering ``todo``, linking the rest from the live
+    release) and swap it in. Files of the live release that no build wrote (``known`` lists
+    what the last build did) come along. ``finish`` is (a folder, a step that writes it over
+    the complete release and returns its files, or None to leave the folder out): the search
+    index. ``looked``: what the live and the spare release held (``lookahead.look``). Raises
+    with the live site as it was."""
     try:
         release, had, spare = _new_release(output, label)
     except OSError as exc:
@@ -159,12 +137,12 @@ def publish(
         render_into(release, todo, jobs, progress, fail_after)
         live = live_release(output)
         planned = {output_file(p.path) for p in pages}
-        # Which of the reused release's files are not the live ones: as a lookahead found
-        # (when it looked at this very spare and live release), else None: lstat each.
+        # Which of the reused release's files are not the live ones, if what was looked at
+        # is this very spare and live release; else every file is linked again.
         differ = None
-        if looked is not None and spare is not None and looked.spare == str(spare):
-            differ = looked.differ if looked.live == str(live) else None
-        _link_unchanged(pages, {p.path for p in todo}, live, live_files, release, bool(had), differ)
+        if looked is not None and (looked.live, looked.spare) == (str(live), str(spare)):
+            differ = looked.differ
+        _link_unchanged(pages, {p.path for p in todo}, live, release, bool(had), differ)
         made = f"{finish[0]}/" if finish else None
         foreign: set[str] = set()
         if live is not None:
@@ -270,11 +248,12 @@ def _link_unchanged(
     pages: list[Page],
     rendered: set[str],
     live: Path | None,
-    live_files: dict[str, tuple[int, int]],
     release: Path,
     recycled: bool,
-    differ: frozenset[str] | None = None,
+    differ: frozenset[str] | None,
 ) -> None:
+    """Link the pages not rendered from the live release. A reused release (``recycled``)
+    keeps its files that are the live ones already: all but ``differ`` (None: none)."""
     base, made = str(release), {str(release)}
     for page in pages:
         if page.path in rendered:
@@ -285,11 +264,7 @@ def _link_unchanged(
                 _("{name}: no live release to take the unchanged page from").format(name=name)
             )
         target, source = f"{base}/{name}", f"{live}/{name}"
-        if recycled and (
-            name not in differ
-            if differ is not None
-            else _same_file(target, live_files.get(page.path))
-        ):
+        if recycled and differ is not None and name not in differ:
             continue  # unchanged since the reused release was made
         folder = target.rpartition("/")[0]
         if folder not in made:
@@ -303,14 +278,6 @@ def _link_unchanged(
             raise BuildError(
                 _("{value} is missing; run the build again").format(value=live / name)
             ) from None
-
-
-def _same_file(path: str, identity: tuple[int, int] | None) -> bool:
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return False
-    return (st.st_dev, st.st_ino) == identity
 
 
 def _swap(output: Path, release: Path, label: str) -> None:
