@@ -6,6 +6,7 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Container, Iterator
 from pathlib import Path
 
 from blogtool.errors import UsageError
@@ -98,3 +99,24 @@ def link_path(path: Path) -> Path:
     out first, so 'site/..' is the site's parent, as it reads."""
     absolute = Path(os.path.abspath(path))
     return absolute.parent.resolve() / absolute.name
+
+
+def tree_stats(
+    folder: str, skip: Container[str] = ()
+) -> Iterator[tuple[str, os.stat_result | None]]:
+    """Every entry below ``folder`` with its lstat, in name order, each folder before what it
+    holds; a folder that cannot be listed (``folder`` itself too) comes with None. Names in
+    ``skip`` are left out, with all they hold. Nothing is read: this is how blogtool tells
+    whether files changed."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        yield folder, None
+        return
+    for entry in entries:
+        if entry.name in skip:
+            continue
+        st = entry.stat(follow_symlinks=False)
+        yield entry.path, st
+        if stat.S_ISDIR(st.st_mode):
+            yield from tree_stats(entry.path, skip)

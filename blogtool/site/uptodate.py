@@ -9,25 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
 
 from blogtool.config import Config
+from blogtool.files import tree_stats
 from blogtool.version import code_digest
-
-
-def _walk(directory: Path, h: hashlib._Hash, seen: dict[str, os.stat_result] | None) -> None:
-    try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
-    except OSError:
-        h.update(f"{directory}\0missing\n".encode())
-        return
-    for entry in entries:
-        st = entry.stat(follow_symlinks=False)
-        h.update(f"{entry.path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode())
-        if seen is not None:
-            seen[entry.path] = st
-        if entry.is_dir(follow_symlinks=False):
-            _walk(Path(entry.path), h, seen)
 
 
 def snapshot(config: Config, seen: dict[str, os.stat_result] | None = None) -> str:
@@ -37,11 +22,19 @@ def snapshot(config: Config, seen: dict[str, os.stat_result] | None = None) -> s
     (``content.load``) not to ask again; a file changed in between is then parsed under its
     older stat, and so parsed again next time."""
     h = hashlib.sha256(code_digest().encode())
-    st = config.path.stat()
-    h.update(f"{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode())
+    conf = config.path.stat()
+    h.update(f"{conf.st_size}\0{conf.st_mtime_ns}\0{conf.st_ino}\n".encode())
+    parts = []
     for directory in (
         config.posts_dir, config.tips_dir, config.templates_dir, config.media_dir,
         config.root / "static",
     ):  # fmt: skip
-        _walk(directory, h, seen)
+        for path, st in tree_stats(str(directory)):
+            if st is None:
+                parts.append(f"{path}\0missing\n")
+                continue
+            parts.append(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n")
+            if seen is not None:
+                seen[path] = st
+    h.update("".join(parts).encode("utf-8", "surrogateescape"))
     return h.hexdigest()
