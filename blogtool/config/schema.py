@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from blogtool.i18n import N_, _
+from blogtool.timeutil import NAMES
 
 REQUIRED: Any = object()
 
@@ -280,7 +281,7 @@ def non_negative_float(value: float) -> float:
 
 def language(value: str) -> str:
     """A language tag Babel knows (sv, en, sv-FI): it names the site's locale."""
-    if value in ("sv", "en"):  # blogtool's own languages: no need to load Babel to know them
+    if value in NAMES:  # languages blogtool carries CLDR's names of: no need to load Babel
         return value
     from babel import Locale, UnknownLocaleError
 

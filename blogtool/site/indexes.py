@@ -25,16 +25,22 @@ from blogtool.timeutil import month_year
 
 def tag_index(v: SiteView) -> list[Page]:
     """/tagg/: every topic, with how many items it has."""
-    by_tag, names = v.by_tag
-    tags = [
-        {"name": names[p], "path": p, "count": len(items)}
-        for p, items in sorted(by_tag.items(), key=lambda kv: names[kv[0]].lower())
-    ]
+    tags = _tag_list(v)
     produce = partial(
         v.page, "tags.html", tags=tags, page_title=v.word("tags_title"),
         canonical=v.urls.tag_index(), section="archive",
     )  # fmt: skip
     return [v.spec(v.urls.tag_index(), [json.dumps(tags)], produce)]
+
+
+def _tag_list(v: SiteView) -> list[dict[str, Any]]:
+    """Every tag with its page and how many items it has, by name (the tag index and the
+    archive show it)."""
+    by_tag, names = v.by_tag
+    return [
+        {"name": names[p], "path": p, "count": len(items)}
+        for p, items in sorted(by_tag.items(), key=lambda kv: names[kv[0]].lower())
+    ]
 
 
 def service_index(v: SiteView) -> list[Page]:
@@ -202,11 +208,7 @@ def archive_pages(v: SiteView) -> list[Page]:
         years[month.year].append(
             {"path": v.urls.archive(month), "label": label, "count": len(by_month[month])}
         )
-    by_tag, names = v.by_tag
-    tag_list = [
-        {"name": names[p], "path": p, "count": len(items)}
-        for p, items in sorted(by_tag.items(), key=lambda kv: names[kv[0]].lower())
-    ]
+    tag_list = _tag_list(v)
     produce = partial(
         v.page, "archive.html", years=sorted(years.items(), reverse=True), tags=tag_list,
         page_title=v.word("archive_title"), canonical=v.urls.archive(), section="archive",

@@ -187,10 +187,10 @@ def _test_only_with(
             return need in block and test(parent, block)
 
         return quick_test
-    search = re.compile("|".join(re.escape(n) for n in needs)).search
+    search = _search_for(needs)
 
     def quick_test_any(parent: ET.Element, block: str) -> bool:
-        return search(block) is not None and test(parent, block)
+        return search(block, 0) is not None and test(parent, block)
 
     return quick_test_any
 

@@ -307,25 +307,26 @@ def _template_frame(exc: BaseException, config: Config) -> str:
 
 def template_files(config: Config) -> Iterator[Path]:
     """Every file that can affect rendering: the site's templates and the package's."""
-    if config.templates_dir.is_dir():
-        # Only what may be read: a pipe would hang here, and a link outside the site is
-        # refused when a page asks for it.
-        found = config.templates_dir.rglob("*")
-        yield from sorted(p for p in found if check_source(p, config.root) is None)
+    yield from _site_templates(config)
     yield from sorted(p for p in PACKAGE_TEMPLATES.rglob("*") if p.is_file())
+
+
+def _site_templates(config: Config) -> list[Path]:
+    if not config.templates_dir.is_dir():
+        return []
+    # Only what may be read: a pipe would hang here, and a link outside the site is refused
+    # when a page asks for it.
+    found = config.templates_dir.rglob("*")
+    return sorted(p for p in found if check_source(p, config.root) is None)
 
 
 def own_html_templates(config: Config) -> bool:
     """Whether the site has templates of its own besides words.txt, static files and hidden
     files (a .gitkeep): then any page may show anything of an item."""
-    folder = config.templates_dir
-    if not folder.is_dir():
-        return False
-    for path in folder.rglob("*"):
-        rel = path.relative_to(folder)
-        if rel.parts[0] == STATIC_DIR or rel.as_posix() == "words.txt" or path.is_dir():
-            continue
-        if not any(part.startswith(".") for part in rel.parts):
+    for path in _site_templates(config):
+        rel = path.relative_to(config.templates_dir)
+        hidden = any(part.startswith(".") for part in rel.parts)
+        if rel.parts[0] != STATIC_DIR and rel.as_posix() != "words.txt" and not hidden:
             return True
     return False
 
