@@ -2,8 +2,8 @@
 
     python bench/build.py --posts 5000 --compare hugo,pelican [--runs 3]
 
-Generates one corpus, converts it for each tool that is installed, and runs the tools one after
-another, --runs times each. Reports medians for: a cold build (no previous output, no caches),
+Generates one corpus, converts it for each tool that is installed, and runs the tools in one go,
+--runs times each. Reports medians for: a cold build (no previous output, no caches),
 a rebuild with nothing changed, a rebuild with one post changed (after two such rebuilds, so
 blogtool's releases are as on a site built many times: a live, a previous and a spare one to
 reuse), `blogtool run` with nothing to do, and the peak resident memory of the largest
@@ -11,6 +11,13 @@ process; then blogtool's ratio to each peer.
 Hugo is Debian's `hugo` (the bench target installs it); Pelican is installed into a throwaway
 virtualenv under bench/.work/. Neither is a dependency of blogtool. Every build runs as a fresh
 process, as cron or a person would run it.
+
+Cold builds take turns: round by round, each tool once, in an order that turns each round, so
+that a slower minute of the machine falls on every tool alike. Output is not deleted between
+builds but moved into bench/.work/trash, emptied when everything is measured: on ext4 without
+a journal, a new file's inode is looked for past every inode deleted in the last minute (more
+while those are unwritten), and 12,000 new files right after deleting 12,000 cost seconds of
+system time, a penalty that fell on whichever tool came next.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ sys.path.insert(0, str(HERE))
 import corpus  # noqa: E402
 
 WORK = HERE / ".work"
+TRASH = WORK / "trash"  # what the runs leave, moved here while measuring, emptied at the end
 PELICAN_VENV = WORK / "pelican-venv"
 PELICAN_CONF = """\
 AUTHOR = "Kommundirektören"
@@ -142,15 +150,15 @@ class Tool:
         self.rss: list[int] = []
 
     def clean(self) -> None:
+        """Start from nothing: what earlier builds left is moved aside, not deleted (see the
+        module's text), and its writes are flushed, so none of it lands in the next build."""
+        aside = TRASH / f"{self.name}-{time.monotonic_ns()}"
+        aside.mkdir(parents=True)
         for path in self.clean_paths:
-            if path.is_symlink():  # rmtree refuses a link (blogtool's output is one)
-                path.unlink()
-            else:
-                shutil.rmtree(path, ignore_errors=True)
-        # The deletion's own disk work (journal, discards) would otherwise land in the build
-        # measured next: let it finish first, for every tool alike.
+            if path.is_symlink() or path.exists():
+                path.rename(aside / path.name)
         os.sync()
-        time.sleep(2)
+        time.sleep(1)
 
     def measure(self, label: str, cmd: list[str] | None = None) -> None:
         seconds, rss = timed(cmd or self.cmd, self.cwd, self.env)
@@ -219,7 +227,7 @@ def main() -> None:
         return
 
     site = WORK / f"site-{ns.posts}"
-    shutil.rmtree(site, ignore_errors=True)
+    set_aside(site)
     t = time.perf_counter()
     paths = corpus.generate(site, ns.posts)
     if ns.no_search:
@@ -235,11 +243,14 @@ def main() -> None:
     copies = {"blogtool": victim, "hugo": corpus.hugo_path(site, victim)}
     copies["pelican"] = site / "pelican" / "content" / victim.name
     runners = tools(site, [p for p in ns.compare.split(",") if p])
-    for tool in runners:
-        print(f"running {tool.name} ...", file=sys.stderr)
-        for _ in range(ns.runs):
+    for run in range(ns.runs):
+        turn = run % len(runners)
+        for tool in runners[turn:] + runners[:turn]:
+            print(f"cold build {run + 1}/{ns.runs}: {tool.name} ...", file=sys.stderr)
             tool.clean()
             tool.measure("cold")
+    for tool in runners:
+        print(f"rebuilds: {tool.name} ...", file=sys.stderr)
         for _ in range(ns.runs):
             tool.measure("no change")
         # Two rebuilds first: a site that has been built a few times keeps a spare release
@@ -254,12 +265,25 @@ def main() -> None:
             for _ in range(ns.runs):
                 tool.measure("run no-op", [*tool.cmd[:-1], "run"])
     report(site, runners)
+    empty_trash()
+
+
+def set_aside(path: Path) -> None:
+    """Move ``path`` (an earlier run's site) into the trash, to be deleted after measuring."""
+    if path.exists():
+        TRASH.mkdir(parents=True, exist_ok=True)
+        path.rename(TRASH / f"{path.name}-{time.monotonic_ns()}")
+
+
+def empty_trash() -> None:
+    print("deleting what the builds left ...", file=sys.stderr)
+    shutil.rmtree(TRASH, ignore_errors=True)
 
 
 def photos_bench(posts: int, runs: int) -> None:
     """The same site without and with photos: cold, no change, one photo changed."""
     site = WORK / f"site-{posts}-photos"
-    shutil.rmtree(site, ignore_errors=True)
+    set_aside(site)
     paths = corpus.generate(site, posts)
     [tool] = tools(site, [])
     touched = paths[len(paths) // 3]
@@ -296,6 +320,7 @@ def photos_bench(posts: int, runs: int) -> None:
         ratio = median(tool.times[f"{kind}, photos"]) / median(without[f"{kind}, no photos"])
         print(f"{kind}: with photos / without: {ratio:.2f}")
     print(f"peak RSS: {max(tool.rss) / 1024:.0f} MB")
+    empty_trash()
 
 
 def report(site: Path, runners: list[Tool]) -> None:
