@@ -21,7 +21,8 @@ from blogtool.i18n import _
 from blogtool.mail.plaintext import html_to_text
 from blogtool.mail.subject import headlines, issue_context
 from blogtool.site import images, pictures
-from blogtool.site.render import link_sources, portable, to_html
+from blogtool.site.mdengine import to_html
+from blogtool.site.render import link_sources, portable
 from blogtool.site.templates import make_environment, render, words
 from blogtool.site.urls import Urls
 from blogtool.store import script, transaction, utc_now_iso

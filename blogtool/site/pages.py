@@ -20,8 +20,9 @@ from blogtool.content.model import Item, Kind, Site, Status
 from blogtool.site.engine import Page, digest
 from blogtool.site.feeds import FeedEntry, render_feed
 from blogtool.site.images import Picture
+from blogtool.site.mdengine import to_html
 from blogtool.site.pictures import SIZES, THUMB_SIZES, Pictures
-from blogtool.site.render import excerpt, link_sources, linked_sources, portable, to_html
+from blogtool.site.render import excerpt, link_sources, linked_sources, portable
 from blogtool.site.sharing import json_ld, og_locale
 from blogtool.site.templates import make_environment, own_html_templates, render, words
 from blogtool.site.urls import Urls

@@ -1,0 +1,297 @@
+"""Markdown to HTML with Python-Markdown, configured once and made quicker where that changes
+nothing: every step that cannot act on a text (it lacks the characters the step looks for) is
+left out, and the output stays byte-identical to Python-Markdown's (tests/test_render.py
+compares the two on tricky texts and on random markup).
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+import markdown
+from markdown.extensions import Extension
+from markdown.extensions.attr_list import AttrListExtension
+from markdown.extensions.fenced_code import FencedCodeExtension
+from markdown.extensions.footnotes import FootnoteExtension
+from markdown.extensions.sane_lists import SaneListExtension
+from markdown.extensions.tables import TableExtension
+from markdown.preprocessors import NormalizeWhitespace
+from markdown.treeprocessors import InlineProcessor, Treeprocessor
+from markdown.util import ETX, INLINE_PLACEHOLDER_PREFIX, STX, AtomicString
+
+from blogtool.slugs import slugify
+
+_HEADINGS = frozenset(f"h{n}" for n in range(1, 7))
+
+
+class _ShiftHeadings(Treeprocessor):
+    """The page title is the only h1; a '# Heading' in the body becomes an h2, and so on down,
+    so headings stay in order for screen readers (WCAG 1.3.1)."""
+
+    def run(self, root: ET.Element) -> None:
+        levels = [int(el.tag[1]) for el in root.iter() if el.tag in _HEADINGS]
+        if not levels or min(levels) >= 2:
+            return
+        shift = 2 - min(levels)
+        for el in root.iter():
+            if el.tag in _HEADINGS:
+                el.tag = f"h{min(6, int(el.tag[1]) + shift)}"
+
+
+class _HeadingIds(Treeprocessor):
+    """An id on every heading, made from its text like a slug, unique in the document, so a
+    section can be linked to. (The toc extension does the same and builds a table of contents
+    nobody asked for, at a tenth of the conversion time.)"""
+
+    def run(self, root: ET.Element) -> None:
+        used: set[str] = set()
+        for el in root.iter():
+            if el.tag not in _HEADINGS:
+                continue
+            if "id" in el.attrib:
+                used.add(el.attrib["id"])
+                continue
+            text = _PLACEHOLDER.sub("", "".join(el.itertext()))
+            base = slugify(text) or "rubrik"
+            candidate, n = base, 1
+            while candidate in used:
+                candidate = f"{base}-{n}"
+                n += 1
+            used.add(candidate)
+            el.set("id", candidate)
+
+
+_PLACEHOLDER = re.compile("\x02[^\x03]*\x03")
+
+
+class _HeadingsExtension(Extension):
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
+        md.treeprocessors.register(_ShiftHeadings(md), "shift_headings", 6)
+        # After the inline processor (20) and attr_list (8), so explicit {#ids} are kept.
+        md.treeprocessors.register(_HeadingIds(md), "heading_ids", 5)
+
+
+# What each of Python-Markdown's own inline patterns cannot match without (by registered
+# name). A pattern another extension adds is not listed and is always tried (and then every
+# text is).
+_PATTERN_NEEDS: dict[str, tuple[str, ...]] = {
+    "backtick": ("`",),
+    "escape": ("\\",),
+    "footnote": ("[^",),
+    "reference": ("[",),
+    "link": ("[",),
+    "image_link": ("![",),
+    "image_reference": ("![",),
+    "short_reference": ("[",),
+    "short_image_ref": ("![",),
+    "autolink": ("<",),
+    "automail": ("<",),
+    "linebreak": ("  \n",),
+    "html": ("<",),
+    "entity": ("&",),
+    "em_strong": ("*", "_"),
+    "em_strong2": ("_",),
+    "not_strong": ("*", "_"),
+    "strong_em": ("*", "_"),
+}
+# Any of them: a text with none comes out of every listed pattern unchanged.
+_ANY_NEED = re.compile(
+    "|".join(re.escape(n) for n in sorted(set().union(*_PATTERN_NEEDS.values())))
+)
+
+
+def _search_for(needs: tuple[str, ...]) -> Callable[[str, int], Any]:
+    """``search(text, start)``: where the first of ``needs`` is from ``start`` on, or None."""
+    return re.compile("|".join(re.escape(n) for n in needs)).search
+
+
+class _FastInlineProcessor(InlineProcessor):
+    """Python-Markdown tries every inline pattern on every text node, which is most of its
+    time. A text with none of the characters any pattern starts with comes out unchanged, so it
+    is returned at once (when every pattern is a listed one); a pattern whose characters are
+    not in what is left of a text is not tried (it could not match). Otherwise this is
+    Python-Markdown's own loop (``InlineProcessor.__handleInline``), over a plain list of the
+    patterns; the output is byte-identical."""
+
+    _plan: list[tuple[Any, Callable[[str, int], Any] | None]] | None = None
+    _all_listed = False
+
+    def _patterns(self) -> list[tuple[Any, Callable[[str, int], Any] | None]]:
+        """(pattern, a search for what it needs, or None) in the registry's order, made on
+        first use (the extensions have registered theirs by then)."""
+        if self._plan is None:
+            registry = self.inlinePatterns
+            names = {id(registry[name]): name for name in _PATTERN_NEEDS if name in registry}
+            self._plan = [
+                (pattern, _search_for(_PATTERN_NEEDS[names[id(pattern)]])
+                 if id(pattern) in names else None)
+                for pattern in registry
+            ]  # fmt: skip
+            self._all_listed = all(needs is not None for _, needs in self._plan)
+        return self._plan
+
+    def _InlineProcessor__handleInline(self, data: str, patternIndex: int = 0) -> str:
+        if isinstance(data, AtomicString):
+            return data
+        patterns = self._patterns()
+        if patternIndex == 0 and self._all_listed and not _ANY_NEED.search(data):
+            return data
+        apply = self._InlineProcessor__applyPattern  # type: ignore[attr-defined]
+        start = 0
+        while patternIndex < len(patterns):
+            pattern, needs = patterns[patternIndex]
+            if needs is not None and needs(data, start) is None:
+                patternIndex, start = patternIndex + 1, 0  # as when a pattern does not match
+                continue
+            data, matched, start = apply(pattern, data, patternIndex, start)
+            if not matched:
+                patternIndex += 1
+        return data
+
+    def _InlineProcessor__processPlaceholders(
+        self, data: str | None, parent: ET.Element, isText: bool = True
+    ) -> list[tuple[ET.Element, list[str]]]:
+        """Python-Markdown's, for a text without a placeholder (most are): it is added to
+        the parent's text (or tail) as that method adds it; otherwise the method itself."""
+        if not data or INLINE_PLACEHOLDER_PREFIX in data:
+            return _STOCK_PLACEHOLDERS(self, data, parent, isText)  # type: ignore[no-any-return]
+        text = AtomicString(data) if isinstance(data, AtomicString) else data
+        if isText:
+            parent.text = parent.text + text if parent.text else text
+        else:
+            parent.tail = parent.tail + text if parent.tail else text
+        return []
+
+
+_STOCK_PLACEHOLDERS = InlineProcessor._InlineProcessor__processPlaceholders  # type: ignore[attr-defined]
+
+
+# What each of Python-Markdown's block processors cannot recognise a block without (by
+# registered name); its test of a block that has none of them is left out (it could not pass).
+# And what the preprocessors that search the whole text look for: fenced_code a fence;
+# html_block parses the text as HTML, and text without a '<' or an '&' is all data to it.
+_PREPROCESSOR_NEEDS: dict[str, tuple[str, ...]] = {
+    "fenced_code_block": ("```", "~~~"),
+    "html_block": ("<", "&"),
+}
+_BLOCK_NEEDS: dict[str, tuple[str, ...]] = {
+    "hashheader": ("#",),
+    "setextheader": ("\n=", "\n-"),
+    "quote": (">",),
+    "table": ("|",),
+    "footnote": ("[^",),  # its test always passes; the work is in its run
+    "reference": ("]:",),  # so does this one's, and a definition is '[id]: url'
+}
+# A rule is three or more of one of '-', '_', '*' with at most two spaces between: two of them
+# that close (a '-' is in many words: 'e-tjänst').
+_RULE = re.compile(r"-[ ]{0,2}-|_[ ]{0,2}_|\*[ ]{0,2}\*")
+
+
+class _NormalizeWhitespace(NormalizeWhitespace):
+    """Python-Markdown's first step. On a text without what it changes (a carriage return, a
+    tab, a space at a line's end, its own marker characters) it only adds two empty lines;
+    then its whole-text search, the costly part, is left out."""
+
+    def run(self, lines: list[str]) -> list[str]:
+        text = "\n".join(lines)  # (a space at the end is one before the added line ends)
+        if text.endswith(" ") or any(c in text for c in (" \n", "\t", "\r", STX, ETX)):
+            return super().run(lines)
+        return [*lines, "", ""]
+
+
+def _test_only_with(
+    test: Callable[[ET.Element, str], bool], needs: tuple[str, ...] | re.Pattern[str]
+) -> Callable[[ET.Element, str], bool]:
+    if isinstance(needs, re.Pattern):
+        found = needs.search
+
+        def quick_test_pattern(parent: ET.Element, block: str) -> bool:
+            return found(block) is not None and test(parent, block)
+
+        return quick_test_pattern
+    if len(needs) == 1:  # (every block meets every test: the check itself must cost little)
+        need = needs[0]
+
+        def quick_test(parent: ET.Element, block: str) -> bool:
+            return need in block and test(parent, block)
+
+        return quick_test
+    search = _search_for(needs)
+
+    def quick_test_any(parent: ET.Element, block: str) -> bool:
+        return search(block, 0) is not None and test(parent, block)
+
+    return quick_test_any
+
+
+def _only_if(
+    md: markdown.Markdown, flag: str, run: Callable[[ET.Element], ET.Element | None]
+) -> Callable[[ET.Element], ET.Element | None]:
+    """A tree processor that has nothing to do in a text without some character: attr_list
+    reads '{: ...}' (no '{', none there); unescape turns back what a '\\' escaped."""
+
+    def quick_run(root: ET.Element) -> ET.Element | None:
+        return run(root) if getattr(md, flag, True) else None
+
+    return quick_run
+
+
+Lines = Callable[[list[str]], list[str]]
+
+
+def _run_only_with(run: Lines, needs: tuple[str, ...]) -> Lines:
+    """A preprocessor that looks through the whole text for something that starts with one
+    of ``needs``: a text with none of them comes through it unchanged."""
+
+    def quick_run(lines: list[str]) -> list[str]:
+        text = "\n".join(lines)
+        return run(lines) if any(n in text for n in needs) else lines
+
+    return quick_run
+
+
+@lru_cache(maxsize=4)
+def _converter(backlink_title: str) -> markdown.Markdown:
+    # Instances, not names: a name is looked up among every installed package's entry points,
+    # which costs more than converting a post.
+    md = markdown.Markdown(
+        extensions=[
+            TableExtension(),
+            FencedCodeExtension(),
+            FootnoteExtension(BACKLINK_TITLE=backlink_title),
+            SaneListExtension(),
+            AttrListExtension(),
+            _HeadingsExtension(),
+        ],
+        output_format="html",
+    )
+    md.preprocessors.register(_NormalizeWhitespace(md), "normalize_whitespace", 30)
+    md.treeprocessors.register(_FastInlineProcessor(md), "inline", 20)
+    for name, needs in _BLOCK_NEEDS.items():
+        processor = md.parser.blockprocessors[name]
+        processor.test = _test_only_with(processor.test, needs)  # type: ignore[method-assign,assignment]
+    rule = md.parser.blockprocessors["hr"]
+    rule.test = _test_only_with(rule.test, _RULE)  # type: ignore[method-assign,assignment]
+    for name, needs in _PREPROCESSOR_NEEDS.items():
+        pre = md.preprocessors[name]
+        pre.run = _run_only_with(pre.run, needs)  # type: ignore[method-assign,assignment]
+    for name, flag in (("attr_list", "blogtool_braces"), ("unescape", "blogtool_backslash")):
+        tree = md.treeprocessors[name]
+        tree.run = _only_if(md, flag, tree.run)  # type: ignore[method-assign,assignment]
+    return md
+
+
+def to_html(body: str, backlink_title: str = "") -> str:
+    """The page HTML of a Markdown body. Raw HTML passes through. ``backlink_title`` is the
+    tooltip of a footnote's way back to the text (a reader-facing word, from words.txt)."""
+    md = _converter(backlink_title)
+    md.blogtool_braces = "{" in body  # type: ignore[attr-defined]
+    md.blogtool_backslash = "\\" in body  # type: ignore[attr-defined]
+    try:
+        return md.convert(body)
+    finally:
+        md.reset()
