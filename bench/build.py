@@ -150,15 +150,7 @@ class Tool:
         self.rss: list[int] = []
 
     def clean(self) -> None:
-        """Start from nothing: what earlier builds left is moved aside, not deleted (see the
-        module's text), and its writes are flushed, so none of it lands in the next build."""
-        aside = TRASH / f"{self.name}-{time.monotonic_ns()}"
-        aside.mkdir(parents=True)
-        for path in self.clean_paths:
-            if path.is_symlink() or path.exists():
-                path.rename(aside / path.name)
-        os.sync()
-        time.sleep(1)
+        move_aside(self.clean_paths, self.name)
 
     def measure(self, label: str, cmd: list[str] | None = None) -> None:
         seconds, rss = timed(cmd or self.cmd, self.cwd, self.env)
@@ -266,6 +258,18 @@ def main() -> None:
                 tool.measure("run no-op", [*tool.cmd[:-1], "run"])
     report(site, runners)
     empty_trash()
+
+
+def move_aside(paths: list[Path], label: str) -> None:
+    """Start from nothing: what earlier builds left is moved into the trash, not deleted (see
+    the module's text), and the writes are flushed, so none of it lands in the next build."""
+    aside = TRASH / f"{label}-{time.monotonic_ns()}"
+    aside.mkdir(parents=True)
+    for path in paths:
+        if path.is_symlink() or path.exists():
+            path.rename(aside / path.name)
+    os.sync()
+    time.sleep(1)
 
 
 def set_aside(path: Path) -> None:

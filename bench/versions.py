@@ -18,7 +18,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -26,7 +25,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import corpus  # noqa: E402
-from build import median, timed  # noqa: E402
+from build import empty_trash, median, move_aside, set_aside, timed  # noqa: E402
 
 WORK = HERE / ".work"
 
@@ -34,7 +33,7 @@ WORK = HERE / ".work"
 def prepare(posts: int) -> tuple[Path, Path, Path]:
     """One corpus, copied for each version, and the tip that the one-change builds edit."""
     site = WORK / f"versions-{posts}"
-    shutil.rmtree(site, ignore_errors=True)
+    set_aside(site)
     paths = corpus.generate(site / "old", posts)
     config = site / "old" / "blogtool.toml"
     text = config.read_text("utf-8")
@@ -45,13 +44,9 @@ def prepare(posts: int) -> tuple[Path, Path, Path]:
 
 
 def clean(site: Path) -> None:
-    for name in ("public", ".public.previous"):
-        if (site / name).is_symlink():
-            (site / name).unlink()
-    for name in ("public", ".public.releases", ".blogtool"):
-        shutil.rmtree(site / name, ignore_errors=True)
-    os.sync()
-    time.sleep(2)  # the deletion's disk work is done before the next build is timed
+    """No output, no state: moved aside, as bench/build.py does (deleted when measured)."""
+    names = ("public", ".public.previous", ".public.releases", ".blogtool")
+    move_aside([site / name for name in names], f"{site.parent.name}-{site.name}")
 
 
 def main() -> None:
@@ -83,8 +78,8 @@ def main() -> None:
             seconds, _rss = timed(cmd, site, env)
             times.setdefault((label, name), []).append(seconds)
 
-        for _ in range(ns.runs):
-            for name in versions:
+        for run in range(ns.runs):  # the first to go turns each round
+            for name in sorted(versions, reverse=run % 2 == 1):
                 clean(versions[name][0])
                 build("cold", name)
         for _ in range(ns.runs):
@@ -103,6 +98,7 @@ def main() -> None:
     finally:
         subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(code)],
                        capture_output=True)  # fmt: skip
+        empty_trash()
 
     print(f"median s ({ns.runs} runs, taking turns); {ns.posts} items, no search index")
     print(f"  {'':<12} {'earlier':>9} {'this':>9} {'this/earlier':>13}")
