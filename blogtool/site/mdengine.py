@@ -19,6 +19,12 @@ from markdown.extensions.fenced_code import FencedCodeExtension
 from markdown.extensions.footnotes import FootnoteExtension
 from markdown.extensions.sane_lists import SaneListExtension
 from markdown.extensions.tables import TableExtension
+from markdown.inlinepatterns import (
+    ImageReferenceInlineProcessor,
+    ReferenceInlineProcessor,
+    ShortImageReferenceInlineProcessor,
+    ShortReferenceInlineProcessor,
+)
 from markdown.preprocessors import NormalizeWhitespace
 from markdown.treeprocessors import InlineProcessor, Treeprocessor
 from markdown.util import ETX, INLINE_PLACEHOLDER_PREFIX, STX, AtomicString
@@ -109,20 +115,39 @@ def _search_for(needs: tuple[str, ...]) -> Callable[[str, int], Any]:
     return re.compile("|".join(re.escape(n) for n in needs)).search
 
 
+def _never(data: str, start: int) -> None:
+    return None
+
+
+# Patterns that only ever make a link from a definition ('[id]: url') in the same text: with
+# none defined, every match of theirs is dropped and the text is left as it was.
+_REFERENCES = (
+    ReferenceInlineProcessor,
+    ShortReferenceInlineProcessor,
+    ImageReferenceInlineProcessor,
+    ShortImageReferenceInlineProcessor,
+)
+
+Plan = list[tuple[Any, Callable[[str, int], Any] | None]]
+
+
 class _FastInlineProcessor(InlineProcessor):
     """Python-Markdown tries every inline pattern on every text node, which is most of its
     time. A text with none of the characters any pattern starts with comes out unchanged, so it
     is returned at once (when every pattern is a listed one); a pattern whose characters are
-    not in what is left of a text is not tried (it could not match). Otherwise this is
-    Python-Markdown's own loop (``InlineProcessor.__handleInline``), over a plain list of the
-    patterns; the output is byte-identical."""
+    not in what is left of a text is not tried (it could not match), nor are the reference
+    patterns in a text that defines no reference. Otherwise this is Python-Markdown's own loop
+    (``InlineProcessor.__handleInline``), over a plain list of the patterns; the output is
+    byte-identical."""
 
-    _plan: list[tuple[Any, Callable[[str, int], Any] | None]] | None = None
+    _plan: Plan | None = None
+    _plan_without_references: Plan | None = None
     _all_listed = False
 
-    def _patterns(self) -> list[tuple[Any, Callable[[str, int], Any] | None]]:
+    def _patterns(self) -> Plan:
         """(pattern, a search for what it needs, or None) in the registry's order, made on
-        first use (the extensions have registered theirs by then)."""
+        first use (the extensions have registered theirs by then); and the same plan with the
+        reference patterns never tried (``_plan_without_references``)."""
         if self._plan is None:
             registry = self.inlinePatterns
             names = {id(registry[name]): name for name in _PATTERN_NEEDS if name in registry}
@@ -132,12 +157,18 @@ class _FastInlineProcessor(InlineProcessor):
                 for pattern in registry
             ]  # fmt: skip
             self._all_listed = all(needs is not None for _, needs in self._plan)
+            self._plan_without_references = [
+                (pattern, _never if type(pattern) in _REFERENCES else needs)
+                for pattern, needs in self._plan
+            ]
         return self._plan
 
     def _InlineProcessor__handleInline(self, data: str, patternIndex: int = 0) -> str:
         if isinstance(data, AtomicString):
             return data
         patterns = self._patterns()
+        if not self.md.references and self._plan_without_references is not None:
+            patterns = self._plan_without_references
         if patternIndex == 0 and self._all_listed and not _ANY_NEED.search(data):
             return data
         apply = self._InlineProcessor__applyPattern  # type: ignore[attr-defined]
