@@ -45,6 +45,18 @@ TRICKY = [
     "En e-tjänst - och en till.\n\n- - -\n\n_ _ _\n\nSlut.",
     "[a]: https://a.se\n\nSe [a] och [b].\n\n[b]: https://b.se",
     "Inte \\*kursiv\\* och inte \\[länk\\] och \\`kod\\`.",
+    # blocks that start with a letter but are not (only) a paragraph: what follows on a line
+    # of its own turns them into something else
+    "Stycke\n# Rubrik direkt under",
+    "Stycke\n> citat direkt under",
+    "Stycke\nUnderstruken\n---",
+    "Stycke\n===",
+    "Stycke\n* * *\nefter regeln",
+    "Stycke\n[id]: https://id.se\n\nLänk till [id].",
+    "Stycke med fotnot[^1]\n[^1]: Fotnoten direkt under.",
+    "a | b\n--|--\n1 | 2",
+    "a | b\n:-|:-\n1 | 2",
+    "Ärende\n    indraget är fortsättning",
 ]
 
 
@@ -315,3 +327,10 @@ def test_an_inline_pattern_the_table_does_not_know_is_still_tried():
     text = "Ett ==markerat== ord."
     assert converter(fast=True).convert(text) == converter(fast=False).convert(text)
     assert "<mark>markerat</mark>" in converter(fast=True).convert(text)
+
+
+def test_the_quick_block_loop_is_in_use():
+    """The block processors are the ones the quick loop knows, so it replaced Python-Markdown's
+    (a Markdown release that adds one would turn it off; this says so)."""
+    md = mdengine._converter("Tillbaka till texten")
+    assert md.parser.parseBlocks.__qualname__ == "_quick_blocks.<locals>.parse_blocks"

@@ -285,6 +285,42 @@ def _run_only_with(run: Lines, needs: tuple[str, ...]) -> Lines:
     return quick_run
 
 
+# The block processors tried before 'paragraph', in order. A block that starts with a letter
+# fails the tests of the first five (an empty block, an indented one, a numbered or bulleted
+# list item all start otherwise), and one with none of _NOT_PLAIN fails the rest (their
+# needs, above; a footnote's definition has the ']:' of a link's): it can only be a paragraph.
+_BEFORE_PARAGRAPH = (
+    "empty", "indent", "code", "table", "hashheader", "setextheader", "hr", "olist", "ulist",
+    "quote", "footnote", "reference",
+)  # fmt: skip
+_NOT_PLAIN = re.compile(r"[|#>]|\n[=-]|\]:|" + _RULE.pattern)
+
+
+def _quick_blocks(md: markdown.Markdown) -> None:
+    """Python-Markdown's block loop (``BlockParser.parseBlocks``) over a list of the processors
+    made once (the registry makes one per block), a plain paragraph handed to the paragraph
+    processor at once. Left as it is if the processors are not the ones listed above."""
+    parser = md.parser
+    registry, names = parser.blockprocessors, (*_BEFORE_PARAGRAPH, "paragraph")
+    processors = list(registry)
+    if not all(n in registry for n in names) or processors != [registry[n] for n in names]:
+        return
+    paragraph = processors[-1]
+    not_plain = _NOT_PLAIN.search
+
+    def parse_blocks(parent: ET.Element, blocks: list[str]) -> None:
+        while blocks:
+            block = blocks[0]
+            if block[:1].isalpha() and not_plain(block) is None:
+                paragraph.run(parent, blocks)  # (its test passes any block)
+                continue
+            for processor in processors:  # (a run that returns False passes the block on)
+                if processor.test(parent, blocks[0]) and processor.run(parent, blocks) is not False:
+                    break
+
+    parser.parseBlocks = parse_blocks  # type: ignore[method-assign]
+
+
 @lru_cache(maxsize=4)
 def _converter(backlink_title: str) -> markdown.Markdown:
     # Instances, not names: a name is looked up among every installed package's entry points,
@@ -313,6 +349,7 @@ def _converter(backlink_title: str) -> markdown.Markdown:
     for name, flag in (("attr_list", "blogtool_braces"), ("unescape", "blogtool_backslash")):
         tree = md.treeprocessors[name]
         tree.run = _only_if(md, flag, tree.run)  # type: ignore[method-assign,assignment]
+    _quick_blocks(md)
     return md
 
 
