@@ -439,3 +439,25 @@ def test_no_page_is_left_stale_by_a_change_of_any_field(run, sample_site, path, 
     )
     assert Run(fresh)("build").exit_code == 0
     assert _tree(sample_site / "public") == _tree(fresh / "public")
+
+
+def test_a_big_site_parses_on_every_core_to_the_same_result(sample_site, monkeypatch):
+    """A site of 800 files or more is parsed by a pool of forked workers, which are sent the
+    files' places in a list made before the fork. Forced on for the sample site (with a
+    broken post among its files), it loads what the one-process way loads."""
+    from blogtool.content import load
+
+    (sample_site / "posts" / "2026-11-30-trasig.md").write_text(
+        "---\ntitle: [oavslutad\n---\nText.\n", "utf-8"
+    )
+    config = load_config(sample_site)
+    monkeypatch.setattr(load, "_PARALLEL_LOAD", 10**9)
+    alone = load_site(config)
+    monkeypatch.setattr(load, "_PARALLEL_LOAD", 2)
+    monkeypatch.setattr(load.os, "cpu_count", lambda: 2)
+    pooled = load_site(config)
+    assert len(alone.items) > 10
+    assert pooled.items == alone.items
+    assert pooled.problems == alone.problems
+    assert any("trasig" in str(p.path) for p in pooled.problems)
+    assert load._LOAD_JOBS == []  # nothing of the load is kept

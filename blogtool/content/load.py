@@ -139,6 +139,7 @@ def _load_site(config: Config, cache: Path | None, seen: dict[str, os.stat_resul
 
 _PARALLEL_LOAD = 800  # below this many files a process pool costs more than it saves
 _LOAD_CONFIG: Config | None = None
+_LOAD_JOBS: list[_Job] = []  # set before the pool forks: workers are sent indexes, not paths
 
 
 # A file to parse: its path, its path in the site, its kind, its stat key, and whether it was
@@ -153,6 +154,10 @@ def _parse_one(job: _Job) -> tuple[str, Any, Any, Any]:
     return str(rel), key, item, found
 
 
+def _parse_nth(n: int) -> tuple[str, Any, Any, Any]:
+    return _parse_one(_LOAD_JOBS[n])
+
+
 def _parse_all(jobs: list[_Job], config: Config) -> list[tuple[str, Any, Any, Any]]:
     """Parse files; a large site is parsed on every core (YAML parsing is CPU-bound)."""
     global _LOAD_CONFIG
@@ -163,10 +168,12 @@ def _parse_all(jobs: list[_Job], config: Config) -> list[tuple[str, Any, Any, An
             return [_parse_one(job) for job in jobs]
         import multiprocessing
 
+        _LOAD_JOBS[:] = jobs  # (pickling 5,000 jobs' paths cost more than parsing 40 files)
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return pool.map(_parse_one, jobs, chunksize=64)
+            return pool.map(_parse_nth, range(len(jobs)), chunksize=64)
     finally:
         _LOAD_CONFIG = None
+        _LOAD_JOBS.clear()
 
 
 _CACHE_VERSION = 2
