@@ -7,7 +7,6 @@ the series weekday) are the small checks at the end of ``parse_item``.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import stat
@@ -250,6 +249,8 @@ def _unknown_keys(
             only = " and ".join(sorted(k.value + "s" for k in field.kinds))
             msg = f"only {only} have a {field.name}"
         else:
+            import difflib  # (only for an error, as in errors.unknown)
+
             msg = unknown(_("key"), str(key), names)
             hinted.update(difflib.get_close_matches(str(key), names, n=1))
         c.error(msg, key=str(key), line=lines.get(str(key)))

@@ -140,35 +140,34 @@ class _FastInlineProcessor(InlineProcessor):
     (``InlineProcessor.__handleInline``), over a plain list of the patterns; the output is
     byte-identical."""
 
-    _plan: Plan | None = None
-    _plan_without_references: Plan | None = None
+    _plans: tuple[Plan, Plan] | None = None
     _all_listed = False
 
-    def _patterns(self) -> Plan:
+    def _patterns(self) -> tuple[Plan, Plan]:
         """(pattern, a search for what it needs, or None) in the registry's order, made on
         first use (the extensions have registered theirs by then); and the same plan with the
-        reference patterns never tried (``_plan_without_references``)."""
-        if self._plan is None:
+        reference patterns never tried, for a text that defines no reference."""
+        if self._plans is None:
             registry = self.inlinePatterns
             names = {id(registry[name]): name for name in _PATTERN_NEEDS if name in registry}
-            self._plan = [
+            plan: Plan = [
                 (pattern, _search_for(_PATTERN_NEEDS[names[id(pattern)]])
                  if id(pattern) in names else None)
                 for pattern in registry
             ]  # fmt: skip
-            self._all_listed = all(needs is not None for _, needs in self._plan)
-            self._plan_without_references = [
+            self._all_listed = all(needs is not None for _, needs in plan)
+            without: Plan = [
                 (pattern, _never if type(pattern) in _REFERENCES else needs)
-                for pattern, needs in self._plan
+                for pattern, needs in plan
             ]
-        return self._plan
+            self._plans = plan, without
+        return self._plans
 
     def _InlineProcessor__handleInline(self, data: str, patternIndex: int = 0) -> str:
         if isinstance(data, AtomicString):
             return data
-        patterns = self._patterns()
-        if not self.md.references and self._plan_without_references is not None:
-            patterns = self._plan_without_references
+        plan, without_references = self._patterns()
+        patterns = plan if self.md.references else without_references
         if patternIndex == 0 and self._all_listed and not _ANY_NEED.search(data):
             return data
         apply = self._InlineProcessor__applyPattern  # type: ignore[attr-defined]
@@ -287,13 +286,15 @@ def _run_only_with(run: Lines, needs: tuple[str, ...]) -> Lines:
 
 # The block processors tried before 'paragraph', in order. A block that starts with a letter
 # fails the tests of the first five (an empty block, an indented one, a numbered or bulleted
-# list item all start otherwise), and one with none of _NOT_PLAIN fails the rest (their
-# needs, above; a footnote's definition has the ']:' of a link's): it can only be a paragraph.
+# list item all start otherwise), and one with none of _NOT_PLAIN fails the rest (what they
+# need, as their quick tests above check it): it can only be a paragraph.
 _BEFORE_PARAGRAPH = (
     "empty", "indent", "code", "table", "hashheader", "setextheader", "hr", "olist", "ulist",
     "quote", "footnote", "reference",
 )  # fmt: skip
-_NOT_PLAIN = re.compile(r"[|#>]|\n[=-]|\]:|" + _RULE.pattern)
+_NOT_PLAIN = re.compile(
+    "|".join([*(re.escape(n) for needs in _BLOCK_NEEDS.values() for n in needs), _RULE.pattern])
+)
 
 
 def _quick_blocks(md: markdown.Markdown) -> None:

@@ -251,18 +251,17 @@ def _refs(item: Item) -> list[tuple[str | None, Item | None]]:
 
 def item_pages(v: SiteView) -> list[Page]:
     # (One page per item: for a big site, the loop itself is what a small rebuild plans.)
-    url, fp, digests, numbers = v.urls.item, v.fingerprint, v.digests, v.tip_numbers
+    url, digests, numbers = v.urls.item, v.digests, v.tip_numbers
     pages = []
     for item in v.items:
-        path = url(item)
         if item.kind is Kind.TIP:
             # a neighbour's title and address, not its text: its edits re-render it alone
             around = [f"{n.title}\x1f{url(n)}" if n else "" for n in v.neighbours(item)]
         else:
             around = ["", ""]
         links = v.links_of(item) if item.links != () else []  # () : it links nowhere
-        inputs = digest(fp, path, digests[item.slug], numbers.get(item.slug, ""), links, *around)
-        pages.append(Page(path, inputs, partial(v.item_page, item), heavy=True))
+        inputs = [digests[item.slug], numbers.get(item.slug, ""), links, *around]
+        pages.append(v.spec(url(item), inputs, partial(v.item_page, item), heavy=True))
     return pages
 
 
