@@ -157,6 +157,14 @@ PIECES = [
     "\n    ",
     ":-|:-",
     "[^x]:",
+    # and of what makes a link more than plain: a title, an address in <>, spaces, quotes
+    "](",
+    '[t](u "ti")',
+    "[t](<u v>)",
+    "[t]( u )",
+    "'",
+    '"',
+    "[t](u(v))",
 ]
 MARKUP = st.lists(st.sampled_from(PIECES), max_size=30).map("".join)
 
@@ -336,6 +344,21 @@ def test_an_inline_pattern_the_table_does_not_know_is_still_tried():
     text = "Ett ==markerat== ord."
     assert converter(fast=True).convert(text) == converter(fast=False).convert(text)
     assert "<mark>markerat</mark>" in converter(fast=True).convert(text)
+
+
+def test_plain_links_are_read_by_the_quick_link_pattern():
+    """A plain '[text](address)' is read in one step; one with a title, an address in '<>' or
+    spaces is left to Python-Markdown's own reading. Both give what Python-Markdown gives."""
+    md = mdengine._converter("Tillbaka till texten")
+    assert type(md.inlinePatterns["link"]) is mdengine._FastLinkProcessor
+    for text in [
+        "Läs [mer](https://example.se/å?a=1&b=2#x) nu.",
+        "[tom]() och [a](b) och [`kod`](c)",
+        '[titel](https://example.se "En titel") och [vinkel](<https://example.se/a b>)',
+        "[mellanslag]( https://example.se ) och [parentes](https://example.se/a_(b))",
+        "[[inre]](https://example.se) och [rad\nbrytning](https://example.se)",
+    ]:
+        assert mdengine.to_html(text) == stock().convert(text)
 
 
 def test_the_quick_block_loop_is_in_use():

@@ -20,7 +20,9 @@ from markdown.extensions.footnotes import FootnoteExtension
 from markdown.extensions.sane_lists import SaneListExtension
 from markdown.extensions.tables import TableExtension
 from markdown.inlinepatterns import (
+    LINK_RE,
     ImageReferenceInlineProcessor,
+    LinkInlineProcessor,
     ReferenceInlineProcessor,
     ShortImageReferenceInlineProcessor,
     ShortReferenceInlineProcessor,
@@ -168,7 +170,10 @@ class _FastInlineProcessor(InlineProcessor):
             return data
         plan, without_references = self._patterns()
         patterns = plan if self.md.references else without_references
-        if patternIndex == 0 and self._all_listed and not _ANY_NEED.search(data):
+        # (A text with none of what any pattern needs stays as it is, also after a match has
+        # put a placeholder in it: a placeholder is made of none of them.)
+        all_listed = self._all_listed
+        if all_listed and not _ANY_NEED.search(data):
             return data
         apply = self._InlineProcessor__applyPattern  # type: ignore[attr-defined]
         start = 0
@@ -180,6 +185,8 @@ class _FastInlineProcessor(InlineProcessor):
             data, matched, start = apply(pattern, data, patternIndex, start)
             if not matched:
                 patternIndex += 1
+            elif all_listed and not _ANY_NEED.search(data):
+                return data
         return data
 
     def _InlineProcessor__processPlaceholders(
@@ -198,6 +205,27 @@ class _FastInlineProcessor(InlineProcessor):
 
 
 _STOCK_PLACEHOLDERS = InlineProcessor._InlineProcessor__processPlaceholders  # type: ignore[attr-defined]
+
+# The link text and the address of a plain '[text](address)': no brackets in the text; no
+# parenthesis, quote, space, '<' (the address would be '<...>') or placeholder in the address.
+_PLAIN_LINK = re.compile(r'([^\[\]]*)\]\(([^()\'"\s<\x02\x03]*)\)')
+
+
+class _FastLinkProcessor(LinkInlineProcessor):
+    """Python-Markdown's link pattern, which reads the text and the address of a link one
+    character at a time (brackets in brackets, titles in quotes). A plain link, most are, is
+    read in one step into the same element; anything else is left to the pattern itself."""
+
+    def handleMatch(  # type: ignore[override]
+        self, m: re.Match[str], data: str
+    ) -> tuple[ET.Element | str | None, int | None, int | None]:
+        plain = _PLAIN_LINK.match(data, m.end(0))
+        if plain is None:
+            return super().handleMatch(m, data)
+        el = ET.Element("a")
+        el.text = plain.group(1)
+        el.set("href", plain.group(2))
+        return el, m.start(0), plain.end(0)
 
 
 # What each of Python-Markdown's block processors cannot recognise a block without (by
@@ -339,6 +367,8 @@ def _converter(backlink_title: str) -> markdown.Markdown:
     )
     md.preprocessors.register(_NormalizeWhitespace(md), "normalize_whitespace", 30)
     md.treeprocessors.register(_FastInlineProcessor(md), "inline", 20)
+    if type(md.inlinePatterns["link"]) is LinkInlineProcessor:
+        md.inlinePatterns.register(_FastLinkProcessor(LINK_RE, md), "link", 160)
     for name, needs in _BLOCK_NEEDS.items():
         processor = md.parser.blockprocessors[name]
         processor.test = _test_only_with(processor.test, needs)  # type: ignore[method-assign,assignment]
