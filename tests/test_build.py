@@ -278,7 +278,14 @@ def test_failed_build_leaves_the_previous_site_intact(run, sample_site, public):
         ),
     ],
 )
-def test_template_errors_name_the_template_and_line(run, sample_site, public, template, expected):
+@pytest.mark.parametrize("big", [False, True], ids=["small", "big"])
+def test_template_errors_name_the_template_and_line(
+    run, sample_site, public, template, expected, big, monkeypatch
+):
+    """Also for a big site, whose templates are compiled while its files are parsed: a
+    template that does not compile is reported by the page that uses it, as for a small one."""
+    if big:
+        _force_pooled_load(monkeypatch)
     assert run("build").exit_code == 0
     before = snapshot(public)
     write(sample_site / "templates/item.html", template)
@@ -441,6 +448,14 @@ def test_no_page_is_left_stale_by_a_change_of_any_field(run, sample_site, path, 
     assert _tree(sample_site / "public") == _tree(fresh / "public")
 
 
+def _force_pooled_load(monkeypatch) -> None:
+    """Load the sample site as a big one: on two forked workers, whatever this machine has."""
+    from blogtool.content import load
+
+    monkeypatch.setattr(load, "_PARALLEL_LOAD", 2)
+    monkeypatch.setattr(load.os, "cpu_count", lambda: 2)
+
+
 def test_a_big_site_parses_on_every_core_to_the_same_result(sample_site, monkeypatch):
     """A site of 800 files or more is parsed by a pool of forked workers, which are sent the
     files' places in a list made before the fork. Forced on for the sample site (with a
@@ -453,11 +468,62 @@ def test_a_big_site_parses_on_every_core_to_the_same_result(sample_site, monkeyp
     config = load_config(sample_site)
     monkeypatch.setattr(load, "_PARALLEL_LOAD", 10**9)
     alone = load_site(config)
-    monkeypatch.setattr(load, "_PARALLEL_LOAD", 2)
-    monkeypatch.setattr(load.os, "cpu_count", lambda: 2)
+    _force_pooled_load(monkeypatch)
     pooled = load_site(config)
     assert len(alone.items) > 10
     assert pooled.items == alone.items
     assert pooled.problems == alone.problems
     assert any("trasig" in str(p.path) for p in pooled.problems)
     assert load._LOAD_JOBS == []  # nothing of the load is kept
+
+
+def test_meanwhile_runs_here_while_the_workers_parse_and_not_for_a_small_load(
+    sample_site, monkeypatch
+):
+    """``meanwhile`` is this process's work during a pooled load: called once, in this
+    process, while the pool is up; a load done in this process alone never calls it."""
+    import multiprocessing
+    import os
+
+    config = load_config(sample_site)
+    calls: list[tuple[int, int]] = []
+
+    def meanwhile() -> None:
+        calls.append((os.getpid(), len(multiprocessing.active_children())))
+
+    load_site(config, meanwhile=meanwhile)
+    assert calls == []  # the sample site is small
+    _force_pooled_load(monkeypatch)
+    pooled = load_site(config, meanwhile=meanwhile)
+    assert calls == [(os.getpid(), 2)]  # here, with both workers alive
+    assert len(pooled.items) > 10
+
+
+def test_a_big_build_compiles_its_templates_once_before_the_workers_start(
+    run, sample_site, public, monkeypatch, tmp_path
+):
+    """While a big site's files are parsed, its page templates are compiled in the main
+    process; the rendering workers inherit them and compile none of their own."""
+    import os
+
+    import jinja2
+
+    told = tmp_path / "compiled.txt"  # (a file: the workers are other processes)
+    real = jinja2.Environment.compile
+
+    def compile_and_tell(self, source, name=None, filename=None, raw=False, defer_init=False):
+        with open(told, "a", encoding="utf-8") as fh:
+            fh.write(f"{os.getpid()} {name}\n")
+        return real(self, source, name, filename, raw, defer_init)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", compile_and_tell)
+    _force_pooled_load(monkeypatch)
+    monkeypatch.setattr("blogtool.site.engine.PARALLEL_THRESHOLD", 1)
+    (sample_site / ".blogtool" / "cache" / "jinja").mkdir(parents=True, exist_ok=True)
+    for old in (sample_site / ".blogtool" / "cache" / "jinja").iterdir():
+        old.unlink()  # nothing compiled by an earlier build
+    assert run("build", "--jobs", "2").exit_code == 0
+    compiled = [line.split(" ", 1) for line in told.read_text("utf-8").splitlines()]
+    assert {"item.html", "base.html", "index.html", "words.txt"} <= {n for _p, n in compiled}
+    assert {int(pid) for pid, _name in compiled} == {os.getpid()}
+    assert (public / "index.html").is_file()

@@ -286,7 +286,7 @@ def test_every_reused_release_matches_a_fresh_build(run, sample_site, monkeypatc
     """Five builds in a row, each reusing the release from two builds before, through a
     renamed slug, a removed post and an added one; with the output looked at by the build
     itself, and by a lookahead child as on a big site."""
-    monkeypatch.setattr("blogtool.site.build.LOOKAHEAD_FROM", 0 if lookahead else 10**9)
+    monkeypatch.setattr("blogtool.site.output.LOOKAHEAD_FROM", 0 if lookahead else 10**9)
     posts = sample_site / "posts"
     post = next(posts.glob("2026-09-10-*.md"))
     original = post.read_text("utf-8")
@@ -333,7 +333,7 @@ def test_a_page_deleted_or_replaced_by_hand_is_made_again(run, sample_site, monk
     it, or a link put where a page was, is rendered again, and a reused release whose copy
     differs from the live file gets the live one. (With a lookahead child, as a big site
     has, too.)"""
-    monkeypatch.setattr("blogtool.site.build.LOOKAHEAD_FROM", 0 if lookahead else 10**9)
+    monkeypatch.setattr("blogtool.site.output.LOOKAHEAD_FROM", 0 if lookahead else 10**9)
     public = sample_site / "public"
     for _ in range(3):  # a live, a previous and a spare release
         assert run("build").exit_code == 0

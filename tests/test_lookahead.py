@@ -25,7 +25,7 @@ POST = "posts/2026-10-15-vi-arbetar-i-floden-inte-i-stupror.md"
 def built(run, sample_site, monkeypatch):
     """The sample site built three times (a live, a previous and a spare release), every
     build of it with a lookahead as on a big site."""
-    monkeypatch.setattr("blogtool.site.build.LOOKAHEAD_FROM", 0)
+    monkeypatch.setattr("blogtool.site.output.LOOKAHEAD_FROM", 0)
     for _ in range(3):
         _change(sample_site)  # (with nothing changed, a build takes the fast way out)
         assert run("build").exit_code == 0

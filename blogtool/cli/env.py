@@ -13,7 +13,7 @@ import gc
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -84,14 +84,16 @@ class Env:
         cached: bool = False,
         to_the_end: bool = False,
         seen: dict[str, os.stat_result] | None = None,
+        meanwhile: Callable[[], None] | None = None,
     ) -> Site:
         """Every post and tip. ``cached`` reuses the parse of unchanged files (build, run).
         ``to_the_end``: the site lives until the command ends (not so in a preview server,
-        which loads it again on every change). ``seen``: what a snapshot just found."""
+        which loads it again on every change). ``seen``: what a snapshot just found.
+        ``meanwhile``: what to do while worker processes parse a big site."""
         from blogtool.content.load import load_site
 
         cache = self.config.state_dir / "cache" / "content" if cached else None
-        site = load_site(self.config, cache, seen)
+        site = load_site(self.config, cache, seen, meanwhile)
         if to_the_end:
             # Frozen, the cyclic garbage collector no longer walks the site's hundreds of
             # thousands of objects on every full pass (for 5,000 posts, a tenth of a

@@ -27,7 +27,13 @@ def _run_build(
     quiet: bool = False,
     serving: bool = False,
 ) -> Any:
-    from blogtool.site.output import BuildOptions, check_output_dir, unchanged
+    from blogtool.site.output import (
+        BuildOptions,
+        Prepared,
+        check_output_dir,
+        look_ahead,
+        unchanged,
+    )
     from blogtool.site.uptodate import snapshot
 
     config = env.config
@@ -38,14 +44,15 @@ def _run_build(
         same = unchanged(config, target, seen, env.now())
         if same is not None:
             return same
-    from blogtool.site.build import build, look_ahead  # the renderer, only with work to do
-
     # A big site's output is looked at by a child process while the site loads; not for a
     # preview, which the preview server builds from its watcher thread (no fork there).
     ahead = look_ahead(config, target, len(stats)) if not (drafts or future) else None
     bar: Any = None
     try:
-        site = env.load_site(cached=True, to_the_end=not serving, seen=stats)
+        prepared = Prepared(config, drafts or future)
+        site = env.load_site(cached=True, to_the_end=not serving, seen=stats, meanwhile=prepared)
+        from blogtool.site.build import build  # the renderer, only with work to do
+
         blocking = site.blocking(env.now())
         print_problems([p for p in site.problems if p not in blocking])
         if blocking:
@@ -71,7 +78,7 @@ def _run_build(
         with site_lock(config.state_dir, "build") if public else contextlib.nullcontext():
             return build(
                 site, env.now(), options, on_start=on_start, progress=progress, seen=seen,
-                ahead=ahead,
+                ahead=ahead, environment=prepared.env,
             )  # fmt: skip
     finally:
         if bar is not None:

@@ -85,18 +85,17 @@ def run_job(env: Env, quiet: bool) -> None:
         from blogtool.job import quiet as unchanged
         from blogtool.job.result import record_run
         from blogtool.job.runner import next_due, run_once
-        from blogtool.mail.tokens import SecretMissing
-        from blogtool.site.build import BuildOptions, build, look_ahead
+        from blogtool.site.build import BuildOptions, build
+        from blogtool.site.output import Prepared, look_ahead
         from blogtool.store import site_lock
 
         ahead = look_ahead(config, output, len(stats))
         with contextlib.closing(ahead) if ahead is not None else contextlib.nullcontext():
-            site = env.load_site(cached=True, to_the_end=True, seen=stats)
+            prepared = Prepared(config, preview=False)  # while a big site loads
+            site = env.load_site(cached=True, to_the_end=True, seen=stats, meanwhile=prepared)
             _log_problems(env, log, site, now)
-            try:
-                secret: bytes | None = env.secret()
-            except SecretMissing:
-                secret = None
+            secret = _secret_or_none(env)
+            options, ready = BuildOptions(output=output), prepared.env
             with state_db(env) as db:
                 result = run_once(
                     site,
@@ -104,7 +103,7 @@ def run_job(env: Env, quiet: bool) -> None:
                     now,
                     output=output,
                     build=lambda: build(
-                        site, now, BuildOptions(output=output), seen=seen, ahead=ahead
+                        site, now, options, seen=seen, ahead=ahead, environment=ready
                     ),
                     send=(
                         # The run holds the send lock while it decides and sends.
@@ -134,6 +133,16 @@ def run_job(env: Env, quiet: bool) -> None:
         sys.exit(int(exc.exit_code))
     if result.failed:
         sys.exit(ExitStatus.ERROR)
+
+
+def _secret_or_none(env: Env) -> bytes | None:
+    """The signing secret, or None where it is not set (the run then publishes, not mails)."""
+    from blogtool.mail.tokens import SecretMissing
+
+    try:
+        return env.secret()
+    except SecretMissing:
+        return None
 
 
 def _log_problems(env: Env, log: Any, site: Any, now: dt.datetime) -> None:

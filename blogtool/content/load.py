@@ -12,7 +12,7 @@ import hashlib
 import os
 import stat
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -52,21 +52,30 @@ def _sources(config: Config) -> Iterable[tuple[Path, str, Kind, os.DirEntry[str]
 
 
 def load_site(
-    config: Config, cache: Path | None = None, seen: dict[str, os.stat_result] | None = None
+    config: Config,
+    cache: Path | None = None,
+    seen: dict[str, os.stat_result] | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> Site:
     """Read every post and tip (see ``_load_site``), with the cyclic garbage collector paused:
     a big site allocates tens of thousands of objects, none of them garbage, and each pass
-    over them costs time for nothing."""
+    over them costs time for nothing. ``meanwhile``: work for this process while worker
+    processes parse, if they do (a big load); not called otherwise."""
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _load_site(config, cache, seen or {})
+        return _load_site(config, cache, seen or {}, meanwhile)
     finally:
         if paused:
             gc.enable()
 
 
-def _load_site(config: Config, cache: Path | None, seen: dict[str, os.stat_result]) -> Site:
+def _load_site(
+    config: Config,
+    cache: Path | None,
+    seen: dict[str, os.stat_result],
+    meanwhile: Callable[[], None] | None,
+) -> Site:
     """Read every post and tip. Never raises for bad content: see ``Site.problems``.
 
     With ``cache``, files whose (mtime, size, inode) and the config are unchanged since the last
@@ -109,7 +118,7 @@ def _load_site(config: Config, cache: Path | None, seen: dict[str, os.stat_resul
         else:
             fresh[rel] = (key, None, [])
             todo.append((folder / entry.name, Path(rel), kind, key, plain))
-    for rel_str, key, item, found in _parse_all(todo, config):
+    for rel_str, key, item, found in _parse_all(todo, config, meanwhile):
         fresh[rel_str] = (key, item, found)
     for _key, item, found in fresh.values():
         problems.extend(found)
@@ -158,8 +167,11 @@ def _parse_nth(n: int) -> tuple[str, Any, Any, Any]:
     return _parse_one(_LOAD_JOBS[n])
 
 
-def _parse_all(jobs: list[_Job], config: Config) -> list[tuple[str, Any, Any, Any]]:
-    """Parse files; a large site is parsed on every core (YAML parsing is CPU-bound)."""
+def _parse_all(
+    jobs: list[_Job], config: Config, meanwhile: Callable[[], None] | None = None
+) -> list[tuple[str, Any, Any, Any]]:
+    """Parse files; a large site is parsed on every core (YAML parsing is CPU-bound), while
+    this process does ``meanwhile``."""
     global _LOAD_CONFIG
     _LOAD_CONFIG = config
     try:
@@ -169,8 +181,14 @@ def _parse_all(jobs: list[_Job], config: Config) -> list[tuple[str, Any, Any, An
         import multiprocessing
 
         _LOAD_JOBS[:] = jobs  # (pickling 5,000 jobs' paths cost more than parsing 40 files)
+        # A few parts a worker: each part's results come back in one message (thousands of
+        # small ones cost this process more than it has to do meanwhile).
+        part = max(64, -(-len(jobs) // (workers * 4)))
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return pool.map(_parse_nth, range(len(jobs)), chunksize=64)
+            parsed = pool.map_async(_parse_nth, range(len(jobs)), chunksize=part)
+            if meanwhile is not None:
+                meanwhile()
+            return parsed.get()
     finally:
         _LOAD_CONFIG = None
         _LOAD_JOBS.clear()

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+import jinja2
+
 from blogtool.config import Config
 from blogtool.content.model import Site
 from blogtool.errors import UsageError
@@ -65,21 +67,6 @@ def rollback(config: Config, output: Path) -> Path:
     return back
 
 
-LOOKAHEAD_FROM = 1000  # source files; for fewer, a child costs more than the lstat calls
-
-
-def look_ahead(config: Config, output: Path, sources: int) -> lookahead.Lookahead | None:
-    """For a big site (``sources``: how many files the snapshot saw), a child process that
-    looks at the live and the spare release while the site loads and the build plans; pass
-    it to ``build``, and ``close`` it if the build is not reached. ``output`` as
-    ``check_output_dir`` gave it."""
-    if sources < LOOKAHEAD_FROM:
-        return None
-    return lookahead.start(
-        manifest_path(config, output), releases.live_release(output), releases.spare_release(output)
-    )
-
-
 def build(
     site: Site,
     now: dt.datetime,
@@ -90,22 +77,22 @@ def build(
     fail_after: int | None = None,
     seen: str | None = None,
     ahead: lookahead.Lookahead | None = None,
+    environment: jinja2.Environment | None = None,
 ) -> BuildResult:
     """Build the site into ``options.output``. Raises with the previous output untouched.
 
     ``seen``: the sources' snapshot taken before the site was loaded; with it, a later build
     can tell that nothing changed (``unchanged``). ``fail_after`` injects a failure after that
     many pages have rendered (tests only). ``ahead``: a ``look_ahead`` started before the
-    site was loaded; its answer spares the build most of its lstat calls.
-    """
-    started = time.perf_counter()
-    config = site.config
+    site was loaded; its answer spares the build most of its lstat calls. ``environment``:
+    the pages' templates, compiled while the site loaded (``pages.page_environment``)."""
+    started, config = time.perf_counter(), site.config
     output = check_output_dir(config, options.output)
     manifest, live = manifest_path(config, output), releases.live_release(output)
     try:
         fp = fingerprint(config, f"drafts={options.drafts}", f"future={options.future}")
         made, processed = images.prepare(config, pictures.wanted(site), options.jobs)
-        view = pages.SiteView(site, now, options.drafts, options.future, fp, made)
+        view = pages.SiteView(site, now, options.drafts, options.future, fp, made, environment)
         planned = plan(view, moved.former(config))
         engine.check_unique(planned)
         old = engine.load_manifest(manifest)

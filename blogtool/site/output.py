@@ -12,12 +12,16 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from blogtool.config import Config
 from blogtool.errors import UsageError
 from blogtool.files import link_path
 from blogtool.i18n import _, ngettext
-from blogtool.site import releases
+from blogtool.site import lookahead, releases
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 def check_output_dir(config: Config, output: Path) -> Path:
@@ -149,3 +153,33 @@ def unchanged(config: Config, output: Path, seen: str, now: dt.datetime) -> Buil
 
 def live_target(output: Path) -> str | None:
     return os.readlink(output) if releases.is_release_link(output) else None
+
+
+LOOKAHEAD_FROM = 1000  # source files; for fewer, a child costs more than the lstat calls
+
+
+def look_ahead(config: Config, output: Path, sources: int) -> lookahead.Lookahead | None:
+    """For a big site (``sources``: how many files the snapshot saw), a child process that
+    looks at the live and the spare release while the site loads and the build plans; pass
+    it to ``build``, and ``close`` it if the build is not reached. ``output`` as
+    ``check_output_dir`` gave it."""
+    if sources < LOOKAHEAD_FROM:
+        return None
+    return lookahead.start(
+        manifest_path(config, output), releases.live_release(output), releases.spare_release(output)
+    )
+
+
+class Prepared:
+    """What a build can make ready while worker processes parse a big site (pass it to
+    ``load_site`` as ``meanwhile``): the renderer's modules loaded and the pages' templates
+    compiled (``env``, None until then; give it to ``build``)."""
+
+    def __init__(self, config: Config, preview: bool):
+        self.config, self.preview = config, preview
+        self.env: jinja2.Environment | None = None
+
+    def __call__(self) -> None:
+        from blogtool.site.pages import page_environment
+
+        self.env = page_environment(self.config, self.preview)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from functools import cached_property, partial
 from typing import Any
 
+import jinja2
 from markupsafe import Markup
 
 from blogtool.config import Config
@@ -24,7 +25,13 @@ from blogtool.site.mdengine import to_html
 from blogtool.site.pictures import SIZES, THUMB_SIZES, Pictures
 from blogtool.site.render import excerpt, link_sources, linked_sources, portable
 from blogtool.site.sharing import json_ld, og_locale
-from blogtool.site.templates import make_environment, own_html_templates, render, words
+from blogtool.site.templates import (
+    compile_pages,
+    make_environment,
+    own_html_templates,
+    render,
+    words,
+)
 from blogtool.site.urls import Urls
 from blogtool.timeutil import weekday_name
 
@@ -41,6 +48,7 @@ class SiteView:
         future: bool,
         fp: str,
         made: dict[str, Picture] | None = None,
+        env: jinja2.Environment | None = None,
     ):
         self.config: Config = site.config
         self.urls = Urls(self.config)
@@ -72,10 +80,11 @@ class SiteView:
         self.tip_at = {t.slug: n for n, t in enumerate(self.tips)}
         oldest_first = sorted(self.tips, key=lambda i: (i.date or far, i.slug))
         self.tip_numbers = {t.slug: n for n, t in enumerate(oldest_first, 1)}
-        self.env = make_environment(
-            self.config, lambda item: self.status.get(item.slug, "published"), preview=self.preview
-        )
+        if env is None or env.globals.get("preview") != self.preview:
+            env = page_environment(self.config, self.preview, compiled=False)
+        self.env = env
         self.env.globals.update(
+            item_status=lambda item: self.status.get(item.slug, "published"),
             picture=self.picture_markup,
             share_image=self.share_image,
             og_locale=og_locale(self.config.site.language),
@@ -238,6 +247,15 @@ class SiteView:
                 self.env, "partials/service_card.html", self.config, service=service
             )
         return FeedEntry(item, url, self.summary(item), portable(html, url), image)
+
+
+def page_environment(config: Config, preview: bool, compiled: bool = True) -> jinja2.Environment:
+    """The template environment of the site's pages (give it to ``SiteView``); ``compiled``,
+    with every page template compiled already (``templates.compile_pages``)."""
+    env = make_environment(config, preview=preview)
+    if compiled:
+        compile_pages(env)
+    return env
 
 
 def _refs(item: Item) -> list[tuple[str | None, Item | None]]:

@@ -195,6 +195,23 @@ def make_environment(
     return env
 
 
+# Templates of other parts of blogtool (the mails, the reader service) and static files.
+_NOT_PAGES = ("email/", "web/", f"{STATIC_DIR}/")
+
+
+def compile_pages(env: jinja2.Environment) -> None:
+    """Compile every template the site's pages may use, now and once: processes forked later
+    share them instead of each compiling its own. A template that fails to compile is left for
+    the page that uses it, which reports it with its file and line."""
+    for name in env.list_templates(extensions=("html", "xml", "txt")):
+        if name.startswith(_NOT_PAGES):
+            continue
+        try:
+            env.get_template(name)
+        except Exception:  # (reported where it is used)
+            continue
+
+
 def _vector_picture(
     config: Config, urls: Urls, ref: str | None, alt: str, *args: Any, css: str = "", **kw: Any
 ) -> Markup:
