@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blogtool.content.readiness import resolve
-from blogtool.site import mdengine, render
+from blogtool.site import mdengine, mdinline, render
 
 from .conftest import REPO
 
@@ -338,7 +338,7 @@ def test_an_inline_pattern_the_table_does_not_know_is_still_tried():
         md = markdown.Markdown(output_format="html")
         md.inlinePatterns.register(SimpleTagInlineProcessor(r"(==)(.+?)==", "mark"), "mark", 65)
         if fast:
-            md.treeprocessors.register(mdengine._FastInlineProcessor(md), "inline", 20)
+            md.treeprocessors.register(mdinline.FastInlineProcessor(md), "inline", 20)
         return md
 
     text = "Ett ==markerat== ord."
@@ -350,7 +350,7 @@ def test_plain_links_are_read_by_the_quick_link_pattern():
     """A plain '[text](address)' is read in one step; one with a title, an address in '<>' or
     spaces is left to Python-Markdown's own reading. Both give what Python-Markdown gives."""
     md = mdengine._converter("Tillbaka till texten")
-    assert type(md.inlinePatterns["link"]) is mdengine._FastLinkProcessor
+    assert type(md.inlinePatterns["link"]) is mdinline.FastLinkProcessor
     for text in [
         "Läs [mer](https://example.se/å?a=1&b=2#x) nu.",
         "[tom]() och [a](b) och [`kod`](c)",

@@ -10,7 +10,6 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
 
 import markdown
 from markdown.extensions import Extension
@@ -19,18 +18,12 @@ from markdown.extensions.fenced_code import FencedCodeExtension
 from markdown.extensions.footnotes import FootnoteExtension
 from markdown.extensions.sane_lists import SaneListExtension
 from markdown.extensions.tables import TableExtension
-from markdown.inlinepatterns import (
-    LINK_RE,
-    ImageReferenceInlineProcessor,
-    LinkInlineProcessor,
-    ReferenceInlineProcessor,
-    ShortImageReferenceInlineProcessor,
-    ShortReferenceInlineProcessor,
-)
+from markdown.inlinepatterns import LINK_RE, LinkInlineProcessor
 from markdown.preprocessors import NormalizeWhitespace
-from markdown.treeprocessors import InlineProcessor, Treeprocessor
-from markdown.util import ETX, INLINE_PLACEHOLDER_PREFIX, STX, AtomicString
+from markdown.treeprocessors import Treeprocessor
+from markdown.util import ETX, STX
 
+from blogtool.site.mdinline import FastInlineProcessor, FastLinkProcessor, search_for
 from blogtool.slugs import slugify
 
 _HEADINGS = frozenset(f"h{n}" for n in range(1, 7))
@@ -83,151 +76,6 @@ class _HeadingsExtension(Extension):
         md.treeprocessors.register(_HeadingIds(md), "heading_ids", 5)
 
 
-# What each of Python-Markdown's own inline patterns cannot match without (by registered
-# name). A pattern another extension adds is not listed and is always tried (and then every
-# text is).
-_PATTERN_NEEDS: dict[str, tuple[str, ...]] = {
-    "backtick": ("`",),
-    "escape": ("\\",),
-    "footnote": ("[^",),
-    "reference": ("[",),
-    "link": ("[",),
-    "image_link": ("![",),
-    "image_reference": ("![",),
-    "short_reference": ("[",),
-    "short_image_ref": ("![",),
-    "autolink": ("<",),
-    "automail": ("<",),
-    "linebreak": ("  \n",),
-    "html": ("<",),
-    "entity": ("&",),
-    "em_strong": ("*", "_"),
-    "em_strong2": ("_",),
-    "not_strong": ("*", "_"),
-    "strong_em": ("*", "_"),
-}
-# Any of them: a text with none comes out of every listed pattern unchanged.
-_ANY_NEED = re.compile(
-    "|".join(re.escape(n) for n in sorted(set().union(*_PATTERN_NEEDS.values())))
-)
-
-
-def _search_for(needs: tuple[str, ...]) -> Callable[[str, int], Any]:
-    """``search(text, start)``: where the first of ``needs`` is from ``start`` on, or None."""
-    return re.compile("|".join(re.escape(n) for n in needs)).search
-
-
-def _never(data: str, start: int) -> None:
-    return None
-
-
-# Patterns that only ever make a link from a definition ('[id]: url') in the same text: with
-# none defined, every match of theirs is dropped and the text is left as it was.
-_REFERENCES = (
-    ReferenceInlineProcessor,
-    ShortReferenceInlineProcessor,
-    ImageReferenceInlineProcessor,
-    ShortImageReferenceInlineProcessor,
-)
-
-Plan = list[tuple[Any, Callable[[str, int], Any] | None]]
-
-
-class _FastInlineProcessor(InlineProcessor):
-    """Python-Markdown tries every inline pattern on every text node, which is most of its
-    time. A text with none of the characters any pattern starts with comes out unchanged, so it
-    is returned at once (when every pattern is a listed one); a pattern whose characters are
-    not in what is left of a text is not tried (it could not match), nor are the reference
-    patterns in a text that defines no reference. Otherwise this is Python-Markdown's own loop
-    (``InlineProcessor.__handleInline``), over a plain list of the patterns; the output is
-    byte-identical."""
-
-    _plans: tuple[Plan, Plan] | None = None
-    _all_listed = False
-
-    def _patterns(self) -> tuple[Plan, Plan]:
-        """(pattern, a search for what it needs, or None) in the registry's order, made on
-        first use (the extensions have registered theirs by then); and the same plan with the
-        reference patterns never tried, for a text that defines no reference."""
-        if self._plans is None:
-            registry = self.inlinePatterns
-            names = {id(registry[name]): name for name in _PATTERN_NEEDS if name in registry}
-            plan: Plan = [
-                (pattern, _search_for(_PATTERN_NEEDS[names[id(pattern)]])
-                 if id(pattern) in names else None)
-                for pattern in registry
-            ]  # fmt: skip
-            self._all_listed = all(needs is not None for _, needs in plan)
-            without: Plan = [
-                (pattern, _never if type(pattern) in _REFERENCES else needs)
-                for pattern, needs in plan
-            ]
-            self._plans = plan, without
-        return self._plans
-
-    def _InlineProcessor__handleInline(self, data: str, patternIndex: int = 0) -> str:
-        if isinstance(data, AtomicString):
-            return data
-        plan, without_references = self._patterns()
-        patterns = plan if self.md.references else without_references
-        # (A text with none of what any pattern needs stays as it is, also after a match has
-        # put a placeholder in it: a placeholder is made of none of them.)
-        all_listed = self._all_listed
-        if all_listed and not _ANY_NEED.search(data):
-            return data
-        apply = self._InlineProcessor__applyPattern  # type: ignore[attr-defined]
-        start = 0
-        while patternIndex < len(patterns):
-            pattern, needs = patterns[patternIndex]
-            if needs is not None and needs(data, start) is None:
-                patternIndex, start = patternIndex + 1, 0  # as when a pattern does not match
-                continue
-            data, matched, start = apply(pattern, data, patternIndex, start)
-            if not matched:
-                patternIndex += 1
-            elif all_listed and not _ANY_NEED.search(data):
-                return data
-        return data
-
-    def _InlineProcessor__processPlaceholders(
-        self, data: str | None, parent: ET.Element, isText: bool = True
-    ) -> list[tuple[ET.Element, list[str]]]:
-        """Python-Markdown's, for a text without a placeholder (most are): it is added to
-        the parent's text (or tail) as that method adds it; otherwise the method itself."""
-        if not data or INLINE_PLACEHOLDER_PREFIX in data:
-            return _STOCK_PLACEHOLDERS(self, data, parent, isText)  # type: ignore[no-any-return]
-        text = AtomicString(data) if isinstance(data, AtomicString) else data
-        if isText:
-            parent.text = parent.text + text if parent.text else text
-        else:
-            parent.tail = parent.tail + text if parent.tail else text
-        return []
-
-
-_STOCK_PLACEHOLDERS = InlineProcessor._InlineProcessor__processPlaceholders  # type: ignore[attr-defined]
-
-# The link text and the address of a plain '[text](address)': no brackets in the text; no
-# parenthesis, quote, space, '<' (the address would be '<...>') or placeholder in the address.
-_PLAIN_LINK = re.compile(r'([^\[\]]*)\]\(([^()\'"\s<\x02\x03]*)\)')
-
-
-class _FastLinkProcessor(LinkInlineProcessor):
-    """Python-Markdown's link pattern, which reads the text and the address of a link one
-    character at a time (brackets in brackets, titles in quotes). A plain link, most are, is
-    read in one step into the same element; anything else is left to the pattern itself."""
-
-    def handleMatch(  # type: ignore[override]
-        self, m: re.Match[str], data: str
-    ) -> tuple[ET.Element | str | None, int | None, int | None]:
-        plain = _PLAIN_LINK.match(data, m.end(0))
-        if plain is None:
-            return super().handleMatch(m, data)
-        el = ET.Element("a")
-        el.text = plain.group(1)
-        el.set("href", plain.group(2))
-        return el, m.start(0), plain.end(0)
-
-
 # What each of Python-Markdown's block processors cannot recognise a block without (by
 # registered name); its test of a block that has none of them is left out (it could not pass).
 # And what the preprocessors that search the whole text look for: fenced_code a fence;
@@ -278,7 +126,7 @@ def _test_only_with(
             return need in block and test(parent, block)
 
         return quick_test
-    search = _search_for(needs)
+    search = search_for(needs)
 
     def quick_test_any(parent: ET.Element, block: str) -> bool:
         return search(block, 0) is not None and test(parent, block)
@@ -366,9 +214,9 @@ def _converter(backlink_title: str) -> markdown.Markdown:
         output_format="html",
     )
     md.preprocessors.register(_NormalizeWhitespace(md), "normalize_whitespace", 30)
-    md.treeprocessors.register(_FastInlineProcessor(md), "inline", 20)
+    md.treeprocessors.register(FastInlineProcessor(md), "inline", 20)
     if type(md.inlinePatterns["link"]) is LinkInlineProcessor:
-        md.inlinePatterns.register(_FastLinkProcessor(LINK_RE, md), "link", 160)
+        md.inlinePatterns.register(FastLinkProcessor(LINK_RE, md), "link", 160)
     for name, needs in _BLOCK_NEEDS.items():
         processor = md.parser.blockprocessors[name]
         processor.test = _test_only_with(processor.test, needs)  # type: ignore[method-assign,assignment]
