@@ -10,6 +10,7 @@ import markdown
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from markdown.treeprocessors import InlineProcessor
 
 from blogtool.content.readiness import resolve
 from blogtool.site import mdengine, mdinline, render
@@ -359,6 +360,35 @@ def test_plain_links_are_read_by_the_quick_link_pattern():
         "[[inre]](https://example.se) och [rad\nbrytning](https://example.se)",
     ]:
         assert mdengine.to_html(text) == stock().convert(text)
+
+
+TEXTS_WITH_ONLY_PLAIN_LINKS = [
+    "[Först](https://a.se/1) i texten, [mitt](b.md) i den och sist [här](c.md)",
+    "- punkt med [länk](https://a.se)\n- och [en](x) [till](y)\n\n> citat [l](z).",
+    "## Rubrik med [länk](https://a.se)\n\n| a | b |\n|---|---|\n| [c](d) | e |",
+    "Text [a](b)[c](d) tätt och [tom]() och [](tom-text) och en ] lös.",
+    "[ref](x)\n\n[r]: https://r.se",  # a reference defined: the patterns' own way
+    "Kursiv *och* [länk](x) och [a](b_c)",  # more than links: the patterns' own way
+]
+
+
+@pytest.mark.parametrize("text", TEXTS_WITH_ONLY_PLAIN_LINKS)
+def test_a_text_whose_only_markup_is_plain_links_is_linked_in_one_step(text, monkeypatch):
+    """Such a text does not go through the patterns' loop at all; the tree and the placeholders
+    are what the loop makes, so the page is Python-Markdown's."""
+    loops: list[str] = []
+    loop = InlineProcessor._InlineProcessor__applyPattern
+
+    def counted(self, pattern, data, *args):
+        loops.append(data)
+        return loop(self, pattern, data, *args)
+
+    monkeypatch.setattr(InlineProcessor, "_InlineProcessor__applyPattern", counted)
+    ours = mdengine.to_html(text)
+    monkeypatch.undo()
+    assert normalise_headings(ours) == normalise_headings(stock().convert(text))
+    quick = "[r]:" not in text and "*" not in text
+    assert quick == (not any("[" in data for data in loops))
 
 
 def test_the_quick_block_loop_is_in_use():

@@ -48,6 +48,10 @@ _PATTERN_NEEDS: dict[str, tuple[str, ...]] = {
 _ANY_NEED = re.compile(
     "|".join(re.escape(n) for n in sorted(set().union(*_PATTERN_NEEDS.values())))
 )
+# Any but the '[' that starts a link: a text without these can only match the link patterns.
+_ANY_BUT_LINKS = re.compile(
+    "|".join(re.escape(n) for n in sorted(set().union(*_PATTERN_NEEDS.values())) if n != "[")
+)
 
 
 def search_for(needs: tuple[str, ...]) -> Callable[[str, int], Any]:
@@ -82,6 +86,7 @@ class FastInlineProcessor(InlineProcessor):
 
     _plans: tuple[Plan, Plan] | None = None
     _all_listed = False
+    _link: FastLinkProcessor | None = None  # the link pattern, when plain links are quick
 
     def _patterns(self) -> tuple[Plan, Plan]:
         """(pattern, a search for what it needs, or None) in the registry's order, made on
@@ -96,6 +101,9 @@ class FastInlineProcessor(InlineProcessor):
                 for pattern in registry
             ]  # fmt: skip
             self._all_listed = all(needs is not None for _, needs in plan)
+            if self._all_listed and "link" in registry:
+                link: Any = registry["link"]
+                self._link = link if type(link) is FastLinkProcessor else None
             without: Plan = [
                 (pattern, _never if type(pattern) in _REFERENCES else needs)
                 for pattern, needs in plan
@@ -113,6 +121,10 @@ class FastInlineProcessor(InlineProcessor):
         all_listed = self._all_listed
         if all_listed and not _ANY_NEED.search(data):
             return data
+        if patternIndex == 0 and patterns is without_references and self._link is not None:
+            linked = self._plain_links(data, self._link)
+            if linked is not None:
+                return linked
         apply = self._InlineProcessor__applyPattern  # type: ignore[attr-defined]
         start = 0
         while patternIndex < len(patterns):
@@ -126,6 +138,30 @@ class FastInlineProcessor(InlineProcessor):
             elif all_listed and not _ANY_NEED.search(data):
                 return data
         return data
+
+    def _plain_links(self, data: str, link: FastLinkProcessor) -> str | None:
+        """A text whose only markup is plain links, each link stashed as the patterns' loop
+        would have left it (the placeholders' numbers in the same order); None for any other
+        text. In such a text no pattern before the link pattern can match (the reference
+        patterns are not tried, none being defined), and after it nothing is left to match."""
+        if _ANY_BUT_LINKS.search(data) or any(
+            tag.lower() in self.ancestors for tag in link.ANCESTOR_EXCLUDES
+        ):
+            return None
+        found = list(_WHOLE_PLAIN_LINK.finditer(data))
+        if len(found) != data.count("["):  # a '[' that is not a plain link's
+            return None
+        stash, kind = self._InlineProcessor__stashNode, link.type()  # type: ignore[attr-defined]
+        parts: list[str] = []
+        done = 0
+        for m in found:
+            el = ET.Element("a")
+            el.text = m.group(1)
+            el.set("href", m.group(2))
+            parts += (data[done : m.start()], stash(el, kind))
+            done = m.end()
+        parts.append(data[done:])
+        return "".join(parts)
 
     def _InlineProcessor__processPlaceholders(
         self, data: str | None, parent: ET.Element, isText: bool = True
@@ -147,6 +183,7 @@ _STOCK_PLACEHOLDERS = InlineProcessor._InlineProcessor__processPlaceholders  # t
 # The link text and the address of a plain '[text](address)': no brackets in the text; no
 # parenthesis, quote, space, '<' (the address would be '<...>') or placeholder in the address.
 _PLAIN_LINK = re.compile(r'([^\[\]]*)\]\(([^()\'"\s<\x02\x03]*)\)')
+_WHOLE_PLAIN_LINK = re.compile(r"\[" + _PLAIN_LINK.pattern)
 
 
 class FastLinkProcessor(LinkInlineProcessor):
