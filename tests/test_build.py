@@ -527,3 +527,31 @@ def test_a_big_build_compiles_its_templates_once_before_the_workers_start(
     assert {"item.html", "base.html", "index.html", "words.txt"} <= {n for _p, n in compiled}
     assert {int(pid) for pid, _name in compiled} == {os.getpid()}
     assert (public / "index.html").is_file()
+
+
+@pytest.mark.parametrize("pages", [1, 7, 8, 9, 150, 5789])
+@pytest.mark.parametrize("jobs", [2, 3, 8])
+def test_the_pages_go_to_the_workers_once_each_in_parts_that_shrink(pages, jobs):
+    """The render workers get every page exactly once, in order; the parts shrink to a few
+    pages at the end (so the workers finish together) and are few for a big site."""
+    from blogtool.site.engine import _parts
+
+    order = list(range(pages))
+    parts = _parts(order, jobs)
+    assert [i for part in parts for i in part] == order
+    sizes = [len(part) for part in parts]
+    assert sizes == sorted(sizes, reverse=True)
+    assert sizes[-1] <= 8
+    assert len(parts) <= max(8, 10 * jobs * 4)
+
+
+def test_pages_rendered_on_two_workers_are_those_of_one(sample_site, monkeypatch):
+    """A build on two workers writes exactly the files a build in one process writes."""
+    import shutil
+
+    monkeypatch.setattr("blogtool.site.engine.PARALLEL_THRESHOLD", 1)
+    other = sample_site.parent / "en-process"
+    shutil.copytree(sample_site, other)
+    assert Run(sample_site)("build", "--jobs", "2").exit_code == 0
+    assert Run(other)("build", "--jobs", "1").exit_code == 0
+    assert snapshot(sample_site / "public") == snapshot(other / "public")
