@@ -10,6 +10,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 import markdown
 from markdown.extensions import Extension
@@ -229,7 +230,20 @@ def _converter(backlink_title: str) -> markdown.Markdown:
         tree = md.treeprocessors[name]
         tree.run = _only_if(md, flag, tree.run)  # type: ignore[method-assign,assignment]
     _quick_blocks(md)
+    _quick_block_level(md)
     return md
+
+
+def _quick_block_level(md: markdown.Markdown) -> None:
+    """Python-Markdown asks whether a tag is block-level several times an element (the line
+    breaks it adds, raw HTML) and looks it up in a list; a set made of that list, once its
+    extensions have added theirs, answers the same."""
+    blocks = frozenset(md.block_level_elements)
+
+    def is_block_level(tag: Any) -> bool:
+        return isinstance(tag, str) and tag.lower().rstrip("/") in blocks
+
+    md.is_block_level = is_block_level  # type: ignore[method-assign]
 
 
 def to_html(body: str, backlink_title: str = "") -> str:
