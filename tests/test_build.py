@@ -555,3 +555,39 @@ def test_pages_rendered_on_two_workers_are_those_of_one(sample_site, monkeypatch
     assert Run(sample_site)("build", "--jobs", "2").exit_code == 0
     assert Run(other)("build", "--jobs", "1").exit_code == 0
     assert snapshot(sample_site / "public") == snapshot(other / "public")
+
+
+def test_the_content_cache_is_written_while_the_workers_render(run, sample_site, monkeypatch):
+    """A big build writes its content cache while its workers render (this process has
+    nothing else to do then); a small one, rendering here, writes it when it is done. Either
+    way the next build finds it."""
+    import multiprocessing
+
+    from blogtool.content import load
+
+    written: list[int] = []
+    real = load._write_cache
+
+    def write_and_tell(*args):
+        written.append(len(multiprocessing.active_children()))
+        return real(*args)
+
+    monkeypatch.setattr(load, "_write_cache", write_and_tell)
+    monkeypatch.setattr("blogtool.site.engine.PARALLEL_THRESHOLD", 1)
+    _force_pooled_load(monkeypatch)
+    assert run("build", "--jobs", "2").exit_code == 0
+    assert written == [2]  # once, with both render workers at work
+    shards = sorted((sample_site / ".blogtool" / "cache" / "content").glob("*.pickle"))
+    assert shards
+    monkeypatch.undo()
+    monkeypatch.setattr(load, "_write_cache", write_and_tell)
+    post = sample_site / "posts/2026-09-10-valkommen-till-kommunbloggen.md"
+    post.write_text(post.read_text("utf-8") + "\nNy rad.\n", "utf-8")
+    assert run("build", "--jobs", "1").exit_code == 0
+    assert written == [2, 0]
+    parsed: list[str] = []
+    real_read = load.read_item
+    monkeypatch.setattr(load, "read_item", lambda *a: parsed.append(str(a[1])) or real_read(*a))
+    post.write_text(post.read_text("utf-8") + "\nEn rad till.\n", "utf-8")
+    assert run("build").exit_code == 0
+    assert parsed == ["posts/2026-09-10-valkommen-till-kommunbloggen.md"]  # the cache served

@@ -85,15 +85,17 @@ class Env:
         to_the_end: bool = False,
         seen: dict[str, os.stat_result] | None = None,
         meanwhile: Callable[[], None] | None = None,
+        later: Callable[[Callable[[], None]], None] | None = None,
     ) -> Site:
         """Every post and tip. ``cached`` reuses the parse of unchanged files (build, run).
         ``to_the_end``: the site lives until the command ends (not so in a preview server,
         which loads it again on every change). ``seen``: what a snapshot just found.
-        ``meanwhile``: what to do while worker processes parse a big site."""
+        ``meanwhile``: what to do while worker processes parse a big site; ``later``: takes
+        the writing of the content cache, to be done when there is time (``load_site``)."""
         from blogtool.content.load import load_site
 
         cache = self.config.state_dir / "cache" / "content" if cached else None
-        site = load_site(self.config, cache, seen, meanwhile)
+        site = load_site(self.config, cache, seen, meanwhile, later)
         if to_the_end:
             # Frozen, the cyclic garbage collector no longer walks the site's hundreds of
             # thousands of objects on every full pass (for 5,000 posts, a tenth of a

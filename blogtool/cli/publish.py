@@ -29,6 +29,7 @@ def _run_build(
 ) -> Any:
     from blogtool.site.output import (
         BuildOptions,
+        Deferred,
         Prepared,
         check_output_dir,
         look_ahead,
@@ -48,9 +49,12 @@ def _run_build(
     # preview, which the preview server builds from its watcher thread (no fork there).
     ahead = look_ahead(config, target, len(stats)) if not (drafts or future) else None
     bar: Any = None
+    deferred = Deferred()  # the content cache, written while the workers render
     try:
         prepared = Prepared(config, drafts or future)
-        site = env.load_site(cached=True, to_the_end=not serving, seen=stats, meanwhile=prepared)
+        site = env.load_site(
+            cached=True, to_the_end=not serving, seen=stats, meanwhile=prepared, later=deferred.add
+        )
         from blogtool.site.build import build  # the renderer, only with work to do
 
         blocking = site.blocking(env.now())
@@ -78,9 +82,10 @@ def _run_build(
         with site_lock(config.state_dir, "build") if public else contextlib.nullcontext():
             return build(
                 site, env.now(), options, on_start=on_start, progress=progress, seen=seen,
-                ahead=ahead, environment=prepared.env,
+                ahead=ahead, environment=prepared.env, meanwhile=deferred,
             )  # fmt: skip
     finally:
+        deferred()
         if bar is not None:
             bar.__exit__(None, None, None)
         if ahead is not None:

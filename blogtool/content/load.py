@@ -13,6 +13,7 @@ import os
 import stat
 import zlib
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -56,15 +57,17 @@ def load_site(
     cache: Path | None = None,
     seen: dict[str, os.stat_result] | None = None,
     meanwhile: Callable[[], None] | None = None,
+    later: Callable[[Callable[[], None]], None] | None = None,
 ) -> Site:
     """Read every post and tip (see ``_load_site``), with the cyclic garbage collector paused:
     a big site allocates tens of thousands of objects, none of them garbage, and each pass
     over them costs time for nothing. ``meanwhile``: work for this process while worker
-    processes parse, if they do (a big load); not called otherwise."""
+    processes parse, if they do (a big load); not called otherwise. ``later``: given, the
+    cache is not written now; its writing is handed to ``later``, for the caller to run."""
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _load_site(config, cache, seen or {}, meanwhile)
+        return _load_site(config, cache, seen or {}, meanwhile, later)
     finally:
         if paused:
             gc.enable()
@@ -75,6 +78,7 @@ def _load_site(
     cache: Path | None,
     seen: dict[str, os.stat_result],
     meanwhile: Callable[[], None] | None,
+    later: Callable[[Callable[[], None]], None] | None,
 ) -> Site:
     """Read every post and tip. Never raises for bad content: see ``Site.problems``.
 
@@ -125,7 +129,8 @@ def _load_site(
         if item is not None:
             items.append(item)
     if cache is not None and fresh != cached:
-        _write_cache(cache, config, fresh, cached)
+        write = partial(_write_cache, cache, config, fresh, cached)
+        write() if later is None else later(write)
     problems.extend(_cross_checks(items, config))
     problems.extend(media.config_problems(config))
     problems.extend(readiness.tag_typos(items))

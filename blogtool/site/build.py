@@ -78,14 +78,15 @@ def build(
     seen: str | None = None,
     ahead: lookahead.Lookahead | None = None,
     environment: jinja2.Environment | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> BuildResult:
     """Build the site into ``options.output``. Raises with the previous output untouched.
 
     ``seen``: the sources' snapshot taken before the site was loaded; with it, a later build
     can tell that nothing changed (``unchanged``). ``fail_after`` injects a failure after that
-    many pages have rendered (tests only). ``ahead``: a ``look_ahead`` started before the
-    site was loaded; its answer spares the build most of its lstat calls. ``environment``:
-    the pages' templates, compiled while the site loaded (``pages.page_environment``)."""
+    many pages have rendered (tests only). ``ahead``: a ``look_ahead`` started before the site
+    was loaded (it spares the build most of its lstat calls). ``environment``: the templates,
+    compiled while the site loaded. ``meanwhile``: work to do while workers render."""
     started, config = time.perf_counter(), site.config
     output = check_output_dir(config, options.output)
     manifest, live = manifest_path(config, output), releases.live_release(output)
@@ -128,7 +129,7 @@ def build(
         finish = (SEARCH_INDEX_DIR, index)
         releases.publish(
             label, planned, todo, set(old), output, options.jobs, progress, fail_after,
-            finish, looked,
+            finish, looked, meanwhile,
         )  # fmt: skip
     engine.save_manifest(manifest, planned)
     mark = preview_mark(config, output)

@@ -143,15 +143,17 @@ def render_into(
     jobs: int,
     progress: Progress | None = None,
     fail_after: int | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> None:
     """Render ``todo`` into ``folder`` (a page's earlier version there is replaced), on every
-    core for a big build."""
+    core for a big build; ``meanwhile`` is this process's work while the workers render (called
+    then, if they do)."""
     global _RELEASE
     _RELEASE = folder
     _FOLDERS.clear()
     _FOLDERS.add(str(folder))
     try:
-        _render_all(todo, jobs, progress, fail_after)
+        _render_all(todo, jobs, progress, fail_after, meanwhile)
     finally:
         _RELEASE = None
         _FOLDERS.clear()
@@ -169,7 +171,11 @@ def _parts(order: list[int], jobs: int) -> list[list[int]]:
 
 
 def _render_all(
-    todo: list[Page], jobs: int, progress: Progress | None, fail_after: int | None
+    todo: list[Page],
+    jobs: int,
+    progress: Progress | None,
+    fail_after: int | None,
+    meanwhile: Callable[[], None] | None,
 ) -> None:
     done = 0
 
@@ -200,7 +206,10 @@ def _render_all(
     gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            for n in pool.imap_unordered(_render_chunk, chunks):
+            rendered = pool.imap_unordered(_render_chunk, chunks)
+            if meanwhile is not None:
+                meanwhile()
+            for n in rendered:
                 tick(n)
     finally:
         if not frozen_before:

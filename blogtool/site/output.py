@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -183,3 +184,20 @@ class Prepared:
         from blogtool.site.pages import page_environment
 
         self.env = page_environment(self.config, self.preview)
+
+
+class Deferred:
+    """Work a build puts off until its workers render (the content cache's writing): give
+    ``add`` to ``load_site`` as ``later`` and this to ``build`` as ``meanwhile``; call it once
+    more when the build is over (a small build renders in this process), for what is left."""
+
+    def __init__(self) -> None:
+        self._todo: list[Callable[[], None]] = []
+
+    def add(self, work: Callable[[], None]) -> None:
+        self._todo.append(work)
+
+    def __call__(self) -> None:
+        todo, self._todo = self._todo, []
+        for work in todo:
+            work()

@@ -118,13 +118,14 @@ def publish(
     fail_after: int | None = None,
     finish: tuple[str, Callable[[Path], set[str]] | None] | None = None,
     looked: Looked | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> None:
     """Make a new release of ``pages`` (rendering ``todo``, linking the rest from the live
     release) and swap it in. Files of the live release that no build wrote (``known`` lists
     what the last build did) come along. ``finish`` is (a folder, a step that writes it over
     the complete release and returns its files, or None to leave the folder out): the search
-    index. ``looked``: what the live and the spare release held (``lookahead.look``). Raises
-    with the live site as it was."""
+    index. ``looked``: what the live and the spare release held (``lookahead.look``).
+    ``meanwhile``: as ``render_into`` has it. Raises with the live site as it was."""
     try:
         release, had, spare = _new_release(output, label)
     except OSError as exc:
@@ -134,7 +135,7 @@ def publish(
             )
         ) from None
     try:
-        render_into(release, todo, jobs, progress, fail_after)
+        render_into(release, todo, jobs, progress, fail_after, meanwhile)
         live = live_release(output)
         planned = {output_file(p.path) for p in pages}
         # Which of the reused release's files are not the live ones, if what was looked at
