@@ -69,10 +69,11 @@ class SiteView:
             reverse=True,
         )
         self.status = {i.slug: status[i.slug] for i in self.items}
-        # What a page of the item is made of: its content, its status, its pictures' files.
+        # What a page of the item is made of: its content, its status, its pictures' files;
+        # joined, not hashed (every page's digest hashes what it is made of).
         self.digests = {
-            i.slug: digest(i.content_digest or i.content(), status[i.slug],
-                           *self.pictures.digest(_refs(i)) if i.image or i.links else ())
+            i.slug: "\x1e".join([i.content_digest or i.content(), status[i.slug],
+                                 *(self.pictures.digest(_refs(i)) if i.image or i.links else ())])
             for i in self.items
         }  # fmt: skip
         self.published = [i for i in self.items if self.status[i.slug] == "published"]
