@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import multiprocessing
+import os
 import re
+import shutil
 from pathlib import Path
 
 import feedparser
+import jinja2
 import pytest
 
+from blogtool.cli.env import Env
+from blogtool.cli.publish import _run_build
 from blogtool.config import load_config
+from blogtool.content import load
 from blogtool.content.load import load_site
 from blogtool.errors import BlogtoolError
 from blogtool.site.build import BuildOptions, build
+from blogtool.site.engine import _parts
 
 from .conftest import NOW, STOCKHOLM, Run, snapshot, write
+from .test_kill import _tree
 
 BASE = "https://blogg.vaxjo.example/"
 RFC822 = re.compile(
@@ -386,10 +396,6 @@ def test_the_search_index_can_be_left_out_and_leaves_nothing_behind(run, sample_
 def test_a_build_freezes_the_site_it_loaded_and_the_preview_server_does_not(run, sample_site):
     """The one-shot commands keep the loaded site out of the cyclic collector's passes; the
     preview server loads the site again on every change and must let the old ones go."""
-    import gc
-
-    from blogtool.cli.env import Env
-    from blogtool.cli.publish import _run_build
 
     gc.unfreeze()
     assert run("build").exit_code == 0
@@ -429,9 +435,6 @@ _TIP = "tips/2026-10-22-hitta-ut-i-naturen.md"
 def test_no_page_is_left_stale_by_a_change_of_any_field(run, sample_site, path, old, new):
     """Lists are re-rendered on what they show, not on every change of an item; whatever
     changes, the site is then what a build from nothing makes."""
-    import shutil
-
-    from .test_kill import _tree
 
     assert run("build").exit_code == 0
     source = sample_site / path
@@ -450,8 +453,6 @@ def test_no_page_is_left_stale_by_a_change_of_any_field(run, sample_site, path, 
 
 def _force_pooled_load(monkeypatch) -> None:
     """Load the sample site as a big one: on two forked workers, whatever this machine has."""
-    from blogtool.content import load
-
     monkeypatch.setattr(load, "_PARALLEL_LOAD", 2)
     monkeypatch.setattr(load.os, "cpu_count", lambda: 2)
 
@@ -460,8 +461,6 @@ def test_a_big_site_parses_on_every_core_to_the_same_result(sample_site, monkeyp
     """A site of 800 files or more is parsed by a pool of forked workers, which are sent the
     files' places in a list made before the fork. Forced on for the sample site (with a
     broken post among its files), it loads what the one-process way loads."""
-    from blogtool.content import load
-
     (sample_site / "posts" / "2026-11-30-trasig.md").write_text(
         "---\ntitle: [oavslutad\n---\nText.\n", "utf-8"
     )
@@ -482,9 +481,6 @@ def test_meanwhile_runs_here_while_the_workers_parse_and_not_for_a_small_load(
 ):
     """``meanwhile`` is this process's work during a pooled load: called once, in this
     process, while the pool is up; a load done in this process alone never calls it."""
-    import multiprocessing
-    import os
-
     config = load_config(sample_site)
     calls: list[tuple[int, int]] = []
 
@@ -504,10 +500,6 @@ def test_a_big_build_compiles_its_templates_once_before_the_workers_start(
 ):
     """While a big site's files are parsed, its page templates are compiled in the main
     process; the rendering workers inherit them and compile none of their own."""
-    import os
-
-    import jinja2
-
     told = tmp_path / "compiled.txt"  # (a file: the workers are other processes)
     real = jinja2.Environment.compile
 
@@ -534,8 +526,6 @@ def test_a_big_build_compiles_its_templates_once_before_the_workers_start(
 def test_the_pages_go_to_the_workers_once_each_in_parts_that_shrink(pages, jobs):
     """The render workers get every page exactly once, in order; the parts shrink to a few
     pages at the end (so the workers finish together) and are few for a big site."""
-    from blogtool.site.engine import _parts
-
     order = list(range(pages))
     parts = _parts(order, jobs)
     assert [i for part in parts for i in part] == order
@@ -547,8 +537,6 @@ def test_the_pages_go_to_the_workers_once_each_in_parts_that_shrink(pages, jobs)
 
 def test_pages_rendered_on_two_workers_are_those_of_one(sample_site, monkeypatch):
     """A build on two workers writes exactly the files a build in one process writes."""
-    import shutil
-
     monkeypatch.setattr("blogtool.site.engine.PARALLEL_THRESHOLD", 1)
     other = sample_site.parent / "en-process"
     shutil.copytree(sample_site, other)
@@ -561,10 +549,6 @@ def test_the_content_cache_is_written_while_the_workers_render(run, sample_site,
     """A big build writes its content cache while its workers render (this process has
     nothing else to do then); a small one, rendering here, writes it when it is done. Either
     way the next build finds it."""
-    import multiprocessing
-
-    from blogtool.content import load
-
     written: list[int] = []
     real = load._write_cache
 

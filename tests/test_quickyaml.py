@@ -14,7 +14,7 @@ from .conftest import REPO
 
 
 def quick(fm: str):
-    return quickyaml.read(fm, parse._Loader.yaml_constructors, parse._CONSTRUCTOR)
+    return quickyaml.read(fm, parse._QUICK)
 
 
 def pyyaml(fm: str):

@@ -130,7 +130,10 @@ def _load_site(
             items.append(item)
     if cache is not None and fresh != cached:
         write = partial(_write_cache, cache, config, fresh, cached)
-        write() if later is None else later(write)
+        if later is None:
+            write()
+        else:
+            later(write)
     problems.extend(_cross_checks(items, config))
     problems.extend(media.config_problems(config))
     problems.extend(readiness.tag_typos(items))

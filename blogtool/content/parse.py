@@ -98,12 +98,12 @@ def _first_alias(root: yaml.Node | None) -> yaml.Node | None:
     return None
 
 
-_CONSTRUCTOR = _Loader("")  # (its constructors, for quickyaml; it reads nothing)
+_QUICK = _Loader("")  # (for quickyaml: its constructors make the values; it reads nothing)
 
 
 def _yaml_mapping(fm: str, c: _Collector) -> tuple[Any, dict[str, int]] | None:
     """Parse the front matter, keeping each top-level key's line (1-based, in the file)."""
-    quick = quickyaml.read(fm, _Loader.yaml_constructors, _CONSTRUCTOR)
+    quick = quickyaml.read(fm, _QUICK)
     return quick if quick is not None else _pyyaml_mapping(fm, c)
 
 

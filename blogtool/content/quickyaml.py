@@ -2,15 +2,14 @@
 double quotes, a list of words in brackets, or a plain value), read a line at a time instead of
 through PyYAML's node graph. The values are still PyYAML's: each plain scalar is typed by its
 resolver and made by its constructor. Anything else, and anything PyYAML would refuse, is left
-to PyYAML (``read`` returns None), so a file means the same either way (tests/test_fields.py
-compares the two on random front matter).
+to PyYAML (``read`` returns None), so a file means the same either way
+(tests/test_quickyaml.py compares the two on random front matter).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -40,12 +39,10 @@ class _Unsure(Exception):
     """A value PyYAML should read itself."""
 
 
-def read(
-    fm: str, constructors: dict[Any, Callable[..., Any]], constructor: Any
-) -> tuple[dict[str, Any], dict[str, int]] | None:
+def read(fm: str, loader: Any) -> tuple[dict[str, Any], dict[str, int]] | None:
     """The mapping and each key's line in the file (the front matter starts on line 2), as
-    PyYAML reads ``fm`` with ``constructors`` (its loader class's) and ``constructor`` (an
-    instance of it); None when ``fm`` is not in the plain shape."""
+    PyYAML reads ``fm`` with ``loader`` (whose constructors make the values); None when ``fm``
+    is not in the plain shape."""
     if not fm.endswith("\n") or Reader.NON_PRINTABLE.search(fm) or _UNUSUAL.search(fm):
         return None
     data: dict[str, Any] = {}
@@ -56,16 +53,16 @@ def read(
             if m is None:
                 return None
             key, quoted, words, plain = m.groups()
-            _plain(key, constructors, constructor, only_text=True)
+            _plain(key, loader, only_text=True)
             if quoted is not None:
                 value: Any = quoted
             elif plain is not None:
                 if ": " in plain or " #" in plain or plain.endswith((":", " ")):
                     return None
-                value = _plain(plain, constructors, constructor)
+                value = _plain(plain, loader)
             else:
                 items = words.split(", ") if words else []
-                value = [_plain(w, constructors, constructor) for w in items]
+                value = [_plain(w, loader) for w in items]
             data[key] = value
             lines[key] = n + 2
     except _Unsure:
@@ -81,12 +78,7 @@ def _tag(text: str) -> str:
     return str(_RESOLVER.resolve(yaml.ScalarNode, text, (True, False)))  # type: ignore[no-untyped-call]
 
 
-def _plain(
-    text: str,
-    constructors: dict[Any, Callable[..., Any]],
-    constructor: Any,
-    only_text: bool = False,
-) -> Any:
+def _plain(text: str, loader: Any, only_text: bool = False) -> Any:
     """A plain scalar as PyYAML makes it; a key (``only_text``) must be a text."""
     tag = _tag(text)
     if tag not in _TYPES or (only_text and tag != _STR):
@@ -94,6 +86,6 @@ def _plain(
     if tag == _STR:
         return text
     try:
-        return constructors[tag](constructor, yaml.ScalarNode(tag, text))
+        return loader.yaml_constructors[tag](loader, yaml.ScalarNode(tag, text))
     except Exception:  # (PyYAML reports it, with its line)
         raise _Unsure from None

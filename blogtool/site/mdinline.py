@@ -44,19 +44,18 @@ _PATTERN_NEEDS: dict[str, tuple[str, ...]] = {
     "not_strong": ("*", "_"),
     "strong_em": ("*", "_"),
 }
-# Any of them: a text with none comes out of every listed pattern unchanged.
-_ANY_NEED = re.compile(
-    "|".join(re.escape(n) for n in sorted(set().union(*_PATTERN_NEEDS.values())))
-)
-# Any but the '[' that starts a link: a text without these can only match the link patterns.
-_ANY_BUT_LINKS = re.compile(
-    "|".join(re.escape(n) for n in sorted(set().union(*_PATTERN_NEEDS.values())) if n != "[")
-)
 
 
 def search_for(needs: tuple[str, ...]) -> Callable[[str, int], Any]:
     """``search(text, start)``: where the first of ``needs`` is from ``start`` on, or None."""
     return re.compile("|".join(re.escape(n) for n in needs)).search
+
+
+_NEEDS = tuple(sorted(set().union(*_PATTERN_NEEDS.values())))
+# Any of them: a text with none comes out of every listed pattern unchanged.
+_ANY_NEED = search_for(_NEEDS)
+# Any but the '[' that starts a link: a text without these can only match the link patterns.
+_ANY_BUT_LINKS = search_for(tuple(n for n in _NEEDS if n != "["))
 
 
 def _never(data: str, start: int) -> None:
@@ -119,7 +118,7 @@ class FastInlineProcessor(InlineProcessor):
         # (A text with none of what any pattern needs stays as it is, also after a match has
         # put a placeholder in it: a placeholder is made of none of them.)
         all_listed = self._all_listed
-        if all_listed and not _ANY_NEED.search(data):
+        if all_listed and not _ANY_NEED(data, 0):
             return data
         if patternIndex == 0 and patterns is without_references and self._link is not None:
             linked = self._plain_links(data, self._link)
@@ -135,7 +134,7 @@ class FastInlineProcessor(InlineProcessor):
             data, matched, start = apply(pattern, data, patternIndex, start)
             if not matched:
                 patternIndex += 1
-            elif all_listed and not _ANY_NEED.search(data):
+            elif all_listed and not _ANY_NEED(data, 0):
                 return data
         return data
 
@@ -144,7 +143,7 @@ class FastInlineProcessor(InlineProcessor):
         would have left it (the placeholders' numbers in the same order); None for any other
         text. In such a text no pattern before the link pattern can match (the reference
         patterns are not tried, none being defined), and after it nothing is left to match."""
-        if _ANY_BUT_LINKS.search(data) or any(
+        if _ANY_BUT_LINKS(data, 0) or any(
             tag.lower() in self.ancestors for tag in link.ANCESTOR_EXCLUDES
         ):
             return None
@@ -155,10 +154,7 @@ class FastInlineProcessor(InlineProcessor):
         parts: list[str] = []
         done = 0
         for m in found:
-            el = ET.Element("a")
-            el.text = m.group(1)
-            el.set("href", m.group(2))
-            parts += (data[done : m.start()], stash(el, kind))
+            parts += (data[done : m.start()], stash(_anchor(m), kind))
             done = m.end()
         parts.append(data[done:])
         return "".join(parts)
@@ -197,7 +193,12 @@ class FastLinkProcessor(LinkInlineProcessor):
         plain = _PLAIN_LINK.match(data, m.end(0))
         if plain is None:
             return super().handleMatch(m, data)
-        el = ET.Element("a")
-        el.text = plain.group(1)
-        el.set("href", plain.group(2))
-        return el, m.start(0), plain.end(0)
+        return _anchor(plain), m.start(0), plain.end(0)
+
+
+def _anchor(plain: re.Match[str]) -> ET.Element:
+    """The element Python-Markdown makes of a plain link (a match of ``_PLAIN_LINK``)."""
+    el = ET.Element("a")
+    el.text = plain.group(1)
+    el.set("href", plain.group(2))
+    return el

@@ -24,7 +24,6 @@ from markupsafe import Markup
 
 from blogtool import i18n
 from blogtool.config import Config
-from blogtool.content.model import Item
 from blogtool.errors import BlogtoolError
 from blogtool.files import check_source, private_dir
 from blogtool.i18n import _
@@ -119,14 +118,12 @@ class _SiteEnvironment(jinja2.Environment):
 
 
 def make_environment(
-    config: Config,
-    item_status: Callable[[Item], str] | None = None,
-    *,
-    preview: bool = False,
-    sandboxed: bool = False,
+    config: Config, *, preview: bool = False, sandboxed: bool = False
 ) -> jinja2.Environment:
     """The one Jinja environment: autoescape always on, undefined variables are errors.
-    ``sandboxed`` is for template strings that come from the config (the mail's subject)."""
+    ``sandboxed`` is for template strings that come from the config (the mail's subject).
+    Every item is published to it (``item_status``); a site's pages say otherwise
+    (``pages.SiteView``)."""
     loader = jinja2.ChoiceLoader(
         [
             _SiteLoader(config.templates_dir, config),
@@ -187,7 +184,7 @@ def make_environment(
         urls=urls,
         links=_links(urls),
         preview=preview,
-        item_status=item_status or (lambda item: "published"),
+        item_status=lambda item: "published",
         asset=lambda url: (
             url if url.startswith(("http://", "https://")) else urls.href(url.lstrip("/"))
         ),
