@@ -121,6 +121,9 @@ def test_plurals_are_right_in_both_languages():
 
 
 def test_help_and_usage_errors_speak_the_users_language(run):
+    # English first: Click words a command's --help option once a process, in the language
+    # of that moment, and the Swedish help below must not inherit it.
+    assert "Show this message and exit." in run("calendar", "--help").output
     swedish = run("calendar", "--help", lang="sv_SE.UTF-8").output
     assert swedish.startswith("Användning: cli calendar [OPTIONS]")
     assert "Planen för seriens kommande veckodagar" in swedish and "Exempel:" in swedish
@@ -130,6 +133,7 @@ def test_help_and_usage_errors_speak_the_users_language(run):
     assert english.startswith("Usage: cli calendar [OPTIONS]")
     assert "The plan of the coming series weekdays" in english and "Example:" in english
     assert "Exempel" not in english and "Flaggor" not in english
+    assert "Show this message and exit." in english and "Visa det här" not in english
     wrong = run("list", "--bogus", lang="sv_SE.UTF-8")
     assert wrong.exit_code == 2
     assert "Fel: Ingen flagga heter '--bogus'." in wrong.stderr

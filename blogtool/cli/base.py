@@ -140,6 +140,10 @@ def translate_help(command: click.Command) -> None:
     for param in command.params:
         if isinstance(param, click.Option) and param.help:
             param.help = _(param.__dict__.setdefault("_help_source", param.help))
+    # Click makes a command's own --help option once, worded in the language of that moment
+    # ("Show this message and exit."): forgotten, it is made again in this one.
+    if getattr(command, "_help_option", None) is not None:
+        command._help_option = None
     if isinstance(command, click.Group) and not isinstance(command, BlogtoolGroup):
         for sub in command.commands.values():
             translate_help(sub)
