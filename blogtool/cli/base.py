@@ -92,11 +92,9 @@ class BlogtoolGroup(click.Group):
             import difflib
 
             near = difflib.get_close_matches(name, sorted(COMMANDS), n=1)
-            hint = (
-                _(" Did you mean {name!r}?").format(name=near[0])
-                if near
-                else _(" See 'blogtool --help'.")
-            )
+            hint = _(" See 'blogtool --help'.")
+            if near:
+                hint = _(" Did you mean {name!r}?").format(name=near[0])
             ctx.fail(_("No such command {name!r}.{hint}").format(name=name, hint=hint))
         return super().resolve_command(ctx, args)
 
@@ -140,10 +138,8 @@ def translate_help(command: click.Command) -> None:
     for param in command.params:
         if isinstance(param, click.Option) and param.help:
             param.help = _(param.__dict__.setdefault("_help_source", param.help))
-    # Click makes a command's own --help option once, worded in the language of that moment
-    # ("Show this message and exit."): forgotten, it is made again in this one.
-    if getattr(command, "_help_option", None) is not None:
-        command._help_option = None
+    # Click words a command's own --help option once a process: made again in this language.
+    command._help_option = None
     if isinstance(command, click.Group) and not isinstance(command, BlogtoolGroup):
         for sub in command.commands.values():
             translate_help(sub)
