@@ -22,6 +22,7 @@ from blogtool.content.load import load_site
 from blogtool.errors import BlogtoolError
 from blogtool.site.build import BuildOptions, build
 from blogtool.site.engine import _parts
+from blogtool.site.pages import SiteView
 
 from .conftest import NOW, STOCKHOLM, Run, snapshot, write
 from .test_kill import _tree
@@ -223,6 +224,65 @@ def test_a_site_with_its_own_list_template_gets_its_lists_rendered_on_any_change
     after = mtimes(public)
     assert after["index.html"] != before["index.html"]
     assert "Det tar tid." in (public / "index.html").read_text("utf-8")
+
+
+def _entry(page: Path, url: str) -> str:
+    """The list entry (``<li>…</li>``) of the item at ``url`` on a list page."""
+    html = page.read_text("utf-8")
+    at = html.index(f'<a href="{url}">')
+    return html[html.rindex("<li", 0, at) : html.index("</li>", at) + len("</li>")]
+
+
+def test_an_item_is_the_same_entry_on_every_list_and_a_site_may_reword_it(run, sample_site, public):
+    """An item's entry is made once and shown on every list it is on (the home page, its
+    topics, its month and year), the same there as it is made; a site's own
+    partials/list_entry.html is what every list then shows."""
+    assert run("build").exit_code == 0
+    url = "/vi-arbetar-i-floden-inte-i-stupror/"
+    lists = ["index.html", "tagg/samverkan/index.html", "tagg/arbetssatt/index.html",
+             "arkiv/2026/index.html", "arkiv/2026/10/index.html"]  # fmt: skip
+    entries = {_entry(public / page, url) for page in lists}
+    assert len(entries) == 1
+    (entry,) = entries
+    assert entry.startswith('<li class="item-post">') and "Vi arbetar i flöden" in entry
+    assert '<time datetime="2026-10-15T09:00:00+02:00">torsdag 15 oktober 2026' in entry
+    assert "När en invånare behöver hjälp" in entry
+    write(
+        sample_site / "templates/partials/list_entry.html",
+        '<li class="egen"><a href="{{ entry["url"] }}">{{ entry["item"].title|upper }}</a></li>\n',
+    )
+    assert run("build").exit_code == 0
+    for page in lists:
+        assert _entry(public / page, url) == (
+            f'<li class="egen"><a href="{url}">VI ARBETAR I FLÖDEN, INTE I STUPRÖR</a></li>'
+        )
+
+
+def test_an_entry_is_made_once_however_many_lists_show_it(sample_site):
+    view = SiteView(load_site(load_config(sample_site)), NOW, False, False, "fp")
+    made: list[str] = []
+    render = view.render
+
+    def counting(name: str, **context: object) -> str:
+        made.append(name)
+        return render(name, **context)
+
+    view.render = counting  # type: ignore[method-assign]
+    context = {"heading": "Lista", "intro": "", "service": None, "page_title": "Lista"}
+    first = view.list_page("listing.html", view.items[:3], **context)
+    second = view.list_page("listing.html", view.items[:5], **context)
+    assert made.count("partials/list_entry.html") == 5
+    assert made.count("listing.html") == 2
+    assert second.count(b"<li class=") == 5 and first.count(b"<li class=") == 3
+
+
+def test_a_preview_lists_drafts_with_their_status(run, tmp_path):
+    out = tmp_path / "preview"
+    assert run("build", "--drafts", "--future", "--output", str(out)).exit_code == 0
+    entry = _entry(out / "index.html", "/budgeten-for-2027-vad-betyder-den-for-dig/")
+    assert "Utkast – inte publicerat" in entry
+    published = _entry(out / "index.html", "/ett-ar-med-nya-e-tjanster/")
+    assert 'class="status' not in published
 
 
 def test_template_or_config_change_rebuilds_everything(run, sample_site, public):

@@ -26,6 +26,7 @@ from blogtool.site.pictures import SIZES, THUMB_SIZES, Pictures
 from blogtool.site.render import excerpt, link_sources, linked_sources, portable
 from blogtool.site.sharing import json_ld, og_locale
 from blogtool.site.templates import (
+    Renderer,
     compile_pages,
     make_environment,
     own_html_templates,
@@ -90,11 +91,14 @@ class SiteView:
             share_image=self.share_image,
             og_locale=og_locale(self.config.site.language),
             json_ld=partial(json_ld, self.config, self.urls),
+            list_entry=self.list_entry,
         )
+        self.render = Renderer(self.env, self.config)
         self.word = words(self.env, self.config)
         self.backlink = self.word("footnote_backlink")
         self.sources = self.urls.sources(self.items)
         self._feed_entries: dict[str, FeedEntry] = {}
+        self._list_entries: dict[tuple[Any, ...], Markup] = {}
 
     @cached_property
     def by_tag(self) -> tuple[dict[str, list[Item]], dict[str, str]]:
@@ -189,7 +193,7 @@ class SiteView:
         context.setdefault("description", "")
         context.setdefault("section", "")
         context.setdefault("canonical", None)
-        return render(self.env, template, self.config, **context).encode("utf-8")
+        return self.render(template, **context).encode("utf-8")
 
     def list_page(self, template: str, items: list[Item], **context: Any) -> bytes:
         """A page listing ``items``; their summaries are worked out only if it is rendered."""
@@ -197,6 +201,16 @@ class SiteView:
         entries = [{"item": i, "summary": self.summary(i), "url": href(url(i)), "date": i.date}
                    for i in items]  # fmt: skip
         return self.page(template, entries=entries, **context)
+
+    def list_entry(self, entry: dict[str, Any]) -> Markup:
+        """For templates: one entry of a list of items (``partials/list_entry.html``), made
+        once a process; an item is on many lists (the home pages, its topics, its month)."""
+        key = (entry["item"].slug, entry["url"], entry["summary"], entry["date"])
+        made = self._list_entries.get(key)
+        if made is None:
+            made = Markup(self.render("partials/list_entry.html", entry=entry))
+            self._list_entries[key] = made
+        return made
 
     def neighbours(self, item: Item) -> tuple[Item | None, Item | None]:
         """The tips before and after a tip (older, newer), among those shown."""
@@ -303,17 +317,9 @@ def home_pages(v: SiteView) -> list[Page]:
 def series_page(v: SiteView) -> list[Page]:
     def produce() -> bytes:
         href, url = v.urls.href, v.urls.item
-        entries = [
-            {
-                "item": t,
-                "number": v.tip_numbers[t.slug],
-                "summary": v.summary(t),
-                "service": v.config.services.get(t.service or ""),
-                "url": href(url(t)),
-                "date": t.date,
-            }
-            for t in v.tips
-        ]
+        entries = [{"item": t, "number": v.tip_numbers[t.slug], "summary": v.summary(t),
+                    "service": v.config.services.get(t.service or ""), "url": href(url(t)),
+                    "date": t.date} for t in v.tips]  # fmt: skip
         return v.page(
             "series.html",
             entries=entries,
