@@ -355,6 +355,11 @@ def report(site: Path, runners: list[Tool]) -> None:
     for peer in runners[1:]:
         theirs = median(peer.times["cold"])
         print(f"cold build, blogtool / {peer.name}: {ours / theirs:.2f} ({theirs / ours:.2f}x)")
+        # The cold builds take turns, one of each tool a round: a round's ratio compares
+        # builds made minutes apart, which a machine whose speed drifts affects less.
+        rounds = [a / b for a, b in zip(runners[0].times["cold"], peer.times["cold"], strict=True)]
+        shown = " ".join(f"{r:.2f}" for r in rounds)
+        print(f"  round by round: {shown}; median {median(rounds):.2f}")
 
 
 if __name__ == "__main__":
