@@ -154,9 +154,14 @@ def _run_only_with(run: Lines, needs: tuple[str, ...]) -> Lines:
     """A preprocessor that looks through the whole text for something that starts with one
     of ``needs``: a text with none of them comes through it unchanged."""
 
+    firsts = "".join(sorted({n[0] for n in needs}))
+
     def quick_run(lines: list[str]) -> list[str]:
         text = "\n".join(lines)
-        return run(lines) if any(n in text for n in needs) else lines
+        # (A character alone is looked for at machine speed, three in a row are not.)
+        if any(c in text for c in firsts) and any(n in text for n in needs):
+            return run(lines)
+        return lines
 
     return quick_run
 
