@@ -396,3 +396,20 @@ def test_the_quick_block_loop_is_in_use():
     (a Markdown release that adds one would turn it off; this says so)."""
     md = mdengine._converter("Tillbaka till texten")
     assert md.parser.parseBlocks.__qualname__ == "_quick_blocks.<locals>.parse_blocks"
+
+
+NEED_PIECES = ["  \n", "![", "[^", "]:", "\n=", "\n-", "[", "]", "!", "^", "*", "_", "`", "\\",
+               "&", "<", " ", "\n", "ord", "å"]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from(NEED_PIECES), max_size=12).map("".join),
+    st.lists(st.sampled_from(NEED_PIECES[:15]), min_size=1, max_size=5).map(tuple),
+    st.integers(min_value=0, max_value=20),
+)
+def test_search_for_finds_a_need_exactly_when_one_is_there(text, needs, start):
+    """The quick search (a character class, a last character first) answers as a plain search
+    for each need would, from any starting point."""
+    found = mdinline.search_for(needs)(text, start)
+    assert (found is not None) == any(text.find(n, start) != -1 for n in needs)

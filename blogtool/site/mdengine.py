@@ -120,7 +120,8 @@ def _test_only_with(
             return found(block) is not None and test(parent, block)
 
         return quick_test_pattern
-    if len(needs) == 1:  # (every block meets every test: the check itself must cost little)
+    if len(needs) == 1 and len(needs[0]) == 1:  # (every block meets every test: the check
+        # itself must cost little; a character alone is found at machine speed)
         need = needs[0]
 
         def quick_test(parent: ET.Element, block: str) -> bool:
