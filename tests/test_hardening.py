@@ -9,6 +9,10 @@ from email import policy
 from email.utils import getaddresses
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from blogtool.content.fields import NOT_IN_XML, clean_utf8
 
 from .conftest import NOW, SECRET, STOCKHOLM, write
 
@@ -293,7 +297,7 @@ def test_impossible_dates_and_control_characters_are_problems(run, sample_site, 
         assert f"posts/fel.md{expected}" in result.stderr, (command, result.stderr)
 
 
-@pytest.mark.parametrize("char", ["\x00", "\x1b", "\x0b"])
+@pytest.mark.parametrize("char", ["\x00", "\x1b", "\x0b", "\x1f", "\ufffe", "\uffff"])
 def test_a_control_character_in_the_body_is_found_by_check(run, sample_site, char):
     write(
         sample_site / "posts" / "fel.md",
@@ -305,6 +309,14 @@ def test_a_control_character_in_the_body_is_found_by_check(run, sample_site, cha
         result.stderr
     )
     assert run("build").exit_code == 1  # refused up front, not a crash in the feed writer
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x2FF) | st.sampled_from("\ufffe–€")))
+def test_the_quick_control_check_agrees_with_the_pattern(text):
+    """``clean_utf8`` on the bytes says what NOT_IN_XML says on the text, but for U+FFFE and
+    U+FFFF, which the body check then looks for itself."""
+    found = NOT_IN_XML.search(text.replace("\ufffe", ""))
+    assert clean_utf8(text.encode("utf-8")) == (found is None)
 
 
 def test_a_very_long_title_gets_a_slug_that_fits_a_file_name(run, sample_site):
