@@ -8,6 +8,7 @@ from functools import lru_cache
 
 # Letters that Unicode decomposition does not reduce to ASCII.
 _SPECIAL = str.maketrans({"æ": "ae", "ø": "o", "ß": "ss", "đ": "d", "ł": "l", "þ": "th"})
+_SPECIAL_LETTERS = "".join(map(chr, _SPECIAL))
 
 
 # A slug is a folder name on disk and a part of a URL: well below the 255 bytes a file system
@@ -23,7 +24,10 @@ def slugify(text: str) -> str:
     dropped and everything that is not a letter or digit becomes a single hyphen. A slug longer
     than MAX_SLUG is cut at the last hyphen before it.
     """
-    text = text.lower().translate(_SPECIAL)
+    text = text.lower()
+    # (Looking for those letters costs a tenth of the translate, which most titles can skip.)
+    if not text.isascii() and any(c in text for c in _SPECIAL_LETTERS):
+        text = text.translate(_SPECIAL)
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
     if len(slug) > MAX_SLUG:

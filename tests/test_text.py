@@ -16,6 +16,7 @@ from blogtool.slugs import slugify
         ("Café & crème brûlée", "cafe-creme-brulee"),
         ("  Dubbla   mellanslag!! ", "dubbla-mellanslag"),
         ("Ærø og Bjørn straße", "aero-og-bjorn-strasse"),
+        ("Łódź, Þór och Đakovo", "lodz-thor-och-dakovo"),
         ("<script>alert(1)</script>", "script-alert-1-script"),
         ("2027: året då", "2027-aret-da"),
     ],

@@ -98,6 +98,21 @@ _BLOCK_NEEDS: dict[str, tuple[str, ...]] = {
 _RULE = re.compile(r"-[ ]{0,2}-|_[ ]{0,2}_|\*[ ]{0,2}\*")
 
 
+class _SearchOnce:
+    """A block processor's pattern whose ``search`` keeps its last answer: the processor's
+    test and then its run search the same block (for a heading, some microseconds each)."""
+
+    def __init__(self, pattern: re.Pattern[str]):
+        self.pattern = pattern
+        self.text: str | None = None
+        self.found: re.Match[str] | None = None
+
+    def search(self, text: str) -> re.Match[str] | None:
+        if text is not self.text:
+            self.text, self.found = text, self.pattern.search(text)
+        return self.found
+
+
 class _NormalizeWhitespace(NormalizeWhitespace):
     """Python-Markdown's first step. On a text without what it changes (a carriage return, a
     tab, a space at a line's end, its own marker characters) it only adds two empty lines;
@@ -227,6 +242,9 @@ def _converter(backlink_title: str) -> markdown.Markdown:
     for name, needs in _BLOCK_NEEDS.items():
         processor = md.parser.blockprocessors[name]
         processor.test = _test_only_with(processor.test, needs)  # type: ignore[method-assign,assignment]
+    heading = md.parser.blockprocessors["hashheader"]
+    if isinstance(getattr(heading, "RE", None), re.Pattern):
+        heading.RE = _SearchOnce(heading.RE)  # type: ignore[attr-defined]
     rule = md.parser.blockprocessors["hr"]
     rule.test = _test_only_with(rule.test, _RULE)  # type: ignore[method-assign,assignment]
     for name, needs in _PREPROCESSOR_NEEDS.items():
