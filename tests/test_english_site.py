@@ -306,3 +306,28 @@ def test_a_fixed_text_renders_as_the_translation_call_would(tmp_path):
     code = env.compile(source, raw=True)
     assert "Hoppa till innehållet" in code and "'Skip to content'" not in code
     assert "'RSS for %(series)s'" in code  # a text with values stays a call
+
+
+def test_a_text_with_values_is_made_once_for_each_set_of_values(tmp_path):
+    """Texts with values are remembered by their values and by whether the template escapes:
+    each comes out as newstyle gettext makes it, a remembered one is the very same object, and
+    an unhashable value is formatted every time."""
+    from blogtool.config import load_config
+    from blogtool.site.templates import make_environment
+
+    (tmp_path / "blogtool.toml").write_text(
+        '[site]\ntitle = "T"\nbase_url = "https://t.example/"\nlanguage = "sv"\n', "utf-8"
+    )
+    env = make_environment(load_config(tmp_path))
+    html = env.from_string('{{ _("RSS for %(series)s", series=s) }}')
+    raw = env.from_string(
+        '{% autoescape false %}{{ _("RSS for %(series)s", series=s) }}{% endautoescape %}'
+    )
+    assert [html.render(s=s) for s in ("A", "<b>", "A")] == ["RSS för A", "RSS för &lt;b&gt;",
+                                                              "RSS för A"]  # fmt: skip
+    assert raw.render(s="<b>") == "RSS för <b>"
+    assert html.render(s="<b>") == "RSS för &lt;b&gt;"
+    assert html.render(s=["<i>"]) == "RSS för [&#39;&lt;i&gt;&#39;]"
+    gettext, ctx = env.globals["gettext"], html.new_context({})
+    first = gettext(ctx, "RSS for %(series)s", series="x")
+    assert gettext(ctx, "RSS for %(series)s", series="x") is first

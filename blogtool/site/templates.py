@@ -16,10 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
-from jinja2 import nodes
 from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment
-from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 
 from blogtool import i18n
@@ -27,6 +25,7 @@ from blogtool.config import Config
 from blogtool.errors import BlogtoolError
 from blogtool.files import check_source, private_dir
 from blogtool.i18n import _
+from blogtool.site.quickjinja import SiteEnvironment, remembering
 from blogtool.site.render import excerpt
 from blogtool.site.sharing import og_locale
 from blogtool.site.urls import STATIC_DIR, Urls
@@ -73,50 +72,6 @@ class _SiteLoader(jinja2.FileSystemLoader):
         return super().get_source(environment, template)
 
 
-class _FoldTranslations(NodeTransformer):
-    """``_("Skip to content")``, a fixed text, replaced by its translation when the template
-    is compiled: the site's environment has one language, and a call costs a page a few
-    microseconds each time, a dozen times a page. Calls with values, or with a text whose
-    translation needs them, stay calls."""
-
-    def __init__(self, gettext: Callable[[str], str]):
-        self.gettext = gettext
-
-    def visit_Call(self, node: nodes.Call) -> nodes.Node:  # Jinja names its visitors so
-        self.generic_visit(node)
-        if not (
-            isinstance(node.node, nodes.Name)
-            and node.node.name == "_"
-            and len(node.args) == 1
-            and isinstance(node.args[0], nodes.Const)
-            and isinstance(node.args[0].value, str)
-            and not node.kwargs
-            and node.dyn_args is None
-            and node.dyn_kwargs is None
-        ):
-            return node
-        try:
-            text = self.gettext(node.args[0].value) % {}  # what newstyle gettext does
-        except (KeyError, ValueError, TypeError):
-            return node
-        folded = nodes.MarkSafeIfAutoescape(nodes.Const(text), lineno=node.lineno)
-        if node.environment is not None:
-            folded.set_environment(node.environment)
-        return folded
-
-
-class _SiteEnvironment(jinja2.Environment):
-    """The site's environment: translations of fixed texts are folded in at compile time."""
-
-    fold: _FoldTranslations | None = None
-
-    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
-        tree = super()._parse(source, name, filename)
-        if self.fold is not None:
-            self.fold.visit(tree)
-        return tree
-
-
 def make_environment(
     config: Config, *, preview: bool = False, sandboxed: bool = False
 ) -> jinja2.Environment:
@@ -131,7 +86,7 @@ def make_environment(
         ]
     )
     translations = i18n.reader(config.site.language)
-    kind: type[jinja2.Environment] = SandboxedEnvironment if sandboxed else _SiteEnvironment
+    kind: type[jinja2.Environment] = SandboxedEnvironment if sandboxed else SiteEnvironment
     env = kind(
         loader=loader,
         # Escaping is on for every template but plain-text ones (a mail's text part), where
@@ -150,8 +105,9 @@ def make_environment(
     env.install_gettext_translations(  # type: ignore[attr-defined]
         translations, newstyle=True
     )
-    if isinstance(env, _SiteEnvironment):
-        env.fold = _FoldTranslations(translations.gettext)
+    env.globals["gettext"] = remembering(env.globals["gettext"])  # type: ignore[arg-type]
+    if isinstance(env, SiteEnvironment):
+        env.fold_translations(translations.gettext)
     lang = config.site.language
     urls = Urls(config)
     env.filters["longdate"] = lambda value: long_date(value, lang)
