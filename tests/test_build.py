@@ -276,6 +276,22 @@ def test_an_entry_is_made_once_however_many_lists_show_it(sample_site):
     assert second.count(b"<li class=") == 5 and first.count(b"<li class=") == 3
 
 
+def test_a_list_renders_outside_a_site_build_too(sample_site):
+    """The environment every part of blogtool starts from renders a list's entries as well
+    (each one on its own), not only the site's pages."""
+    from blogtool.site.templates import make_environment
+
+    config = load_config(sample_site)
+    item = load_site(config).items[0]
+    entry = {"item": item, "summary": "Sammanfattning", "url": "/x/", "date": item.date}
+    html = (
+        make_environment(config)
+        .get_template("partials/item_list.html")
+        .render(entries=[entry, entry])
+    )
+    assert html.count('<a href="/x/">') == 2 and "Sammanfattning" in html
+
+
 def test_a_preview_lists_drafts_with_their_status(run, tmp_path):
     out = tmp_path / "preview"
     assert run("build", "--drafts", "--future", "--output", str(out)).exit_code == 0
