@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from blogtool.content.fields import NOT_IN_XML, clean_utf8
+from blogtool.content.fields import NOT_IN_XML, not_in_xml
 
 from .conftest import NOW, SECRET, STOCKHOLM, write
 
@@ -311,12 +311,15 @@ def test_a_control_character_in_the_body_is_found_by_check(run, sample_site, cha
     assert run("build").exit_code == 1  # refused up front, not a crash in the feed writer
 
 
-@given(st.text(alphabet=st.characters(max_codepoint=0x2FF) | st.sampled_from("\ufffe–€")))
-def test_the_quick_control_check_agrees_with_the_pattern(text):
-    """``clean_utf8`` on the bytes says what NOT_IN_XML says on the text, but for U+FFFE and
-    U+FFFF, which the body check then looks for itself."""
-    found = NOT_IN_XML.search(text.replace("\ufffe", ""))
-    assert clean_utf8(text.encode("utf-8")) == (found is None)
+XML_PIECES = ["a", "å", "–", "\t", "\n", "\r", " ", "\x00", "\x08", "\x0b", "\x1f", "\x7f",
+              "\x85", "\ud800", "\udfff", "\ufffd", "\ufffe", "\uffff", "\U0001f600"]  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(XML_PIECES), max_size=8).map("".join))
+def test_the_quick_xml_check_finds_what_the_pattern_finds(text):
+    """``not_in_xml`` answers as the pattern does, surrogates and U+FFFE included."""
+    quick, plain = not_in_xml(text), NOT_IN_XML.search(text)
+    assert (quick and (quick.start(), quick.group())) == (plain and (plain.start(), plain.group()))
 
 
 def test_a_very_long_title_gets_a_slug_that_fits_a_file_name(run, sample_site):

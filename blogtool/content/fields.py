@@ -74,20 +74,27 @@ def shown(value: Any) -> str:
 
 # Characters XML 1.0 forbids: a feed cannot carry them, so no text may hold them.
 NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-# The controls among them as bytes of UTF-8, where a byte below 0x20 is always that character.
+# The controls among them, as bytes of UTF-8 (where a byte below 0x20 is always that character).
 _CONTROLS = bytes.maketrans(bytes(c for c in range(32) if c not in b"\t\n\r"), bytes(29))
 
 
-def clean_utf8(raw: bytes) -> bool:
-    """Whether ``raw`` (UTF-8) holds none of the controls NOT_IN_XML finds: one pass over the
-    bytes, five times as quick as the regex over the text. The rest of what it finds are
-    U+FFFE and U+FFFF, and surrogates, which strict UTF-8 decoding never makes."""
-    return b"\0" not in raw.translate(_CONTROLS)
+def not_in_xml(text: str) -> re.Match[str] | None:
+    """The first character of ``text`` that XML forbids (``NOT_IN_XML.search``), found a
+    quicker way when there is none: the regex scans a post's body in 9.6 us, the text as
+    UTF-8 bytes is looked through for a control in 4.4 (a surrogate cannot be encoded, and
+    U+FFFE and U+FFFF are looked for as themselves)."""
+    try:
+        clean = b"\0" not in text.encode("utf-8").translate(_CONTROLS)
+    except UnicodeEncodeError:  # a surrogate
+        clean = False
+    if clean and "\ufffe" not in text and "\uffff" not in text:
+        return None
+    return NOT_IN_XML.search(text)
 
 
 def text(value: Any, context: Context) -> str:
     if isinstance(value, str):
-        bad = NOT_IN_XML.search(value)
+        bad = not_in_xml(value)
         if bad:
             raise Invalid(
                 _("contains the control character U+{ord:04X}; remove it").format(
@@ -179,7 +186,7 @@ def paths(value: Any, context: Context) -> tuple[str, ...]:
                     entry=shown(entry)
                 )
             )
-        bad = NOT_IN_XML.search(entry) or re.search(r"[\s\"<>'`]", entry)
+        bad = not_in_xml(entry) or re.search(r"[\s\"<>'`]", entry)
         if bad:
             raise Invalid(
                 _("a path cannot contain {group!r}: {entry}").format(

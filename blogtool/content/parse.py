@@ -297,8 +297,7 @@ def parse_item(
         values[field.name] = value
     for key, note in context.notes:
         c.warning(note, key=key, line=lines.get(key))
-    clean = fields.clean_utf8(raw)
-    slug = _checks(values, body, body_line, kind, config, c, lines, hinted, clean)
+    slug = _checks(values, body, body_line, kind, config, c, lines, hinted)
     if any(p.is_error for p in c.problems) or not slug:
         return None, c.problems
     item = Item(kind, rel, slug, body, body_line, values, lines, tuple(local_links(body)))
@@ -314,10 +313,8 @@ def _checks(
     c: _Collector,
     lines: dict[str, int],
     hinted: set[str],
-    clean: bool,
 ) -> str | None:
-    """The rules that span several keys. Returns the slug, if one can be had. ``clean``: the
-    file holds no control character (``fields.clean_utf8``)."""
+    """The rules that span several keys. Returns the slug, if one can be had."""
     failed = {p.key for p in c.problems if p.is_error}
     date, draft = values.get("date"), values.get("draft")
     if date is None and not draft and not failed & {"date", "draft"} and "date" not in hinted:
@@ -332,9 +329,7 @@ def _checks(
             key="image_alt",
             line=lines.get("image"),
         )
-    bad = None
-    if not clean or "\ufffe" in body or "\uffff" in body:
-        bad = fields.NOT_IN_XML.search(body)
+    bad = fields.not_in_xml(body)
     if bad:
         c.error(
             _("contains the control character U+{ord:04X}; remove it").format(ord=ord(bad.group())),
