@@ -20,11 +20,12 @@ from blogtool.config import load_config
 from blogtool.content import load
 from blogtool.content.load import load_site
 from blogtool.errors import BlogtoolError
+from blogtool.site import pages
 from blogtool.site.build import BuildOptions, build
 from blogtool.site.engine import _parts
 from blogtool.site.pages import SiteView
 
-from .conftest import NOW, STOCKHOLM, Run, snapshot, write
+from .conftest import NOW, SECRET, STOCKHOLM, Run, snapshot, write
 from .test_kill import _tree
 
 BASE = "https://blogg.vaxjo.example/"
@@ -651,3 +652,29 @@ def test_the_content_cache_is_written_while_the_workers_render(run, sample_site,
     post.write_text(post.read_text("utf-8") + "\nEn rad till.\n", "utf-8")
     assert run("build").exit_code == 0
     assert parsed == ["posts/2026-09-10-valkommen-till-kommunbloggen.md"]  # the cache served
+
+
+def test_the_scheduled_run_writes_the_content_cache_while_its_workers_render(
+    run, sample_site, monkeypatch
+):
+    """``run``, the command cron calls, overlaps its build as ``build`` does: the templates
+    compiled while the workers parse, the content cache written while they render."""
+    written: list[int] = []
+    real = load._write_cache
+
+    def write_and_tell(*args):
+        written.append(len(multiprocessing.active_children()))
+        return real(*args)
+
+    monkeypatch.setattr(load, "_write_cache", write_and_tell)
+    monkeypatch.setattr("blogtool.site.engine.PARALLEL_THRESHOLD", 1)
+    _force_pooled_load(monkeypatch)
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)  # (the run also sends what is due)
+    compiled = []
+    real_compile = pages.compile_pages
+    monkeypatch.setattr(pages, "compile_pages", lambda env: compiled.append(1) or real_compile(env))
+    result = run("run")
+    assert result.exit_code == 0, result.stderr
+    assert (sample_site / "public" / "index.html").is_file()
+    assert written == [2]  # once, with the render workers at work
+    assert compiled == [1]  # while the site was parsed, not again by the build

@@ -13,7 +13,7 @@ import gc
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from blogtool.errors import UsageError
 if TYPE_CHECKING:
     from blogtool.config import Config, SmtpConfig
     from blogtool.content.model import Site
+    from blogtool.site.output import Overlap
 
 NOW_ENV = "BLOGTOOL_NOW"
 SECRET_ENV = "BLOGTOOL_SECRET"
@@ -84,18 +85,20 @@ class Env:
         cached: bool = False,
         to_the_end: bool = False,
         seen: dict[str, os.stat_result] | None = None,
-        meanwhile: Callable[[], None] | None = None,
-        later: Callable[[Callable[[], None]], None] | None = None,
+        overlap: Overlap | None = None,
     ) -> Site:
         """Every post and tip. ``cached`` reuses the parse of unchanged files (build, run).
         ``to_the_end``: the site lives until the command ends (not so in a preview server,
         which loads it again on every change). ``seen``: what a snapshot just found.
-        ``meanwhile``: what to do while worker processes parse a big site; ``later``: takes
-        the writing of the content cache, to be done when there is time (``load_site``)."""
+        ``overlap``: a build's work while worker processes parse (``site.output.Overlap``),
+        which also takes the content cache's writing."""
         from blogtool.content.load import load_site
 
         cache = self.config.state_dir / "cache" / "content" if cached else None
-        site = load_site(self.config, cache, seen, meanwhile, later)
+        if overlap is None:
+            site = load_site(self.config, cache, seen)
+        else:
+            site = load_site(self.config, cache, seen, overlap.parsing, overlap.defer)
         if to_the_end:
             # Frozen, the cyclic garbage collector no longer walks the site's hundreds of
             # thousands of objects on every full pass (for 5,000 posts, a tenth of a

@@ -27,14 +27,7 @@ def _run_build(
     quiet: bool = False,
     serving: bool = False,
 ) -> Any:
-    from blogtool.site.output import (
-        BuildOptions,
-        Deferred,
-        Prepared,
-        check_output_dir,
-        look_ahead,
-        unchanged,
-    )
+    from blogtool.site.output import BuildOptions, Overlap, check_output_dir, look_ahead, unchanged
     from blogtool.site.uptodate import snapshot
 
     config = env.config
@@ -49,12 +42,9 @@ def _run_build(
     # preview, which the preview server builds from its watcher thread (no fork there).
     ahead = look_ahead(config, target, len(stats)) if not (drafts or future) else None
     bar: Any = None
-    deferred = Deferred()  # the content cache, written while the workers render
+    overlap = Overlap(config, drafts or future)
     try:
-        prepared = Prepared(config, drafts or future)
-        site = env.load_site(
-            cached=True, to_the_end=not serving, seen=stats, meanwhile=prepared, later=deferred.add
-        )
+        site = env.load_site(cached=True, to_the_end=not serving, seen=stats, overlap=overlap)
         from blogtool.site.build import build  # the renderer, only with work to do
 
         blocking = site.blocking(env.now())
@@ -82,10 +72,10 @@ def _run_build(
         with site_lock(config.state_dir, "build") if public else contextlib.nullcontext():
             return build(
                 site, env.now(), options, on_start=on_start, progress=progress, seen=seen,
-                ahead=ahead, environment=prepared.env, meanwhile=deferred,
+                ahead=ahead, environment=overlap.env, meanwhile=overlap.finish,
             )  # fmt: skip
     finally:
-        deferred()
+        overlap.finish()
         if bar is not None:
             bar.__exit__(None, None, None)
         if ahead is not None:

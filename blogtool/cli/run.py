@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import os
 import sys
+from functools import partial
 from typing import Any
 
 import click
@@ -86,25 +87,28 @@ def run_job(env: Env, quiet: bool) -> None:
         from blogtool.job.result import record_run
         from blogtool.job.runner import next_due, run_once
         from blogtool.site.build import BuildOptions, build
-        from blogtool.site.output import Prepared, look_ahead
+        from blogtool.site.output import Overlap, look_ahead
         from blogtool.store import site_lock
 
         ahead = look_ahead(config, output, len(stats))
-        with contextlib.closing(ahead) if ahead is not None else contextlib.nullcontext():
-            prepared = Prepared(config, preview=False)  # while a big site loads
-            site = env.load_site(cached=True, to_the_end=True, seen=stats, meanwhile=prepared)
+        with (
+            contextlib.closing(ahead) if ahead is not None else contextlib.nullcontext(),
+            Overlap(config, preview=False) as overlap,
+        ):
+            site = env.load_site(cached=True, to_the_end=True, seen=stats, overlap=overlap)
             _log_problems(env, log, site, now)
             secret = _secret_or_none(env)
-            options, ready = BuildOptions(output=output), prepared.env
+            build_site = partial(
+                build, site, now, BuildOptions(output=output), seen=seen, ahead=ahead,
+                environment=overlap.env, meanwhile=overlap.finish,
+            )  # fmt: skip
             with state_db(env) as db:
                 result = run_once(
                     site,
                     db,
                     now,
                     output=output,
-                    build=lambda: build(
-                        site, now, options, seen=seen, ahead=ahead, environment=ready
-                    ),
+                    build=build_site,
                     send=(
                         # The run holds the send lock while it decides and sends.
                         (lambda issue: send_now(env, db, issue, secret, transport(env), lock=False))

@@ -171,33 +171,34 @@ def look_ahead(config: Config, output: Path, sources: int) -> lookahead.Lookahea
     )
 
 
-class Prepared:
-    """What a build can make ready while worker processes parse a big site (pass it to
-    ``load_site`` as ``meanwhile``): the renderer's modules loaded and the pages' templates
-    compiled (``env``, None until then; give it to ``build``)."""
+class Overlap:
+    """What a build does in this process while its worker processes work. While they parse a
+    big site (``parsing``, ``load_site``'s ``meanwhile``): load the renderer and compile the
+    pages' templates (``env``, None until then; give it to ``build``). While they render
+    (``finish``, ``build``'s ``meanwhile``): write the content cache, whose writing
+    ``load_site`` hands over (``defer``, its ``later``). Call ``finish`` again, or use this as
+    a context, for what is left: a small build renders in this process, a run may not build."""
 
     def __init__(self, config: Config, preview: bool):
         self.config, self.preview = config, preview
         self.env: jinja2.Environment | None = None
+        self._todo: list[Callable[[], None]] = []
 
-    def __call__(self) -> None:
+    def parsing(self) -> None:
         from blogtool.site.pages import page_environment
 
         self.env = page_environment(self.config, self.preview)
 
-
-class Deferred:
-    """Work a build puts off until its workers render (the content cache's writing): give
-    ``add`` to ``load_site`` as ``later`` and this to ``build`` as ``meanwhile``; call it once
-    more when the build is over (a small build renders in this process), for what is left."""
-
-    def __init__(self) -> None:
-        self._todo: list[Callable[[], None]] = []
-
-    def add(self, work: Callable[[], None]) -> None:
+    def defer(self, work: Callable[[], None]) -> None:
         self._todo.append(work)
 
-    def __call__(self) -> None:
+    def finish(self) -> None:
         todo, self._todo = self._todo, []
         for work in todo:
             work()
+
+    def __enter__(self) -> Overlap:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.finish()

@@ -30,7 +30,6 @@ from blogtool.site.templates import (
     compile_pages,
     make_environment,
     own_html_templates,
-    render,
     words,
 )
 from blogtool.site.urls import Urls
@@ -258,9 +257,7 @@ class SiteView:
                 image = (self.urls.absolute(made.path), size, made.mime, made.width, made.height)
         service = self.config.services.get(item.service or "")
         if service is not None:
-            html += "\n" + render(
-                self.env, "partials/service_card.html", self.config, service=service
-            )
+            html += "\n" + self.render("partials/service_card.html", service=service)
         return FeedEntry(item, url, self.summary(item), portable(html, url), image)
 
 
