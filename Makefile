@@ -2,18 +2,22 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Every install takes the tested versions of constraints.txt.
+PIP := $(BIN)/python -m pip install -q -c constraints.txt
+# make test draws new Hypothesis examples each run from a seed it prints; SEED=N repeats a run.
+SEED ?=
 
-.PHONY: demo test soak fuzz lint format bench docs i18n screenshots clean
+.PHONY: demo test soak fuzz lint format bench docs i18n screenshots constraints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e '.[test]'
 	touch $@ $(VENV)/.installed
 
 # The demo signs its unsubscribe links with a throwaway secret; a real site sets its own
@@ -36,13 +40,16 @@ demo: $(VENV)/.installed
 	@echo "(or '$(BIN)/blogtool serve', which previews drafts too) and open http://127.0.0.1:8000/."
 	@echo "The newsletter went to outbox/ as one .eml file per subscriber."
 
-## test: install with test extras, lint, run the whole test suite
+## test: install with test extras, lint, run the whole test suite on every core (the five
+## slowest tests are listed at the end)
 test: $(VENV)/.installed-test lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses=4 --durations=5 $(if $(SEED),--hypothesis-seed=$(SEED))
 
-## soak: the long versions of the kill and fuzz tests (many kills, big sites, many examples)
+## soak: the long versions of the checks make test runs small: many kills of a bigger site,
+## the scheduled job's week and spring clock change run every half hour, many more examples
 soak: $(VENV)/.installed-test
-	BLOGTOOL_SOAK=1 $(BIN)/python -m pytest tests/test_kill.py
+	BLOGTOOL_SOAK=1 HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -n auto --durations=5 \
+		tests/test_kill.py tests/test_run.py tests/test_fuzz.py
 
 ## fuzz: the property-based tests with many more (random) examples than make test runs
 fuzz: $(VENV)/.installed-test
@@ -79,6 +86,11 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/build.py --posts 1000 --compare hugo,pelican
 	$(BIN)/python bench/signup.py --signups 200 --same 50
 	$(BIN)/python bench/send.py --subscribers 300 --rtt-ms 50 --connections 1,4 --baseline-sample 100
+
+## constraints: pin the versions now installed in .venv as the tested set (after an upgrade)
+constraints: $(VENV)/.installed-test
+	{ sed -n '/^#/p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable \
+		| grep -v '^blogtool'; } > constraints.txt.new && mv constraints.txt.new constraints.txt
 
 clean:
 	rm -rf $(VENV) public .public.releases .public.previous .blogtool outbox .pytest_cache .ruff_cache

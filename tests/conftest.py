@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import os
+import random
 import shutil
 import threading
 import traceback
@@ -15,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, settings
 
 from blogtool.cli import cli
 
@@ -36,6 +39,41 @@ name = "Växjö Naturkarta"
 url = "https://naturkartan.se/sv/vaxjo"
 description = "Naturreservat och leder."
 """
+
+
+# --- Hypothesis: one place for its profiles, a new seed every run ---------------------------------
+
+_PROFILE = {
+    "deadline": None,  # a busy machine is slow, not wrong
+    "print_blob": True,  # a failure prints the @reproduce_failure line that replays it
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+}
+settings.register_profile("test", max_examples=100, **_PROFILE)  # make test
+settings.register_profile("fuzz", max_examples=1500, **_PROFILE)  # make fuzz
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "test"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Each run draws new examples from a seed of its own (unless --hypothesis-seed names one),
+    shown in the header and again after a failure. The workers of a parallel run inherit it
+    through the environment, so they all draw from the same seed."""
+    seed = config.getoption("hypothesis_seed", None) or os.environ.get("BLOGTOOL_TEST_SEED")
+    seed = seed or str(random.SystemRandom().randrange(2**32))
+    os.environ["BLOGTOOL_TEST_SEED"] = config.option.hypothesis_seed = seed
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"hypothesis seed {config.getoption('hypothesis_seed')}"
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if exitstatus != 0:
+        seed = config.getoption("hypothesis_seed")
+        terminalreporter.write_line(
+            f"Hypothesis drew from seed {seed}: 'make test SEED={seed}' "
+            f"(or pytest --hypothesis-seed={seed}) draws the same examples again."
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -249,12 +287,16 @@ def serving(public: Path) -> Iterator[str]:
         server.server_close()
 
 
-@pytest.fixture
-def served_site(run, sample_site) -> Iterator[str]:
-    """The sample site, built and served."""
-    result = run("build")
+@pytest.fixture(scope="session")
+def served_site(tmp_path_factory, sample_pictures) -> Iterator[str]:
+    """The sample site, built once for the test process and served: for tests that only look
+    at it (they must change nothing in it)."""
+    root = tmp_path_factory.mktemp("served") / "site"
+    _copy_sample(root)
+    shutil.copytree(sample_pictures, root / ".blogtool" / "cache" / "images")
+    result = Run(root)("build")
     assert result.exit_code == 0, result.stderr
-    with serving(sample_site / "public") as url:
+    with serving(root / "public") as url:
         yield url
 
 
@@ -263,7 +305,7 @@ def visit(page: Any, url: str, name: str) -> None:
     everything it loads has loaded, and on the search page the results are shown."""
     response = page.goto(url)
     assert response is not None and response.status == (404 if name == "404" else 200), name
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     if name == "search":
         page.wait_for_selector(".pagefind-ui__result", timeout=10_000)
 
@@ -277,9 +319,10 @@ def serious_violations(axe: Any, page: Any) -> list[str]:
     ]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def browser():
-    """Headless Chromium (Debian's package) driven by Playwright."""
+    """Headless Chromium (Debian's package) driven by Playwright: one for the test process,
+    each test in pages and contexts of its own."""
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), "Chromium is missing: apt-get install chromium (.ci/run does)"

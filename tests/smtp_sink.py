@@ -26,12 +26,16 @@ class Faults:
     drop_every: int = 0
     #: seconds to wait before answering DATA (to let a test kill the sender mid-run)
     data_delay: float = 0.0
-    #: stop the whole server after this many accepted messages
+    #: after this many accepted messages, shut down: every command on every connection, new or
+    #: open, is answered 421 and the connection closed (until the server is started again)
     stop_after: int = 0
     #: every k-th DATA is accepted, then the connection drops before the reply (a "ghost")
     ghost_every: int = 0
     #: these DATA commands (1-based, counted over all connections) get 421 and a hang-up
     refuse_data: set[int] = field(default_factory=set)
+    #: while this is clear, DATA waits for it (a relay that holds a send for as long as a test
+    #: needs it under way)
+    hold: threading.Event | None = None
 
 
 class Sink:
@@ -48,7 +52,6 @@ class Sink:
         self.in_data = 0  # DATA commands being worked on now, over all connections
         self.most_in_data = 0
         self.lock = threading.Lock()
-        self.on_stop: threading.Event = threading.Event()
         self.dead = False  # after stop_after: hang up on everyone, as a stopping server does
 
     def _hang_up(self, server) -> str:
@@ -79,6 +82,8 @@ class Sink:
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.dead:
+            return self._hang_up(server)
         replies = self.faults.rcpt.get(address)
         if replies:
             reply = replies[0]
@@ -89,11 +94,15 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.dead:
+            return self._hang_up(server)  # the message is not taken
         with self.lock:
             self.in_data += 1
             self.most_in_data = max(self.most_in_data, self.in_data)
         if self.faults.data_delay:
             await asyncio.sleep(self.faults.data_delay)
+        while self.faults.hold is not None and not self.faults.hold.is_set():
+            await asyncio.sleep(0.005)
         with self.lock:
             self.in_data -= 1
             self.data_commands += 1
@@ -116,7 +125,6 @@ class Sink:
         if stop:
             self.dead = True
             asyncio.get_running_loop().call_later(0.005, server.transport.close)
-            self.on_stop.set()
         return "250 2.0.0 OK queued"
 
     def counts(self) -> Counter[str]:
@@ -131,29 +139,26 @@ class Server:
         self.sink = sink
         self.port = port or free_port()
         self.controller: Controller | None = None
-        self._watcher: threading.Thread | None = None
 
     def start(self) -> Server:
         self.sink.dead = False
-        self.sink.on_stop.clear()
         self.controller = Controller(
-            self.sink, hostname="127.0.0.1", port=self.port, ready_timeout=10
+            self.sink, hostname="127.0.0.1", port=self.port, ready_timeout=60
         )
         self.controller.start()
-        if self.sink.faults.stop_after:
-            self._watcher = threading.Thread(target=self._stop_when_told, daemon=True)
-            self._watcher.start()
         return self
-
-    def _stop_when_told(self) -> None:
-        if self.sink.on_stop.wait(60):
-            time.sleep(0.05)  # let the last reply go out
-            self.stop()
 
     def stop(self) -> None:
         controller, self.controller = self.controller, None
         if controller is not None:
             controller.stop()
+
+    def __enter__(self) -> Server:
+        """``with Server(sink, port):`` serves for the block and stops whatever happens."""
+        return self if self.controller is not None else self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def delivered_once_but_uncertain(

@@ -184,3 +184,18 @@ def test_env_reads_a_given_environment_not_the_process_one(sample_site, monkeypa
     assert env.now().isoformat() == "2027-01-07T08:00:00+01:00"
     assert env.secret() == b"a-secret-given-to-this-env-only"
     assert Env(sample_site, environ={}).get("BLOGTOOL_SECRET") is None
+
+
+def test_tests_start_processes_only_through_the_helper_that_stops_them():
+    """A process a test starts is stopped whatever the test's outcome (``processes.Started``),
+    and a test waits on events, not on a fixed sleep: no other Popen, no time.sleep in tests.
+    (``subprocess.run`` ends its process itself, with a timeout.)"""
+    helper = REPO / "tests" / "processes.py"
+    offenders = [
+        f"{_rel(path)}:{n}: {line.strip()}"
+        for path in sorted((REPO / "tests").glob("*.py"))
+        if path != helper
+        for n, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+        if re.search(r"\bPopen\(|\btime\.sleep\(", line)
+    ]
+    assert offenders == []

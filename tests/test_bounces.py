@@ -11,12 +11,12 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from .conftest import NOW, SECRET, STOCKHOLM, Run
+from .processes import Started, wait_for
 
 HERE = Path(__file__).resolve().parent / "bounces"
 READERS = ["anna@example.se", "bo@example.se", "cecilia@example.se", "david@example.se"]
@@ -247,22 +247,19 @@ def imap_server():
     pymap = shutil.which("pymap", path=str(Path(sys.executable).parent))
     assert pymap, "pymap is a test dependency (pyproject [test])"
     port = free_port()
-    process = subprocess.Popen(
-        [pymap, "--host", "127.0.0.1", "--port", str(port), "--no-tls", "dict", "--demo-data",
-         "--demo-user", "studsar", "--demo-password", "hemligt-losen"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline and process.poll() is None, "pymap did not start"
-            time.sleep(0.1)
-    yield port
-    process.terminate()
-    process.wait(timeout=10)
+    command = [pymap, "--host", "127.0.0.1", "--port", str(port), "--no-tls", "dict",
+               "--demo-data", "--demo-user", "studsar", "--demo-password", "hemligt-losen"]  # fmt: skip
+    with Started(command) as process:
+        wait_for(lambda: _answers(port), "pymap listening", process=process)
+        yield port
+
+
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def test_bounces_from_imap_keep_the_next_issue_from_those_people(sent, imap_server, monkeypatch):

@@ -20,6 +20,7 @@ from blogtool.web.app import make_app
 from blogtool.web.server import Sender, make_server, with_site
 
 from .conftest import NOW, SECRET, Run, serious_violations
+from .processes import wait_for
 
 pytestmark = pytest.mark.browser
 READER = "lisa.larsson@example.se"
@@ -43,18 +44,16 @@ def served(web_site):
     server.close()
 
 
-def mail_to(config, address: str, contains: str, wait: float = 5.0) -> email.message.EmailMessage:
-    import time
-
-    deadline = time.monotonic() + wait
-    while True:
+def mail_to(config, address: str, contains: str) -> email.message.EmailMessage:
+    def found() -> email.message.EmailMessage | None:
         for path in sorted(config.outbox_dir.glob("*.eml")):
             message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
             text = message.get_body(("plain",)).get_content()
             if address in str(message["To"]) and contains in text:
                 return message  # type: ignore[return-value]
-        assert time.monotonic() < deadline, f"no mail to {address} with {contains!r}"
-        time.sleep(0.05)
+        return None
+
+    return wait_for(found, f"a mail to {address} with {contains!r}")
 
 
 def link(message, purpose: str, base: str) -> str:

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import multiprocessing
-import os
 import re
 import shutil
 from pathlib import Path
 
 import feedparser
-import jinja2
 import pytest
 
 from blogtool.cli.env import Env
@@ -20,9 +17,7 @@ from blogtool.config import load_config
 from blogtool.content import load
 from blogtool.content.load import load_site
 from blogtool.errors import BlogtoolError
-from blogtool.site import pages
 from blogtool.site.build import BuildOptions, build
-from blogtool.site.engine import _parts
 from blogtool.site.pages import SiteView
 
 from .conftest import NOW, SECRET, STOCKHOLM, Run, snapshot, write
@@ -550,66 +545,6 @@ def test_a_big_site_parses_on_every_core_to_the_same_result(sample_site, monkeyp
     assert pooled.items == alone.items
     assert pooled.problems == alone.problems
     assert any("trasig" in str(p.path) for p in pooled.problems)
-    assert load._LOAD_JOBS == []  # nothing of the load is kept
-
-
-def test_meanwhile_runs_here_while_the_workers_parse_and_not_for_a_small_load(
-    sample_site, monkeypatch
-):
-    """``meanwhile`` is this process's work during a pooled load: called once, in this
-    process, while the pool is up; a load done in this process alone never calls it."""
-    config = load_config(sample_site)
-    calls: list[tuple[int, int]] = []
-
-    def meanwhile() -> None:
-        calls.append((os.getpid(), len(multiprocessing.active_children())))
-
-    load_site(config, meanwhile=meanwhile)
-    assert calls == []  # the sample site is small
-    _force_pooled_load(monkeypatch)
-    pooled = load_site(config, meanwhile=meanwhile)
-    assert calls == [(os.getpid(), 2)]  # here, with both workers alive
-    assert len(pooled.items) > 10
-
-
-def test_a_big_build_compiles_its_templates_once_before_the_workers_start(
-    run, sample_site, public, monkeypatch, tmp_path
-):
-    """While a big site's files are parsed, its page templates are compiled in the main
-    process; the rendering workers inherit them and compile none of their own."""
-    told = tmp_path / "compiled.txt"  # (a file: the workers are other processes)
-    real = jinja2.Environment.compile
-
-    def compile_and_tell(self, source, name=None, filename=None, raw=False, defer_init=False):
-        with open(told, "a", encoding="utf-8") as fh:
-            fh.write(f"{os.getpid()} {name}\n")
-        return real(self, source, name, filename, raw, defer_init)
-
-    monkeypatch.setattr(jinja2.Environment, "compile", compile_and_tell)
-    _force_pooled_load(monkeypatch)
-    monkeypatch.setattr("blogtool.site.engine.PARALLEL_THRESHOLD", 1)
-    (sample_site / ".blogtool" / "cache" / "jinja").mkdir(parents=True, exist_ok=True)
-    for old in (sample_site / ".blogtool" / "cache" / "jinja").iterdir():
-        old.unlink()  # nothing compiled by an earlier build
-    assert run("build", "--jobs", "2").exit_code == 0
-    compiled = [line.split(" ", 1) for line in told.read_text("utf-8").splitlines()]
-    assert {"item.html", "base.html", "index.html", "words.txt"} <= {n for _p, n in compiled}
-    assert {int(pid) for pid, _name in compiled} == {os.getpid()}
-    assert (public / "index.html").is_file()
-
-
-@pytest.mark.parametrize("pages", [1, 7, 8, 9, 150, 5789])
-@pytest.mark.parametrize("jobs", [2, 3, 8])
-def test_the_pages_go_to_the_workers_once_each_in_parts_that_shrink(pages, jobs):
-    """The render workers get every page exactly once, in order; the parts shrink to a few
-    pages at the end (so the workers finish together) and are few for a big site."""
-    order = list(range(pages))
-    parts = _parts(order, jobs)
-    assert [i for part in parts for i in part] == order
-    sizes = [len(part) for part in parts]
-    assert sizes == sorted(sizes, reverse=True)
-    assert sizes[-1] <= 8
-    assert len(parts) <= max(8, 10 * jobs * 4)
 
 
 def test_pages_rendered_on_two_workers_are_those_of_one(sample_site, monkeypatch):
@@ -622,59 +557,21 @@ def test_pages_rendered_on_two_workers_are_those_of_one(sample_site, monkeypatch
     assert snapshot(sample_site / "public") == snapshot(other / "public")
 
 
-def _cache_writes(monkeypatch) -> list[int]:
-    """Each writing of the content cache from now on, as the number of worker processes at
-    work at that moment."""
-    written: list[int] = []
-    real = load._write_cache
-
-    def write_and_tell(*args):
-        written.append(len(multiprocessing.active_children()))
-        return real(*args)
-
-    monkeypatch.setattr(load, "_write_cache", write_and_tell)
-    return written
-
-
-def test_the_content_cache_is_written_while_the_workers_render(run, sample_site, monkeypatch):
-    """A big build writes its content cache while its workers render (this process has
-    nothing else to do then); a small one, rendering here, writes it when it is done. Either
-    way the next build finds it."""
-    written = _cache_writes(monkeypatch)
-    monkeypatch.setattr("blogtool.site.engine.PARALLEL_THRESHOLD", 1)
-    _force_pooled_load(monkeypatch)
-    assert run("build", "--jobs", "2").exit_code == 0
-    assert written == [2]  # once, with both render workers at work
-    shards = sorted((sample_site / ".blogtool" / "cache" / "content").glob("*.pickle"))
-    assert shards
-    monkeypatch.undo()
-    written = _cache_writes(monkeypatch)
-    post = sample_site / "posts/2026-09-10-valkommen-till-kommunbloggen.md"
-    post.write_text(post.read_text("utf-8") + "\nNy rad.\n", "utf-8")
-    assert run("build", "--jobs", "1").exit_code == 0
-    assert written == [0]  # after its render, in this process
-    parsed: list[str] = []
-    real_read = load.read_item
-    monkeypatch.setattr(load, "read_item", lambda *a: parsed.append(str(a[1])) or real_read(*a))
-    post.write_text(post.read_text("utf-8") + "\nEn rad till.\n", "utf-8")
-    assert run("build").exit_code == 0
-    assert parsed == ["posts/2026-09-10-valkommen-till-kommunbloggen.md"]  # the cache served
-
-
-def test_the_scheduled_run_writes_the_content_cache_while_its_workers_render(
-    run, sample_site, monkeypatch
+def test_the_scheduled_run_on_two_workers_publishes_what_one_process_builds(
+    sample_site, monkeypatch
 ):
-    """``run``, the command cron calls, overlaps its build as ``build`` does: the templates
-    compiled while the workers parse, the content cache written while they render."""
-    written = _cache_writes(monkeypatch)
+    """``run``, the command cron calls, parses and renders a big site on worker processes:
+    it publishes exactly what a build in one process does, and the next run finds nothing
+    to do (what it learnt of the content was kept)."""
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)  # (the run also sends what is due)
+    other = sample_site.parent / "en-process"
+    shutil.copytree(sample_site, other)
     monkeypatch.setattr("blogtool.site.engine.PARALLEL_THRESHOLD", 1)
     _force_pooled_load(monkeypatch)
-    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)  # (the run also sends what is due)
-    compiled = []
-    real_compile = pages.compile_pages
-    monkeypatch.setattr(pages, "compile_pages", lambda env: compiled.append(1) or real_compile(env))
-    result = run("run")
+    result = Run(sample_site)("run")
     assert result.exit_code == 0, result.stderr
-    assert (sample_site / "public" / "index.html").is_file()
-    assert written == [2]  # once, with the render workers at work
-    assert compiled == [1]  # while the site was parsed, not again by the build
+    assert "Built " in result.stderr
+    assert Run(other)("build", "--jobs", "1").exit_code == 0
+    assert snapshot(sample_site / "public") == snapshot(other / "public")
+    again = Run(sample_site)("run")
+    assert again.exit_code == 0 and "nothing to do" in again.stderr, again.stderr

@@ -4,21 +4,21 @@ The property, whatever the input: success, or one clean error (a BlogtoolError, 
 Never a traceback, never a file written outside the site, never a half-written file left
 behind, never an address in a message's headers other than its recipient's.
 
-``make test`` runs a modest number of examples with a fixed seed (derandomized), so a run is
-repeatable; ``make fuzz`` runs many more (HYPOTHESIS_PROFILE=fuzz).
+``make test`` runs a modest number of examples, new ones each run from a seed it prints
+(``make test SEED=N`` draws the same again); ``make fuzz`` runs many more
+(HYPOTHESIS_PROFILE=fuzz). The profiles live in ``conftest.py``.
 """
 
 from __future__ import annotations
 
 import email
 import io
-import os
 import shutil
 from email import policy
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from blogtool.config import load_config
@@ -28,22 +28,6 @@ from blogtool.content.parse import parse_item
 from blogtool.errors import BlogtoolError
 
 from .conftest import MINIMAL_CONFIG, NOW, Run, write
-
-settings.register_profile(
-    "test",
-    max_examples=100,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-settings.register_profile(
-    "fuzz",
-    max_examples=1500,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "test"))
-
 
 # --- strategies ------------------------------------------------------------------------------------
 

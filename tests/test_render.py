@@ -391,13 +391,6 @@ def test_a_text_whose_only_markup_is_plain_links_is_linked_in_one_step(text, mon
     assert quick == (not any("[" in data for data in loops))
 
 
-def test_the_quick_block_loop_is_in_use():
-    """The block processors are the ones the quick loop knows, so it replaced Python-Markdown's
-    (a Markdown release that adds one would turn it off; this says so)."""
-    md = mdengine._converter("Tillbaka till texten")
-    assert md.parser.parseBlocks.__qualname__ == "_quick_blocks.<locals>.parse_blocks"
-
-
 NEED_PIECES = ["  \n", "![", "[^", "]:", "\n=", "\n-", "[", "]", "!", "^", "*", "_", "`", "\\",
                "&", "<", " ", "\n", "ord", "å"]  # fmt: skip
 

@@ -7,11 +7,10 @@ import datetime as dt
 import email
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
+import threading
 from collections import Counter
 from email import policy
 from pathlib import Path
@@ -20,12 +19,15 @@ import feedparser
 import pytest
 
 from .conftest import SECRET, STOCKHOLM, Run, write
+from .processes import Started, blogtool, wait_for
 from .smtp_sink import Faults, Server, Sink, delivered_once_but_uncertain
 from .test_mail import set_connections
 
 UTC = dt.UTC
 TIP_DEC_3 = "Följ isläget innan du går ut på sjön"
 SUBSCRIBERS = ["anna@example.se", "bengt@example.se", "cecilia@example.se"]
+
+SOAK = os.environ.get("BLOGTOOL_SOAK") == "1"  # make soak: the long simulations
 
 
 def at(*args: int) -> dt.datetime:
@@ -76,7 +78,10 @@ def test_simulated_week(job, site, port):
         assert "Built " in first.stderr
         builds = []
         start = at(2026, 11, 30, 0, 0)
-        steps = {start + dt.timedelta(minutes=30 * k) for k in range(7 * 48)}
+        # Every half hour of the week under make soak; every two hours under make test. The
+        # minutes around each due time are run either way.
+        every = 30 if SOAK else 120
+        steps = {start + dt.timedelta(minutes=every * k) for k in range(7 * 24 * 60 // every)}
         steps |= {at(2026, 12, 1, 9, 55) + dt.timedelta(minutes=k) for k in range(10)}
         steps |= {at(2026, 12, 3, 7, 55) + dt.timedelta(minutes=k) for k in range(15)}
         for now in sorted(steps):
@@ -123,7 +128,8 @@ def test_daylight_saving_change(job, site, port):
     published_at: dict[str, dt.datetime] = {}
     try:
         start = dt.datetime(2027, 3, 24, 0, 0, tzinfo=UTC)
-        steps = {start + dt.timedelta(hours=k) for k in range(9 * 24)}
+        every = 1 if SOAK else 3  # hours; the minutes around each due time are run either way
+        steps = {start + dt.timedelta(hours=every * k) for k in range(9 * 24 // every)}
         for day in (
             dt.datetime(2027, 3, 25, 5, 50, tzinfo=UTC),
             dt.datetime(2027, 4, 1, 5, 50, tzinfo=UTC),
@@ -176,27 +182,21 @@ def test_machine_off_over_the_send_time_sends_late_once(job, site, port):
     assert TIP_DEC_3 in feed_titles(site)
 
 
-def _run_process(site: Path, now: dt.datetime) -> subprocess.Popen[str]:
+def _run_process(site: Path, now: dt.datetime) -> Started:
     env = {**os.environ, "BLOGTOOL_NOW": now.isoformat(), "BLOGTOOL_SECRET": SECRET}
-    return subprocess.Popen(
-        [sys.executable, "-m", "blogtool", "--site", str(site), "run"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    return Started(blogtool("--site", str(site), "run"), env=env)
 
 
 def test_two_runs_started_at_the_same_moment(job, site, port):
     sink = Sink(Faults(data_delay=0.05))
-    server = Server(sink, port).start()
-    try:
+    with Server(sink, port):
         assert job("run", now=at(2026, 11, 26, 8, 0)).exit_code == 0
         before = received(sink)
         now = at(2026, 12, 3, 8, 1)
-        first, second = _run_process(site, now), _run_process(site, now)
-        outputs = [p.communicate(timeout=60) for p in (first, second)]
-    finally:
-        server.stop()
-    assert first.returncode == 0 and second.returncode == 0, outputs
-    logs = "".join(err for _, err in outputs)
+        with _run_process(site, now) as first, _run_process(site, now) as second:
+            codes = [first.wait(), second.wait()]
+    logs = first.stderr() + second.stderr()
+    assert codes == [0, 0], logs
     assert logs.count("Built ") == 1
     assert logs.count("issue 2 sent: 3 sent") == 1
     assert "already running" in logs or "no new tip to mail" in logs
@@ -212,19 +212,13 @@ def test_run_killed_mid_send_then_restarted(job, site, port):
     assert job("subscribers", "import", str(csv), now=at(2026, 11, 1, 12, 0)).exit_code == 0
     everyone = SUBSCRIBERS + extra
     sink = Sink(Faults(data_delay=0.03))
-    server = Server(sink, port).start()
-    try:
-        proc = _run_process(site, at(2026, 12, 3, 8, 5))
-        deadline = time.monotonic() + 30
-        while sum(sink.counts().values()) < 10 and time.monotonic() < deadline:
-            time.sleep(0.005)
-        proc.send_signal(signal.SIGKILL)
-        proc.communicate(timeout=10)
+    with Server(sink, port):
+        with _run_process(site, at(2026, 12, 3, 8, 5)) as proc:
+            wait_for(lambda: sum(sink.counts().values()) >= 10, "10 messages", process=proc)
+            proc.kill()
         partial = sum(sink.counts().values())
         assert 10 <= partial < len(everyone)
         result = job("run", now=at(2026, 12, 3, 8, 10))
-    finally:
-        server.stop()
     # The first run had built the issue (the week's tip and the late first one together).
     assert "resuming the unfinished send of issue 1" in result.stderr
     with sqlite3.connect(site / ".blogtool/state.db") as conn:
@@ -322,27 +316,20 @@ def test_a_manual_send_does_not_hold_up_publishing(job, site, port):
     publishes what became due, and leaves the mail to the send that is running."""
     set_connections(site, 1)  # the relay takes one message at a time
     sink = Sink()
-    server = Server(sink, port).start()
     env = {**os.environ, "BLOGTOOL_NOW": at(2026, 12, 3, 7, 50).isoformat()}
-    try:
+    with Server(sink, port):
         assert job("run", now=at(2026, 11, 26, 8, 0)).exit_code == 0  # issue 1, the site built
-        sink.faults.data_delay = 0.4  # a slow relay: the manual send takes a while
+        sink.faults.hold = threading.Event()  # a slow relay: the manual send is under way
         # Staff make issue 2 early (the tip is out at 08:00) and send it by hand.
         write(site / "tips" / "extra.md", "---\ntitle: Extra\ndate: 2026-12-02T08:00\n"
               "service: naturkartan\nsummary: Kort.\n---\nText.\n")  # fmt: skip
         assert job("newsletter", "build", now=at(2026, 12, 3, 7, 50)).exit_code == 0
-        manual = subprocess.Popen(
-            [sys.executable, "-m", "blogtool", "--site", str(site), "newsletter", "send"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 20
-        while sink.data_commands < len(SUBSCRIBERS) + 1:  # issue 1, then issue 2 under way
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        result = job("run", now=at(2026, 12, 3, 8, 1))
-        _, err = manual.communicate(timeout=60)
-    finally:
-        server.stop()
+        with Started(blogtool("--site", str(site), "newsletter", "send"), env=env) as manual:
+            wait_for(lambda: sink.in_data, "issue 2 under way", process=manual)
+            result = job("run", now=at(2026, 12, 3, 8, 1))
+            sink.faults.hold.set()
+            manual.wait()
+        err = manual.stderr()
     assert result.exit_code == 0, result.stderr
     assert "Built " in result.stderr  # the tip of 3 December went out on the site
     assert TIP_DEC_3 in feed_titles(site)

@@ -3,43 +3,33 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 
+import pytest
+
 from .conftest import NOW
+from .processes import Started, blogtool, wait_for
 
 
 def fetch(url: str) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(url, timeout=30) as response:
             return response.status, response.read().decode("utf-8")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode("utf-8")
 
 
-def test_serve_previews_drafts_and_rebuilds_on_change(sample_site):
+def preview(site) -> Started:
     env = {**os.environ, "BLOGTOOL_NOW": NOW.isoformat(), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "blogtool", "--site", str(sample_site), "serve", "--port", "0"],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    try:
-        base = None
-        deadline = time.monotonic() + 30
-        while base is None and time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            m = re.search(r"Serving the preview on (http://127\.0\.0\.1:\d+)/", line)
-            if m:
-                base = m.group(1)
-        assert base, "serve did not start"
+    command = blogtool("--site", str(site), "serve", "--port", "0")
+    return Started(command, env=env, stop_signal=signal.SIGINT)  # as Ctrl-C stops it
+
+
+def test_serve_previews_drafts_and_rebuilds_on_change(sample_site):
+    with preview(sample_site) as server:
+        base = server.wait_for_line(r"Serving the preview on (http://127\.0\.0\.1:\d+)/").group(1)
 
         status, home = fetch(base + "/")
         assert status == 200 and "Förhandsvisning" in home
@@ -52,13 +42,24 @@ def test_serve_previews_drafts_and_rebuilds_on_change(sample_site):
         post.write_text(
             post.read_text("utf-8").replace("Hej och välkommen!", "Hej igen, välkommen!"), "utf-8"
         )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if "Hej igen, välkommen!" in fetch(base + "/valkommen-till-kommunbloggen/")[1]:
-                break
-            time.sleep(0.2)
-        else:
-            raise AssertionError("the preview was not rebuilt after the post changed")
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=10)
+        wait_for(
+            lambda: "Hej igen, välkommen!" in fetch(base + "/valkommen-till-kommunbloggen/")[1],
+            "the preview rebuilt after the post changed",
+            process=server,
+        )
+    assert server.returncode == 0, server.stderr()  # Ctrl-C ends it cleanly
+    assert "Traceback" not in server.stderr()
+
+
+def test_a_preview_server_is_stopped_when_its_test_fails_or_times_out(sample_site):
+    """A test that fails while the preview runs (here: it waits in vain for a line) still
+    stops the server and everything it started: its port answers no more."""
+    with pytest.raises(AssertionError, match="no line matching"), preview(sample_site) as server:
+        base = server.wait_for_line(r"Serving the preview on (http://127\.0\.0\.1:\d+)/").group(1)
+        assert fetch(base + "/")[0] == 200
+        server.wait_for_line("a line the preview never prints", timeout=0.5)
+    assert server.returncode is not None
+    with pytest.raises(ProcessLookupError):
+        os.killpg(server.pid, 0)  # no process of its group is left
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(base + "/", timeout=5)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import email
 import os
+import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -22,6 +21,7 @@ from blogtool.web.app import make_app
 from blogtool.web.server import make_server
 
 from .conftest import NOW, SECRET
+from .processes import Started, blogtool, wait_for
 from .smtp_sink import free_port
 from .test_mail import SEND_NOW
 
@@ -132,21 +132,18 @@ def served(sample_site, mailed, monkeypatch):
     """`blogtool unsubscribe serve` as production runs it; yields (port, process)."""
     port = free_port()
     env = {**os.environ, "BLOGTOOL_SECRET": SECRET, "BLOGTOOL_NOW": NOW.isoformat()}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "blogtool", "--site", str(sample_site), "unsubscribe", "serve",
-         "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield port, process
-    process.terminate()
-    process.wait(timeout=10)
+    command = blogtool("--site", str(sample_site), "unsubscribe", "serve", "--port", str(port))
+    with Started(command, env=env) as process:
+        wait_for(lambda: _answers(port), "the unsubscribe endpoint listening", process=process)
+        yield port, process
+
+
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def raw(port: int, request: bytes, timeout: float = 5.0) -> bytes:
@@ -236,6 +233,6 @@ def test_half_sent_requests_neither_pile_up_threads_nor_block_others(mailed, ser
 
 def test_sigterm_stops_the_server_cleanly(served):
     _, process = served
-    process.terminate()
-    assert process.wait(timeout=10) == 0
-    assert b"Traceback" not in process.stderr.read()
+    process.signal(signal.SIGTERM)
+    assert process.wait() == 0
+    assert "Traceback" not in process.stderr()

@@ -3,6 +3,7 @@ confirmation and data mails read back from the outbox the service sends them to.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email
 import json
@@ -12,7 +13,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from email import policy
@@ -27,7 +27,9 @@ from blogtool.mail.transports import OutboxTransport
 from blogtool.web.app import make_app
 from blogtool.web.server import Sender, access_logged, make_server
 
+from . import processes
 from .conftest import NOW, SECRET, Run  # web_site: the sample site with [web]
+from .processes import Started, blogtool, wait_for
 from .smtp_sink import free_port
 
 SERIES = "torsdagstips"
@@ -83,17 +85,25 @@ class Service:
         return f"{self.url}{parts.path}?{parts.query}"
 
     def mails(self, wait_for: int = 0) -> list[email.message.EmailMessage]:
-        deadline = time.monotonic() + 5
-        while True:
+        """The mails in the outbox, once there are ``wait_for`` of them and the service has
+        no mail left to send (so no more are coming)."""
+
+        def sent() -> list[Path] | None:
             found = sorted(
                 self.config.outbox_dir.glob("out-*.eml"), key=lambda p: p.stat().st_mtime_ns
             )
-            if len(found) >= wait_for or time.monotonic() > deadline:
-                return [
-                    email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
-                    for p in found
-                ]
-            time.sleep(0.05)
+            return found if len(found) >= wait_for and not self.queued() else None
+
+        return [
+            email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
+            for p in processes.wait_for(sent, f"{wait_for} mails in the outbox, none queued")
+        ]
+
+    def queued(self) -> int:
+        """Mails the service has queued and not yet sent."""
+        with contextlib.closing(self.db()) as db:
+            query = "SELECT COUNT(*) FROM outgoing WHERE status IN ('queued', 'sending')"
+            return db.execute(query).fetchone()[0]
 
     def link_in(self, message: email.message.EmailMessage, purpose: str) -> str:
         text = message.get_body(("plain",)).get_content()
@@ -280,8 +290,7 @@ def test_one_client_gets_429_after_its_limit_and_the_count_survives_a_restart(se
 def test_one_address_gets_at_most_three_mails_a_day(service):
     for _ in range(6):
         assert sign_up(service, "ivrig@example.se")[0] == 200
-    time.sleep(0.5)
-    assert len(service.mails(wait_for=3)) == 3
+    assert len(service.mails(wait_for=3)) == 3  # (and none queued: no more are coming)
     assert service.rows("signups") == 1
     service.clock.now = NOW + dt.timedelta(days=1)
     assert sign_up(service, "ivrig@example.se")[0] == 200
@@ -368,26 +377,22 @@ def test_run_deletes_sign_ups_whose_link_expired(service, web_site):
 
 def test_blogtool_web_stops_cleanly_on_sigterm(web_site):
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "blogtool", "--site", str(web_site), "web", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={"BLOGTOOL_SECRET": SECRET, "PATH": "/usr/bin:/bin", "HOME": str(web_site)},
-    )  # fmt: skip
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{port}/nyhetsbrev/halsa", timeout=1
-            ) as r:
-                assert r.status == 200
-                break
-        except OSError:
-            assert time.monotonic() < deadline, process.stderr.read() if process.poll() else ""
-            time.sleep(0.1)
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=10) == 0
-    err = process.stderr.read()
+    command = blogtool("--site", str(web_site), "web", "--port", str(port))
+    env = {"BLOGTOOL_SECRET": SECRET, "PATH": "/usr/bin:/bin", "HOME": str(web_site)}
+    with Started(command, env=env) as process:
+        wait_for(lambda: _healthy(port), "the service answering", process=process)
+        process.signal(signal.SIGTERM)
+        assert process.wait() == 0
+    err = process.stderr()
     assert "Traceback" not in err and "stopping (signal 15)" in err
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/nyhetsbrev/halsa", timeout=5) as r:
+            return r.status == 200
+    except OSError:
+        return False
 
 
 def test_concurrent_sign_ups_under_load_lose_and_double_nothing():
