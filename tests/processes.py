@@ -30,6 +30,12 @@ STOP = 20.0
 
 T = TypeVar("T")
 
+# A test run started in the background (nohup, '&' in a script, a CI runner) ignores SIGINT,
+# and the processes it starts would inherit that: Ctrl-C would not stop a preview server. A
+# handler, unlike "ignore", is not inherited: they start with SIGINT as from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 def wait_for(
     condition: Callable[[], T],
