@@ -1,7 +1,9 @@
-"""What this blogtool is: its version and a digest of its own code.
+"""What this blogtool is: its version, the versions of the libraries that shape what it
+writes, and a digest of its own code and of those versions.
 
-Caches and build fingerprints include the digest, so an upgrade (even an editable install whose
-files changed in place) that may parse or render differently starts them afresh once.
+Caches and build fingerprints include the digest, so an upgrade of blogtool (even an editable
+install whose files changed in place) or of a library that may parse or render differently
+starts them afresh once. Each build records the library versions it was made with.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import stat
+from importlib import metadata
 from pathlib import Path
 
 from blogtool import __version__
@@ -17,9 +20,31 @@ from blogtool.files import tree_stats
 PACKAGE = Path(__file__).resolve().parent
 
 
+#: The distributions whose versions shape what blogtool writes: front matter read, Markdown
+#: rendered, templates, feeds, mail (CSS inlined, HTML cleaned), dates and words, pictures,
+#: imported text, the search index.
+SHAPING = (
+    "Markdown", "Jinja2", "MarkupSafe", "PyYAML", "python-frontmatter", "feedgen",
+    "css-inline", "nh3", "Babel", "Pillow", "markdownify", "pagefind",
+)  # fmt: skip
+
+
+@functools.cache
+def library_versions() -> dict[str, str]:
+    """The installed version of each library in ``SHAPING`` ("" for one not installed)."""
+    found = {}
+    for name in SHAPING:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = ""
+    return found
+
+
 @functools.cache
 def code_digest() -> str:
-    return digest_of(PACKAGE, __version__)
+    shaping = "\0".join(f"{name}={v}" for name, v in library_versions().items())
+    return digest_of(PACKAGE, f"{__version__}\0{shaping}")
 
 
 def digest_of(folder: Path, version: str) -> str:

@@ -575,3 +575,39 @@ def test_the_scheduled_run_on_two_workers_publishes_what_one_process_builds(
     assert snapshot(sample_site / "public") == snapshot(other / "public")
     again = Run(sample_site)("run")
     assert again.exit_code == 0 and "nothing to do" in again.stderr, again.stderr
+
+
+def test_a_build_records_its_library_versions_and_an_upgrade_renders_every_page(
+    run, sample_site, monkeypatch
+):
+    """A build records the versions of the libraries that shape its pages. After an upgrade
+    of Markdown every page is rendered again, not only changed ones (and not none, though no
+    source changed): no page is left as the old version rendered it."""
+    import json
+    from importlib import metadata
+
+    from blogtool import version
+
+    first = run("build")
+    assert first.exit_code == 0, first.stderr
+    (manifest,) = (sample_site / ".blogtool" / "builds").glob("*.json")
+    recorded = json.loads(manifest.read_text("utf-8"))
+    assert recorded["libraries"] == version.library_versions()
+    assert recorded["libraries"]["Markdown"] == metadata.version("Markdown")
+    pages = len(recorded["pages"])
+
+    installed = metadata.version
+    monkeypatch.setattr(  # pip install markdown==3.12, as the library's metadata tells it
+        version.metadata, "version", lambda name: "3.12" if name == "Markdown" else installed(name)
+    )
+    for cached in (version.library_versions, version.code_digest):
+        cached.cache_clear()  # (and again after)
+    try:
+        upgraded = run("build")
+    finally:
+        monkeypatch.undo()
+        for cached in (version.library_versions, version.code_digest):
+            cached.cache_clear()
+    assert upgraded.exit_code == 0, upgraded.stderr
+    assert f"{pages} written, 0 unchanged" in upgraded.output, upgraded.output
+    assert json.loads(manifest.read_text("utf-8"))["libraries"]["Markdown"] == "3.12"

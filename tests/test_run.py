@@ -343,9 +343,8 @@ def test_a_manual_send_does_not_hold_up_publishing(job, site, port):
 
 
 def test_the_process_ends_with_its_exit_code_and_all_of_its_output(run, sample_site):
-    """``main`` ends the process itself once the command is done (Python's teardown of a big
-    site's heap is skipped): the exit code and every line through a pipe still come, the same
-    as the command gives in-process."""
+    """The command as its own process: the exit code and every line through a pipe come, the
+    same as the command gives in-process."""
     env = {**os.environ, "LANG": "C.UTF-8", "BLOGTOOL_NOW": at(2026, 11, 28, 9, 0).isoformat()}
     for args, code in ((["fields"], 0), (["config", "--reference"], 0), (["bogus"], 2),
                        (["build", "--output", "posts"], 1)):  # fmt: skip

@@ -5,13 +5,10 @@ helpers. No business rule, SQL or environment lookup lives in the command module
 
 from __future__ import annotations
 
-import atexit
 import gc
 import importlib
 import inspect
-import os
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,13 +72,16 @@ class BlogtoolGroup(click.Group):
         translate_help(self)
         return super().make_context(info_name, args, parent, **extra)
 
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        return _worded(super().get_help_option(ctx))
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         module = COMMANDS.get(cmd_name)
         if module is None:
             return None
         command = importlib.import_module(f"blogtool.cli.{module}").COMMANDS[cmd_name]
         assert isinstance(command, click.Command)
-        translate_help(command)
+        translate_help(command, ctx)
         return command
 
     def resolve_command(
@@ -129,7 +129,7 @@ class BlogtoolGroup(click.Group):
             ctx.exit(int(getattr(exc, "exit_code", ExitStatus.ERROR)))
 
 
-def translate_help(command: click.Command) -> None:
+def translate_help(command: click.Command, ctx: click.Context | None = None) -> None:
     """Show a command's --help (its text, its options', its subcommands') in the command line's
     language. The English source is kept, so a later language can be applied again."""
     source = command.__dict__.setdefault("_help_source", command.help)
@@ -138,11 +138,18 @@ def translate_help(command: click.Command) -> None:
     for param in command.params:
         if isinstance(param, click.Option) and param.help:
             param.help = _(param.__dict__.setdefault("_help_source", param.help))
-    # Click words a command's own --help option once a process: made again in this language.
-    command._help_option = None
+    if ctx is not None:  # Click makes a command's --help option once a process: worded anew
+        _worded(command.get_help_option(ctx))
     if isinstance(command, click.Group) and not isinstance(command, BlogtoolGroup):
         for sub in command.commands.values():
-            translate_help(sub)
+            translate_help(sub, ctx)
+
+
+def _worded(option: click.Option | None) -> click.Option | None:
+    """The --help option, its line in the command line's language."""
+    if option is not None:
+        option.help = _("Show this message and exit.")
+    return option
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -189,28 +196,11 @@ pass_env = click.make_pass_decorator(Env)
 
 
 def main() -> None:
-    """The command line. A big site leaves a large heap, and Python frees it object by object
-    when it exits: a tenth of a one-change build, for nothing. So once the command is done
-    and no other thread runs, the exit handlers run, the output is flushed, and the process
-    ends there. The collector runs every 10,000 new objects, not 700: importing and loading
-    make bursts of objects that all live on, and it ran hundreds of times a build for nothing."""
+    """The command line. The collector runs every 10,000 new objects, not 700: importing and
+    loading make bursts of objects that all live on, and it ran hundreds of times a build for
+    nothing."""
     gc.set_threshold(10_000, 50, 100)
-    try:
-        cli(prog_name="blogtool")
-        code = 0
-    except SystemExit as exc:
-        if exc.code is not None and not isinstance(exc.code, int):
-            raise  # a message to print: Python's own exit does that
-        code = exc.code or 0
-    if threading.active_count() > 1:
-        sys.exit(code)  # Python waits for them
-    atexit._run_exitfuncs()  # temporary folders, logging, multiprocessing's clean-up
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:
-        code = code or 1  # a closed pipe: what could not be written is lost either way
-    os._exit(code)
+    cli(prog_name="blogtool")
 
 
 def clip(text: str, width: int) -> str:

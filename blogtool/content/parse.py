@@ -18,7 +18,7 @@ import yaml
 from frontmatter.default_handlers import YAMLHandler
 
 from blogtool.config import Config
-from blogtool.content import fields, quickyaml
+from blogtool.content import fields
 from blogtool.content.fields import Context, Invalid
 from blogtool.content.model import Item, Kind
 from blogtool.content.readiness import local_links
@@ -98,17 +98,8 @@ def _first_alias(root: yaml.Node | None) -> yaml.Node | None:
     return None
 
 
-_QUICK = _Loader("")  # (for quickyaml: its constructors make the values; it reads nothing)
-
-
 def _yaml_mapping(fm: str, c: _Collector) -> tuple[Any, dict[str, int]] | None:
     """Parse the front matter, keeping each top-level key's line (1-based, in the file)."""
-    quick = quickyaml.read(fm, _QUICK)
-    return quick if quick is not None else _pyyaml_mapping(fm, c)
-
-
-def _pyyaml_mapping(fm: str, c: _Collector) -> tuple[Any, dict[str, int]] | None:
-    """``_yaml_mapping`` by PyYAML alone."""
     loader = _Loader(fm)
     try:
         node = loader.get_single_node()

@@ -20,6 +20,7 @@ from pathlib import Path
 from blogtool.errors import BlogtoolError
 from blogtool.files import remove, write_atomic
 from blogtool.i18n import _
+from blogtool.version import library_versions
 
 MANIFEST_VERSION = 1
 PARALLEL_THRESHOLD = 150  # below this many pages a process pool costs more than it saves
@@ -65,18 +66,27 @@ def check_unique(pages: list[Page]) -> None:
 
 
 def load_manifest(path: Path) -> dict[str, str]:
+    """The pages of the last build and their digests; nothing when that build was made with
+    other versions of the libraries that shape pages (every page is then rendered again)."""
     try:
         data = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
         return {}
+    if data.get("libraries") != library_versions():
+        return {}
     pages = data.get("pages", {})
     return dict(pages) if isinstance(pages, dict) else {}
 
 
 def save_manifest(path: Path, pages: list[Page]) -> None:
-    manifest = {"version": MANIFEST_VERSION, "pages": {p.path: p.digest for p in pages}}
+    """What this build wrote, and the library versions it was made with."""
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "libraries": library_versions(),
+        "pages": {p.path: p.digest for p in pages},
+    }
     encoded = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8")
     if not path.is_file() or path.read_bytes() != encoded:
         # Not synced to disk: it is written after the release is swapped in, and file systems

@@ -25,7 +25,6 @@ from blogtool.config import Config
 from blogtool.errors import BlogtoolError
 from blogtool.files import check_source, private_dir
 from blogtool.i18n import _
-from blogtool.site.quickjinja import SiteEnvironment, remembering
 from blogtool.site.render import excerpt
 from blogtool.site.sharing import og_locale
 from blogtool.site.urls import STATIC_DIR, Urls
@@ -86,7 +85,7 @@ def make_environment(
         ]
     )
     translations = i18n.reader(config.site.language)
-    kind: type[jinja2.Environment] = SandboxedEnvironment if sandboxed else SiteEnvironment
+    kind: type[jinja2.Environment] = SandboxedEnvironment if sandboxed else jinja2.Environment
     env = kind(
         loader=loader,
         # Escaping is on for every template but plain-text ones (a mail's text part), where
@@ -105,9 +104,6 @@ def make_environment(
     env.install_gettext_translations(  # type: ignore[attr-defined]
         translations, newstyle=True
     )
-    env.globals["gettext"] = remembering(env.globals["gettext"])  # type: ignore[arg-type]
-    if isinstance(env, SiteEnvironment):
-        env.fold_translations(translations.gettext)
     lang = config.site.language
     urls = Urls(config)
     env.filters["longdate"] = lambda value: long_date(value, lang)
@@ -233,29 +229,19 @@ def render(env: jinja2.Environment, name: str, config: Config, **context: Any) -
 
 
 class Renderer:
-    """``render`` for an environment whose globals no longer change (a site's pages, once
-    ``pages.SiteView`` has set them). Jinja copies the globals, looked up one by one, into
-    every render's context, a tenth of a small page's time; this copies them once a
-    template, and gives each render a copy of that."""
+    """``render`` bound to one environment and config (a site's pages, once
+    ``pages.SiteView`` has set the globals), each template looked up once."""
 
     def __init__(self, env: jinja2.Environment, config: Config):
         self.env, self.config = env, config
-        self._made: dict[str, tuple[jinja2.Template, dict[str, Any]]] = {}
+        self._made: dict[str, jinja2.Template] = {}
 
     def __call__(self, name: str, **context: Any) -> str:
-        env = self.env
         try:
-            made = self._made.get(name)
-            if made is None:
-                template = env.get_template(name)
-                made = self._made[name] = template, dict(template.globals)
-            template, names = made
-            # What Template.render does, with the globals and the values in one dict given.
-            ctx = template.new_context({**names, **context}, shared=True)
-            try:
-                return env.concat(template.root_render_func(ctx))
-            except Exception:
-                env.handle_exception()
+            template = self._made.get(name)
+            if template is None:
+                template = self._made[name] = self.env.get_template(name)
+            return template.render(**context)
         except Exception as exc:
             raise _template_error(exc, self.config) from None
 
