@@ -27,7 +27,7 @@ def _run_build(
     quiet: bool = False,
     serving: bool = False,
 ) -> Any:
-    from blogtool.site.output import BuildOptions, Overlap, check_output_dir, look_ahead, unchanged
+    from blogtool.site.output import BuildOptions, Overlap, check_output_dir, unchanged
     from blogtool.site.uptodate import snapshot
 
     config = env.config
@@ -38,9 +38,6 @@ def _run_build(
         same = unchanged(config, target, seen, env.now())
         if same is not None:
             return same
-    # A big site's output is looked at by a child process while the site loads; not for a
-    # preview, which the preview server builds from its watcher thread (no fork there).
-    ahead = look_ahead(config, target, len(stats)) if not (drafts or future) else None
     bar: Any = None
     overlap = Overlap(config, drafts or future)
     try:
@@ -72,14 +69,12 @@ def _run_build(
         with site_lock(config.state_dir, "build") if public else contextlib.nullcontext():
             return build(
                 site, env.now(), options, on_start=on_start, progress=progress, seen=seen,
-                ahead=ahead, environment=overlap.env, meanwhile=overlap.finish,
+                environment=overlap.env, meanwhile=overlap.finish,
             )  # fmt: skip
     finally:
         overlap.finish()
         if bar is not None:
             bar.__exit__(None, None, None)
-        if ahead is not None:
-            ahead.close()
 
 
 @click.command(name="build")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import sys
@@ -87,19 +86,15 @@ def run_job(env: Env, quiet: bool) -> None:
         from blogtool.job.result import record_run
         from blogtool.job.runner import next_due, run_once
         from blogtool.site.build import BuildOptions, build
-        from blogtool.site.output import Overlap, look_ahead
+        from blogtool.site.output import Overlap
         from blogtool.store import site_lock
 
-        ahead = look_ahead(config, output, len(stats))
-        with (
-            contextlib.closing(ahead) if ahead is not None else contextlib.nullcontext(),
-            Overlap(config, preview=False) as overlap,
-        ):
+        with Overlap(config, preview=False) as overlap:
             site = env.load_site(cached=True, to_the_end=True, seen=stats, overlap=overlap)
             _log_problems(env, log, site, now)
             secret = _secret_or_none(env)
             build_site = partial(
-                build, site, now, BuildOptions(output=output), seen=seen, ahead=ahead,
+                build, site, now, BuildOptions(output=output), seen=seen,
                 environment=overlap.env, meanwhile=overlap.finish,
             )  # fmt: skip
             with state_db(env) as db:

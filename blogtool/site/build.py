@@ -76,7 +76,6 @@ def build(
     progress: Progress | None = None,
     fail_after: int | None = None,
     seen: str | None = None,
-    ahead: lookahead.Lookahead | None = None,
     environment: jinja2.Environment | None = None,
     meanwhile: Callable[[], None] | None = None,
 ) -> BuildResult:
@@ -84,29 +83,19 @@ def build(
 
     ``seen``: the sources' snapshot taken before the site was loaded; with it, a later build
     can tell that nothing changed (``unchanged``). ``fail_after`` injects a failure after that
-    many pages have rendered (tests only). ``ahead``: a ``look_ahead`` started before the site
-    was loaded (it spares the build most of its lstat calls). ``environment``: the templates,
-    compiled while the site loaded. ``meanwhile``: work to do while workers render."""
+    many pages have rendered (tests only). ``environment``: the templates, compiled while the
+    site loaded. ``meanwhile``: work to do while workers render."""
     started, config = time.perf_counter(), site.config
     output = check_output_dir(config, options.output)
     manifest, live = manifest_path(config, output), releases.live_release(output)
-    try:
-        fp = fingerprint(config, f"drafts={options.drafts}", f"future={options.future}")
-        made, processed = images.prepare(config, pictures.wanted(site), options.jobs)
-        view = pages.SiteView(site, now, options.drafts, options.future, fp, made, environment)
-        planned = plan(view, moved.former(config))
-        engine.check_unique(planned)
-        old = engine.load_manifest(manifest)
-        looked = ahead.result() if ahead is not None else None
-    finally:
-        if ahead is not None:
-            ahead.close()
-    # What the live and the spare release hold: as the lookahead found, if it looked at this
-    # very live release; else looked at now.
-    if live is None:
-        looked = None
-    elif looked is None or looked.live != str(live):
-        looked = lookahead.look(old, live, releases.spare_release(output))
+    fp = fingerprint(config, f"drafts={options.drafts}", f"future={options.future}")
+    made, processed = images.prepare(config, pictures.wanted(site), options.jobs)
+    view = pages.SiteView(site, now, options.drafts, options.future, fp, made, environment)
+    planned = plan(view, moved.former(config))
+    engine.check_unique(planned)
+    old = engine.load_manifest(manifest)
+    # What the live and the spare release hold of the last build's pages.
+    looked = lookahead.look(old, live, releases.spare_release(output)) if live else None
     todo = releases.to_render(planned, old, looked)
     known = {p.path for p in planned}
     stale = sorted(path for path in old if path not in known)

@@ -19,7 +19,7 @@ from blogtool.config import Config
 from blogtool.errors import UsageError
 from blogtool.files import link_path
 from blogtool.i18n import _, ngettext
-from blogtool.site import lookahead, releases
+from blogtool.site import releases
 
 if TYPE_CHECKING:
     import jinja2
@@ -154,21 +154,6 @@ def unchanged(config: Config, output: Path, seen: str, now: dt.datetime) -> Buil
 
 def live_target(output: Path) -> str | None:
     return os.readlink(output) if releases.is_release_link(output) else None
-
-
-LOOKAHEAD_FROM = 1000  # source files; for fewer, a child costs more than the lstat calls
-
-
-def look_ahead(config: Config, output: Path, sources: int) -> lookahead.Lookahead | None:
-    """For a big site (``sources``: how many files the snapshot saw), a child process that
-    looks at the live and the spare release while the site loads and the build plans; pass
-    it to ``build``, and ``close`` it if the build is not reached. ``output`` as
-    ``check_output_dir`` gave it."""
-    if sources < LOOKAHEAD_FROM:
-        return None
-    return lookahead.start(
-        manifest_path(config, output), releases.live_release(output), releases.spare_release(output)
-    )
 
 
 class Overlap:
