@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,37 +42,10 @@ class Item:
     def __hash__(self) -> int:
         return hash((self.kind, self.rel))
 
-    @property
+    @functools.cached_property
     def rel(self) -> str:
         """``path`` as text: ``posts/2026-09-10-valkommen.md``."""
-        text: str | None = self.__dict__.get("_rel")
-        if text is None:
-            text = self.__dict__["_rel"] = self.path.as_posix()
-        return text
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled (the parse cache) with its path as text and its body as UTF-8 bytes, made
-        into a Path and a str again on first use (``__getattr__``): most builds never look at
-        most items' bodies or need their paths as Paths, and 5,000 items unpickle in a
-        fifth of the time (str is decoded character by character, bytes are copied)."""
-        body = self.__dict__.get("_body")
-        if body is None:
-            body = self.body.encode("utf-8", "surrogatepass")
-        state = (self.kind, self.rel, self.slug, body, self.body_line, self.values, self.lines,
-                 self.links, self.content_digest, self.listed_digest)  # fmt: skip
-        return _unpickled, state
-
-    def __getattr__(self, name: str) -> Any:
-        """Only asked for what is not set: ``path`` and ``body`` of an unpickled item."""
-        values = self.__dict__
-        if name == "path" and "_rel" in values:
-            made: Any = Path(values["_rel"])
-        elif name == "body" and "_body" in values:
-            made = values.pop("_body").decode("utf-8", "surrogatepass")
-        else:
-            raise AttributeError(name)
-        values[name] = made
-        return made
+        return self.path.as_posix()
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
@@ -151,26 +125,6 @@ class Item:
         """Everything a page of this item is made of: its content and its status."""
         content = self.content_digest or self.content()
         return hashlib.sha256(f"{content}\x1f{status}".encode()).hexdigest()
-
-
-def _unpickled(
-    kind: Kind,
-    rel: str,
-    slug: str,
-    body: bytes,
-    body_line: int,
-    values: dict[str, Any],
-    lines: dict[str, int],
-    links: tuple[tuple[int, str, bool], ...] | None,
-    content_digest: str,
-    listed_digest: str,
-) -> Item:
-    item = object.__new__(Item)
-    item.__dict__.update(
-        kind=kind, _rel=rel, slug=slug, _body=body, body_line=body_line, values=values,
-        lines=lines, links=links, content_digest=content_digest, listed_digest=listed_digest,
-    )  # fmt: skip
-    return item
 
 
 @dataclass(frozen=True)
