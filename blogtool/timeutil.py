@@ -158,10 +158,34 @@ SHORT_DATETIME = "EEE d MMM y HH:mm"
 # months (stand-alone, wide). A build shows dates on most pages, and Babel's first look at a
 # locale loads all of its CLDR data, 20 to 40 ms of a build that changed one post. Other
 # languages go through Babel.
-_SV_MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
-              "september", "oktober", "november", "december")  # fmt: skip
-_EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-              "September", "October", "November", "December")  # fmt: skip
+_SV_MONTHS = (
+    "januari",
+    "februari",
+    "mars",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "augusti",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
+_EN_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     # (In both languages a month is named alike alone and in a date.)
     "sv": (

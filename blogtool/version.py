@@ -24,9 +24,19 @@ PACKAGE = Path(__file__).resolve().parent
 #: rendered, templates, feeds, mail (CSS inlined, HTML cleaned), dates and words, pictures,
 #: imported text, the search index.
 SHAPING = (
-    "Markdown", "Jinja2", "MarkupSafe", "PyYAML", "python-frontmatter", "feedgen",
-    "css-inline", "nh3", "Babel", "Pillow", "markdownify", "pagefind",
-)  # fmt: skip
+    "Markdown",
+    "Jinja2",
+    "MarkupSafe",
+    "PyYAML",
+    "python-frontmatter",
+    "feedgen",
+    "css-inline",
+    "nh3",
+    "Babel",
+    "Pillow",
+    "markdownify",
+    "pagefind",
+)
 
 
 @functools.cache

@@ -68,9 +68,15 @@ def _run_build(
         public = target == config.output_dir
         with site_lock(config.state_dir, "build") if public else contextlib.nullcontext():
             return build(
-                site, env.now(), options, on_start=on_start, progress=progress, seen=seen,
-                environment=overlap.env, meanwhile=overlap.finish,
-            )  # fmt: skip
+                site,
+                env.now(),
+                options,
+                on_start=on_start,
+                progress=progress,
+                seen=seen,
+                environment=overlap.env,
+                meanwhile=overlap.finish,
+            )
     finally:
         overlap.finish()
         if bar is not None:

@@ -94,9 +94,14 @@ def run_job(env: Env, quiet: bool) -> None:
             _log_problems(env, log, site, now)
             secret = _secret_or_none(env)
             build_site = partial(
-                build, site, now, BuildOptions(output=output), seen=seen,
-                environment=overlap.env, meanwhile=overlap.finish,
-            )  # fmt: skip
+                build,
+                site,
+                now,
+                BuildOptions(output=output),
+                seen=seen,
+                environment=overlap.env,
+                meanwhile=overlap.finish,
+            )
             with state_db(env) as db:
                 result = run_once(
                     site,

@@ -112,11 +112,17 @@ def subscribers_list(env: Env, status: str | None, as_json: bool) -> None:
     table(
         headers,
         [
-            (s.email, clip(s.name, 30), label_of(s.status), env.shown_time(s.consent_at),
-             s.consent_source, " ".join(keys))
+            (
+                s.email,
+                clip(s.name, 30),
+                label_of(s.status),
+                env.shown_time(s.consent_at),
+                s.consent_source,
+                " ".join(keys),
+            )
             for s, keys in rows
         ],
-    )  # fmt: skip
+    )
 
 
 @subscribers.command(name="count")
@@ -238,13 +244,14 @@ def subscribers_show(env: Env, email: str) -> None:
     for d in deliveries:
         click.echo(
             ngettext(
-                "  issue {id}: {status}, {n} attempt", "  issue {id}: {status}, {n} attempts",
+                "  issue {id}: {status}, {n} attempt",
+                "  issue {id}: {status}, {n} attempts",
                 d["attempts"],
             ).format(id=d["issue_id"], status=label_of(d["status"]), n=d["attempts"])
             + (_(", sent {when}").format(when=when(d["sent_at"])) if d["sent_at"] else "")
             + (_(", message {id}").format(id=d["message_id"]) if d["message_id"] else "")
             + (_(", last error: {error}").format(error=d["last_error"]) if d["last_error"] else "")
-        )  # fmt: skip
+        )
     click.echo(_("bounces: {count}").format(count=len(bounced)))
     for b in bounced:
         click.echo(

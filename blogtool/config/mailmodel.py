@@ -50,16 +50,20 @@ class NewsletterConfig:
     )
     include_posts: bool = s.key(bool, False, "Also mail blog posts, not only tips.")
     state: str = s.key(
-        str, ".blogtool/state.db", "The state database (SQLite), inside the site.",
+        str,
+        ".blogtool/state.db",
+        "The state database (SQLite), inside the site.",
         convert=s.relative_file,
-    )  # fmt: skip
+    )
     outbox: str = s.key(
         str, "outbox", "Where messages go as .eml files without [smtp].", convert=s.relative_dir
     )
     rate: int = s.key(
-        int, 0, "Messages a minute; 0 sends as fast as the server takes them.",
+        int,
+        0,
+        "Messages a minute; 0 sends as fast as the server takes them.",
         convert=s.non_negative,
-    )  # fmt: skip
+    )
     return_path: str | None = s.key(
         str,
         None,
@@ -109,29 +113,43 @@ class WebConfig:
         convert=s.https_base,
     )
     consent_version: str = s.key(
-        str, "1", "Version of the consent text the form shows; recorded with each sign-up.",
+        str,
+        "1",
+        "Version of the consent text the form shows; recorded with each sign-up.",
         convert=s.nonempty,
-    )  # fmt: skip
+    )
     confirm_within: dt.timedelta = s.key(
-        str, "7d", "How long a confirmation link works; unconfirmed sign-ups are then deleted.",
-        convert=s.duration, dump=s.duration_text,
-    )  # fmt: skip
-    data_link_within: dt.timedelta = s.key(
-        str, "24h", "How long a link to 'my data' works.", convert=s.duration,
+        str,
+        "7d",
+        "How long a confirmation link works; unconfirmed sign-ups are then deleted.",
+        convert=s.duration,
         dump=s.duration_text,
-    )  # fmt: skip
+    )
+    data_link_within: dt.timedelta = s.key(
+        str,
+        "24h",
+        "How long a link to 'my data' works.",
+        convert=s.duration,
+        dump=s.duration_text,
+    )
     mails_per_address: int = s.key(
-        int, 3, "At most this many confirmation and data mails to one address a day.",
+        int,
+        3,
+        "At most this many confirmation and data mails to one address a day.",
         convert=s.positive,
-    )  # fmt: skip
+    )
     requests_per_ip: int = s.key(
-        int, 20, "At most this many form posts from one IP address in 10 minutes (then 429).",
+        int,
+        20,
+        "At most this many form posts from one IP address in 10 minutes (then 429).",
         convert=s.positive,
-    )  # fmt: skip
+    )
     trusted_proxy: str | None = s.key(
-        str, None, "The reverse proxy's address (e.g. 127.0.0.1) whose X-Forwarded-For is "
+        str,
+        None,
+        "The reverse proxy's address (e.g. 127.0.0.1) whose X-Forwarded-For is "
         "believed for rate limits.",
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -139,35 +157,47 @@ class BouncesConfig:
     """[bounces]: bounces and complaints that come back after a send, and what they do."""
 
     imap_host: str | None = s.key(
-        str, None, "The IMAP server of the bounce mailbox; set, 'blogtool run' reads it.",
-    )  # fmt: skip
+        str,
+        None,
+        "The IMAP server of the bounce mailbox; set, 'blogtool run' reads it.",
+    )
     port: int | None = s.key(int, None, "Port; derived: 993 (ssl) or 143.", convert=s.port)
     user: str | None = s.key(
         str, None, "Login name; the password comes from BLOGTOOL_IMAP_PASSWORD or the keyring."
     )
     folder: str = s.key(str, "INBOX", "The folder bounces arrive in.", convert=s.nonempty)
     processed_folder: str = s.key(
-        str, "Behandlade", "Handled messages are moved here (made if missing).",
+        str,
+        "Behandlade",
+        "Handled messages are moved here (made if missing).",
         convert=s.nonempty,
-    )  # fmt: skip
+    )
     security: str = s.key(str, "ssl", "ssl, starttls or none.", convert=s.security)
     soft_limit: int = s.key(
-        int, 3, "Temporary failures (4.x.x) to one address within soft_days that count as a "
-        "hard bounce.", convert=s.positive,
-    )  # fmt: skip
+        int,
+        3,
+        "Temporary failures (4.x.x) to one address within soft_days that count as a hard bounce.",
+        convert=s.positive,
+    )
     soft_days: int = s.key(int, 30, "The window for soft_limit, in days.", convert=s.positive)
     max_hard_percent: float = s.key(
-        (int, float), 2.0, "status warns when an issue's hard bounces exceed this share.",
+        (int, float),
+        2.0,
+        "status warns when an issue's hard bounces exceed this share.",
         convert=s.non_negative_float,
-    )  # fmt: skip
+    )
     max_complaint_percent: float = s.key(
-        (int, float), 0.1, "status warns when an issue's complaints exceed this share.",
+        (int, float),
+        0.1,
+        "status warns when an issue's complaints exceed this share.",
         convert=s.non_negative_float,
-    )  # fmt: skip
+    )
     max_size: int = s.key(
-        int, 1_000_000, "Bytes; a larger message in the bounce mailbox is counted, not read.",
+        int,
+        1_000_000,
+        "Bytes; a larger message in the bounce mailbox is counted, not read.",
         convert=s.positive,
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -175,22 +205,29 @@ class MailingList:
     """[lists.KEY]: a letter readers can choose. Without any, two: the series and the blog."""
 
     key: str
-    name: str = s.key(str, doc="What readers choose, e.g. 'Torsdagstips varje vecka'.",
-                      convert=s.nonempty)  # fmt: skip
+    name: str = s.key(
+        str, doc="What readers choose, e.g. 'Torsdagstips varje vecka'.", convert=s.nonempty
+    )
     description: str = s.key(str, "", "One sentence about it, shown on the form.")
     content: str = s.key(
-        str, "tips", "What it carries: tips (the weekly issue) or posts (new blog posts).",
+        str,
+        "tips",
+        "What it carries: tips (the weekly issue) or posts (new blog posts).",
         convert=s.one_of("tips", "posts"),
-    )  # fmt: skip
+    )
     cadence: str = s.key(
-        str, "each", "For posts: each (a mail per post, when it is published) or weekly (one "
+        str,
+        "each",
+        "For posts: each (a mail per post, when it is published) or weekly (one "
         "letter on the series day at [tips] time with the week's posts).",
         convert=s.one_of("each", "weekly"),
-    )  # fmt: skip
+    )
     subject: str | None = s.key(
-        str, None, "For posts: the subject template (like [newsletter] subject); default: "
+        str,
+        None,
+        "For posts: the subject template (like [newsletter] subject); default: "
         "'<site>: <title>', or '<site>: N new posts' in the site's language.",
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -208,17 +245,24 @@ class SmtpConfig:
     )
     max_attempts: int = s.key(int, 5, "Tries per message before giving up.", convert=s.positive)
     retry_delay: float = s.key(
-        (int, float), 2.0, "Seconds before the first retry; doubles each time.",
+        (int, float),
+        2.0,
+        "Seconds before the first retry; doubles each time.",
         convert=s.non_negative_float,
-    )  # fmt: skip
+    )
     pipelining: bool = s.key(
-        bool, True, "Use PIPELINING (RFC 2920) when the server offers it: one round trip for "
+        bool,
+        True,
+        "Use PIPELINING (RFC 2920) when the server offers it: one round trip for "
         "MAIL, RCPT and DATA.",
-    )  # fmt: skip
+    )
     connections: int = s.key(
-        int, 4, "Connections to the server at once while sending an issue; a relay's "
-        "documented limit goes here (1: one at a time).", convert=s.positive,
-    )  # fmt: skip
+        int,
+        4,
+        "Connections to the server at once while sending an issue; a relay's "
+        "documented limit goes here (1: one at a time).",
+        convert=s.positive,
+    )
 
 
 # The sections with a fixed set of keys, in the order blogtool.toml and 'blogtool config' use.

@@ -51,9 +51,11 @@ class SiteConfig:
     )
     author: str = s.key(str, "", "Author of posts and tips that name none.")
     image: str | None = s.key(
-        str, None, "The picture a shared link shows when an item has none (og:image); a file "
+        str,
+        None,
+        "The picture a shared link shows when an item has none (og:image); a file "
         "in media/ or the site.",
-    )  # fmt: skip
+    )
     image_alt: str = s.key(str, "", "What the site's picture shows.")
     logo: str | None = s.key(
         str, None, "The site's logo in the page header (an SVG or PNG in media/ or the site)."
@@ -70,9 +72,11 @@ class TipsConfig:
     """[tips]: the weekly tip series."""
 
     title: str = s.key(
-        str, None, "The series' name; derived from [site] language (Torsdagstips, Thursday tips).",
+        str,
+        None,
+        "The series' name; derived from [site] language (Torsdagstips, Thursday tips).",
         convert=s.nonempty,
-    )  # fmt: skip
+    )
     slug: str = s.key(
         str, None, "Address of the series' pages; derived from the title.", convert=s.address_word
     )
@@ -84,14 +88,19 @@ class TipsConfig:
         dump=lambda day: WEEKDAYS[day],
     )
     time: dt.time = s.key(
-        str, "08:00", "When a tip goes out (HH:MM, the site's zone).", convert=s.clock,
+        str,
+        "08:00",
+        "When a tip goes out (HH:MM, the site's zone).",
+        convert=s.clock,
         dump=s.clock_text,
-    )  # fmt: skip
+    )
     holidays: str | None = s.key(
-        str, None, "Whose public holidays the calendar notes: a country code of the holidays "
-        "package (SE, GB, ...); derived from [site] language; \"\" turns holiday notes off.",
+        str,
+        None,
+        "Whose public holidays the calendar notes: a country code of the holidays "
+        'package (SE, GB, ...); derived from [site] language; "" turns holiday notes off.',
         convert=s.country,
-    )  # fmt: skip
+    )
     warn_weeks: int = s.key(
         int,
         3,
@@ -140,9 +149,11 @@ class BuildConfig:
     feed_limit: int = s.key(int, 20, "Items in each feed.", convert=s.positive)
     per_page: int = s.key(int, 10, "Items on each page of the home page.", convert=s.positive)
     search: bool = s.key(
-        bool, True, "Make the Pagefind search index in each build that changed a page (it "
+        bool,
+        True,
+        "Make the Pagefind search index in each build that changed a page (it "
         "indexes the whole site: seconds on a site of thousands of posts).",
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -150,13 +161,18 @@ class ImagesConfig:
     """[images]: how pictures are prepared for the web (Pillow)."""
 
     widths: tuple[int, ...] = s.key(
-        list, [480, 960, 1600], "The widths each picture is made in, in pixels (never wider "
-        "than the original).", convert=s.widths, dump=list,
-    )  # fmt: skip
+        list,
+        [480, 960, 1600],
+        "The widths each picture is made in, in pixels (never wider than the original).",
+        convert=s.widths,
+        dump=list,
+    )
     max_size: float = s.key(
-        (int, float), 10, "An original over this many megabytes gets a warning.",
+        (int, float),
+        10,
+        "An original over this many megabytes gets a warning.",
         convert=s.non_negative_float,
-    )  # fmt: skip
+    )
     quality: int = s.key(int, 82, "JPEG and WebP quality (1-95).", convert=s.percent_quality)
 
 

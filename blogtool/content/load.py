@@ -147,11 +147,12 @@ def _load_site(
         media.save_headers(config)
     return Site(
         config,
-        tuple(sorted((i for i in items if i.rel not in bad and i.rel not in unready),
-                     key=_sort_key)),
+        tuple(
+            sorted((i for i in items if i.rel not in bad and i.rel not in unready), key=_sort_key)
+        ),
         tuple(problems),
         tuple(i for i in items if i.rel in unready),
-    )  # fmt: skip
+    )
 
 
 _PARALLEL_LOAD = 800  # below this many files a process pool costs more than it saves

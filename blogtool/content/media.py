@@ -202,7 +202,11 @@ def config_problems(config: Config) -> list[Problem]:
     for section, key, ref in named:
         if ref:
             found += check(
-                config, ref, Path(os.path.relpath(config.path, config.root)), source=None,
-                key=f"[{section}] {key}", line=None,
-            )  # fmt: skip
+                config,
+                ref,
+                Path(os.path.relpath(config.path, config.root)),
+                source=None,
+                key=f"[{section}] {key}",
+                line=None,
+            )
     return found

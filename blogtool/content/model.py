@@ -116,8 +116,16 @@ class Item:
         values = self.values
         summary = str(values["summary"])
         text = "" if summary.strip() else self.body
-        parts = [self.kind.value, self.slug, values["title"], values["date"], summary,
-                 values["image"], values.get("service"), text]  # fmt: skip
+        parts = [
+            self.kind.value,
+            self.slug,
+            values["title"],
+            values["date"],
+            summary,
+            values["image"],
+            values.get("service"),
+            text,
+        ]
         joined = "\x1f".join(map(str, parts))
         return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
 

@@ -100,9 +100,13 @@ def problems(items: Iterable[Item], config: Config) -> list[Problem]:
         found += _links(item, config)
         if item.image:
             found += media.check(
-                config, item.image, item.path, source=item.path, key="image",
+                config,
+                item.image,
+                item.path,
+                source=item.path,
+                key="image",
                 line=item.lines.get("image"),
-            )  # fmt: skip
+            )
         if item.kind is Kind.TIP:
             found += _service(item, config)
     return found
@@ -158,9 +162,10 @@ def _links(item: Item, config: Config) -> list[Problem]:
             # the parse cache otherwise never decodes.)
             found += [
                 replace(problem, line=_line(item, offset))
-                for problem in media.check(config, target, item.path, source=item.path,
-                                           key=None, line=None)
-            ]  # fmt: skip
+                for problem in media.check(
+                    config, target, item.path, source=item.path, key=None, line=None
+                )
+            ]
             continue
         path = resolve(item.path, target)
         if not path:

@@ -172,11 +172,19 @@ def bounce_warnings(site: Site, db: sqlite3.Connection, all_issues: list[Issue])
             continue
         got = queue.bounce_counts(db, issue.id)
         checks = (
-            ("hard", limits.max_hard_percent, N_("issue {id}: {percent:.1f} % hard bounces "
-             "({count} of {sent}), over {limit:g} %")),
-            ("complaint", limits.max_complaint_percent, N_("issue {id}: {percent:.2f} % "
-             "complaints ({count} of {sent}), over {limit:g} %")),
-        )  # fmt: skip
+            (
+                "hard",
+                limits.max_hard_percent,
+                N_(
+                    "issue {id}: {percent:.1f} % hard bounces ({count} of {sent}), over {limit:g} %"
+                ),
+            ),
+            (
+                "complaint",
+                limits.max_complaint_percent,
+                N_("issue {id}: {percent:.2f} % complaints ({count} of {sent}), over {limit:g} %"),
+            ),
+        )
         for kind, limit, message in checks:
             percent = 100 * got[kind] / sent
             if percent > limit:

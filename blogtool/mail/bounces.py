@@ -26,9 +26,18 @@ from blogtool.mail.tokens import BadLink, verp_delivery
 from blogtool.store import script, transaction, utc_now_iso
 
 KINDS = (
-    "hard", "soft", "complaint", "auto-reply", "not-a-bounce", "malformed", "unmatched",
-    "forged", "too-large", "bounce-of-bounce", "duplicate",
-)  # fmt: skip
+    "hard",
+    "soft",
+    "complaint",
+    "auto-reply",
+    "not-a-bounce",
+    "malformed",
+    "unmatched",
+    "forged",
+    "too-large",
+    "bounce-of-bounce",
+    "duplicate",
+)
 _STATUS = re.compile(r"\b([245])\.\d{1,3}\.\d{1,3}\b")
 _AUTO_SUBJECT = re.compile(
     r"^(auto(matic)?[ -]?(reply|svar|answer)|out of (the )?office|frånvaro|autosvar)", re.I
@@ -289,9 +298,17 @@ def record(
         db.execute(
             "INSERT INTO bounces (received_at, message_key, kind, delivery_id, subscriber_id, "
             "status, diagnostic, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (utc_now_iso(now), reading.key, kind, delivery_id, subscriber_id,
-             reading.status or None, reading.diagnostic or None, keep),
-        )  # fmt: skip
+            (
+                utc_now_iso(now),
+                reading.key,
+                kind,
+                delivery_id,
+                subscriber_id,
+                reading.status or None,
+                reading.diagnostic or None,
+                keep,
+            ),
+        )
         if delivery_id is not None and kind in ("hard", "soft", "complaint"):
             queue.mark_bounce(db, delivery_id, kind)
         if subscriber_id is not None:

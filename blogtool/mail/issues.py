@@ -350,9 +350,12 @@ def mark_completed(db: sqlite3.Connection, issue_id: int, now: dt.datetime) -> N
 
 
 def _mail_picture(
-    pics: pictures.Pictures, ref: str | None, alt: str | None, item: Item | None,
+    pics: pictures.Pictures,
+    ref: str | None,
+    alt: str | None,
+    item: Item | None,
     width: int = pictures.MAIL_COLUMN,
-) -> Markup:  # fmt: skip
+) -> Markup:
     """A picture in the newsletter: absolute URL, made at twice its width, width and height
     set, its alt text."""
     pic = pics.find(ref, item)

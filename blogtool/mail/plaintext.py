@@ -8,8 +8,28 @@ import textwrap
 from html.parser import HTMLParser
 
 WIDTH = 72
-_BLOCKS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "tr", "table",
-           "ul", "ol", "hr", "figure", "figcaption", "section", "aside"}  # fmt: skip
+_BLOCKS = {
+    "p",
+    "div",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "blockquote",
+    "pre",
+    "tr",
+    "table",
+    "ul",
+    "ol",
+    "hr",
+    "figure",
+    "figcaption",
+    "section",
+    "aside",
+}
 
 
 class _Converter(HTMLParser):

@@ -236,9 +236,14 @@ class _SendRun:
         sender = self.factory.return_path(recipient) if self.verp else self.sender
         self.seq += 1
         job = Job(
-            row, row["attempts"] + 1, message_id, data, f"{self.issue.id:04d}-{row['id']:07d}",
-            Envelope(sender, row["email"], len(data)), self.seq,
-        )  # fmt: skip
+            row,
+            row["attempts"] + 1,
+            message_id,
+            data,
+            f"{self.issue.id:04d}-{row['id']:07d}",
+            Envelope(sender, row["email"], len(data)),
+            self.seq,
+        )
         self.offered[line.number] = job
         line.offer(job)
 

@@ -176,17 +176,32 @@ def sign_up(
             db.execute(
                 "INSERT INTO signups (email, email_key, name, lists, nonce, consent_version, "
                 "source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (normalized, key, name, json.dumps(keys), secrets.token_hex(8),
-                 config.web.consent_version, SOURCE, stamp),
-            )  # fmt: skip
+                (
+                    normalized,
+                    key,
+                    name,
+                    json.dumps(keys),
+                    secrets.token_hex(8),
+                    config.web.consent_version,
+                    SOURCE,
+                    stamp,
+                ),
+            )
         elif row["confirmed_at"] is not None or row["created_at"] < expiry:
             # A new sign-up: a new link (the old one stops working), a new clock.
             db.execute(
                 "UPDATE signups SET email = ?, name = ?, lists = ?, nonce = ?, consent_version = ?,"
                 " created_at = ?, confirmed_at = NULL WHERE id = ?",
-                (normalized, name, json.dumps(keys), secrets.token_hex(8),
-                 config.web.consent_version, stamp, row["id"]),
-            )  # fmt: skip
+                (
+                    normalized,
+                    name,
+                    json.dumps(keys),
+                    secrets.token_hex(8),
+                    config.web.consent_version,
+                    stamp,
+                    row["id"],
+                ),
+            )
         else:  # still pending: the same link, with what the form says now
             db.execute(
                 "UPDATE signups SET name = ?, lists = ?, consent_version = ? WHERE id = ?",

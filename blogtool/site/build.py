@@ -117,9 +117,18 @@ def build(
         index = partial(search.index, series=config.tips.slug) if indexed else None
         finish = (SEARCH_INDEX_DIR, index)
         releases.publish(
-            label, planned, todo, set(old), output, options.jobs, progress, fail_after,
-            finish, looked, meanwhile,
-        )  # fmt: skip
+            label,
+            planned,
+            todo,
+            set(old),
+            output,
+            options.jobs,
+            progress,
+            fail_after,
+            finish,
+            looked,
+            meanwhile,
+        )
     engine.save_manifest(manifest, planned)
     mark = preview_mark(config, output)
     if view.preview:

@@ -85,9 +85,14 @@ def render_feed(
         if entry.image is not None:
             url, length, mime, width, height = entry.image
             fe.media.content(
-                url=url, fileSize=str(length), type=mime, medium="image", width=str(width),
-                height=str(height), group=None,
-            )  # fmt: skip
+                url=url,
+                fileSize=str(length),
+                type=mime,
+                medium="image",
+                width=str(width),
+                height=str(height),
+                group=None,
+            )
             if not atom:  # (feedgen writes Atom's rel="enclosure" link without its rel)
                 fe.enclosure(url, str(length), mime)
         if atom:

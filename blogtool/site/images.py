@@ -146,8 +146,10 @@ def _picture(config: Config, source: str, digest: str, folder: Path) -> Picture:
 
 
 def _make_all(config: Config, todo: list[tuple[str, Path, str]], jobs: int) -> None:
-    work = [(str(config.root / s), str(folder), config.images.quality, _widths_of(config, s))
-            for s, folder, _d in todo]  # fmt: skip
+    work = [
+        (str(config.root / s), str(folder), config.images.quality, _widths_of(config, s))
+        for s, folder, _d in todo
+    ]
     if jobs < 2 or len(work) < 2:
         for job in work:
             _make(job)

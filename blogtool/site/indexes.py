@@ -27,9 +27,13 @@ def tag_index(v: SiteView) -> list[Page]:
     """/tagg/: every topic, with how many items it has."""
     tags = _tag_list(v)
     produce = partial(
-        v.page, "tags.html", tags=tags, page_title=v.word("tags_title"),
-        canonical=v.urls.tag_index(), section="archive",
-    )  # fmt: skip
+        v.page,
+        "tags.html",
+        tags=tags,
+        page_title=v.word("tags_title"),
+        canonical=v.urls.tag_index(),
+        section="archive",
+    )
     return [v.spec(v.urls.tag_index(), [json.dumps(tags)], produce)]
 
 
@@ -50,9 +54,13 @@ def service_index(v: SiteView) -> list[Page]:
     inputs = [json.dumps(counts)]
     inputs += v.pictures.digest([(s.image, None) for s in v.config.services.values()])
     produce = partial(
-        v.page, "services.html", entries=entries, page_title=v.word("services_title"),
-        canonical=v.urls.service_index(), section="services",
-    )  # fmt: skip
+        v.page,
+        "services.html",
+        entries=entries,
+        page_title=v.word("services_title"),
+        canonical=v.urls.service_index(),
+        section="services",
+    )
     return [v.spec(v.urls.service_index(), inputs, produce)]
 
 
@@ -68,9 +76,16 @@ def year_pages(v: SiteView) -> list[Page]:
         path = v.urls.archive_year(year)
         heading = v.word("year_heading", year)
         produce = partial(
-            v.list_page, "listing.html", items, heading=heading, intro="", service=None,
-            page_title=heading, canonical=path, section="archive",
-        )  # fmt: skip
+            v.list_page,
+            "listing.html",
+            items,
+            heading=heading,
+            intro="",
+            service=None,
+            page_title=heading,
+            canonical=path,
+            section="archive",
+        )
         pages.append(v.spec(path, [year, *v.listed_of(items)], produce))
     return pages
 
@@ -78,9 +93,12 @@ def year_pages(v: SiteView) -> list[Page]:
 def search_page(v: SiteView) -> list[Page]:
     """/sok/: the search (Pagefind's index is made over the finished release)."""
     produce = partial(
-        v.page, "search.html", page_title=v.word("search_title"), canonical=v.urls.search(),
+        v.page,
+        "search.html",
+        page_title=v.word("search_title"),
+        canonical=v.urls.search(),
         section="search",
-    )  # fmt: skip
+    )
     return [v.spec(v.urls.search(), [], produce)]
 
 
@@ -198,9 +216,16 @@ def archive_pages(v: SiteView) -> list[Page]:
         path = v.urls.archive(month)
         heading = v.word("month_heading", month_year(month, lang))
         produce = partial(
-            v.list_page, "listing.html", items, heading=heading, intro="", service=None,
-            page_title=heading, canonical=path, section="archive",
-        )  # fmt: skip
+            v.list_page,
+            "listing.html",
+            items,
+            heading=heading,
+            intro="",
+            service=None,
+            page_title=heading,
+            canonical=path,
+            section="archive",
+        )
         pages.append(v.spec(path, v.listed_of(items), produce))
     years: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for month in sorted(by_month, reverse=True):
@@ -210,9 +235,14 @@ def archive_pages(v: SiteView) -> list[Page]:
         )
     tag_list = _tag_list(v)
     produce = partial(
-        v.page, "archive.html", years=sorted(years.items(), reverse=True), tags=tag_list,
-        page_title=v.word("archive_title"), canonical=v.urls.archive(), section="archive",
-    )  # fmt: skip
+        v.page,
+        "archive.html",
+        years=sorted(years.items(), reverse=True),
+        tags=tag_list,
+        page_title=v.word("archive_title"),
+        canonical=v.urls.archive(),
+        section="archive",
+    )
     inputs = [json.dumps(sorted(years.items()), default=str), json.dumps(tag_list)]
     pages.append(v.spec(v.urls.archive(), inputs, produce))
     return pages

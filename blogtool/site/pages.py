@@ -54,8 +54,10 @@ class SiteView:
         self.urls = Urls(self.config)
         self.pictures = Pictures(self.config, made or {}, self.urls.href, self.urls.absolute)
         # Pictures the whole site shows (the logo, the site's picture) are part of every page.
-        fp = digest(fp, *self.pictures.digest([(self.config.site.logo, None),
-                                                (self.config.site.image, None)]))  # fmt: skip
+        fp = digest(
+            fp,
+            *self.pictures.digest([(self.config.site.logo, None), (self.config.site.image, None)]),
+        )
         self.fingerprint = fp
         self.preview = drafts or future
         shown = {Status.PUBLISHED.value}
@@ -72,10 +74,15 @@ class SiteView:
         # What a page of the item is made of: its content, its status, its pictures' files;
         # joined, not hashed (every page's digest hashes what it is made of).
         self.digests = {
-            i.slug: "\x1e".join([i.content_digest or i.content(), status[i.slug],
-                                 *(self.pictures.digest(_refs(i)) if i.image or i.links else ())])
+            i.slug: "\x1e".join(
+                [
+                    i.content_digest or i.content(),
+                    status[i.slug],
+                    *(self.pictures.digest(_refs(i)) if i.image or i.links else ()),
+                ]
+            )
             for i in self.items
-        }  # fmt: skip
+        }
         self.published = [i for i in self.items if self.status[i.slug] == "published"]
         self.tips = [i for i in self.items if i.kind is Kind.TIP]  # newest first
         self.tip_at = {t.slug: n for n, t in enumerate(self.tips)}
@@ -129,9 +136,14 @@ class SiteView:
         return link_sources(html, item.path, self.sources, self.urls.href)
 
     def picture_markup(
-        self, ref: str | None, alt: str, item: Item | None = None, lazy: bool = True,
-        css: str = "", thumb: bool = False,
-    ) -> Markup:  # fmt: skip
+        self,
+        ref: str | None,
+        alt: str,
+        item: Item | None = None,
+        lazy: bool = True,
+        css: str = "",
+        thumb: bool = False,
+    ) -> Markup:
         """For templates: the made picture ``ref`` names, or nothing."""
         pic = self.pictures.find(ref, item)
         if pic is None:
@@ -147,8 +159,13 @@ class SiteView:
         made = self.pictures.share(pic)
         if made is None:
             return None
-        return {"url": self.urls.absolute(made.path), "width": made.width,
-                "height": made.height, "mime": made.mime, "alt": alt or ""}  # fmt: skip
+        return {
+            "url": self.urls.absolute(made.path),
+            "width": made.width,
+            "height": made.height,
+            "mime": made.mime,
+            "alt": alt or "",
+        }
 
     def links_of(self, item: Item) -> list[object]:
         """What the item's page shows of other items: the URLs its source links turn into."""
@@ -197,8 +214,10 @@ class SiteView:
     def list_page(self, template: str, items: list[Item], **context: Any) -> bytes:
         """A page listing ``items``; their summaries are worked out only if it is rendered."""
         href, url = self.urls.href, self.urls.item
-        entries = [{"item": i, "summary": self.summary(i), "url": href(url(i)), "date": i.date}
-                   for i in items]  # fmt: skip
+        entries = [
+            {"item": i, "summary": self.summary(i), "url": href(url(i)), "date": i.date}
+            for i in items
+        ]
         return self.page(template, entries=entries, **context)
 
     def list_entry(self, entry: dict[str, Any]) -> Markup:
@@ -303,10 +322,16 @@ def home_pages(v: SiteView) -> list[Page]:
         chunk = v.items[(page - 1) * per_page : page * per_page]
         path = v.urls.home(page)
         produce = partial(
-            v.list_page, "index.html", chunk, page=page, pages=n_pages,
-            page_title=v.config.site.title, description=v.config.site.title,
-            canonical=path, section="home" if page == 1 else "",
-        )  # fmt: skip
+            v.list_page,
+            "index.html",
+            chunk,
+            page=page,
+            pages=n_pages,
+            page_title=v.config.site.title,
+            description=v.config.site.title,
+            canonical=path,
+            section="home" if page == 1 else "",
+        )
         pages.append(v.spec(path, [page, n_pages, *v.listed_of(chunk)], produce))
     return pages
 
@@ -314,9 +339,17 @@ def home_pages(v: SiteView) -> list[Page]:
 def series_page(v: SiteView) -> list[Page]:
     def produce() -> bytes:
         href, url = v.urls.href, v.urls.item
-        entries = [{"item": t, "number": v.tip_numbers[t.slug], "summary": v.summary(t),
-                    "service": v.config.services.get(t.service or ""), "url": href(url(t)),
-                    "date": t.date} for t in v.tips]  # fmt: skip
+        entries = [
+            {
+                "item": t,
+                "number": v.tip_numbers[t.slug],
+                "summary": v.summary(t),
+                "service": v.config.services.get(t.service or ""),
+                "url": href(url(t)),
+                "date": t.date,
+            }
+            for t in v.tips
+        ]
         return v.page(
             "series.html",
             entries=entries,
@@ -336,9 +369,15 @@ def tag_pages(v: SiteView) -> list[Page]:
     for path, items in sorted(by_tag.items()):
         heading = v.word("tag_heading", names[path])
         produce = partial(
-            v.list_page, "listing.html", items, heading=heading, intro="", service=None,
-            page_title=heading, canonical=path,
-        )  # fmt: skip
+            v.list_page,
+            "listing.html",
+            items,
+            heading=heading,
+            intro="",
+            service=None,
+            page_title=heading,
+            canonical=path,
+        )
         pages.append(v.spec(path, v.listed_of(items), produce))
     return pages
 
@@ -349,10 +388,16 @@ def service_pages(v: SiteView) -> list[Page]:
         featured = [t for t in v.tips if t.service == key]
         path = v.urls.service(key)
         produce = partial(
-            v.list_page, "listing.html", featured, heading=service.name,
-            intro=v.word("service_intro", service), service=service,
-            page_title=service.name, description=service.description, canonical=path,
-        )  # fmt: skip
+            v.list_page,
+            "listing.html",
+            featured,
+            heading=service.name,
+            intro=v.word("service_intro", service),
+            service=service,
+            page_title=service.name,
+            description=service.description,
+            canonical=path,
+        )
         pages.append(v.spec(path, v.listed_of(featured), produce))
     return pages
 

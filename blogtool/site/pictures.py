@@ -53,8 +53,13 @@ def wanted(site: Site, items: Iterable[Item] | None = None) -> set[str]:
 class Pictures:
     """The made pictures of one build, and their markup."""
 
-    def __init__(self, config: Config, made: dict[str, Picture], href: Callable[[str], str],
-                 absolute: Callable[[str], str]):  # fmt: skip
+    def __init__(
+        self,
+        config: Config,
+        made: dict[str, Picture],
+        href: Callable[[str], str],
+        absolute: Callable[[str], str],
+    ):
         self.config, self.made, self.href, self.absolute = config, made, href, absolute
         self._found: dict[tuple[str, Path | None], Picture | None] = {}
 
@@ -78,8 +83,9 @@ class Pictures:
         return out
 
     # markup ---------------------------------------------------------------------------------
-    def page_html(self, pic: Picture, alt: str, *, lazy: bool = True, sizes: str = SIZES,
-                  css: str = "") -> str:  # fmt: skip
+    def page_html(
+        self, pic: Picture, alt: str, *, lazy: bool = True, sizes: str = SIZES, css: str = ""
+    ) -> str:
         cls = f' class="{escape(css)}"' if css else ""
         if pic.vector:
             return f'<img{cls} src="{self.href(pic.source)}" alt="{escape(alt)}">'

@@ -21,11 +21,18 @@ def index(release: Path, series: str) -> set[str]:
     """Run Pagefind (the binary bundled with the ``pagefind`` package) over ``release``; the
     files it wrote, relative to the release. ``series``: the series' folder, where tips are."""
     command = [
-        sys.executable, "-m", "pagefind", "--site", str(release),
-        "--output-subdir", SEARCH_INDEX_DIR, "--silent",
+        sys.executable,
+        "-m",
+        "pagefind",
+        "--site",
+        str(release),
+        "--output-subdir",
+        SEARCH_INDEX_DIR,
+        "--silent",
         # Posts and tips only (the pages marked data-pagefind-body); lists are not read.
-        "--glob", f"{{*,{series}/*}}/index.html",
-    ]  # fmt: skip
+        "--glob",
+        f"{{*,{series}/*}}/index.html",
+    ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:

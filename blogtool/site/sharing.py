@@ -35,16 +35,23 @@ def json_ld(
         "mainEntityOfPage": urls.absolute(urls.item(item)),
         "inLanguage": config.site.language,
         "author": {"@type": "Person", "name": author},
-        "publisher": {"@type": "Organization", "name": config.site.title,
-                      "url": config.site.base_url},
-    }  # fmt: skip
+        "publisher": {
+            "@type": "Organization",
+            "name": config.site.title,
+            "url": config.site.base_url,
+        },
+    }
     if item.date is not None:
         data["datePublished"] = item.date.isoformat()
         data["dateModified"] = item.date.isoformat()
     if item.tags:
         data["keywords"] = list(item.tags)
     if image is not None:
-        data["image"] = {"@type": "ImageObject", "url": image["url"], "width": image["width"],
-                         "height": image["height"]}  # fmt: skip
+        data["image"] = {
+            "@type": "ImageObject",
+            "url": image["url"],
+            "width": image["width"],
+            "height": image["height"],
+        }
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))  # the C encoder
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))

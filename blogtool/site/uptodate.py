@@ -26,9 +26,12 @@ def snapshot(config: Config, seen: dict[str, os.stat_result] | None = None) -> s
     h.update(f"{conf.st_size}\0{conf.st_mtime_ns}\0{conf.st_ino}\n".encode())
     parts = []
     for directory in (
-        config.posts_dir, config.tips_dir, config.templates_dir, config.media_dir,
+        config.posts_dir,
+        config.tips_dir,
+        config.templates_dir,
+        config.media_dir,
         config.root / "static",
-    ):  # fmt: skip
+    ):
         for path, st in tree_stats(str(directory)):
             if st is None:
                 parts.append(f"{path}\0missing\n")

@@ -181,9 +181,13 @@ class ReaderService:
                 return self.message(200, "sent")
             try:
                 pending = signups.sign_up(
-                    db, self.config, request.value("epost"), request.value("namn"), chosen,
+                    db,
+                    self.config,
+                    request.value("epost"),
+                    request.value("namn"),
+                    chosen,
                     self.now(),
-                )  # fmt: skip
+                )
             except SignupError as exc:
                 raise Refused(400, str(exc)) from None
             if pending is not None:
@@ -195,10 +199,16 @@ class ReaderService:
         created = dt.datetime.fromisoformat(pending.created_at)
         expires = (created + self.config.web.confirm_within).astimezone(self.config.site.timezone)
         data = reader_message(
-            self.config, "confirm", pending.email, self.now(), self.env,
-            reader_name=pending.name, lists=self.list_names(pending.lists),
-            confirm_url=self.link("confirm", token), expires=expires,
-        )  # fmt: skip
+            self.config,
+            "confirm",
+            pending.email,
+            self.now(),
+            self.env,
+            reader_name=pending.name,
+            lists=self.list_names(pending.lists),
+            confirm_url=self.link("confirm", token),
+            expires=expires,
+        )
         outgoing.enqueue(db, "confirm", pending.email_key, pending.email, data, self.now())
         self.wake()
 
@@ -211,10 +221,13 @@ class ReaderService:
                     if pending.confirmed_at is not None:
                         return self.message(200, "already-confirmed")
                     return self.page(
-                        200, "web/confirm.html", page_title=self.words.gettext("Confirm"),
+                        200,
+                        "web/confirm.html",
+                        page_title=self.words.gettext("Confirm"),
                         token=token,
-                        email=pending.email, lists=self.list_names(pending.lists),
-                    )  # fmt: skip
+                        email=pending.email,
+                        lists=self.list_names(pending.lists),
+                    )
                 outcome, pending = signups.confirm(db, self.secret, token, self.now())
             except ExpiredLink:
                 raise Refused(410, "expired") from None
@@ -274,10 +287,14 @@ class ReaderService:
                 return self.message(200, "saved", lists=self.list_names(chosen))
             chosen = lists.lists_of(db, self.config, subscriber.id)
         return self.page(
-            200, "web/preferences.html", page_title=self.words.gettext("Choose letters"),
+            200,
+            "web/preferences.html",
+            page_title=self.words.gettext("Choose letters"),
             token=token,
-            subscriber=subscriber, chosen=chosen, unsubscribe_url=self.unsubscribe_url(subscriber),
-        )  # fmt: skip
+            subscriber=subscriber,
+            chosen=chosen,
+            unsubscribe_url=self.unsubscribe_url(subscriber),
+        )
 
     def my_data(self, request: Request) -> Response:
         with opened(self.config.state_path) as db:
@@ -301,10 +318,16 @@ class ReaderService:
             self.config.site.timezone
         )
         return self.page(
-            200, "web/mydata.html", page_title=self.words.gettext("My data"), subscriber=subscriber,
-            token=token, list_names=self.list_names(chosen), consent_at=consent_at,
-            deliveries=deliveries, preferences_url=self.preferences_url(subscriber),
-        )  # fmt: skip
+            200,
+            "web/mydata.html",
+            page_title=self.words.gettext("My data"),
+            subscriber=subscriber,
+            token=token,
+            list_names=self.list_names(chosen),
+            consent_at=consent_at,
+            deliveries=deliveries,
+            preferences_url=self.preferences_url(subscriber),
+        )
 
     def queue_data_link(self, db: sqlite3.Connection, address: str) -> None:
         """Mail the data link if the address is a subscriber (and under its daily quota);
@@ -325,10 +348,14 @@ class ReaderService:
                 self.secret, "data", subscriber.id, key, int(expires.timestamp())
             )
             data = reader_message(
-                self.config, "my-data", subscriber.email, now, self.env,
+                self.config,
+                "my-data",
+                subscriber.email,
+                now,
+                self.env,
                 data_url=self.link("my_data", token),
                 expires=expires.astimezone(self.config.site.timezone),
-            )  # fmt: skip
+            )
             outgoing.enqueue(db, "my-data", key, subscriber.email, data, now)
         self.wake()
 

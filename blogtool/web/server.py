@@ -115,8 +115,9 @@ class Sender:
                 with opened(self.config.state_path) as db:
                     done = outgoing.drain(db, self.transport(), self.sender, self.now())
                 if done.sent or done.failed:
-                    log.info("mail: %d sent, %d failed, %d waiting", done.sent, done.failed,
-                             done.waiting)  # fmt: skip
+                    log.info(
+                        "mail: %d sent, %d failed, %d waiting", done.sent, done.failed, done.waiting
+                    )
             except Exception as exc:  # the service keeps answering; the next wake retries
                 log.error("mail: %s", exc)
 
