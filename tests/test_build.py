@@ -20,7 +20,7 @@ from blogtool.errors import BlogtoolError
 from blogtool.site.build import BuildOptions, build
 from blogtool.site.pages import SiteView
 
-from .conftest import NOW, SECRET, STOCKHOLM, Run, snapshot, write
+from .conftest import NOW, REPO, SECRET, STOCKHOLM, Run, snapshot, write
 from .test_kill import _tree
 
 BASE = "https://blogg.vaxjo.example/"
@@ -373,8 +373,11 @@ def test_template_errors_name_the_template_and_line(
     write(sample_site / "templates/item.html", template)
     result = run("build")
     assert result.exit_code == 1
-    assert expected in result.stderr, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    first, *more = result.stderr.strip().splitlines()
+    # One line for the template, named by the first item it broke, however many it broke.
+    assert first.startswith("posts/") and expected in first, result.stderr
+    assert "more: posts/" in first
+    assert more == ["Error: 1 problem found; nothing was changed."]
     assert "Traceback" not in result.stderr
     assert snapshot(public) == before
 
@@ -611,3 +614,48 @@ def test_a_build_records_its_library_versions_and_an_upgrade_renders_every_page(
     assert upgraded.exit_code == 0, upgraded.stderr
     assert f"{pages} written, 0 unchanged" in upgraded.output, upgraded.output
     assert json.loads(manifest.read_text("utf-8"))["libraries"]["Markdown"] == "3.12"
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_page_that_cannot_be_rendered_is_one_line_naming_its_file(
+    run, sample_site, monkeypatch, jobs
+):
+    """Two items whose pages fail (a site template that breaks on them, a body Markdown
+    cannot convert): each is one line naming its file and the reason, every other page is
+    still tried, and nothing is published: the live site stays as it was."""
+    from blogtool.site import mdengine
+
+    assert run("build").exit_code == 0
+    before = _tree(sample_site / "public")
+    monkeypatch.setattr("blogtool.site.engine.PARALLEL_THRESHOLD", 1)
+    template = sample_site / "templates" / "item.html"  # the site's own, from the default
+    template.write_text(
+        (REPO / "blogtool" / "templates" / "item.html")
+        .read_text("utf-8")
+        .replace(
+            "<h1>{{ item.title }}</h1>",
+            '<h1>{{ item.title }}{% if item.slug == "ett-ar-med-nya-e-tjanster" %}'
+            "{{ item.values.nothing.x }}{% endif %}</h1>",
+        ),
+        "utf-8",
+    )
+    real = mdengine.to_html
+
+    def breaks_on_one(body: str, *args: str) -> str:
+        if "Hej och välkommen!" in body:
+            raise IndexError("list index out of range")  # as a Markdown release once did
+        return real(body, *args)
+
+    monkeypatch.setattr("blogtool.site.pages.to_html", breaks_on_one)
+    result = run("build", "--jobs", jobs)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines == [
+        "posts/2026-09-10-valkommen-till-kommunbloggen.md: error: IndexError: list index out "
+        "of range",
+        "posts/2026-11-20-ett-ar-med-e-tjanster.md: error: templates/item.html:6: undefined "
+        "variable: 'dict object' has no attribute 'nothing'",
+        "Error: 2 problems found; nothing was changed.",
+    ]
+    assert _tree(sample_site / "public") == before

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from blogtool.errors import BlogtoolError
+from blogtool.errors import BlogtoolError, ContentError, Problem
 from blogtool.files import remove, write_atomic
 from blogtool.i18n import _
 from blogtool.version import library_versions
@@ -38,6 +38,23 @@ class Page:
     digest: str
     produce: Callable[[], bytes]
     heavy: bool = False  # rendered first in parallel builds (Markdown pages)
+    source: str = ""  # the file the page is made from (an item's), named when it fails
+
+
+class ItemError(BlogtoolError):
+    """What one item's page, or a page showing it (a feed), could not make of it."""
+
+    def __init__(self, source: str, reason: str):
+        super().__init__(reason)
+        self.source = source
+
+
+def failed(page: Page, exc: Exception) -> str:
+    """Why ``page`` could not be made, in one line that names its file: the item's source
+    (also when a feed could not show it), or the page's own output file."""
+    where = exc.source if isinstance(exc, ItemError) else page.source or output_file(page.path)
+    reason = str(exc) if isinstance(exc, BlogtoolError) else f"{type(exc).__name__}: {exc}"
+    return f"{where}: {' '.join(reason.split())}"
 
 
 def digest(*parts: object) -> str:
@@ -103,12 +120,16 @@ _RELEASE: Path | None = None
 _FOLDERS: set[str] = set()  # folders of the release known to exist (in this process)
 
 
-def _render_page(page: Page) -> None:
-    """Render one page into the release. A big build writes thousands of files, so this
-    makes as few system calls as it can: each folder once, no check before the file is
-    created (a reused release's earlier version is found by the refusal), one write."""
+def _render_page(page: Page) -> str | None:
+    """Render one page into the release; why it could not be made, or None. A big build
+    writes thousands of files, so this makes as few system calls as it can: each folder once,
+    no check before the file is created (a reused release's earlier version is found by the
+    refusal), one write."""
     assert _RELEASE is not None
-    data = page.produce()
+    try:
+        data = page.produce()
+    except Exception as exc:  # a template, a body or a picture: named, and the others go on
+        return failed(page, exc)
     target = f"{_RELEASE}/{output_file(page.path)}"
     folder = target.rpartition("/")[0]
     if folder not in _FOLDERS:
@@ -125,6 +146,7 @@ def _render_page(page: Page) -> None:
             view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
+    return None
 
 
 def _make_folder(folder: str) -> None:
@@ -141,10 +163,9 @@ def _make_folder(folder: str) -> None:
     _FOLDERS.add(folder)
 
 
-def _render_chunk(indexes: list[int]) -> int:
-    for index in indexes:
-        _render_page(_TODO[index])
-    return len(indexes)
+def _render_chunk(indexes: list[int]) -> tuple[int, list[str]]:
+    failures = [f for index in indexes if (f := _render_page(_TODO[index])) is not None]
+    return len(indexes), failures
 
 
 def render_into(
@@ -157,7 +178,8 @@ def render_into(
 ) -> None:
     """Render ``todo`` into ``folder`` (a page's earlier version there is replaced), on every
     core for a big build; ``meanwhile`` is this process's work while the workers render (called
-    then, if they do)."""
+    then, if they do). A page that cannot be made does not stop the others: when all are
+    done, a ``ContentError`` names each one that failed, by its file."""
     global _RELEASE
     _RELEASE = folder
     _FOLDERS.clear()
@@ -188,6 +210,7 @@ def _render_all(
     meanwhile: Callable[[], None] | None,
 ) -> None:
     done = 0
+    failures: list[str] = []
 
     def tick(n: int) -> None:
         nonlocal done
@@ -199,8 +222,11 @@ def _render_all(
 
     if len(todo) < PARALLEL_THRESHOLD or jobs < 2:
         for page in todo:
-            _render_page(page)
+            failure = _render_page(page)
+            if failure is not None:
+                failures.append(failure)
             tick(1)
+        _raise_for(failures)
         return
     _TODO[:] = todo
     # The heavy pages first, so the cheap ones fill the end.
@@ -219,9 +245,31 @@ def _render_all(
             rendered = pool.imap_unordered(_render_chunk, chunks)
             if meanwhile is not None:
                 meanwhile()
-            for n in rendered:
+            for n, failed_here in rendered:
+                failures += failed_here
                 tick(n)
     finally:
         if not frozen_before:
             gc.unfreeze()
         _TODO.clear()
+    _raise_for(failures)
+
+
+def _raise_for(failures: list[str]) -> None:
+    """One problem for each reason a page could not be made, named by the first file that
+    met it: a template broken for every item is one line, not one for each of them."""
+    if not failures:
+        return
+    by_reason: dict[str, list[str]] = {}
+    for line in sorted(set(failures)):  # (a feed names the item its page named)
+        where, _sep, reason = line.partition(": ")
+        by_reason.setdefault(reason, []).append(where)
+    problems = []
+    for reason, files in by_reason.items():
+        if len(files) > 1:
+            shown = ", ".join(files[1:4]) + (", …" if len(files) > 4 else "")
+            reason = _("{reason} (and on {n} more: {shown})").format(
+                reason=reason, n=len(files) - 1, shown=shown
+            )
+        problems.append(Problem(Path(files[0]), reason))
+    raise ContentError(problems)

@@ -18,7 +18,8 @@ from markupsafe import Markup
 
 from blogtool.config import Config
 from blogtool.content.model import Item, Kind, Site, Status
-from blogtool.site.engine import Page, digest
+from blogtool.errors import BlogtoolError
+from blogtool.site.engine import ItemError, Page, digest
 from blogtool.site.feeds import FeedEntry, render_feed
 from blogtool.site.images import Picture
 from blogtool.site.mdengine import to_html
@@ -131,9 +132,14 @@ class SiteView:
 
     def body_html(self, item: Item, mode: str = "page") -> str:
         """The item's body as HTML, links to other items' source files made into their URLs,
-        pictures as ``mode`` (page, feed) wants them."""
-        html = self.pictures.embed(to_html(item.body, self.backlink), item, mode)
-        return link_sources(html, item.path, self.sources, self.urls.href)
+        pictures as ``mode`` (page, feed) wants them. What cannot be made of it names the item
+        (``ItemError``), on whichever page showed it."""
+        try:
+            html = self.pictures.embed(to_html(item.body, self.backlink), item, mode)
+            return link_sources(html, item.path, self.sources, self.urls.href)
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, BlogtoolError) else f"{type(exc).__name__}: {exc}"
+            raise ItemError(item.rel, reason) from exc
 
     def picture_markup(
         self,
@@ -172,9 +178,14 @@ class SiteView:
         return [(p, self.sources.get(p)) for p in linked_sources(item)]
 
     def spec(
-        self, path: str, inputs: Iterable[object], produce: Callable[[], bytes], heavy: bool = False
+        self,
+        path: str,
+        inputs: Iterable[object],
+        produce: Callable[[], bytes],
+        heavy: bool = False,
+        source: str = "",
     ) -> Page:
-        return Page(path, digest(self.fingerprint, path, *inputs), produce, heavy)
+        return Page(path, digest(self.fingerprint, path, *inputs), produce, heavy, source)
 
     def digests_of(self, items: Iterable[Item]) -> list[object]:
         return [self.digests[i.slug] for i in items]
@@ -310,7 +321,9 @@ def item_pages(v: SiteView) -> list[Page]:
             around = ["", ""]
         links = v.links_of(item) if item.links != () else []  # () : it links nowhere
         inputs = [digests[item.slug], numbers.get(item.slug, ""), links, *around]
-        pages.append(v.spec(url(item), inputs, partial(v.item_page, item), heavy=True))
+        pages.append(
+            v.spec(url(item), inputs, partial(v.item_page, item), heavy=True, source=item.rel)
+        )
     return pages
 
 
