@@ -7,7 +7,7 @@ PIP := $(BIN)/python -m pip install -q -c constraints.txt
 # make test draws new Hypothesis examples each run from a seed it prints; SEED=N repeats a run.
 SEED ?=
 
-.PHONY: demo test soak fuzz lint format bench docs i18n screenshots constraints clean
+.PHONY: demo test test-lowest soak fuzz lint format bench docs i18n screenshots constraints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,18 @@ demo: $(VENV)/.installed
 ## slowest tests are listed at the end)
 test: $(VENV)/.installed-test lint
 	$(BIN)/python -m pytest -n auto --maxprocesses=4 --durations=5 $(if $(SEED),--hypothesis-seed=$(SEED))
+
+## test-lowest: the tests but the browser's, with every dependency at the lowest version
+## pyproject.toml admits (.ci/lowest.py), in a virtualenv of its own (.venv-lowest)
+test-lowest: .venv-lowest/.installed
+	.venv-lowest/bin/python -m pytest -n auto --maxprocesses=4 -m "not browser" -q \
+		$(if $(SEED),--hypothesis-seed=$(SEED))
+
+.venv-lowest/.installed: pyproject.toml constraints.txt .ci/lowest.py
+	$(PYTHON) -m venv .venv-lowest
+	$(PYTHON) .ci/lowest.py > .venv-lowest/constraints.txt
+	.venv-lowest/bin/python -m pip install -q -c .venv-lowest/constraints.txt -e '.[test]'
+	touch $@
 
 ## soak: the long versions of the checks make test runs small: many kills of a bigger site,
 ## the scheduled job's week and spring clock change run every half hour, many more examples
@@ -97,4 +109,4 @@ constraints: $(VENV)/.installed-test
 		| grep -v '^blogtool'; } > constraints.txt.new && mv constraints.txt.new constraints.txt
 
 clean:
-	rm -rf $(VENV) public .public.releases .public.previous .blogtool outbox .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-lowest public .public.releases .public.previous .blogtool outbox .pytest_cache .ruff_cache
