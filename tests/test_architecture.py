@@ -185,3 +185,47 @@ def test_tests_start_processes_only_through_the_helper_that_stops_them():
         if re.search(r"\bPopen\(|\btime\.sleep\(", line)
     ]
     assert offenders == []
+
+
+# Libraries blogtool uses; none of their private names (a leading underscore, or a
+# name-mangled __method) may appear in blogtool/, nor a replacement of one of their functions.
+LIBRARIES = (
+    "markdown", "jinja2", "yaml", "frontmatter", "click", "smtplib", "yagmail", "waitress",
+    "PIL", "Image", "feedparser", "feedgen", "babel", "nh3", "css_inline", "icalendar",
+    "holidays", "flufl", "imap_tools", "defusedxml", "markdownify", "keyring", "email_validator",
+    "multiprocessing", "atexit", "os", "sys", "gc", "threading", "subprocess", "sqlite3",
+)  # fmt: skip
+_PRIVATE = re.compile(
+    rf"\b(?:{'|'.join(LIBRARIES)})(?:\.[A-Za-z]\w*)*\._[A-Za-z]"  # markdown.util._x, os._exit
+    r"|\._[A-Z]\w*__[a-z]"  # InlineProcessor._InlineProcessor__applyPattern
+    r"|\.__[a-z]\w*[a-z]\b(?<!__)"  # x.__handleInline
+    r"|\._(?:help_option|run_exitfuncs|parse|reader)\b"  # private attributes once used here
+)
+
+
+def test_no_private_name_of_a_library_is_used():
+    offenders = [
+        f"{_rel(path)}:{n}: {line.strip()}"
+        for path in MODULES
+        for n, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+        if _PRIVATE.search(line.split("#", 1)[0])
+    ]
+    assert offenders == []
+    gone = ("content/quickyaml.py", "site/mdinline.py", "site/quickjinja.py")
+    assert [m for m in gone if (PACKAGE / m).exists()] == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "atexit._run_exitfuncs()",
+        "os._exit(code)",
+        "command._help_option = None",
+        "loop = InlineProcessor._InlineProcessor__applyPattern",
+        "self.__handleInline(data)",
+        "markdown.util._HTML_PLACEHOLDER",
+        "env._parse(source, name, filename)",
+    ],
+)
+def test_the_private_name_check_finds_what_it_looks_for(line):
+    assert _PRIVATE.search(line)
