@@ -201,8 +201,8 @@ def timed_send(site: Path) -> tuple[float, int]:
 
 def prebuilt_messages(site: Path, n: int) -> list[tuple[str, bytes]]:
     from blogtool.config import load_config
-    from blogtool.mail.compose import MessageFactory, Recipient
-    from blogtool.mail.issues import get_issue
+    from blogtool.newsletter.compose import MessageFactory, Recipient
+    from blogtool.newsletter.issues import get_issue
     from blogtool.store import connect
 
     config = load_config(site)

@@ -53,17 +53,17 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     (
         "001_initial",
         (
-            "blogtool.mail.subscribers:create_tables",
-            "blogtool.mail.issues:create_tables",
-            "blogtool.mail.queue:create_tables",
+            "blogtool.subscribers.people:create_tables",
+            "blogtool.newsletter.issues:create_tables",
+            "blogtool.delivery.queue:create_tables",
         ),
     ),
     ("002_run_state", ("blogtool.store:create_state_table",)),
-    ("003_reader_service", ("blogtool.mail.signups:create_tables",)),
-    ("004_issue_lists", ("blogtool.mail.issues:add_list_column",)),
+    ("003_reader_service", ("blogtool.subscribers.signups:create_tables",)),
+    ("004_issue_lists", ("blogtool.newsletter.issues:add_list_column",)),
     (
         "005_bounces",
-        ("blogtool.mail.bounces:create_tables", "blogtool.mail.queue:add_bounce_column"),
+        ("blogtool.bounces.reports:create_tables", "blogtool.delivery.queue:add_bounce_column"),
     ),
 ]
 

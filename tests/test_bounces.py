@@ -43,7 +43,7 @@ def sent(sample_site, monkeypatch):
 
 def delivery(site: Path, address: str) -> tuple[str, str]:
     """(VERP token, Message-ID) of the delivery to ``address``."""
-    from blogtool.mail.tokens import verp_token
+    from blogtool.subscribers.tokens import verp_token
 
     with sqlite3.connect(site / ".blogtool/state.db") as db:
         row = db.execute(

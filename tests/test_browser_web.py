@@ -14,8 +14,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from blogtool.config import load_config
-from blogtool.mail.compose import envelope_sender
-from blogtool.mail.transports import OutboxTransport
+from blogtool.delivery.transports import OutboxTransport
+from blogtool.newsletter.compose import envelope_sender
 from blogtool.web.app import make_app
 from blogtool.web.server import Sender, make_server, with_site
 

@@ -199,7 +199,7 @@ def test_any_csv_imports_or_reports_each_row(tmp_path_factory, rows):
 
 @given(name=TEXT, local=st.from_regex(r"[a-z0-9._%+-]{1,20}", fullmatch=True))
 def test_a_message_has_its_recipient_and_nobody_else(name, local):
-    from blogtool.mail.compose import to_field
+    from blogtool.newsletter.compose import to_field
 
     address = f"{local}@example.se"
     header = to_field(name, address)
@@ -215,7 +215,7 @@ def test_a_message_has_its_recipient_and_nobody_else(name, local):
 @given(address=TEXT, name=TEXT)
 def test_adding_any_subscriber_succeeds_or_fails_cleanly(tmp_path_factory, address, name):
     from blogtool import store
-    from blogtool.mail import subscribers
+    from blogtool.subscribers import people as subscribers
 
     base = tmp_path_factory.mktemp("fuzz-sub")
     db = store.connect(base / "state.db")

@@ -80,7 +80,7 @@ def test_names_stored_before_the_fix_never_stop_a_send(run, sample_site, monkeyp
 
 
 def test_a_message_that_cannot_be_composed_fails_alone(run, sample_site, monkeypatch):
-    from blogtool.mail.compose import MessageFactory
+    from blogtool.newsletter.compose import MessageFactory
 
     monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
     for address in ("a@example.se", "b@example.se", "c@example.se"):
@@ -114,7 +114,7 @@ def test_a_message_that_cannot_be_composed_fails_alone(run, sample_site, monkeyp
     ],
 )
 def test_names_are_normalised(given, stored):
-    from blogtool.mail.subscribers import clean_name
+    from blogtool.subscribers.people import clean_name
 
     assert clean_name(given) == stored
 

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from blogtool.cli import cli
-from blogtool.mail.tokens import verify_token
+from blogtool.subscribers.tokens import verify_token
 
 from .conftest import SECRET, STOCKHOLM, Run
 from .processes import Started, blogtool, wait_for

@@ -10,11 +10,11 @@ from email import policy
 import pytest
 
 from blogtool.config import load_config
-from blogtool.mail.compose import MessageFactory, Recipient
-from blogtool.mail.issues import UNSUBSCRIBE_PLACEHOLDER, Issue
-from blogtool.mail.pacing import Pacing
-from blogtool.mail.sending import send_issue
-from blogtool.mail.transports import SendAborted, SmtpTransport
+from blogtool.delivery.pacing import Pacing
+from blogtool.delivery.sending import send_issue
+from blogtool.delivery.transports import SendAborted, SmtpTransport
+from blogtool.newsletter.compose import MessageFactory, Recipient
+from blogtool.newsletter.issues import UNSUBSCRIBE_PLACEHOLDER, Issue
 from blogtool.store import connect
 
 from .conftest import NOW
@@ -108,7 +108,7 @@ def _queue(sample_site, n: int):
         "INSERT INTO issues (id, created_at, period_start, period_end, subject, preheader, html, text, items) "
         f"VALUES (7, 'x', 'x', 'x', 'Ämne', '', '<p>{UNSUBSCRIBE_PLACEHOLDER}</p>', '{UNSUBSCRIBE_PLACEHOLDER}', '[]')"
     )
-    from blogtool.mail.issues import get_issue
+    from blogtool.newsletter.issues import get_issue
 
     return db, get_issue(db, 7)
 
@@ -160,7 +160,7 @@ def test_rate_limit_spaces_messages(sample_site, connections):
 
 @pytest.mark.parametrize("connections", [1, 3])
 def test_backoff_doubles_between_temporary_failures(sample_site, connections):
-    from blogtool.mail.transports import TemporaryFailure
+    from blogtool.delivery.transports import TemporaryFailure
 
     config = load_config(sample_site)
     db, iss = _queue(sample_site, 2)

@@ -22,8 +22,8 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from blogtool.config import load_config
-from blogtool.mail.compose import envelope_sender
-from blogtool.mail.transports import OutboxTransport
+from blogtool.delivery.transports import OutboxTransport
+from blogtool.newsletter.compose import envelope_sender
 from blogtool.web.app import make_app
 from blogtool.web.server import Sender, access_logged, make_server
 

@@ -20,10 +20,10 @@ from blogtool.errors import BlogtoolError, ContentError, ExitStatus, Problem
 from blogtool.i18n import _, ngettext
 
 if TYPE_CHECKING:
-    from blogtool.mail.dispatch import SendOptions
-    from blogtool.mail.issues import Issue
-    from blogtool.mail.pacing import SendReport
-    from blogtool.mail.transports import Transport
+    from blogtool.delivery.dispatch import SendOptions
+    from blogtool.delivery.pacing import SendReport
+    from blogtool.delivery.transports import Transport
+    from blogtool.newsletter.issues import Issue
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -222,7 +222,7 @@ def state_db(env: Env) -> Any:
 
 def transport(env: Env) -> Transport:
     """Where this site's mail goes (an SMTP password is asked for only if needed)."""
-    from blogtool.mail.transports import choose
+    from blogtool.delivery.transports import choose
 
     return choose(env.config, env.smtp_password)
 
@@ -240,8 +240,8 @@ def send_now(
     """Send through the queue under the send lock, with a progress bar when someone watches."""
     import time
 
-    from blogtool.mail.dispatch import SendOptions, send_locked
-    from blogtool.mail.pacing import Pacing
+    from blogtool.delivery.dispatch import SendOptions, send_locked
+    from blogtool.delivery.pacing import Pacing
 
     bar: Any = None
     started = time.monotonic()
@@ -287,7 +287,7 @@ def serve_web(env: Env, host: str, port: int, site_dir: Path | None = None) -> N
     import logging
 
     from blogtool.errors import UsageError
-    from blogtool.mail.compose import envelope_sender
+    from blogtool.newsletter.compose import envelope_sender
     from blogtool.web.app import make_app
     from blogtool.web.server import (
         Sender,
@@ -359,10 +359,10 @@ def print_send_report(issue_id: int, report: Any, where: str) -> None:
 
 
 def print_dry_run(env: Env, db: Any, issue: Any, secret: bytes) -> None:
-    from blogtool.mail.compose import MessageFactory
-    from blogtool.mail.lists import on_list_sql
-    from blogtool.mail.queue import recipients
-    from blogtool.mail.transports import describe
+    from blogtool.delivery.queue import recipients
+    from blogtool.delivery.transports import describe
+    from blogtool.newsletter.compose import MessageFactory
+    from blogtool.subscribers.lists import on_list_sql
 
     who = recipients(db, issue, on_list_sql(env.config, issue.list_key))
     click.echo(_("issue {id}: {subject}").format(id=issue.id, subject=issue.subject))
@@ -382,7 +382,7 @@ def print_dry_run(env: Env, db: Any, issue: Any, secret: bytes) -> None:
 
 
 def pick_issue(db: Any, issue_id: int | None) -> Any:
-    from blogtool.mail.issues import get_issue, last_issue, unfinished_issue
+    from blogtool.newsletter.issues import get_issue, last_issue, unfinished_issue
 
     if issue_id is not None:
         return get_issue(db, issue_id)

@@ -46,8 +46,8 @@ def bounces_process(env: Env, source: str) -> None:
         blogtool bounces process /var/mail/bounces
         (contrib/postfix-master.cf shows the Postfix pipe transport)
     """
-    from blogtool.mail import bounces as bounce_log
-    from blogtool.mail.bouncebox import messages_in
+    from blogtool.bounces import reports as bounce_log
+    from blogtool.bounces.mailbox import messages_in
 
     config, secret, now = env.config, env.secret(), env.now()
     path = None if source == "-" else Path(source)
@@ -70,8 +70,8 @@ def bounces_fetch(env: Env) -> None:
     Example:
         BLOGTOOL_IMAP_PASSWORD=... blogtool bounces fetch
     """
-    from blogtool.mail import bounces as bounce_log
-    from blogtool.mail.bouncebox import fetch
+    from blogtool.bounces import reports as bounce_log
+    from blogtool.bounces.mailbox import fetch
 
     config, secret, now = env.config, env.secret(), env.now()
     with state_db(env) as db:

@@ -147,19 +147,19 @@ class Env:
 
     def secret(self) -> bytes:
         """The key that signs unsubscribe links; raises SecretMissing with how to make one."""
-        from blogtool.mail.tokens import secret_from
+        from blogtool.subscribers.tokens import secret_from
 
         return secret_from(self.get(SECRET_ENV), SECRET_ENV)
 
     def smtp_password(self, smtp: SmtpConfig) -> str | None:
         """From the environment, the keyring, or (at a terminal) a prompt."""
-        from blogtool.mail.transports import smtp_password
+        from blogtool.delivery.transports import smtp_password
 
         return smtp_password(smtp, self.get(SMTP_PASSWORD_ENV), self._prompt_hidden)
 
     def imap_password(self) -> str:
         """The bounce mailbox's password: the environment, then the keyring."""
-        from blogtool.mail.bouncebox import imap_password
+        from blogtool.bounces.mailbox import imap_password
 
         return imap_password(self.config, self.get(IMAP_PASSWORD_ENV))
 

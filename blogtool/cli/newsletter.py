@@ -54,7 +54,7 @@ def newsletter_build(env: Env, since: str | None) -> None:
         blogtool newsletter build
         blogtool newsletter build --since 2026-11-01
     """
-    from blogtool.mail.issues import compile_issue, save_issue
+    from blogtool.newsletter.issues import compile_issue, save_issue
     from blogtool.timeutil import parse_when
 
     site = env.load_site()
@@ -95,8 +95,8 @@ def newsletter_list(env: Env) -> None:
     Example:
         blogtool newsletter list
     """
-    from blogtool.mail.issues import issues
-    from blogtool.mail.queue import bounce_counts, counts
+    from blogtool.delivery.queue import bounce_counts, counts
+    from blogtool.newsletter.issues import issues
     from blogtool.timeutil import short_datetime
 
     lang, tz = cli_language(), env.config.site.timezone
@@ -170,7 +170,7 @@ def newsletter_preview(
         blogtool newsletter preview 3
     """
     from blogtool.files import write_atomic
-    from blogtool.mail.issues import with_sample_links
+    from blogtool.newsletter.issues import with_sample_links
 
     if coming:
         if issue_id is not None:
@@ -195,9 +195,9 @@ def newsletter_preview(
 
 def _preview_next(env: Env, output: Path | None, open_browser: bool) -> None:
     from blogtool.files import write_atomic
-    from blogtool.mail.compose import MessageFactory, Recipient
-    from blogtool.mail.issues import with_sample_links
-    from blogtool.mail.proofing import approved_at, coming_issue, proofed
+    from blogtool.newsletter.compose import MessageFactory, Recipient
+    from blogtool.newsletter.issues import with_sample_links
+    from blogtool.newsletter.proofing import approved_at, coming_issue, proofed
     from blogtool.timeutil import short_datetime
 
     site = env.load_site()
@@ -262,11 +262,11 @@ def newsletter_approve(env: Env, issue_id: int | None) -> None:
         blogtool newsletter approve
         blogtool newsletter approve 7
     """
-    from blogtool.mail.proofing import approve, coming_issue
+    from blogtool.newsletter.proofing import approve, coming_issue
     from blogtool.timeutil import short_datetime
 
     if issue_id is not None:
-        from blogtool.mail.issues import get_issue
+        from blogtool.newsletter.issues import get_issue
 
         with state_db(env) as db:
             issue = get_issue(db, issue_id)
@@ -342,9 +342,9 @@ def newsletter_send(
         blogtool newsletter send --dry-run
         blogtool newsletter send --rate 600
     """
-    from blogtool.mail import subscribers as subs
-    from blogtool.mail.compose import MessageFactory, envelope_sender
-    from blogtool.mail.dispatch import SendOptions, send_test
+    from blogtool.delivery.dispatch import SendOptions, send_test
+    from blogtool.newsletter.compose import MessageFactory, envelope_sender
+    from blogtool.subscribers import people as subs
     from blogtool.timeutil import short_datetime
 
     config, tz = env.config, env.config.site.timezone

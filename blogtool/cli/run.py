@@ -141,7 +141,7 @@ def run_job(env: Env, quiet: bool) -> None:
 
 def _secret_or_none(env: Env) -> bytes | None:
     """The signing secret, or None where it is not set (the run then publishes, not mails)."""
-    from blogtool.mail.tokens import SecretMissing
+    from blogtool.subscribers.tokens import SecretMissing
 
     try:
         return env.secret()
@@ -198,8 +198,8 @@ def _proof_sender(env: Env, secret: bytes) -> Any:
     def send_proof(coming: Any, prefix: str) -> None:
         from email.utils import parseaddr
 
-        from blogtool.mail.compose import MessageFactory, envelope_sender
-        from blogtool.mail.dispatch import send_test
+        from blogtool.delivery.dispatch import send_test
+        from blogtool.newsletter.compose import MessageFactory, envelope_sender
 
         config = env.config
         factory = MessageFactory(config, coming.as_issue(), secret, prefix=prefix)
@@ -211,8 +211,8 @@ def _proof_sender(env: Env, secret: bytes) -> Any:
 
 
 def _fetch_bounces(env: Env, db: Any, secret: bytes) -> Any:
-    from blogtool.mail import bounces
-    from blogtool.mail.bouncebox import fetch
+    from blogtool.bounces import reports as bounces
+    from blogtool.bounces.mailbox import fetch
 
     config, now = env.config, env.now()
 
@@ -223,8 +223,8 @@ def _fetch_bounces(env: Env, db: Any, secret: bytes) -> Any:
 
 
 def _send_queued(env: Env, db: Any) -> Any:
-    from blogtool.mail.compose import envelope_sender
-    from blogtool.mail.outgoing import drain
+    from blogtool.delivery.outgoing import drain
+    from blogtool.newsletter.compose import envelope_sender
 
     return drain(db, transport(env), envelope_sender(env.config), env.now())
 

@@ -49,9 +49,9 @@ def subscribers_add(env: Env, email: str, name: str, source: str, chosen: tuple[
         blogtool subscribers add anna@example.se --name "Anna Andersson" --source "webbformulär"
         blogtool subscribers add bo@example.se --list torsdagstips --list blogg
     """
-    from blogtool.mail import lists
-    from blogtool.mail import subscribers as subs
     from blogtool.store import transaction
+    from blogtool.subscribers import lists
+    from blogtool.subscribers import people as subs
 
     keys = lists.check_lists(env.config, chosen) if chosen else []
     with state_db(env) as db, transaction(db):
@@ -78,7 +78,7 @@ def subscribers_remove(env: Env, email: str) -> None:
     Example:
         blogtool subscribers remove anna@example.se
     """
-    from blogtool.mail import subscribers as subs
+    from blogtool.subscribers import people as subs
 
     with state_db(env) as db:
         subscriber = subs.remove(db, email, env.now())
@@ -99,8 +99,8 @@ def subscribers_list(env: Env, status: str | None, as_json: bool) -> None:
     """
     from dataclasses import asdict
 
-    from blogtool.mail import subscribers as subs
-    from blogtool.mail.lists import lists_of
+    from blogtool.subscribers import people as subs
+    from blogtool.subscribers.lists import lists_of
 
     with state_db(env) as db:
         rows = [(s, lists_of(db, env.config, s.id)) for s in subs.listing(db, status)]
@@ -134,7 +134,7 @@ def subscribers_count(env: Env) -> None:
     Example:
         blogtool subscribers count
     """
-    from blogtool.mail import subscribers as subs
+    from blogtool.subscribers import people as subs
 
     with state_db(env) as db:
         counts = subs.counts(db)
@@ -158,10 +158,10 @@ def subscribers_import(env: Env, file: Path) -> None:
     Example:
         blogtool subscribers import prenumeranter.csv
     """
-    from blogtool.mail import subscribers as subs
+    from blogtool.subscribers import people as subs
 
     with state_db(env) as db:
-        from blogtool.mail import lists
+        from blogtool.subscribers import lists
 
         def set_lists(subscriber_id: int, cell: str) -> None:
             keys = lists.check_lists(env.config, cell.split())
@@ -196,10 +196,10 @@ def subscribers_export(env: Env, file: Path) -> None:
         blogtool subscribers export prenumeranter.csv
     """
     from blogtool.files import write_atomic
-    from blogtool.mail import subscribers as subs
+    from blogtool.subscribers import people as subs
 
     with state_db(env) as db:
-        from blogtool.mail.lists import lists_of
+        from blogtool.subscribers.lists import lists_of
 
         data = subs.export_csv(db, lambda sid: lists_of(db, env.config, sid))
     write_atomic(file, data)
@@ -217,9 +217,9 @@ def subscribers_show(env: Env, email: str) -> None:
     Example:
         blogtool subscribers show anna@example.se
     """
-    from blogtool.mail.bounces import of_subscriber
-    from blogtool.mail.lists import lists_of
-    from blogtool.mail.privacy import stored_about
+    from blogtool.bounces.reports import of_subscriber
+    from blogtool.subscribers.lists import lists_of
+    from blogtool.subscribers.privacy import stored_about
 
     with state_db(env) as db:
         subscriber, deliveries = stored_about(db, email)
@@ -274,7 +274,7 @@ def subscribers_forget(env: Env, email: str, yes: bool) -> None:
     Example:
         blogtool subscribers forget anna@example.se --yes
     """
-    from blogtool.mail.privacy import forget
+    from blogtool.subscribers.privacy import forget
 
     if not yes and env.interactive:
         click.confirm(_("Erase everything stored about {email}?").format(email=email), abort=True)
@@ -327,7 +327,7 @@ def unsubscribe_token(env: Env, token: str) -> None:
     Example:
         blogtool unsubscribe token 12.XObguYuy8YWk-Rs7mU0IVqyY
     """
-    from blogtool.mail.web import unsubscribe as do_unsubscribe
+    from blogtool.subscribers.unsubscribing import unsubscribe as do_unsubscribe
 
     token = token.strip().removeprefix("unsubscribe").strip()
     with state_db(env) as db:

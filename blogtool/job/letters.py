@@ -9,13 +9,14 @@ from collections.abc import Callable
 
 from blogtool.config import Config
 from blogtool.content.model import Site
+from blogtool.delivery import outgoing
+from blogtool.delivery.outgoing import Drained
+from blogtool.delivery.pacing import SendReport
 from blogtool.i18n import _
 from blogtool.job.result import RunResult, send_and_report
-from blogtool.mail import lists, outgoing, signups
-from blogtool.mail.issues import Issue, already_mailed, render_issue, save_issue
-from blogtool.mail.outgoing import Drained
-from blogtool.mail.pacing import SendReport
+from blogtool.newsletter.issues import Issue, already_mailed, render_issue, save_issue
 from blogtool.store import get_state, set_state, transaction
+from blogtool.subscribers import lists, signups
 from blogtool.timeutil import localize
 
 

@@ -13,8 +13,8 @@ from blogtool.i18n import _
 from blogtool.store import set_state, transaction, utc_now_iso
 
 if TYPE_CHECKING:  # names for annotations only: a run with nothing to do never loads them
-    from blogtool.mail.issues import Issue
-    from blogtool.mail.pacing import SendReport
+    from blogtool.delivery.pacing import SendReport
+    from blogtool.newsletter.issues import Issue
     from blogtool.site.output import BuildResult
 
 

@@ -22,11 +22,14 @@ from typing import Any
 from blogtool.config import Config
 from blogtool.content.calendar import Slot, plan
 from blogtool.content.model import Site, Status
+from blogtool.delivery.outgoing import Drained
+from blogtool.delivery.pacing import SendReport
+from blogtool.delivery.queue import count, next_attempt, uncertain_rows
 from blogtool.errors import BlogtoolError, LockedError
 from blogtool.i18n import _, cli_language, items
 from blogtool.job.letters import post_letters, tend_readers
 from blogtool.job.result import RunResult, send_and_report
-from blogtool.mail.issues import (
+from blogtool.newsletter.issues import (
     Issue,
     default_since,
     save_issue,
@@ -34,9 +37,7 @@ from blogtool.mail.issues import (
     unfinished_issue,
     unmailed_items,
 )
-from blogtool.mail.outgoing import Drained
-from blogtool.mail.pacing import SendReport
-from blogtool.mail.proofing import (
+from blogtool.newsletter.proofing import (
     CHANGED_PROOF_PREFIX,
     PROOF_PREFIX,
     Coming,
@@ -48,7 +49,6 @@ from blogtool.mail.proofing import (
     proofed,
     record_proof,
 )
-from blogtool.mail.queue import count, next_attempt, uncertain_rows
 from blogtool.site.output import BuildResult, holds_preview
 from blogtool.site.templates import fingerprint
 from blogtool.store import get_state, set_state, transaction, utc_now_iso

@@ -10,10 +10,10 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from blogtool.content.model import Item, Kind, Site, Status
+from blogtool.delivery import queue
 from blogtool.i18n import N_, _, cli_language, ngettext
 from blogtool.job.runner import next_due, site_fingerprint, weeks_without_tip
-from blogtool.mail import queue
-from blogtool.mail.issues import Issue, issues
+from blogtool.newsletter.issues import Issue, issues
 from blogtool.site.output import holds_preview
 from blogtool.store import get_state, loose_permissions
 from blogtool.timeutil import short_datetime
@@ -74,7 +74,7 @@ def site_status(site: Site, db: sqlite3.Connection, now: dt.datetime) -> SiteSta
 def _coming(site: Site, db: sqlite3.Connection, now: dt.datetime) -> list[str]:
     """The issue the next send will mail: when it goes, what it carries, whether a proof of
     this version went, whether it is approved."""
-    from blogtool.mail.proofing import approved_at, coming_issue, held_since, proofed
+    from blogtool.newsletter.proofing import approved_at, coming_issue, held_since, proofed
 
     coming = coming_issue(site, db, now)
     if coming is None:

@@ -24,11 +24,15 @@ from urllib.parse import parse_qs, urlsplit
 
 from blogtool import i18n
 from blogtool.config import Config, default_addresses
+from blogtool.delivery import outgoing, queue
 from blogtool.errors import BlogtoolError
-from blogtool.mail import lists, outgoing, privacy, queue, signups, subscribers
-from blogtool.mail.readermail import reader_message
-from blogtool.mail.signups import SignupError
-from blogtool.mail.tokens import (
+from blogtool.newsletter.readermail import reader_message
+from blogtool.site.templates import make_environment, render
+from blogtool.store import opened, transaction
+from blogtool.subscribers import lists, privacy, signups
+from blogtool.subscribers import people as subscribers
+from blogtool.subscribers.signups import SignupError
+from blogtool.subscribers.tokens import (
     BadLink,
     ExpiredLink,
     check_link_token,
@@ -36,10 +40,8 @@ from blogtool.mail.tokens import (
     make_link_token,
     make_token,
 )
-from blogtool.mail.web import find as find_by_unsubscribe_token
-from blogtool.mail.web import unsubscribe
-from blogtool.site.templates import make_environment, render
-from blogtool.store import opened, transaction
+from blogtool.subscribers.unsubscribing import find as find_by_unsubscribe_token
+from blogtool.subscribers.unsubscribing import unsubscribe
 from blogtool.web.http import (
     SECURITY_HEADERS,
     STATUS,

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from blogtool.config import Config
-from blogtool.mail import outgoing
-from blogtool.mail.transports import Transport
+from blogtool.delivery import outgoing
+from blogtool.delivery.transports import Transport
 from blogtool.store import opened
 from blogtool.web.app import ReaderService
 from blogtool.web.http import MAX_FORM, App, StartResponse

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from email.message import Message
 
 from blogtool.config import Config
-from blogtool.mail import queue, subscribers
-from blogtool.mail.tokens import BadLink, verp_delivery
+from blogtool.delivery import queue
 from blogtool.store import script, transaction, utc_now_iso
+from blogtool.subscribers import people as subscribers
+from blogtool.subscribers.tokens import BadLink, verp_delivery
 
 KINDS = (
     "hard",

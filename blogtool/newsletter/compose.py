@@ -23,9 +23,9 @@ from urllib.parse import quote
 
 from blogtool import i18n
 from blogtool.config import Config
-from blogtool.mail.issues import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, Issue
-from blogtool.mail.subscribers import MAX_NAME, clean_name
-from blogtool.mail.tokens import make_link_token, make_token, verp_token
+from blogtool.newsletter.issues import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, Issue
+from blogtool.subscribers.people import MAX_NAME, clean_name
+from blogtool.subscribers.tokens import make_link_token, make_token, verp_token
 
 CRLF = "\r\n"
 _PLACEHOLDERS = re.compile(f"({UNSUBSCRIBE_PLACEHOLDER}|{PREFERENCES_PLACEHOLDER})")

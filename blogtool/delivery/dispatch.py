@@ -16,18 +16,18 @@ from collections.abc import Callable
 from types import FrameType
 
 from blogtool.config import Config
-from blogtool.i18n import _
-from blogtool.mail.compose import MessageFactory, Recipient, envelope_sender
-from blogtool.mail.issues import Issue
-from blogtool.mail.pacing import Pacing, SendReport
-from blogtool.mail.sending import send_issue
-from blogtool.mail.transports import (
+from blogtool.delivery.pacing import Pacing, SendReport
+from blogtool.delivery.sending import send_issue
+from blogtool.delivery.transports import (
     ConnectionFailure,
     PermanentFailure,
     SendAborted,
     TemporaryFailure,
     Transport,
 )
+from blogtool.i18n import _
+from blogtool.newsletter.compose import MessageFactory, Recipient, envelope_sender
+from blogtool.newsletter.issues import Issue
 from blogtool.store import site_lock
 
 

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from queue import SimpleQueue
 
-from blogtool.mail.transports import Envelope, PermanentFailure, TemporaryFailure, Transport
+from blogtool.delivery.transports import Envelope, PermanentFailure, TemporaryFailure, Transport
 
 
 @dataclass(eq=False)

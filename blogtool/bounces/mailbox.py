@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from blogtool.config import Config
+from blogtool.delivery.transports import from_keyring
 from blogtool.errors import BlogtoolError, UsageError
 from blogtool.i18n import _
-from blogtool.mail.transports import from_keyring
 
 KEYRING_SERVICE = "blogtool-imap"
 FETCH_LIMIT = 500  # messages per run; the rest wait for the next

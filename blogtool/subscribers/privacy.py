@@ -9,9 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
-from blogtool.mail import bounces, lists, queue, signups, subscribers
-from blogtool.mail.subscribers import Subscriber
+from blogtool.bounces import reports as bounces
+from blogtool.delivery import queue
 from blogtool.store import transaction
+from blogtool.subscribers import lists, signups
+from blogtool.subscribers import people as subscribers
+from blogtool.subscribers.people import Subscriber
 
 
 def stored_about(db: sqlite3.Connection, address: str) -> tuple[Subscriber, list[sqlite3.Row]]:

@@ -13,13 +13,10 @@ from collections import deque
 from collections.abc import Callable
 from queue import Empty, SimpleQueue
 
-from blogtool.i18n import _, ngettext
-from blogtool.mail import issues, lists, queue, subscribers
-from blogtool.mail.compose import MessageFactory, Recipient
-from blogtool.mail.issues import Issue
-from blogtool.mail.lines import Job, Line, Report
-from blogtool.mail.pacing import Pacing, SendReport
-from blogtool.mail.transports import (
+from blogtool.delivery import queue
+from blogtool.delivery.lines import Job, Line, Report
+from blogtool.delivery.pacing import Pacing, SendReport
+from blogtool.delivery.transports import (
     ConnectionFailure,
     Envelope,
     PermanentFailure,
@@ -28,7 +25,13 @@ from blogtool.mail.transports import (
     Transport,
     UncertainDelivery,
 )
+from blogtool.i18n import _, ngettext
+from blogtool.newsletter import issues
+from blogtool.newsletter.compose import MessageFactory, Recipient
+from blogtool.newsletter.issues import Issue
 from blogtool.store import transaction, utc_now_iso
+from blogtool.subscribers import lists
+from blogtool.subscribers import people as subscribers
 
 
 def send_issue(

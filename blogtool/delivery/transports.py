@@ -15,11 +15,8 @@ from pathlib import Path
 from typing import Protocol
 
 from blogtool.config import Config, SmtpConfig
-from blogtool.errors import UsageError
-from blogtool.files import write_atomic
-from blogtool.i18n import _
-from blogtool.mail import smtpwire
-from blogtool.mail.smtpwire import (
+from blogtool.delivery import smtpwire
+from blogtool.delivery.smtpwire import (
     ConnectionFailure,
     Envelope,
     PermanentFailure,
@@ -27,6 +24,9 @@ from blogtool.mail.smtpwire import (
     TemporaryFailure,
     UncertainDelivery,
 )
+from blogtool.errors import UsageError
+from blogtool.files import write_atomic
+from blogtool.i18n import _
 
 __all__ = [
     "ConnectionFailure",

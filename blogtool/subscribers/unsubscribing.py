@@ -11,8 +11,8 @@ import datetime as dt
 import sqlite3
 from dataclasses import dataclass
 
-from blogtool.mail.subscribers import set_status
-from blogtool.mail.tokens import parse_token, verify_token
+from blogtool.subscribers.people import set_status
+from blogtool.subscribers.tokens import parse_token, verify_token
 
 
 @dataclass(frozen=True)

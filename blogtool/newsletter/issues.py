@@ -18,8 +18,8 @@ from blogtool.config import Config, MailingList
 from blogtool.content.model import Item, Kind, Site
 from blogtool.errors import UsageError
 from blogtool.i18n import _
-from blogtool.mail.plaintext import html_to_text
-from blogtool.mail.subject import headlines, issue_context
+from blogtool.newsletter.plaintext import html_to_text
+from blogtool.newsletter.subject import headlines, issue_context
 from blogtool.site import images, pictures
 from blogtool.site.mdengine import to_html
 from blogtool.site.render import link_sources, portable

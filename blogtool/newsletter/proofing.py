@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from blogtool.content.model import Item, Kind, Site
 from blogtool.i18n import N_
-from blogtool.mail.issues import (
+from blogtool.newsletter.issues import (
     Draft,
     Issue,
     already_mailed,

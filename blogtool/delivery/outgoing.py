@@ -12,7 +12,7 @@ import datetime as dt
 import sqlite3
 from dataclasses import dataclass
 
-from blogtool.mail.transports import (
+from blogtool.delivery.transports import (
     ConnectionFailure,
     PermanentFailure,
     TemporaryFailure,

@@ -13,9 +13,9 @@ import datetime as dt
 import sqlite3
 from enum import StrEnum
 
-from blogtool.mail import issues
-from blogtool.mail.compose import Recipient
-from blogtool.mail.issues import Issue
+from blogtool.newsletter import issues
+from blogtool.newsletter.compose import Recipient
+from blogtool.newsletter.issues import Issue
 from blogtool.store import script, transaction, utc_now_iso
 
 MAX_BACKOFF = 900.0  # seconds

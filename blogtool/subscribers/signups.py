@@ -21,10 +21,12 @@ import sqlite3
 from dataclasses import dataclass
 
 from blogtool.config import Config
+from blogtool.delivery import outgoing
 from blogtool.errors import BlogtoolError
-from blogtool.mail import lists, outgoing, subscribers
-from blogtool.mail.tokens import BadLink, check_link_token, link_id, make_link_token
 from blogtool.store import script, transaction, utc_now_iso
+from blogtool.subscribers import lists
+from blogtool.subscribers import people as subscribers
+from blogtool.subscribers.tokens import BadLink, check_link_token, link_id, make_link_token
 
 SOURCE = "webbformulär"  # stored as it is; pages show it in the site's language
 RATE_WINDOW = 600  # seconds: [web] requests_per_ip counts posts in windows of ten minutes
