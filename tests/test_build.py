@@ -646,7 +646,9 @@ def test_a_page_that_cannot_be_rendered_is_one_line_naming_its_file(
             raise IndexError("list index out of range")  # as a Markdown release once did
         return real(body, *args)
 
-    monkeypatch.setattr("blogtool.site.pages.to_html", breaks_on_one)
+    monkeypatch.setattr("blogtool.site.mdengine.to_html", breaks_on_one)
+    post = sample_site / "posts/2026-09-10-valkommen-till-kommunbloggen.md"
+    post.write_text(post.read_text("utf-8") + "\nEn rad till.\n", "utf-8")  # converted anew
     result = run("build", "--jobs", jobs)
     assert result.exit_code == 1
     assert "Traceback" not in result.stderr
@@ -659,3 +661,34 @@ def test_a_page_that_cannot_be_rendered_is_one_line_naming_its_file(
         "Error: 2 problems found; nothing was changed.",
     ]
     assert _tree(sample_site / "public") == before
+
+
+def test_a_template_change_renders_pages_again_but_converts_no_markdown(
+    run, sample_site, monkeypatch
+):
+    """Each item's HTML is kept by its content digest and the library versions: a changed
+    template renders every page again without converting one body; an edited post converts
+    only itself."""
+    import markdown
+
+    converted: list[str] = []
+    real = markdown.Markdown.convert
+
+    def counting(self, source):
+        converted.append(source)
+        return real(self, source)
+
+    assert run("build").exit_code == 0
+    monkeypatch.setattr(markdown.Markdown, "convert", counting)
+    template = sample_site / "templates" / "item.html"
+    default = (REPO / "blogtool" / "templates" / "item.html").read_text("utf-8")
+    template.write_text(default.replace("<h1>", '<h1 class="rubrik">'), "utf-8")
+    result = run("build")
+    assert result.exit_code == 0, result.output
+    page = (sample_site / "public" / "valkommen-till-kommunbloggen" / "index.html").read_text()
+    assert '<h1 class="rubrik">' in page and "Hej och välkommen!" in page
+    assert converted == []
+    post = sample_site / "posts/2026-09-10-valkommen-till-kommunbloggen.md"
+    post.write_text(post.read_text("utf-8") + "\nEn rad till.\n", "utf-8")
+    assert run("build").exit_code == 0
+    assert len(converted) == 1 and "En rad till." in converted[0]

@@ -1,14 +1,20 @@
 """Markdown to HTML with Python-Markdown, configured once: its own extensions and one of
-blogtool's (headings in order, with ids), all through its public extension API. What it
-costs is paid once per item: pages, feeds and mail take an item's body from the content
-cache, keyed by the item's digest and the versions of the libraries that shape it.
+blogtool's (headings in order, with ids), all through its public extension API.
+
+What it costs is paid once per item and version: ``Bodies`` keeps each item's HTML in the
+site's cache, keyed by the item's content digest and blogtool's code digest (which holds the
+versions of every library that shapes output). A template change re-runs templates, never
+Markdown; an upgrade of Markdown converts every body again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import re
 import threading
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import markdown
 from markdown.extensions import Extension
@@ -19,7 +25,10 @@ from markdown.extensions.sane_lists import SaneListExtension
 from markdown.extensions.tables import TableExtension
 from markdown.treeprocessors import Treeprocessor
 
+from blogtool.content.model import Item
+from blogtool.files import write_atomic
 from blogtool.slugs import slugify
+from blogtool.version import code_digest
 
 _HEADINGS = frozenset(f"h{n}" for n in range(1, 7))
 
@@ -99,3 +108,30 @@ def to_html(body: str, backlink_title: str = "") -> str:
         return md.convert(body)
     finally:
         md.reset()
+
+
+class Bodies:
+    """Each item's body as HTML (``to_html``), kept in ``directory`` (None: not kept) under the
+    item's path, with the key it was made for; the key changes with the item's text and
+    fields, blogtool's code, a library's version, and the footnotes' word."""
+
+    def __init__(self, directory: Path | None, backlink_title: str):
+        self.directory, self.backlink_title = directory, backlink_title
+        self.salt = f"{code_digest()}\0{backlink_title}"
+
+    def html(self, item: Item) -> str:
+        if self.directory is None:
+            return to_html(item.body, self.backlink_title)
+        digest = item.content_digest or item.content()
+        key = hashlib.sha256(f"{digest}\0{self.salt}".encode()).hexdigest().encode() + b"\n"
+        name = hashlib.sha256(item.rel.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        path = self.directory / name[:2] / f"{name}.html"
+        with contextlib.suppress(OSError):
+            data = path.read_bytes()
+            if data.startswith(key):
+                return data[len(key) :].decode("utf-8", "surrogatepass")
+        html = to_html(item.body, self.backlink_title)
+        with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+            data = key + html.encode("utf-8", "surrogatepass")
+            write_atomic(path, data, durable=False, private=True)
+        return html
