@@ -256,6 +256,8 @@ def web_site(sample_site, monkeypatch) -> Path:
 
 # --- a real browser ---------------------------------------------------------------------------
 
+WAIT_MS = 60_000  # how long a page may take to show what a test waits for, on a busy machine
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -307,7 +309,7 @@ def visit(page: Any, url: str, name: str) -> None:
     assert response is not None and response.status == (404 if name == "404" else 200), name
     page.wait_for_load_state("load")
     if name == "search":
-        page.wait_for_selector(".pagefind-ui__result", timeout=10_000)
+        page.wait_for_selector(".pagefind-ui__result", timeout=WAIT_MS)
 
 
 def serious_violations(axe: Any, page: Any) -> list[str]:

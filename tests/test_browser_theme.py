@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from .conftest import serious_violations, serving, visit
+from .conftest import WAIT_MS, serious_violations, serving, visit
 
 pytestmark = pytest.mark.browser
 
@@ -74,7 +74,7 @@ def test_the_search_finds_a_tip_by_a_word_from_its_body(served_site, browser):
     page.goto(served_site + "/")
     page.get_by_role("searchbox", name="Sök på webbplatsen").fill("slottsruinen")
     page.get_by_role("button", name="Sök").click()
-    page.wait_for_selector(".pagefind-ui__result", timeout=10_000)
+    page.wait_for_selector(".pagefind-ui__result", timeout=WAIT_MS)
     results = page.locator(".pagefind-ui__result-link").all_inner_texts()
     assert "Hitta ut i naturen med Växjö Naturkarta" in results
     page.close()

@@ -617,17 +617,12 @@ def test_a_build_records_its_library_versions_and_an_upgrade_renders_every_page(
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
-def test_a_page_that_cannot_be_rendered_is_one_line_naming_its_file(
-    run, sample_site, monkeypatch, jobs
-):
-    """Two items whose pages fail (a site template that breaks on them, a body Markdown
-    cannot convert): each is one line naming its file and the reason, every other page is
-    still tried, and nothing is published: the live site stays as it was."""
-    from blogtool.site import mdengine
-
+def test_a_page_that_cannot_be_rendered_is_one_line_naming_its_file(run, sample_site, jobs):
+    """Two items whose pages fail (a site template that breaks on each in its own way): each is
+    one line naming its file and the reason, every other page is still tried, and nothing is
+    published: the live site stays as it was. On one process and on two workers."""
     assert run("build").exit_code == 0
     before = _tree(sample_site / "public")
-    monkeypatch.setattr("blogtool.site.engine.PARALLEL_THRESHOLD", 1)
     template = sample_site / "templates" / "item.html"  # the site's own, from the default
     template.write_text(
         (REPO / "blogtool" / "templates" / "item.html")
@@ -635,31 +630,51 @@ def test_a_page_that_cannot_be_rendered_is_one_line_naming_its_file(
         .replace(
             "<h1>{{ item.title }}</h1>",
             '<h1>{{ item.title }}{% if item.slug == "ett-ar-med-nya-e-tjanster" %}'
-            "{{ item.values.nothing.x }}{% endif %}</h1>",
+            "{{ item.values.nothing.x }}{% endif %}"
+            '{% if item.slug == "valkommen-till-kommunbloggen" %}{{ 1 // 0 }}{% endif %}</h1>',
         ),
         "utf-8",
     )
-    real = mdengine.to_html
-
-    def breaks_on_one(body: str, *args: str) -> str:
-        if "Hej och välkommen!" in body:
-            raise IndexError("list index out of range")  # as a Markdown release once did
-        return real(body, *args)
-
-    monkeypatch.setattr("blogtool.site.mdengine.to_html", breaks_on_one)
-    post = sample_site / "posts/2026-09-10-valkommen-till-kommunbloggen.md"
-    post.write_text(post.read_text("utf-8") + "\nEn rad till.\n", "utf-8")  # converted anew
-    result = run("build", "--jobs", jobs)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("blogtool.site.engine.PARALLEL_THRESHOLD", 1)
+        result = run("build", "--jobs", jobs)
     assert result.exit_code == 1
     assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert lines == [
-        "posts/2026-09-10-valkommen-till-kommunbloggen.md: error: IndexError: list index out "
-        "of range",
+    assert result.stderr.splitlines() == [
+        "posts/2026-09-10-valkommen-till-kommunbloggen.md: error: templates/item.html:6: "
+        "template error: integer division or modulo by zero",
         "posts/2026-11-20-ett-ar-med-e-tjanster.md: error: templates/item.html:6: undefined "
         "variable: 'dict object' has no attribute 'nothing'",
         "Error: 2 problems found; nothing was changed.",
     ]
+    assert _tree(sample_site / "public") == before
+
+
+def test_a_body_markdown_cannot_read_is_one_line_naming_its_file(run, sample_site, monkeypatch):
+    """A Markdown release that crashes on a text (3.6 and 3.9 each did on some): ``check`` and
+    ``build`` name the file and the reason in one line, and nothing is published."""
+    import markdown
+
+    assert run("build").exit_code == 0
+    before = _tree(sample_site / "public")
+    real = markdown.Markdown.convert
+
+    def breaks_on_one(self, source):
+        if "Hej och välkommen!" in source:
+            raise IndexError("list index out of range")
+        return real(self, source)
+
+    monkeypatch.setattr(markdown.Markdown, "convert", breaks_on_one)
+    post = sample_site / "posts/2026-09-10-valkommen-till-kommunbloggen.md"
+    post.write_text(post.read_text("utf-8") + "\nEn rad till.\n", "utf-8")  # read anew
+    for command in ("check", "build"):
+        result = run(command)
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.stderr
+        assert (
+            "posts/2026-09-10-valkommen-till-kommunbloggen.md:8: error: Markdown cannot read "
+            "the text (IndexError: list index out of range)"
+        ) in result.stderr.splitlines()
     assert _tree(sample_site / "public") == before
 
 

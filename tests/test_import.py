@@ -13,7 +13,7 @@ from pathlib import Path
 import frontmatter
 import pytest
 
-from blogtool.site.mdengine import to_html
+from blogtool.content.markdown import to_html
 
 from .conftest import Run, snapshot, write
 

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from blogtool.content import markdown as mdengine
 from blogtool.content.readiness import resolve
-from blogtool.site import mdengine, render
+from blogtool.site import render
 
-from .conftest import REPO
+from .conftest import REPO, write
 
 TRICKY = [
     "Vanlig text utan markering. Och en mening till!",
@@ -153,42 +154,43 @@ LINK_PIECES = [
 ]
 
 
-def plain_local_links(body: str) -> list[tuple[int, str, bool]]:
-    """What ``local_links`` finds, by the plain patterns it started from: an optional "!"
-    before every "[" (slow: tried at every character), each pattern over the whole body."""
-    from blogtool.content import readiness
-
-    blanked = readiness._FENCE.sub(lambda m: " " * len(m.group(0)), body)
-    blanked = re.sub(r"`[^`\n]*`", lambda m: " " * len(m.group(0)), blanked)
-    link = re.compile("(!?)" + readiness._MD_LINK.pattern)
-    found = [(m.start(), m.group(2), m.group(1) == "!") for m in link.finditer(blanked)]
-    found += [(m.start(), m.group(1), False) for m in readiness._MD_DEFINITION.finditer(blanked)]
-    found += [
-        (m.start(), m.group(2), m.group(1).lower() == "img")
-        for m in readiness._HTML_URL.finditer(blanked)
-    ]
-    return [
-        (o, t, i)
-        for o, t, i in sorted(found)
-        if not (readiness._SCHEME.match(t) or t.startswith(("#", "/", "?")))
-    ]
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(LINK_PIECES), max_size=30).map("".join))
-def test_local_links_finds_what_the_plain_patterns_find(body):
+def test_local_links_are_what_python_markdown_reads_as_links():
+    """Links and pictures come from Python-Markdown's own reading: not from code (fenced,
+    indented, inline) or an HTML comment; a reference link by its definition; raw HTML too."""
     from blogtool.content.readiness import local_links
 
-    assert list(local_links(body)) == plain_local_links(body)
-
-
-def test_local_links_tells_images_from_links_and_skips_code():
-    from blogtool.content.readiness import local_links
-
-    body = "Se [karta](karta.md) och ![bild](b.png).\n\n`[kod](x.md)`\n\n[d]: ../static/k.pdf\n"
-    assert list(local_links(body)) == [
-        (3, "karta.md", False), (25, "b.png", True), (57, "../static/k.pdf", False),
+    body = (
+        "Se [karta](karta.md) och ![bild](b.png).\n\n`[kod](x.md)`\n\n"
+        "    [indraget](y.md)\n\n```\n[inhägnat](w.md)\n```\n\n<!-- [kommentar](z.md) -->\n\n"
+        'Läs [mer][d].\n\n[d]: ../static/k.pdf\n\n<p><a href="html.md">html</a></p>\n\n'
+        "[extern](https://e.se), [ankare](#a) och [roten](/x/).\n"
+    )
+    found = list(local_links(body))
+    assert [(target, image) for _offset, target, image in found] == [
+        ("karta.md", False), ("b.png", True), ("../static/k.pdf", False), ("html.md", False),
     ]  # fmt: skip
+    # Each where it is written: the line a problem names.
+    assert [body.count("\n", 0, offset) + 1 for offset, _t, _i in found] == [1, 1, 15, 17]
+
+
+def test_a_link_in_code_or_a_comment_is_not_checked(run, sample_site):
+    """Only a link a reader can follow must lead somewhere: one shown as code, or in an
+    HTML comment, is text; a real one to a missing file is still an error."""
+    write(
+        sample_site / "posts" / "2026-11-02-kod.md",
+        "---\ntitle: Kod\ndate: 2026-11-02T10:00\nsummary: Om kod.\n---\n"
+        "Så här länkar du:\n\n    [text](finns-inte.md)\n\n<!-- [gammal](borta.md) -->\n\n"
+        "`![bild](saknas.png)`\n",
+    )
+    result = run("check")
+    assert "finns-inte.md" not in result.stderr and "borta.md" not in result.stderr
+    assert "saknas.png" not in result.stderr
+    assert result.exit_code == 0, result.stderr
+    post = sample_site / "posts" / "2026-11-02-kod.md"
+    post.write_text(post.read_text("utf-8") + "\nMen [den här](saknas-pa-riktigt.md).\n", "utf-8")
+    result = run("check")
+    assert result.exit_code == 1
+    assert "posts/2026-11-02-kod.md:14: error: link 'saknas-pa-riktigt.md'" in result.stderr
 
 
 HTML_PIECES = [

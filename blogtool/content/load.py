@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from blogtool.config import Config
-from blogtool.content import fields, media, readiness
+from blogtool.content import fields, markdown, media, readiness
 from blogtool.content.model import Item, Kind, Site
 from blogtool.content.parse import read_item
 from blogtool.errors import Problem
@@ -122,7 +122,8 @@ def _load_site(
         else:
             fresh[rel] = (key, None, [])
             todo.append((folder / entry.name, Path(rel), kind, key, plain))
-    for rel_str, key, item, found in _parse_all(todo, config, meanwhile):
+    bodies = markdown.Bodies(config.state_dir / "cache" / "bodies") if cache else None
+    for rel_str, key, item, found in _parse_all(todo, config, meanwhile, bodies):
         fresh[rel_str] = (key, item, found)
     for _key, item, found in fresh.values():
         problems.extend(found)
@@ -157,6 +158,7 @@ def _load_site(
 
 _PARALLEL_LOAD = 800  # below this many files a process pool costs more than it saves
 _LOAD_CONFIG: Config | None = None
+_LOAD_BODIES: markdown.Bodies | None = None  # where a parsed item's HTML is kept, if anywhere
 _LOAD_JOBS: list[_Job] = []  # set before the pool forks: workers are sent indexes, not paths
 
 
@@ -169,6 +171,8 @@ def _parse_one(job: _Job) -> tuple[str, Any, Any, Any]:
     path, rel, kind, key, plain = job
     assert _LOAD_CONFIG is not None
     item, found = read_item(path, rel, kind, _LOAD_CONFIG, plain)
+    if item is not None and _LOAD_BODIES is not None:
+        _LOAD_BODIES.store(item)  # converted once, as it was read
     return str(rel), key, item, found
 
 
@@ -177,12 +181,15 @@ def _parse_nth(n: int) -> tuple[str, Any, Any, Any]:
 
 
 def _parse_all(
-    jobs: list[_Job], config: Config, meanwhile: Callable[[], None] | None = None
+    jobs: list[_Job],
+    config: Config,
+    meanwhile: Callable[[], None] | None = None,
+    bodies: markdown.Bodies | None = None,
 ) -> list[tuple[str, Any, Any, Any]]:
-    """Parse files; a large site is parsed on every core (YAML parsing is CPU-bound), while
-    this process does ``meanwhile``."""
-    global _LOAD_CONFIG
-    _LOAD_CONFIG = config
+    """Parse files, keeping each item's HTML in ``bodies``; a large site is parsed on every
+    core (YAML and Markdown are CPU-bound), while this process does ``meanwhile``."""
+    global _LOAD_CONFIG, _LOAD_BODIES
+    _LOAD_CONFIG, _LOAD_BODIES = config, bodies
     try:
         workers = min(os.cpu_count() or 1, 8)
         if len(jobs) < _PARALLEL_LOAD or workers < 2:
@@ -199,7 +206,7 @@ def _parse_all(
                 meanwhile()
             return parsed.get()
     finally:
-        _LOAD_CONFIG = None
+        _LOAD_CONFIG = _LOAD_BODIES = None
         _LOAD_JOBS.clear()
 
 

@@ -18,10 +18,10 @@ import yaml
 from frontmatter.default_handlers import YAMLHandler
 
 from blogtool.config import Config
-from blogtool.content import fields
+from blogtool.content import fields, markdown
 from blogtool.content.fields import Context, Invalid
 from blogtool.content.model import Item, Kind
-from blogtool.content.readiness import local_links
+from blogtool.content.readiness import local
 from blogtool.errors import Problem, unknown
 from blogtool.files import check_source
 from blogtool.i18n import _, cli_language
@@ -132,21 +132,17 @@ def _yaml_mapping(fm: str, c: _Collector) -> tuple[Any, dict[str, int]] | None:
     return data, lines
 
 
-_MD_IMAGE = re.compile(r"!\[([^\]]*)\]\s*[\(\[]")
-_HTML_IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
-_HTML_ALT = re.compile(r"\balt\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+)", re.IGNORECASE)
-
-
-def images_without_alt(body: str) -> list[tuple[int, bool]]:
-    """(offset, explicit) of images in a Markdown body without alt text; ``explicit`` when an
-    HTML image says ``alt=""`` on purpose (a decorative image, which WCAG allows)."""
-    found = [(m.start(), False) for m in _MD_IMAGE.finditer(body) if not m.group(1).strip()]
-    for m in _HTML_IMG.finditer(body):
-        alt = _HTML_ALT.search(m.group(0))
-        if not alt:
-            found.append((m.start(), False))
-        elif not alt.group(1).strip("\"' "):
-            found.append((m.start(), True))
+def images_without_alt(refs: tuple[markdown.Reference, ...]) -> list[tuple[int, bool]]:
+    """(offset, explicit) of the pictures among ``refs`` without alt text; ``explicit`` when an
+    HTML picture says ``alt=""`` on purpose (a decorative picture, which WCAG allows)."""
+    found = []
+    for ref in refs:
+        if not ref.image:
+            continue
+        if ref.html and ref.alt is not None and not ref.alt.strip():
+            found.append((ref.offset, True))
+        elif not (ref.alt or "").strip():
+            found.append((ref.offset, False))
     return sorted(found)
 
 
@@ -288,10 +284,20 @@ def parse_item(
         values[field.name] = value
     for key, note in context.notes:
         c.warning(note, key=key, line=lines.get(key))
-    slug = _checks(values, body, body_line, kind, config, c, lines, hinted)
+    try:
+        refs = markdown.references(body)
+    except Exception as exc:  # a library's bug on some text: that file's problem, not a crash
+        c.error(
+            _("Markdown cannot read the text ({type}: {exc})").format(
+                type=type(exc).__name__, exc=exc
+            ),
+            line=body_line,
+        )
+        refs = ()
+    slug = _checks(values, body, body_line, kind, config, c, lines, hinted, refs)
     if any(p.is_error for p in c.problems) or not slug:
         return None, c.problems
-    item = Item(kind, rel, slug, body, body_line, values, lines, tuple(local_links(body)))
+    item = Item(kind, rel, slug, body, body_line, values, lines, tuple(local(refs)))
     return replace(item, content_digest=item.content(), listed_digest=item.listed()), c.problems
 
 
@@ -304,8 +310,10 @@ def _checks(
     c: _Collector,
     lines: dict[str, int],
     hinted: set[str],
+    refs: tuple[markdown.Reference, ...],
 ) -> str | None:
-    """The rules that span several keys. Returns the slug, if one can be had."""
+    """The rules that span several keys, and the body's pictures' alt text (``refs``, as the
+    Markdown reader found them). Returns the slug, if one can be had."""
     failed = {p.key for p in c.problems if p.is_error}
     date, draft = values.get("date"), values.get("draft")
     if date is None and not draft and not failed & {"date", "draft"} and "date" not in hinted:
@@ -326,7 +334,7 @@ def _checks(
             _("contains the control character U+{ord:04X}; remove it").format(ord=ord(bad.group())),
             line=body_line + body.count("\n", 0, bad.start()),
         )
-    for offset, explicit in images_without_alt(body):
+    for offset, explicit in images_without_alt(refs):
         line = body_line + body.count("\n", 0, offset)
         if explicit:
             c.warning(

@@ -16,21 +16,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from blogtool.config import Config
-from blogtool.content import media
+from blogtool.content import markdown, media
 from blogtool.content.model import Item, Kind
 from blogtool.errors import Problem
 from blogtool.i18n import _
 
 PLACEHOLDER_FIELD = "placeholder"
 
-# [text](target "title"), ![alt](target) (an image when "!" comes before the "["; a pattern
-# that starts with an optional "!" is tried at every character, one that starts with "[" is
-# found by a fast scan), and [label]: target definitions.
-_MD_LINK = re.compile(r"\[(?:[^\]\\]|\\.)*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'(][^)]*)?\)")
-_MD_DEFINITION = re.compile(r"^ {0,3}\[(?!\^)[^\]]+\]:\s*<?(\S+?)>?(?:\s.*)?$", re.MULTILINE)
-_HTML_URL = re.compile(r"<(a|img)\b[^>]*?\b(?:href|src)\s*=\s*[\"']([^\"']+)[\"']", re.I)
-_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
-_FENCE = re.compile(r"^(```|~~~).*?^\1\s*$", re.DOTALL | re.MULTILINE)
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")  # an address with a scheme leaves the site
 
 
 def fingerprint(paragraph: str) -> str:
@@ -51,29 +44,19 @@ def _paragraphs(body: str) -> Iterator[tuple[int, str]]:
 
 
 def local_links(body: str) -> Iterator[tuple[int, str, bool]]:
-    """(offset, target, is_image) of every link or image that names a file of the site: no
-    scheme, not an anchor, not a root-relative site path. Code is not looked at."""
-    blanked = body
-    # (One character is looked for at machine speed, three in a row are not.)
-    if ("`" in body and "```" in body) or ("~" in body and "~~~" in body):
-        blanked = _FENCE.sub(lambda m: " " * len(m.group(0)), blanked)
-    if "`" in blanked:
-        blanked = re.sub(r"`[^`\n]*`", lambda m: " " * len(m.group(0)), blanked)
-    found: list[tuple[int, str, bool]] = []
-    for m in _MD_LINK.finditer(blanked):
-        start = m.start()
-        image = start > 0 and blanked[start - 1] == "!"
-        found.append((start - 1 if image else start, m.group(1), image))
-    if "]:" in blanked:
-        for m in _MD_DEFINITION.finditer(blanked):
-            found.append((m.start(), m.group(1), False))
-    if "<" in blanked:
-        for m in _HTML_URL.finditer(blanked):
-            found.append((m.start(), m.group(2), m.group(1).lower() == "img"))
-    for offset, target, image in sorted(found):
-        if _SCHEME.match(target) or target.startswith(("#", "/", "?")):
+    """(offset, target, is_image) of every link or picture that names a file of the site: no
+    scheme, not an anchor, not a root-relative site path; as Python-Markdown reads the body, so
+    code and HTML comments hold none."""
+    return local(markdown.references(body))
+
+
+def local(references: Iterable[markdown.Reference]) -> Iterator[tuple[int, str, bool]]:
+    """Those of ``references`` that name a file of the site, as ``local_links`` gives them."""
+    for ref in sorted(references, key=lambda r: r.offset):
+        target = ref.target
+        if not target or _SCHEME.match(target) or target.startswith(("#", "/", "?")):
             continue
-        yield offset, target, image
+        yield ref.offset, target, ref.image
 
 
 def resolve(source: Path | str, target: str) -> str:

@@ -15,13 +15,13 @@ from enum import StrEnum
 from markupsafe import Markup
 
 from blogtool.config import Config, MailingList
+from blogtool.content.markdown import to_html
 from blogtool.content.model import Item, Kind, Site
 from blogtool.errors import UsageError
 from blogtool.i18n import _
 from blogtool.newsletter.plaintext import html_to_text
 from blogtool.newsletter.subject import headlines, issue_context
 from blogtool.site import images, pictures
-from blogtool.site.mdengine import to_html
 from blogtool.site.render import link_sources, portable
 from blogtool.site.templates import make_environment, render, words
 from blogtool.site.urls import Urls

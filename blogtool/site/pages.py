@@ -17,12 +17,12 @@ import jinja2
 from markupsafe import Markup
 
 from blogtool.config import Config
+from blogtool.content.markdown import Bodies
 from blogtool.content.model import Item, Kind, Site, Status
 from blogtool.errors import BlogtoolError
 from blogtool.site.engine import ItemError, Page, digest
 from blogtool.site.feeds import FeedEntry, render_feed
 from blogtool.site.images import Picture
-from blogtool.site.mdengine import Bodies
 from blogtool.site.pictures import SIZES, THUMB_SIZES, Pictures
 from blogtool.site.render import excerpt, link_sources, linked_sources, portable
 from blogtool.site.sharing import json_ld, og_locale
@@ -103,7 +103,7 @@ class SiteView:
         self.render = Renderer(self.env, self.config)
         self.word = words(self.env, self.config)
         self.backlink = self.word("footnote_backlink")
-        self.bodies = Bodies(self.config.state_dir / "cache" / "bodies", self.backlink)
+        self.bodies = Bodies(self.config.state_dir / "cache" / "bodies")
         self.sources = self.urls.sources(self.items)
         self._feed_entries: dict[str, FeedEntry] = {}
         self._list_entries: dict[tuple[Any, ...], Markup] = {}
@@ -136,7 +136,7 @@ class SiteView:
         pictures as ``mode`` (page, feed) wants them. What cannot be made of it names the item
         (``ItemError``), on whichever page showed it."""
         try:
-            html = self.pictures.embed(self.bodies.html(item), item, mode)
+            html = self.pictures.embed(self.bodies.html(item, self.backlink), item, mode)
             return link_sources(html, item.path, self.sources, self.urls.href)
         except Exception as exc:
             reason = str(exc) if isinstance(exc, BlogtoolError) else f"{type(exc).__name__}: {exc}"

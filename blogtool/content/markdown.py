@@ -1,0 +1,248 @@
+"""The one Markdown reader: Python-Markdown, configured once (its own extensions and blogtool's
+heading extension), through its public extension API. The pages' HTML comes from it, and so does
+what the checks need of a body: every link and picture as Python-Markdown reads them, from its
+element tree (a ``Treeprocessor``) and from the raw HTML it keeps aside. A link in code, in an
+indented block or in an HTML comment is not a link to it, so it is not checked either.
+
+A body is converted once per version: when a file is parsed, its HTML goes into the site's
+cache (``Bodies``), keyed by the item's content digest and blogtool's code digest (which holds
+the versions of every library that shapes output), and the pages, feeds and mail take it from
+there. The one word that differs by site, a footnote's way back, is put in when it is shown.
+A template change re-runs templates, never Markdown; an upgrade of Markdown converts every
+body again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import html as htmllib
+import re
+import threading
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+import markdown
+from markdown.extensions import Extension
+from markdown.extensions.attr_list import AttrListExtension
+from markdown.extensions.fenced_code import FencedCodeExtension
+from markdown.extensions.footnotes import FootnoteExtension
+from markdown.extensions.sane_lists import SaneListExtension
+from markdown.extensions.tables import TableExtension
+from markdown.treeprocessors import Treeprocessor
+
+from blogtool.content.model import Item
+from blogtool.files import write_atomic
+from blogtool.slugs import slugify
+from blogtool.version import code_digest
+
+_HEADINGS = frozenset(f"h{n}" for n in range(1, 7))
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A link (``a href``) or a picture (``img src``) in a body, as Python-Markdown reads it."""
+
+    target: str
+    image: bool
+    alt: str | None = None  # a picture's alt text; None when it has none at all
+    offset: int = 0  # where in the body it is written (for a line number)
+    html: bool = False  # written as HTML (where alt="" says "decorative" on purpose)
+
+
+class _ShiftHeadings(Treeprocessor):
+    """The page title is the only h1; a '# Heading' in the body becomes an h2, and so on down,
+    so headings stay in order for screen readers (WCAG 1.3.1)."""
+
+    def run(self, root: ET.Element) -> None:
+        levels = [int(el.tag[1]) for el in root.iter() if el.tag in _HEADINGS]
+        if not levels or min(levels) >= 2:
+            return
+        shift = 2 - min(levels)
+        for el in root.iter():
+            if el.tag in _HEADINGS:
+                el.tag = f"h{min(6, int(el.tag[1]) + shift)}"
+
+
+class _HeadingIds(Treeprocessor):
+    """An id on every heading, made from its text like a slug, unique in the document, so a
+    section can be linked to. (The toc extension does the same and builds a table of contents
+    nobody asked for, at a tenth of the conversion time.)"""
+
+    def run(self, root: ET.Element) -> None:
+        used: set[str] = set()
+        for el in root.iter():
+            if el.tag not in _HEADINGS:
+                continue
+            if "id" in el.attrib:
+                used.add(el.attrib["id"])
+                continue
+            text = _PLACEHOLDER.sub("", "".join(el.itertext()))
+            base = slugify(text) or "rubrik"
+            candidate, n = base, 1
+            while candidate in used:
+                candidate = f"{base}-{n}"
+                n += 1
+            used.add(candidate)
+            el.set("id", candidate)
+
+
+_PLACEHOLDER = re.compile("\x02[^\x03]*\x03")
+
+
+class _RawLinks(HTMLParser):
+    """``a href`` and ``img src`` in raw HTML; what is in a comment is not read."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, bool, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "a" and named.get("href"):
+            self.found.append((named["href"] or "", False, None))
+        elif tag == "img" and named.get("src") is not None:
+            self.found.append((named["src"] or "", True, named.get("alt")))
+
+    handle_startendtag = handle_starttag
+
+
+class _Collect(Treeprocessor):
+    """Last of the tree processors: every link and picture of the finished tree, in order,
+    then those of the raw HTML Python-Markdown kept aside."""
+
+    def run(self, root: ET.Element) -> None:
+        found: list[tuple[str, bool, str | None, bool]] = []
+        for el in root.iter():
+            if el.tag == "a" and el.get("href"):
+                found.append((el.get("href", ""), False, None, False))
+            elif el.tag == "img":
+                found.append((el.get("src", ""), True, el.get("alt"), False))
+        raw = _RawLinks()
+        for block in self.md.htmlStash.rawHtmlBlocks:
+            if isinstance(block, str):
+                raw.feed(block)
+        raw.close()
+        found += [(target, image, alt, True) for target, image, alt in raw.found]
+        self.md.blogtool_references = found  # type: ignore[attr-defined]
+
+
+class _BlogtoolExtension(Extension):
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
+        md.treeprocessors.register(_ShiftHeadings(md), "shift_headings", 6)
+        # After the inline processor (20) and attr_list (8), so explicit {#ids} are kept.
+        md.treeprocessors.register(_HeadingIds(md), "heading_ids", 5)
+        md.treeprocessors.register(_Collect(md), "blogtool_collect", -100)
+
+
+_converters = threading.local()  # a Markdown instance keeps state while it converts
+# A footnote's way back is titled with the site's word when the HTML is shown (``titled``):
+# the conversion, and so the cache, is the same for every site.
+_BACKLINK = "blogtool-backlink-{}-title"
+_BACKLINK_MADE = re.compile(r"blogtool-backlink-(\d+)-title")
+
+
+def _converter() -> markdown.Markdown:
+    md: markdown.Markdown | None = getattr(_converters, "md", None)
+    if md is None:
+        md = _converters.md = markdown.Markdown(
+            extensions=[
+                TableExtension(),
+                FencedCodeExtension(),
+                FootnoteExtension(BACKLINK_TITLE=_BACKLINK),
+                SaneListExtension(),
+                AttrListExtension(),
+                _BlogtoolExtension(),
+            ],
+            output_format="html",
+        )
+    return md
+
+
+_Found = tuple[tuple[str, bool, str | None, bool], ...]
+
+
+@functools.lru_cache(maxsize=64)  # (parsing a file reads its body, then stores its HTML)
+def _read(body: str) -> tuple[str, _Found]:
+    md = _converter()
+    try:
+        html = md.convert(body)
+        return html, tuple(md.blogtool_references)  # type: ignore[attr-defined]
+    finally:
+        md.reset()
+
+
+def titled(html: str, backlink_title: str) -> str:
+    """``html`` with each footnote's way back titled ``backlink_title`` (a ``%d`` or ``{}`` in
+    it is the footnote's number)."""
+    if "blogtool-backlink-" not in html:
+        return html
+
+    def title(m: re.Match[str]) -> str:
+        number = m.group(1)
+        made = backlink_title.replace("%d", number).replace("{}", number)
+        return htmllib.escape(made, quote=True)
+
+    return _BACKLINK_MADE.sub(title, html)
+
+
+def to_html(body: str, backlink_title: str = "") -> str:
+    """The page HTML of a Markdown body. Raw HTML passes through. ``backlink_title`` is the
+    tooltip of a footnote's way back to the text (a reader-facing word, from words.txt)."""
+    return titled(_read(body)[0], backlink_title)
+
+
+def references(body: str) -> tuple[Reference, ...]:
+    """Every link and picture of ``body`` as Python-Markdown reads it, each with where it is
+    written (the first place its address stands, from where the one before was found)."""
+    made, start = [], 0
+    for target, image, alt, html in _read(body)[1]:
+        at = body.find(target, start) if target else -1
+        if at < 0:
+            at = body.find(target) if target else -1
+        else:
+            start = at + len(target)
+        made.append(Reference(target, image, alt, max(at, 0), html))
+    return tuple(made)
+
+
+class Bodies:
+    """Each item's body as HTML, kept in ``directory`` (None: not kept) under the item's path
+    with the key it was made for: the item's content digest and blogtool's code digest."""
+
+    def __init__(self, directory: Path | None):
+        self.directory = directory
+        self.salt = code_digest()
+
+    def _place(self, item: Item) -> tuple[Path, bytes] | None:
+        if self.directory is None:
+            return None
+        digest = item.content_digest or item.content()
+        key = hashlib.sha256(f"{digest}\0{self.salt}".encode()).hexdigest().encode() + b"\n"
+        name = hashlib.sha256(item.rel.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return self.directory / name[:2] / f"{name}.html", key
+
+    def store(self, item: Item) -> str:
+        """Convert the item's body (once: a file just parsed was read already) and keep it."""
+        html = _read(item.body)[0]
+        place = self._place(item)
+        if place is not None:
+            path, key = place
+            with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+                data = key + html.encode("utf-8", "surrogatepass")
+                write_atomic(path, data, durable=False, private=True)
+        return html
+
+    def html(self, item: Item, backlink_title: str) -> str:
+        """The item's body as HTML, from the cache if it was made for this very item."""
+        place = self._place(item)
+        if place is not None:
+            path, key = place
+            with contextlib.suppress(OSError):
+                data = path.read_bytes()
+                if data.startswith(key):
+                    return titled(data[len(key) :].decode("utf-8", "surrogatepass"), backlink_title)
+        return titled(self.store(item), backlink_title)
