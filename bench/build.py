@@ -6,7 +6,8 @@ Generates one corpus, converts it for each tool that is installed, and runs the 
 --runs times each. Reports medians for: a cold build (no previous output, no caches),
 a rebuild with nothing changed, a rebuild with one post changed (after two such rebuilds, so
 blogtool's releases are as on a site built many times: a live, a previous and a spare one to
-reuse), `blogtool run` with nothing to do, and the peak resident memory of the largest
+reuse), `blogtool run` with nothing to do, a changed template of the site's own (every page
+rendered again from each item's kept HTML), and the peak resident memory of the largest
 process; then blogtool's ratio to each peer.
 Hugo is Debian's `hugo` (the bench target installs it); Pelican is installed into a throwaway
 virtualenv under bench/.work/. Neither is a dependency of blogtool. Every build runs as a fresh
@@ -256,6 +257,13 @@ def main() -> None:
             tool.measure("warm-up", [*tool.cmd[:-1], "run"])  # the full run that records
             for _ in range(ns.runs):
                 tool.measure("run no-op", [*tool.cmd[:-1], "run"])
+            # A changed template renders every page again, from the kept HTML of each item.
+            default = (HERE.parent / "blogtool" / "templates" / "base.html").read_text("utf-8")
+            for run in range(ns.runs):
+                own = site / "templates" / "base.html"
+                own.parent.mkdir(exist_ok=True)
+                own.write_text(default + f"<!-- mall {run} -->\n", "utf-8")
+                tool.measure("template change")
     report(site, runners)
     empty_trash()
 
@@ -335,7 +343,7 @@ def report(site: Path, runners: list[Tool]) -> None:
         "pages written by blogtool's cold build:",
         sum(1 for p in (site / "public").rglob("*") if p.is_file()),
     )
-    columns = ["cold", "no change", "one change", "run no-op"]
+    columns = ["cold", "no change", "one change", "run no-op", "template change"]
     print(f"{'median s (runs)':<12}" + "".join(f"{c:>22}" for c in columns) + f"{'peak MB':>9}")
     for tool in runners:
         cells = []
