@@ -89,6 +89,98 @@ def test_bodies_render_as_python_markdown_does(text):
     assert normalise_headings(ours) == normalise_headings(stock().convert(text))
 
 
+# Pieces of every inline pattern and block, what ends or joins them, and plain words between.
+PIECES = [
+    "ord",
+    " ",
+    "\n",
+    "\n\n",
+    "å",
+    "*",
+    "**",
+    "_",
+    "__",
+    "`",
+    "``",
+    "\\",
+    "\\*",
+    "[",
+    "]",
+    "(",
+    ")",
+    "!",
+    "[a](b)",
+    "![i](p.png)",
+    "[r]",
+    "[r][]",
+    "\n\n[r]: https://r.se\n",
+    "[^1]",
+    "\n\n[^1]: not\n",
+    "<",
+    ">",
+    "<b>",
+    "</b>",
+    "<https://x.se>",
+    "<a@b.se>",
+    "&",
+    "&amp;",
+    "&#39;",
+    "&x;",
+    ";",
+    "  \n",
+    "#",
+    "- ",
+    "|",
+    "{#id}",
+    ":",
+    # and of the block processors and attr_list
+    "> ",
+    "\n=",
+    "\n-",
+    "---",
+    "***",
+    "_ _ _",
+    "## ",
+    "{: .k}",
+    "| a | b |\n|---|---|\n",
+    "<div>",
+    "</div>",
+    "<!-- c -->",
+    # and of the whitespace step
+    "\t",
+    "\r\n",
+    "\r",
+    "   \n",
+    "]:",
+    "- - -",
+    # and of the blocks a paragraph is told from: list items, indented lines, a table row
+    "1. ",
+    "* ",
+    "+ ",
+    "\n    ",
+    ":-|:-",
+    "[^x]:",
+    # and of what makes a link more than plain: a title, an address in <>, spaces, quotes
+    "](",
+    '[t](u "ti")',
+    "[t](<u v>)",
+    "[t]( u )",
+    "'",
+    '"',
+    "[t](u(v))",
+]
+MARKUP = st.lists(st.sampled_from(PIECES), max_size=30).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(MARKUP)
+def test_random_markup_renders_as_python_markdown_does(text):
+    """Random markup of every inline pattern's and block's pieces (plain and other links
+    among them, which blogtool reads in one step) renders as Python-Markdown does."""
+    ours = mdengine.to_html(text, "Tillbaka till texten")
+    assert normalise_headings(ours) == normalise_headings(stock().convert(text))
+
+
 def test_headings_are_shifted_below_h1_and_get_unique_ids():
     html = mdengine.to_html("# Första\n\n## Andra\n\n# Första\n\n## Egen {#egen}\n")
     assert html.splitlines() == [

@@ -32,6 +32,7 @@ from markdown.extensions.fenced_code import FencedCodeExtension
 from markdown.extensions.footnotes import FootnoteExtension
 from markdown.extensions.sane_lists import SaneListExtension
 from markdown.extensions.tables import TableExtension
+from markdown.inlinepatterns import LINK_RE, LinkInlineProcessor
 from markdown.treeprocessors import Treeprocessor
 
 from blogtool.content.model import Item
@@ -130,8 +131,33 @@ class _Collect(Treeprocessor):
         self.md.blogtool_references = found  # type: ignore[attr-defined]
 
 
+# The text and the address of a plain '[text](address)': no brackets in the text; no
+# parenthesis, quote, space, '<' (the address would be '<...>') or placeholder in the address.
+_PLAIN_LINK = re.compile(r'([^\[\]]*)\]\(([^()\'"\s<\x02\x03]*)\)')
+
+
+class _PlainLinks(LinkInlineProcessor):
+    """Python-Markdown's link pattern reads a link's text and address one character at a time
+    (brackets in brackets, titles in quotes): a third of converting a post. A plain link, most
+    are, is read in one step into the same element; anything else is left to the pattern
+    itself. (An inline pattern registered in its place, as extensions do.)"""
+
+    def handleMatch(  # type: ignore[override]
+        self, m: re.Match[str], data: str
+    ) -> tuple[ET.Element | str | None, int | None, int | None]:
+        plain = _PLAIN_LINK.match(data, m.end(0))
+        if plain is None:
+            return super().handleMatch(m, data)
+        el = ET.Element("a")
+        el.text = plain.group(1)
+        el.set("href", plain.group(2))
+        return el, m.start(0), plain.end(0)
+
+
 class _BlogtoolExtension(Extension):
     def extendMarkdown(self, md: markdown.Markdown) -> None:
+        if type(md.inlinePatterns["link"]) is LinkInlineProcessor:  # (not another extension's)
+            md.inlinePatterns.register(_PlainLinks(LINK_RE, md), "link", 160)
         md.treeprocessors.register(_ShiftHeadings(md), "shift_headings", 6)
         # After the inline processor (20) and attr_list (8), so explicit {#ids} are kept.
         md.treeprocessors.register(_HeadingIds(md), "heading_ids", 5)
