@@ -25,11 +25,14 @@ def test_a_421_on_one_connection_pauses_all_of_them(mrun, port, mail_site):
     assert result.exit_code == 0, result.output
     assert sink.counts() == {e: 1 for e in emails}
     [refused] = sink.refused_at
-    # Messages already out when the 421 came may finish; after that no connection starts one
-    # until the backoff (1 s) is over.
+    # After the 421 the other two lines may each finish the message they have out and take
+    # the one already offered to them: at most four envelopes reach the server before the
+    # backoff (1 s, counted by the sender from when it read the 421, so after this moment)
+    # is over; the other 18 or so wait for it. Counted, not timed: a busy machine only
+    # delays a line's envelope, and that cannot make more of them.
     started = [t - refused for t in sink.mail_times]
-    assert not [t for t in started if 0.15 < t < 0.9], started
-    assert [t for t in started if t >= 0.9]  # and then the rest went
+    assert len([t for t in started if 0 < t < 1.0]) <= 2 * (3 - 1), started
+    assert len([t for t in started if t >= 1.0]) >= 24 - 6 - 2 * (3 - 1)  # then the rest went
 
 
 def test_permanent_and_temporary_failures_across_connections(mrun, port, mail_site):
