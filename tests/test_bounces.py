@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import NOW, SECRET, STOCKHOLM, Run
-from .processes import Started, wait_for
+from .processes import Started, listening, wait_for
 
 HERE = Path(__file__).resolve().parent / "bounces"
 READERS = ["anna@example.se", "bo@example.se", "cecilia@example.se", "david@example.se"]
@@ -250,16 +250,8 @@ def imap_server():
     command = [pymap, "--host", "127.0.0.1", "--port", str(port), "--no-tls", "dict",
                "--demo-data", "--demo-user", "studsar", "--demo-password", "hemligt-losen"]  # fmt: skip
     with Started(command) as process:
-        wait_for(lambda: _answers(port), "pymap listening", process=process)
+        wait_for(lambda: listening(port), "pymap listening", process=process)
         yield port
-
-
-def _answers(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
 
 
 def test_bounces_from_imap_keep_the_next_issue_from_those_people(sent, imap_server, monkeypatch):

@@ -20,7 +20,7 @@ from blogtool.web.app import make_app
 from blogtool.web.server import make_server
 
 from .conftest import NOW, SECRET
-from .processes import Started, blogtool, wait_for
+from .processes import Started, blogtool, listening, wait_for
 from .smtp_sink import free_port
 from .test_mail import SEND_NOW
 
@@ -133,16 +133,8 @@ def served(sample_site, mailed, monkeypatch):
     env = {**os.environ, "BLOGTOOL_SECRET": SECRET, "BLOGTOOL_NOW": NOW.isoformat()}
     command = blogtool("--site", str(sample_site), "unsubscribe", "serve", "--port", str(port))
     with Started(command, env=env) as process:
-        wait_for(lambda: _answers(port), "the unsubscribe endpoint listening", process=process)
+        wait_for(lambda: listening(port), "the unsubscribe endpoint listening", process=process)
         yield port, process
-
-
-def _answers(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
 
 
 def raw(port: int, request: bytes, timeout: float = 60.0) -> bytes:
