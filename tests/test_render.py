@@ -255,7 +255,7 @@ def test_local_links_are_what_python_markdown_reads_as_links():
         "Se [karta](karta.md) och ![bild](b.png).\n\n`[kod](x.md)`\n\n"
         "    [indraget](y.md)\n\n```\n[inhägnat](w.md)\n```\n\n<!-- [kommentar](z.md) -->\n\n"
         'Läs [mer][d].\n\n[d]: ../static/k.pdf\n\n<p><a href="html.md">html</a></p>\n\n'
-        "[extern](https://e.se), [ankare](#a) och [roten](/x/).\n"
+        "[extern](https://e.se), [ankare](#a), [roten](/x/) och <info@vaxjo.se>.\n"
     )
     found = list(local_links(body))
     assert [(target, image) for _offset, target, image in found] == [

@@ -34,6 +34,7 @@ from markdown.extensions.sane_lists import SaneListExtension
 from markdown.extensions.tables import TableExtension
 from markdown.inlinepatterns import LINK_RE, LinkInlineProcessor
 from markdown.treeprocessors import Treeprocessor
+from markdown.util import AMP_SUBSTITUTE
 
 from blogtool.content.model import Item
 from blogtool.files import write_atomic
@@ -111,6 +112,14 @@ class _RawLinks(HTMLParser):
     handle_startendtag = handle_starttag
 
 
+def _address(value: str) -> str:
+    """An address as written: Python-Markdown writes an e-mail autolink's ``mailto:`` as
+    character references behind its own ampersand marker, which the serializer undoes."""
+    if AMP_SUBSTITUTE in value:
+        value = htmllib.unescape(value.replace(AMP_SUBSTITUTE, "&"))
+    return value
+
+
 class _Collect(Treeprocessor):
     """Last of the tree processors: every link and picture of the finished tree, in order,
     then those of the raw HTML Python-Markdown kept aside."""
@@ -119,9 +128,9 @@ class _Collect(Treeprocessor):
         found: list[tuple[str, bool, str | None, bool]] = []
         for el in root.iter():
             if el.tag == "a" and el.get("href"):
-                found.append((el.get("href", ""), False, None, False))
+                found.append((_address(el.get("href", "")), False, None, False))
             elif el.tag == "img":
-                found.append((el.get("src", ""), True, el.get("alt"), False))
+                found.append((_address(el.get("src", "")), True, el.get("alt"), False))
         raw = _RawLinks()
         for block in self.md.htmlStash.rawHtmlBlocks:
             if isinstance(block, str):

@@ -49,12 +49,17 @@ class ItemError(BlogtoolError):
         self.source = source
 
 
-def failed(page: Page, exc: Exception) -> str:
-    """Why ``page`` could not be made, in one line that names its file: the item's source
-    (also when a feed could not show it), or the page's own output file."""
-    where = exc.source if isinstance(exc, ItemError) else page.source or output_file(page.path)
+def reason_of(exc: Exception) -> str:
+    """An error in one line: blogtool's own as it says it, anything else with its type."""
     reason = str(exc) if isinstance(exc, BlogtoolError) else f"{type(exc).__name__}: {exc}"
-    return f"{where}: {' '.join(reason.split())}"
+    return " ".join(reason.split())
+
+
+def failed(page: Page, exc: Exception) -> tuple[str, str]:
+    """Why ``page`` could not be made, and the file to name: the item's source (also when a
+    feed could not show it), or the page's own output file."""
+    where = exc.source if isinstance(exc, ItemError) else page.source or output_file(page.path)
+    return where, reason_of(exc)
 
 
 def digest(*parts: object) -> str:
@@ -84,7 +89,8 @@ def check_unique(pages: list[Page]) -> None:
 
 def load_manifest(path: Path) -> dict[str, str]:
     """The pages of the last build and their digests; nothing when that build was made with
-    other versions of the libraries that shape pages (every page is then rendered again)."""
+    other versions of the libraries that shape output, so that every page is made again (not
+    only those whose digest holds the code digest: a picture's digest is its path)."""
     try:
         data = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError):
@@ -120,7 +126,7 @@ _RELEASE: Path | None = None
 _FOLDERS: set[str] = set()  # folders of the release known to exist (in this process)
 
 
-def _render_page(page: Page) -> str | None:
+def _render_page(page: Page) -> tuple[str, str] | None:
     """Render one page into the release; why it could not be made, or None. A big build
     writes thousands of files, so this makes as few system calls as it can: each folder once,
     no check before the file is created (a reused release's earlier version is found by the
@@ -163,7 +169,7 @@ def _make_folder(folder: str) -> None:
     _FOLDERS.add(folder)
 
 
-def _render_chunk(indexes: list[int]) -> tuple[int, list[str]]:
+def _render_chunk(indexes: list[int]) -> tuple[int, list[tuple[str, str]]]:
     failures = [f for index in indexes if (f := _render_page(_TODO[index])) is not None]
     return len(indexes), failures
 
@@ -210,7 +216,7 @@ def _render_all(
     meanwhile: Callable[[], None] | None,
 ) -> None:
     done = 0
-    failures: list[str] = []
+    failures: list[tuple[str, str]] = []  # (file, reason)
 
     def tick(n: int) -> None:
         nonlocal done
@@ -255,14 +261,13 @@ def _render_all(
     _raise_for(failures)
 
 
-def _raise_for(failures: list[str]) -> None:
+def _raise_for(failures: list[tuple[str, str]]) -> None:
     """One problem for each reason a page could not be made, named by the first file that
     met it: a template broken for every item is one line, not one for each of them."""
     if not failures:
         return
     by_reason: dict[str, list[str]] = {}
-    for line in sorted(set(failures)):  # (a feed names the item its page named)
-        where, _sep, reason = line.partition(": ")
+    for where, reason in sorted(set(failures)):  # (a feed names the item its page named)
         by_reason.setdefault(reason, []).append(where)
     problems = []
     for reason, files in by_reason.items():

@@ -75,17 +75,7 @@ def year_pages(v: SiteView) -> list[Page]:
     for year, items in sorted(by_year.items()):
         path = v.urls.archive_year(year)
         heading = v.word("year_heading", year)
-        produce = partial(
-            v.list_page,
-            "listing.html",
-            items,
-            heading=heading,
-            intro="",
-            service=None,
-            page_title=heading,
-            canonical=path,
-            section="archive",
-        )
+        produce = v.listing(path, items, heading, section="archive")
         pages.append(v.spec(path, [year, *v.listed_of(items)], produce))
     return pages
 
@@ -215,17 +205,7 @@ def archive_pages(v: SiteView) -> list[Page]:
     for month, items in sorted(by_month.items()):
         path = v.urls.archive(month)
         heading = v.word("month_heading", month_year(month, lang))
-        produce = partial(
-            v.list_page,
-            "listing.html",
-            items,
-            heading=heading,
-            intro="",
-            service=None,
-            page_title=heading,
-            canonical=path,
-            section="archive",
-        )
+        produce = v.listing(path, items, heading, section="archive")
         pages.append(v.spec(path, v.listed_of(items), produce))
     years: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for month in sorted(by_month, reverse=True):

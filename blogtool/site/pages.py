@@ -19,8 +19,7 @@ from markupsafe import Markup
 from blogtool.config import Config
 from blogtool.content.markdown import Bodies
 from blogtool.content.model import Item, Kind, Site, Status
-from blogtool.errors import BlogtoolError
-from blogtool.site.engine import ItemError, Page, digest
+from blogtool.site.engine import ItemError, Page, digest, reason_of
 from blogtool.site.feeds import FeedEntry, render_feed
 from blogtool.site.images import Picture
 from blogtool.site.pictures import SIZES, THUMB_SIZES, Pictures
@@ -139,8 +138,7 @@ class SiteView:
             html = self.pictures.embed(self.bodies.html(item, self.backlink), item, mode)
             return link_sources(html, item.path, self.sources, self.urls.href)
         except Exception as exc:
-            reason = str(exc) if isinstance(exc, BlogtoolError) else f"{type(exc).__name__}: {exc}"
-            raise ItemError(item.rel, reason) from exc
+            raise ItemError(item.rel, reason_of(exc)) from exc
 
     def picture_markup(
         self,
@@ -231,6 +229,22 @@ class SiteView:
             for i in items
         ]
         return self.page(template, entries=entries, **context)
+
+    def listing(
+        self, path: str, items: list[Item], heading: str, section: str = ""
+    ) -> Callable[[], bytes]:
+        """How a plain listing page (a topic, a month, a year) of ``items`` is made."""
+        return partial(
+            self.list_page,
+            "listing.html",
+            items,
+            heading=heading,
+            intro="",
+            service=None,
+            page_title=heading,
+            canonical=path,
+            section=section,
+        )
 
     def list_entry(self, entry: dict[str, Any]) -> Markup:
         """For templates: one entry of a list of items (``partials/list_entry.html``), made
@@ -382,17 +396,7 @@ def tag_pages(v: SiteView) -> list[Page]:
     pages = []
     for path, items in sorted(by_tag.items()):
         heading = v.word("tag_heading", names[path])
-        produce = partial(
-            v.list_page,
-            "listing.html",
-            items,
-            heading=heading,
-            intro="",
-            service=None,
-            page_title=heading,
-            canonical=path,
-        )
-        pages.append(v.spec(path, v.listed_of(items), produce))
+        pages.append(v.spec(path, v.listed_of(items), v.listing(path, items, heading)))
     return pages
 
 
