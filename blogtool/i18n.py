@@ -140,6 +140,8 @@ _LABELS = {
     "active": N_("active"),
     "unsubscribed": N_("unsubscribed"),
     "bounced": N_("bounced"),
+    "unmatched": N_("unmatched"),
+    "forged": N_("forged"),
 }
 
 

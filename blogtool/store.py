@@ -65,6 +65,7 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
         "005_bounces",
         ("blogtool.bounces.reports:create_tables", "blogtool.delivery.queue:add_bounce_column"),
     ),
+    ("006_bounce_reasons", ("blogtool.bounces.reports:add_reason_column",)),
 ]
 
 

@@ -166,7 +166,7 @@ class Run:
         now: dt.datetime | None = NOW,
         input: str | None = None,
         lang: str | None = None,
-    ) -> Result:
+    ) -> Outcome:
         env = {"BLOGTOOL_NOW": now.isoformat()} if now else {}
         if lang is not None:  # the command line's language (English otherwise)
             env["LANG"] = lang
@@ -176,7 +176,21 @@ class Run:
                 "command raised instead of exiting cleanly:\n"
                 + "".join(traceback.format_exception(result.exception))
             )
-        return result
+        return Outcome(result)
+
+
+class Outcome:
+    """A command's Click result whose repr carries its output, so a failed
+    ``assert run(...).exit_code == 0`` says why the command failed."""
+
+    def __init__(self, result: Result):
+        self.result = result
+
+    def __getattr__(self, name: str):
+        return getattr(self.result, name)
+
+    def __repr__(self) -> str:
+        return f"<exit {self.result.exit_code}, output:\n{self.result.output}>"
 
 
 @pytest.fixture

@@ -319,3 +319,119 @@ def test_process_reads_an_mbox_and_a_maildir(sent):
     assert status_of(run, "cecilia@example.se")[0] == "bounced"
     status = run("status").stdout
     assert "bounces: 50.0 % hard bounces, 0.00 % complaints over the last issue (4 sent)" in status
+
+
+# --- strangers: anyone can mail the bounce address ------------------------------------------------
+
+
+def stranger_dsn(address: str, *, to: str = "bounces@vaxjo.example", message_id: str = "") -> str:
+    """A delivery report anyone could write: a failed recipient, and nothing signed."""
+    original = f"Message-ID: {message_id}\r\n" if message_id else ""
+    return (
+        f"From: MAILER-DAEMON@mx.example\r\nTo: {to}\r\nSubject: Undelivered\r\n"
+        f"Message-ID: <stranger-{abs(hash((address, to, message_id)))}@mx>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
+        f"Final-Recipient: rfc822; {address}\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+        f"--B\r\nContent-Type: text/rfc822-headers\r\n\r\n{original}To: {address}\r\n"
+        "Subject: Torsdagstips\r\n\r\n--B--\r\n"
+    )
+
+
+def stranger_arf(address: str) -> str:
+    """A complaint naming a subscriber, with no token and no original."""
+    return (
+        "From: feedback@arf.example\r\nTo: abuse@vaxjo.example\r\nMessage-ID: <arf-s@arf>\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=feedback-report; boundary="A"'
+        "\r\n\r\n--A\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\n"
+        f"Version: 1\r\nOriginal-Rcpt-To: <{address}>\r\n\r\n--A--\r\n"
+    )
+
+
+def process(site: Path, run: Run, text: str) -> str:
+    path = site / "in-stranger.eml"
+    path.write_bytes(text.encode("utf-8"))
+    result = run("bounces", "process", str(path))
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        (stranger_dsn("anna@example.se"), "unmatched"),  # no token at all
+        (stranger_arf("bo@example.se"), "unmatched"),
+        (stranger_dsn("anna@example.se", to="bounces+not_a-token!@vaxjo.example"), "forged"),
+        (stranger_dsn("anna@example.se", to="bounces+@vaxjo.example"), "unmatched"),
+    ],
+)
+def test_with_verp_only_a_signed_token_changes_a_subscriber(sent, text, kind):
+    site, run = sent
+    assert process(site, run, text) == f"processed 1 message: 1 {kind}"
+    assert all(status_of(run, a)[0] == "active" for a in READERS)
+    kept = run("bounces", "unmatched")
+    assert kept.exit_code == 0 and ("Undelivered" in kept.stdout or "arf.example" in kept.stdout)
+    assert "return_path" in kept.stdout or "not signed" in kept.stdout
+
+
+def test_a_subscriber_never_mailed_is_not_bounced_by_a_report_naming_them(sent):
+    site, run = sent
+    assert run("subscribers", "add", "erik@example.se").exit_code == 0
+    assert process(site, run, stranger_dsn("erik@example.se")) == "processed 1 message: 1 unmatched"
+    assert status_of(run, "erik@example.se")[0] == "active"
+
+
+@pytest.fixture
+def sent_plain(sample_site, monkeypatch):
+    """Issue 1 sent to four readers, without VERP (no return_path)."""
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
+    run = Run(sample_site)
+    for address in READERS:
+        assert run("subscribers", "add", address, now=at(2026, 11, 1, 9, 0)).exit_code == 0
+    assert run("newsletter", "build", "--since", "2026-11-20").exit_code == 0
+    assert run("newsletter", "send").exit_code == 0
+    return sample_site, run
+
+
+def test_without_verp_a_report_needs_the_message_id_of_a_delivery_to_that_very_address(sent_plain):
+    site, run = sent_plain
+    _, annas = delivery(site, "anna@example.se")
+    # Anna's Message-ID, but a report about Bo: nobody changes.
+    wrong = stranger_dsn("bo@example.se", message_id=annas)
+    assert process(site, run, wrong) == "processed 1 message: 1 unmatched"
+    # Anna's address, but no Message-ID: nobody changes.
+    assert process(site, run, stranger_dsn("anna@example.se")) == "processed 1 message: 1 unmatched"
+    assert all(status_of(run, a)[0] == "active" for a in READERS)
+    reasons = run("bounces", "unmatched").stdout
+    assert "does not name the address" in reasons and "no Message-ID" in reasons
+    # Both: Anna is bounced, and only Anna.
+    right = stranger_dsn("Anna@Example.se", message_id=annas)
+    assert process(site, run, right) == "processed 1 message: 1 hard"
+    assert status_of(run, "anna@example.se")[0] == "bounced"
+    assert all(status_of(run, a)[0] == "active" for a in READERS[1:])
+
+
+def test_a_kept_report_is_shown_without_its_terminal_controls(sent):
+    site, run = sent
+    osc = "\x1b]8;;https://evil.example\x1b\\klicka\x1b]8;;\x1b\\"
+    text = stranger_dsn("anna@example.se").replace("Subject: Undelivered", f"Subject: {osc}")
+    process(site, run, text)
+    listing = run("bounces", "unmatched")
+    (number,) = [line.split()[0] for line in listing.stdout.splitlines()[1:]]
+    shown = run("bounces", "unmatched", "--show", number)
+    for output in (listing.stdout, shown.stdout):
+        assert "\x1b" not in output and "\\x1b]8;;https://evil.example" in output
+    assert run("bounces", "unmatched", "--show", "999").exit_code == 2
+
+
+def test_a_bounce_diagnostic_reaches_subscribers_show_without_its_terminal_controls(sent):
+    site, run = sent
+    path = fixture(site, "postfix-dsn.eml", "anna@example.se")
+    text = path.read_text("utf-8").replace(
+        "Diagnostic-Code: smtp;", "Diagnostic-Code: smtp; \x1b]0;owner\x07", 1
+    )
+    path.write_text(text, "utf-8")
+    assert run("bounces", "process", str(path)).stdout.strip() == "processed 1 message: 1 hard"
+    shown = run("subscribers", "show", "anna@example.se").stdout
+    assert "\x1b" not in shown and "\x07" not in shown
+    assert "\\x1b]0;owner\\x07" in shown

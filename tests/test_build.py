@@ -442,6 +442,30 @@ def test_feed_content_is_sanitised_but_pages_keep_trusted_html(run, sample_site,
     assert 'alt="Karta över leder"' in html
 
 
+def test_an_rss_description_is_the_summary_as_text_never_as_markup(run, sample_site, public):
+    import xml.etree.ElementTree as ET
+
+    summary = "Om <b>fet</b> text & <script>alert(1)</script>"
+    write(
+        sample_site / "posts/sammanfattning.md",
+        f"---\ntitle: Sammanfattning\ndate: 2026-11-27T10:00:00+01:00\nsummary: '{summary}'\n"
+        "---\nText.\n",
+    )
+    assert run("build").exit_code == 0
+    raw = (public / "feed.xml").read_bytes()
+    item = next(
+        i for i in ET.fromstring(raw).iter("item") if i.findtext("title") == "Sammanfattning"
+    )
+    # The description is HTML (as RSS readers read it) that shows the summary's characters.
+    assert (
+        item.findtext("description")
+        == "Om &lt;b&gt;fet&lt;/b&gt; text &amp; &lt;script&gt;alert(1)&lt;/script&gt;"
+    )
+    entry = next(e for e in feedparser.parse(raw).entries if e.title == "Sammanfattning")
+    assert "<script" not in entry.summary and "<b>" not in entry.summary
+    assert "&lt;script&gt;" in entry.summary
+
+
 def test_home_is_paginated_newest_first(run, sample_site, public):
     config = sample_site / "blogtool.toml"
     config.write_text(config.read_text("utf-8").replace("per_page = 10", "per_page = 3"), "utf-8")

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import email
 import io
+import re
 import shutil
 from email import policy
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -313,3 +315,59 @@ def test_any_command_line_argument_is_accepted_or_refused_cleanly(
     _clean(pinned_run)
     assert _outside(base) == before
     assert _half_written(site) == []
+
+
+# --- imported HTML ----------------------------------------------------------------------------------
+
+SCRIPT_VECTORS = st.sampled_from(
+    ["<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;",
+     "<img src=x onerror=alert(1)>", '<a href="javascript:alert(1)">x</a>',
+     '<a href="&#106;avascript:alert(1)">x</a>', "<a href=' java\tscript:alert(1)'>x</a>",
+     '<iframe src="javascript:alert(1)"></iframe>', "<svg onload=alert(1)>", '<p onclick="x">y</p>',
+     "&lt;img src=x onerror=alert(1)&gt;", "<code>&lt;script&gt;</code>",
+     "<pre>&lt;b onclick=x&gt;</pre>", "[embed]javascript:alert(1)[/embed]",
+     '[caption]<img src="javascript:alert(1)" onerror=x alt="a">text[/caption]',
+     "<style>@import 'x';</style>", "<!-- <script>alert(1)</script> -->",
+     "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+     "[a](javascript:alert(1))", "![a](javascript:alert(1))", "&lt;javascript:alert(1)&gt;",
+     "[x]: javascript:alert(1)", '<div style="background:url(javascript:alert(1))">z</div>',
+     "<form action=javascript:alert(1)><button>b</button></form>", "<object data=x></object>",
+     "&amp;lt;script&amp;gt;", "\n\n    <script>in code</script>\n\n", "`<script>`", "<p>", "</p>",
+     "<h1>", "</h1>", "<ul><li>", "</li></ul>", "<a href='https://ok.example/'>", "</a>", "*", "_"]
+)  # fmt: skip
+IMPORTED_HTML = st.lists(st.one_of(SCRIPT_VECTORS, TEXT), max_size=10).map("".join)
+
+
+@given(html=IMPORTED_HTML)
+def test_imported_html_never_runs_script(sample_site, html):
+    """Whatever another site's HTML holds, what blogtool makes of it runs no script, in the
+    Markdown written (as ``check`` reads it) and in the page made from that."""
+    from blogtool.content import markdown
+    from blogtool.importer.convert import convert
+    from blogtool.importer.sources import Entry
+
+    entry = Entry("post", "T", "t", "publish", None, "", [], html, "", "g", "https://g.example/")
+    converted = convert(entry, load_config(sample_site), {}, {})
+    assert markdown.hazards(converted.body) == ()
+    tags = _Tags()
+    tags.feed(markdown.to_html(converted.body))
+    tags.close()
+    assert not {"script", "iframe", "object", "embed", "style"} & {t for t, _ in tags.seen}
+    for _tag, attrs in tags.seen:
+        for name, value in attrs:
+            assert not name.startswith("on")
+            assert not re.sub(r"[\x00-\x20]", "", value or "").lower().startswith("javascript:")
+
+
+class _Tags(HTMLParser):
+    """Every start tag of a page with its attributes, character references decoded (as a
+    browser reads them)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.seen: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.seen.append((tag, attrs))
+
+    handle_startendtag = handle_starttag

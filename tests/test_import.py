@@ -350,3 +350,99 @@ def test_feed_items_without_a_date_or_title_are_reported_and_the_rest_go_on(
     assert result.exit_code == 0
     assert "Utan datum: no date; skipped" in result.stderr and "no title; skipped" in result.stderr
     assert (sample_site / "posts/2025-01-07-med-allt.md").is_file()
+
+
+# --- imported HTML is another site's: nothing in it runs ------------------------------------------
+
+HOSTILE = (
+    "<p>Så här skriver man &lt;script&gt;alert(1)&lt;/script&gt; i en text.</p>"
+    "<script>alert(2)</script>"
+    '<iframe src="javascript:alert(3)"></iframe>'
+    '<p><a href="javascript:alert(4)">klicka</a> och <a href=" JaVa&#09;Script:alert(5)">här</a></p>'
+    '<p><img src="prick.jpg" onerror="alert(6)" alt="bild"> <span onclick="alert(7)">text</span></p>'
+    "<p>Kod: <code>&lt;b onclick=x&gt;</code></p>"
+    "<pre>&lt;script&gt;visas som kod&lt;/script&gt;</pre>"
+    "<p>Tom &amp; Jerry, 3 &lt; 4.</p>"
+)
+
+
+def _wxr(html: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+        'xmlns:excerpt="http://wordpress.org/export/1.2/excerpt/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:wp="http://wordpress.org/export/1.2/">'
+        "<channel><title>Gamla</title><link>https://gamla.example/</link><wp:wxr_version>1.2"
+        "</wp:wxr_version><wp:base_site_url>https://gamla.example/</wp:base_site_url><item>"
+        "<title>Farligt</title><link>https://gamla.example/2025/01/07/farligt/</link>"
+        "<pubDate>Tue, 07 Jan 2025 08:00:00 +0000</pubDate><dc:creator>a</dc:creator>"
+        '<guid isPermaLink="false">https://gamla.example/?p=9</guid><description></description>'
+        f"<content:encoded><![CDATA[{html}]]></content:encoded>"
+        "<excerpt:encoded><![CDATA[Sammanfattning med &lt;script&gt;]]></excerpt:encoded>"
+        "<wp:post_id>9</wp:post_id><wp:post_date>2025-01-07 09:00:00</wp:post_date>"
+        "<wp:post_date_gmt>2025-01-07 08:00:00</wp:post_date_gmt><wp:post_name>farligt</wp:post_name>"
+        "<wp:status>publish</wp:status><wp:post_type>post</wp:post_type></item></channel></rss>"
+    )
+
+
+def _feed(html: str) -> str:
+    from xml.sax.saxutils import escape
+
+    return (
+        '<rss version="2.0"><channel><title>T</title><link>https://gamla.example/</link>'
+        "<description>d</description><item><title>Farligt</title>"
+        "<link>https://gamla.example/farligt</link>"
+        f"<description>{escape(html)}</description>"
+        "<pubDate>Tue, 07 Jan 2025 08:00:00 +0000</pubDate></item></channel></rss>"
+    )
+
+
+def _runs_nothing(html: str) -> None:
+    lowered = html.lower()
+    assert "<script" not in lowered and "<iframe" not in lowered
+    assert "javascript:" not in re.sub(r"\s", "", lowered)
+    assert not re.search(r"<[^>]*\son[a-z]+\s*=", lowered)
+
+
+@pytest.mark.parametrize("source", ["wordpress", "feed"])
+def test_imported_html_runs_no_script_and_text_that_shows_code_stays_text(
+    run, sample_site, tmp_path, source
+):
+    write(sample_site / "media/prick.jpg", JPEG)
+    path = tmp_path / "in.xml"
+    path.write_text((_wxr if source == "wordpress" else _feed)(HOSTILE), "utf-8")
+    result = run("import", source, str(path))
+    assert result.exit_code == 0, result.output
+    (post,) = (sample_site / "posts").glob("*farligt.md")
+    body = frontmatter.loads(post.read_text("utf-8")).content
+    html = to_html(body)
+    _runs_nothing(html)
+    # What was text stays text: the reader sees '<script>' written, and the code as code.
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<code>&lt;b onclick=x&gt;</code>" in html
+    assert "&lt;script&gt;visas som kod&lt;/script&gt;" in html
+    assert "Tom &amp; Jerry, 3 &lt; 4." in html
+    check = run("check")  # the imported post gives no warning about script: it has none
+    assert "run code" not in check.stderr and "javascript:" not in check.stderr
+    assert run("build").exit_code == 0
+    page = next((sample_site / "public").glob("farligt/index.html")).read_text("utf-8")
+    article = page[page.index("<article") : page.index("</article>")]
+    _runs_nothing(article)
+
+
+def test_the_owners_own_script_is_published_and_check_warns_about_it(run, sample_site):
+    write(
+        sample_site / "posts/2026-11-02-egen.md",
+        "---\ntitle: Egen kod\ndate: 2026-11-02 10:00\nsummary: Med kod.\n---\n\n"
+        'En <span onclick="go()">knapp</span> och [länk](javascript:go()).\n\n'
+        "<script>go()</script>\n\n    <script>i ett kodblock</script>\n",
+    )
+    check = run("check")
+    warnings = [line for line in check.stderr.splitlines() if "2026-11-02-egen.md" in line]
+    assert any(":7: warning: an event handler (onclick=)" in w for w in warnings)
+    assert any(":7: warning: a javascript: address (href=)" in w for w in warnings)
+    assert any(":9: warning: a <script> element" in w for w in warnings)
+    assert len([w for w in warnings if "run" in w or "javascript" in w]) == 3  # not the code block
+    assert run("build").exit_code == 0
+    page = (sample_site / "public/egen-kod/index.html").read_text("utf-8")
+    assert "<script>go()</script>" in page

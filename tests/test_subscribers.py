@@ -127,6 +127,7 @@ def test_migrations_are_recorded_and_applied_once(tmp_path):
         "003_reader_service",
         "004_issue_lists",
         "005_bounces",
+        "006_bounce_reasons",
     ]
     assert (
         db.execute("SELECT applied_at FROM schema_migrations WHERE name='001_initial'").fetchone()[

@@ -2,11 +2,17 @@
 the many non-standard formats mail servers use (flufl.bounce reads those), ARF complaint reports
 (RFC 5965) and auto-replies.
 
-``read`` says what a message is, without the database. ``record`` finds whom it is about, in
-this order, and never by guessing: the signed VERP token in the address it came back to (or in
-the returned original's Return-Path); the returned original's Message-ID, which is unique per
-delivery; the DSN's Final-Recipient. What cannot be matched is kept for a person to look at.
-Every message is recorded once (by its Message-ID), and counted by kind.
+``read`` says what a message is, without the database. ``record`` finds whom it is about, and
+never by guessing, since anyone can mail the bounce address:
+
+- with ``[newsletter] return_path`` set (VERP), only a token signed by this site, in the address
+  the report came back to or in the returned original's Return-Path, names a delivery;
+- without it, the report must carry the Message-ID of a delivery (unique per delivery) *and*
+  name that delivery's very address as the failed recipient.
+
+A recipient named in the report alone never changes anyone. What cannot be matched is kept, with
+its reason, for a person to look at. Every message is recorded once (by its Message-ID), and
+counted by kind.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ import re
 import sqlite3
 from dataclasses import dataclass, field
 from email.message import Message
+from email.utils import getaddresses
 
 from blogtool.config import Config
 from blogtool.delivery import queue
+from blogtool.i18n import N_
 from blogtool.store import script, transaction, utc_now_iso
 from blogtool.subscribers import people as subscribers
 from blogtool.subscribers.tokens import BadLink, verp_delivery
@@ -66,6 +74,11 @@ def create_tables(db: sqlite3.Connection) -> None:
     )
 
 
+def add_reason_column(db: sqlite3.Connection) -> None:
+    """Migration 006: why a message was not matched (a catalogue message id, shown translated)."""
+    db.execute("ALTER TABLE bounces ADD COLUMN reason TEXT")
+
+
 @dataclass
 class Reading:
     """What a message in the bounce mailbox is, before anyone is looked up."""
@@ -83,12 +96,21 @@ class Reading:
 def _text(part: Message) -> str:
     """A part's text; a message/* part (parsed into header blocks) as those blocks."""
     inner = part.get_payload()
-    if isinstance(inner, list):
-        return "\n".join(p.as_string() for p in inner if isinstance(p, Message))
+    if isinstance(inner, list):  # header blocks: their fields as they came (8-bit read as UTF-8)
+        return "\n\n".join(
+            "\n".join(f"{k}: {_utf8(v)}" for k, v in p.items())
+            for p in inner
+            if isinstance(p, Message)
+        )
     payload = part.get_payload(decode=True)
     if isinstance(payload, bytes):
         return payload.decode(part.get_content_charset() or "utf-8", "replace")
     return str(inner)
+
+
+def _utf8(value: object) -> str:
+    """A header value parsed from bytes: raw 8-bit bytes (kept as surrogates) read as UTF-8."""
+    return str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _fields(text: str) -> list[dict[str, str]]:
@@ -143,7 +165,8 @@ def _tokens(config: Config, *messages: Message | None) -> list[str]:
     if not pattern:
         return []
     before, after = pattern.split("{token}")
-    shape = re.compile(re.escape(before) + r"([0-9a-zA-Z-]{1,40})" + re.escape(after), re.I)
+    # Anything in the token's place is taken, so a token of the wrong shape counts as forged.
+    shape = re.compile(re.escape(before) + r"([^\s<>@]{1,200})" + re.escape(after), re.I)
     found = []
     for msg in messages:
         if msg is None:
@@ -173,6 +196,8 @@ def read(raw: bytes, config: Config) -> Reading:
             or "mailer-daemon" in str(original.get("From", "")).lower()
         ):
             reading.kind = "bounce-of-bounce"
+    if original is not None and not reading.recipients:
+        reading.recipients = [a.lower() for _, a in getaddresses(original.get_all("To", [])) if a]
     reading.tokens = _tokens(config, msg, original)
     return reading
 
@@ -255,31 +280,36 @@ def _first_error_line(msg: Message) -> str:
 
 
 def _match(
-    db: sqlite3.Connection, secret: bytes, reading: Reading
-) -> tuple[str, int | None, int | None]:
-    """(kind, delivery id, subscriber id): by the VERP token, the original's Message-ID, or the
-    failed recipient; a token that is not blogtool's makes it "forged", nothing found
-    "unmatched"."""
-    row = None
-    if reading.tokens:
+    db: sqlite3.Connection, secret: bytes, reading: Reading, verp: bool
+) -> tuple[str, int | None, int | None, str]:
+    """(kind, delivery id, subscriber id, why not matched) of a bounce or complaint."""
+    if verp:
+        if not reading.tokens:
+            return "unmatched", None, None, N_("no return-path token, and return_path is set")
         for token in reading.tokens:
             try:
                 delivery = verp_delivery(secret, token)
             except BadLink:
                 continue
             row = queue.find_delivery(db, delivery_id=delivery)
-            break
-        else:
-            return "forged", None, None
-    if row is None and reading.original_id:
-        row = queue.find_delivery(db, message_id=reading.original_id)
-    if row is not None:
-        return reading.kind, row["id"], row["subscriber_id"]
-    for address in reading.recipients:
-        found = queue.find_delivery(db, email_key=subscribers.email_key(address))
-        if found is not None:
-            return reading.kind, found["id"], found["subscriber_id"]
-    return "unmatched", None, None
+            if row is None:
+                return "unmatched", None, None, N_("a token of a delivery that is no longer kept")
+            return reading.kind, row["id"], row["subscriber_id"], ""
+        return "forged", None, None, N_("a return-path token not signed by this site")
+    if not reading.original_id:
+        return "unmatched", None, None, N_("no Message-ID of a delivery in the report")
+    row = queue.find_delivery(db, message_id=reading.original_id)
+    if row is None:
+        return "unmatched", None, None, N_("the Message-ID of no delivery of this site")
+    named = {subscribers.email_key(address) for address in reading.recipients}
+    if not row["email"] or subscribers.email_key(row["email"]) not in named:
+        return (
+            "unmatched",
+            None,
+            None,
+            N_("the report does not name the address that delivery went to"),
+        )
+    return reading.kind, row["id"], row["subscriber_id"], ""
 
 
 def record(
@@ -292,13 +322,14 @@ def record(
         seen = "SELECT 1 FROM bounces WHERE message_key = ?"
         if db.execute(seen, (reading.key,)).fetchone() is not None:
             return "duplicate"
-        kind, delivery_id, subscriber_id = reading.kind, None, None
+        kind, delivery_id, subscriber_id, why = reading.kind, None, None, ""
         if kind in ("hard", "soft", "complaint"):
-            kind, delivery_id, subscriber_id = _match(db, secret, reading)
-        keep = reading.raw[: config.bounces.max_size] if kind == "unmatched" else None
+            verp = bool(config.newsletter.return_path)
+            kind, delivery_id, subscriber_id, why = _match(db, secret, reading, verp)
+        keep = reading.raw[: config.bounces.max_size] if kind in ("unmatched", "forged") else None
         db.execute(
             "INSERT INTO bounces (received_at, message_key, kind, delivery_id, subscriber_id, "
-            "status, diagnostic, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "status, diagnostic, raw, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 utc_now_iso(now),
                 reading.key,
@@ -308,6 +339,7 @@ def record(
                 reading.status or None,
                 reading.diagnostic or None,
                 keep,
+                why or None,
             ),
         )
         if delivery_id is not None and kind in ("hard", "soft", "complaint"):
@@ -344,6 +376,16 @@ def _apply(
         if count >= config.bounces.soft_limit:
             reason = f"{count} temporary failures in {days} days: {diagnostic}"[:300]
             subscribers.set_status(db, subscriber_id, "bounced", now, reason)
+
+
+def kept(db: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Messages that changed nobody and were kept for a person: unmatched and forged reports."""
+    return list(
+        db.execute(
+            "SELECT id, received_at, kind, status, diagnostic, reason, raw FROM bounces "
+            "WHERE raw IS NOT NULL ORDER BY id"
+        )
+    )
 
 
 def of_subscriber(db: sqlite3.Connection, subscriber_id: int) -> list[sqlite3.Row]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import importlib
 import inspect
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -203,14 +204,32 @@ def main() -> None:
     cli(prog_name="blogtool")
 
 
+# C0 and C1 controls (but tab and newline), DEL, and the bidirectional overrides and isolates: what
+# lets stored text that came from a stranger (a name, a bounce's diagnostic) move the cursor, set
+# the window title, plant a hyperlink (OSC 8) or reorder what the terminal shows.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(text: object) -> str:
+    """``text`` safe to print on a terminal: each control character shown as its escape
+    (``\\x1b``), so a person sees that something was there and the terminal obeys none of it."""
+
+    def escape(m: re.Match[str]) -> str:
+        code = ord(m.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _CONTROLS.sub(escape, str(text))
+
+
 def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    shown = [[plain(c) for c in row] for row in [header, *rows]]
+    widths = [max(len(r[i]) for r in shown) for i in range(len(header))]
+    for row in shown:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 def state_db(env: Env) -> Any:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import click
 
-from .base import Env, pass_env, state_db
+from blogtool.i18n import _, label_of
+
+from .base import Env, clip, pass_env, plain, state_db, table
 
 
 @click.group()
@@ -81,6 +83,52 @@ def bounces_fetch(env: Env) -> None:
 
         counts = fetch(config, env.imap_password(), handle)
     click.echo(_summary(counts))
+
+
+@bounces.command(name="unmatched")
+@click.option("--show", "shown", type=int, metavar="ID", help="Print that message as it came.")
+@pass_env
+def bounces_unmatched(env: Env, shown: int | None) -> None:
+    """List the reports that changed nobody and were kept for a person to read: those that could
+    not be tied to a delivery (anyone can mail the bounce address) and those with a forged token,
+    each with the reason. Control characters are shown as escapes, never sent to the terminal.
+
+    \b
+    Example:
+        blogtool bounces unmatched
+        blogtool bounces unmatched --show 12
+    """
+    import email
+    import email.policy
+
+    from blogtool.bounces import reports as bounce_log
+
+    with state_db(env) as db:
+        rows = {row["id"]: row for row in bounce_log.kept(db)}
+    if shown is not None:
+        if shown not in rows:
+            raise click.UsageError(_("no kept report with id {id}").format(id=shown))
+        raw = bytes(rows[shown]["raw"]).decode("utf-8", "replace")
+        click.echo("\n".join(plain(line) for line in raw.splitlines()))
+        return
+    lines = []
+    for row in rows.values():
+        msg = email.message_from_bytes(bytes(row["raw"]), policy=email.policy.compat32)
+        lines.append(
+            (
+                str(row["id"]),
+                env.shown_time(row["received_at"]),
+                label_of(row["kind"]),
+                _(row["reason"]) if row["reason"] else "",
+                clip(str(msg.get("From", "")), 40),
+                clip(str(msg.get("Subject", "")), 40),
+            )
+        )
+    if not lines:
+        click.echo(_("no unmatched reports"))
+        return
+    headers = (_("ID"), _("RECEIVED"), _("KIND"), _("REASON"), _("FROM"), _("SUBJECT"))
+    table(headers, lines)
 
 
 COMMANDS = {"bounces": bounces}

@@ -11,7 +11,7 @@ import click
 from blogtool.errors import ExitStatus, UsageError
 from blogtool.i18n import _, label_of, ngettext
 
-from .base import Env, clip, pass_env, serve_web, state_db, table
+from .base import Env, clip, pass_env, plain, serve_web, state_db, table
 
 # --- subscribers --------------------------------------------------------------------------------
 
@@ -240,24 +240,32 @@ def subscribers_show(env: Env, email: str) -> None:
         (_("lists"), " ".join(keys)),
         (_("deliveries"), str(len(deliveries))),
     ):
-        click.echo(f"{label}: {value}".rstrip())
+        click.echo(plain(f"{label}: {value}".rstrip()))
     for d in deliveries:
         click.echo(
-            ngettext(
-                "  issue {id}: {status}, {n} attempt",
-                "  issue {id}: {status}, {n} attempts",
-                d["attempts"],
-            ).format(id=d["issue_id"], status=label_of(d["status"]), n=d["attempts"])
-            + (_(", sent {when}").format(when=when(d["sent_at"])) if d["sent_at"] else "")
-            + (_(", message {id}").format(id=d["message_id"]) if d["message_id"] else "")
-            + (_(", last error: {error}").format(error=d["last_error"]) if d["last_error"] else "")
+            plain(
+                ngettext(
+                    "  issue {id}: {status}, {n} attempt",
+                    "  issue {id}: {status}, {n} attempts",
+                    d["attempts"],
+                ).format(id=d["issue_id"], status=label_of(d["status"]), n=d["attempts"])
+                + (_(", sent {when}").format(when=when(d["sent_at"])) if d["sent_at"] else "")
+                + (_(", message {id}").format(id=d["message_id"]) if d["message_id"] else "")
+                + (
+                    _(", last error: {error}").format(error=d["last_error"])
+                    if d["last_error"]
+                    else ""
+                )
+            )
         )
     click.echo(_("bounces: {count}").format(count=len(bounced)))
     for b in bounced:
         click.echo(
-            f"  {when(b['received_at'])}: {b['kind']}"
-            + (f" {b['status']}" if b["status"] else "")
-            + (f": {b['diagnostic']}" if b["diagnostic"] else "")
+            plain(
+                f"  {when(b['received_at'])}: {b['kind']}"
+                + (f" {b['status']}" if b["status"] else "")
+                + (f": {b['diagnostic']}" if b["diagnostic"] else "")
+            )
         )
 
 

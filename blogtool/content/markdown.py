@@ -95,12 +95,34 @@ class _HeadingIds(Treeprocessor):
 _PLACEHOLDER = re.compile("\x02[^\x03]*\x03")
 
 
+# What makes a page run code: a script element, an event handler attribute, a javascript: URL
+# (browsers ignore tabs, newlines and leading controls in a URL, and its case).
+SCRIPT, HANDLER, JAVASCRIPT = "script", "handler", "javascript"
+_URL_NOISE = re.compile(r"[\x00-\x20]")
+
+
+def _runs_script(url: str) -> bool:
+    return _URL_NOISE.sub("", url).lower().startswith(("javascript:", "vbscript:"))
+
+
+def _hazards_of(tag: str, attrs: list[tuple[str, str | None]]) -> list[tuple[str, str]]:
+    found = [(SCRIPT, tag)] if tag == "script" else []
+    for name, value in attrs:
+        if name.lower().startswith("on"):
+            found.append((HANDLER, name.lower()))
+        elif value and _runs_script(value):
+            found.append((JAVASCRIPT, name.lower()))
+    return found
+
+
 class _RawLinks(HTMLParser):
-    """``a href`` and ``img src`` in raw HTML; what is in a comment is not read."""
+    """``a href`` and ``img src`` in raw HTML, and what in it runs script; what is in a comment
+    is not read."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.found: list[tuple[str, bool, str | None]] = []
+        self.hazards: list[tuple[str, str]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         named = dict(attrs)
@@ -108,6 +130,7 @@ class _RawLinks(HTMLParser):
             self.found.append((named["href"] or "", False, None))
         elif tag == "img" and named.get("src") is not None:
             self.found.append((named["src"] or "", True, named.get("alt")))
+        self.hazards += _hazards_of(tag, attrs)
 
     handle_startendtag = handle_starttag
 
@@ -126,11 +149,14 @@ class _Collect(Treeprocessor):
 
     def run(self, root: ET.Element) -> None:
         found: list[tuple[str, bool, str | None, bool]] = []
+        hazards: list[tuple[str, str]] = []
         for el in root.iter():
             if el.tag == "a" and el.get("href"):
                 found.append((_address(el.get("href", "")), False, None, False))
             elif el.tag == "img":
                 found.append((_address(el.get("src", "")), True, el.get("alt"), False))
+            if isinstance(el.tag, str):
+                hazards += _hazards_of(el.tag, [(k, _address(v)) for k, v in el.items()])
         raw = _RawLinks()
         for block in self.md.htmlStash.rawHtmlBlocks:
             if isinstance(block, str):
@@ -138,6 +164,7 @@ class _Collect(Treeprocessor):
         raw.close()
         found += [(target, image, alt, True) for target, image, alt in raw.found]
         self.md.blogtool_references = found  # type: ignore[attr-defined]
+        self.md.blogtool_hazards = hazards + raw.hazards  # type: ignore[attr-defined]
 
 
 # The text and the address of a plain '[text](address)': no brackets in the text; no
@@ -198,14 +225,16 @@ def _converter() -> markdown.Markdown:
 
 
 _Found = tuple[tuple[str, bool, str | None, bool], ...]
+_Hazards = tuple[tuple[str, str], ...]
 
 
 @functools.lru_cache(maxsize=64)  # (parsing a file reads its body, then stores its HTML)
-def _read(body: str) -> tuple[str, _Found]:
+def _read(body: str) -> tuple[str, _Found, _Hazards]:
     md = _converter()
     try:
         html = md.convert(body)
-        return html, tuple(md.blogtool_references)  # type: ignore[attr-defined]
+        found = tuple(md.blogtool_references)  # type: ignore[attr-defined]
+        return html, found, tuple(dict.fromkeys(md.blogtool_hazards))  # type: ignore[attr-defined]
     finally:
         md.reset()
 
@@ -242,6 +271,13 @@ def references(body: str) -> tuple[Reference, ...]:
             start = at + len(target)
         made.append(Reference(target, image, alt, max(at, 0), html))
     return tuple(made)
+
+
+def hazards(body: str) -> tuple[tuple[str, str], ...]:
+    """What in ``body`` makes its page run script, once each, as (what, where): (SCRIPT,
+    "script"), (HANDLER, "onclick"), (JAVASCRIPT, "href"). Allowed (it is the site's own HTML),
+    and worth a warning."""
+    return _read(body)[2]
 
 
 class Bodies:

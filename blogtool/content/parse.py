@@ -285,7 +285,7 @@ def parse_item(
     for key, note in context.notes:
         c.warning(note, key=key, line=lines.get(key))
     try:
-        refs = markdown.references(body)
+        refs, hazards = markdown.references(body), markdown.hazards(body)
     except Exception as exc:  # a library's bug on some text: that file's problem, not a crash
         c.error(
             _("Markdown cannot read the text ({type}: {exc})").format(
@@ -293,8 +293,9 @@ def parse_item(
             ),
             line=body_line,
         )
-        refs = ()
+        refs, hazards = (), ()
     slug = _checks(values, body, body_line, kind, config, c, lines, hinted, refs)
+    _warn_of_script(body, body_line, hazards, c)
     if any(p.is_error for p in c.problems) or not slug:
         return None, c.problems
     item = Item(kind, rel, slug, body, body_line, values, lines, tuple(local(refs)))
@@ -367,3 +368,27 @@ def _checks(
                 line=lines.get("title"),
             )
     return slug
+
+
+def _warn_of_script(
+    body: str, body_line: int, hazards: tuple[tuple[str, str], ...], c: _Collector
+) -> None:
+    """The site's own HTML may run script (it is theirs); check says so, with the line."""
+    for what, where in hazards:
+        message = {
+            markdown.SCRIPT: _(
+                "a <script> element: the page will run it; remove it unless you "
+                "mean the page to run code"
+            ),
+            markdown.HANDLER: _(
+                "an event handler ({name}=): the page will run it; remove it "
+                "unless you mean the page to run code"
+            ),
+            markdown.JAVASCRIPT: _(
+                "a javascript: address ({name}=): the page will run it; use an http(s) address"
+            ),
+        }[what]
+        written = {markdown.SCRIPT: "<script", markdown.HANDLER: where}.get(what, "script:")
+        found = re.search(re.escape(written), body, re.I)
+        line = body_line + (body.count("\n", 0, found.start()) if found else 0)
+        c.warning(message.format(name=where), line=line)

@@ -278,21 +278,14 @@ def find_delivery(
     *,
     delivery_id: int | None = None,
     message_id: str | None = None,
-    email_key: str | None = None,
 ) -> sqlite3.Row | None:
-    """(id, subscriber_id) of a delivery: by id, by its Message-ID, or the latest to a
-    subscriber's address (id NULL when they were never sent anything)."""
+    """(id, subscriber_id, email) of a delivery, by id or by its Message-ID."""
     args: tuple[object, ...]
     if delivery_id is not None:
-        query, args = "SELECT id, subscriber_id FROM deliveries WHERE id = ?", (delivery_id,)
-    elif message_id is not None:
-        query, args = "SELECT id, subscriber_id FROM deliveries WHERE message_id = ?", (message_id,)
+        query, args = "SELECT id, subscriber_id, email FROM deliveries WHERE id = ?", (delivery_id,)
     else:
-        query = (
-            "SELECT d.id, s.id AS subscriber_id FROM subscribers s LEFT JOIN deliveries d "
-            "ON d.subscriber_id = s.id WHERE s.email_key = ? ORDER BY d.id DESC LIMIT 1"
-        )
-        args = (email_key,)
+        query = "SELECT id, subscriber_id, email FROM deliveries WHERE message_id = ?"
+        args = (message_id,)
     row: sqlite3.Row | None = db.execute(query, args).fetchone()
     return row
 

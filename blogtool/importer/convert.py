@@ -32,6 +32,32 @@ _ATTR = re.compile(r'(\w[\w-]*)\s*=\s*("([^"]*)"|\'([^\']*)\'|([^\s>]+))')
 _MD_NO_ALT = re.compile(r"!\[\]\(([^)\s]+)\)")
 
 
+# Only what Python-Markdown would read as markup is escaped: a '<' that could open a tag,
+# comment or autolink, an '&' that could open a character reference, every '[' and ']' (text that
+# reads "[x](javascript:...)" would be a link), backtick (it could end the code span of a
+# '<code>' beside it early) and backslash (it could escape that backtick). 'A & B' and '3 < 4'
+# stay as written.
+_BACKSLASHED = re.compile(r"[\\`\[\]]")
+_TAG_LIKE = re.compile(r"<(?=[A-Za-z/!?])")
+_ENTITY_LIKE = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+
+
+def _markdown(html: str) -> str:
+    """Markdown of (sanitised) HTML. Text is kept as text: a '<' or '&' written in it (the page
+    showed ``&lt;script&gt;``) stays a character reference, which Python-Markdown shows as
+    written, and never becomes a tag. Code keeps its characters: Markdown shows code as text."""
+    from markdownify import MarkdownConverter
+
+    class Converter(MarkdownConverter):  # markdownify's documented way to change its output
+        def escape(self, text: str, *context: object) -> str:  # (1.0 added parent_tags)
+            text = _BACKSLASHED.sub(r"\\\g<0>", text)
+            text = _TAG_LIKE.sub("&lt;", _ENTITY_LIKE.sub("&amp;", text))
+            return str(super().escape(text, *context))
+
+    converter = Converter(heading_style="ATX", bullets="-", escape_underscores=False)
+    return str(converter.convert(html))
+
+
 def attrs(tag: str) -> dict[str, str]:
     return {
         m.group(1).lower(): htmllib.unescape(m.group(3) or m.group(4) or m.group(5) or "")
@@ -67,7 +93,7 @@ def convert(
 ) -> Converted:
     """``local`` maps an image URL to its path in the site (relative to the content file);
     an image that could not be fetched keeps its URL."""
-    from markdownify import markdownify
+    from blogtool.site.render import sanitize
 
     problems: list[str] = []
     html = entry.html
@@ -121,17 +147,18 @@ def convert(
     html = _IMG.sub(image, html)
     if "<p" not in html.lower() and "\n\n" in html:  # WordPress stores paragraphs as blank lines
         html = "".join(f"<p>{p}</p>" for p in re.split(r"\n\s*\n", html) if p.strip())
-    body = markdownify(html, heading_style="ATX", bullets="-", escape_underscores=False).strip()
+    # Imported HTML is another site's: what could run script goes before it becomes Markdown.
+    body = _markdown(sanitize(html, top_heading=True)).strip()
     body = re.sub(r"\n{3,}", "\n\n", body)
     for n, html_figure in enumerate(figures):
-        body = body.replace(f"BLOGTOOLFIGURE{n}END", html_figure)
+        body = body.replace(f"BLOGTOOLFIGURE{n}END", sanitize(html_figure))
     for m in _MD_NO_ALT.finditer(body):
         problems.append(
             _('an image without alt text ({src}): marked alt=""; describe it').format(
                 src=m.group(1)
             )
         )
-    body = _MD_NO_ALT.sub(lambda m: f'<img src="{m.group(1)}" alt="">', body)
+    body = _MD_NO_ALT.sub(lambda m: f'<img src="{htmllib.escape(m.group(1))}" alt="">', body)
     tip = None
     if split is not None:
         body, tip = _split_tip(body, entry, config, split)

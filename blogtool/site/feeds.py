@@ -9,6 +9,7 @@ nothing changed gives a byte-identical feed.
 from __future__ import annotations
 
 import datetime as dt
+import html as htmllib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -101,7 +102,8 @@ def render_feed(
             if item.author:
                 fe.author(name=item.author)
         else:
-            fe.description(entry.summary)
+            # RSS readers show a description as HTML: the plain summary is escaped for it.
+            fe.description(htmllib.escape(entry.summary, quote=False))
             fe.content(entry.html, type="CDATA")
             if item.author:
                 fe.dc.dc_creator(item.author)

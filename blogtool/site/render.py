@@ -125,14 +125,15 @@ _ALLOWED_ATTRIBUTES = {
 _URL_ATTR = re.compile(r'\b(href|src)="([^"]*)"')
 
 
-def sanitize(html: str) -> str:
-    """Strip what must not travel in a feed or an email: script, iframe, object, embed, style,
-    event handlers and javascript: URLs."""
+def sanitize(html: str, *, top_heading: bool = False) -> str:
+    """Strip what must not travel in a feed or an email, or come in from another site: script,
+    iframe, object, embed, style, event handlers and javascript: URLs. ``top_heading`` keeps
+    h1 (imported HTML has them; a page's body shifts its headings below the title)."""
     import nh3
 
     return nh3.clean(
         html,
-        tags=_ALLOWED_TAGS,
+        tags=_ALLOWED_TAGS | {"h1"} if top_heading else _ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto", "tel"},
         link_rel="noopener noreferrer",
