@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 #: How long a test waits for something before it fails: long enough for a machine that is busy
@@ -224,3 +224,35 @@ class Started:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def serving_waitress(server: Any, socket_map: dict[int, Any]) -> Iterator[Any]:
+    """A waitress server made with ``socket_map`` (``make_server(..., socket_map=...)``) run
+    in a thread, and stopped in that thread.
+
+    waitress's loop is not thread-safe: ``close()`` called from another thread closes sockets
+    the loop may still be polling, and a number the system hands out again (to a file this
+    process opens next) is then read or written by the loop. So a pipe is added to the loop's
+    map; a byte on it raises SystemExit there, on which ``run()`` closes the server itself."""
+    from waitress import wasyncore
+
+    class Stop(wasyncore.file_dispatcher):  # type: ignore[misc]
+        def writable(self) -> bool:
+            return False
+
+        def handle_read(self) -> None:
+            raise SystemExit  # run() catches it and closes the server, in its own thread
+
+    read_end, write_end = os.pipe()
+    Stop(read_end, map=socket_map)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        os.write(write_end, b"x")
+        thread.join(WAIT)
+        os.close(read_end)
+        os.close(write_end)
+        assert not thread.is_alive(), "the server did not stop"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import email
 import re
-import threading
 from email import policy
 from urllib.parse import urlsplit
 
@@ -20,7 +19,7 @@ from blogtool.web.app import make_app
 from blogtool.web.server import Sender, make_server, with_site
 
 from .conftest import NOW, SECRET, Run, serious_violations
-from .processes import wait_for
+from .processes import serving_waitress, wait_for
 
 pytestmark = pytest.mark.browser
 READER = "lisa.larsson@example.se"
@@ -36,12 +35,14 @@ def served(web_site):
         interval=0.2,
     )  # fmt: skip
     app = make_app(config, SECRET.encode(), lambda: NOW, sender.wake)
-    server = make_server(with_site(app, web_site / "public"), "127.0.0.1", 0)
-    threading.Thread(target=server.run, daemon=True).start()
-    sender.start()
-    yield web_site, run, config, f"http://127.0.0.1:{server.effective_port}"
-    sender.stop()
-    server.close()
+    socket_map: dict = {}
+    server = make_server(with_site(app, web_site / "public"), "127.0.0.1", 0, socket_map=socket_map)
+    with serving_waitress(server, socket_map):
+        sender.start()
+        try:
+            yield web_site, run, config, f"http://127.0.0.1:{server.effective_port}"
+        finally:
+            sender.stop()
 
 
 def mail_to(config, address: str, contains: str) -> email.message.EmailMessage:

@@ -8,7 +8,6 @@ import datetime as dt
 import email
 import re
 import shutil
-import threading
 from email import policy
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from babel.messages.pofile import read_po
 from blogtool import i18n
 
 from .conftest import SECRET, Run
+from .processes import serving_waitress
 from .test_web import Clock, Service
 
 ENGLISH_SITE = Path(__file__).parent / "english_site"
@@ -146,37 +146,35 @@ def test_the_english_reader_service_speaks_english_at_english_addresses(english)
 
     clock = Clock()
     svc = Service(english, clock, [])
-    thread = threading.Thread(target=svc.server.run, daemon=True)
-    thread.start()
-    svc.sender.start()
-    try:
-        config = load_config(english)
-        assert config.web_path("subscribe") == "subscribe"
-        status, page = svc.request("/newsletter/")
-        assert status == 200 and '<html lang="en">' in page
-        assert "Subscribe to the newsletter" in page and swedish_in(page) == []
-        status, page = svc.request(
-            "/newsletter/subscribe", {"epost": "new@example.org", "lista": "thursday-tips"}
-        )
-        assert status == 200 and "Look in your inbox" in page and swedish_in(page) == []
-        [confirm] = svc.mails(wait_for=1)
-        assert confirm["Subject"] == "Confirm your subscription to Riverside Council Blog"
-        body = confirm.get_body(("plain",)).get_content()
-        assert body.startswith("Hello!") and swedish_in(body) == []
-        link = svc.link_in(confirm, "confirm")
-        assert "/newsletter/confirm?t=" in link
-        status, page = svc.request(link)
-        assert status == 200 and "Confirm your subscription" in page and swedish_in(page) == []
-        status, page = svc.request("/newsletter/my-data")
-        assert status == 200 and "My data" in page and swedish_in(page) == []
-        status, page = svc.request("/newsletter/nowhere")
-        assert status == 404 and "Page not found" in page and swedish_in(page) == []
-        # A link mailed before a rename (or by a Swedish default) still answers.
-        status, _ = svc.request("/newsletter/mina-uppgifter")
-        assert status == 200
-    finally:
-        svc.sender.stop()
-        svc.server.close()
+    with serving_waitress(svc.server, svc.socket_map):
+        svc.sender.start()
+        try:
+            config = load_config(english)
+            assert config.web_path("subscribe") == "subscribe"
+            status, page = svc.request("/newsletter/")
+            assert status == 200 and '<html lang="en">' in page
+            assert "Subscribe to the newsletter" in page and swedish_in(page) == []
+            status, page = svc.request(
+                "/newsletter/subscribe", {"epost": "new@example.org", "lista": "thursday-tips"}
+            )
+            assert status == 200 and "Look in your inbox" in page and swedish_in(page) == []
+            [confirm] = svc.mails(wait_for=1)
+            assert confirm["Subject"] == "Confirm your subscription to Riverside Council Blog"
+            body = confirm.get_body(("plain",)).get_content()
+            assert body.startswith("Hello!") and swedish_in(body) == []
+            link = svc.link_in(confirm, "confirm")
+            assert "/newsletter/confirm?t=" in link
+            status, page = svc.request(link)
+            assert status == 200 and "Confirm your subscription" in page and swedish_in(page) == []
+            status, page = svc.request("/newsletter/my-data")
+            assert status == 200 and "My data" in page and swedish_in(page) == []
+            status, page = svc.request("/newsletter/nowhere")
+            assert status == 404 and "Page not found" in page and swedish_in(page) == []
+            # A link mailed before a rename (or by a Swedish default) still answers.
+            status, _ = svc.request("/newsletter/mina-uppgifter")
+            assert status == 200
+        finally:
+            svc.sender.stop()
 
 
 def test_the_swedish_sample_site_has_no_english_words_of_the_templates(run, sample_site):

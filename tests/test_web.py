@@ -12,7 +12,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from email import policy
@@ -45,6 +44,7 @@ class Clock:
 
 class Service:
     def __init__(self, site: Path, clock: Clock, log: list[str]):
+        self.socket_map: dict = {}  # the server's loop, stopped from inside by processes.serving_waitress
         self.site, self.clock, self.log = site, clock, log
         config = load_config(site)
         self.config = config
@@ -53,7 +53,7 @@ class Service:
             interval=0.2,
         )  # fmt: skip
         app = make_app(config, SECRET.encode(), clock, self.sender.wake)
-        self.server = make_server(access_logged(app), "127.0.0.1", 0)
+        self.server = make_server(access_logged(app), "127.0.0.1", 0, socket_map=self.socket_map)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self.origin = self.url
 
@@ -125,12 +125,12 @@ def service(web_site, caplog):
 
     caplog.set_level(logging.INFO, logger="blogtool.web")
     svc = Service(web_site, Clock(), [])
-    thread = threading.Thread(target=svc.server.run, daemon=True)
-    thread.start()
-    svc.sender.start()
-    yield svc
-    svc.sender.stop()
-    svc.server.close()
+    with processes.serving_waitress(svc.server, svc.socket_map):
+        svc.sender.start()
+        try:
+            yield svc
+        finally:
+            svc.sender.stop()
 
 
 def sign_up(svc: Service, address: str, lists=(SERIES,), **extra) -> tuple[int, str]:
@@ -277,14 +277,10 @@ def test_one_client_gets_429_after_its_limit_and_the_count_survives_a_restart(se
     assert service.rows("signups") == 12
     # A new service on the same database still counts this client.
     other = Service(web_site, service.clock, [])
-    thread = threading.Thread(target=other.server.run, daemon=True)
-    thread.start()
-    try:
+    with processes.serving_waitress(other.server, other.socket_map):
         assert sign_up(other, "p13@example.se")[0] == 429
         service.clock.now = NOW + dt.timedelta(minutes=11)
         assert sign_up(other, "p13@example.se")[0] == 200
-    finally:
-        other.server.close()
 
 
 def test_one_address_gets_at_most_three_mails_a_day(service):
