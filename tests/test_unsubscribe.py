@@ -6,7 +6,6 @@ import email
 import os
 import signal
 import socket
-import threading
 import urllib.error
 import urllib.request
 from email import policy
@@ -20,7 +19,7 @@ from blogtool.web.app import make_app
 from blogtool.web.server import make_server
 
 from .conftest import NOW, SECRET
-from .processes import Started, blogtool, listening, wait_for
+from .processes import Started, blogtool, listening, serving_waitress, wait_for
 from .smtp_sink import free_port
 from .test_mail import SEND_NOW
 
@@ -45,11 +44,11 @@ def mailed(run, sample_site, monkeypatch):
 def endpoint(sample_site, mailed):
     """The app under waitress, the server production runs."""
     config = load_config(sample_site)
-    server = make_server(make_app(config, SECRET.encode(), lambda: NOW), "127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
+    socket_map: dict = {}
+    app = make_app(config, SECRET.encode(), lambda: NOW)
+    server = make_server(app, "127.0.0.1", 0, socket_map=socket_map)
+    with serving_waitress(server, socket_map):
+        yield f"http://127.0.0.1:{server.effective_port}"
 
 
 def local(endpoint: str, link: str) -> str:
@@ -87,6 +86,33 @@ def test_one_click_post_unsubscribes_only_that_person(run, mailed, endpoint):
     shown = run("subscribers", "show", "anna@example.se").stdout
     assert "status changed: Sat 28 Nov 2026 09:00 (one-click (RFC 8058))" in shown
     assert request(url, b"List-Unsubscribe=One-Click")[0] == 200  # twice is fine
+
+
+def test_links_mailed_before_the_reader_service_was_set_up_keep_working(run, sample_site, mailed):
+    """Mail sent without [web] carries /avregistrera; once [web] moves the service under
+    /nyhetsbrev/, that address still shows the page and takes the one-click POST."""
+    from .conftest import WEB_CONFIG
+
+    config = sample_site / "blogtool.toml"
+    config.write_text(config.read_text("utf-8") + WEB_CONFIG, "utf-8")
+    loaded = load_config(sample_site)
+    assert loaded.web.base_url and "/nyhetsbrev/" in loaded.newsletter.unsubscribe_url
+    socket_map: dict = {}
+    app = make_app(loaded, SECRET.encode(), lambda: NOW)
+    server = make_server(app, "127.0.0.1", 0, socket_map=socket_map)
+    with serving_waitress(server, socket_map):
+        endpoint = f"http://127.0.0.1:{server.effective_port}"
+        old = mailed["anna@example.se"]
+        assert urlsplit(old).path == "/avregistrera"
+        status, body = request(local(endpoint, old))
+        assert status == 200 and "Avregistrera mig" in body
+        status, body = request(local(endpoint, old), b"List-Unsubscribe=One-Click")
+        assert status == 200 and "Du är avregistrerad" in body
+        assert statuses(run) == {"anna@example.se": "unsubscribed", "bo@example.se": "active"}
+        # The English default address of the same page answers too; other paths still do not.
+        english = local(endpoint, mailed["bo@example.se"]).replace("/avregistrera", "/unsubscribe")
+        assert request(english)[0] == 200
+        assert request(endpoint + "/avregistrera-inte?t=x")[0] == 404
 
 
 def test_forged_or_altered_tokens_change_nothing(run, mailed, endpoint):

@@ -73,7 +73,13 @@ class ReaderService:
         self.words = i18n.reader(config.site.language)  # what readers see is in the site's language
         base = config.web.base_url
         self.base_path = urlsplit(base).path if base else None
-        self.legacy_unsubscribe = urlsplit(config.newsletter.unsubscribe_url).path.rstrip("/")
+        # Every unsubscribe address mail may carry: the one configured, and the one at the site's
+        # root in each language (what mail sent before [web] was set up carried): a token keeps
+        # working for as long as it is valid, wherever the service has moved since.
+        self.unsubscribe_paths = {
+            urlsplit(config.newsletter.unsubscribe_url).path.rstrip("/"),
+            *(f"/{then.web_path('unsubscribe')}" for then in (*default_addresses(config), config)),
+        }
         handlers: dict[str, tuple[set[str], Callable[[Request], Response]]] = {
             "home": ({"GET"}, self.signup_page),
             "subscribe": ({"POST"}, self.signup),
@@ -113,7 +119,7 @@ class ReaderService:
 
     def route_of(self, path: str) -> str | None:
         """The route a request path belongs to, or None if it is not the service's."""
-        if path.rstrip("/") == self.legacy_unsubscribe:
+        if path.rstrip("/") in self.unsubscribe_paths:
             return self.config.web_path("unsubscribe")
         if self.base_path is not None and (path + "/").startswith(self.base_path):
             return path[len(self.base_path) :].strip("/")

@@ -131,8 +131,17 @@ class Sender:
         self.thread.join(timeout=30)
 
 
-def make_server(app: App, host: str, port: int, trusted_proxy: str | None = None) -> Any:
-    """waitress, as production runs it. ``.run()`` serves until ``.close()``."""
+def make_server(
+    app: App,
+    host: str,
+    port: int,
+    trusted_proxy: str | None = None,
+    socket_map: dict[int, Any] | None = None,
+) -> Any:
+    """waitress, as production runs it. ``.run()`` serves until ``.close()``, which must be
+    called in the thread that runs it (waitress's loop is not thread-safe): ``socket_map`` is
+    the loop's map (create_server's ``map``), for a caller that adds its own dispatcher to stop
+    it from inside."""
     from waitress.server import create_server
 
     proxy: dict[str, Any] = {}
@@ -143,6 +152,7 @@ def make_server(app: App, host: str, port: int, trusted_proxy: str | None = None
         }
     return create_server(
         app,
+        map=socket_map,
         host=host,
         port=port,
         threads=8,
