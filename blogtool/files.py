@@ -120,3 +120,16 @@ def tree_stats(
         yield entry.path, st
         if stat.S_ISDIR(st.st_mode):
             yield from tree_stats(entry.path, skip)
+
+
+def loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (a name for it, or a loopback address): the one place a
+    password may travel without encryption."""
+    import ipaddress
+
+    if host.strip("[]").lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -276,3 +276,65 @@ def test_a_bug_on_a_connection_stops_the_send_instead_of_hanging(sample_site):
     rows = db.execute("SELECT status, last_error FROM deliveries").fetchall()
     assert not [r for r in rows if r[0] == "sent"]
     assert any(r[0] == "sending" and "a bug in the transport" in (r[1] or "") for r in rows)
+
+
+def test_the_relay_sees_the_login_name_as_configured(sample_site):
+    """yagmail would log "nyhetsbrev" in as "nyhetsbrev@gmail.com"; the relay sees the name."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    from blogtool.config import SmtpConfig
+
+    seen: list[tuple[str, str]] = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        seen.append((auth_data.login.decode(), auth_data.password.decode()))
+        return AuthResult(success=True)
+
+    port = free_port()
+    controller = Controller(
+        Sink(Faults()), hostname="127.0.0.1", port=port, authenticator=authenticator,
+        auth_require_tls=False,  # loopback: the one place a password may go unencrypted
+    )  # fmt: skip
+    controller.start()
+    try:
+        for user in ("nyhetsbrev", "nyhetsbrev@vaxjo.example"):
+            config = SmtpConfig("127.0.0.1", port, "none", user, 5, 1, 0, True, 1)
+            transport = SmtpTransport(config, "hemligt")
+            transport.open()
+            transport.close()
+    finally:
+        controller.stop()
+    assert seen == [("nyhetsbrev", "hemligt"), ("nyhetsbrev@vaxjo.example", "hemligt")]
+
+
+@pytest.mark.parametrize("host", ["relay.vaxjo.example", "192.0.2.25", "[2001:db8::25]"])
+def test_a_password_never_crosses_the_network_unencrypted(sample_site, host):
+    from blogtool.config import SmtpConfig
+
+    transport = SmtpTransport(SmtpConfig(host, 25, "none", "nyhetsbrev", 5, 1, 0, True, 1), "x")
+    with pytest.raises(SendAborted, match=r'\[smtp\] security = "none" would send the password'):
+        transport.open()
+    # Without a login there is no password to protect: a relay that takes mail from the
+    # office's network unauthenticated may be plain SMTP (this one is not there: refused).
+    bare = SmtpTransport(SmtpConfig("127.0.0.1", free_port(), "none", None, 5, 1, 0, True, 1), None)
+    with pytest.raises(Exception, match="cannot connect"):
+        bare.open()
+
+
+def test_the_bounce_mailbox_password_never_crosses_the_network_unencrypted(
+    sample_site, monkeypatch
+):
+    from .conftest import SECRET, Run
+
+    config = sample_site / "blogtool.toml"
+    config.write_text(
+        config.read_text("utf-8")
+        + '\n[bounces]\nimap_host = "imap.vaxjo.example"\nuser = "studsar"\nsecurity = "none"\n',
+        "utf-8",
+    )
+    monkeypatch.setenv("BLOGTOOL_IMAP_PASSWORD", "hemligt")
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
+    result = Run(sample_site)("bounces", "fetch")
+    assert result.exit_code == 1
+    assert '[bounces] security = "none" would send the password for studsar' in result.stderr

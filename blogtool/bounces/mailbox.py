@@ -13,6 +13,7 @@ from pathlib import Path
 from blogtool.config import Config
 from blogtool.delivery.transports import from_keyring
 from blogtool.errors import BlogtoolError, UsageError
+from blogtool.files import loopback
 from blogtool.i18n import _
 
 KEYRING_SERVICE = "blogtool-imap"
@@ -51,6 +52,13 @@ def fetch(config: Config, password: str, handle: Callable[[bytes], str]) -> Coun
         raise UsageError(_("[bounces] imap_host and user are not set in blogtool.toml"))
     kind = {"ssl": MailBox, "starttls": MailBoxStartTls, "none": MailBoxUnencrypted}[b.security]
     where = f"{b.imap_host}:{b.port} as {b.user}"
+    if b.security == "none" and not loopback(b.imap_host):
+        raise MailboxError(
+            _(
+                "[bounces] security = \"none\" would send the password for {user} to {host} "
+                "unencrypted; set security to \"starttls\" or \"ssl\""
+            ).format(user=b.user, host=b.imap_host)
+        )
     try:
         box = kind(b.imap_host, b.port, timeout=30)
     except Exception as exc:  # socket, TLS and protocol errors alike

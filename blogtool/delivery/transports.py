@@ -25,7 +25,7 @@ from blogtool.delivery.smtpwire import (
     UncertainDelivery,
 )
 from blogtool.errors import UsageError
-from blogtool.files import write_atomic
+from blogtool.files import loopback, write_atomic
 from blogtool.i18n import _
 
 __all__ = [
@@ -124,12 +124,21 @@ class SmtpTransport:
 
         self.close()
         c = self.config
+        if c.user is not None and c.security == "none" and not loopback(c.host):
+            raise SendAborted(
+                _(
+                    "[smtp] security = \"none\" would send the password for {user} to {host} "
+                    "unencrypted; set security to \"starttls\" or \"ssl\""
+                ).format(user=c.user, host=c.host)
+            )
         context = ssl.create_default_context()  # verifies the certificate and the host name
         kwargs: dict[str, object] = {"timeout": c.timeout}
         if c.security == "ssl":
             kwargs["context"] = context
         client = yagmail.SMTP(
-            user=c.user,
+            # As {address: alias}: yagmail adds "@gmail.com" to a plain name without "@", and
+            # the relay must see the name configured.
+            user={c.user: c.user} if c.user is not None else None,
             password=self.password,
             host=c.host,
             port=c.port,
