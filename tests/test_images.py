@@ -142,11 +142,20 @@ def test_a_rebuild_with_nothing_changed_makes_no_picture(run: Run, sample_site):
         ("missing", "image: image 'saknas.jpg': there is no file posts/saknas.jpg or media/saknas.jpg"),
         ("broken", "image: image 'trasig.jpg': Pillow cannot read media/trasig.jpg"),
         ("no-alt", "image_alt: missing; the image needs alt text"),
+        ("outside", "image: image 'hemlig.jpg': media/hemlig.jpg leads outside the site (to "),
+        ("bomb", "image: image 'bomb.png': Pillow cannot read media/bomb.png (Image size "),
     ],
 )  # fmt: skip
-def test_check_names_a_picture_that_cannot_go_out(run: Run, sample_site, setup, expected):
+def test_check_names_a_picture_that_cannot_go_out(run: Run, sample_site, tmp_path, setup, expected):
     if setup == "missing":
         post(sample_site, "saknas.jpg")
+    elif setup == "outside":  # a link to a file elsewhere on the machine is not published
+        Image.new("RGB", (900, 600), "red").save(tmp_path / "privat.jpg", "JPEG")
+        (sample_site / "media/hemlig.jpg").symlink_to(tmp_path / "privat.jpg")
+        post(sample_site, "hemlig.jpg")
+    elif setup == "bomb":  # a header that claims 50000 x 50000 pixels
+        write(sample_site / "media/bomb.png", png_header(50_000, 50_000))
+        post(sample_site, "bomb.png")
     elif setup == "broken":
         write(sample_site / "media/trasig.jpg", b"\xff\xd8\xff\xe0 inte en bild")
         post(sample_site, "trasig.jpg")
@@ -157,6 +166,21 @@ def test_check_names_a_picture_that_cannot_go_out(run: Run, sample_site, setup, 
     assert result.exit_code == 1
     assert f"{POST}:" in result.stderr and expected in result.stderr, result.stderr
     assert run("build").exit_code == 1  # and the build refuses it
+    assert not (sample_site / "public").exists()
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG's signature and header chunk (with its CRC), and its end: what Pillow opens."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
 
 
 def test_check_warns_about_a_huge_or_tiny_original(run: Run, sample_site):

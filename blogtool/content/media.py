@@ -22,7 +22,7 @@ from urllib.parse import unquote
 
 from blogtool.config import Config
 from blogtool.errors import Problem
-from blogtool.files import write_atomic
+from blogtool.files import check_source, write_atomic
 from blogtool.i18n import _
 
 # What Pillow makes web pictures of; an SVG (a logo, an icon) is published as it is.
@@ -116,14 +116,20 @@ def _header(path: str, size: int, mtime: int) -> Header:
         return Header(0, 0, "SVG", size)
     from PIL import Image, UnidentifiedImageError
 
-    try:
+    try:  # (a header that claims far more pixels than a photo has is a decompression bomb)
         with Image.open(path) as im:
             im.verify()  # a truncated or corrupt file fails here, not half-way through a build
         with Image.open(path) as im:
             width, height = im.size
             orientation = im.getexif().get(0x0112, 1)
             found = im.format or "?"
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+    ) as exc:
         raise ValueError(str(exc) or type(exc).__name__) from None
     if orientation in (5, 6, 7, 8):  # turned a quarter: what is shown is the other way round
         width, height = height, width
@@ -144,6 +150,13 @@ def check(
         tried = _(" or ").join(candidates(ref, source)) or _("in the site")
         return [problem(_("image {ref!r}: there is no file {tried}").format(ref=ref, tried=tried))]
     path = config.root / found
+    refused = check_source(path, config.root)  # a link out of the site would publish its target
+    if refused is not None:
+        return [
+            problem(
+                _("image {ref!r}: {file} {refused}").format(ref=ref, file=found, refused=refused)
+            )
+        ]
     if path.suffix.lower() not in RASTER | VECTOR:
         kinds = ", ".join(sorted(s.lstrip(".") for s in RASTER | VECTOR))
         return [
