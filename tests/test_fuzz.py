@@ -371,3 +371,29 @@ class _Tags(HTMLParser):
         self.seen.append((tag, attrs))
 
     handle_startendtag = handle_starttag
+
+
+# --- aliases --------------------------------------------------------------------------------------
+
+ALIAS_PART = st.one_of(
+    st.sampled_from([".", "..", "", "%2e", "%2F", ";", "{", "}", "#", "?", "$", "\\", " ", "\t",
+                     "index.html", "feed.xml", "tagg", "~", "ö", "%C3%B6", "a;b", "x=1"]),
+    st.text(max_size=6),
+)  # fmt: skip
+ALIASES = st.lists(ALIAS_PART, min_size=1, max_size=5).map(lambda parts: "/" + "/".join(parts))
+
+
+@given(alias=ALIASES)
+def test_an_alias_is_refused_or_a_clean_path_nginx_can_map(sample_site, alias):
+    """An accepted alias has no empty, '.' or '..' part and nothing that ends, comments or
+    escapes a line of nginx's map file; so its redirects.map line reads 'key value;'."""
+    from blogtool.content.fields import Context, Invalid, paths
+
+    try:
+        (accepted,) = paths([alias], Context(load_config(sample_site), Kind.POST))
+    except Invalid:
+        return
+    parts = accepted.split("/")[1:]
+    assert all(p not in (".", "..") for p in parts) and "" not in parts[:-1]
+    assert re.fullmatch(r"/[^\s;{}#?$\\\"'<>`]*", accepted)
+    assert not re.search(r"%2[ef]", accepted, re.I)

@@ -461,3 +461,44 @@ def test_a_date_at_the_calendars_ends_is_an_error_not_a_crash(run, sample_site, 
     assert (
         "posts/ytterkant.md:3: error: date: expected a year between 1900 and 9000" in result.stderr
     )
+
+
+# --- aliases: clean paths that no page of the site owns ---------------------------------------------
+
+
+def _aliased(site, aliases: list[str]) -> None:
+    listed = ", ".join(f"'{a}'" for a in aliases)
+    write(
+        site / "posts/2026-11-02-flyttad.md",
+        f"---\ntitle: Flyttad\ndate: 2026-11-02 10:00\nsummary: Text.\naliases: [{listed}]\n---\n\nText.\n",
+    )
+
+
+@pytest.mark.parametrize(
+    "alias", ["/.", "/./tagg/", "/a/../feed.xml", "//index.html", "/news;param/", "/a{b}/",
+              "/x?y=1", "/x#y", "/$uri/", "/a\\b/", "/%2e%2e/", "/a%2Fb/"]
+)  # fmt: skip
+def test_an_alias_that_is_not_a_clean_path_is_an_error(run, sample_site, alias):
+    _aliased(sample_site, [alias])
+    result = run("check")
+    assert (
+        result.exit_code == 1 and "posts/2026-11-02-flyttad.md:5: error: aliases:" in result.stderr
+    )
+    assert run("build").exit_code == 1 and not (sample_site / "public").exists()
+
+
+def test_an_alias_never_replaces_a_page_of_the_site(run, sample_site):
+    built = run("build")
+    assert built.exit_code == 0
+    public = sample_site / "public"
+    own = {p: (public / p).read_bytes() for p in ("index.html", "feed.xml", "tagg/index.html")}
+    _aliased(sample_site, ["/", "/feed.xml", "/tagg/", "/redirects.map", "/gammal/adress/"])
+    assert run("build").exit_code == 0
+    for path, content in own.items():
+        now = (public / path).read_bytes()
+        assert b'http-equiv="refresh"' not in now and (
+            path != "feed.xml" or now.startswith(b"<?xml")
+        )
+    assert not (public / "feed.xml").is_dir() and (public / "gammal/adress/index.html").is_file()
+    lines = (public / "redirects.map").read_text("utf-8").splitlines()
+    assert lines == ["/gammal/adress/ /flyttad/;"]  # nginx's map: one 'key value;' a line

@@ -180,13 +180,22 @@ def paths(value: Any, context: Context) -> tuple[str, ...]:
         raise Invalid(_("expected a list of paths, e.g. [/2019/05/02/gammal-adress/]"))
     out = []
     for entry in value:
-        if not isinstance(entry, str) or not entry.startswith("/") or ".." in entry.split("/"):
+        segments = entry.split("/")[1:-1] if isinstance(entry, str) else []
+        if (
+            not isinstance(entry, str)
+            or not entry.startswith("/")
+            or any(part in ("", ".", "..") for part in segments)
+            or entry.rsplit("/", 1)[-1] in (".", "..")
+        ):
             raise Invalid(
-                _("expected each alias to be a path starting with /, got {entry}").format(
-                    entry=shown(entry)
-                )
+                _(
+                    "expected each alias to be a clean path starting with / (no '.', '..' or "
+                    "empty part), got {entry}"
+                ).format(entry=shown(entry))
             )
-        bad = not_in_xml(entry) or re.search(r"[\s\"<>'`]", entry)
+        # What a URL path or nginx's map file would read otherwise: a query, a fragment, the
+        # end of a map line (;), a block, a variable, an escape; and an encoded dot or slash.
+        bad = not_in_xml(entry) or re.search(r"[\s\"<>'`;{}#?$\\]|%2[eEfF]", entry)
         if bad:
             raise Invalid(
                 _("a path cannot contain {group!r}: {entry}").format(

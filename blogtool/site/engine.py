@@ -32,6 +32,12 @@ class BuildError(BlogtoolError):
     """The build failed; the previous output is untouched."""
 
 
+def place(path: str) -> str:
+    """Where a page is served: 'feed.xml', 'feed.xml/' and 'feed.xml/index.html' are one
+    address (a redirect page made at the second would stand where the feed is)."""
+    return path.removesuffix("index.html").strip("/")
+
+
 @dataclass
 class Page:
     path: str  # site path, e.g. "torsdagstips/slug/" or "feed.xml"

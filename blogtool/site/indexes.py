@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Collection
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from blogtool.content.model import Item
 from blogtool.files import check_source
 from blogtool.site import images
-from blogtool.site.engine import BuildError, Page, digest
+from blogtool.site.engine import BuildError, Page, digest, place
 from blogtool.site.metadata import MetadataError, without_metadata
 from blogtool.site.pages import SiteView
 from blogtool.site.templates import PACKAGE_TEMPLATES, render
@@ -163,10 +164,12 @@ def _shown(path: Path, v: SiteView) -> str:
     return str(path.relative_to(v.config.root)) if path.is_relative_to(v.config.root) else str(path)
 
 
-def redirect_pages(v: SiteView) -> list[Page]:
+def redirect_pages(v: SiteView, taken: Collection[str] = ()) -> list[Page]:
     """A page at each old address an item lists in ``aliases`` (an imported blog's URLs), and
-    redirects.map, which nginx can include for real 301s."""
+    redirects.map, which nginx can include for real 301s. An address a page of the site has
+    (``taken``, as ``engine.place`` gives them) keeps its page, and is not in the map."""
     pages, lines = [], []
+    taken = {*taken, "redirects.map"}
     for item in v.published:
         if not item["aliases"]:
             continue
@@ -177,6 +180,8 @@ def redirect_pages(v: SiteView) -> list[Page]:
                 out = path or "index.html"
             else:
                 out = path.rstrip("/") + "/"
+            if place(out) in taken:
+                continue
             lines.append(f"{alias} {target};")
             produce = partial(
                 v.page, "redirect.html", title=item.title, target=v.urls.absolute(v.urls.item(item))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from blogtool.site.engine import Page
+from blogtool.site.engine import Page, place
 from blogtool.site.indexes import (
     archive_pages,
     picture_files,
@@ -52,6 +52,6 @@ def plan(view: SiteView, earlier: dict[str, list[str]] | None = None) -> list[Pa
     pages = [
         p for page_type in PAGE_TYPES if page_type is not redirect_pages for p in page_type(view)
     ]
-    taken = {p.path for p in pages}
-    old = redirect_pages(view) + (moved_pages(view, pages, earlier) if earlier else [])
-    return pages + [p for p in old if p.path not in taken]
+    taken = {place(p.path) for p in pages}
+    old = redirect_pages(view, taken) + (moved_pages(view, pages, earlier) if earlier else [])
+    return pages + [p for p in old if place(p.path) not in taken]
