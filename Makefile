@@ -101,6 +101,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/build.py --posts 1000 --compare hugo,pelican
 	$(BIN)/python bench/signup.py --signups 200 --same 50
+	$(BIN)/python bench/mydata.py --requests 200
 	$(BIN)/python bench/send.py --subscribers 300 --rtt-ms 50 --connections 1,4 --baseline-sample 100
 
 ## constraints: pin the versions now installed in .venv as the tested set (after an upgrade)

@@ -35,6 +35,7 @@ def served(web_site):
         interval=0.2,
     )  # fmt: skip
     app = make_app(config, SECRET.encode(), lambda: NOW, sender.wake)
+    sender.prepare = app.resolve_requests
     socket_map: dict = {}
     server = make_server(with_site(app, web_site / "public"), "127.0.0.1", 0, socket_map=socket_map)
     with serving_waitress(server, socket_map):

@@ -494,7 +494,7 @@ def test_an_alias_never_replaces_a_page_of_the_site(run, sample_site):
     own = {p: (public / p).read_bytes() for p in ("index.html", "feed.xml", "tagg/index.html")}
     _aliased(sample_site, ["/", "/feed.xml", "/tagg/", "/redirects.map", "/gammal/adress/"])
     assert run("build").exit_code == 0
-    for path, content in own.items():
+    for path in own:
         now = (public / path).read_bytes()
         assert b'http-equiv="refresh"' not in now and (
             path != "feed.xml" or now.startswith(b"<?xml")

@@ -53,6 +53,7 @@ class Service:
             interval=0.2,
         )  # fmt: skip
         app = make_app(config, SECRET.encode(), clock, self.sender.wake)
+        self.sender.prepare = app.resolve_requests
         self.server = make_server(access_logged(app), "127.0.0.1", 0, socket_map=self.socket_map)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self.origin = self.url
@@ -350,6 +351,42 @@ def test_my_data_shows_the_record_and_erases_it(service, web_site):
     assert shown.exit_code == 1
 
 
+def test_asking_for_my_data_does_the_same_work_for_a_subscriber_and_a_stranger(web_site):
+    """The page answers before anyone is looked up: a subscriber's request and a stranger's
+    leave the same row behind (so they take the same time); the sender finds out later."""
+    from blogtool.store import opened
+
+    assert Run(web_site)("subscribers", "add", "anna@example.se").exit_code == 0
+    config = load_config(web_site)
+    app = make_app(config, SECRET.encode(), lambda: NOW)  # no sender: nothing resolves yet
+    socket_map: dict = {}
+    server = make_server(app, "127.0.0.1", 0, socket_map=socket_map)
+    url = f"http://127.0.0.1:{server.effective_port}/nyhetsbrev/mina-uppgifter"
+    origin = {"Origin": "https://blogg.vaxjo.example",
+              "Content-Type": "application/x-www-form-urlencoded"}  # fmt: skip
+
+    def ask(address: str) -> tuple[int, bytes]:
+        data = urlencode({"epost": address}).encode()
+        req = urllib.request.Request(url, data=data, headers=origin)
+        with urllib.request.urlopen(req, timeout=60) as response:
+            return response.status, response.read()
+
+    def queued() -> list[tuple]:
+        with opened(config.state_path) as db:
+            return [tuple(r) for r in db.execute(
+                "SELECT purpose, status, message IS NULL, attempts FROM outgoing ORDER BY id")]  # fmt: skip
+
+    with processes.serving_waitress(server, socket_map):
+        member, stranger = ask("anna@example.se"), ask("okand@example.se")
+    assert member == stranger
+    assert queued() == [("my-data-request", "queued", 1, 0)] * 2
+    with opened(config.state_path) as db:
+        assert db.execute("SELECT COUNT(*) FROM mail_quota").fetchone()[0] == 0
+        app.resolve_requests(db)
+        rows = [tuple(r) for r in db.execute("SELECT purpose, recipient FROM outgoing")]
+    assert rows == [("my-data", "anna@example.se")]  # the stranger's request is forgotten
+
+
 def test_health_and_an_access_log_without_addresses(service, caplog):
     status, body = service.request("/nyhetsbrev/halsa")
     assert status == 200 and json.loads(body) == {"status": "ok"}
@@ -403,6 +440,18 @@ def test_concurrent_sign_ups_under_load_lose_and_double_nothing():
     assert "pending rows:            40" in result.stdout
     assert "confirmations queued:    40" in result.stdout
     assert "  rows:                    1" in result.stdout
+
+
+def test_the_my_data_benchmark_runs_and_mails_only_the_subscriber():
+    """A smaller run of bench/mydata.py (make bench runs 200): it times the answers, and
+    fails if one is not 200 or the subscriber's mails were not all sent."""
+    result = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve().parent.parent / "bench/mydata.py"),
+         "--requests", "5"],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "mails sent: 5 (to the subscriber only)" in result.stdout
 
 
 def test_a_body_that_is_not_a_form_gets_400_and_stores_nothing(service):

@@ -324,6 +324,7 @@ def serve_web(env: Env, host: str, port: int, site_dir: Path | None = None) -> N
     logger.setLevel(logging.INFO)
     sender = Sender(config, lambda: transport(env), envelope_sender(config), env.now)
     service = make_app(config, env.secret(), env.now, sender.wake)
+    sender.prepare = service.resolve_requests
     app = with_site(service, site_dir) if site_dir is not None else service
     try:
         server = make_server(access_logged(app), host, port, config.web.trusted_proxy)

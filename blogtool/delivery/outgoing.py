@@ -31,7 +31,7 @@ def create_tables(db: sqlite3.Connection) -> None:
         """
         CREATE TABLE outgoing (
             id INTEGER PRIMARY KEY,
-            purpose TEXT NOT NULL,               -- 'confirm', 'my-data'
+            purpose TEXT NOT NULL,               -- 'confirm', 'my-data', 'my-data-request'
             email_key TEXT NOT NULL,             -- whom it is for (erased with them)
             recipient TEXT,                      -- NULL once sent
             message BLOB,                        -- NULL once sent
@@ -52,9 +52,10 @@ def enqueue(
     purpose: str,
     email_key: str,
     recipient: str,
-    message: bytes,
+    message: bytes | None,
     now: dt.datetime,
 ) -> int:
+    """Queue a message (or, with ``message`` None, a request to be resolved into one)."""
     cursor = db.execute(
         "INSERT INTO outgoing (purpose, email_key, recipient, message, created_at) "
         "VALUES (?, ?, ?, ?, ?)",
@@ -62,6 +63,33 @@ def enqueue(
     )
     assert cursor.lastrowid is not None
     return cursor.lastrowid
+
+
+def requests(db: sqlite3.Connection, purpose: str) -> list[sqlite3.Row]:
+    """Queued requests of ``purpose`` that are not a message yet (``message`` NULL): work a
+    page put off, so that it answered every request alike (see ``resolve``)."""
+    return list(
+        db.execute(
+            "SELECT id, recipient FROM outgoing WHERE purpose = ? AND status = 'queued' "
+            "AND message IS NULL ORDER BY id",
+            (purpose,),
+        )
+    )
+
+
+def resolve(
+    db: sqlite3.Connection, request_id: int, made: tuple[str, str, str, bytes] | None
+) -> None:
+    """A request becomes the message ``made`` (purpose, email key, recipient, bytes), or, with
+    None, is forgotten (it held an address typed by someone, maybe not its owner)."""
+    if made is None:
+        db.execute("DELETE FROM outgoing WHERE id = ?", (request_id,))
+        return
+    purpose, key, recipient, message = made
+    db.execute(
+        "UPDATE outgoing SET purpose = ?, email_key = ?, recipient = ?, message = ? WHERE id = ?",
+        (purpose, key, recipient, message, request_id),
+    )
 
 
 @dataclass
@@ -75,7 +103,7 @@ def _claim(db: sqlite3.Connection) -> sqlite3.Row | None:
     with transaction(db):
         row = db.execute(
             "SELECT id, recipient, message, attempts FROM outgoing WHERE status = 'queued' "
-            "ORDER BY id LIMIT 1"
+            "AND message IS NOT NULL ORDER BY id LIMIT 1"
         ).fetchone()
         if row is None:
             return None

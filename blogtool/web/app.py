@@ -338,34 +338,45 @@ class ReaderService:
         )
 
     def queue_data_link(self, db: sqlite3.Connection, address: str) -> None:
-        """Mail the data link if the address is a subscriber (and under its daily quota);
-        the page says the same either way."""
+        """Queue a request for the data link, the same for any address: whether it is a
+        subscriber's is found out later, by the sender (``resolve_requests``), so the page
+        takes as long for a stranger as for a subscriber and says the same."""
         try:
-            subscriber = subscribers.get(db, address)
+            normalized = subscribers.normalize(address)
         except subscribers.InvalidAddress:
             raise Refused(400, "address") from None
+        key = subscribers.email_key(normalized)
+        with transaction(db):
+            outgoing.enqueue(db, DATA_REQUEST, key, normalized, None, self.now())
+        self.wake()
+
+    def resolve_requests(self, db: sqlite3.Connection) -> None:
+        """Each queued request for a data link becomes the mail, if the address is a
+        subscriber's and under its daily quota, or is forgotten. (Run by the sender.)"""
+        for request in outgoing.requests(db, DATA_REQUEST):
+            with transaction(db):
+                outgoing.resolve(db, request["id"], self.data_link(db, request["recipient"]))
+
+    def data_link(self, db: sqlite3.Connection, address: str) -> tuple[str, str, str, bytes] | None:
+        subscriber = subscribers.get(db, address)
         if subscriber is None:
-            return
+            return None
         key = subscribers.email_key(subscriber.email)
         now = self.now()
-        with transaction(db):
-            if not signups.take_quota(db, key, now, self.config.web.mails_per_address):
-                return
-            expires = now + self.config.web.data_link_within
-            token = make_link_token(
-                self.secret, "data", subscriber.id, key, int(expires.timestamp())
-            )
-            data = reader_message(
-                self.config,
-                "my-data",
-                subscriber.email,
-                now,
-                self.env,
-                data_url=self.link("my_data", token),
-                expires=expires.astimezone(self.config.site.timezone),
-            )
-            outgoing.enqueue(db, "my-data", key, subscriber.email, data, now)
-        self.wake()
+        if not signups.take_quota(db, key, now, self.config.web.mails_per_address):
+            return None
+        expires = now + self.config.web.data_link_within
+        token = make_link_token(self.secret, "data", subscriber.id, key, int(expires.timestamp()))
+        data = reader_message(
+            self.config,
+            "my-data",
+            subscriber.email,
+            now,
+            self.env,
+            data_url=self.link("my_data", token),
+            expires=expires.astimezone(self.config.site.timezone),
+        )
+        return "my-data", key, subscriber.email, data
 
     def erase(self, request: Request) -> Response:
         with opened(self.config.state_path) as db:
@@ -403,6 +414,9 @@ class ReaderService:
         except (BlogtoolError, sqlite3.Error):
             return Response(503, b'{"status": "unavailable"}\n', "application/json")
         return Response(200, json.dumps({"status": "ok"}).encode() + b"\n", "application/json")
+
+
+DATA_REQUEST = "my-data-request"  # an outgoing row that is a request, not yet a message
 
 
 def make_app(

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import mimetypes
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -100,6 +101,8 @@ class Sender:
     ):
         self.config, self.transport, self.sender, self.now = config, transport, sender, now
         self.interval = interval
+        # Work the service put off until after it answered (``ReaderService.resolve_requests``).
+        self.prepare: Callable[[sqlite3.Connection], None] = lambda db: None
         self.event = threading.Event()
         self.stopping = False
         self.thread = threading.Thread(target=self.loop, name="blogtool-sender", daemon=True)
@@ -113,6 +116,7 @@ class Sender:
             self.event.clear()
             try:
                 with opened(self.config.state_path) as db:
+                    self.prepare(db)
                     done = outgoing.drain(db, self.transport(), self.sender, self.now())
                 if done.sent or done.failed:
                     log.info(
