@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email
 import io
+import os
 import re
 import shutil
 from email import policy
@@ -397,3 +398,33 @@ def test_an_alias_is_refused_or_a_clean_path_nginx_can_map(sample_site, alias):
     assert all(p not in (".", "..") for p in parts) and "" not in parts[:-1]
     assert re.fullmatch(r"/[^\s;{}#?$\\\"'<>`]*", accepted)
     assert not re.search(r"%2[ef]", accepted, re.I)
+
+
+# --- time linear in the text ------------------------------------------------------------------------
+
+# Pieces of Markdown and HTML whose repetition made Python-Markdown or Python's HTML parser take
+# time growing with the square of the text (unclosed brackets, parentheses, quotes, tags), and
+# the emphasis and code that it rebuilds a paragraph for.
+PATHOLOGICAL = st.sampled_from(
+    ["[", "](", "]", "(", ")", '"', "'", "![", "*a", "_a", "*_", "`a", "<div", "<a b", "a<b ",
+     "&#", "[a][", "[a](", "![a](b", "<!--", "\n", "\n\n", "- ", "> ", "|", "x"]
+)  # fmt: skip
+MAX_KB = 1024 if os.environ.get("BLOGTOOL_SOAK") == "1" else 64  # make soak: up to 1 MB
+BUDGET_PER_KB = 0.05  # seconds; what a text has measured is about 1-9 ms a KB
+
+
+@given(
+    unit=st.lists(PATHOLOGICAL, min_size=1, max_size=6).map("".join),
+    kb=st.integers(1, MAX_KB),
+)
+def test_checking_any_text_takes_time_linear_in_it(sample_site, unit, kb):
+    """A text of any pattern, at any size up to 1 MB, is read (or refused, over the limits)
+    in a time budget per kilobyte: a stalled check would hold the site's lock."""
+    import time
+
+    body = (unit * (kb * 1024 // len(unit) + 1))[: kb * 1024]
+    raw = f"---\ntitle: Lång\ndate: 2026-11-02 10:00\nsummary: Text.\n---\n{body}".encode()
+    started = time.process_time()  # (this process's own time: a busy machine does not count)
+    parse_item(raw, Path("posts/lang.md"), Kind.POST, load_config(sample_site))
+    took = time.process_time() - started
+    assert took <= 1.0 + BUDGET_PER_KB * kb, f"{kb} KB of {unit!r}: {took:.2f} s"

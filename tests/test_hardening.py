@@ -502,3 +502,52 @@ def test_an_alias_never_replaces_a_page_of_the_site(run, sample_site):
     assert not (public / "feed.xml").is_dir() and (public / "gammal/adress/index.html").is_file()
     lines = (public / "redirects.map").read_text("utf-8").splitlines()
     assert lines == ["/gammal/adress/ /flyttad/;"]  # nginx's map: one 'key value;' a line
+
+
+# --- texts that took time growing with their square ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "message"),
+    [
+        ("brackets-6k", "[" * 900 + "x" + "](" * 900, ""),  # read, in linear time
+        ("brackets-24k", "[" * 8000 + "x" + "](" * 8000, "a paragraph with over 1000 '['"),
+        ("brackets-90k", "[" * 30000 + "x" + "](" * 30000, "a paragraph of over 32 KB"),
+        ("emphasis-150k", ("*a" * 8000 + "\n\n") * 9, ""),
+        ("tags-150k", ("<div" * 1000 + "\n\n") * 38, "'<' opens a tag that no '>' closes"),
+        ("links-20k", "[a](" * 5000, "a paragraph with over 1000 '['"),
+        ("pictures-14k", "![a](b)" * 2000, "a paragraph with over 1000 '['"),
+        ("too-long", ("Text. " * 40 + "\n\n") * 1200, "the text is 283 KB; a post or tip may have at most 256 KB"),
+    ],
+)
+def test_a_pathological_text_is_read_or_refused_in_time_linear_in_it(
+    run, sample_site, monkeypatch, name, body, message
+):
+    """check, list, build and run each finish within a budget per kilobyte (the process's own
+    time), with one line naming the file when the text is refused; a stalled run would hold
+    the site's lock, and nothing would publish or send."""
+    import time
+
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
+    write(sample_site / "posts/2026-11-02-lang.md",
+          f"---\ntitle: Lång\ndate: 2026-11-02 10:00\nsummary: Text.\n---\n{body}")  # fmt: skip
+    kb = len(body) // 1024
+    for command in ("check", "list", "build", "run"):
+        started = time.process_time()
+        result = run(command, now=NOW)
+        took = time.process_time() - started
+        assert took < 2.0 + 0.05 * kb, f"{command} on {name}: {took:.1f} s"
+        assert "Traceback" not in result.output
+        if message:
+            assert f"posts/2026-11-02-lang.md:6: error: {message}" in result.output, (
+                command, result.output[-400:])  # fmt: skip
+            assert result.exit_code == 1, command
+        else:
+            assert result.exit_code == 0, (command, result.output[-400:])
+
+
+def test_a_blank_body_has_no_links_of_the_text_read_before_it():
+    from blogtool.content import markdown as mdengine
+
+    assert [r.target for r in mdengine.references("[a](saknas.md)")] == ["saknas.md"]
+    assert mdengine.references(" \n") == ()

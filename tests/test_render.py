@@ -168,6 +168,15 @@ PIECES = [
     "'",
     '"',
     "[t](u(v))",
+    # and of the bracket patterns read within a window (nested texts, references, pictures)
+    "[[a]](b)",
+    "![[i]](p.png)",
+    "[a][r]",
+    "![i][r]",
+    "![r]",
+    "[[r]]",
+    "]]",
+    "[[",
 ]
 MARKUP = st.lists(st.sampled_from(PIECES), max_size=30).map("".join)
 

@@ -32,7 +32,18 @@ from markdown.extensions.fenced_code import FencedCodeExtension
 from markdown.extensions.footnotes import FootnoteExtension
 from markdown.extensions.sane_lists import SaneListExtension
 from markdown.extensions.tables import TableExtension
-from markdown.inlinepatterns import LINK_RE, LinkInlineProcessor
+from markdown.inlinepatterns import (
+    IMAGE_LINK_RE,
+    IMAGE_REFERENCE_RE,
+    LINK_RE,
+    REFERENCE_RE,
+    ImageInlineProcessor,
+    ImageReferenceInlineProcessor,
+    LinkInlineProcessor,
+    ReferenceInlineProcessor,
+    ShortImageReferenceInlineProcessor,
+    ShortReferenceInlineProcessor,
+)
 from markdown.treeprocessors import Treeprocessor
 from markdown.util import AMP_SUBSTITUTE
 
@@ -172,7 +183,75 @@ class _Collect(Treeprocessor):
 _PLAIN_LINK = re.compile(r'([^\[\]]*)\]\(([^()\'"\s<\x02\x03]*)\)')
 
 
-class _PlainLinks(LinkInlineProcessor):
+# The most a link's or picture's text, address and title may span, in characters (browsers
+# keep addresses under about 2,000). Python-Markdown looks for the parenthesis that closes an
+# address in all the text after it, and for the bracket that closes a text in all the text
+# there is (again after each link or picture it finds), so a paragraph of many of them took
+# time growing with its square (64 KB of '[a](': 42 s; 14 KB of '![a](b)': 6.5 s). Looking
+# no further than this keeps it linear.
+WINDOW = 2048
+TEXT_WINDOW = 512  # a link's text or a picture's alt text with brackets inside it
+
+
+class _Bounded(LinkInlineProcessor):
+    """Python-Markdown's bracket patterns, reading a text, address and title within WINDOW
+    characters: a text without brackets in it in one step; an address not at all when no ')'
+    is there to close it."""
+
+    def getText(self, data: str, index: int) -> tuple[str, int, bool]:
+        close = data.find("]", index, index + TEXT_WINDOW)
+        if close < 0:
+            return "", index, False
+        if data.find("[", index, close) < 0:
+            return data[index:close], close + 1, True
+        text, end, handled = super().getText(data[index : index + TEXT_WINDOW], 0)
+        return text, index + end, handled
+
+    def getLink(self, data: str, index: int) -> tuple[str, str | None, int, bool]:
+        if data.find(")", index, index + WINDOW) < 0:
+            return "", None, index, False
+        href, title, end, handled = super().getLink(data[index : index + WINDOW], 0)
+        return href, title, index + end, handled
+
+
+class _Images(_Bounded, ImageInlineProcessor):
+    """``![alt](src)``, bounded."""
+
+
+class _References(_Bounded, ReferenceInlineProcessor):
+    """``[text][id]``, bounded."""
+
+
+class _ShortReferences(_Bounded, ShortReferenceInlineProcessor):
+    """``[id]``, bounded."""
+
+
+class _ImageReferences(_Bounded, ImageReferenceInlineProcessor):
+    """``![alt][id]``, bounded."""
+
+
+class _ShortImageReferences(_Bounded, ShortImageReferenceInlineProcessor):
+    """``![id]``, bounded."""
+
+
+# Python-Markdown's own bracket patterns (name, class, expression, priority), each registered
+# again in its own place, bounded. (The link pattern is ``_PlainLinks``.)
+_BRACKETS = (
+    ("reference", ReferenceInlineProcessor, _References, REFERENCE_RE, 170),
+    ("image_link", ImageInlineProcessor, _Images, IMAGE_LINK_RE, 150),
+    ("image_reference", ImageReferenceInlineProcessor, _ImageReferences, IMAGE_REFERENCE_RE, 140),
+    ("short_reference", ShortReferenceInlineProcessor, _ShortReferences, REFERENCE_RE, 130),
+    (
+        "short_image_ref",
+        ShortImageReferenceInlineProcessor,
+        _ShortImageReferences,
+        IMAGE_REFERENCE_RE,
+        125,
+    ),
+)
+
+
+class _PlainLinks(_Bounded):
     """Python-Markdown's link pattern reads a link's text and address one character at a time
     (brackets in brackets, titles in quotes): a third of converting a post. A plain link, most
     are, is read in one step into the same element; anything else is left to the pattern
@@ -194,6 +273,9 @@ class _BlogtoolExtension(Extension):
     def extendMarkdown(self, md: markdown.Markdown) -> None:
         if type(md.inlinePatterns["link"]) is LinkInlineProcessor:  # (not another extension's)
             md.inlinePatterns.register(_PlainLinks(LINK_RE, md), "link", 160)
+        for name, stock, bounded, expression, priority in _BRACKETS:
+            if type(md.inlinePatterns[name]) is stock:  # (not another extension's)
+                md.inlinePatterns.register(bounded(expression, md), name, priority)
         md.treeprocessors.register(_ShiftHeadings(md), "shift_headings", 6)
         # After the inline processor (20) and attr_list (8), so explicit {#ids} are kept.
         md.treeprocessors.register(_HeadingIds(md), "heading_ids", 5)
@@ -224,13 +306,85 @@ def _converter() -> markdown.Markdown:
     return md
 
 
+# The longest text a post or tip may have, in characters: ten times a long report. Above it
+# nothing is read (the checks and Markdown take time that grows with the text).
+MAX_BODY = 256 * 1024
+# How much scanning unclosed '<tag' starts may cost, per character of text (see
+# ``unreadable``), before a text is refused instead of read.
+_TAG_SCAN_PER_CHAR = 200  # (about 2 ns a character: well under a second at MAX_BODY)
+_TAG_START = re.compile(r"<[A-Za-z]")
+# The longest run of text Python-Markdown reads inline as one piece (a paragraph). It rebuilds
+# the piece at each emphasis or link it finds in it, so one piece of n characters with n/2 of
+# them costs the square of n; pieces this long keep a whole text to about a second.
+MAX_PARAGRAPH = 32 * 1024
+# The most '[' one such piece may have: each may be read up to TEXT_WINDOW characters on (a
+# real paragraph has a few dozen links).
+MAX_BRACKETS = 1000
+_FENCE = re.compile(r"\s{0,3}(`{3,}|~{3,})")
+_OWN_PIECE = re.compile(r"\s*(?:[-*+]\s|\d{1,9}[.)]\s|\||#)")  # a list item, table row, heading
+
+
+class Unreadable(ValueError):
+    """A text that would take too long to read: why, and where (an offset into it)."""
+
+    def __init__(self, reason: str, offset: int):
+        super().__init__(reason)
+        self.offset = offset
+
+
+def unreadable(body: str) -> Unreadable | None:
+    """Why ``body`` must not be read, in time linear in it, or None. Python's HTML parser, which
+    Python-Markdown feeds the whole text, reads from each '<tag' start to the next '>': many
+    starts with no '>' after them cost the square of the text ('<div' 50,000 times: minutes)."""
+    if len(body) > MAX_BODY:
+        return Unreadable("too-long", 0)
+    fence, piece, brackets, piece_start, offset = "", 0, 0, 0, 0
+    for line in body.splitlines(keepends=True):
+        opening = _FENCE.match(line)
+        if fence:  # code: shown as it is, not read inline
+            if opening and opening.group(1).startswith(fence):
+                fence = ""
+        elif opening:
+            fence, piece = opening.group(1), 0
+        elif not line.strip():
+            piece = 0
+        else:
+            if piece == 0 or _OWN_PIECE.match(line):
+                piece, brackets, piece_start = 0, 0, offset
+            piece += len(line)
+            brackets += line.count("[")
+            if piece > MAX_PARAGRAPH:
+                return Unreadable("paragraph", piece_start)
+            if brackets > MAX_BRACKETS:
+                return Unreadable("brackets", piece_start)
+        offset += len(line)
+    cost, close, first = 0, -1, -1
+    for m in _TAG_START.finditer(body):
+        start = m.start()
+        if close < start:  # the next '>' (they are found in order: linear in all)
+            close = body.find(">", start)
+            if close < 0:
+                close = len(body)
+        if close - start > 200 and first < 0:
+            first = start
+        cost += close - start
+        if cost > _TAG_SCAN_PER_CHAR * len(body) + 1_000_000:
+            return Unreadable("tags", max(first, 0))
+    return None
+
+
 _Found = tuple[tuple[str, bool, str | None, bool], ...]
 _Hazards = tuple[tuple[str, str], ...]
 
 
 @functools.lru_cache(maxsize=64)  # (parsing a file reads its body, then stores its HTML)
 def _read(body: str) -> tuple[str, _Found, _Hazards]:
+    refused = unreadable(body)
+    if refused is not None:
+        raise refused
     md = _converter()
+    # (Python-Markdown runs no processor on a blank text: nothing found, not the last text's.)
+    md.blogtool_references, md.blogtool_hazards = [], []  # type: ignore[attr-defined]
     try:
         html = md.convert(body)
         found = tuple(md.blogtool_references)  # type: ignore[attr-defined]

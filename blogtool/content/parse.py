@@ -286,6 +286,29 @@ def parse_item(
         c.warning(note, key=key, line=lines.get(key))
     try:
         refs, hazards = markdown.references(body), markdown.hazards(body)
+    except markdown.Unreadable as exc:
+        if str(exc) == "too-long":
+            message = _(
+                "the text is {size} KB; a post or tip may have at most {limit} KB (split it in "
+                "parts)"
+            ).format(size=len(body) // 1024, limit=markdown.MAX_BODY // 1024)
+        elif str(exc) == "brackets":
+            message = _(
+                "a paragraph with over {limit} '[' starts here; split it with blank lines, or "
+                "write \\[ for a '[' that opens no link"
+            ).format(limit=markdown.MAX_BRACKETS)
+        elif str(exc) == "paragraph":
+            message = _(
+                "a paragraph of over {limit} KB starts here; split it with blank lines (reading "
+                "it would take time growing with its square)"
+            ).format(limit=markdown.MAX_PARAGRAPH // 1024)
+        else:
+            message = _(
+                "'<' opens a tag that no '>' closes, over and over from here: reading it would "
+                "take minutes; write &lt; for a '<' that is not a tag"
+            )
+        c.error(message, line=body_line + body.count("\n", 0, exc.offset))
+        refs, hazards = (), ()
     except Exception as exc:  # a library's bug on some text: that file's problem, not a crash
         c.error(
             _("Markdown cannot read the text ({type}: {exc})").format(
