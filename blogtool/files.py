@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -16,14 +17,37 @@ from blogtool.i18n import _
 def private_dir(path: Path) -> Path:
     """Make ``path`` (and missing parents) if needed; every folder made here is readable by
     its owner only (0700), as the state folder, which holds personal data, must be."""
+    return _made_dir(path, 0o700)
+
+
+def public_dir(path: Path) -> Path:
+    """Make ``path`` (and missing parents) if needed; every folder made here is readable by
+    everyone (0755), whatever the umask, as the published site's must be: the web server runs
+    as another user, and a service's umask is often 0077."""
+    return _made_dir(path, 0o755)
+
+
+def umask() -> int:
+    """The process's umask, read without changing it where the system tells it (Linux);
+    elsewhere set and put back at once."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def _made_dir(path: Path, mode: int) -> Path:
     missing = []
     folder = path
     while not folder.is_dir():
         missing.append(folder)
         folder = folder.parent
     for folder in reversed(missing):
-        folder.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(folder, 0o700)  # whatever the umask said
+        folder.mkdir(mode=mode, exist_ok=True)
+        os.chmod(folder, mode)  # whatever the umask said
     return path
 
 
@@ -31,12 +55,12 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True, private: bool
     """Replace ``path`` with ``data`` so a reader sees the old file or the new one, never half.
 
     ``durable`` also waits for the data to reach the disk; a cache can do without. ``private``
-    files (state) are made 0600 in a folder made 0700.
+    files (state) are made 0600 in a folder made 0700; others 0644 in folders made 0755.
     """
     if private:
         private_dir(path.parent)
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        public_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:

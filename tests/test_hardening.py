@@ -233,6 +233,30 @@ def test_state_is_private_whichever_command_makes_it(run, sample_site):
     assert "others may read it" not in run("status").stdout
 
 
+@pytest.mark.parametrize("mask", [0o077, 0o022])
+def test_the_published_site_is_readable_by_all_whatever_the_umask(run, sample_site, mask):
+    """The web server runs as another user: every folder of the live site 0755 and every file
+    0644, made fresh or carried from the release before (a service's umask is often 0077);
+    the state stays private."""
+    import os
+
+    post = sample_site / "posts/2026-11-20-ett-ar-med-e-tjanster.md"
+    before = os.umask(mask)
+    try:
+        assert run("build").exit_code == 0
+        post.write_text(post.read_text("utf-8") + "\nEn rad till.\n", "utf-8")
+        assert run("build").exit_code == 0  # unchanged pages linked from the first release
+    finally:
+        os.umask(before)
+    live = (sample_site / "public").resolve()
+    assert live.parent.name == ".public.releases" and _mode(live.parent) == 0o755
+    modes = {p.relative_to(live).as_posix(): _mode(p) for p in [live, *live.rglob("*")]}
+    wrong = {path: oct(mode) for path, mode in modes.items()
+             if mode != (0o755 if (live / path).is_dir() else 0o644)}  # fmt: skip
+    assert wrong == {} and any(path.startswith("pagefind/") for path in modes)
+    assert _mode(sample_site / ".blogtool") == 0o700
+
+
 def test_status_warns_about_a_database_others_can_read(run, sample_site):
     assert run("subscribers", "add", "anna@example.se").exit_code == 0
     (sample_site / ".blogtool" / "state.db").chmod(0o644)
@@ -517,7 +541,11 @@ def test_an_alias_never_replaces_a_page_of_the_site(run, sample_site):
         ("tags-150k", ("<div" * 1000 + "\n\n") * 38, "'<' opens a tag that no '>' closes"),
         ("links-20k", "[a](" * 5000, "a paragraph with over 1000 '['"),
         ("pictures-14k", "![a](b)" * 2000, "a paragraph with over 1000 '['"),
-        ("too-long", ("Text. " * 40 + "\n\n") * 1200, "the text is 283 KB; a post or tip may have at most 256 KB"),
+        (
+            "too-long",
+            ("Text. " * 40 + "\n\n") * 1200,
+            "the text is 283 KB; a post or tip may have at most 256 KB",
+        ),
     ],
 )
 def test_a_pathological_text_is_read_or_refused_in_time_linear_in_it(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blogtool.errors import BlogtoolError, ContentError, Problem
-from blogtool.files import remove, write_atomic
+from blogtool.files import remove, umask, write_atomic
 from blogtool.i18n import _
 from blogtool.version import library_versions
 
@@ -130,6 +130,9 @@ def save_manifest(path: Path, pages: list[Page]) -> None:
 _TODO: list[Page] = []  # set in the parent before the pool forks; workers inherit it
 _RELEASE: Path | None = None
 _FOLDERS: set[str] = set()  # folders of the release known to exist (in this process)
+# Whether the umask would keep the web server's user out (a service's is often 0077): the
+# site's files are then made 0644 and its folders 0755 by hand.
+_MASKED = False
 
 
 def _render_page(page: Page) -> tuple[str, str] | None:
@@ -152,6 +155,8 @@ def _render_page(page: Page) -> tuple[str, str] | None:
     except FileExistsError:
         remove(Path(target))  # a reused release holds the page's earlier version
         fd = os.open(target, flags, 0o644)
+    if _MASKED:
+        os.fchmod(fd, 0o644)
     try:
         view = memoryview(data)
         while view:
@@ -167,11 +172,13 @@ def _make_folder(folder: str) -> None:
     if parent not in _FOLDERS:
         _make_folder(parent)
     try:
-        os.mkdir(folder)
+        os.mkdir(folder, 0o755)
     except FileExistsError:
         if not os.path.isdir(folder):  # a reused release has a file there
             remove(Path(folder))
-            os.mkdir(folder)
+            os.mkdir(folder, 0o755)
+    if _MASKED:
+        os.chmod(folder, 0o755)
     _FOLDERS.add(folder)
 
 
@@ -192,8 +199,9 @@ def render_into(
     core for a big build; ``meanwhile`` is this process's work while the workers render (called
     then, if they do). A page that cannot be made does not stop the others: when all are
     done, a ``ContentError`` names each one that failed, by its file."""
-    global _RELEASE
+    global _RELEASE, _MASKED
     _RELEASE = folder
+    _MASKED = bool(umask() & 0o755)
     _FOLDERS.clear()
     _FOLDERS.add(str(folder))
     try:

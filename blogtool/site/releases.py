@@ -16,11 +16,10 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from blogtool.files import remove, write_atomic
+from blogtool.files import public_dir, remove, write_atomic
 from blogtool.i18n import _
 from blogtool.site.engine import BuildError, Page, Progress, output_file, render_into
 from blogtool.site.lookahead import Looked
@@ -185,11 +184,17 @@ def _new_release(output: Path, label: str) -> tuple[Path, set[str], Path | None]
     (if it was one). A complete spare release is reused: most of its files are the live ones
     already, so changing it costs far less than making a tree of thousands of folders and
     deleting one."""
-    releases = releases_dir(output)
-    releases.mkdir(parents=True, exist_ok=True)
+    releases = public_dir(releases_dir(output))
     spare = spare_release(output)
     if spare is None:
-        return Path(tempfile.mkdtemp(prefix=f"r-{label}-", dir=releases)), set(), None
+        while True:  # (mkdtemp would make it 0700: the web server's user could not read it)
+            fresh = releases / f"r-{label}-{secrets.token_hex(4)}"
+            try:
+                fresh.mkdir()
+            except FileExistsError:
+                continue
+            fresh.chmod(0o755)  # whatever the umask: the web server's user reads it
+            return fresh, set(), None
     listing = _file_list(spare)
     had = set(listing.read_text("utf-8").splitlines())
     listing.unlink()  # until its new list is written, it is an unfinished release
@@ -269,7 +274,7 @@ def _link_unchanged(
             continue  # unchanged since the reused release was made
         folder = target.rpartition("/")[0]
         if folder not in made:
-            os.makedirs(folder, exist_ok=True)
+            public_dir(Path(folder))
             made.add(folder)
         if recycled:
             remove(Path(target))

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from blogtool.files import umask
 from blogtool.i18n import _
 from blogtool.site.engine import BuildError
 from blogtool.site.urls import SEARCH_INDEX_DIR
@@ -43,4 +44,8 @@ def index(release: Path, series: str) -> set[str]:
             _("the search index could not be made (Pagefind): {join}").format(join=" ".join(reason))
         )
     out = release / SEARCH_INDEX_DIR
-    return {p.relative_to(release).as_posix() for p in out.rglob("*") if p.is_file()}
+    written = [p for p in out.rglob("*")]
+    if umask() & 0o755:  # Pagefind made them with the umask: they are the site's, for all to read
+        for path in [out, *written]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    return {p.relative_to(release).as_posix() for p in written if p.is_file()}
