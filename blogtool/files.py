@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -100,7 +101,11 @@ def check_source(path: Path, root: Path) -> str | None:
     try:
         real = path.resolve(strict=True)
         mode = real.stat().st_mode
+    except RuntimeError:  # (Python before 3.13 says so of a link that leads back to itself)
+        return _("cannot be read: a link that leads back to itself")
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return _("cannot be read: a link that leads back to itself")
         return _("cannot be read: {reason}").format(reason=exc.strerror)
     if not real.is_relative_to(root.resolve()):
         return _("leads outside the site (to {real}); refused").format(real=real)

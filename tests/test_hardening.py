@@ -447,6 +447,35 @@ def test_the_subject_template_cannot_reach_python(run, sample_site, monkeypatch,
     assert not marker.exists()
 
 
+@pytest.mark.parametrize(
+    ("key", "template", "says"),
+    [
+        ("subject", "{{ range(10**8) | length }}", "[newsletter] subject: "),
+        ("preheader", "{% for a in range(99999) %}{% for b in range(99999) %}{% endfor %}"
+                      "{% endfor %}", "over 100,000 steps"),
+        ("preheader", "{{ 'x' * 10**9 }}", "a value too long"),
+        ("subject", "{{ 2 ** 100000000 }}", "a power too large"),
+    ],
+)  # fmt: skip
+def test_a_template_that_would_not_end_is_one_line(
+    run, sample_site, monkeypatch, key, template, says
+):
+    """A subject or preheader template that would run for ever or fill the memory stops with
+    one line naming it, the same moment, whatever it tried."""
+    import time
+
+    config = sample_site / "blogtool.toml"
+    config.write_text(
+        config.read_text("utf-8") + f'\n[newsletter]\n{key} = "{template}"\n', "utf-8"
+    )
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
+    started = time.process_time()
+    result = run("newsletter", "build", now=AFTER_TIP)
+    assert time.process_time() - started < 30
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"[newsletter] {key}:" in result.stderr and says in result.stderr, result.stderr
+
+
 # --- found while fuzzing -------------------------------------------------------------------------
 
 
@@ -579,3 +608,93 @@ def test_a_blank_body_has_no_links_of_the_text_read_before_it():
 
     assert [r.target for r in mdengine.references("[a](saknas.md)")] == ["saknas.md"]
     assert mdengine.references(" \n") == ()
+
+
+# --- a full disk ------------------------------------------------------------------------------------
+
+
+def test_a_full_disk_under_a_send_is_one_line_and_the_next_send_goes_on(
+    run, sample_site, monkeypatch
+):
+    """A file-size limit (RLIMIT_FSIZE, writes past it fail as on a full disk) stops the send
+    part-way: one line, no traceback; without the limit the next send delivers the rest, once
+    each (the uncertain ones are reported, not sent twice)."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
+    for n in range(40):
+        assert run("subscribers", "add", f"p{n}@example.se", now=AFTER_TIP).exit_code == 0
+    assert run("newsletter", "build", now=AFTER_TIP).exit_code == 0
+
+    # Above the database's size and a message's, below what the log of 40 deliveries needs.
+    limit = (sample_site / ".blogtool/state.db").stat().st_size + 40_000
+
+    def full_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    env = {**os.environ, "BLOGTOOL_NOW": AFTER_TIP.isoformat()}
+    command = [sys.executable, "-m", "blogtool", "--site", str(sample_site), "newsletter", "send"]
+    stopped = subprocess.run(command, env=env, preexec_fn=full_disk, capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+    assert stopped.returncode == 1 and "Traceback" not in stopped.stderr, stopped.stderr
+    assert len(stopped.stderr.strip().splitlines()) == 1 and stopped.stderr.startswith("Error: ")
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in done.stderr
+    sent = [p for p in (sample_site / "outbox").glob("*.eml")]
+    recipients = [p.read_bytes().split(b"\nTo: ", 1)[1].split(b"\r\n", 1)[0] for p in sent]
+    assert len(set(recipients)) == len(recipients)  # nobody twice
+    assert len(recipients) >= 38  # everyone, but at most the two whose delivery is uncertain
+
+
+# --- one line, never a traceback ---------------------------------------------------------------------
+
+
+def test_a_symlink_loop_among_the_posts_is_one_line(run, sample_site):
+    (sample_site / "posts/a.md").symlink_to("b.md")
+    (sample_site / "posts/b.md").symlink_to("a.md")
+    for command in ("check", "build"):
+        result = run(command)
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert (
+            "posts/a.md: error: cannot be read: a link that leads back to itself" in result.stderr
+        )
+
+
+def test_a_test_copy_to_an_unreachable_server_is_one_line(sample_site, port, monkeypatch):
+    from .conftest import Run, mail_config
+
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
+    with open(sample_site / "blogtool.toml", "a", encoding="utf-8") as fh:
+        fh.write(mail_config(port))  # nothing listens on the port
+    run = Run(sample_site)
+    assert run("newsletter", "build", now=AFTER_TIP).exit_code == 0
+    result = run("newsletter", "send", "--test-to", "redaktion@example.se", now=AFTER_TIP)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.startswith("Error: the test message to redaktion@example.se was not ")
+    assert "cannot connect to 127.0.0.1" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_a_bounce_without_a_from_line_is_read_without_a_library_traceback(
+    run, sample_site, monkeypatch
+):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
+    qmail = (
+        "To: bounces@vaxjo.example\r\nSubject: failure notice\r\nMessage-ID: <q-1@mx>\r\n\r\n"
+        "Hi. This is the qmail-send program at mx.example.\r\nI am sorry.\r\n\r\n"
+        "<anna@example.se>:\r\nSorry, no mailbox here by that name. (#5.1.1)\r\n"
+    )
+    env = {"BLOGTOOL_SECRET": SECRET, "BLOGTOOL_NOW": NOW.isoformat(), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-m", "blogtool", "--site", str(sample_site), "bounces", "process", "-"],
+        input=qmail.encode(), capture_output=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stderr == b"", result.stderr.decode()
+    assert result.stdout.decode().startswith("processed 1 message: 1 ")

@@ -21,6 +21,7 @@ import datetime as dt
 import email
 import email.policy
 import hashlib
+import logging
 import re
 import sqlite3
 from dataclasses import dataclass, field
@@ -254,8 +255,15 @@ def _from_dsn(part: Message, key: str, raw: bytes) -> Reading:
 
 
 def _from_flufl(msg: Message, key: str, raw: bytes) -> Reading:
-    """Formats that are not RFC 3464 (Exim, qmail, older Exchange...), read by flufl.bounce."""
+    """Formats that are not RFC 3464 (Exim, qmail, older Exchange...), read by flufl.bounce.
+    A detector of its that fails on an odd message (one without From:) is skipped by
+    flufl.bounce and logged with its traceback; that log is not ours to print."""
     from flufl.bounce import all_failures
+
+    quiet = logging.getLogger("flufl.bounce")
+    if not quiet.handlers:
+        quiet.addHandler(logging.NullHandler())
+        quiet.propagate = False
 
     temporary, permanent = all_failures(msg)
     if permanent:

@@ -9,6 +9,7 @@ import gc
 import importlib
 import inspect
 import re
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -102,6 +103,17 @@ class BlogtoolGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except sqlite3.Error as exc:  # a full disk, a damaged file: SQLite's own errors
+            if isinstance(ctx.obj, Env) and ctx.obj.debug:
+                raise
+            click.echo(
+                _(
+                    "Error: the state database failed ({exc}); is the disk full, or the file "
+                    "damaged? Nothing sent is lost: the next run goes on from where this stopped"
+                ).format(exc=exc),
+                err=True,
+            )
+            ctx.exit(ExitStatus.ERROR)
         except (BlogtoolError, OSError) as exc:
             env = ctx.obj
             if isinstance(env, Env) and env.debug:

@@ -24,6 +24,7 @@ from blogtool.delivery.transports import (
     SendAborted,
     TemporaryFailure,
     Transport,
+    UncertainDelivery,
 )
 from blogtool.i18n import _
 from blogtool.newsletter.compose import MessageFactory, Recipient, envelope_sender
@@ -95,12 +96,12 @@ def send_test(
     """One copy of the issue to ``address`` (not a subscriber; nothing is recorded)."""
     recipient = Recipient(0, 0, address)
     message_id = factory.message_id(recipient)
-    transport.open()
     try:
+        transport.open()  # (an unreachable server is the same one line as a refusal)
         transport.send(
             sender, address, factory.render(recipient, message_id, now), f"test-{os.getpid()}"
         )
-    except (TemporaryFailure, PermanentFailure, ConnectionFailure) as exc:
+    except (TemporaryFailure, PermanentFailure, ConnectionFailure, UncertainDelivery) as exc:
         raise SendAborted(
             _("the test message to {address} was not accepted: {exc}").format(
                 address=address, exc=exc

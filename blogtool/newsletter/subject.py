@@ -13,7 +13,7 @@ from blogtool.config import Config, MailingList, Service
 from blogtool.content.model import Item, Kind
 from blogtool.errors import ConfigError
 from blogtool.i18n import _
-from blogtool.site.templates import make_environment
+from blogtool.site.templates import bounded_render, make_environment
 
 
 def _line(
@@ -24,8 +24,9 @@ def _line(
     string is data, and must not reach Python's internals (``cycler.__init__.__globals__`` and
     the like). One line, no escaping: it goes in a header and a preview text, not into HTML."""
     try:
-        line = env.from_string(source).render(**context)
-    except jinja2.TemplateError as exc:
+        line = bounded_render(env.from_string(source), context)
+    except (jinja2.TemplateError, ArithmeticError, ValueError, TypeError) as exc:
+        # (the sandbox refuses range(10**8) with OverflowError; a filter may take a bad value)
         raise ConfigError(
             _("{path}: {key}: {exc}; available: {join}, site").format(
                 path=config.path, key=key, exc=exc, join=", ".join(sorted(context))

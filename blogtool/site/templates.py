@@ -71,6 +71,59 @@ class _SiteLoader(jinja2.FileSystemLoader):
         return super().get_source(environment, template)
 
 
+class TemplateBudget(jinja2.TemplateError):
+    """A template string from the config did more work than a line of text needs."""
+
+
+class _BoundedSandbox(SandboxedEnvironment):
+    """Jinja's sandbox, with a bound on the size a template string may make with ``*`` and
+    ``**`` (Jinja's documented operator intercepting); ``bounded_render`` bounds its steps."""
+
+    intercepted_binops = frozenset({"*", "**"})
+    MAX_SIZE = 10_000
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > 64:
+            raise TemplateBudget(f"a power too large ({right})")
+        if operator == "*":
+            sized = left if isinstance(left, str | list | tuple) else right
+            times = right if sized is left else left
+            sizes = isinstance(sized, str | list | tuple) and isinstance(times, int)
+            if sizes and len(sized) * times > self.MAX_SIZE:
+                raise TemplateBudget(f"a value too long ({len(sized) * times:,} long)")
+        return super().call_binop(context, operator, left, right)
+
+
+MAX_STEPS = 100_000  # lines of a config template's code run: far more than a line of text takes
+
+
+def bounded_render(template: jinja2.Template, context: dict[str, Any]) -> str:
+    """``template`` rendered, stopped with TemplateBudget after MAX_STEPS lines of its code
+    (a loop in a loop never ends in a subject line). Counted with ``sys.settrace`` in the
+    template's own frames only; whatever tracer was set is put back."""
+    import sys
+
+    steps = 0
+
+    def in_template(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal steps
+        if event == "line":
+            steps += 1
+            if steps > MAX_STEPS:
+                raise TemplateBudget(f"over {MAX_STEPS:,} steps: a loop that does not end?")
+        return in_template
+
+    def calls(frame: Any, event: str, arg: Any) -> Any:
+        return in_template if frame.f_code.co_filename == "<template>" else None
+
+    previous = sys.gettrace()
+    sys.settrace(calls)
+    try:
+        return template.render(**context)
+    finally:
+        sys.settrace(previous)
+
+
 def make_environment(
     config: Config, *, preview: bool = False, sandboxed: bool = False
 ) -> jinja2.Environment:
@@ -85,7 +138,7 @@ def make_environment(
         ]
     )
     translations = i18n.reader(config.site.language)
-    kind: type[jinja2.Environment] = SandboxedEnvironment if sandboxed else jinja2.Environment
+    kind: type[jinja2.Environment] = _BoundedSandbox if sandboxed else jinja2.Environment
     env = kind(
         loader=loader,
         # Escaping is on for every template but plain-text ones (a mail's text part), where
