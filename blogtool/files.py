@@ -69,10 +69,12 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True, private: bool
             if durable:
                 fh.flush()
                 os.fsync(fh.fileno())
-        if path.exists():
+        if private:  # (an older copy's looser mode is not kept)
+            os.chmod(tmp, 0o600)
+        elif path.exists():
             os.chmod(tmp, path.stat().st_mode & 0o7777)
         else:
-            os.chmod(tmp, 0o600 if private else 0o644)
+            os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -89,6 +91,27 @@ def write_new(path: Path, data: bytes) -> None:
         raise UsageError(
             _("{path}: already exists; not overwriting it").format(path=path)
         ) from None
+
+
+class NotRegular(OSError):
+    """A file that is a pipe, a device or a folder: reading it would hang or never end."""
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of ``path``, a regular file (a link to one is followed). NotRegular for a FIFO,
+    a device or a folder, found before anything is read (opening a FIFO waits for a writer;
+    with O_NONBLOCK it does not)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegular(
+                errno.EINVAL, _("not a regular file (a pipe, a device or a folder)"), str(path)
+            )
+        os.set_blocking(fd, True)
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read()
+    finally:
+        os.close(fd)
 
 
 def check_source(path: Path, root: Path) -> str | None:

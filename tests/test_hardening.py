@@ -202,6 +202,27 @@ def test_a_fifo_is_reported_not_read(run, sample_site, no_hang, where):
         assert build.exit_code == 1
 
 
+@pytest.mark.parametrize("what", ["config", "subscribers-import", "bounces-process"])
+def test_a_fifo_given_as_a_file_is_one_line_not_a_hang(
+    run, sample_site, monkeypatch, no_hang, what
+):
+    import os
+
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
+    fifo = sample_site / "ror"
+    os.mkfifo(fifo)
+    if what == "config":
+        (sample_site / "blogtool.toml").unlink()
+        os.mkfifo(sample_site / "blogtool.toml")
+        result, named = run("check"), sample_site / "blogtool.toml"
+    elif what == "subscribers-import":
+        result, named = run("subscribers", "import", str(fifo)), fifo
+    else:
+        result, named = run("bounces", "process", str(fifo)), fifo
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{named}: cannot be read: not a regular file" in result.stderr
+
+
 # --- 4. the state database holds personal data: private to its owner -------------------------
 
 
@@ -698,3 +719,63 @@ def test_a_bounce_without_a_from_line_is_read_without_a_library_traceback(
     )  # fmt: skip
     assert result.returncode == 0 and result.stderr == b"", result.stderr.decode()
     assert result.stdout.decode().startswith("processed 1 message: 1 ")
+
+
+# --- exports and files that hold addresses ---------------------------------------------------------
+
+
+def test_an_export_never_hands_a_spreadsheet_a_formula_and_reads_back_the_same(
+    run, sample_site, tmp_path
+):
+    import csv
+
+    names = ['=HYPERLINK("https://evil.example","klicka")', "+46 70 123", "-x", "@SUM(A1)", "Anna"]
+    for n, name in enumerate(names):
+        assert run("subscribers", "add", f"p{n}@example.se", "--name", name).exit_code == 0
+    out = tmp_path / "export.csv"
+    assert run("subscribers", "export", str(out)).exit_code == 0
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    cells = [cell for row in rows for cell in row.values()]
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
+    assert {row["name"] for row in rows} == {"'" + n for n in names[:4]} | {"Anna"}
+    # The export imported into another site gives the names as they were.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "blogtool.toml").write_text(
+        (sample_site / "blogtool.toml").read_text("utf-8"), "utf-8"
+    )
+    for folder in ("posts", "tips"):
+        (other / folder).mkdir()
+    from .conftest import Run
+
+    assert Run(other)("subscribers", "import", str(out)).exit_code == 0
+    listed = Run(other)("subscribers", "list", "--json").stdout
+    import json
+
+    assert sorted(s["name"] for s in json.loads(listed)) == sorted(names)
+
+
+def test_what_holds_addresses_is_its_owners_alone(run, sample_site, monkeypatch, tmp_path):
+    """The outbox and its messages, the run's log and an export name subscribers: 0700 and
+    0600 whatever the umask (and an outbox made 0755 by an earlier version is closed)."""
+    import os
+
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
+    config = sample_site / "blogtool.toml"
+    config.write_text(config.read_text("utf-8") + '\n[run]\nlog_file = "logg/run.log"\n', "utf-8")
+    (sample_site / "outbox").mkdir(mode=0o755)
+    before = os.umask(0o022)
+    try:
+        assert run("subscribers", "add", "anna@example.se", now=AFTER_TIP).exit_code == 0
+        assert run("run", now=AFTER_TIP).exit_code == 0
+        export = tmp_path / "ut.csv"
+        export.write_text("gammal\n", "utf-8")
+        export.chmod(0o644)
+        assert run("subscribers", "export", str(export)).exit_code == 0
+    finally:
+        os.umask(before)
+    messages = list((sample_site / "outbox").glob("*.eml"))
+    assert messages and all(_mode(m) == 0o600 for m in messages)
+    assert _mode(sample_site / "outbox") == 0o700
+    assert _mode(sample_site / "logg/run.log") == 0o600 and _mode(sample_site / "logg") == 0o700
+    assert _mode(export) == 0o600

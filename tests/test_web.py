@@ -171,6 +171,25 @@ def test_a_sign_up_is_pending_until_the_button_on_the_link_is_pressed(service):
     assert len(subscriber_rows(service)) == 1
 
 
+def test_a_pending_sign_up_changes_only_through_its_own_link(service):
+    """Someone else posting the form with Anna's address while she has not confirmed changes
+    neither her name nor her letters: she gets her own link again, for what she asked."""
+    assert sign_up(service, "anna@example.se", namn="Anna")[0] == 200
+    assert sign_up(service, "anna@example.se", namn="=Någon annan")[0] == 200
+    first, second = service.mails(wait_for=2)
+    assert service.link_in(first, "confirm") == service.link_in(second, "confirm")
+    assert "Någon annan" not in second.get_body(("plain",)).get_content()
+    with service.db() as db:
+        row = db.execute("SELECT name, lists FROM signups").fetchone()
+    assert tuple(row) == ("Anna", f'["{SERIES}"]')
+    token = service.link_in(first, "confirm").split("t=")[1]
+    assert service.request("/nyhetsbrev/bekrafta", {"t": token})[0] == 200
+    with service.db() as db:
+        name = db.execute("SELECT name FROM subscribers").fetchone()[0]
+        chosen = [r[0] for r in db.execute("SELECT list FROM subscriptions")]
+    assert name == "Anna" and chosen == [SERIES]
+
+
 def test_the_answer_is_the_same_whatever_the_address_is(service, web_site):
     run = Run(web_site)
     assert run("subscribers", "add", "aktiv@example.se").exit_code == 0

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from blogtool.errors import BlogtoolError, ExitStatus
+from blogtool.files import private_dir
 from blogtool.i18n import _, cli_language, label_of, ngettext
 
 from .base import (
@@ -44,8 +45,10 @@ def _run_logger(env: Env, quiet: bool) -> Any:
     console.setFormatter(Stamped())
     logger.addHandler(console)
     path = env.config.log_path
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if path is not None:  # it names subscribers: its owner's alone (0600, in a folder made 0700)
+        private_dir(path.parent)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600))
+        os.chmod(path, 0o600)
         handler = logging.FileHandler(path, encoding="utf-8")
         handler.setFormatter(Stamped())
         logger.addHandler(handler)

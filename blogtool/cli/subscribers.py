@@ -202,7 +202,7 @@ def subscribers_export(env: Env, file: Path) -> None:
         from blogtool.subscribers.lists import lists_of
 
         data = subs.export_csv(db, lambda sid: lists_of(db, env.config, sid))
-    write_atomic(file, data)
+    write_atomic(file, data, private=True)  # addresses: its owner's alone (0600)
     count = data.count(b"\n") - 1
     click.echo(_("wrote {count} subscribers to {file}").format(count=count, file=file))
 

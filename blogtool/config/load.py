@@ -37,6 +37,7 @@ from blogtool.config.model import (
     UrlsConfig,
 )
 from blogtool.errors import ConfigError, Problem, unknown
+from blogtool.files import read_regular
 from blogtool.i18n import _
 from blogtool.slugs import slugify
 
@@ -160,10 +161,14 @@ def load_config(root: Path, lenient: bool = False) -> Config:
     ``Config.problems``: an unknown key or section is ignored, a bad value takes its default."""
     path = root / CONFIG_NAME
     try:
-        raw_bytes = path.read_bytes()
+        raw_bytes = read_regular(path)
     except FileNotFoundError:
         raise ConfigError(
             _("{path}: not found; run 'blogtool init' to create a site").format(path=path)
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            _("{path}: cannot be read: {strerror}").format(path=path, strerror=exc.strerror)
         ) from None
     try:
         text = raw_bytes.decode("utf-8-sig")

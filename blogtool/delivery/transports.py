@@ -25,7 +25,7 @@ from blogtool.delivery.smtpwire import (
     UncertainDelivery,
 )
 from blogtool.errors import UsageError
-from blogtool.files import loopback, write_atomic
+from blogtool.files import loopback, private_dir, write_atomic
 from blogtool.i18n import _
 
 __all__ = [
@@ -85,7 +85,7 @@ class OutboxTransport:
         self.description = _("the outbox folder {path}").format(path=directory)
 
     def open(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory).chmod(0o700)  # messages hold addresses and personal links
 
     def begin(self, envelope: Envelope) -> None:
         pass
@@ -93,7 +93,7 @@ class OutboxTransport:
     def finish(
         self, data: bytes, envelope: Envelope, name: str, following: Envelope | None = None
     ) -> tuple[Exception | None, Exception | None]:
-        write_atomic(self.directory / f"{name}.eml", data, durable=False)
+        write_atomic(self.directory / f"{name}.eml", data, durable=False, private=True)
         return None, None
 
     def chains(self) -> bool:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from blogtool.errors import BlogtoolError, UsageError
+from blogtool.files import read_regular
 from blogtool.i18n import _
 from blogtool.store import script, transaction, utc_now_iso
 
@@ -314,7 +315,7 @@ def import_csv(
     report = ImportReport()
     assert report.invalid is not None
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path)
     except OSError as exc:
         raise UsageError(
             _("{path}: cannot be read: {strerror}").format(path=path, strerror=exc.strerror)
@@ -354,13 +355,13 @@ def import_csv(
             if len(row) <= email_col:
                 report.invalid.append((line, _("missing email column")))
                 continue
-            name = row[name_col] if name_col is not None and len(row) > name_col else ""
+            name = from_cell(row[name_col]) if name_col is not None and len(row) > name_col else ""
             chosen = (
                 row[lists_col].strip() if lists_col is not None and len(row) > lists_col else ""
             )
             try:
                 db.execute("SAVEPOINT row")
-                outcome, added = add(db, row[email_col], name, now, source)
+                outcome, added = add(db, from_cell(row[email_col]), name, now, source)
                 if chosen and outcome == "added" and added is not None and set_lists is not None:
                     set_lists(added.id, chosen)
                 db.execute("RELEASE row")
@@ -378,12 +379,27 @@ def import_csv(
     return report
 
 
+# A cell a spreadsheet would run as a formula (OWASP's CSV injection): a name from the public
+# form like '=HYPERLINK("https://...")'. Exported with a ' in front, read back without it.
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_cell(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA) else value
+
+
+def from_cell(value: str) -> str:
+    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA) else value
+
+
 def export_csv(db: sqlite3.Connection, lists_of: Callable[[int], list[str]]) -> bytes:
-    """Every subscriber as CSV; ``lists`` is the space-separated keys of their letters."""
+    """Every subscriber as CSV; ``lists`` is the space-separated keys of their letters. No
+    cell starts a formula (``as_cell``)."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["email", "name", "status", "consent_at", "consent_source", "lists"])
     for s in listing(db):
         keys = " ".join(lists_of(s.id))
-        writer.writerow([s.email, s.name, s.status, s.consent_at, s.consent_source, keys])
+        cells = [s.email, s.name, s.status, s.consent_at, s.consent_source, keys]
+        writer.writerow([as_cell(cell or "") for cell in cells])
     return out.getvalue().encode("utf-8")

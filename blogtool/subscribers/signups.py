@@ -204,11 +204,8 @@ def sign_up(
                     row["id"],
                 ),
             )
-        else:  # still pending: the same link, with what the form says now
-            db.execute(
-                "UPDATE signups SET name = ?, lists = ?, consent_version = ? WHERE id = ?",
-                (name, json.dumps(keys), config.web.consent_version, row["id"]),
-            )
+        # else still pending: the same link again, for what was asked first. Anyone can post
+        # the form with this address; only the link in its owner's mail changes the sign-up.
         pending = Pending.from_row(
             db.execute("SELECT * FROM signups WHERE email_key = ?", (key,)).fetchone()
         )
