@@ -399,6 +399,50 @@ def test_a_language_babel_does_not_know_is_a_config_error(run, sample_site, lang
 
 
 @pytest.mark.parametrize(
+    ("section", "key", "value", "says"),
+    [
+        ("newsletter", "state", "public/state.db", "is inside [build] output (public)"),
+        ("newsletter", "outbox", "public/utkorg", "is inside [build] output (public)"),
+        ("run", "log_file", "./public/run.log", "is inside [build] output (public)"),
+        ("site", "base_url", 'https://blogg.vaxjo.example/\\"><script>', "a URL cannot contain"),
+        ("web", "base_url", "https://blogg.vaxjo.example/n/<x>", "a URL cannot contain '<'"),
+        ("web", "base_url", "https://blogg.vaxjo.example/n/?a=1", "without ?query"),
+    ],
+)
+def test_a_config_that_would_publish_private_data_or_markup_is_an_error(
+    run, sample_site, section, key, value, says
+):
+    config = sample_site / "blogtool.toml"
+    lines = [line for line in config.read_text("utf-8").splitlines()
+             if not (line.startswith(f"{key} =") and section == "site")]  # fmt: skip
+    header = f"[{section}]"
+    if header not in lines:
+        lines += ["", header]
+    lines.insert(lines.index(header) + 1, f'{key} = "{value}"')
+    config.write_text("\n".join(lines) + "\n", "utf-8")
+    for command in ("check", "build"):
+        result = run(command)
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert f"[{section}] {key}: " in result.stderr and says in result.stderr, result.stderr
+    assert not (sample_site / "public").exists()
+
+
+def test_an_output_through_a_link_out_of_the_site_is_an_error(run, sample_site, tmp_path):
+    (sample_site / "ut").symlink_to(tmp_path / "www", target_is_directory=True)
+    (tmp_path / "www").mkdir()
+    config = sample_site / "blogtool.toml"
+    config.write_text(
+        config.read_text("utf-8").replace('output = "public"', 'output = "ut/public"'), "utf-8"
+    )
+    result = run("build")
+    assert (
+        result.exit_code == 1
+        and "[build] output: ut/public leads outside the site" in result.stderr
+    )
+    assert list((tmp_path / "www").iterdir()) == []
+
+
+@pytest.mark.parametrize(
     ("section", "key", "value"),
     [
         ("tips", "slug", "../../x"),

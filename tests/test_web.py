@@ -477,3 +477,25 @@ def test_a_body_that_is_not_a_form_gets_400_and_stores_nothing(service):
     status, body = service.request("/nyhetsbrev/prenumerera", b"epost=\xff\xfe&lista=\xff")
     assert status == 400 and "Formuläret gick inte att läsa" in body
     assert service.rows("signups") == 0
+
+
+def test_the_pages_still_render_when_the_state_folder_cannot_be_written(web_site):
+    """The compiled-template cache lives in the state folder; one that cannot be written (a
+    file-size limit makes every write there fail, as a read-only or full disk does) only
+    means compiling again: the reader's page still answers 200."""
+    import resource
+    import signal
+
+    config = load_config(web_site)
+    app = make_app(config, SECRET.encode(), lambda: NOW)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, hard))  # any write past byte 0 fails
+    try:
+        answers: list[str] = []
+        body = app({"REQUEST_METHOD": "GET", "PATH_INFO": "/nyhetsbrev/"},
+                   lambda status, headers: answers.append(status))  # fmt: skip
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert answers == ["200 OK"] and b"<form" in b"".join(body)

@@ -4,7 +4,9 @@ file, the line and the key. What is allowed comes from the declarations in ``mod
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import re
 import tomllib
 from email.utils import parseaddr
@@ -203,6 +205,7 @@ def parse_config(
     values["tips"] = _tips(values["tips"], site.language, words)
     values["urls"] = _urls(values["urls"], words)
     lists = _lists(reader, data.get("lists"), values["tips"], words)
+    _check_places(reader, root, values)
     if reader.problems and not lenient:
         raise ConfigError("\n".join(reader.problems))
     return Config(
@@ -223,6 +226,36 @@ def parse_config(
         lists=MappingProxyType(lists),
         problems=tuple(reader.found),
     )
+
+
+def _check_places(reader: _Reader, root: Path, values: dict[str, dict[str, Any]]) -> None:
+    """Where the output goes is inside the site, through no link that leads out of it; what
+    holds personal data (the state, the outbox, the run's log) is not inside the output, which
+    is published."""
+    output = values["build"]["output"]
+    parent = (root / output).parent
+    with contextlib.suppress(OSError, RuntimeError):
+        real = parent.resolve()
+        if not real.is_relative_to(root.resolve()):
+            reader.report(
+                "build",
+                "output",
+                _(
+                    "{output} leads outside the site (to {real}); expected a folder inside it"
+                ).format(output=output, real=real / Path(output).name),
+            )
+    published = Path(os.path.normpath(output)).parts
+    for section, key in (("newsletter", "state"), ("newsletter", "outbox"), ("run", "log_file")):
+        value = values.get(section, {}).get(key)
+        if value and Path(os.path.normpath(value)).parts[: len(published)] == published:
+            reader.report(
+                section,
+                key,
+                _(
+                    "{value} is inside [build] output ({output}), which is published; it holds "
+                    "personal data"
+                ).format(value=value, output=output),
+            )
 
 
 def _check_sections(reader: _Reader, path: Path, data: dict[str, Any]) -> None:

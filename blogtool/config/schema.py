@@ -88,16 +88,40 @@ def expected_name(t: type | tuple[type, ...]) -> str:
     return _(" or ").join(_(names[x]) if x in names else x.__name__ for x in ts)
 
 
+# What no URL has (RFC 3986) and what would end an attribute, a tag or a header it is put in.
+_NOT_IN_URL = re.compile(r"[\s\"'<>\\^`{|}\x00-\x1f\x7f]")
+
+
+def _clean_url(value: str) -> None:
+    bad = _NOT_IN_URL.search(value)
+    if bad:
+        raise ValueError(
+            _("a URL cannot contain {char!r} (write it %-encoded), got {value!r}").format(
+                char=bad.group(), value=value
+            )
+        )
+
+
 def http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(_("expected an absolute http(s) URL, got {value!r}").format(value=value))
+    _clean_url(value)
     return value
+
+
+def _no_query(value: str) -> None:
+    parts = urlsplit(value)
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ValueError(
+            _("expected a base URL without ?query or #fragment, got {value!r}").format(value=value)
+        )
 
 
 def https_base(value: str) -> str:
     """An https URL that ends in '/' (one is added)."""
     https_url(value)
+    _no_query(value)
     return value if value.endswith("/") else value + "/"
 
 
@@ -128,6 +152,7 @@ def one_of(*choices: str) -> Callable[[str], str]:
 
 def base_url(value: str) -> str:
     http_url(value)
+    _no_query(value)
     return value if value.endswith("/") else value + "/"
 
 
@@ -183,6 +208,7 @@ def https_url(value: str) -> str:
                 value=value
             )
         )
+    _clean_url(value)
     return value
 
 

@@ -5,6 +5,7 @@ Errors in a template become one message that names the template file and the lin
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gettext
 import hashlib
@@ -262,15 +263,30 @@ def _bytecode_cache(
     language = translations.info().get("language", "") or "-"
     key = hashlib.sha256(f"{language}\0{code_digest()}".encode()).hexdigest()[:16]
     _forget_other_compilations(directory, key)
-    return jinja2.FileSystemBytecodeCache(str(directory), f"{key}-%s.cache")
+    return _SparingCache(str(directory), f"{key}-%s.cache")
+
+
+class _SparingCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's cache of compiled templates in files, which a page never fails for: a folder
+    that cannot be read or written (read-only, full) only means compiling again. (A bytecode
+    cache's two methods, overridden as Jinja's documentation describes.)"""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().load_bytecode(bucket)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
 
 
 @functools.cache  # once a process: a build makes several environments
 def _forget_other_compilations(directory: Path, key: str) -> None:
     """Delete templates compiled with another language's catalogue or an earlier blogtool."""
-    for old in directory.glob("*.cache"):
-        if not old.name.startswith(f"{key}-"):
-            old.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # (a folder that is read-only keeps them)
+        for old in directory.glob("*.cache"):
+            if not old.name.startswith(f"{key}-"):
+                old.unlink(missing_ok=True)
 
 
 def render(env: jinja2.Environment, name: str, config: Config, **context: Any) -> str:
