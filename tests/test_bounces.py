@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from .conftest import NOW, SECRET, STOCKHOLM, Run
 from .processes import Started, listening, wait_for
@@ -435,3 +437,90 @@ def test_a_bounce_diagnostic_reaches_subscribers_show_without_its_terminal_contr
     shown = run("subscribers", "show", "anna@example.se").stdout
     assert "\x1b" not in shown and "\x07" not in shown
     assert "\\x1b]0;owner\\x07" in shown
+
+
+# --- any report, from anyone -----------------------------------------------------------------------
+
+
+STRANGERS = ["erik@example.se", "evil@attacker.example"]
+
+
+@st.composite
+def bounce_report(
+    draw: st.DrawFn, deliveries: dict[str, tuple[int, str]]
+) -> tuple[str, int | None]:
+    """A report as anyone could write it: which kind, whom it names, to which address it came
+    back (a valid token, a forged one, one of the wrong shape, or none) and which original
+    Message-ID it carries. Returns the message and the delivery its token validly names."""
+    from blogtool.subscribers.tokens import verp_token
+
+    named = draw(st.sampled_from(READERS + STRANGERS))
+    token_kind = draw(st.sampled_from(["none", "valid", "forged", "shape"]))
+    whose = draw(st.sampled_from(READERS))
+    delivery_id, message_id = deliveries[whose]
+    signed = None
+    if token_kind == "valid":
+        token, signed = verp_token(SECRET.encode(), delivery_id), delivery_id
+    elif token_kind == "forged":
+        token = f"{delivery_id}-{draw(st.from_regex(r'[0-9a-f]{16}', fullmatch=True))}"
+    else:
+        token = draw(st.sampled_from(["", "x_y", "1-2-3", "../../etc", "%00", "A" * 60]))
+    to = f"bounces+{token}@vaxjo.example" if token_kind != "none" else "bounces@vaxjo.example"
+    original = draw(st.sampled_from(["", message_id, "<nagon@annan.example>"]))
+    kind = draw(st.sampled_from(["hard", "soft", "complaint"]))
+    key = draw(st.integers(0, 10**9))
+    if kind == "complaint":
+        body = (
+            'Content-Type: multipart/report; report-type=feedback-report; boundary="A"\r\n\r\n'
+            "--A\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\n"
+            f"Version: 1\r\nOriginal-Rcpt-To: <{named}>\r\n\r\n--A\r\n"
+            f"Content-Type: text/rfc822-headers\r\n\r\nTo: {named}\r\n"
+            + (f"Message-ID: {original}\r\n" if original else "")
+            + "\r\n--A--\r\n"
+        )
+    else:
+        status = "5.1.1" if kind == "hard" else "4.2.2"
+        action = "failed" if kind == "hard" else "delayed"
+        body = (
+            'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+            "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
+            f"Final-Recipient: rfc822; {named}\r\nAction: {action}\r\nStatus: {status}\r\n\r\n"
+            f"--B\r\nContent-Type: text/rfc822-headers\r\n\r\nTo: {named}\r\n"
+            + (f"Message-ID: {original}\r\n" if original else "")
+            + "\r\n--B--\r\n"
+        )
+    head = (f"From: MAILER-DAEMON@mx.example\r\nTo: {to}\r\nDelivered-To: {to}\r\n"
+            f"Subject: Undelivered\r\nMessage-ID: <r{key}@mx>\r\nMIME-Version: 1.0\r\n")  # fmt: skip
+    return head + body, signed
+
+
+@given(data=st.data())
+def test_no_report_changes_a_subscriber_without_a_signed_token_for_them(sent, data):
+    """Whatever a report holds, a subscriber's status changes only when it came back to a
+    token this site signed for a delivery to that very subscriber; and nothing raises."""
+    from blogtool.bounces import reports
+    from blogtool.config import load_config
+    from blogtool.store import connect
+
+    site, _ = sent
+    with sqlite3.connect(site / ".blogtool/state.db") as raw:
+        deliveries = {
+            email: (delivery_id, message_id)
+            for delivery_id, email, message_id in raw.execute(
+                "SELECT id, email, message_id FROM deliveries"
+            )
+        }
+    message, signed = data.draw(bounce_report(deliveries))
+    config = load_config(site)
+    db = connect(site / ".blogtool/state.db")
+    try:
+        before = dict(db.execute("SELECT email, status FROM subscribers").fetchall())
+        kind = reports.record(db, config, SECRET.encode(), reports.read(message.encode(), config),
+                              NOW)  # fmt: skip
+        after = dict(db.execute("SELECT email, status FROM subscribers").fetchall())
+    finally:
+        db.close()
+    changed = {email for email in before if before[email] != after[email]}
+    owner = {deliveries[e][0]: e for e in deliveries}.get(signed) if signed else None
+    assert changed <= ({owner} if owner else set()), (kind, message)
+    assert kind in reports.KINDS
