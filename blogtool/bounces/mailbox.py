@@ -55,8 +55,8 @@ def fetch(config: Config, password: str, handle: Callable[[bytes], str]) -> Coun
     if b.security == "none" and not loopback(b.imap_host):
         raise MailboxError(
             _(
-                "[bounces] security = \"none\" would send the password for {user} to {host} "
-                "unencrypted; set security to \"starttls\" or \"ssl\""
+                '[bounces] security = "none" would send the password for {user} to {host} '
+                'unencrypted; set security to "starttls" or "ssl"'
             ).format(user=b.user, host=b.imap_host)
         )
     try:

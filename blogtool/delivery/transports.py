@@ -127,8 +127,8 @@ class SmtpTransport:
         if c.user is not None and c.security == "none" and not loopback(c.host):
             raise SendAborted(
                 _(
-                    "[smtp] security = \"none\" would send the password for {user} to {host} "
-                    "unencrypted; set security to \"starttls\" or \"ssl\""
+                    '[smtp] security = "none" would send the password for {user} to {host} '
+                    'unencrypted; set security to "starttls" or "ssl"'
                 ).format(user=c.user, host=c.host)
             )
         context = ssl.create_default_context()  # verifies the certificate and the host name
