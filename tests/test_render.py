@@ -8,7 +8,7 @@ from pathlib import Path
 
 import markdown
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from blogtool.content import markdown as mdengine
@@ -185,7 +185,9 @@ MARKUP = st.lists(st.sampled_from(PIECES), max_size=30).map("".join)
 @given(MARKUP)
 def test_random_markup_renders_as_python_markdown_does(text):
     """Random markup of every inline pattern's and block's pieces (plain and other links
-    among them, which blogtool reads in one step) renders as Python-Markdown does."""
+    among them, which blogtool reads in one step) renders as Python-Markdown does; but for
+    the one difference markdown.py names: an address that no ')' after it closes."""
+    assume(all(")" in text[m.end() :] for m in re.finditer(r"\]\(", text)))
     ours = mdengine.to_html(text, "Tillbaka till texten")
     assert normalise_headings(ours) == normalise_headings(stock().convert(text))
 
@@ -340,3 +342,10 @@ def test_link_sources_rewrites_what_the_plain_pattern_finds(html):
         return f'{m.group(1)}="{target}{fragment}"'
 
     assert render.link_sources(html, source, targets, href) == plain.sub(fix, html)
+
+
+def test_an_address_that_no_parenthesis_closes_is_text():
+    """The one way blogtool's bracket patterns differ from Python-Markdown's (which reads on
+    to the end of the paragraph, then makes a link of part of it): kept as text."""
+    assert mdengine.to_html("[x](a'b(c") == "<p>[x](a'b(c</p>"
+    assert mdengine.to_html("[x](a'b(c)") == stock().convert("[x](a'b(c)")

@@ -114,12 +114,13 @@ def bounces_unmatched(env: Env, shown: int | None) -> None:
     lines = []
     for row in rows.values():
         msg = email.message_from_bytes(bytes(row["raw"]), policy=email.policy.compat32)
+        reason = row["reason"]  # a catalogue message id (reports.py marks each)
         lines.append(
             (
                 str(row["id"]),
                 env.shown_time(row["received_at"]),
                 label_of(row["kind"]),
-                _(row["reason"]) if row["reason"] else "",
+                _(reason) if reason else "",
                 clip(str(msg.get("From", "")), 40),
                 clip(str(msg.get("Subject", "")), 40),
             )

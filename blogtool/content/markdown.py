@@ -196,7 +196,9 @@ TEXT_WINDOW = 512  # a link's text or a picture's alt text with brackets inside 
 class _Bounded(LinkInlineProcessor):
     """Python-Markdown's bracket patterns, reading a text, address and title within WINDOW
     characters: a text without brackets in it in one step; an address not at all when no ')'
-    is there to close it."""
+    is there to close it. (The one difference from Python-Markdown: it reads ``[x](a'b(c``,
+    an address in which a quote and a '(' stand for a title no ')' ends, as a link to ``a'b``,
+    having read on to the end of the paragraph to find that out; here it is text.)"""
 
     def getText(self, data: str, index: int) -> tuple[str, int, bool]:
         close = data.find("]", index, index + TEXT_WINDOW)
@@ -210,7 +212,10 @@ class _Bounded(LinkInlineProcessor):
     def getLink(self, data: str, index: int) -> tuple[str, str | None, int, bool]:
         if data.find(")", index, index + WINDOW) < 0:
             return "", None, index, False
-        href, title, end, handled = super().getLink(data[index : index + WINDOW], 0)
+        window = data[index : index + WINDOW]
+        href, title, end, handled = super().getLink(window, 0)
+        if end < 0:  # (its backtracking can end a link at an index counted from the end)
+            end += len(window)
         return href, title, index + end, handled
 
 
