@@ -119,8 +119,9 @@ def main() -> int:
             sent_all(site)
         finally:
             process.terminate()
-            process.wait(timeout=30)
+            _, log = process.communicate(timeout=30)
         mails = len(list((site / "outbox").glob("out-*.eml")))
+        trouble = [line for line in log.splitlines() if "mail:" in line and "sent" not in line]
         inside = in_process(site, args.requests)
     for title, (m, s) in (
         ("over HTTP, with the sender running", (member, stranger)),
@@ -132,6 +133,8 @@ def main() -> int:
         difference = (statistics.median(m) - statistics.median(s)) * 1000
         print(f"  difference of medians: {difference:+.2f} ms")
     print(f"mails sent: {mails} (to the subscriber only)")
+    for line in trouble:  # the service's own errors, for whoever reads this
+        print(f"service: {line}")
     ok = all(s == 200 for s in statuses) and mails == args.requests
     print("ok" if ok else "FAILED")
     return 0 if ok else 1

@@ -87,6 +87,9 @@ def with_site(app: ReaderService, public: Path) -> App:
     return serve
 
 
+RETRY = 5.0  # seconds before the sender tries again after a failure (a locked or full disk)
+
+
 class Sender:
     """Sends what the service queued, at once (``wake``) and every ``interval`` seconds, in one
     thread of its own, so a slow mail server never holds up a page."""
@@ -111,8 +114,9 @@ class Sender:
         self.event.set()
 
     def loop(self) -> None:
+        pause = self.interval
         while not self.stopping:
-            self.event.wait(self.interval)
+            self.event.wait(pause)
             self.event.clear()
             try:
                 with opened(self.config.state_path) as db:
@@ -122,8 +126,10 @@ class Sender:
                     log.info(
                         "mail: %d sent, %d failed, %d waiting", done.sent, done.failed, done.waiting
                     )
-            except Exception as exc:  # the service keeps answering; the next wake retries
+                pause = self.interval
+            except Exception as exc:  # the service keeps answering, and tries again soon
                 log.error("mail: %s", exc)
+                pause = min(self.interval, RETRY)
 
     def start(self) -> None:
         self.thread.start()
