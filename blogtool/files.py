@@ -114,6 +114,17 @@ def read_regular(path: Path) -> bytes:
         os.close(fd)
 
 
+def read_given(path: Path) -> bytes:
+    """A file named on the command line, as ``read_regular`` reads it; UsageError, one line,
+    when it cannot be (missing, unreadable, a pipe or a device)."""
+    try:
+        return read_regular(path)
+    except OSError as exc:
+        raise UsageError(
+            _("{path}: cannot be read: {strerror}").format(path=path, strerror=exc.strerror)
+        ) from None
+
+
 def check_source(path: Path, root: Path) -> str | None:
     """Why ``path`` must not be read as part of the site at ``root``, or None if it may.
 

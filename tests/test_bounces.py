@@ -32,9 +32,13 @@ def at(*args: int) -> dt.datetime:
 @pytest.fixture
 def sent(sample_site, monkeypatch):
     """Issue 1 sent to four readers through the outbox, with a return path per delivery."""
-    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
     config = sample_site / "blogtool.toml"
     config.write_text(config.read_text("utf-8") + RETURN_PATH, "utf-8")
+    return send_issue_one(sample_site, monkeypatch)
+
+
+def send_issue_one(sample_site: Path, monkeypatch) -> tuple[Path, Run]:
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
     run = Run(sample_site)
     for address in READERS:
         assert run("subscribers", "add", address, now=at(2026, 11, 1, 9, 0)).exit_code == 0
@@ -386,13 +390,7 @@ def test_a_subscriber_never_mailed_is_not_bounced_by_a_report_naming_them(sent):
 @pytest.fixture
 def sent_plain(sample_site, monkeypatch):
     """Issue 1 sent to four readers, without VERP (no return_path)."""
-    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)
-    run = Run(sample_site)
-    for address in READERS:
-        assert run("subscribers", "add", address, now=at(2026, 11, 1, 9, 0)).exit_code == 0
-    assert run("newsletter", "build", "--since", "2026-11-20").exit_code == 0
-    assert run("newsletter", "send").exit_code == 0
-    return sample_site, run
+    return send_issue_one(sample_site, monkeypatch)
 
 
 def test_without_verp_a_report_needs_the_message_id_of_a_delivery_to_that_very_address(sent_plain):

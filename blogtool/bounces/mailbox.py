@@ -13,7 +13,7 @@ from pathlib import Path
 from blogtool.config import Config
 from blogtool.delivery.transports import from_keyring
 from blogtool.errors import BlogtoolError, UsageError
-from blogtool.files import loopback, read_regular
+from blogtool.files import loopback, read_given
 from blogtool.i18n import _
 
 KEYRING_SERVICE = "blogtool-imap"
@@ -109,12 +109,7 @@ def messages_in(source: Path | None, stdin: bytes | None = None) -> Iterator[byt
         for key in maildir.iterkeys():
             yield maildir.get_bytes(key)
         return
-    try:
-        data = read_regular(source)
-    except OSError as exc:
-        raise UsageError(
-            _("{path}: cannot be read: {strerror}").format(path=source, strerror=exc.strerror)
-        ) from None
+    data = read_given(source)
     if data.startswith(b"From "):
         for message in mailbox.mbox(source, create=False):
             yield message.as_bytes()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from blogtool.errors import BlogtoolError, UsageError
-from blogtool.files import read_regular
+from blogtool.files import read_given
 from blogtool.i18n import _
 from blogtool.store import script, transaction, utc_now_iso
 
@@ -314,12 +314,7 @@ def import_csv(
     new subscriber's ``lists`` cell (space-separated keys), raising UsageError for a bad one."""
     report = ImportReport()
     assert report.invalid is not None
-    try:
-        raw = read_regular(path)
-    except OSError as exc:
-        raise UsageError(
-            _("{path}: cannot be read: {strerror}").format(path=path, strerror=exc.strerror)
-        ) from None
+    raw = read_given(path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
