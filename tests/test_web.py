@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email
+import io
 import json
 import re
 import signal
@@ -425,6 +426,28 @@ def test_run_deletes_sign_ups_whose_link_expired(service, web_site):
     assert "deleted 1 unconfirmed sign-ups" in result.stderr
     assert service.rows("signups") == 0  # the confirmed one's row is gone too
     assert [r[0] for r in subscriber_rows(service)] == ["snabb@example.se"]
+
+
+def test_run_makes_the_data_link_a_stopped_service_left_as_a_request(web_site):
+    """The service queued a request for Anna's data link and a stranger's, then stopped
+    before its sender got to them: the next run mails Anna her link and forgets the other."""
+    run = Run(web_site)
+    assert run("subscribers", "add", "anna@example.se").exit_code == 0
+    app = make_app(load_config(web_site), SECRET.encode(), lambda: NOW)  # no sender at all
+    for address in ("anna@example.se", "okand@example.se"):
+        body = urlencode({"epost": address}).encode()
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/nyhetsbrev/mina-uppgifter",
+                   "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body),
+                   "HTTP_ORIGIN": "https://blogg.vaxjo.example", "REMOTE_ADDR": "127.0.0.1"}  # fmt: skip
+        app(environ, lambda status, headers: None)
+    result = run("run", now=NOW)
+    assert result.exit_code == 0 and "reader mail: 1 sent" in result.stderr, result.stderr
+    mailed = [p.read_bytes() for p in (web_site / "outbox").glob("out-*.eml")]
+    assert len(mailed) == 1 and b"To: anna@example.se" in mailed[0]
+    with sqlite3.connect(web_site / ".blogtool/state.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM outgoing WHERE message IS NULL "
+                          "AND status = 'queued'").fetchone()[0] == 0  # fmt: skip
+    assert "reader mail:" not in run("run", now=NOW).stderr  # nothing left to send
 
 
 def test_blogtool_web_stops_cleanly_on_sigterm(web_site):

@@ -226,9 +226,14 @@ def _fetch_bounces(env: Env, db: Any, secret: bytes) -> Any:
 
 
 def _send_queued(env: Env, db: Any) -> Any:
-    from blogtool.delivery.outgoing import drain
+    """What the reader service queued and a stopped service left: its requests for a data link
+    made into mail (or forgotten), as the service would, then every mail sent."""
+    from blogtool.delivery.outgoing import drain, requests
     from blogtool.newsletter.compose import envelope_sender
+    from blogtool.web.app import DATA_REQUEST, make_app
 
+    if requests(db, DATA_REQUEST):
+        make_app(env.config, env.secret(), env.now).resolve_requests(db)
     return drain(db, transport(env), envelope_sender(env.config), env.now())
 
 

@@ -44,7 +44,7 @@ def index(release: Path, series: str) -> set[str]:
             _("the search index could not be made (Pagefind): {join}").format(join=" ".join(reason))
         )
     out = release / SEARCH_INDEX_DIR
-    written = [p for p in out.rglob("*")]
+    written = list(out.rglob("*"))
     if umask() & 0o755:  # Pagefind made them with the umask: they are the site's, for all to read
         for path in [out, *written]:
             path.chmod(0o755 if path.is_dir() else 0o644)
