@@ -6,6 +6,7 @@ import email
 import os
 import signal
 import socket
+import threading
 import urllib.error
 import urllib.request
 from email import policy
@@ -258,3 +259,57 @@ def test_sigterm_stops_the_server_cleanly(served):
     process.signal(signal.SIGTERM)
     assert process.wait() == 0
     assert "Traceback" not in process.stderr()
+
+
+class Recorded:
+    """Stands for the server where the point is that its loop never starts."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    def run(self) -> None:
+        self.runs += 1
+
+
+def test_a_stop_asked_for_before_the_loop_starts_is_kept_and_never_a_traceback():
+    # The port answers as soon as it is bound, so a supervisor's SIGTERM can come while the
+    # sender thread is still starting. It must mean "do not start serving", not an
+    # interrupt in the middle of start-up (click's "Aborted!", exit 1) or the default action.
+    from blogtool.web.server import Stopper
+
+    before = signal.getsignal(signal.SIGTERM)
+    server = Recorded()
+    with Stopper() as stopper:
+        os.kill(os.getpid(), signal.SIGTERM)
+        stopper.serve(server)
+        os.kill(os.getpid(), signal.SIGTERM)  # a second one while shutting down: logged only
+    assert server.runs == 0 and stopper.requested
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_stop_while_serving_ends_the_real_loop_once():
+    from blogtool.web.server import Stopper
+
+    socket_map: dict[int, object] = {}
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    server = make_server(app, "127.0.0.1", 0, socket_map=socket_map)
+    port = server.effective_port
+
+    def stop_when_answering() -> None:
+        wait_for(lambda: listening(port), "the server listening")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    with Stopper() as stopper:
+        thread = threading.Thread(target=stop_when_answering)
+        thread.start()
+        try:
+            stopper.serve(server)  # returns when the signal ends the loop
+        finally:
+            thread.join()
+            server.close()
+        os.kill(os.getpid(), signal.SIGTERM)  # after the loop: no KeyboardInterrupt
+    assert stopper.requested and not stopper.serving

@@ -322,9 +322,9 @@ def serve_web(env: Env, host: str, port: int, site_dir: Path | None = None) -> N
     from blogtool.web.app import make_app
     from blogtool.web.server import (
         Sender,
+        Stopper,
         access_logged,
         make_server,
-        serve_until_stopped,
         with_site,
     )
 
@@ -338,25 +338,28 @@ def serve_web(env: Env, host: str, port: int, site_dir: Path | None = None) -> N
     service = make_app(config, env.secret(), env.now, sender.wake)
     sender.prepare = service.resolve_requests
     app = with_site(service, site_dir) if site_dir is not None else service
-    try:
-        server = make_server(access_logged(app), host, port, config.web.trusted_proxy)
-    except OSError as exc:
-        raise UsageError(
-            _("cannot listen on {host}:{port}: {strerror}; try --port").format(
-                host=host, port=port, strerror=exc.strerror
-            )
-        ) from None
-    where = f"http://{host}:{server.effective_port}/"
-    if not config.web.base_url:
-        click.echo(
-            _("Answering unsubscribe requests on {where} (Ctrl-C stops)").format(where=where),
-            err=True,
-        )
-    else:
-        click.echo(
-            _("The reader service is on {where} (Ctrl-C stops)").format(where=where), err=True
-        )
-    serve_until_stopped(server, sender)
+    with Stopper() as stopper:
+        try:
+            server = make_server(access_logged(app), host, port, config.web.trusted_proxy)
+        except OSError as exc:
+            raise UsageError(
+                _("cannot listen on {host}:{port}: {strerror}; try --port").format(
+                    host=host, port=port, strerror=exc.strerror
+                )
+            ) from None
+        where = f"http://{host}:{server.effective_port}/"
+        if not config.web.base_url:
+            message = _("Answering unsubscribe requests on {where} (Ctrl-C stops)")
+        else:
+            message = _("The reader service is on {where} (Ctrl-C stops)")
+        click.echo(message.format(where=where), err=True)
+        try:
+            sender.start()
+            stopper.serve(server)
+        finally:
+            # Stop taking requests, then let the sender finish the message it is on.
+            server.close()
+            sender.stop()
 
 
 def print_send_report(issue_id: int, report: Any, where: str) -> None:

@@ -138,7 +138,8 @@ class Sender:
     def stop(self) -> None:
         self.stopping = True
         self.wake()
-        self.thread.join(timeout=30)
+        if self.thread.ident is not None:  # started
+            self.thread.join(timeout=30)
 
 
 def make_server(
@@ -179,24 +180,41 @@ def make_server(
     )
 
 
-def serve_until_stopped(server: Any, sender: Sender | None) -> None:
-    """Serve until SIGTERM or SIGINT; then stop taking requests, let the sender finish the
-    message it is on, and return."""
+class Stopper:
+    """SIGTERM and SIGINT stop the service. Enter it before the socket is bound: a signal that
+    comes as soon as the port answers then asks for a stop instead of killing the process or
+    landing in the middle of start-up. KeyboardInterrupt, which ends waitress's loop after its
+    workers finish, is raised only while the loop runs, and only once; a signal before the loop
+    means it never starts, one after it is only logged."""
 
-    def stop(signum: int, frame: Any) -> None:
-        log.info("stopping (signal %d)", signum)
-        raise KeyboardInterrupt  # waitress's loop ends on it, its workers finish first
+    def __init__(self) -> None:
+        self.requested = False
+        self.serving = False
+        self.previous: dict[int, Any] = {}
 
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    if sender is not None:
-        sender.start()
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-        for s, handler in previous.items():
+    def __enter__(self) -> Stopper:
+        self.previous = {s: signal.signal(s, self.handle) for s in (signal.SIGTERM, signal.SIGINT)}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, handler in self.previous.items():
             signal.signal(s, handler)
-        if sender is not None:
-            sender.stop()
+
+    def handle(self, signum: int, frame: Any) -> None:
+        log.info("stopping (signal %d)", signum)
+        if self.requested:
+            return
+        self.requested = True
+        if self.serving:
+            raise KeyboardInterrupt
+
+    def serve(self, server: Any) -> None:
+        """Run ``server`` until a stop is asked for (at once if one already was)."""
+        try:
+            self.serving = True
+            if not self.requested:
+                server.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.serving = False
