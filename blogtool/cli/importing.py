@@ -111,7 +111,10 @@ def _run(
 @click.option(
     "--uploads",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="A backup's wp-content/uploads folder: images are copied from it, not downloaded.",
+    help=(
+        "The uploads, laid out YYYY/MM/name (a backup's wp-content/uploads, or WordPress.com's "
+        "media export): images are copied from it, not downloaded."
+    ),
 )
 @click.option(
     "--pages",

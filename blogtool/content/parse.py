@@ -13,6 +13,7 @@ import stat
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from frontmatter.default_handlers import YAMLHandler
@@ -130,6 +131,16 @@ def _yaml_mapping(fm: str, c: _Collector) -> tuple[Any, dict[str, int]] | None:
         for key_node, _value in node.value:
             lines[str(key_node.value)] = key_node.start_mark.line + 2
     return data, lines
+
+
+def remote_host(target: str, config: Config) -> str | None:
+    """The host of an absolute address that is not the site's own (None for the site's)."""
+    parts = urlsplit(target.strip())
+    if not parts.netloc or parts.scheme not in ("http", "https", ""):
+        return None
+    own = urlsplit(config.site.base_url).hostname
+    host = parts.hostname or parts.netloc
+    return None if host == own else host
 
 
 def images_without_alt(refs: tuple[markdown.Reference, ...]) -> list[tuple[int, bool]]:
@@ -370,6 +381,17 @@ def _checks(
             )
         else:
             c.error(_("image without alt text; write ![description](file) (WCAG 1.1.1)"), line=line)
+    for ref in refs:
+        host = remote_host(ref.target, config) if ref.image else None
+        if host:
+            c.warning(
+                _(
+                    "a picture on another host ({host}): every reader's browser fetches it from "
+                    "there, and it goes when that site does; copy it into static/bilder/ and "
+                    "link the copy"
+                ).format(host=host),
+                line=body_line + body.count("\n", 0, ref.offset),
+            )
     if kind is Kind.TIP and date is not None and date.weekday() != config.tips.weekday:
         c.warning(
             _("{date} is a {weekday}; the series goes out on {series_day}").format(

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from blogtool.config import Config
 from blogtool.i18n import _
+from blogtool.importer.autop import autop
 from blogtool.importer.sources import Entry
-from blogtool.slugs import slugify
 from blogtool.timeutil import localize
 
 MORE = re.compile(r"<!--\s*more\s*(?:[^>]*)-->", re.I)
@@ -74,6 +74,14 @@ def image_urls(entry: Entry, attachments: Mapping[str, tuple[str, str]]) -> list
     if entry.featured:
         urls.append(entry.featured)
     return [u for u in dict.fromkeys(urls) if u.startswith(("http://", "https://"))]
+
+
+_A = re.compile(r"<a\b[^>]*>", re.I)
+
+
+def links(html: str) -> list[str]:
+    """Every link target in the entry's HTML."""
+    return [h for tag in _A.findall(html) if (h := attrs(tag).get("href", ""))]
 
 
 @dataclass
@@ -145,8 +153,16 @@ def convert(
         return f'<img src="{htmllib.escape(local.get(src, src))}" alt="{htmllib.escape(alt)}">'
 
     html = _IMG.sub(image, html)
-    if "<p" not in html.lower() and "\n\n" in html:  # WordPress stores paragraphs as blank lines
-        html = "".join(f"<p>{p}</p>" for p in re.split(r"\n\s*\n", html) if p.strip())
+
+    def link(tag: re.Match[str]) -> str:
+        href = attrs(tag.group(0)).get("href", "")
+        if href not in local:
+            return tag.group(0)
+        return f'<a href="{htmllib.escape(local[href])}">'
+
+    html = _A.sub(link, html)
+    if entry.autop:  # WordPress stores paragraphs as blank lines, and adds <p> as it shows them
+        html = autop(html)
     # Imported HTML is another site's: what could run script goes before it becomes Markdown.
     body = _markdown(sanitize(html, top_heading=True)).strip()
     body = re.sub(r"\n{3,}", "\n\n", body)
@@ -161,48 +177,111 @@ def convert(
     body = _MD_NO_ALT.sub(lambda m: f'<img src="{htmllib.escape(m.group(1))}" alt="">', body)
     tip = None
     if split is not None:
-        body, tip = _split_tip(body, entry, config, split)
-    summary = _summary(entry.excerpt or teaser, body)
+        body, tip, why = _split_tip(body, entry, config, split)
+        if why:
+            problems.append(why)
+    summary = _summary(entry.excerpt, autop(teaser) if entry.autop else teaser, body)
     return Converted(body + "\n", summary, problems, tip)
 
 
-def _plain(html: str) -> str:
+def _paragraphs(html: str) -> list[str]:
+    """The plain text of each paragraph (or other block) of ``html``."""
     text = re.sub(
-        r"</?(p|br|div|li|h[1-6]|ul|ol|blockquote|tr|td|th)\b[^>]*>", " ", html, flags=re.I
+        r"</?(p|br|div|li|h[1-6]|ul|ol|blockquote|tr|td|th|figure)\b[^>]*>",
+        "\n\n",
+        html,
+        flags=re.I,
     )
     text = re.sub(r"<[^>]+>", "", text)
-    return " ".join(htmllib.unescape(text).split())
+    return [" ".join(b.split()) for b in re.split(r"\n\s*\n", htmllib.unescape(text)) if b.strip()]
 
 
-def _summary(given: str, body: str) -> str:
-    from blogtool.site.render import excerpt
+def _summary(excerpt: str, teaser: str, body: str) -> str:
+    """The author's own excerpt; else the first paragraph of the text above "more"; else the
+    first paragraph of the post. Never two paragraphs run into one."""
+    from blogtool.site.render import excerpt as first_paragraph
 
-    text = _plain(given) if given else ""
-    return text[:300].strip() or excerpt(body, 240)
+    given = " ".join(_paragraphs(excerpt))
+    if not given and teaser:
+        given = next(iter(_paragraphs(teaser)), "")
+    if len(given) > 300:
+        given = given[:300].rsplit(" ", 1)[0].rstrip(",;:–-") + "…"
+    return given or first_paragraph(body, 240)
+
+
+_MD_LINK = re.compile(r"\[([^\]]*)\]\((\S+?)(?:\s+\"[^\"]*\")?\)")
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
+def _first_sentence(block: str) -> str:
+    """The first sentence of a Markdown block (a '.' inside a link's URL does not end it)."""
+    line = block.strip().splitlines()[0] if block.strip() else ""
+    masked = _MD_LINK.sub(lambda m: "x" * len(m.group(0)), line)
+    end = _SENTENCE_END.search(masked)
+    return line[: end.end()] if end else line
+
+
+def _plain_md(text: str) -> str:
+    """Markdown inline text as plain words: links as their text, no emphasis or heading marks."""
+    text = _MD_LINK.sub(lambda m: m.group(1), text)
+    return " ".join(re.sub(r"^#+\s*|[*_`]|\\(?=\S)", "", text.strip()).split())
+
+
+def _service_of(url: str, config: Config) -> str | None:
+    for key, service in config.services.items():
+        if service.url and url.rstrip("/") == service.url.rstrip("/"):
+            return key
+    return None
 
 
 def _split_tip(
     body: str, entry: Entry, config: Config, split: re.Pattern[str]
-) -> tuple[str, tuple[str, str, dt.datetime, str | None] | None]:
-    """A closing section that begins with a block matching ``split`` becomes a tip on that
-    week's series day; the post keeps what comes before it."""
-    blocks = re.split(r"\n\s*\n", body)
-    start = next((i for i, b in enumerate(blocks) if i and split.search(b.splitlines()[0])), None)
-    if start is None or entry.date is None:
-        return body, None
-    first = blocks[start].splitlines()[0]
-    heading = re.sub(r"^#+\s*|[*_]", "", first).strip()
-    rest = split.sub("", heading).strip(" :–-")
-    title = rest or heading
-    section = blocks[start + 1 :] if first.lstrip().startswith("#") else blocks[start:]
+) -> tuple[str, tuple[str, str, dt.datetime, str | None] | None, str]:
+    """A closing section whose first sentence holds ``split`` becomes a tip on that week's
+    series day; the post keeps what comes before it. Returns (post body, tip or None, why
+    nothing was split: "" when a tip was, or the pattern is nowhere in the text)."""
+    blocks = [b for b in re.split(r"\n\s*\n", body) if b.strip()]
+    start = next((i for i, b in enumerate(blocks) if i and split.search(_first_sentence(b))), None)
+    if start is None:
+        if split.search(_plain_md(body)) or split.search(body):
+            return (
+                body,
+                None,
+                _(
+                    "mentions '{pattern}', but no closing paragraph or heading begins with it; "
+                    "no tip split off"
+                ).format(pattern=split.pattern),
+            )
+        return body, None, ""
+    if entry.date is None:
+        return body, None, _("has no date, so its tip has no week; no tip split off")
+    block = blocks[start]
+    sentence = _first_sentence(block)
+    heading = block.lstrip().startswith("#")
+    found = split.search(sentence)
+    assert found is not None
+    after = sentence[found.end() :]
+    section = blocks[start + 1 :] if heading else blocks[start:]
     tip_body = "\n\n".join(section).strip()
-    service = None
-    for key, s in config.services.items():
-        if s.url and s.url.rstrip("/") in tip_body:
-            service = key
-            break
+    links = [(m.group(1), m.group(2)) for m in _MD_LINK.finditer(tip_body)]
+    link_after = _MD_LINK.search(after)
+    service = (_service_of(link_after.group(2), config) if link_after else None) or next(
+        (k for _t, url in links if (k := _service_of(url, config))), None
+    )
+    words_after = _plain_md(after).strip(" :–—-!.?")
+    if heading and words_after:
+        title = words_after
+    elif link_after is not None:
+        linked = _service_of(link_after.group(2), config)
+        title = config.services[linked].name if linked else _plain_md(link_after.group(1))
+    elif words_after:
+        title = words_after
+    elif service is not None:
+        title = config.services[service].name
+    else:
+        title = entry.title.strip()
     local = entry.date.astimezone(config.site.timezone)
     day = local.date() + dt.timedelta(days=config.tips.weekday - local.weekday())
     when = localize(dt.datetime.combine(day, config.tips.time), config.site.timezone)
     post_body = "\n\n".join(blocks[:start]).strip()
-    return post_body, (title or slugify(entry.title), tip_body, when, service)
+    return post_body, (title, tip_body, when, service), ""

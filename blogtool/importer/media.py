@@ -10,7 +10,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from blogtool.i18n import _
 from blogtool.slugs import slugify
@@ -18,6 +18,46 @@ from blogtool.slugs import slugify
 MAX_IMAGE = 20 * 1024 * 1024
 TIMEOUT = 10.0
 _UPLOADS = re.compile(r"/wp-content/uploads/(\d{4})/(\d{2})/([^/?#]+)$")
+#: WordPress.com keeps a blog's media on NAME.files.wordpress.com/YYYY/MM/FILE.
+_WPCOM = re.compile(r"^/(\d{4})/(\d{2})/([^/?#]+)$")
+#: The sizes WordPress makes of an upload: name-300x225.jpg beside name.jpg.
+_SIZED = re.compile(r"^(.+)-\d{1,5}x\d{1,5}(\.[A-Za-z0-9]+)$")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Where a WordPress media URL's file lies in an uploads backup (``YYYY/MM/name``): the
+    original, and the size variant the URL named, if it named one."""
+
+    folder: str  # YYYY/MM
+    name: str  # the original's file name
+    variant: str = ""  # the size variant's file name, if the URL named one
+
+    def url(self, of: str) -> str:
+        """The original's URL where ``of`` showed a size of it (its resize query dropped)."""
+        parts = urlsplit(of)
+        path = parts.path
+        if self.variant:
+            path = path[: path.rfind("/") + 1] + quote(self.name)
+        return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def upload_of(url: str) -> Upload | None:
+    """The upload a WordPress media URL shows, on a self-hosted site
+    (``/wp-content/uploads/2020/04/name-300x225.jpg``) or on WordPress.com
+    (``NAME.files.wordpress.com/2021/10/name.jpg?w=300``); None for any other URL."""
+    parts = urlsplit(url)
+    path = unquote(parts.path)
+    m = _UPLOADS.search(path)
+    if m is None and (parts.hostname or "").endswith("files.wordpress.com"):
+        m = _WPCOM.match(path)
+    if m is None:
+        return None
+    folder, name = f"{m.group(1)}/{m.group(2)}", m.group(3)
+    sized = _SIZED.match(name)
+    if sized:
+        return Upload(folder, sized.group(1) + sized.group(2), name)
+    return Upload(folder, name)
 
 
 def fetch_url(url: str, limit: int = MAX_IMAGE, timeout: float = TIMEOUT) -> tuple[bytes, str]:
@@ -37,17 +77,26 @@ def fetch_url(url: str, limit: int = MAX_IMAGE, timeout: float = TIMEOUT) -> tup
 
 
 def site_path(url: str) -> str:
-    """Where an image URL goes in the site: static/bilder/YYYY/MM/name for WordPress uploads."""
-    path = unquote(urlsplit(url).path)
-    m = _UPLOADS.search(path)
+    """Where an image URL goes in the site: static/bilder/YYYY/MM/name for WordPress uploads
+    (the original's name, whichever size the URL showed)."""
+    upload = upload_of(url)
     folder, name = (
-        (f"{m.group(1)}/{m.group(2)}", m.group(3))
-        if m
-        else ("importerat", PurePosixPath(path).name)
+        (upload.folder, upload.name)
+        if upload
+        else ("importerat", PurePosixPath(unquote(urlsplit(url).path)).name)
     )
     stem, dot, ext = name.rpartition(".")
     clean = (slugify(stem) or "bild") + (f".{ext.lower()}" if dot and ext.isalnum() else "")
     return f"static/bilder/{folder}/{clean}"
+
+
+def same_image(url: str) -> str:
+    """One key for every URL of one image: its sizes, resize queries and the original."""
+    upload = upload_of(url)
+    if upload is not None:
+        return f"upload:{upload.folder}/{upload.name}"
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
 @dataclass
@@ -62,10 +111,12 @@ class Images:
     pending: dict[str, bytes] = field(default_factory=dict)  # site path -> bytes to write
 
     def get(self, url: str) -> str | None:
-        """The site path of the image at ``url``, fetched if need be; None if it failed."""
-        if url in self.done:
-            return self.done[url]
-        if url in self.failed:
+        """The site path of the image at ``url``, fetched if need be; None if it failed.
+        Every URL of one image (its sizes, a resize query) gets the one copy."""
+        key = same_image(url)
+        if key in self.done:
+            return self.done[key]
+        if key in self.failed:
             return None
         target = site_path(url)
         taken = set(self.done.values())
@@ -77,21 +128,35 @@ class Images:
         try:
             data = self._read(url)
         except OSError as exc:
-            self.failed[url] = str(exc) or type(exc).__name__
+            self.failed[key] = str(exc) or type(exc).__name__
             return None
         if not (self.root / target).exists() or (self.root / target).read_bytes() != data:
             self.pending[target] = data
-        self.done[url] = target
+        self.done[key] = target
         return target
 
+    def reason(self, url: str) -> str:
+        return self.failed.get(same_image(url), "")
+
     def _read(self, url: str) -> bytes:
-        if self.uploads is not None:
-            m = _UPLOADS.search(unquote(urlsplit(url).path))
-            if m is not None:
-                copy = self.uploads / m.group(1) / m.group(2) / m.group(3)
-                if copy.is_file():
+        upload = upload_of(url)
+        if self.uploads is not None and upload is not None:
+            for name in (upload.name, upload.variant):
+                copy = self.uploads / upload.folder / name if name else None
+                if copy is not None and copy.is_file():
                     return copy.read_bytes()
-        data, kind = self.fetch(url)
-        if not kind.startswith("image/"):
-            raise OSError(_("not an image ({kind})").format(kind=kind))
-        return data
+        # Downloaded: the original first (not a thumbnail), then the URL as it was given.
+        tried = [upload.url(url)] if upload is not None else []
+        error: OSError | None = None
+        for candidate in dict.fromkeys([*tried, url]):
+            try:
+                data, kind = self.fetch(candidate)
+            except OSError as exc:
+                error = exc
+                continue
+            if not kind.startswith("image/"):
+                error = OSError(_("not an image ({kind})").format(kind=kind))
+                continue
+            return data
+        assert error is not None
+        raise error

@@ -19,8 +19,8 @@ import frontmatter
 
 from blogtool.config import Config
 from blogtool.i18n import _
-from blogtool.importer.convert import Converted, convert, image_urls
-from blogtool.importer.media import Images
+from blogtool.importer.convert import Converted, convert, image_urls, links
+from blogtool.importer.media import Images, same_image
 from blogtool.importer.sources import Entry
 from blogtool.site.urls import Urls, reserved_slugs
 from blogtool.slugs import MAX_SLUG, slugify
@@ -86,9 +86,10 @@ def edited_here(text: str) -> bool:
     return hashlib.sha256(blank.encode("utf-8")).hexdigest()[:16] != digest
 
 
-def existing(config: Config, folders: Iterable[Path]) -> tuple[dict[str, Path], set[str]]:
-    """(guid -> file, slugs in use) of what is in the site already."""
+def existing(folders: Iterable[Path]) -> tuple[dict[str, Path], dict[str, str], set[str]]:
+    """(guid -> file, guid -> its slug, slugs in use) of what is in the site already."""
     by_guid: dict[str, Path] = {}
+    guid_slugs: dict[str, str] = {}
     slugs: set[str] = set()
     for folder in folders:
         for path in sorted(folder.glob("*.md")) if folder.is_dir() else []:
@@ -96,13 +97,15 @@ def existing(config: Config, folders: Iterable[Path]) -> tuple[dict[str, Path], 
                 meta = frontmatter.loads(path.read_text("utf-8")).metadata
             except Exception:
                 continue
+            slug = str(meta.get("slug") or slugify(str(meta.get("title", ""))))
+            if slug:
+                slugs.add(slug)
             origin = meta.get("imported_from")
             if isinstance(origin, dict) and origin.get("guid"):
                 by_guid[str(origin["guid"])] = path
-            slug = meta.get("slug") or slugify(str(meta.get("title", "")))
-            if slug:
-                slugs.add(str(slug))
-    return by_guid, slugs
+                if slug:
+                    guid_slugs[str(origin["guid"])] = slug
+    return by_guid, guid_slugs, slugs
 
 
 def _iso(when: dt.datetime) -> str:
@@ -124,21 +127,41 @@ class Planner:
             options,
         )
         folders = [config.posts_dir, config.tips_dir] + ([options.pages] if options.pages else [])
-        self.by_guid, self.slugs = existing(config, folders)
+        self.by_guid, self.guid_slugs, self.slugs = existing(folders)
         self.slugs |= reserved_slugs(config)
         self.report = Report()
         self.own_slugs: dict[str, str] = {}  # guid -> slug taken in this import
+        self.seen: set[str] = set()  # the identities of this import's items
 
     def slug_for(self, guid: str, wanted: str) -> str:
+        """The item's slug: the one its file has (a re-import keeps its address), or a new one
+        no other file or item uses (WordPress lets drafts, and items from merged sites, share
+        one)."""
         if guid in self.own_slugs:
             return self.own_slugs[guid]
-        base = (slugify(wanted) or "inlagg")[: MAX_SLUG - 4].strip("-")
-        slug, n = base, 2
-        while slug in self.slugs and self.by_guid.get(guid) is None:
-            slug, n = f"{base}-{n}", n + 1
+        slug = self.guid_slugs.get(guid, "")
+        if not slug:
+            base = (slugify(wanted) or "inlagg")[: MAX_SLUG - 4].strip("-")
+            slug, n = base, 2
+            while slug in self.slugs:
+                slug, n = f"{base}-{n}", n + 1
         self.slugs.add(slug)
         self.own_slugs[guid] = slug
         return slug
+
+    def identity(self, entry: Entry) -> str:
+        """The key that matches the item on a re-import: its guid; an item whose guid another
+        item of this export has too gets its own (with its post id, or its place)."""
+        guid = entry.guid or entry.link or entry.post_id
+        if guid in self.seen:
+            n = 2
+            key = f"{guid}#{entry.post_id}" if entry.post_id else f"{guid}#{n}"
+            while key in self.seen:
+                n += 1
+                key = f"{guid}#{n}"
+            guid = key
+        self.seen.add(guid)
+        return guid
 
     def add(self, entry: Entry, on_progress: Callable[[], None] = lambda: None) -> None:
         try:
@@ -174,19 +197,25 @@ class Planner:
                 self.report.problems.append(
                     _(
                         "{entry}: image {url} could not be fetched ({reason}); its link is kept"
-                    ).format(entry=entry.label, url=url, reason=self.images.failed[url])
+                    ).format(entry=entry.label, url=url, reason=self.images.reason(url))
                 )
             else:
                 local[url] = f"../{found}"
+        # A link to the full-size picture goes to the copy too, not to the old site.
+        shown = {same_image(url): path for url, path in local.items()}
+        for href in links(entry.html):
+            if href not in local and same_image(href) in shown:
+                local[href] = shown[same_image(href)]
         split = self.options.split if kind != "page" else None
         converted = convert(entry, self.config, local, self.attachments, split)
         self.report.problems += [f"{entry.label}: {p}" for p in converted.problems]
         folder = (
             self.options.pages if kind == "page" and self.options.pages else self.config.posts_dir
         )
-        self._post(entry, converted, draft, folder, local)
+        guid = self.identity(entry)
+        self._post(entry, guid, converted, draft, folder, local)
         if converted.tip is not None:
-            self._tip(entry, converted.tip, draft)
+            self._tip(entry, guid + "#torsdagstips", converted.tip, draft)
         if kind == "page":
             self.report.pages += 1
         elif draft:
@@ -195,9 +224,14 @@ class Planner:
             self.report.posts += 1
 
     def _post(
-        self, entry: Entry, converted: Converted, draft: bool, folder: Path, local: dict[str, str]
+        self,
+        entry: Entry,
+        guid: str,
+        converted: Converted,
+        draft: bool,
+        folder: Path,
+        local: dict[str, str],
     ) -> None:
-        guid = entry.guid or entry.link or entry.post_id
         slug = self.slug_for(guid, entry.slug or entry.title)
         meta: dict[str, Any] = {"title": entry.title.strip()}
         if entry.date is not None:
@@ -232,12 +266,11 @@ class Planner:
         self._file(folder / name, with_digest(meta, converted.body), guid, entry.label)
 
     def _tip(
-        self, entry: Entry, tip: tuple[str, str, dt.datetime, str | None], draft: bool
+        self, entry: Entry, guid: str, tip: tuple[str, str, dt.datetime, str | None], draft: bool
     ) -> None:
         from blogtool.site.render import excerpt
 
         title, body, when, service = tip
-        guid = (entry.guid or entry.link) + "#torsdagstips"
         slug = self.slug_for(guid, title)
         meta: dict[str, Any] = {"title": title, "date": _iso(when)}
         if service:

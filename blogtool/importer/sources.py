@@ -50,6 +50,8 @@ class Entry:
     featured: str = ""  # the featured image's URL
     images: dict[str, str] = field(default_factory=dict)  # URL -> alt text (from attachments)
     problems: list[str] = field(default_factory=list)
+    #: Paragraphs are blank lines (WordPress's classic editor), not yet <p> (a feed's HTML).
+    autop: bool = False
 
     @property
     def label(self) -> str:
@@ -125,7 +127,16 @@ def read_wxr(path: Path, zone: ZoneInfo) -> Export:
                     alt = _wp(meta, "meta_value", ns)
             url = _wp(item, "attachment_url", ns) or _text(item, "guid")
             attachments[_wp(item, "post_id", ns)] = (url, alt)
+    # Posts name their author by login ("monicaxx"); the export's authors give the name the
+    # blog showed ("Monica").
+    names = {
+        login: _wp(author, "author_display_name", ns) or login
+        for author in channel.findall(f"{{{ns}}}author")
+        if (login := _wp(author, "author_login", ns))
+    }
     entries = [_entry(item, ns, excerpt_ns, zone, attachments) for item in items]
+    for entry in entries:
+        entry.author = names.get(entry.author, entry.author)
     return Export(entries, attachments, _text(channel, "link"))
 
 
@@ -177,6 +188,7 @@ def _entry(
         post_id=_wp(item, "post_id", ns),
         featured=featured,
         images={url: alt for url, alt in attachments.values()},
+        autop=True,
     )
     return entry
 
