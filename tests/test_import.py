@@ -528,15 +528,22 @@ def test_a_wordpress_com_export_keeps_paragraphs_and_splits_its_tip(run, sample_
 def test_a_self_hosted_export_with_picture_sizes_and_shared_slugs(run, sample_site, tmp_path):
     """A -300x225 size of a picture (and a link to its full size) comes from the original in
     the backup; two posts and three drafts that share a slug each get a file of their own,
-    and a second import changes nothing."""
+    and a second import changes nothing. Also as WordPress writes them: a title with a
+    character reference, the older [caption caption=""] with a picture written from the
+    site's root, a password-protected post, one in the trash, a revision and a menu item."""
     uploads = tmp_path / "wp-content/uploads"
-    write(uploads / "2020/04/trummen.jpg", JPEG)  # the original only, as a backup has it
+    write(uploads / "2020/04/trummen.jpg", JPEG)  # the originals only, as a backup has them
+    write(uploads / "2020/10/parken.jpg", _jpeg("gold"))
     result = run("import", "wordpress", str(HERE / "selfhosted.xml"), "--uploads", str(uploads))
     assert result.exit_code == 0, result.stderr
-    assert "2 posts, 3 drafts" in result.stdout and "1 image (0 failed)" in result.stdout
-    assert "files: 5 new, 0 updated, 0 unchanged" in result.stdout
+    assert "3 posts, 4 drafts" in result.stdout and "2 images (0 failed)" in result.stdout
+    assert "skipped: 1 nav_menu_item, 1 revision, 1 trash" in result.stdout
+    assert "files: 7 new, 0 updated, 0 unchanged" in result.stdout
+    # WordPress's own bookkeeping is skipped without a word; the protected post is not public.
+    assert "revision" not in result.stderr and "nav_menu_item" not in result.stderr
+    assert "post 207: Personalfesten: protected by a password" in result.stderr
     new = sorted(line for line in result.stdout.splitlines() if line.startswith("new: "))
-    assert len(set(new)) == 5
+    assert len(set(new)) == 7
     posts = {p.name: frontmatter.load(p) for p in (sample_site / "posts").glob("2020-*.md")}
     assert sorted(posts) == [
         "2020-04-01-nyheter-i-korthet.md",
@@ -544,7 +551,10 @@ def test_a_self_hosted_export_with_picture_sizes_and_shared_slugs(run, sample_si
         "2020-06-01-utkast.md",
         "2020-06-08-utkast-2.md",
         "2020-06-09-utkast-3.md",
+        "2020-10-01-host-vinter.md",
+        "2020-11-01-personalfesten.md",
     ]
+    assert posts["2020-11-01-personalfesten.md"].metadata["draft"] is True
     assert posts["2020-05-01-nyheter-i-korthet-2.md"].content.startswith("Maj månads nyheter.")
     assert "Ett andra utkast." in posts["2020-06-08-utkast-2.md"].content
     first = posts["2020-04-01-nyheter-i-korthet.md"]
@@ -555,15 +565,20 @@ def test_a_self_hosted_export_with_picture_sizes_and_shared_slugs(run, sample_si
     assert 'src="../static/bilder/2020/04/trummen.jpg"' in html
     assert (sample_site / "static/bilder/2020/04/trummen.jpg").read_bytes() == JPEG
     assert not list((sample_site / "static/bilder/2020/04").glob("*300x225*"))
+    autumn = posts["2020-10-01-host-vinter.md"]
+    assert autumn.metadata["title"] == "Höst – vinter"
+    assert '<img src="../static/bilder/2020/10/parken.jpg" alt="Stadsparken">' in autumn.content
+    assert "<figcaption>Stadsparken i oktober</figcaption>" in autumn.content
 
     check = run("check")
     assert check.exit_code == 0, check.stderr
     assert run("build").exit_code == 0
     assert (sample_site / "public/nyheter-i-korthet-2/index.html").is_file()
+    assert not (sample_site / "public/personalfesten").exists()
 
     before = snapshot(sample_site)
     again = run("import", "wordpress", str(HERE / "selfhosted.xml"), "--uploads", str(uploads))
-    assert "files: 0 new, 0 updated, 5 unchanged" in again.stdout, again.output
+    assert "files: 0 new, 0 updated, 7 unchanged" in again.stdout, again.output
     assert snapshot(sample_site) == before
     assert run("check").exit_code == 0
 
@@ -574,10 +589,12 @@ def test_items_that_share_a_guid_each_keep_their_file(run, sample_site, tmp_path
     text = (HERE / "selfhosted.xml").read_text("utf-8").replace("?p=202</guid>", "?p=201</guid>")
     path = write(tmp_path / "same-guid.xml", text)
     write(tmp_path / "2020/04/trummen.jpg", JPEG)
+    write(tmp_path / "2020/10/parken.jpg", JPEG)
     first = run("import", "wordpress", str(path), "--uploads", str(tmp_path))
-    assert "files: 5 new" in first.stdout, first.output
+    assert "files: 7 new" in first.stdout, first.output
+    assert (sample_site / "posts/2020-05-01-nyheter-i-korthet-2.md").is_file()
     again = run("import", "wordpress", str(path), "--uploads", str(tmp_path))
-    assert "files: 0 new, 0 updated, 5 unchanged" in again.stdout, again.output
+    assert "files: 0 new, 0 updated, 7 unchanged" in again.stdout, again.output
 
 
 # --- paragraphs as WordPress shows them ------------------------------------------------------------

@@ -11,6 +11,7 @@ import html as htmllib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urljoin
 
 from blogtool.config import Config
 from blogtool.i18n import _
@@ -65,9 +66,17 @@ def attrs(tag: str) -> dict[str, str]:
     }
 
 
+def absolute(src: str, entry: Entry) -> str:
+    """``src`` as an address on the old site when it was written from its root
+    (``/wp-content/uploads/...``)."""
+    if src.startswith("/") and not src.startswith("//") and entry.base:
+        return urljoin(entry.base.rstrip("/") + "/", src)
+    return src
+
+
 def image_urls(entry: Entry, attachments: Mapping[str, tuple[str, str]]) -> list[str]:
     """Every image the entry shows: in its HTML, its galleries and its featured image."""
-    urls = [attrs(tag).get("src", "") for tag in _IMG.findall(entry.html)]
+    urls = [absolute(attrs(tag).get("src", ""), entry) for tag in _IMG.findall(entry.html)]
     for m in _GALLERY.finditer(entry.html):
         ids = attrs(m.group(1)).get("ids", "")
         urls += [attachments[i.strip()][0] for i in ids.split(",") if i.strip() in attachments]
@@ -116,8 +125,10 @@ def convert(
         if img is None:
             return caption
         a = attrs(img.group(0))
-        src = local.get(a.get("src", ""), a.get("src", ""))
-        alt = a.get("alt", "") or entry.images.get(a.get("src", ""), "")
+        given = absolute(a.get("src", ""), entry)
+        src = local.get(given, given)
+        alt = a.get("alt", "") or entry.images.get(given, "")
+        caption = caption or attrs(m.group(1)).get("caption", "")  # the older [caption caption=""]
         figures.append(
             f'<figure>\n<img src="{htmllib.escape(src)}" alt="{htmllib.escape(alt)}">\n'
             f"<figcaption>{htmllib.escape(htmllib.unescape(caption))}</figcaption>\n</figure>"
@@ -148,14 +159,14 @@ def convert(
 
     def image(tag: re.Match[str]) -> str:
         a = attrs(tag.group(0))
-        src = a.get("src", "")
+        src = absolute(a.get("src", ""), entry)
         alt = a.get("alt", "") or entry.images.get(src, "")
         return f'<img src="{htmllib.escape(local.get(src, src))}" alt="{htmllib.escape(alt)}">'
 
     html = _IMG.sub(image, html)
 
     def link(tag: re.Match[str]) -> str:
-        href = attrs(tag.group(0)).get("href", "")
+        href = absolute(attrs(tag.group(0)).get("href", ""), entry)
         if href not in local:
             return tag.group(0)
         return f'<a href="{htmllib.escape(local[href])}">'

@@ -19,13 +19,20 @@ import frontmatter
 
 from blogtool.config import Config
 from blogtool.i18n import _
-from blogtool.importer.convert import Converted, convert, image_urls, links
+from blogtool.importer.convert import Converted, absolute, convert, image_urls, links
 from blogtool.importer.media import Images, same_image
 from blogtool.importer.sources import Entry
 from blogtool.site.urls import Urls, reserved_slugs
 from blogtool.slugs import MAX_SLUG, slugify
 
 DRAFT_STATES = {"draft", "pending", "private", "auto-draft"}
+#: WordPress's own bookkeeping, never content: skipped without a word (but counted).
+INTERNAL_TYPES = {
+    "revision", "nav_menu_item", "custom_css", "customize_changeset", "oembed_cache",
+    "user_request", "wp_block", "wp_template", "wp_template_part", "wp_global_styles",
+    "wp_navigation", "wp_font_family", "wp_font_face", "feedback", "jp_pay_order",
+    "jp_pay_product", "amp_validated_url", "scheduled-action",
+}  # fmt: skip
 
 
 @dataclass
@@ -179,14 +186,27 @@ class Planner:
             return
         if kind not in ("post", "page") and kind not in self.options.post_types:
             self.report.skipped[kind] = self.report.skipped.get(kind, 0) + 1
-            self.report.problems.append(
-                f"{entry.label}: a '{kind}' item; skipped (--post-type {kind} imports it)"
-            )
+            if kind not in INTERNAL_TYPES:
+                self.report.problems.append(
+                    f"{entry.label}: a '{kind}' item; skipped (--post-type {kind} imports it)"
+                )
+            return
+        if entry.status == "trash":
+            self.report.skipped["trash"] = self.report.skipped.get("trash", 0) + 1
             return
         if not entry.title.strip():
             self.report.problems.append(f"{entry.label}: no title; skipped")
             return
         draft = entry.status in DRAFT_STATES
+        if entry.protected and not draft:
+            # Its readers needed a password: it is not made public here without a person's say.
+            draft = True
+            self.report.problems.append(
+                _(
+                    "{entry}: protected by a password on the old blog; imported as a draft "
+                    "(publish it only if it may be public)"
+                ).format(entry=entry.label)
+            )
         if entry.date is None and not draft:
             self.report.problems.append(f"{entry.label}: no date; skipped")
             return
@@ -203,7 +223,7 @@ class Planner:
                 local[url] = f"../{found}"
         # A link to the full-size picture goes to the copy too, not to the old site.
         shown = {same_image(url): path for url, path in local.items()}
-        for href in links(entry.html):
+        for href in (absolute(h, entry) for h in links(entry.html)):
             if href not in local and same_image(href) in shown:
                 local[href] = shown[same_image(href)]
         split = self.options.split if kind != "page" else None

@@ -8,6 +8,7 @@ no external entities (``file:///etc/passwd`` is never read), no network access.
 from __future__ import annotations
 
 import datetime as dt
+import html as htmllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,8 @@ class Entry:
     problems: list[str] = field(default_factory=list)
     #: Paragraphs are blank lines (WordPress's classic editor), not yet <p> (a feed's HTML).
     autop: bool = False
+    protected: bool = False  # WordPress asked its readers for a password
+    base: str = ""  # the old site's address, for its links that start with '/'
 
     @property
     def label(self) -> str:
@@ -135,8 +138,10 @@ def read_wxr(path: Path, zone: ZoneInfo) -> Export:
         if (login := _wp(author, "author_login", ns))
     }
     entries = [_entry(item, ns, excerpt_ns, zone, attachments) for item in items]
+    site = _wp(channel, "base_blog_url", ns) or _text(channel, "link")
     for entry in entries:
         entry.author = names.get(entry.author, entry.author)
+        entry.base = site
     return Export(entries, attachments, _text(channel, "link"))
 
 
@@ -175,7 +180,8 @@ def _entry(
             featured = attachments.get(_wp(meta, "meta_value", ns), ("", ""))[0]
     entry = Entry(
         kind=_wp(item, "post_type", ns) or "post",
-        title=_text(item, "title"),
+        # WordPress keeps a title as typed, character references and all ("Höst &#8211; vinter").
+        title=htmllib.unescape(_text(item, "title")),
         slug=unquote(_wp(item, "post_name", ns)),
         status=_wp(item, "status", ns) or "publish",
         date=_wp_date(item, ns, zone),
@@ -189,6 +195,7 @@ def _entry(
         featured=featured,
         images={url: alt for url, alt in attachments.values()},
         autop=True,
+        protected=bool(_wp(item, "post_password", ns)),
     )
     return entry
 
