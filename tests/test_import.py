@@ -473,7 +473,7 @@ def test_a_wordpress_com_export_keeps_paragraphs_and_splits_its_tip(run, sample_
         "--split-tips", "veckans torsdagstips",
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    assert "2 posts, 0 drafts, 0 pages, 1 tip, 1 image (0 failed)" in result.stdout
+    assert "3 posts, 0 drafts, 0 pages, 1 tip, 1 image (0 failed)" in result.stdout
     # The post that only mentions last week's tip is said to, by name, and left whole.
     assert (
         "post 140: Biblioteket svarar: mentions 'veckans torsdagstips', but no closing "
@@ -507,6 +507,18 @@ def test_a_wordpress_com_export_keeps_paragraphs_and_splits_its_tip(run, sample_
     assert "[Växjö Naturkarta](https://naturkartan.se/sv/vaxjo)" in tip.content
     assert "Kronobergs slottsruin" in tip.content
 
+    # A block-editor post: in paragraphs already (WordPress adds no <br> to it: a newline in
+    # its source is a space), and its <figure> with a caption is a figure with the copy.
+    winter = frontmatter.load(sample_site / "posts/2021-11-09-vinter-vid-sjon.md")
+    assert "wordpress.com" not in winter.content and "wp:" not in winter.content
+    winter_html = to_html(winter.content)
+    assert "<p>Isen har lagt sig på Helgasjön.\nGå inte ut på den än.</p>" in winter_html
+    assert "<li>Ta med isdubbar.</li>" in winter_html
+    assert (
+        '<figure>\n<img src="../static/bilder/2021/10/sjon.jpg" alt="Helgasjön i oktober">\n'
+        "<figcaption>Sjön innan isen kom.</figcaption>\n</figure>" in winter_html
+    )
+
     check = run("check")
     assert check.exit_code == 0, check.stderr
     assert "another host" not in check.stderr
@@ -521,7 +533,7 @@ def test_a_wordpress_com_export_keeps_paragraphs_and_splits_its_tip(run, sample_
         "import", "wordpress", str(HERE / "wpcom.xml"), "--uploads", str(media),
         "--split-tips", "veckans torsdagstips",
     )  # fmt: skip
-    assert "files: 0 new, 0 updated, 3 unchanged" in again.stdout
+    assert "files: 0 new, 0 updated, 4 unchanged" in again.stdout
     assert snapshot(sample_site) == before
 
 

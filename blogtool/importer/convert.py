@@ -27,6 +27,8 @@ _VIDEO_LINE = re.compile(
     r"^\s*(?:<p>)?\s*(https?://(?:www\.)?(?:youtube\.com|youtu\.be|vimeo\.com)/\S+?)\s*(?:</p>)?\s*$",
     re.M,
 )
+_FIGURE = re.compile(r"<figure\b[^>]*>(.*?)</figure>", re.S | re.I)
+_FIGCAPTION = re.compile(r"<figcaption\b[^>]*>(.*?)</figcaption>", re.S | re.I)
 _SHORTCODE = re.compile(r"\[(/?)([a-zA-Z_][\w-]*)(\s[^\]]*)?\]")
 _IMG = re.compile(r"<img\b[^>]*>", re.I)
 _ATTR = re.compile(r'(\w[\w-]*)\s*=\s*("([^"]*)"|\'([^\']*)\'|([^\s>]+))')
@@ -118,20 +120,15 @@ def convert(
     html = MORE.sub("", html)
     figures: list[str] = []
 
-    def figure(m: re.Match[str]) -> str:
-        inner = m.group(2)
-        img = _IMG.search(inner)
-        caption = _IMG.sub("", re.sub(r"</?a\b[^>]*>", "", inner)).strip()
-        if img is None:
-            return caption
-        a = attrs(img.group(0))
+    def make_figure(img: str, caption: str) -> str:
+        a = attrs(img)
         given = absolute(a.get("src", ""), entry)
         src = local.get(given, given)
         alt = a.get("alt", "") or entry.images.get(given, "")
-        caption = caption or attrs(m.group(1)).get("caption", "")  # the older [caption caption=""]
+        text = " ".join(htmllib.unescape(re.sub(r"<[^>]*>", "", caption)).split())
         figures.append(
             f'<figure>\n<img src="{htmllib.escape(src)}" alt="{htmllib.escape(alt)}">\n'
-            f"<figcaption>{htmllib.escape(htmllib.unescape(caption))}</figcaption>\n</figure>"
+            f"<figcaption>{htmllib.escape(text)}</figcaption>\n</figure>"
         )
         if not alt:
             problems.append(
@@ -139,7 +136,25 @@ def convert(
             )
         return f"<p>BLOGTOOLFIGURE{len(figures) - 1}END</p>"
 
-    html = _CAPTION.sub(figure, html)
+    def caption_shortcode(m: re.Match[str]) -> str:
+        inner = m.group(2)
+        img = _IMG.search(inner)
+        caption = _IMG.sub("", re.sub(r"</?a\b[^>]*>", "", inner)).strip()
+        if img is None:
+            return caption
+        # The older form has the caption as an attribute: [caption caption="..."].
+        return make_figure(img.group(0), caption or attrs(m.group(1)).get("caption", ""))
+
+    def block_figure(m: re.Match[str]) -> str:
+        """The block editor's picture: <figure><img><figcaption>."""
+        inner = m.group(1)
+        img, caption = _IMG.search(inner), _FIGCAPTION.search(inner)
+        if img is None or caption is None or _IMG.search(inner, img.end()):
+            return m.group(0)  # no caption, or a gallery: as it is
+        return make_figure(img.group(0), caption.group(1))
+
+    html = _CAPTION.sub(caption_shortcode, html)
+    html = _FIGURE.sub(block_figure, html)
 
     def gallery(m: re.Match[str]) -> str:
         ids = [i.strip() for i in attrs(m.group(1)).get("ids", "").split(",") if i.strip()]
