@@ -139,6 +139,7 @@ class Planner:
         self.report = Report()
         self.own_slugs: dict[str, str] = {}  # guid -> slug taken in this import
         self.seen: set[str] = set()  # the identities of this import's items
+        self.planned: set[Path] = set()  # the files this import writes
 
     def slug_for(self, guid: str, wanted: str) -> str:
         """The item's slug: the one its file has (a re-import keeps its address), or a new one
@@ -313,6 +314,9 @@ class Planner:
     def _file(self, target: Path, text: str, guid: str, label: str) -> None:
         path = self.by_guid.get(guid, target)
         rel = path.relative_to(self.config.root) if path.is_relative_to(self.config.root) else path
+        if rel in self.planned:
+            # Never two items in one file: this one is reported (by add) and not written.
+            raise ValueError(_("{path} is another item's file already").format(path=rel))
         data = text.encode("utf-8")
         if path.exists():
             current = path.read_bytes()
@@ -324,4 +328,5 @@ class Planner:
                 action = "updated"
         else:
             action = "new"
+        self.planned.add(rel)
         self.report.files.append(Planned(rel, data, action, label))
