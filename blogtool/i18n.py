@@ -145,10 +145,12 @@ _LABELS = {
 }
 
 
-def label_of(value: str) -> str:
+def label_of(value: str, language: str | None = None) -> str:
     """An item's status or kind, an issue's or a delivery's or a subscriber's state, for
-    people on the command line: 'scheduled' -> 'schemalagd'."""
-    return _(_LABELS[value]) if value in _LABELS else value
+    people on the command line (or in ``language``): 'scheduled' -> 'schemalagd'."""
+    if value not in _LABELS:
+        return value
+    return reader(language or cli_language()).gettext(_LABELS[value])
 
 
 def items(n: int) -> str:

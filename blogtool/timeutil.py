@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from functools import lru_cache
@@ -49,6 +50,66 @@ def localize(naive: dt.datetime, tz: ZoneInfo) -> dt.datetime:
 FIRST_YEAR, LAST_YEAR = 1900, 9000
 
 
+_WRITTEN = re.compile(
+    r"(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})"
+    r"(?:[T ]\s*(?P<h>\d{1,2})(?::(?P<mi>\d{2}))?(?::(?P<s>\d{2})(?:\.\d+)?)?)?"
+    r"\s*(?P<z>Z|[+-]\d{2}(?::?\d{2})?)?"
+)
+
+
+def _written(text: str, default_time: dt.time) -> dt.datetime:
+    """A date as people write it: ISO 8601, a space for the T, a one-digit hour
+    ("2026-12-10 9:00"). Raises ValueError naming the part that is wrong, or (without a
+    message) for text that is not such a date at all."""
+    m = _WRITTEN.fullmatch(text)
+    if m is None:
+        return dt.datetime.fromisoformat(text)  # the other ISO 8601 forms (20261210, weeks)
+    year, month, day = int(m["y"]), int(m["mo"]), int(m["d"])
+    if not 1 <= month <= 12:
+        raise DateError(
+            _("{text}: month {month} does not exist (1 to 12)").format(text=text, month=month)
+        )
+    days = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= days:
+        raise DateError(
+            _(
+                "{text}: day {day} does not exist in {year}-{month:02d}, which has {days} days"
+            ).format(text=text, day=day, year=year, month=month, days=days)
+        )
+    if m["h"] is None:
+        return dt.datetime.combine(dt.date(year, month, day), default_time)
+    hour, minute, second = int(m["h"]), int(m["mi"] or 0), int(m["s"] or 0)
+    for name, number, top in (
+        (_("hour"), hour, 23),
+        (_("minute"), minute, 59),
+        (_("second"), second, 59),
+    ):
+        if number > top:
+            raise DateError(
+                _("{text}: {part} {number} does not exist (0 to {top})").format(
+                    text=text, part=name, number=number, top=top
+                )
+            )
+    tz: dt.tzinfo | None = None
+    if m["z"]:
+        zone = m["z"]
+        if zone == "Z":
+            tz = dt.UTC
+        else:
+            digits = zone[1:].replace(":", "")
+            offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+            if offset >= dt.timedelta(hours=24):
+                raise DateError(
+                    _("{text}: the offset {zone} does not exist").format(text=text, zone=zone)
+                )
+            tz = dt.timezone(-offset if zone[0] == "-" else offset)
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=tz)
+
+
+class DateError(ValueError):
+    """A date whose form is right and one of whose parts does not exist."""
+
+
 def parse_when(
     value: object,
     tz: ZoneInfo,
@@ -69,17 +130,10 @@ def parse_when(
     elif isinstance(value, str):
         text = value.strip()
         try:
-            if len(text) == 10:
-                parsed = dt.datetime.combine(dt.date.fromisoformat(text), default_time)
-            else:
-                parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            parsed = _written(text, default_time)
+        except DateError:
+            raise
         except ValueError:
-            if re.match(r"\d{4}-\d{2}-\d{2}", text):
-                raise ValueError(
-                    _("{text} is not a date that exists (got {value!r})").format(
-                        text=text[:10], value=value
-                    )
-                ) from None
             raise ValueError(
                 _(
                     "expected an ISO 8601 date such as 2027-03-04 or "

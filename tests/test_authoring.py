@@ -305,3 +305,108 @@ def test_serve_reports_a_port_in_use(run, sample_site):
         result = run("serve", "--port", str(port))
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
+
+
+def test_a_site_made_by_init_keeps_personal_data_and_output_out_of_git(tmp_path, monkeypatch):
+    """'git add -A' in a new site stages its content, never the subscriber database, the
+    outbox, logs or the releases."""
+    import subprocess
+
+    from click.testing import CliRunner
+
+    from blogtool.cli import cli
+
+    site = tmp_path / "sajten"
+    assert CliRunner().invoke(cli, ["init", str(site)]).exit_code == 0
+    env = {"BLOGTOOL_NOW": "2026-11-02T10:00:00+01:00", "BLOGTOOL_SECRET": "s" * 32}
+    for args in (
+        ["subscribers", "add", "anna@example.se"],
+        ["new", "post", "Första inlägget"],
+        ["build"],
+    ):
+        result = CliRunner().invoke(cli, ["--site", str(site), *args], env=env)
+        assert result.exit_code == 0, result.output
+    write(site / "outbox/0001-anna.eml", "To: anna@example.se\n\nHej\n")
+    write(site / "logg/run.log", "anna@example.se\n")
+    assert (site / ".blogtool/state.db").is_file() and (site / "public").exists()
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(site), *args], check=True, capture_output=True, text=True
+        ).stdout
+
+    git("init", "-q")
+    git("add", "-A")
+    staged = sorted(git("diff", "--cached", "--name-only").split())
+    assert ".gitignore" in staged and "blogtool.toml" in staged
+    assert any(p.startswith("posts/") for p in staged)
+    for path in staged:
+        assert not path.startswith((".blogtool/", "public", ".public.", "outbox/", "logg/")), path
+
+
+def test_schedule_right_after_new_post_suggests_the_next_free_morning(run, sample_site):
+    import re
+
+    made = dt.datetime(2026, 12, 7, 14, 30, tzinfo=STOCKHOLM)  # a Monday afternoon
+    result = run("new", "post", "Vinterväghållning i år", now=made)
+    assert result.exit_code == 0, result.output
+    path = result.stdout.strip()
+    written = sample_site / path
+    text = written.read_text("utf-8").replace('summary: ""', "summary: Så plogar vi i vinter.")
+    head, _sep, _body = text.rpartition("---\n")
+    written.write_text(head + "---\n\nPlogbilarna går ut när det snöat fem centimeter.\n", "utf-8")
+    later = made + dt.timedelta(minutes=5)
+    result = run("schedule", path, now=later)
+    assert result.exit_code == 1
+    assert "which has passed; say when it goes out" in result.stderr
+    suggested = re.search(r'--at "([^"]+)"', result.stderr)
+    assert suggested, result.stderr
+    when = dt.datetime.fromisoformat(suggested.group(1)).replace(tzinfo=STOCKHOLM)
+    # A working day's morning after now, and no other post is dated that day.
+    assert when > later and when.weekday() < 5 and when.time() == dt.time(9, 0)
+    dated = {
+        str(frontmatter_date(p)) for p in (sample_site / "posts").glob("*.md") if str(p) != path
+    }
+    assert when.date().isoformat() not in dated
+    result = run("schedule", path, "--at", suggested.group(1), now=later)
+    assert result.exit_code == 0, result.output
+    assert "scheduled" in result.stdout
+
+
+def frontmatter_date(path) -> str:
+    import frontmatter
+
+    value = frontmatter.load(path).metadata.get("date")
+    return str(value)[:10]
+
+
+def test_schedule_takes_a_one_digit_hour_and_names_the_part_that_is_wrong(run, sample_site):
+    path = sample_site / "posts/2026-11-24-budgeten-for-2027.md"
+    result = run("schedule", str(path), "--at", "2026-12-10 9:00")
+    assert result.exit_code == 0, result.output
+    assert "2026-12-10T09:00:00+01:00" in result.stdout
+    for at, part in (
+        ("2026-12-32 9:00", "day 32 does not exist in 2026-12, which has 31 days"),
+        ("2026-12-10 9:61", "minute 61 does not exist (0 to 59)"),
+        ("2027-02-29", "day 29 does not exist in 2027-02, which has 28 days"),
+    ):
+        result = run("schedule", str(path), "--at", at)
+        assert result.exit_code == 1 and part in result.stderr, (at, result.stderr)
+
+
+def test_the_shared_calendar_is_in_the_sites_language_whatever_the_terminals(run, sample_site):
+    result = run("calendar", "--weeks", "8", "--ics", str(sample_site / "plan.ics"), lang="C")
+    assert result.exit_code == 0, result.stderr
+    assert "-- empty --" in result.stdout  # the terminal's table is in its language (English)
+    cal = icalendar.Calendar.from_ical((sample_site / "plan.ics").read_bytes())
+    events = {str(e["uid"]): e for e in cal.walk("VEVENT")}
+    christmas = events["torsdagstips-2026-12-24@blogg.vaxjo.example"]
+    assert "Julafton" in str(christmas["summary"]) and "Helgdag: Julafton" in str(
+        christmas["description"]
+    )
+    assert "inget tips" in str(events["torsdagstips-2027-01-14@blogg.vaxjo.example"]["summary"])
+    post = events["post-tack-for-i-ar@blogg.vaxjo.example"]
+    assert str(post["summary"]).startswith("Blogginlägg: ")
+    assert "(schemalagd)" in str(post["description"])
+    everything = b"".join(e.to_ical() for e in events.values()).decode()
+    assert "no tip planned" not in everything and "Holiday" not in everything

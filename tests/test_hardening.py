@@ -327,9 +327,11 @@ def test_a_huge_field_is_one_invalid_row(run, sample_site):
     [
         (
             "date: 2026-02-30T08:00:00+01:00",
-            ":3: error: date: 2026-02-30 is not a date that exists",
+            ":3: error: date: 2026-02-30T08:00:00+01:00: day 30 does not exist in 2026-02, "
+            "which has 28 days",
         ),
-        ("date: 2026-13-01", ":3: error: date: 2026-13-01 is not a date that exists"),
+        ("date: 2026-13-01", ":3: error: date: 2026-13-01: month 13 does not exist (1 to 12)"),
+        ('date: "2026-12-10 24:00"', ":3: error: date: 2026-12-10 24:00: hour 24 does not exist"),
         ('title: "Kontroll\\e tecken"\ndate: 2026-11-01', ":2: error: title: contains the control"),
     ],
 )

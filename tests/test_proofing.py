@@ -167,3 +167,38 @@ def test_next_wakes_the_scheduler_for_the_proof(week):
     status = job("status", now=at(2026, 12, 2, 8, 5)).stdout
     assert "proof: sent Wed 2 Dec 2026 08:00" in status
     assert "approval: not approved yet" in status
+
+
+@pytest.mark.parametrize(
+    ("secret", "why"),
+    [(None, "BLOGTOOL_SECRET is not set"), ("change-me-to-a-long-random-value", "placeholder")],
+)
+def test_a_proof_that_is_due_and_cannot_go_is_an_error_until_it_goes(
+    week, monkeypatch, secret, why
+):
+    _, job, sink = week
+    if secret is None:
+        monkeypatch.delenv("BLOGTOOL_SECRET")
+    else:
+        monkeypatch.setenv("BLOGTOOL_SECRET", secret)
+    before = job("run", "--quiet", now=at(2026, 12, 2, 7, 55))  # the window is not open yet
+    assert before.exit_code == 0, before.output
+    due = job("run", "--quiet", now=at(2026, 12, 2, 8, 5))
+    assert due.exit_code == 1
+    assert "the proof of the newsletter due Thu 3 Dec 2026 08:00 is due but cannot be sent" in (
+        due.stderr
+    )
+    assert why in due.stderr
+    status = job("status", now=at(2026, 12, 2, 9, 0)).stdout
+    assert "proof: due since Wed 2 Dec 2026 08:00 and not sent yet" in status
+    problems = status[status.index("problems") :]
+    assert "the proof of the newsletter" in problems and why in problems
+    assert not sink.accepted
+
+    # Fixed: the next run sends the proof, and the problem is gone.
+    monkeypatch.setenv("BLOGTOOL_SECRET", "a-real-secret-made-for-this-test-0123456789")
+    fixed = job("run", "--quiet", now=at(2026, 12, 2, 9, 5))
+    assert fixed.exit_code == 0, fixed.output
+    assert [rcpt for rcpt, _ in sink.accepted] == [EDITOR]
+    status = job("status", now=at(2026, 12, 2, 9, 6)).stdout
+    assert "the proof of the newsletter" not in status and "proof: sent" in status

@@ -171,7 +171,9 @@ def calendar(env: Env, weeks: int, ics: Path | None) -> None:
         else:
             from blogtool.files import write_atomic
 
-            write_atomic(ics, to_ics(slots, config, now))
+            # Holidays named in the site's language, as the rest of the shared calendar.
+            shared = plan(site, now, weeks, config.site.language)
+            write_atomic(ics, to_ics(shared, config, now))
             click.echo(_("wrote {ics}").format(ics=ics))
     if failed:
         sys.exit(ExitStatus.ERROR)

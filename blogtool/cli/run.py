@@ -95,7 +95,7 @@ def run_job(env: Env, quiet: bool) -> None:
         with Overlap(config, preview=False) as overlap:
             site = env.load_site(cached=True, to_the_end=True, seen=stats, overlap=overlap)
             _log_problems(env, log, site, now)
-            secret = _secret_or_none(env)
+            secret, no_mail = _secret_or_none(env)
             build_site = partial(
                 build,
                 site,
@@ -119,6 +119,7 @@ def run_job(env: Env, quiet: bool) -> None:
                         else None
                     ),
                     lock=lambda name: site_lock(config.state_dir, name),
+                    cannot_mail=no_mail,
                     proof=_proof_sender(env, secret) if secret is not None else None,
                     send_queued=lambda: _send_queued(env, db),
                     fetch_bounces=(
@@ -142,14 +143,17 @@ def run_job(env: Env, quiet: bool) -> None:
         sys.exit(ExitStatus.ERROR)
 
 
-def _secret_or_none(env: Env) -> bytes | None:
-    """The signing secret, or None where it is not set (the run then publishes, not mails)."""
-    from blogtool.subscribers.tokens import SecretMissing
+def _secret_or_none(env: Env) -> tuple[bytes | None, str]:
+    """(the signing secret, "") or, where it will not do, (None, what is wrong with it): the
+    run then publishes, and says why it does not mail."""
+    from blogtool.cli.env import SECRET_ENV
+    from blogtool.subscribers.tokens import SecretMissing, secret_problem
 
     try:
-        return env.secret()
+        return env.secret(), ""
     except SecretMissing:
-        return None
+        problem = secret_problem(env.get(SECRET_ENV)) or _("is not set")
+        return None, f"{SECRET_ENV} {problem}"
 
 
 def _log_problems(env: Env, log: Any, site: Any, now: dt.datetime) -> None:

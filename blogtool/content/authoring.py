@@ -16,7 +16,7 @@ import frontmatter
 from blogtool import i18n
 from blogtool.config import CONFIG_NAME, Config
 from blogtool.content import readiness
-from blogtool.content.calendar import holiday_on, next_free_slot
+from blogtool.content.calendar import holiday_on, next_free_morning, next_free_slot
 from blogtool.content.editing import set_front_matter_keys
 from blogtool.content.load import load_site
 from blogtool.content.model import Item, Kind, Site
@@ -26,7 +26,7 @@ from blogtool.errors import ContentError, UsageError, unknown
 from blogtool.files import write_atomic, write_new
 from blogtool.i18n import _, cli_language
 from blogtool.slugs import slugify
-from blogtool.timeutil import parse_when, weekday_name
+from blogtool.timeutil import parse_when, short_datetime, weekday_name
 
 
 @dataclass(frozen=True)
@@ -212,6 +212,26 @@ def schedule(
         if current.date is None:
             raise UsageError(_("{rel}: has no date; pass --at WHEN").format(rel=rel))
         when = current.date
+        if when < now and not force:
+            # 'new post' dates the draft now: by the time it is scheduled, that has passed.
+            site = load_site(config)
+            suggested = (
+                next_free_slot(site, now) if kind is Kind.TIP else next_free_morning(site, now)
+            )
+            lang = cli_language()
+            raise UsageError(
+                _(
+                    "{rel} is dated {iso}, which has passed; say when it goes out, such as "
+                    '--at "{suggestion}" ({day}, the next free {what}), or pass --force to '
+                    "publish it at once"
+                ).format(
+                    rel=rel,
+                    iso=_iso(when),
+                    suggestion=suggested.strftime("%Y-%m-%d %H:%M"),
+                    day=short_datetime(suggested, lang),
+                    what=_("series day") if kind is Kind.TIP else _("working-day morning"),
+                )
+            )
     else:
         try:
             when = parse_when(at, config.site.timezone, default_time, notes)
@@ -261,4 +281,9 @@ def init_site(directory: Path, title: str, base_url: str) -> list[Path]:
     for name in ("posts", "tips", "templates", "media"):
         (directory / name).mkdir(exist_ok=True)
         created.append(directory / name)
+    # Subscribers, the outbox and the releases stay out of git ('git add -A' is the usual way).
+    ignore = directory / ".gitignore"
+    if not ignore.exists():
+        write_new(ignore, (resources.files("blogtool") / "skeleton" / "gitignore").read_bytes())
+        created.append(ignore)
     return created

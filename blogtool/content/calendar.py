@@ -11,7 +11,7 @@ from functools import cache
 from blogtool.config import Config
 from blogtool.content.model import Item, Site, Status
 from blogtool.errors import ConfigError
-from blogtool.i18n import _, label_of
+from blogtool.i18n import _, label_of, reader
 from blogtool.timeutil import localize, next_weekday_at
 
 
@@ -117,6 +117,30 @@ def next_free_slot(site: Site, now: dt.datetime) -> dt.datetime:
     return when
 
 
+POST_TIME = dt.time(9, 0)
+
+
+def next_free_morning(site: Site, now: dt.datetime) -> dt.datetime:
+    """A suggestion for a post: the first working day's 09:00 after ``now`` (not a weekend or
+    holiday) on which no other post is dated."""
+    config = site.config
+    tz = config.site.timezone
+    taken = {i.date.astimezone(tz).date() for i in site.posts if i.date is not None}
+    day = now.astimezone(tz).date()
+    when = localize(dt.datetime.combine(day, POST_TIME), tz)
+    for _n in range(366):
+        if (
+            when > now
+            and when.weekday() < 5
+            and when.date() not in taken
+            and not holiday_on(when.date(), config, "en")
+        ):
+            return when
+        day += dt.timedelta(days=1)
+        when = localize(dt.datetime.combine(day, POST_TIME), tz)
+    return when
+
+
 def to_ics(slots: list[Slot], config: Config, now: dt.datetime) -> bytes:
     """The plan as an iCalendar file (RFC 5545) that Outlook and Google Calendar import.
 
@@ -124,6 +148,10 @@ def to_ics(slots: list[Slot], config: Config, now: dt.datetime) -> bytes:
     updates the week instead of adding a second event; one event per scheduled post.
     """
     from icalendar import Calendar, Event
+
+    # A calendar is shared with colleagues: it is in the site's language, not the terminal's.
+    lang = config.site.language
+    words = reader(lang)
 
     cal = Calendar()
     cal.add("prodid", "-//blogtool//plan//SV")
@@ -140,23 +168,27 @@ def to_ics(slots: list[Slot], config: Config, now: dt.datetime) -> bytes:
         event.add("dtstamp", stamp)
         if slot.tips:
             titles = " + ".join(t.title for t in slot.tips)
-            prefix = _("COLLISION: ") if slot.is_collision else ""
+            prefix = words.gettext("COLLISION: ") if slot.is_collision else ""
             start = slot.tips[0].date or slot.when
             summary = f"{prefix}{config.tips.title}: {titles}"
-            lines = [f"{t.title} ({label_of(t.status(now).value)}) {t.path}" for t in slot.tips]
+            lines = [
+                f"{t.title} ({label_of(t.status(now).value, lang)}) {t.path}" for t in slot.tips
+            ]
             for tip in slot.tips:
                 service = config.services.get(tip.service or "")
                 if service:
                     lines.append(
-                        _("Service: {name} {url}").format(name=service.name, url=service.url)
+                        words.gettext("Service: {name} {url}").format(
+                            name=service.name, url=service.url
+                        )
                     )
         else:
             start = slot.when
-            summary = _("{series}: no tip planned").format(series=config.tips.title)
-            lines = [_("No tip is planned for this week.")]
+            summary = words.gettext("{series}: no tip planned").format(series=config.tips.title)
+            lines = [words.gettext("No tip is planned for this week.")]
         if slot.holiday:
             summary += f" ({slot.holiday})"
-            lines.append(_("Holiday: {name}").format(name=slot.holiday))
+            lines.append(words.gettext("Holiday: {name}").format(name=slot.holiday))
         event.add("summary", summary)
         event.add("dtstart", start)
         event.add("dtend", start + dt.timedelta(minutes=30))
@@ -170,10 +202,13 @@ def to_ics(slots: list[Slot], config: Config, now: dt.datetime) -> bytes:
             ev = Event()
             ev.add("uid", f"post-{post.slug}@{domain}")
             ev.add("dtstamp", stamp)
-            ev.add("summary", _("Blog post: {title}").format(title=post.title))
+            ev.add("summary", words.gettext("Blog post: {title}").format(title=post.title))
             ev.add("dtstart", post.date)
             ev.add("dtend", post.date + dt.timedelta(minutes=30))
-            ev.add("description", f"{post.title} ({label_of(post.status(now).value)}) {post.path}")
+            ev.add(
+                "description",
+                f"{post.title} ({label_of(post.status(now).value, lang)}) {post.path}",
+            )
             cal.add_component(ev)
     cal.add_missing_timezones()
     data: bytes = cal.to_ical()

@@ -87,6 +87,7 @@ def run_once(
     proof: Callable[[Coming, str], None] | None = None,
     send_queued: Callable[[], Drained] | None = None,
     fetch_bounces: Callable[[], Counter[str]] | None = None,
+    cannot_mail: str = "",
 ) -> RunResult:
     """One pass of the scheduled job: publish under the site's build lock, then mail under its
     send lock, so a long send (a manual one, or a run's own) never holds up publishing, and a
@@ -101,8 +102,17 @@ def run_once(
     except LockedError as exc:
         result.info(_("{exc}; the build is left to it").format(exc=exc))
     if send is None:
+        why = cannot_mail or _("BLOGTOOL_SECRET is not set")
         if unfinished_issue(db) or ready_for_newsletter(site, db, now):
-            result.error(_("the newsletter is due but cannot be sent: BLOGTOOL_SECRET is not set"))
+            result.error(_("the newsletter is due but cannot be sent: {why}").format(why=why))
+        coming = coming_issue(site, db, now)
+        if coming is not None and _proof_owed(site, db, now, coming):
+            # A proof that is due and cannot go is an error too: the editors wait for it.
+            result.error(
+                _("the proof of the newsletter due {when} is due but cannot be sent: {why}").format(
+                    when=short_datetime(coming.send_at, cli_language()), why=why
+                )
+            )
         return result
     try:
         with lock("send"):
@@ -201,6 +211,15 @@ def _publish(
     result.info(built.summary())
 
 
+def _proof_owed(site: Site, db: sqlite3.Connection, now: dt.datetime, coming: Coming) -> bool:
+    """Whether a proof of ``coming`` should go now: wanted, its window open, and this version
+    not proofed yet."""
+    if not proof_wanted(site, db, coming, now) or not proof_due(site, coming, now):
+        return False
+    last = proofed(db, coming)
+    return last is None or last[0] != coming.digest
+
+
 def _proof(
     result: RunResult,
     site: Site,
@@ -212,11 +231,9 @@ def _proof(
     """Mail the editors a proof once the proof window opens, and again if it changes; not
     for an issue that goes out now anyway, unless it waits for approval."""
     news = site.config.newsletter
-    if not proof_wanted(site, db, coming, now) or not proof_due(site, coming, now):
+    if not _proof_owed(site, db, now, coming):
         return
     last = proofed(db, coming)
-    if last is not None and last[0] == coming.digest:
-        return
     proof(coming, PROOF_PREFIX if last is None else CHANGED_PROOF_PREFIX)
     record_proof(db, coming, now)
     changed = _(" (changed since the last proof)") if last is not None else ""

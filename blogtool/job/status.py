@@ -103,6 +103,12 @@ def _coming(site: Site, db: sqlite3.Connection, now: dt.datetime) -> list[str]:
     proof = proofed(db, coming)
     if not news.proof_to:
         lines.append(_("proof: none ([newsletter] proof_to is empty)"))
+    elif proof is None and now >= coming.send_at - news.proof_before:
+        lines.append(
+            _("proof: due since {when} and not sent yet (see the problems below)").format(
+                when=when(coming.send_at - news.proof_before)
+            )
+        )
     elif proof is None:
         lines.append(
             _("proof: not sent yet; goes {when}").format(

@@ -22,17 +22,24 @@ class SecretMissing(BlogtoolError):
     pass
 
 
-def secret_from(value: str | None, name: str) -> bytes:
-    """The signing key, checked: at least 16 characters. ``name`` is where it came from."""
+def secret_problem(value: str | None) -> str | None:
+    """What is wrong with a signing key ("is not set"), or None if it will do: at least 16
+    characters, and not the README's placeholder."""
     value = value or ""
-    if len(value) < 16 or value.startswith("change-me"):
-        problem = (
-            _("is not set")
-            if not value
-            else _("is shorter than 16 characters")
-            if len(value) < 16
-            else _("is still the placeholder from the README")
-        )
+    if not value:
+        return _("is not set")
+    if len(value) < 16:
+        return _("is shorter than 16 characters")
+    if value.startswith("change-me"):
+        return _("is still the placeholder from the README")
+    return None
+
+
+def secret_from(value: str | None, name: str) -> bytes:
+    """The signing key, checked (``secret_problem``). ``name`` is where it came from."""
+    value = value or ""
+    problem = secret_problem(value)
+    if problem is not None:
         raise SecretMissing(
             _(
                 "{name} {problem}; unsubscribe links are signed with it. Create one with\n"
