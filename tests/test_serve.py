@@ -6,6 +6,7 @@ import os
 import signal
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +64,26 @@ def test_a_preview_server_is_stopped_when_its_test_fails_or_times_out(sample_sit
         os.killpg(server.pid, 0)  # no process of its group is left
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(base + "/", timeout=5)
+
+
+def test_serve_listens_on_the_host_it_is_given(sample_site):
+    """--host puts the preview where another device can reach it (a test stays on this
+    machine: 127.0.0.2 is another loopback address, so no warning about the network)."""
+    env = {**os.environ, "BLOGTOOL_NOW": NOW.isoformat(), "PYTHONUNBUFFERED": "1"}
+    command = blogtool("--site", str(sample_site), "serve", "--port", "0", "--host", "127.0.0.2")
+    with Started(command, env=env, stop_signal=signal.SIGINT) as server:
+        base = server.wait_for_line(r"Serving the preview on (http://127\.0\.0\.2:\d+)/").group(1)
+        status, home = fetch(base + "/")
+        assert status == 200 and "Förhandsvisning" in home
+        # Bound to that address only, not to every one of the machine's.
+        listening = {line.split()[1] for line in _tcp_listeners()}
+        port = int(base.rsplit(":", 1)[1])
+        assert f"0200007F:{port:04X}" in listening  # 127.0.0.2, as /proc/net/tcp writes it
+        assert f"00000000:{port:04X}" not in listening
+    assert "anyone on this network" not in server.stderr()
+
+
+def _tcp_listeners() -> list[str]:
+    """/proc/net/tcp's lines for sockets in LISTEN state (st 0A)."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return [line for line in lines if line.split()[3] == "0A"]

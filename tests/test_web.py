@@ -522,3 +522,46 @@ def test_the_pages_still_render_when_the_state_folder_cannot_be_written(web_site
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
         signal.signal(signal.SIGXFSZ, previous)
     assert answers == ["200 OK"] and b"<form" in b"".join(body)
+
+
+def test_a_local_trial_on_127_0_0_1_works_with_the_links_as_mailed(sample_site):
+    """[web] base_url may be http on this machine: a sign-up through the real `blogtool web`,
+    and the confirmation link as the mail has it, with no rewriting."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/nyhetsbrev/"
+    config = sample_site / "blogtool.toml"
+    config.write_text(config.read_text("utf-8") + f'\n[web]\nbase_url = "{base}"\n', "utf-8")
+    command = blogtool("--site", str(sample_site), "web", "--port", str(port))
+    env = {"BLOGTOOL_SECRET": SECRET, "PATH": "/usr/bin:/bin", "HOME": str(sample_site)}
+    outbox = sample_site / "outbox"
+    with Started(command, env=env) as process:
+        wait_for(lambda: _healthy(port), "the service answering", process=process)
+        form = urlencode({"epost": "anna@example.se", "lista": SERIES}).encode()
+        request = urllib.request.Request(base + "prenumerera", data=form)
+        request.add_header("Origin", f"http://127.0.0.1:{port}")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert response.status == 200
+        (mail,) = wait_for(lambda: list(outbox.glob("out-*.eml")), "the confirmation mail")
+        message = email.message_from_bytes(mail.read_bytes(), policy=policy.default)
+        text = message.get_body(("plain",)).get_content()
+        link = re.search(rf"{re.escape(base)}\S+\?t=confirm\.\S+", text)
+        assert link, text
+        with urllib.request.urlopen(link.group(), timeout=60) as response:
+            assert response.status == 200
+        token = link.group().split("t=", 1)[1]
+        confirm = urllib.request.Request(base + "bekrafta", data=urlencode({"t": token}).encode())
+        confirm.add_header("Origin", f"http://127.0.0.1:{port}")
+        with urllib.request.urlopen(confirm, timeout=60) as response:
+            assert "Tack, nu är du med!" in response.read().decode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://blogg.vaxjo.example/nyhetsbrev/", "http://192.168.1.10:8080/", "ftp://localhost/"],
+)
+def test_http_is_refused_for_any_host_but_this_machine(run, sample_site, url):
+    config = sample_site / "blogtool.toml"
+    config.write_text(config.read_text("utf-8") + f'\n[web]\nbase_url = "{url}"\n', "utf-8")
+    result = run("check")
+    assert result.exit_code != 0
+    assert "[web] base_url" in result.stderr and "expected an https:// URL" in result.stderr

@@ -135,22 +135,31 @@ def build_site(
 @click.command()
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; 0.0.0.0 lets a phone on the same network see the preview "
+    "(drafts included).",
+)
+@click.option(
     "--output",
     "-o",
     type=click.Path(file_okay=False, path_type=Path),
     help="Where the preview is built (default: .blogtool/preview).",
 )
 @pass_env
-def serve(env: Env, port: int, output: Path | None) -> None:
+def serve(env: Env, port: int, host: str, output: Path | None) -> None:
     """Preview the site on http://127.0.0.1:PORT/, with drafts and scheduled items shown and
     marked, rebuilding whenever a post, tip, template or the config changes.
 
     \b
     Example:
         blogtool serve --port 8000
+        blogtool serve --host 0.0.0.0   # and open http://THIS-MACHINE:8000/ on the phone
     """
     from urllib.parse import urlsplit
 
+    from blogtool.files import loopback
     from blogtool.site.serve import Watcher, make_server
 
     config = env.config
@@ -176,19 +185,29 @@ def serve(env: Env, port: int, output: Path | None) -> None:
     click.echo(result.summary(), err=True)
     prefix = urlsplit(config.site.base_url).path or "/"
     try:
-        server = make_server(target, port, prefix)
+        server = make_server(target, port, prefix, host)
     except OSError as exc:
         raise UsageError(
-            _("cannot listen on 127.0.0.1:{port}: {strerror}; try --port").format(
-                port=port, strerror=exc.strerror
+            _("cannot listen on {host}:{port}: {strerror}; try --port").format(
+                host=host, port=port, strerror=exc.strerror
             )
         ) from None
+    if not loopback(host):
+        click.secho(
+            _(
+                "warning: listening on {host}: anyone on this network can see the preview, "
+                "drafts and scheduled items included"
+            ).format(host=host),
+            fg="yellow",
+            err=True,
+        )
     watcher = Watcher(config, rebuild)
     watcher.start()
     real_port = server.server_address[1]
+    shown = f"[{host}]" if ":" in host else host
     click.echo(
-        _("Serving the preview on http://127.0.0.1:{real_port}{prefix} (Ctrl-C stops)").format(
-            real_port=real_port, prefix=prefix
+        _("Serving the preview on http://{host}:{real_port}{prefix} (Ctrl-C stops)").format(
+            host=shown, real_port=real_port, prefix=prefix
         ),
         err=True,
     )

@@ -109,8 +109,9 @@ class WebConfig:
         str,
         None,
         "https address the service answers under, e.g. https://blogg.example.se/nyhetsbrev/; "
-        "set, the site gets a sign-up form and mail links to the service.",
-        convert=s.https_base,
+        "set, the site gets a sign-up form and mail links to the service. For a trial on "
+        "this machine, http://127.0.0.1:PORT/ or http://localhost:PORT/.",
+        convert=s.web_base,
     )
     consent_version: str = s.key(
         str,

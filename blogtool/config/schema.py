@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from blogtool.files import loopback
 from blogtool.i18n import N_, _
 from blogtool.timeutil import NAMES
 
@@ -123,6 +124,25 @@ def https_base(value: str) -> str:
     https_url(value)
     _no_query(value)
     return value if value.endswith("/") else value + "/"
+
+
+def web_base(value: str) -> str:
+    """[web] base_url: an https base URL; or, for a trial on one's own machine, http on
+    127.0.0.1, localhost or [::1] (refused for any other host: readers' addresses and links
+    never cross a network unencrypted)."""
+    parts = urlsplit(value)
+    if parts.scheme == "http" and loopback(parts.hostname or ""):
+        _clean_url(value)
+        _no_query(value)
+        return value if value.endswith("/") else value + "/"
+    if parts.scheme == "http":
+        raise ValueError(
+            _(
+                "expected an https:// URL (http only for a trial on this machine: "
+                "http://127.0.0.1:PORT/ or http://localhost:PORT/), got {value!r}"
+            ).format(value=value)
+        )
+    return https_base(value)
 
 
 def verp_pattern(value: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -75,9 +76,16 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def make_server(directory: Path, port: int, prefix: str = "/") -> http.server.ThreadingHTTPServer:
-    """An HTTP server on 127.0.0.1 only; port 0 picks a free one."""
+class _Server6(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
+def make_server(
+    directory: Path, port: int, prefix: str = "/", host: str = "127.0.0.1"
+) -> http.server.ThreadingHTTPServer:
+    """An HTTP server on ``host`` (127.0.0.1 unless asked); port 0 picks a free one."""
     handler = functools.partial(
         type("Handler", (_Handler,), {"prefix": prefix}), directory=str(directory)
     )
-    return http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    kind = _Server6 if ":" in host else http.server.ThreadingHTTPServer
+    return kind((host, port), handler)
