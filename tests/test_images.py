@@ -258,3 +258,43 @@ def test_a_broken_picture_in_static_stops_the_build_by_name(run: Run, sample_sit
     assert result.exit_code != 0
     assert "static/trasig.jpg: not a readable JPG file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_scheduled_posts_picture_is_published_with_its_post_and_not_before(run: Run, sample_site):
+    """An embargoed picture (a scheduled post's, a draft's) is not in public/ before the post:
+    whoever guesses or lists /bilder/ sees nothing early. The preview shows it."""
+    import datetime as dt
+
+    from .conftest import NOW
+
+    phone_photo(sample_site / "media/nya-simhallen.jpg")
+    phone_photo(sample_site / "media/utkastbild.jpg")
+    write(
+        sample_site / "posts/2026-12-15-nya-simhallen.md",
+        "---\ntitle: Nya simhallen\ndate: 2026-12-15T09:00+01:00\nsummary: Kort.\n"
+        "image: nya-simhallen.jpg\nimage_alt: Simhallen från sjön\n---\nText.\n",
+    )
+    write(
+        sample_site / "posts/2026-12-01-utkast-med-bild.md",
+        "---\ntitle: Utkast med bild\ndate: 2026-12-01T09:00+01:00\ndraft: true\nsummary: K.\n"
+        "---\nText.\n\n![Ett utkasts bild](utkastbild.jpg)\n",
+    )
+    assert run("build").exit_code == 0
+    assert not made_files(sample_site, "nya-simhallen") and not made_files(
+        sample_site, "utkastbild"
+    )
+    published = "".join(
+        p.read_text("utf-8", "replace") for p in (sample_site / "public").rglob("*.html")
+    )
+    assert "nya-simhallen" not in published
+
+    preview = sample_site / ".blogtool/preview"
+    assert run("build", "--drafts", "--future", "--output", str(preview)).exit_code == 0
+    assert list(preview.rglob("bilder/*/nya-simhallen-*.jpg"))
+    assert list(preview.rglob("bilder/*/utkastbild-*.jpg"))
+
+    after = dt.datetime(2026, 12, 15, 9, 5, tzinfo=NOW.tzinfo)
+    result = run("build", now=after)
+    assert result.exit_code == 0, result.stderr
+    assert made_files(sample_site, "nya-simhallen")  # now its page is out, so is it
+    assert not made_files(sample_site, "utkastbild")

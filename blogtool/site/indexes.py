@@ -94,9 +94,13 @@ def search_page(v: SiteView) -> list[Page]:
 
 
 def picture_files(v: SiteView) -> list[Page]:
-    """Every made picture's files; their names carry their content's digest."""
+    """The files of every made picture the build's items and the site show; their names
+    carry their content's digest. (A picture only an unpublished item shows is made, so the
+    item's preview and its publication find it ready, but not published.)"""
     pages = []
-    for picture in v.pictures.made.values():
+    for source, picture in v.pictures.made.items():
+        if source not in v.shown_pictures:
+            continue
         for path, file in images.publishable(picture, v.config):
             # The name carries the digest of the original and of how it was made.
             pages.append(Page(path, digest("picture", path), partial(file.read_bytes)))
