@@ -202,3 +202,31 @@ def test_a_proof_that_is_due_and_cannot_go_is_an_error_until_it_goes(
     assert [rcpt for rcpt, _ in sink.accepted] == [EDITOR]
     status = job("status", now=at(2026, 12, 2, 9, 6)).stdout
     assert "the proof of the newsletter" not in status and "proof: sent" in status
+
+
+def test_the_proof_says_it_is_one_when_it_goes_to_how_many_and_what_lets_it_go(week):
+    _, job, sink = week
+    assert job("run", "--quiet", now=at(2026, 12, 2, 8, 0)).exit_code == 0
+    ((rcpt, raw),) = sink.accepted
+    assert rcpt == EDITOR
+    proof = email.message_from_bytes(raw, policy=policy.default)
+    html = proof.get_body(("html",)).get_content()
+    text = proof.get_body(("plain",)).get_content()
+    for body in (html, text):
+        assert "KORREKTUR" in body
+        assert "torsdag 3 december 2026 08:00" in body and "3 prenumeranter" in body
+        assert "blogtool newsletter approve" in body
+    # Above the content: the banner comes before the first tip's title.
+    shown = html[html.index("<body") :]
+    assert shown.index("KORREKTUR") < shown.index("Följ isläget")
+    assert text.index("KORREKTUR") < text.index("Följ isläget")
+
+    # The letter itself carries none of it.
+    assert job("newsletter", "approve", now=at(2026, 12, 3, 7, 0)).exit_code == 0
+    assert job("run", "--quiet", now=at(2026, 12, 3, 8, 0)).exit_code == 0
+    letters = [raw for rcpt, raw in sink.accepted if rcpt in SUBSCRIBERS]
+    assert len(letters) == 3
+    for raw in letters:
+        letter = email.message_from_bytes(raw, policy=policy.default)
+        assert "KORREKTUR" not in letter.get_body(("html",)).get_content()
+        assert "KORREKTUR" not in letter.get_body(("plain",)).get_content()

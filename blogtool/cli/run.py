@@ -120,7 +120,7 @@ def run_job(env: Env, quiet: bool) -> None:
                     ),
                     lock=lambda name: site_lock(config.state_dir, name),
                     cannot_mail=no_mail,
-                    proof=_proof_sender(env, secret) if secret is not None else None,
+                    proof=_proof_sender(env, secret, db) if secret is not None else None,
                     send_queued=lambda: _send_queued(env, db),
                     fetch_bounces=(
                         (lambda: _fetch_bounces(env, db, secret))
@@ -199,17 +199,24 @@ def _unchanged_since_last_run(
     return None
 
 
-def _proof_sender(env: Env, secret: bytes) -> Any:
-    """Mails the coming issue to [newsletter] proof_to, each their own copy."""
+def _proof_sender(env: Env, secret: bytes, db: Any) -> Any:
+    """Mails the coming issue to [newsletter] proof_to, each their own copy, marked as a proof
+    (when it goes, to how many, what lets it go)."""
 
     def send_proof(coming: Any, prefix: str) -> None:
         from email.utils import parseaddr
 
         from blogtool.delivery.dispatch import send_test
+        from blogtool.delivery.queue import recipients
         from blogtool.newsletter.compose import MessageFactory, envelope_sender
+        from blogtool.newsletter.proofing import as_proof, proof_banner
+        from blogtool.subscribers.lists import on_list_sql
 
         config = env.config
-        factory = MessageFactory(config, coming.as_issue(), secret, prefix=prefix)
+        issue = coming.as_issue()
+        reach = len(recipients(db, issue, on_list_sql(config, issue.list_key)))
+        banner = proof_banner(config, coming, reach, config.newsletter.approval)
+        factory = MessageFactory(config, as_proof(issue, banner), secret, prefix=prefix)
         via = transport(env)
         for editor in config.newsletter.proof_to:
             send_test(factory, via, envelope_sender(config), parseaddr(editor)[1], env.now())

@@ -9,10 +9,15 @@ the digest changes. What was proofed and approved is kept in the state database.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import re
 import sqlite3
 from dataclasses import dataclass
+from html import escape
 
+from blogtool import i18n
+from blogtool.config import Config
 from blogtool.content.model import Item, Kind, Site
 from blogtool.i18n import N_
 from blogtool.newsletter.issues import (
@@ -24,6 +29,7 @@ from blogtool.newsletter.issues import (
     send_slot,
 )
 from blogtool.store import get_state, set_state, transaction, utc_now_iso
+from blogtool.timeutil import long_date
 
 # Subject prefixes of a proof copy, translated in the site's language where the mail is made.
 PROOF_PREFIX = N_("[Proof] ")
@@ -147,3 +153,51 @@ def proof_wanted(site: Site, db: sqlite3.Connection, coming: Coming, now: dt.dat
     news = site.config.newsletter
     waiting = news.approval and approved_at(db, coming.digest) is None
     return bool(news.proof_to) and (coming.send_at > now or waiting)
+
+
+# --- the proof's banner -----------------------------------------------------------------------
+
+_BODY = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+BANNER_STYLE = (
+    "margin:0 0 16px 0;padding:12px 16px;border:3px dashed #b00020;background:#fff4f4;"
+    "color:#1a1a1a;font-family:Arial,sans-serif;font-size:15px;line-height:1.5"
+)
+
+
+def proof_banner(
+    config: Config, coming: Coming, recipients: int, approval: bool
+) -> tuple[str, list[str]]:
+    """(the HTML banner, its plain-text lines) that mark a proof as one: when the issue goes,
+    to how many, and what lets it go. In the site's language, as the mail is."""
+    words = i18n.reader(config.site.language)
+    local = coming.send_at.astimezone(config.site.timezone)
+    when = f"{long_date(local, config.site.language)} {local:%H:%M}"
+    lines = [
+        words.gettext("PROOF: not the newsletter itself, and only to the editors."),
+        words.ngettext(
+            "It goes on {when} to {n} subscriber.",
+            "It goes on {when} to {n} subscribers.",
+            recipients,
+        ).format(when=when, n=recipients),
+        words.gettext("It goes only when approved: blogtool newsletter approve")
+        if approval
+        else words.gettext("It goes by itself; no approval is asked for."),
+    ]
+    html = (
+        f'<div style="{BANNER_STYLE}" role="note">'
+        f'<p style="margin:0;font-weight:bold">{escape(lines[0])}</p>'
+        + "".join(f'<p style="margin:4px 0 0 0">{escape(line)}</p>' for line in lines[1:])
+        + "</div>"
+    )
+    return html, lines
+
+
+def as_proof(issue: Issue, banner: tuple[str, list[str]]) -> Issue:
+    """``issue`` with the proof's banner above its content, in the HTML and in the text."""
+    html, lines = banner
+    marked = _BODY.sub(lambda m: m.group(0) + html, issue.html, count=1)
+    if marked == issue.html:
+        marked = html + issue.html
+    rule = "=" * max(len(line) for line in lines)
+    text = "\n".join([rule, *lines, rule, "", issue.text])
+    return dataclasses.replace(issue, html=marked, text=text)
