@@ -102,3 +102,43 @@ def test_a_weekly_letter_carries_the_weeks_posts(job, sample_site):
     )
     assert "Måndagsinlägget" in body and "Onsdagsinlägget" in body
     assert "prenumererar på Nya blogginlägg, en gång i veckan" in " ".join(body.split())
+
+
+APPROVAL = """
+[newsletter]
+from = "Växjö kommun <nyhetsbrev@vaxjo.example>"
+unsubscribe_url = "https://blogg.vaxjo.example/avregistrera"
+proof_to = ["Redaktionen <redaktion@vaxjo.example>"]
+proof_before = "24h"
+approval = true
+"""
+
+
+def test_a_letter_of_posts_gets_a_proof_and_waits_for_approval_too(job, sample_site):
+    """Approval and proofs hold every letter that goes to readers, the letter of new blog
+    posts as well as the series' issue."""
+    assert job("run", now=at(2026, 11, 26, 8, 5)).exit_code == 0  # issue 1; the blog list starts
+    config = sample_site / "blogtool.toml"
+    config.write_text(config.read_text("utf-8") + APPROVAL, "utf-8")
+    post(sample_site, "2026-12-01-oppet-hus", "Öppet hus", "2026-12-01T10:00:00+01:00")
+    subject = "Kommunbloggen: Öppet hus"
+    editor = "redaktion@vaxjo.example"
+
+    assert job("run", now=at(2026, 11, 30, 9, 55)).exit_code == 0
+    assert (editor, f"[Korrektur] {subject}") not in letters(sample_site)
+    assert job("run", now=at(2026, 11, 30, 10, 5)).exit_code == 0  # 24 h ahead: the proof
+    assert letters(sample_site)[(editor, f"[Korrektur] {subject}")] == 1
+
+    held = job("run", now=at(2026, 12, 1, 10, 5))
+    assert held.exit_code == 0, held.stderr
+    assert "the letter Nya blogginlägg due" in held.stderr and "waiting for approval" in held.stderr
+    assert not any(s == subject for _, s in letters(sample_site))  # nobody got it
+
+    approved = job("newsletter", "approve", now=at(2026, 12, 1, 10, 10))
+    assert approved.exit_code == 0, approved.stderr
+    assert f"approved: {subject}" in approved.stdout
+    assert job("run", now=at(2026, 12, 1, 10, 15)).exit_code == 0
+    got = letters(sample_site)
+    assert got[("anna@example.se", subject)] == 1 and got[("cecilia@example.se", subject)] == 1
+    assert ("bo@example.se", subject) not in got
+    assert got[(editor, f"[Korrektur] {subject}")] == 1  # one proof, no second

@@ -250,8 +250,9 @@ def _preview_next(env: Env, output: Path | None, open_browser: bool) -> None:
 @click.argument("issue_id", metavar="[ISSUE]", type=int, required=False)
 @pass_env
 def newsletter_approve(env: Env, issue_id: int | None) -> None:
-    """Approve the coming issue, as 'newsletter preview --next' shows it, so that run sends it;
-    or ISSUE, an issue made with 'newsletter build' and not sent yet.
+    """Approve the coming issue, as 'newsletter preview --next' shows it, and every letter of
+    new blog posts that is due or whose proof went, so that run sends them; or ISSUE, an issue
+    made with 'newsletter build' and not sent yet.
 
     Needed when [newsletter] approval = true. The approval is of this content: if a tip in it
     changes afterwards, it needs approving again. An issue already held goes out at the next run.
@@ -288,17 +289,22 @@ def newsletter_approve(env: Env, issue_id: int | None) -> None:
         from blogtool.errors import ContentError
 
         raise ContentError(blocking)
+    from blogtool.job.letters import coming_letters
+
     with state_db(env) as db:
         coming = coming_issue(site, db, now)
-        if coming is None:
+        # The letters of new posts that are due or whose proof went: each is approved too.
+        letters = coming_letters(site, db, now)
+        if coming is None and not letters:
             raise UsageError(_("no tip is waiting for a newsletter; there is nothing to approve"))
-        approve(db, coming.digest, now)
-    when = short_datetime(coming.send_at, cli_language())
-    click.echo(
-        _("approved: {subject} ({items}), goes {when}").format(
-            subject=coming.draft.subject, items=items(len(coming.items)), when=when
-        )
-    )
+        for what in ([coming] if coming is not None else []) + letters:
+            approve(db, what.digest, now)
+            when = short_datetime(what.send_at, cli_language())
+            click.echo(
+                _("approved: {subject} ({items}), goes {when}").format(
+                    subject=what.draft.subject, items=items(len(what.items)), when=when
+                )
+            )
 
 
 @newsletter.command(name="send")

@@ -8,16 +8,27 @@ import sqlite3
 from collections.abc import Callable
 
 from blogtool.config import Config
-from blogtool.content.model import Site
+from blogtool.content.model import Item, Site
 from blogtool.delivery import outgoing
 from blogtool.delivery.outgoing import Drained
 from blogtool.delivery.pacing import SendReport
-from blogtool.i18n import _
+from blogtool.i18n import _, cli_language
 from blogtool.job.result import RunResult, send_and_report
 from blogtool.newsletter.issues import Issue, already_mailed, render_issue, save_issue
+from blogtool.newsletter.proofing import (
+    CHANGED_PROOF_PREFIX,
+    PROOF_PREFIX,
+    Coming,
+    approved_at,
+    hold,
+    proof_due,
+    proof_wanted,
+    proofed,
+    record_proof,
+)
 from blogtool.store import get_state, set_state, transaction
 from blogtool.subscribers import lists, signups
-from blogtool.timeutil import localize
+from blogtool.timeutil import localize, short_datetime
 
 
 def post_letters(
@@ -26,12 +37,15 @@ def post_letters(
     db: sqlite3.Connection,
     now: dt.datetime,
     send: Callable[[Issue], SendReport],
+    proof: Callable[[Coming, str], None] | None = None,
 ) -> None:
     """The letters of new blog posts, for each [lists] entry with content = posts: a mail per
     post when it is published (cadence each), or one on the series day with the week's posts
     (weekly). A list starts with the posts published after it first appeared: nobody gets the
-    archive."""
+    archive. Proofs and approval hold these letters as they hold the series' issue: a proof
+    goes ``proof_before`` ahead, and with ``approval`` a letter waits for one."""
     config = site.config
+    news = config.newsletter
     for key, entry in config.lists.items():
         if entry.content != "posts":
             continue
@@ -41,23 +55,44 @@ def post_letters(
                 set_state(db, f"list.{key}.since", now.isoformat(), now)
             continue
         since = dt.datetime.fromisoformat(started)
-        due = weekly_slot(config, now) if entry.cadence == "weekly" else now
         if not lists.has_members(db, config, key):
             # Nobody to write to: start the list anew, so a first reader gets no backlog.
+            due = weekly_slot(config, now) if entry.cadence == "weekly" else now
             with transaction(db):
                 set_state(db, f"list.{key}.since", max(since, due).isoformat(), now)
             continue
-        mailed = already_mailed(db, key)
-        posts = [
-            i
-            for i in site.posts
-            if i.date is not None and since < i.date <= due and str(i.path) not in mailed
-        ]
-        batches = [[p] for p in posts] if entry.cadence == "each" else [posts] if posts else []
-        for batch in batches:
-            send_at = batch[-1].date if entry.cadence == "each" else due
-            draft = render_issue(site, batch, since, now, send_at, mailing_list=entry)
-            issue = save_issue(db, draft, now)
+        for coming in letters_of(site, db, key, since, now):
+            if proof is not None and proof_owed(site, db, coming, now):
+                last = proofed(db, coming)
+                proof(coming, PROOF_PREFIX if last is None else CHANGED_PROOF_PREFIX)
+                record_proof(db, coming, now)
+                result.info(
+                    _("proof of the letter {name} due {when} sent to {count} editors").format(
+                        name=entry.name,
+                        when=short_datetime(coming.send_at, cli_language()),
+                        count=len(news.proof_to),
+                    )
+                )
+            if coming.send_at > now:
+                continue
+            if news.approval and approved_at(db, coming.digest) is None:
+                since_held, first = hold(db, coming, now)
+                message = _(
+                    "the letter {name} due {when} ({subject}) is waiting for approval since "
+                    "{since}; 'blogtool newsletter approve' lets it go at the next run"
+                ).format(
+                    name=entry.name,
+                    when=short_datetime(coming.send_at, cli_language()),
+                    subject=coming.draft.subject,
+                    since=short_datetime(
+                        since_held.astimezone(config.site.timezone), cli_language()
+                    ),
+                )
+                result.warning(message)
+                if first:
+                    result.first_time.add(message)
+                continue
+            issue = save_issue(db, coming.draft, now)
             result.info(
                 _("issue {id} ({name}) built: {subject}").format(
                     id=issue.id, name=entry.name, subject=issue.subject
@@ -66,6 +101,74 @@ def post_letters(
             report = send_and_report(result, db, issue, send, now)
             if report.remaining or report.stopped:
                 return
+
+
+def coming_letters(site: Site, db: sqlite3.Connection, now: dt.datetime) -> list[Coming]:
+    """Every posts list's letters that are due or whose proof window has opened."""
+    found: list[Coming] = []
+    for key, entry in site.config.lists.items():
+        started = get_state(db, f"list.{key}.since") if entry.content == "posts" else None
+        if started is not None:
+            found += letters_of(site, db, key, dt.datetime.fromisoformat(started), now)
+    return found
+
+
+def letters_of(
+    site: Site, db: sqlite3.Connection, key: str, since: dt.datetime, now: dt.datetime
+) -> list[Coming]:
+    """The letters of the posts list ``key`` that are due, or whose proof window has opened
+    ([newsletter] proof_before ahead, when proofs are asked for), soonest first."""
+    config = site.config
+    entry = config.lists[key]
+    news = config.newsletter
+    ahead = news.proof_before if news.proof_to else dt.timedelta(0)
+    horizon = now + ahead
+    mailed = already_mailed(db, key)
+    posts = sorted(
+        (
+            i
+            for i in site.posts
+            if not i.draft and i.date is not None and since < i.date and str(i.path) not in mailed
+        ),
+        key=lambda i: (i.date, str(i.path)),
+    )
+    batches: list[tuple[dt.datetime, list[Item]]] = []
+    if entry.cadence == "each":
+        batches = [(p.date, [p]) for p in posts if p.date is not None and p.date <= horizon]
+    else:
+        # The last series day that has come takes every post before it not mailed yet;
+        # each later one (within the horizon) the week's posts before it.
+        slot, start = weekly_slot(config, now), since
+        while slot <= horizon:
+            week = [p for p in posts if p.date is not None and start < p.date <= slot]
+            if week:
+                batches.append((slot, week))
+            slot, start = next_slot(config, slot), slot
+    return [
+        Coming(
+            when,
+            tuple(batch),
+            render_issue(site, batch, since, now, when, mailing_list=entry),
+            key,
+        )
+        for when, batch in batches
+    ]
+
+
+def next_slot(config: Config, slot: dt.datetime) -> dt.datetime:
+    """The series day a week after ``slot``, at the series time (a clock change between)."""
+    tz = config.site.timezone
+    day = slot.astimezone(tz).date() + dt.timedelta(weeks=1)
+    return localize(dt.datetime.combine(day, config.tips.time), tz)
+
+
+def proof_owed(site: Site, db: sqlite3.Connection, coming: Coming, now: dt.datetime) -> bool:
+    """Whether a proof of ``coming`` should go now: wanted, its window open, and this version
+    not proofed yet."""
+    if not proof_wanted(site, db, coming, now) or not proof_due(site, coming, now):
+        return False
+    last = proofed(db, coming)
+    return last is None or last[0] != coming.digest
 
 
 def weekly_slot(config: Config, now: dt.datetime) -> dt.datetime:

@@ -27,7 +27,7 @@ from blogtool.delivery.pacing import SendReport
 from blogtool.delivery.queue import count, next_attempt, uncertain_rows
 from blogtool.errors import BlogtoolError, LockedError
 from blogtool.i18n import _, cli_language, items
-from blogtool.job.letters import post_letters, tend_readers
+from blogtool.job.letters import post_letters, proof_owed, tend_readers
 from blogtool.job.result import RunResult, send_and_report
 from blogtool.newsletter.issues import (
     Issue,
@@ -44,7 +44,6 @@ from blogtool.newsletter.proofing import (
     approved_at,
     coming_issue,
     hold,
-    proof_due,
     proof_wanted,
     proofed,
     record_proof,
@@ -106,7 +105,7 @@ def run_once(
         if unfinished_issue(db) or ready_for_newsletter(site, db, now):
             result.error(_("the newsletter is due but cannot be sent: {why}").format(why=why))
         coming = coming_issue(site, db, now)
-        if coming is not None and _proof_owed(site, db, now, coming):
+        if coming is not None and proof_owed(site, db, coming, now):
             # A proof that is due and cannot go is an error too: the editors wait for it.
             result.error(
                 _("the proof of the newsletter due {when} is due but cannot be sent: {why}").format(
@@ -117,7 +116,7 @@ def run_once(
     try:
         with lock("send"):
             _mail(result, site, db, now, send, proof)
-            post_letters(result, site, db, now, send)
+            post_letters(result, site, db, now, send, proof)
     except LockedError as exc:
         result.info(_("{exc}; the newsletter is left to it").format(exc=exc))
     _look_ahead(result, site, db, now)
@@ -211,15 +210,6 @@ def _publish(
     result.info(built.summary())
 
 
-def _proof_owed(site: Site, db: sqlite3.Connection, now: dt.datetime, coming: Coming) -> bool:
-    """Whether a proof of ``coming`` should go now: wanted, its window open, and this version
-    not proofed yet."""
-    if not proof_wanted(site, db, coming, now) or not proof_due(site, coming, now):
-        return False
-    last = proofed(db, coming)
-    return last is None or last[0] != coming.digest
-
-
 def _proof(
     result: RunResult,
     site: Site,
@@ -231,7 +221,7 @@ def _proof(
     """Mail the editors a proof once the proof window opens, and again if it changes; not
     for an issue that goes out now anyway, unless it waits for approval."""
     news = site.config.newsletter
-    if not _proof_owed(site, db, now, coming):
+    if not proof_owed(site, db, coming, now):
         return
     last = proofed(db, coming)
     proof(coming, PROOF_PREFIX if last is None else CHANGED_PROOF_PREFIX)
@@ -375,12 +365,16 @@ def next_due(site: Site, db: sqlite3.Connection, now: dt.datetime) -> dt.datetim
         last = proofed(db, coming)
         if proof_wanted(site, db, coming, now) and (last is None or last[0] != coming.digest):
             candidates.append(max(now, coming.send_at - news.proof_before))
+    posts_letters = any(e.content == "posts" for e in config.lists.values())
     for item in site.items:
         if item.date is None or item.status(now) is not Status.SCHEDULED:
             continue
         candidates.append(item.date)
         if item.kind.value == "tip" or config.newsletter.include_posts:
             candidates.append(send_slot(config, item.date))
+        if item.kind.value == "post" and posts_letters and config.newsletter.proof_to:
+            # The proof of its letter (for a weekly letter, a little early: harmless).
+            candidates.append(max(now, item.date - config.newsletter.proof_before))
     pending_mail = [
         send_slot(config, i.date)
         for i in unmailed_items(site, db, default_since(db, now), now)

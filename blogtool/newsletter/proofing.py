@@ -41,6 +41,7 @@ class Coming:
     send_at: dt.datetime
     items: tuple[Item, ...]
     draft: Draft
+    list_key: str | None = None  # None: the series' issue; else a letter of posts to this list
 
     @property
     def digest(self) -> str:
@@ -48,8 +49,10 @@ class Coming:
 
     @property
     def key(self) -> str:
-        """The send this issue is for, as the state database names it."""
-        return self.send_at.astimezone(dt.UTC).isoformat(timespec="minutes")
+        """The send this issue is for, as the state database names it (a list's letter with
+        the list's name: it may share its send time with the series' issue)."""
+        when = self.send_at.astimezone(dt.UTC).isoformat(timespec="minutes")
+        return f"{self.list_key}:{when}" if self.list_key else when
 
     def as_issue(self) -> Issue:
         """The draft in the shape the mail composer takes (id 0: never stored)."""
@@ -66,6 +69,7 @@ class Coming:
             tuple(str(i.path) for i in d.items),
             None,
             None,
+            self.list_key,
         )
 
 
