@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from blogtool.config import CONFIG_NAME
-from blogtool.errors import ExitStatus, Problem
+from blogtool.errors import ExitStatus, Problem, UsageError
 from blogtool.i18n import _, cli_language, label_of, ngettext
 
 from .base import Env, clip, pass_env, print_problems, table
@@ -107,9 +107,13 @@ def calendar(env: Env, weeks: int, ics: Path | None) -> None:
     from blogtool.content.calendar import plan, to_ics
     from blogtool.timeutil import short_datetime, weekday_name
 
+    config = env.config
+    if not config.tips.enabled:
+        raise UsageError(
+            _("the site has no weekly series ([tips] enabled = false): there is no plan to show")
+        )
     site = env.load_site()
     now = env.now()
-    config = env.config
     lang = cli_language()
     slots = plan(site, now, weeks, lang)
     click.echo(

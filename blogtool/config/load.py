@@ -335,10 +335,13 @@ def _lists(
         series = _series_slug(tips)
         blog = words.pgettext("list", "blog")
         weekly = words.gettext("{series} every week").format(series=tips["title"])
-        return {
+        letters = {
             series: MailingList(series, weekly, "", "tips", "each", None),
             blog: MailingList(blog, words.gettext("New blog posts"), "", "posts", "each", None),
         }
+        if tips.get("enabled") is False:  # no series: the blog's letter is the only one
+            del letters[series]
+        return letters
     found: dict[str, MailingList] = {}
     if not isinstance(raw_lists, dict):
         reader.report("lists", None, _("expected tables such as [lists.torsdagstips]"), True)

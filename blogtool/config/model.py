@@ -71,6 +71,12 @@ class SiteConfig:
 class TipsConfig:
     """[tips]: the weekly tip series."""
 
+    enabled: bool = s.key(
+        bool,
+        True,
+        "false: a blog without the weekly series (no series page, feed, letter, navigation "
+        "link or empty-week warnings).",
+    )
     title: str = s.key(
         str,
         None,

@@ -89,6 +89,10 @@ def new_tip(
     date: str | None = None,
 ) -> Created:
     """Write a draft tip on the next free series weekday, or on ``date``."""
+    if not config.tips.enabled:
+        raise UsageError(
+            _("the site has no weekly series ([tips] enabled = false); write a post instead")
+        )
     if service not in config.services:
         if not config.services:
             raise UsageError(

@@ -293,6 +293,18 @@ def _sort_key(item: Item) -> tuple[int, float, str]:
 
 def _cross_checks(items: list[Item], config: Config) -> list[Problem]:
     problems: list[Problem] = []
+    if not config.tips.enabled:
+        problems += [
+            Problem(
+                item.path,
+                _(
+                    "a tip, but [tips] enabled = false: the site has no series to publish it "
+                    "in; turn the series on, or move the file to posts/"
+                ),
+            )
+            for item in items
+            if item.kind is Kind.TIP
+        ]
     by_slug: dict[str, Item] = {}
     reserved = reserved_slugs(config)
     for item in items:

@@ -151,7 +151,9 @@ def weeks_without_tip(site: Site, now: dt.datetime) -> list[tuple[Slot, str]]:
     """The coming series weekdays (``[tips] warn_weeks`` ahead) that no tip will go out on:
     none is planned, or only drafts. Each with what to say about it."""
     config = site.config
-    found = []
+    found: list[tuple[Slot, str]] = []
+    if not config.tips.enabled:
+        return found
     for slot in plan(site, now, config.tips.warn_weeks, cli_language()):
         if slot.when <= now or any(t.status(now) is not Status.DRAFT for t in slot.tips):
             continue

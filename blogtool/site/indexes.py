@@ -50,6 +50,8 @@ def _tag_list(v: SiteView) -> list[dict[str, Any]]:
 
 def service_index(v: SiteView) -> list[Page]:
     """/tjanst/: every service, with its picture and how many tips featured it."""
+    if not v.config.tips.enabled:
+        return []
     counts = {key: sum(1 for t in v.tips if t.service == key) for key in v.config.services}
     entries = [{"service": s, "count": counts[k]} for k, s in v.config.services.items()]
     inputs = [json.dumps(counts)]
@@ -109,8 +111,9 @@ def picture_files(v: SiteView) -> list[Page]:
 
 def sitemap_robots_404(v: SiteView) -> list[Page]:
     urls = v.urls
-    listed = [urls.home(), urls.series, urls.archive()]
-    listed += [urls.service(k) for k in v.config.services]
+    series = v.config.tips.enabled
+    listed = [urls.home(), *([urls.series] if series else []), urls.archive()]
+    listed += [urls.service(k) for k in v.config.services] if series else []
     found: list[tuple[str, str | None]] = [(p, None) for p in listed]
     found += [
         (urls.item(i), date.date().isoformat() if (date := i.values["date"]) else None)

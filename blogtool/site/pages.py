@@ -368,6 +368,9 @@ def home_pages(v: SiteView) -> list[Page]:
 
 
 def series_page(v: SiteView) -> list[Page]:
+    if not v.config.tips.enabled:
+        return []
+
     def produce() -> bytes:
         href, url = v.urls.href, v.urls.item
         entries = [
@@ -404,6 +407,8 @@ def tag_pages(v: SiteView) -> list[Page]:
 
 
 def service_pages(v: SiteView) -> list[Page]:
+    if not v.config.tips.enabled:
+        return []  # the services are the ones the series tips readers off about
     pages = []
     for key, service in v.config.services.items():
         featured = [t for t in v.tips if t.service == key]
@@ -448,6 +453,8 @@ def feed_pages(v: SiteView) -> list[Page]:
             atom=path.endswith("atom.xml"),
         )
 
+    if not v.config.tips.enabled:
+        feeds = feeds[:1]  # no series, no series feed
     pages = []
     for series, items, title, about in feeds:
         home = v.urls.absolute(v.urls.series if series else v.urls.home())
