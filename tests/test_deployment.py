@@ -3,6 +3,7 @@ and the systemd unit's ExecStart, each run for real on a copy of the sample site
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -125,3 +126,206 @@ def test_the_systemd_unit_execstart_runs_with_its_environment_file(deployed):
     )
     assert result.returncode == 0, result.stderr
     assert len(list((site / "outbox").glob("*.eml"))) == 1
+
+
+# --- the whole section, followed literally on a fresh site, served by a real nginx ------------
+
+
+def readme_block(language: str, containing: str) -> str:
+    """The README's ```language block of the Deployment section that holds ``containing``."""
+    section = README[README.index("## Deployment") :]
+    section = section[: section.index("\n### Templates")]
+    for block in re.findall(rf"```{language}\n(.*?)\n```", section, re.S):
+        if containing in block:
+            return block
+    raise AssertionError(f"the README's Deployment shows no {language} block with {containing!r}")
+
+
+@pytest.fixture
+def world(tmp_path):
+    """A folder others may enter (nginx's workers run as their own user; pytest's own temporary
+    folders are private to this user), removed afterwards."""
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="blogtool-deploy-", dir="/tmp"))
+    root.chmod(0o755)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def nginx_conf(root: Path, server: str) -> Path:
+    """nginx.conf around the README's server block: logs, pid and temporary files in ``root``,
+    workers as Debian's www-data when we may switch user (as a real install runs them)."""
+    import pwd
+
+    user = ""
+    if os.geteuid() == 0:
+        with contextlib.suppress(KeyError):
+            user = f"user {pwd.getpwnam('www-data').pw_name};"
+    temp = "\n".join(
+        f"    {kind}_temp_path {root}/nginx/{kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    conf = root / "nginx/nginx.conf"
+    conf.parent.mkdir(exist_ok=True)
+    conf.write_text(
+        f"{user}\nworker_processes 1;\npid {root}/nginx/nginx.pid;\n"
+        f"error_log {root}/nginx/error.log;\nevents {{}}\nhttp {{\n"
+        f"    include /etc/nginx/mime.types;\n    access_log {root}/nginx/access.log;\n"
+        f"{temp}\n{server}\n}}\n",
+        "utf-8",
+    )
+    return conf
+
+
+def get(url: str) -> tuple[int, bytes, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.status, response.read(), response.headers.get_content_type()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), exc.headers.get_content_type()
+
+
+def test_the_deployment_section_followed_literally_serves_the_site_through_nginx(world):
+    from PIL import Image
+
+    from .processes import Started, listening, wait_for
+    from .smtp_sink import free_port
+
+    nginx = shutil_which("nginx")
+    assert nginx, "nginx is not installed: .ci/run installs Debian's nginx-light"
+    site = world / "srv/kommunbloggen"
+    site.parent.mkdir(parents=True)
+    site.parent.chmod(0o755)
+    exe = Path(sys.executable).parent / "blogtool"
+    made = subprocess.run(
+        [str(exe), "init", str(site), "--title", "Kommunbloggen",
+         "--base-url", "https://blogg.example.se/"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    Image.new("RGB", (800, 500), "seagreen").save(site / "media/sjon.jpg", quality=80)
+    (site / "posts/2026-11-02-forsta-inlagget.md").write_text(
+        "---\ntitle: Första inlägget\ndate: 2026-11-02T09:00+01:00\nsummary: Det första.\n"
+        "image: sjon.jpg\nimage_alt: En sjö i Växjö\n---\n\nHej och välkommen.\n",
+        "utf-8",
+    )
+
+    def sh(script: str, *, env: dict[str, str], cwd: Path = site) -> subprocess.CompletedProcess:
+        script = script.replace("/srv/kommunbloggen", str(site))
+        script = script.replace("/etc/blogtool", str(world / "etc/blogtool"))
+        return subprocess.run(
+            ["/bin/sh", "-c", script], cwd=cwd, env=env, capture_output=True, text=True
+        )
+
+    home = {"HOME": str(world), "LANG": "C.UTF-8"}
+    # 1. The site's own virtualenv, as printed (dependencies pinned by the constraints file).
+    venv = sh(
+        readme_block("sh", "python3 -m venv .venv"),
+        env={
+            **home,
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+            "PIP_CONSTRAINT": str(REPO / "constraints.txt"),
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        },
+    )
+    assert venv.returncode == 0, venv.stderr[-2000:]
+    assert (site / ".venv/bin/blogtool").is_file()
+
+    # 2. The environment file, as printed; the admin then puts a real secret in it.
+    made_env = sh(
+        readme_block("sh", "kommunbloggen.env <<'ENV'"), env={**home, "PATH": "/usr/bin:/bin"}
+    )
+    assert made_env.returncode == 0, made_env.stderr
+    env_file = world / "etc/blogtool/kommunbloggen.env"
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    env_file.write_text(
+        env_file.read_text("utf-8").replace(
+            "change-me-to-a-long-random-value", "a-real-secret-made-for-this-test-0123456789"
+        ),
+        "utf-8",
+    )
+
+    # 3. The cron line under cron's /bin/sh and nearly empty environment, with the systemd
+    #    unit's umask (the stricter one).
+    command = cron_line().split(None, 5)[5]
+    cron = subprocess.run(
+        ["env", "-i", "SHELL=/bin/sh", f"HOME={world}", "LOGNAME=root", "PATH=/usr/bin:/bin",
+         f"BLOGTOOL_NOW={RUN_AT}", "/bin/sh", "-c",
+         "umask " + systemd_unit()["UMask"] + " && " + command.replace(SITE_PATH, str(site))
+         .replace(ENV_PATH, str(env_file))],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert cron.returncode == 0, cron.stderr
+    # --quiet: only what is new and needs a person (a new site has no tips planned yet).
+    assert cron.stdout == ""
+    assert all(": warning: week " in line for line in cron.stderr.splitlines()), cron.stderr
+    state = site / ".blogtool"
+    assert state.stat().st_mode & 0o077 == 0  # the state stays the site user's own
+    assert (state / "state.db").stat().st_mode & 0o077 == 0
+    release = (site / "public").resolve()
+    for path in [release, *release.rglob("*")]:
+        mode = path.stat().st_mode & 0o777
+        assert mode == (0o755 if path.is_dir() else 0o644), (path, oct(mode))
+
+    # 4. nginx, with the README's server block, as its own user.
+    port = free_port()
+    server = readme_block("nginx", "server {")
+    assert "listen 80;" in server
+    server = server.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    server = server.replace(SITE_PATH, str(site))
+    conf = nginx_conf(world, server)
+    with Started([nginx, "-c", str(conf), "-g", "daemon off;"]) as web:
+        wait_for(lambda: listening(port), "nginx listening", process=web)
+        base = f"http://127.0.0.1:{port}"
+        status, page, kind = get(f"{base}/forsta-inlagget/")
+        assert status == 200 and kind == "text/html", (status, page[:300])
+        assert "Hej och välkommen." in page.decode("utf-8")
+        picture = re.search(r'<img src="(/bilder/[^"]+\.jpg)"', page.decode("utf-8"))
+        assert picture, page[:2000]
+        status, data, kind = get(base + picture.group(1))
+        assert status == 200 and kind == "image/jpeg" and data[:2] == b"\xff\xd8"
+        status, feed, _kind = get(f"{base}/feed.xml")
+        assert status == 200 and b"<rss" in feed and "Första inlägget" in feed.decode("utf-8")
+        assert get(f"{base}/")[0] == 200
+        status, missing, _kind = get(f"{base}/finns-inte/")
+        assert status == 404 and b"<html" in missing  # the site's own 404 page
+
+    # 5. The copy to a web server, as printed (here to a folder on this machine).
+    copy = readme_block("sh", "rsync -a --delete public/")
+    target = world / "var/www/kommunbloggen"
+    target.mkdir(parents=True)
+    copied = sh(
+        copy.replace("www@webb.example.se:/var/www/kommunbloggen/", f"{target}/"),
+        env={**home, "PATH": "/usr/bin:/bin"},
+    )
+    assert copied.returncode == 0, copied.stderr
+    assert (target / "forsta-inlagget/index.html").is_file() and not (target / "public").exists()
+
+    # 6. The scheduled CI workflow's own steps, in the site's virtualenv.
+    workflow = (REPO / "contrib/scheduled-publish.yml").read_text("utf-8")
+    steps = re.findall(r"^\s+run: (.+)$", workflow, re.M)
+    install = next(s for s in steps if "pip install" in s)
+    assert "-r requirements.txt" in install
+    publish = next(s for s in steps if s.startswith("blogtool run"))
+    ci_env = {**home, "PATH": f"{site / '.venv/bin'}:/usr/bin:/bin", "BLOGTOOL_NOW": RUN_AT,
+              "BLOGTOOL_SECRET": "a-real-secret-made-for-this-test-0123456789",
+              "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+              "PIP_CONSTRAINT": str(REPO / "constraints.txt")}  # fmt: skip
+    for step in (install, publish):
+        ran = sh(step, env=ci_env)
+        assert ran.returncode == 0, (step, ran.stderr[-2000:])
+
+
+def shutil_which(name: str) -> str | None:
+    import shutil
+
+    return shutil.which(name) or next(
+        (p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if os.access(p, os.X_OK)), None
+    )

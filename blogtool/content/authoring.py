@@ -285,9 +285,45 @@ def init_site(directory: Path, title: str, base_url: str) -> list[Path]:
     for name in ("posts", "tips", "templates", "media"):
         (directory / name).mkdir(exist_ok=True)
         created.append(directory / name)
+    # The site's own virtualenv gets this very blogtool: python3 -m venv .venv &&
+    # .venv/bin/pip install -r requirements.txt (the README's Deployment, and CI).
+    wanted = directory / "requirements.txt"
+    if not wanted.exists():
+        write_new(wanted, requirements_text().encode("utf-8"))
+        created.append(wanted)
     # Subscribers, the outbox and the releases stay out of git ('git add -A' is the usual way).
     ignore = directory / ".gitignore"
     if not ignore.exists():
         write_new(ignore, (resources.files("blogtool") / "skeleton" / "gitignore").read_bytes())
         created.append(ignore)
     return created
+
+
+def requirement() -> str:
+    """This blogtool as pip names it: the version from a package index, or where it was
+    installed from (a git commit, a folder, an archive), as its installation recorded it
+    (PEP 610's direct_url.json)."""
+    import json
+    from importlib import metadata
+
+    dist = metadata.distribution("blogtool")
+    recorded = dist.read_text("direct_url.json")
+    if not recorded:
+        return f"blogtool=={dist.version}"
+    origin = json.loads(recorded)
+    vcs = origin.get("vcs_info")
+    if vcs:
+        return f"blogtool @ {vcs['vcs']}+{origin['url']}@{vcs['commit_id']}"
+    return f"blogtool @ {origin['url']}"
+
+
+def requirements_text() -> str:
+    from blogtool import __version__
+
+    return (
+        f"# The blogtool this site was made with (blogtool init, version {__version__}).\n"
+        "# Its own virtualenv gets it with:\n"
+        "#   python3 -m venv .venv && .venv/bin/pip install -r requirements.txt\n"
+        "# To move to another blogtool, change the line below and run the pip line again.\n"
+        f"{requirement()}\n"
+    )
