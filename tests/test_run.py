@@ -357,3 +357,14 @@ def test_the_process_ends_with_its_exit_code_and_all_of_its_output(run, sample_s
         assert process.stdout == same.stdout and len(process.stdout) > (1000 if code == 0 else -1)
         named = same.stderr.replace("cli [", "blogtool [").replace("'cli --", "'blogtool --")
         assert process.stderr == named  # the test runner calls the program "cli"
+
+
+def test_with_the_readmes_placeholder_secret_the_run_says_so(run, sample_site, monkeypatch):
+    monkeypatch.setenv("BLOGTOOL_SECRET", "change-me-to-a-long-random-value")
+    result = run("run", now=at(2026, 12, 3, 8, 5))
+    assert result.exit_code == 1
+    assert (
+        "the newsletter is due but cannot be sent: BLOGTOOL_SECRET is still the placeholder "
+        "from the README" in result.stderr
+    )
+    assert "is not set" not in result.stderr
