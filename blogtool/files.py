@@ -81,6 +81,29 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True, private: bool
         raise
 
 
+def write_unique(directory: Path, name: str, suffix: str, data: bytes) -> Path:
+    """Write ``data`` as ``name`` + ``suffix`` in ``directory`` (private: 0600), or, if a file
+    has that name, as ``name-2`` + ``suffix`` and so on: never over another file, even one
+    another process writes meanwhile (the name is taken by a hard link, which fails if it
+    exists). A reader sees the whole file or none."""
+    private_dir(directory)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o600)
+        n = 1
+        while True:
+            target = directory / (f"{name}{suffix}" if n == 1 else f"{name}-{n}{suffix}")
+            try:
+                os.link(tmp, target)
+                return target
+            except FileExistsError:
+                n += 1
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
 def write_new(path: Path, data: bytes) -> None:
     """Create ``path``; refuse if it exists (even if another process creates it meanwhile)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ each page a person fills in: the built site and the service on one waitress serv
 from __future__ import annotations
 
 import email
+import os
 import re
 from email import policy
 from urllib.parse import urlsplit
@@ -133,6 +134,132 @@ def test_a_reader_signs_up_reads_chooses_leaves_and_erases(served, browser):
     assert serious(page) == []
     page.get_by_role("button", name="Radera mina uppgifter").click()
     page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Radera allt om dig?"  # asked once more
+    page.get_by_role("button", name="Ja, radera allt").click()
+    page.wait_for_load_state()
     assert page.locator("h1").inner_text() == "Dina uppgifter är raderade"
     assert run("subscribers", "show", READER).exit_code == 1
     assert failures == []
+
+
+# --- every reader page, for a reader on each combination of letters --------------------------
+
+SOAK = os.environ.get("BLOGTOOL_SOAK") == "1"
+LOOKS = [(1280, "light"), (390, "dark"), (1280, "dark"), (390, "light")]  # desktop, phone
+COMBINATIONS = [("torsdagstips",), ("blogg",), ("torsdagstips", "blogg")]
+NAMES = {"torsdagstips": "Torsdagstips varje vecka", "blogg": "Nya blogginlägg"}
+WATCH_CSP = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  (window.__csp = window.__csp || []).push(e.violatedDirective + " " + e.blockedURI);
+});
+"""
+
+
+def _looks_for(n: int) -> list[tuple[int, str]]:
+    """Every size and scheme under make soak; one each (in turn) in make test."""
+    return LOOKS if SOAK else [LOOKS[n % len(LOOKS)]]
+
+
+@pytest.mark.parametrize("n", range(len(COMBINATIONS)), ids=["+".join(c) for c in COMBINATIONS])
+def test_every_reader_page_is_in_the_sites_look_and_names_the_readers_letters(served, browser, n):
+    _site, run, config, base = served
+    for width, scheme in _looks_for(n):
+        _walk(browser, run, config, base, COMBINATIONS[n], width, scheme)
+
+
+def _walk(browser, run, config, base: str, letters: tuple[str, ...], width: int, scheme: str):
+    """One reader's every page, in one size and colour scheme."""
+    named = [NAMES[k] for k in letters]
+    reader = f"lasare.{'.'.join(letters)}.{width}.{scheme}@example.se"
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, color_scheme=scheme, locale="sv-SE"
+    )
+    context.add_init_script(WATCH_CSP)
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    theme: dict[str, str] = {}
+
+    def check(what: str, names_letters: bool = True) -> None:
+        page.wait_for_load_state("load")
+        where = f"{what} ({width}px, {scheme})"
+        assert page.evaluate("window.__csp || []") == [], where
+        assert not [c for c in console if "Content Security Policy" in c], (where, console)
+        style = page.evaluate(STYLE_OF_PAGE)
+        assert style["sheet"] and "system-ui" in style["font"], (where, style)
+        if style["button"]:
+            # The theme's accent, the same on every page of one look; never the browser's grey.
+            assert theme.setdefault("button", style["button"]) == style["button"], where
+            assert style["button"] not in ("rgb(239, 239, 239)", "rgba(0, 0, 0, 0)"), where
+        if names_letters:
+            main = page.locator("main").inner_text()
+            for name in named:
+                assert name in main, (where, main)
+            for other in set(NAMES.values()) - set(named):
+                assert other not in main, (where, main)
+        assert serious(page) == [], where
+
+    # Sign up on the service's own sign-up page for exactly these letters.
+    page.goto(base + "/nyhetsbrev/")
+    check("the sign-up page", names_letters=False)
+    form = page.locator("main form.signup").first
+    form.get_by_label("E-postadress").fill(reader)
+    for key, name in NAMES.items():
+        box = form.get_by_label(name)
+        if key in letters:
+            box.check()
+        else:
+            box.uncheck()
+    form.get_by_role("button", name="Prenumerera").click()
+    check("sent", names_letters=False)
+    page.goto(link(mail_to(config, reader, "Bekräfta här"), "confirm", base))
+    check("the confirmation page")
+    page.get_by_role("button", name="Ja, jag vill prenumerera").click()
+    check("confirmed")
+    page.get_by_role("link", name="Välj dina brev och ditt namn").click()
+    check("preferences", names_letters=False)  # every letter is offered there
+    page.get_by_role("button", name="Spara").click()
+    check("saved")
+    page.go_back()
+    for name in NAMES.values():
+        page.get_by_label(name).uncheck()
+    page.get_by_role("button", name="Spara").click()
+    check("no letter ticked", names_letters=False)
+    page.get_by_role("button", name="Avregistrera mig").click()
+    check("unsubscribed")
+
+    # The unsubscribe page from a letter's link, for a reader still subscribed.
+    other = f"x{reader}"
+    chosen = [arg for key in letters for arg in ("--list", key)]
+    assert run("subscribers", "add", other, *chosen).exit_code == 0
+    from blogtool.store import connect
+    from blogtool.subscribers.people import email_key
+    from blogtool.subscribers.tokens import make_link_token, make_token
+
+    with connect(config.state_path) as db:
+        query = "SELECT id FROM subscribers WHERE email = ?"
+        ident = db.execute(query, (other,)).fetchone()[0]
+    key = email_key(other)
+    page.goto(f"{base}/nyhetsbrev/avregistrera?t={make_token(SECRET.encode(), ident, key)}")
+    check("the unsubscribe page")
+
+    # My data, its question before erasing, and the erased page.
+    token = make_link_token(SECRET.encode(), "data", ident, key, 2_000_000_000)
+    page.goto(f"{base}/nyhetsbrev/mina-uppgifter?t={token}")
+    check("my data")
+    page.get_by_role("button", name="Radera mina uppgifter").click()
+    check("erase: asked once more", names_letters=False)
+    page.get_by_role("button", name="Ja, radera allt").click()
+    check("erased", names_letters=False)
+    context.close()
+
+
+STYLE_OF_PAGE = """() => {
+  // The page's own main button (a red "erase" button is meant to differ).
+  const b = document.querySelector("main button:not(.danger)");
+  return {
+    font: getComputedStyle(document.body).fontFamily,
+    button: b ? getComputedStyle(b).backgroundColor : "",
+    sheet: [...document.styleSheets].some((s) => (s.href || "").endsWith("style.css")),
+  };
+}"""

@@ -434,3 +434,31 @@ def test_a_ghost_delivery_is_uncertain_not_sent_again(mrun, port, mail_site):
     resent, sink3 = send_through(mrun, port, None, "1", "--resend-uncertain")
     assert resent.exit_code == 0, resent.output
     assert sink3.counts() == {e: 1 for e in ghosts}
+
+
+def test_a_service_two_tips_feature_gets_one_card_after_the_last_of_them(sample_site):
+    """Two tips of one letter feature Växjö Naturkarta: its card is shown once, in the HTML
+    and the text, after the last tip that features it."""
+    import datetime as dt
+
+    from blogtool.config import load_config
+    from blogtool.content.load import load_site
+    from blogtool.newsletter.issues import render_issue
+
+    from .conftest import STOCKHOLM
+
+    site = load_site(load_config(sample_site))
+    tips = [t for t in site.tips if t.service == "naturkartan" and t.date.year == 2026]
+    tips = sorted(tips, key=lambda t: t.date)[-2:]  # 26 November and 3 December
+    assert len(tips) == 2
+    send_at = dt.datetime(2026, 12, 3, 8, 0, tzinfo=STOCKHOLM)
+    draft = render_issue(site, tips, send_at - dt.timedelta(weeks=3), send_at, send_at)
+    body = draft.html[draft.html.index("<body") :]
+    assert body.count("Växjö Naturkarta</p>") == 1, body.count("Växjö Naturkarta</p>")
+    card = body.index("Växjö Naturkarta</p>")
+    titles = [body.index(t.title) for t in tips]
+    assert card > max(titles)  # after the last of the two tips in the letter
+    assert draft.text.count("TJÄNST: Växjö Naturkarta") == 1
+    assert draft.text.index("TJÄNST: Växjö Naturkarta") > max(
+        draft.text.index(t.title) for t in tips
+    )

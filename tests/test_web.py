@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email
+import html
 import io
 import json
 import re
@@ -332,8 +333,12 @@ def test_preferences_from_the_newsletter_choose_what_comes(service, web_site):
     status, body = service.request(link)
     assert status == 200 and "Välj vilka brev du får" in body and "anna@example.se" in body
     token = link.split("t=")[1]
+    # Unticking every letter offers to leave, with a way back; it changes nothing by itself.
     status, body = service.request("/nyhetsbrev/installningar", {"t": token, "lista": []})
-    assert status == 400 and "Välj minst ett brev" in body
+    assert status == 200 and "Du kryssade inte i något brev" in body
+    assert '<form method="post" action="/nyhetsbrev/avregistrera">' in body
+    assert "Avregistrera mig" in body and "installningar?t=prefs." in body
+    assert "status: active" in run("subscribers", "show", "anna@example.se").stdout
     status, body = service.request(
         "/nyhetsbrev/installningar", {"t": token, "lista": "blogg", "namn": "Anna"}
     )
@@ -351,7 +356,7 @@ def test_preferences_from_the_newsletter_choose_what_comes(service, web_site):
 
 
 def test_my_data_shows_the_record_and_erases_it(service, web_site):
-    sign_up(service, "anna@example.se", name="Anna")
+    sign_up(service, "anna@example.se", namn="Anna")
     token = confirm_link(service).split("t=")[1]
     service.request("/nyhetsbrev/bekrafta", {"t": token})
     status, body = service.request("/nyhetsbrev/mina-uppgifter", {"epost": "okand@example.se"})
@@ -362,7 +367,19 @@ def test_my_data_shows_the_record_and_erases_it(service, web_site):
     assert status == 200 and "anna@example.se" in body and "webbformulär" in body
     assert "Torsdagstips varje vecka" in body and "Radera mina uppgifter" in body
     data_token = link.split("t=")[1]
+    # The download is exactly what the page shows.
+    status, download = service.request(link + "&format=json")
+    record = json.loads(download)
+    assert status == 200 and record["email"] == "anna@example.se" and record["name"] == "Anna"
+    assert [x["name"] for x in record["letters"]] == ["Torsdagstips varje vecka"]
+    assert record["consent"]["source"] == "webbformulär" and record["status"] == "active"
+    # Erasing asks once more; only the second button erases.
     status, body = service.request("/nyhetsbrev/mina-uppgifter/radera", {"t": data_token})
+    assert status == 200 and "Radera allt om dig?" in body and 'value="ja"' in body
+    assert len(subscriber_rows(service)) == 1
+    status, body = service.request(
+        "/nyhetsbrev/mina-uppgifter/radera", {"t": data_token, "bekrafta": "ja"}
+    )
     assert status == 200 and "raderade" in body
     assert subscriber_rows(service) == [] and service.rows("signups") == 0
     assert service.rows("outgoing") == 0
@@ -565,3 +582,70 @@ def test_http_is_refused_for_any_host_but_this_machine(run, sample_site, url):
     result = run("check")
     assert result.exit_code != 0
     assert "[web] base_url" in result.stderr and "expected an https:// URL" in result.stderr
+
+
+def test_no_mail_in_the_outbox_is_ever_written_over(service, web_site):
+    """Anna signs up, erases everything, and signs up again: her queue rows are gone, so the
+    new confirmation gets the first one's queue number. Both mails stay in the outbox."""
+    sign_up(service, "anna@example.se", name="Anna")
+    first = confirm_link(service)
+    service.request("/nyhetsbrev/bekrafta", {"t": first.split("t=")[1]})
+    service.request("/nyhetsbrev/mina-uppgifter", {"epost": "anna@example.se"})
+    data = service.link_in(service.mails(wait_for=2)[1], "data")
+    assert (
+        "raderade"
+        in service.request(
+            "/nyhetsbrev/mina-uppgifter/radera", {"t": data.split("t=")[1], "bekrafta": "ja"}
+        )[1]
+    )
+    outbox = service.config.outbox_dir
+    before = {p.name: p.read_bytes() for p in outbox.glob("*.eml")}
+    assert len(before) == 2
+    sign_up(service, "anna@example.se", name="Anna igen")
+    mails = service.mails(wait_for=3)
+    after = {p.name: p.read_bytes() for p in outbox.glob("*.eml")}
+    assert len(after) == 3 and all(after[name] == data for name, data in before.items())
+    assert (
+        mails[-1]["To"] == "anna@example.se"
+        and "prenumerera" in mails[-1].get_body(("plain",)).get_content()
+    )
+
+
+def test_reader_pages_name_the_readers_own_letters_and_tell_the_truth(service, web_site):
+    run = Run(web_site)
+    # Signing up for both: the language's list ("… och …"), and a way to one's choices.
+    sign_up(service, "anna@example.se", lists=(SERIES, "blogg"))
+    token = confirm_link(service).split("t=")[1]
+    status, body = service.request("/nyhetsbrev/bekrafta", {"t": token})
+    assert status == 200 and "Torsdagstips varje vecka och Nya blogginlägg" in body
+    prefs = re.search(r'href="([^"]*installningar\?t=prefs\.[^"]+)"', body)
+    assert prefs, body
+    assert (
+        "Välj vilka brev du får" in service.request(service.local(html.unescape(prefs.group(1))))[1]
+    )
+
+    # A reader of the blog's letter only: the unsubscribe page names that letter.
+    assert run("subscribers", "add", "bo@example.se", "--list", "blogg").exit_code == 0
+    assert run("newsletter", "build", "--since", "2026-11-20", now=NOW).exit_code == 0
+    from blogtool.store import connect
+    from blogtool.subscribers.people import email_key
+    from blogtool.subscribers.tokens import make_token
+
+    with connect(service.config.state_path) as db:
+        bo = db.execute("SELECT id FROM subscribers WHERE email = 'bo@example.se'").fetchone()[0]
+    leave = make_token(SECRET.encode(), bo, email_key("bo@example.se"))
+    status, body = service.request(f"/nyhetsbrev/avregistrera?t={leave}")
+    assert status == 200 and "Avregistrera dig från Nya blogginlägg" in body
+    assert "Torsdagstips" not in body[body.index("<main") : body.index("</main>")]
+    status, body = service.request("/nyhetsbrev/avregistrera", {"t": leave})
+    assert status == 200 and "Du får inte fler av Nya blogginlägg" in body
+
+    # Bo, unsubscribed, saves choices: told that he gets nothing, and how to come back.
+    from blogtool.subscribers.tokens import make_link_token
+
+    link = make_link_token(SECRET.encode(), "prefs", bo, email_key("bo@example.se"))
+    status, body = service.request(
+        "/nyhetsbrev/installningar", {"t": link, "lista": [SERIES, "blogg"]}
+    )
+    assert status == 200 and "Men du är avregistrerad" in body and "Du får nu" not in body
+    assert "status: unsubscribed" in run("subscribers", "show", "bo@example.se").stdout

@@ -25,7 +25,7 @@ from blogtool.delivery.smtpwire import (
     UncertainDelivery,
 )
 from blogtool.errors import UsageError
-from blogtool.files import loopback, private_dir, write_atomic
+from blogtool.files import loopback, private_dir, write_unique
 from blogtool.i18n import _
 
 __all__ = [
@@ -93,7 +93,9 @@ class OutboxTransport:
     def finish(
         self, data: bytes, envelope: Envelope, name: str, following: Envelope | None = None
     ) -> tuple[Exception | None, Exception | None]:
-        write_atomic(self.directory / f"{name}.eml", data, durable=False, private=True)
+        # Never over an earlier message: a reader's confirmation and her later "my data"
+        # mail may carry the same queue number (a row erased, its number used again).
+        write_unique(self.directory, name, ".eml", data)
         return None, None
 
     def chains(self) -> bool:

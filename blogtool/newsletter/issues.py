@@ -11,6 +11,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from markupsafe import Markup
 
@@ -258,7 +259,7 @@ def render_issue(
     lead = context["lead"]
     made, _failed = images.prepare(config, pictures.wanted(site, ordered), jobs=1)
     pics = pictures.Pictures(config, made, urls.href, urls.absolute)
-    entries = []
+    entries: list[dict[str, Any]] = []
     for item in ordered:
         url = urls.absolute(urls.item(item))
         body = pics.embed(to_html(item.body, word("footnote_backlink")), item, "mail")
@@ -273,7 +274,8 @@ def render_issue(
                 "text": html_to_text(html, word("image_label")),
                 "service": service,
                 # Only the newest tip's service is "this week's"; the others are named.
-                "featured": item is lead,
+                "featured": item is lead
+                or any(i is lead and i.service == item.service for i in ordered),
                 "image": _mail_picture(pics, item.image, item.image_alt, item),
                 "service_image": _mail_picture(
                     pics,
@@ -284,6 +286,12 @@ def render_issue(
                 ),
             }
         )
+    # A service two tips feature gets its card once, after the last of them in the letter.
+    last_of = {e["service"].key: n for n, e in enumerate(entries) if e["service"] is not None}
+    for n, entry in enumerate(entries):
+        if entry["service"] is not None and last_of[entry["service"].key] != n:
+            entry["service"] = None
+            entry["service_image"] = ""
     data = {
         "subject": subject,
         "preheader": preheader,

@@ -9,7 +9,7 @@ import contextlib
 import functools
 import gettext
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
@@ -164,6 +164,7 @@ def make_environment(
     env.filters["clock"] = lambda value: value.strftime("%H:%M")
     env.filters["excerpt"] = lambda body, limit=240: excerpt(body, limit)
     env.filters["weekday"] = lambda value: weekday_name(value.weekday(), lang)
+    env.filters["and_list"] = lambda values: and_list(values, lang)
     web_base = urlsplit(config.web.base_url or "")
     same_host = web_base.netloc == urlsplit(config.site.base_url).netloc
 
@@ -398,3 +399,18 @@ def fingerprint(config: Config, *extra: str) -> str:
     for value in extra:
         h.update(value.encode())
     return h.hexdigest()
+
+
+def and_list(values: Iterable[str], language: str) -> str:
+    """ "A, B och C": a list as the language writes one (CLDR, through Babel)."""
+    from babel import Locale, UnknownLocaleError
+    from babel.lists import format_list
+
+    items = [str(v) for v in values]
+    if not items:
+        return ""
+    try:
+        locale = Locale.parse(language.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        locale = Locale("en")
+    return str(format_list(items, locale=locale))

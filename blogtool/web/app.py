@@ -154,6 +154,14 @@ class ReaderService:
         """A signed link to one of the service's pages, as mail carries it."""
         return f"{self.config.web.base_url}{self.config.web_path(route)}?t={token}"
 
+    def on_page(self, url: str) -> str:
+        """A link as a page of the service shows it: from the root when the service is on the
+        site's own host (it then works however the reader reached the page), else as it is."""
+        parts, site = urlsplit(url), urlsplit(self.config.site.base_url)
+        if parts.netloc != site.netloc:
+            return url
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
     # --- pages ----------------------------------------------------------------------------------
 
     def page(self, code: int, template: str, **context: Any) -> Response:
@@ -242,7 +250,14 @@ class ReaderService:
             except BadLink:
                 raise Refused(400, "bad-link") from None
         kind = "confirmed" if outcome == "confirmed" else "already-confirmed"
-        return self.message(200, kind, lists=self.list_names(pending.lists))
+        with opened(self.config.state_path) as db:
+            subscriber = subscribers.get(db, pending.email)
+        return self.message(
+            200,
+            kind,
+            lists=self.list_names(pending.lists),
+            preferences_url=self.on_page(self.preferences_url(subscriber)) if subscriber else "",
+        )
 
     # --- the subscriber's own pages ---------------------------------------------------------------
 
@@ -270,9 +285,11 @@ class ReaderService:
         token = make_link_token(self.secret, "prefs", subscriber.id, key)
         return self.link("preferences", token)
 
+    def unsubscribe_token(self, subscriber: subscribers.Subscriber) -> str:
+        return make_token(self.secret, subscriber.id, subscribers.email_key(subscriber.email))
+
     def unsubscribe_url(self, subscriber: subscribers.Subscriber) -> str:
-        token = make_token(self.secret, subscriber.id, subscribers.email_key(subscriber.email))
-        return f"{self.config.newsletter.unsubscribe_url}?t={token}"
+        return f"{self.config.newsletter.unsubscribe_url}?t={self.unsubscribe_token(subscriber)}"
 
     def preferences(self, request: Request) -> Response:
         token = request.token
@@ -285,14 +302,23 @@ class ReaderService:
                 except BlogtoolError:
                     raise Refused(400, "unknown-list") from None
                 if not chosen:
-                    raise Refused(400, "no-list")
+                    # Unticking everything is how many try to leave: offer exactly that.
+                    return self.message(
+                        200,
+                        "none-chosen",
+                        unsubscribe_token=self.unsubscribe_token(subscriber),
+                        preferences_url=self.on_page(self.preferences_url(subscriber)),
+                        active=subscriber.status == "active",
+                    )
                 name = subscribers.clean_name(request.value("namn"))[: subscribers.MAX_NAME]
                 with transaction(db):
                     lists.set_lists(db, subscriber.id, chosen, self.now())
                     db.execute(
                         "UPDATE subscribers SET name = ? WHERE id = ?", (name, subscriber.id)
                     )
-                return self.message(200, "saved", lists=self.list_names(chosen))
+                # Saving never resubscribes: one who left is told so, and how to come back.
+                kind = "saved" if subscriber.status == "active" else "saved-inactive"
+                return self.message(200, kind, lists=self.list_names(chosen))
             chosen = lists.lists_of(db, self.config, subscriber.id)
         return self.page(
             200,
@@ -301,7 +327,7 @@ class ReaderService:
             token=token,
             subscriber=subscriber,
             chosen=chosen,
-            unsubscribe_url=self.unsubscribe_url(subscriber),
+            unsubscribe_url=self.on_page(self.unsubscribe_url(subscriber)),
         )
 
     def my_data(self, request: Request) -> Response:
@@ -325,6 +351,8 @@ class ReaderService:
         consent_at = dt.datetime.fromisoformat(subscriber.consent_at).astimezone(
             self.config.site.timezone
         )
+        if request.value("format", "query") == "json":
+            return self.data_download(subscriber, chosen, consent_at, deliveries)
         return self.page(
             200,
             "web/mydata.html",
@@ -334,7 +362,42 @@ class ReaderService:
             list_names=self.list_names(chosen),
             consent_at=consent_at,
             deliveries=deliveries,
-            preferences_url=self.preferences_url(subscriber),
+            preferences_url=self.on_page(self.preferences_url(subscriber)),
+            download_url=self.on_page(self.link("my_data", token) + "&format=json"),
+        )
+
+    def data_download(
+        self,
+        subscriber: subscribers.Subscriber,
+        chosen: list[str],
+        consent_at: dt.datetime,
+        deliveries: int,
+    ) -> Response:
+        """What the "my data" page shows, as JSON to keep (GDPR Article 20: portability)."""
+        record = {
+            "site": self.config.site.title,
+            "email": subscriber.email,
+            "name": subscriber.name,
+            "status": subscriber.status,
+            "letters": [
+                {"key": key, "name": self.config.lists[key].name}
+                for key in chosen
+                if key in self.config.lists
+            ],
+            "consent": {
+                "at": consent_at.isoformat(timespec="seconds"),
+                "source": subscriber.consent_source,
+                "version": subscriber.consent_version,
+            },
+            "messages_sent": deliveries,
+        }
+        body = json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
+        filename = self.words.pgettext("file", "my-data") + ".json"
+        return Response(
+            200,
+            body,
+            "application/json; charset=utf-8",
+            [("Content-Disposition", f'attachment; filename="{filename}"')],
         )
 
     def queue_data_link(self, db: sqlite3.Connection, address: str) -> None:
@@ -379,33 +442,48 @@ class ReaderService:
         return "my-data", key, subscriber.email, data
 
     def erase(self, request: Request) -> Response:
+        """Erasing asks once more (a page with the last button), then erases."""
+        token = request.token
         with opened(self.config.state_path) as db:
-            subscriber = self.subscriber_for(db, request.token, "data")
+            subscriber = self.subscriber_for(db, token, "data")
+            if request.value("bekrafta") != "ja":
+                return self.message(
+                    200,
+                    "erase-ask",
+                    token=token,
+                    back_url=self.on_page(self.link("my_data", token)),
+                )
             privacy.forget(db, subscriber.email, self.now())
         return self.message(200, "erased")
 
     # --- unsubscribe and health -----------------------------------------------------------------
 
     def unsubscribe(self, request: Request) -> Response:
+        """The page behind every letter's unsubscribe link (and RFC 8058's one-click POST): in
+        the site's look, naming the reader's own letters."""
         token = request.token
-        env, config = self.env, self.config
 
-        def page(code: int, state: str, token: str = "") -> Response:
-            body = render(env, "unsubscribe.html", config, state=state, token=token)
-            return Response(code, body.encode("utf-8"))
+        def page(code: int, state: str, letters: list[str], token: str = "") -> Response:
+            title = self.words.gettext("Unsubscribing")
+            return self.page(
+                code, "web/unsubscribe.html", page_title=title, state=state, token=token,
+                letters=letters,
+            )  # fmt: skip
 
-        with opened(config.state_path) as db:
+        with opened(self.config.state_path) as db:
+            row = find_by_unsubscribe_token(db, self.secret, token)
+            letters = self.list_names(lists.lists_of(db, self.config, row["id"])) if row else []
             if request.method == "POST":
                 one_click = request.form.get("List-Unsubscribe") == ["One-Click"]
                 how = "one-click (RFC 8058)" if one_click else "web form"
                 outcome = unsubscribe(db, self.secret, token, self.now(), how)
                 if outcome.status == "invalid":
-                    return page(400, "invalid")
-                return page(200, "done")
-            row = find_by_unsubscribe_token(db, self.secret, token)
+                    return page(400, "invalid", [])
+                return page(200, "done", letters)
         if row is None:
-            return page(400, "invalid")
-        return page(200, "done" if row["status"] == "unsubscribed" else "confirm", token)
+            return page(400, "invalid", [])
+        state = "done" if row["status"] == "unsubscribed" else "confirm"
+        return page(200, state, letters, token)
 
     def health(self, request: Request) -> Response:
         try:
