@@ -23,7 +23,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po, write_po
 
-from blogtool.i18n import DOMAIN, FALLBACK, LOCALE_DIR, available
+from blogtool.i18n import CLICK_DOMAIN, DOMAIN, FALLBACK, LOCALE_DIR, available
 
 ROOT = LOCALE_DIR.parent.parent  # the source tree: babel.cfg sits beside blogtool/
 
@@ -134,9 +134,35 @@ def _messages(mo: bytes) -> dict[object, object]:
     return {(fixed(m.id), m.context): fixed(m.string) for m in read_mo(io.BytesIO(mo)) if m.id}
 
 
+def _click_mo(language: str) -> Path:
+    return LOCALE_DIR / language / "LC_MESSAGES" / f"{CLICK_DOMAIN}.mo"
+
+
+CLICK_WORDS_FILE = "blogtool/cli/clickwords.py"  # where Click's own words are marked
+
+
+def clicks(template: Catalog) -> set[object]:
+    """The ids of Click's own words, as extraction found them (in ``CLICK_WORDS_FILE``)."""
+    return {
+        m.id
+        for m in template
+        if m.id and any(Path(f).as_posix().endswith(CLICK_WORDS_FILE) for f, _n in m.locations)
+    }
+
+
+def click_words(catalog: Catalog, wanted: set[object]) -> Catalog:
+    """The part of a catalogue that is Click's own words, for gettext's "messages" domain."""
+    words = Catalog(locale=catalog.locale, domain=CLICK_DOMAIN, project="blogtool")
+    for message in catalog:
+        if message.id and message.id in wanted:
+            words[message.id] = copy.copy(message)
+    return words
+
+
 def update() -> list[str]:
     """Extract, update every catalogue and compile it; returns what still needs a translator."""
     template = extract()
+    wanted = clicks(template)
     with (LOCALE_DIR / f"{DOMAIN}.pot").open("wb") as f:
         write_po(f, template, width=100, no_location=True, omit_header=True)
     todo = []
@@ -152,6 +178,7 @@ def update() -> list[str]:
         with path.open("wb") as f:
             write_po(f, catalog, width=100, no_location=True)
         path.with_suffix(".mo").write_bytes(_compiled(catalog))
+        _click_mo(language).write_bytes(_compiled(click_words(catalog, wanted)))
         todo += [f"{language}: {m.id!r}" for m in catalog if m.id and not _translated(m)]
     return todo
 
@@ -159,7 +186,8 @@ def update() -> list[str]:
 def problems() -> Iterator[str]:
     """What is out of step: a marked string a catalogue lacks, an empty or fuzzy entry, an
     entry nothing uses any more, a ``.mo`` that is not the compiled ``.po``."""
-    wanted = {m.id for m in extract() if m.id}
+    template = extract()
+    wanted, of_click = {m.id for m in template if m.id}, clicks(template)
     for language in languages():
         catalog = _read(language)
         have = {m.id for m in catalog if m.id}
@@ -175,6 +203,10 @@ def problems() -> Iterator[str]:
         mo = _po_path(language).with_suffix(".mo")
         if not mo.exists() or _messages(mo.read_bytes()) != _messages(_compiled(catalog)):
             yield f"{language}: {mo.name} is not compiled from {DOMAIN}.po; run make i18n"
+        click_mo = _click_mo(language)
+        words = _compiled(click_words(catalog, of_click))
+        if not click_mo.exists() or _messages(click_mo.read_bytes()) != _messages(words):
+            yield f"{language}: {click_mo.name} is not Click's words of {DOMAIN}.po; make i18n"
 
 
 def main() -> int:

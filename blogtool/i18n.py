@@ -60,27 +60,16 @@ def use(language: str) -> None:
     """Speak ``language`` on the command line from now on (the CLI calls this at start).
 
     Click's own words ("Usage:", "Show this message and exit.", "Error: ...") come from the
-    standard library's gettext under the domain "messages", which offers no other hook: that
-    domain is answered from our catalogue (``cli/clickwords.py`` lists its strings)."""
+    standard library's gettext under its default domain, "messages", in the language the locale
+    variables name (LANGUAGE, LC_ALL, LC_MESSAGES, LANG). That domain is bound, with gettext's
+    own ``bindtextdomain``, to blogtool's catalogues, which hold a ``messages.mo`` of Click's
+    words (``cli/clickwords.py``) in each language; ``main`` makes ``BLOGTOOL_LANG`` a locale
+    variable gettext reads."""
     _cli[0] = language
-    if gettext.dgettext is not _click_dgettext:
-        gettext.dgettext = _click_dgettext
-        gettext.dngettext = _click_dngettext
+    gettext.bindtextdomain(CLICK_DOMAIN, str(LOCALE_DIR))
 
 
-_stdlib = (gettext.dgettext, gettext.dngettext)
-
-
-def _click_dgettext(domain: str, message: str) -> str:
-    if domain == "messages":
-        return reader(_cli[0]).gettext(message)
-    return _stdlib[0](domain, message)
-
-
-def _click_dngettext(domain: str, msgid1: str, msgid2: str, n: int) -> str:
-    if domain == "messages":
-        return reader(_cli[0]).ngettext(msgid1, msgid2, n)
-    return _stdlib[1](domain, msgid1, msgid2, n)
+CLICK_DOMAIN = "messages"  # the standard library's default domain, which Click's words use
 
 
 def cli_language() -> str:

@@ -207,3 +207,21 @@ def test_holidays_and_series_defaults_follow_the_language(tmp_path):
     assert config('language = "en"\n[tips]\nholidays = ""\n').tips.holidays == ""
     assert config('language = "en"\n[urls]\ntag = "topics"\n').urls.tag == "topics"
     assert en.newsletter.unsubscribe_url == "https://t.example/unsubscribe"
+
+
+def test_blogtool_lang_also_sets_the_language_of_clicks_own_words():
+    """The real command: BLOGTOOL_LANG over a C locale speaks Swedish, Click's words too, and
+    Click's words come from gettext's own domain bound to our catalogue, with nothing of the
+    standard library replaced."""
+    import gettext
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "BLOGTOOL_LANG": "sv"}
+    shown = subprocess.run(
+        [sys.executable, "-m", "blogtool", "list", "--bogus"], capture_output=True, text=True,
+        env=env,
+    )  # fmt: skip
+    assert shown.returncode == 2
+    assert "Fel: Ingen flagga heter '--bogus'." in shown.stderr, shown.stderr
+    assert gettext.dgettext.__module__ == "gettext" and gettext.dngettext.__module__ == "gettext"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from blogtool.cli.env import Env, speak_the_users_language
+from blogtool.cli.env import Env, language_for_click, speak_the_users_language
 from blogtool.errors import BlogtoolError, ContentError, ExitStatus, Problem
 from blogtool.i18n import _, ngettext
 
@@ -213,6 +213,7 @@ def main() -> None:
     loading make bursts of objects that all live on, and it ran hundreds of times a build for
     nothing."""
     gc.set_threshold(10_000, 50, 100)
+    language_for_click()
     cli(prog_name="blogtool")
 
 

@@ -1,6 +1,7 @@
 """Click's own words, marked for our catalogue so that --help and usage errors speak the
-command line's language (``i18n.use`` answers Click's gettext domain from it). Each string is
-Click's, letter for letter; nothing calls these."""
+command line's language: ``make i18n`` compiles them into each language's ``messages.mo``,
+which ``i18n.use`` binds gettext's default domain to. Each string is Click's, letter for
+letter; nothing calls these."""
 
 from blogtool.i18n import N_, Nn_
 

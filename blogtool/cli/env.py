@@ -31,6 +31,15 @@ SMTP_PASSWORD_ENV = "BLOGTOOL_SMTP_PASSWORD"
 IMAP_PASSWORD_ENV = "BLOGTOOL_IMAP_PASSWORD"
 
 
+def language_for_click() -> None:
+    """For the real command only (``main``): BLOGTOOL_LANG, the one language variable gettext
+    does not read, becomes this process's LANGUAGE, which it reads first, so Click's own words
+    (from gettext's default domain) speak it too."""
+    chosen = os.environ.get("BLOGTOOL_LANG")
+    if chosen:
+        os.environ["LANGUAGE"] = chosen
+
+
 def speak_the_users_language() -> None:
     """The command line's language, from the environment (``i18n.language_from``)."""
     i18n.use(i18n.language_from(os.environ))
