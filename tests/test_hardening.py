@@ -825,3 +825,37 @@ def test_what_holds_addresses_is_its_owners_alone(run, sample_site, monkeypatch,
     assert _mode(sample_site / "outbox") == 0o700
     assert _mode(sample_site / "logg/run.log") == 0o600 and _mode(sample_site / "logg") == 0o700
     assert _mode(export) == 0o600
+
+
+def test_check_names_what_a_page_would_load_from_another_host(run, sample_site):
+    write(
+        sample_site / "posts/2026-11-27-inbaddat.md",
+        "---\ntitle: Inbäddat\ndate: 2026-11-27T09:00+01:00\nsummary: K.\n---\n\n"  # lines 1-5
+        "Text.\n\n"  # 7
+        '<iframe src="https://www.google.com/maps/embed?pb=1" title="Karta"></iframe>\n\n'  # 9
+        '<iframe src="https://www.youtube-nocookie.com/embed/abc" title="Film"></iframe>\n\n'
+        '<div style="background: url(https://cdn.example.net/bg.png)">Ruta</div>\n\n'  # 13
+        '<img src="//bilder.example.org/a.jpg" alt="A">\n\n'  # 15
+        '<img src="https://blogg.vaxjo.example/static/egen.jpg" alt="Egen">\n\n'
+        "[En länk bort](https://www.google.com/maps) är ingen laddning.\n",
+    )
+    result = run("check")
+    lines = [x for x in result.stderr.splitlines() if "inbaddat.md" in x and "host" in x]
+    assert any(
+        ":9: warning: a <iframe> loads from another host (www.google.com)" in x for x in lines
+    )
+    assert any("(www.youtube-nocookie.com)" in x for x in lines)
+    assert any(
+        ":13: warning: a <div> loads from another host (cdn.example.net)" in x for x in lines
+    )
+    assert any(":15: warning: a picture on another host (bilder.example.org)" in x for x in lines)
+    assert len(lines) == 4, lines  # not the site's own picture, not a link
+
+    # Listed in [site] allow_hosts: chosen, so not named.
+    config = sample_site / "blogtool.toml"
+    text = config.read_text("utf-8").replace(
+        'language = "sv"', 'language = "sv"\nallow_hosts = ["www.youtube-nocookie.com"]'
+    )
+    config.write_text(text, "utf-8")
+    again = run("check")
+    assert "youtube-nocookie" not in again.stderr and "www.google.com" in again.stderr

@@ -462,3 +462,52 @@ def test_a_service_two_tips_feature_gets_one_card_after_the_last_of_them(sample_
     assert draft.text.index("TJÄNST: Växjö Naturkarta") > max(
         draft.text.index(t.title) for t in tips
     )
+
+
+def test_the_newsletter_loads_nothing_from_another_host_and_rewrites_no_link(sample_site):
+    """No tracking pixel, no click-tracking redirects: every picture comes from the site's
+    own host, and every link goes where its post wrote it (or to the site)."""
+    import datetime as dt
+    from html.parser import HTMLParser
+    from urllib.parse import urlsplit
+
+    from blogtool.config import load_config
+    from blogtool.content.load import load_site
+    from blogtool.content.markdown import remote
+    from blogtool.newsletter.issues import render_issue
+
+    from .conftest import STOCKHOLM
+
+    site = load_site(load_config(sample_site))
+    send_at = dt.datetime(2026, 12, 3, 8, 0, tzinfo=STOCKHOLM)
+    items = [
+        i for i in site.items if i.date and send_at - dt.timedelta(weeks=4) < i.date <= send_at
+    ]
+    draft = render_issue(site, items, send_at - dt.timedelta(weeks=4), send_at, send_at)
+
+    class Seen(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.loads: list[str] = []
+            self.links: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            named = dict(attrs)
+            if tag == "img":
+                self.loads.append(named.get("src") or "")
+                assert named.get("width") != "1", named  # no one-pixel picture
+            if tag in ("link", "script", "iframe"):
+                self.loads.append(named.get("href") or named.get("src") or "")
+            if tag == "a":
+                self.links.append(named.get("href") or "")
+
+    seen = Seen()
+    seen.feed(draft.html)
+    assert seen.loads and {remote(u) for u in seen.loads} == {"blogg.vaxjo.example"}
+    written = " ".join(i.body for i in items) + " ".join(
+        s.url + " " + (s.app_store or "") + " " + (s.google_play or "")
+        for s in site.config.services.values()
+    )
+    for href in seen.links:
+        host = urlsplit(href).hostname
+        assert host in (None, "blogg.vaxjo.example") or href in written, href

@@ -282,7 +282,7 @@ description = "Utan webbadress."
 """
 
 GOLDEN = """\
-blogtool.toml:4: error: [site] colour: unknown key; expected one of title, base_url, language, timezone, author, image, image_alt, logo, intro
+blogtool.toml:4: error: [site] colour: unknown key; expected one of title, base_url, language, timezone, author, image, image_alt, logo, intro, allow_hosts
 posts/2026-11-02-lang.md: warning: LIX 90 is above the limit 40 (18 words, 1 sentence, 13 long words); shorter sentences and words read easier
 posts/2026-11-03-lankar.md:7: error: link 'bilaga.pdf': there is no file posts/bilaga.pdf
 posts/2026-11-04-taggar.md:5: warning: tags: the tag 'naturr' is used only here; did you mean 'natur' (2 items)?

@@ -61,6 +61,14 @@ class SiteConfig:
         str, None, "The site's logo in the page header (an SVG or PNG in media/ or the site)."
     )
     intro: str = s.key(str, "", "A sentence or two under the title on the home page.")
+    allow_hosts: tuple[str, ...] = s.key(
+        list,
+        [],
+        "Other hosts a page may load something from (a map, a video); check names any other. "
+        "Empty: nothing is loaded from another host.",
+        convert=s.hosts,
+        dump=list,
+    )
 
     @property
     def domain(self) -> str:

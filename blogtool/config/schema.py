@@ -342,6 +342,25 @@ def language(value: str) -> str:
     )
 
 
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_HOST = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*")
+
+
+def hosts(value: list[object]) -> tuple[str, ...]:
+    """Host names such as "www.youtube-nocookie.com" (no scheme, path or port)."""
+    found = []
+    for entry in value:
+        name = entry.strip().lower().rstrip(".") if isinstance(entry, str) else ""
+        if not _HOST.fullmatch(name):
+            raise ValueError(
+                _("expected host names such as 'karta.vaxjo.se', got {entry!r} in it").format(
+                    entry=entry
+                )
+            )
+        found.append(name)
+    return tuple(dict.fromkeys(found))
+
+
 def widths(value: list[object]) -> tuple[int, ...]:
     found = []
     for entry in value:

@@ -116,6 +116,57 @@ def _runs_script(url: str) -> bool:
     return _URL_NOISE.sub("", url).lower().startswith(("javascript:", "vbscript:"))
 
 
+# What makes a reader's browser fetch something as the page loads (not a link, which waits
+# for a click): the element and its attributes that name an address.
+LOADS = "loads"
+_LOADING = {
+    "img": ("src", "srcset"),
+    "source": ("src", "srcset"),
+    "iframe": ("src",),
+    "frame": ("src",),
+    "script": ("src",),
+    "link": ("href",),
+    "video": ("src", "poster"),
+    "audio": ("src",),
+    "track": ("src",),
+    "embed": ("src",),
+    "object": ("data",),
+    "input": ("src",),
+}
+_CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")\s]+)", re.I)
+
+
+def remote(address: str) -> str | None:
+    """The host an address makes the browser go to, if it is absolute (``https://host/...``
+    or ``//host/...``); None for an address on the page's own host."""
+    from urllib.parse import urlsplit
+
+    address = _URL_NOISE.sub("", address)
+    if not address.startswith("//") and not address.lower().startswith(("http:", "https:")):
+        return None
+    try:
+        host = urlsplit(address).hostname
+    except ValueError:
+        return None
+    return host or None
+
+
+def _loads_of(tag: str, attrs: list[tuple[str, str | None]]) -> list[str]:
+    """The absolute addresses an element makes the browser load from."""
+    found: list[str] = []
+    wanted = _LOADING.get(tag, ())
+    for name, value in attrs:
+        name = name.lower()
+        if not value:
+            continue
+        if name in wanted:
+            candidates = [part.strip().split(" ")[0] for part in value.split(",")]
+            found += [c for c in (candidates if name == "srcset" else [value]) if remote(c)]
+        elif name == "style":
+            found += [u for u in _CSS_URL.findall(value) if remote(u)]
+    return found
+
+
 def _hazards_of(tag: str, attrs: list[tuple[str, str | None]]) -> list[tuple[str, str]]:
     found = [(SCRIPT, tag)] if tag == "script" else []
     for name, value in attrs:
@@ -123,6 +174,7 @@ def _hazards_of(tag: str, attrs: list[tuple[str, str | None]]) -> list[tuple[str
             found.append((HANDLER, name.lower()))
         elif value and _runs_script(value):
             found.append((JAVASCRIPT, name.lower()))
+    found += [(LOADS, f"{tag} {address}") for address in _loads_of(tag, attrs)]
     return found
 
 

@@ -133,16 +133,6 @@ def _yaml_mapping(fm: str, c: _Collector) -> tuple[Any, dict[str, int]] | None:
     return data, lines
 
 
-def remote_host(target: str, config: Config) -> str | None:
-    """The host of an absolute address that is not the site's own (None for the site's)."""
-    parts = urlsplit(target.strip())
-    if not parts.netloc or parts.scheme not in ("http", "https", ""):
-        return None
-    own = urlsplit(config.site.base_url).hostname
-    host = parts.hostname or parts.netloc
-    return None if host == own else host
-
-
 def images_without_alt(refs: tuple[markdown.Reference, ...]) -> list[tuple[int, bool]]:
     """(offset, explicit) of the pictures among ``refs`` without alt text; ``explicit`` when an
     HTML picture says ``alt=""`` on purpose (a decorative picture, which WCAG allows)."""
@@ -329,7 +319,7 @@ def parse_item(
         )
         refs, hazards = (), ()
     slug = _checks(values, body, body_line, kind, config, c, lines, hinted, refs)
-    _warn_of_script(body, body_line, hazards, c)
+    _warn_of_script(body, body_line, hazards, c, config)
     if any(p.is_error for p in c.problems) or not slug:
         return None, c.problems
     item = Item(kind, rel, slug, body, body_line, values, lines, tuple(local(refs)))
@@ -381,17 +371,6 @@ def _checks(
             )
         else:
             c.error(_("image without alt text; write ![description](file) (WCAG 1.1.1)"), line=line)
-    for ref in refs:
-        host = remote_host(ref.target, config) if ref.image else None
-        if host:
-            c.warning(
-                _(
-                    "a picture on another host ({host}): every reader's browser fetches it from "
-                    "there, and it goes when that site does; copy it into static/bilder/ and "
-                    "link the copy"
-                ).format(host=host),
-                line=body_line + body.count("\n", 0, ref.offset),
-            )
     if kind is Kind.TIP and date is not None and date.weekday() != config.tips.weekday:
         c.warning(
             _("{date} is a {weekday}; the series goes out on {series_day}").format(
@@ -416,10 +395,36 @@ def _checks(
 
 
 def _warn_of_script(
-    body: str, body_line: int, hazards: tuple[tuple[str, str], ...], c: _Collector
+    body: str,
+    body_line: int,
+    hazards: tuple[tuple[str, str], ...],
+    c: _Collector,
+    config: Config,
 ) -> None:
-    """The site's own HTML may run script (it is theirs); check says so, with the line."""
+    """The site's own HTML may run script (it is theirs), or load from another host; check
+    says so, with the line."""
+    own = urlsplit(config.site.base_url).hostname
     for what, where in hazards:
+        if what == markdown.LOADS:
+            tag, address = where.split(" ", 1)
+            host = markdown.remote(address)
+            if host is None or host == own or host in config.site.allow_hosts:
+                continue
+            if tag == "img":
+                message = _(
+                    "a picture on another host ({host}): every reader's browser fetches it from "
+                    "there, and it goes when that site does; copy it into static/bilder/ and "
+                    "link the copy"
+                ).format(host=host)
+            else:
+                message = _(
+                    "a <{tag}> loads from another host ({host}): every reader's browser "
+                    "fetches it from there and tells that host who reads; list the host in "
+                    "[site] allow_hosts if you mean it, or link to it instead"
+                ).format(tag=tag, host=host)
+            at = body.find(address)
+            c.warning(message, line=body_line + (body.count("\n", 0, at) if at >= 0 else 0))
+            continue
         message = {
             markdown.SCRIPT: _(
                 "a <script> element: the page will run it; remove it unless you "
