@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -92,7 +94,7 @@ def connect(path: Path) -> sqlite3.Connection:
 
     private_dir(path.parent)
     try:
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        _create_private(path)
     except OSError as exc:
         raise StoreError(
             _("{path}: cannot open the state database: {strerror}").format(
@@ -116,6 +118,23 @@ def connect(path: Path) -> sqlite3.Connection:
             _("{path}: cannot open the state database: {exc}").format(path=path, exc=exc)
         ) from None
     return db
+
+
+_CREATING = threading.Lock()
+
+
+def _create_private(path: Path) -> None:
+    """Make the database file 0600 before SQLite first opens it; an existing one is only
+    checked, never opened here. (Closing any descriptor of a file drops every POSIX lock this
+    process holds on it, SQLite's included: a descriptor opened and closed beside another
+    thread's connection let that connection's commit be lost.)"""
+    with _CREATING:
+        if path.exists():
+            if not os.access(path, os.R_OK | os.W_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+            return
+        with contextlib.suppress(FileExistsError):  # (another process made it meanwhile)
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _journal_wal(db: sqlite3.Connection) -> None:
@@ -195,7 +214,8 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield db
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # (SQLite may have rolled back already: the first error shows)
+            db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
 

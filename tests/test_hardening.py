@@ -859,3 +859,54 @@ def test_check_names_what_a_page_would_load_from_another_host(run, sample_site):
     config.write_text(text, "utf-8")
     again = run("check")
     assert "youtube-nocookie" not in again.stderr and "www.google.com" in again.stderr
+
+
+def test_commits_survive_connections_opened_beside_them_and_other_processes_reading(tmp_path):
+    """SQLite locks the database with POSIX locks, which belong to the process: closing any
+    descriptor of the file drops them all. ``connect`` opened and closed one to make the file
+    private, beside the other connections of the reader service (its sender thread, its page
+    threads); another process reading the database then took the write-ahead log from under
+    them (a commit lost: a mail sent twice, a minute late; or "disk I/O error"). Here a thread
+    opens connections while this one commits and another process reads: every commit stays."""
+    import sys
+    import threading
+
+    from blogtool.store import connect, set_state, transaction
+
+    from .processes import Started
+
+    path = tmp_path / "state.db"
+    connect(path).close()
+    stop = threading.Event()
+
+    def open_and_close() -> None:  # as page threads do
+        while not stop.is_set():
+            connect(path).close()
+
+    reading = (
+        "import sqlite3, sys\n"
+        "while True:\n"
+        "    c = sqlite3.connect(sys.argv[1]); c.execute('SELECT COUNT(*) FROM state').fetchone()\n"
+        "    c.close()\n"
+    )
+    opener = threading.Thread(target=open_and_close)
+    opener.start()
+    now = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    try:
+        with Started([sys.executable, "-c", reading, str(path)]):
+            for n in range(300):
+                db = connect(path)
+                try:
+                    with transaction(db):
+                        set_state(db, f"commit.{n}", "1", now)
+                finally:
+                    db.close()
+    finally:
+        stop.set()
+        opener.join()
+    db = connect(path)
+    try:
+        kept = db.execute("SELECT COUNT(*) FROM state WHERE key LIKE 'commit.%'").fetchone()[0]
+    finally:
+        db.close()
+    assert kept == 300
