@@ -5,6 +5,8 @@ The built sample site is served as plain static files, as a web server would."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
@@ -31,8 +33,13 @@ LOAD_ALL_PICTURES = """async () => {
 }"""
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("width", [390, 1280])
+# make test: a phone in dark mode and a desktop in light; make soak: all four.
+LOOKS = [(390, "dark"), (1280, "light")] + (
+    [(390, "light"), (1280, "dark")] if os.environ.get("BLOGTOOL_SOAK") == "1" else []
+)
+
+
+@pytest.mark.parametrize(("width", "scheme"), LOOKS, ids=[f"{w}-{s}" for w, s in LOOKS])
 def test_every_page_fits_loads_and_passes_axe(served_site, browser, width, scheme):
     context = browser.new_context(
         viewport={"width": width, "height": 900}, color_scheme=scheme, locale="sv-SE"

@@ -653,7 +653,7 @@ _PIECES = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None)
+@settings(deadline=None)
 @given(st.lists(_PIECES, max_size=30))
 def test_autop_keeps_every_word_and_never_puts_a_block_in_a_paragraph(pieces):
     from blogtool.importer.autop import autop
