@@ -91,8 +91,12 @@ def _isolated_env(monkeypatch, tmp_path):
         "LC_MESSAGES",
     ):
         monkeypatch.delenv(name, raising=False)
-    # The command line speaks English unless a test asks for another language.
+    # The command line speaks English unless a test asks for another language (a command a
+    # test ran in Swedish leaves the process speaking it: core code a test calls would too).
     monkeypatch.setenv("LANG", "C.UTF-8")
+    from blogtool import i18n
+
+    i18n.use(i18n.FALLBACK)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("EDITOR", "true")
     yield

@@ -138,17 +138,17 @@ def _verbatim(node: Node | str | Raw) -> str:
 
 
 def _breaks(text: str) -> str:
-    """Newlines outside tags as ``<br>``, except one that follows a ``<br>`` already."""
+    """Newlines outside tags as ``<br>``; one that follows a ``<br>`` already is dropped. (The
+    newline itself goes: after a ``<br>`` it is only white space, which some HTML-to-Markdown
+    converters read as a second line break, a paragraph's end.)"""
     result = ""
     pos = 0
     for m in _NEWLINE_OUTSIDE_TAGS.finditer(text):
         result += text[pos : m.start()]
         if m.group(1) is not None:
             result += m.group(1)
-        elif _ENDS_IN_BR.search(result):
-            result += "\n"
-        else:
-            result += "<br>\n"
+        elif not _ENDS_IN_BR.search(result):
+            result += "<br>"
         pos = m.end()
     return result + text[pos:]
 
