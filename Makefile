@@ -40,10 +40,14 @@ demo: $(VENV)/.installed
 	@echo "(or '$(BIN)/blogtool serve', which previews drafts too) and open http://127.0.0.1:8000/."
 	@echo "The newsletter went to outbox/ as one .eml file per subscriber."
 
+# One test worker more than there are cores (at most 4): many tests wait on a server or a
+# process a while, and a third worker on two cores fills those waits.
+WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, (os.cpu_count() or 1) + 1))")
+
 ## test: install with test extras, lint, run the whole test suite on every core (the five
 ## slowest tests are listed at the end)
 test: $(VENV)/.installed-test lint
-	$(BIN)/python -m pytest -n auto --maxprocesses=4 --durations=5 $(if $(SEED),--hypothesis-seed=$(SEED))
+	$(BIN)/python -m pytest -n $(WORKERS) --durations=5 $(if $(SEED),--hypothesis-seed=$(SEED))
 
 ## test-lowest: the tests but the browser's, with every dependency at the lowest version
 ## pyproject.toml admits (.ci/lowest.py), in a virtualenv of its own (.venv-lowest)

@@ -76,6 +76,26 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         )
 
 
+# The longest tests go first: the workers then share out the rest around them, instead of one
+# worker running a long test alone at the end (longest first is how a queue finishes soonest).
+LONGEST_FIRST = (
+    "tests/test_deployment.py::test_the_deployment_section_followed_literally",
+    "tests/test_browser_web.py::test_every_reader_page",
+    "tests/test_english_site.py::test_english_pages_pass_axe",
+    "tests/test_browser_theme.py::test_every_page_fits",
+    "tests/test_browser_hosts.py::test_no_page_of_the_built_site",
+    "tests/test_kill.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        found = [n for n, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)]
+        return found[0] if found else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # (a stable sort: the rest keep their order)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
     """No test reads the real clock's override, a real site or a real home directory."""
