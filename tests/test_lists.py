@@ -142,3 +142,17 @@ def test_a_letter_of_posts_gets_a_proof_and_waits_for_approval_too(job, sample_s
     assert got[("anna@example.se", subject)] == 1 and got[("cecilia@example.se", subject)] == 1
     assert ("bo@example.se", subject) not in got
     assert got[(editor, f"[Korrektur] {subject}")] == 1  # one proof, no second
+
+
+def test_a_letters_proof_that_cannot_go_is_an_error_too(job, sample_site, monkeypatch):
+    assert job("run", now=at(2026, 11, 26, 8, 5)).exit_code == 0
+    config = sample_site / "blogtool.toml"
+    config.write_text(config.read_text("utf-8") + APPROVAL, "utf-8")
+    post(sample_site, "2026-12-01-oppet-hus", "Öppet hus", "2026-12-01T10:00:00+01:00")
+    monkeypatch.delenv("BLOGTOOL_SECRET")
+    result = job("run", now=at(2026, 11, 30, 10, 5))
+    assert result.exit_code == 1
+    assert (
+        "the proof of the newsletter due Tue 1 Dec 2026 10:00 is due but cannot be sent: "
+        "BLOGTOOL_SECRET is not set" in result.stderr
+    ), result.stderr

@@ -15,17 +15,7 @@ from blogtool.delivery.pacing import SendReport
 from blogtool.i18n import _, cli_language
 from blogtool.job.result import RunResult, send_and_report
 from blogtool.newsletter.issues import Issue, already_mailed, render_issue, save_issue
-from blogtool.newsletter.proofing import (
-    CHANGED_PROOF_PREFIX,
-    PROOF_PREFIX,
-    Coming,
-    approved_at,
-    hold,
-    proof_due,
-    proof_wanted,
-    proofed,
-    record_proof,
-)
+from blogtool.newsletter.proofing import Coming, approved_at, hold, mail_proof
 from blogtool.store import get_state, set_state, transaction
 from blogtool.subscribers import lists, signups
 from blogtool.timeutil import localize, short_datetime
@@ -62,10 +52,7 @@ def post_letters(
                 set_state(db, f"list.{key}.since", max(since, due).isoformat(), now)
             continue
         for coming in letters_of(site, db, key, since, now):
-            if proof is not None and proof_owed(site, db, coming, now):
-                last = proofed(db, coming)
-                proof(coming, PROOF_PREFIX if last is None else CHANGED_PROOF_PREFIX)
-                record_proof(db, coming, now)
+            if proof is not None and mail_proof(site, db, coming, now, proof) is not None:
                 result.info(
                     _("proof of the letter {name} due {when} sent to {count} editors").format(
                         name=entry.name,
@@ -160,15 +147,6 @@ def next_slot(config: Config, slot: dt.datetime) -> dt.datetime:
     tz = config.site.timezone
     day = slot.astimezone(tz).date() + dt.timedelta(weeks=1)
     return localize(dt.datetime.combine(day, config.tips.time), tz)
-
-
-def proof_owed(site: Site, db: sqlite3.Connection, coming: Coming, now: dt.datetime) -> bool:
-    """Whether a proof of ``coming`` should go now: wanted, its window open, and this version
-    not proofed yet."""
-    if not proof_wanted(site, db, coming, now) or not proof_due(site, coming, now):
-        return False
-    last = proofed(db, coming)
-    return last is None or last[0] != coming.digest
 
 
 def weekly_slot(config: Config, now: dt.datetime) -> dt.datetime:

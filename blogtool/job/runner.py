@@ -27,7 +27,7 @@ from blogtool.delivery.pacing import SendReport
 from blogtool.delivery.queue import count, next_attempt, uncertain_rows
 from blogtool.errors import BlogtoolError, LockedError
 from blogtool.i18n import _, cli_language, items
-from blogtool.job.letters import post_letters, proof_owed, tend_readers
+from blogtool.job.letters import coming_letters, post_letters, tend_readers
 from blogtool.job.result import RunResult, send_and_report
 from blogtool.newsletter.issues import (
     Issue,
@@ -38,15 +38,14 @@ from blogtool.newsletter.issues import (
     unmailed_items,
 )
 from blogtool.newsletter.proofing import (
-    CHANGED_PROOF_PREFIX,
-    PROOF_PREFIX,
     Coming,
     approved_at,
     coming_issue,
     hold,
+    mail_proof,
+    proof_owed,
     proof_wanted,
     proofed,
-    record_proof,
 )
 from blogtool.site.output import BuildResult, holds_preview
 from blogtool.site.templates import fingerprint
@@ -105,11 +104,12 @@ def run_once(
         if unfinished_issue(db) or ready_for_newsletter(site, db, now):
             result.error(_("the newsletter is due but cannot be sent: {why}").format(why=why))
         coming = coming_issue(site, db, now)
-        if coming is not None and proof_owed(site, db, coming, now):
+        letters = ([coming] if coming is not None else []) + coming_letters(site, db, now)
+        for owed in (c for c in letters if proof_owed(site, db, c, now)):
             # A proof that is due and cannot go is an error too: the editors wait for it.
             result.error(
                 _("the proof of the newsletter due {when} is due but cannot be sent: {why}").format(
-                    when=short_datetime(coming.send_at, cli_language()), why=why
+                    when=short_datetime(owed.send_at, cli_language()), why=why
                 )
             )
         return result
@@ -223,12 +223,10 @@ def _proof(
     """Mail the editors a proof once the proof window opens, and again if it changes; not
     for an issue that goes out now anyway, unless it waits for approval."""
     news = site.config.newsletter
-    if not proof_owed(site, db, coming, now):
+    again = mail_proof(site, db, coming, now, proof)
+    if again is None:
         return
-    last = proofed(db, coming)
-    proof(coming, PROOF_PREFIX if last is None else CHANGED_PROOF_PREFIX)
-    record_proof(db, coming, now)
-    changed = _(" (changed since the last proof)") if last is not None else ""
+    changed = _(" (changed since the last proof)") if again else ""
     when = short_datetime(coming.send_at, cli_language())
     result.info(
         _("proof of the newsletter due {when} sent to {count} editors{changed}").format(

@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 
@@ -157,6 +158,32 @@ def proof_wanted(site: Site, db: sqlite3.Connection, coming: Coming, now: dt.dat
     news = site.config.newsletter
     waiting = news.approval and approved_at(db, coming.digest) is None
     return bool(news.proof_to) and (coming.send_at > now or waiting)
+
+
+def proof_owed(site: Site, db: sqlite3.Connection, coming: Coming, now: dt.datetime) -> bool:
+    """Whether a proof of ``coming`` should go now: wanted, its window open, and this version
+    not proofed yet."""
+    if not proof_wanted(site, db, coming, now) or not proof_due(site, coming, now):
+        return False
+    last = proofed(db, coming)
+    return last is None or last[0] != coming.digest
+
+
+def mail_proof(
+    site: Site,
+    db: sqlite3.Connection,
+    coming: Coming,
+    now: dt.datetime,
+    proof: Callable[[Coming, str], None],
+) -> bool | None:
+    """Mail the editors a proof of ``coming`` if one is owed, and record it. None if none was;
+    else whether it is of a changed version (its subject says so)."""
+    if not proof_owed(site, db, coming, now):
+        return None
+    last = proofed(db, coming)
+    proof(coming, PROOF_PREFIX if last is None else CHANGED_PROOF_PREFIX)
+    record_proof(db, coming, now)
+    return last is not None
 
 
 # --- the proof's banner -----------------------------------------------------------------------
