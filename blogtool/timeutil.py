@@ -269,6 +269,14 @@ def long_date(value: dt.datetime | dt.date, locale: str = "sv") -> str:
     return _babel(value, _zone(value), LONG_DATE, locale)
 
 
+def day_month_year(value: dt.date, locale: str = "sv") -> str:
+    """``16 mars 2017``: a date without its weekday."""
+    names = NAMES.get(locale)
+    if names is not None:
+        return f"{value.day} {names[1][value.month - 1]} {value.year}"
+    return _babel(value, None, "d MMMM y", locale)
+
+
 def short_datetime(value: dt.datetime, locale: str = "sv") -> str:
     """``tors 16 mars 2017 08:00``, in the value's own time zone."""
     return _babel(value, _zone(value), SHORT_DATETIME, locale)

@@ -229,9 +229,9 @@ def test_a_config_error_does_not_hide_the_content_errors(run, sample_site):
     )
     result = run("check")
     assert result.exit_code == 1
-    assert "blogtool.toml:21: error: [check] lix_limit: expected" in result.stderr
+    assert "blogtool.toml:22: error: [check] lix_limit: expected" in result.stderr
     assert (
-        "blogtool.toml:22: error: [check] lix_limt: unknown key; did you mean 'lix_limit'?"
+        "blogtool.toml:23: error: [check] lix_limt: unknown key; did you mean 'lix_limit'?"
         in result.stderr
     )
     assert (
@@ -282,7 +282,8 @@ description = "Utan webbadress."
 """
 
 GOLDEN = """\
-blogtool.toml:4: error: [site] colour: unknown key; expected one of title, base_url, language, timezone, author, image, image_alt, logo, intro, allow_hosts
+blogtool.toml: warning: [accessibility] reviewed: the accessibility statement does not say when it was last reviewed, when the site was assessed, where readers report what they cannot use, and what is not accessible, as the site complies 'partial' (reviewed, assessed, contact, shortcomings)
+blogtool.toml:4: error: [site] colour: unknown key; expected one of title, base_url, language, timezone, author, organisation, image, image_alt, logo, intro, allow_hosts
 posts/2026-11-02-lang.md: warning: LIX 90 is above the limit 40 (18 words, 1 sentence, 13 long words); shorter sentences and words read easier
 posts/2026-11-03-lankar.md:7: error: link 'bilaga.pdf': there is no file posts/bilaga.pdf
 posts/2026-11-04-taggar.md:5: warning: tags: the tag 'naturr' is used only here; did you mean 'natur' (2 items)?
@@ -290,7 +291,7 @@ posts/2026-11-05-trasig.md:3: error: datum: unknown key; did you mean 'date'?
 tips/2026-11-05-utan-sammanfattning.md:5: error: summary: empty; write one or two sentences (the newsletter's preview line, the feed and the page description use it)
 tips/2026-11-12-nytt.md:11: error: still the text 'blogtool new' wrote here; replace it with your own before it goes out
 tips/2026-11-19-appen.md:4: error: service: the service 'appen' has no url in blogtool.toml ([services.appen] url); the tip's button would lead nowhere
-Checked 8 files and blogtool.toml: 6 errors, 2 warnings.
+Checked 8 files and blogtool.toml: 6 errors, 3 warnings.
 """
 
 

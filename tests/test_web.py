@@ -649,3 +649,75 @@ def test_reader_pages_name_the_readers_own_letters_and_tell_the_truth(service, w
     )
     assert status == 200 and "Men du är avregistrerad" in body and "Du får nu" not in body
     assert "status: unsubscribed" in run("subscribers", "show", "bo@example.se").stdout
+
+
+# --- the accessibility statement's report form ------------------------------------------------
+
+
+def test_a_readers_accessibility_report_reaches_the_outbox_addressed_to_the_contact(service):
+    """DOS-lagen: readers report what they cannot use. The form on the statement posts here;
+    the report is queued and mailed to [accessibility] contact, answerable to the reader."""
+    status, body = service.request("/nyhetsbrev/tillganglighet?sida=/torsdagstips/")
+    assert status == 200 and "Vad kunde du inte använda?" in body
+    assert 'value="/torsdagstips/"' in body  # the page the reader came from, filled in
+    report = "Knappen <Prenumerera> går inte att nå med tangentbordet.\nJag använder NVDA."
+    status, body = service.request(
+        "/nyhetsbrev/tillganglighet",
+        {
+            "meddelande": report,
+            "sida": "https://blogg.vaxjo.example/",
+            "epost": "Lasare@Example.se",
+        },
+    )
+    assert status == 200 and "Tack för din rapport" in body and "Vi svarar dig" in body
+    (mail,) = service.mails(wait_for=1)
+    assert mail["To"] == "kommunikation@vaxjo.example"
+    assert mail["Reply-To"] == "Lasare@example.se"  # an answer goes to the reader
+    assert mail["Subject"] == "En rapport om tillgängligheten på Kommunbloggen"
+    text = mail.get_body(("plain",)).get_content()
+    assert "går inte att nå med tangentbordet" in text and "Jag använder NVDA." in text
+    assert "Sidans adress: https://blogg.vaxjo.example/" in text
+    html_part = mail.get_body(("html",)).get_content()
+    assert "&lt;Prenumerera&gt;" in html_part and "<Prenumerera>" not in html_part  # escaped
+    assert service.rows("outgoing") == 1  # sent, its content deleted
+    with service.db() as db:
+        row = db.execute("SELECT purpose, recipient, message FROM outgoing").fetchone()
+    assert tuple(row) == ("accessibility", None, None)
+
+
+def test_an_anonymous_report_is_sent_and_bad_reports_store_nothing(service):
+    status, body = service.request("/nyhetsbrev/tillganglighet", {"meddelande": "   "})
+    assert status == 400 and "Rapporten är tom" in body
+    status, body = service.request(
+        "/nyhetsbrev/tillganglighet", {"meddelande": "Text", "epost": "inte en adress"}
+    )
+    assert status == 400 and "Adressen verkar inte stämma" in body
+    status, body = service.request("/nyhetsbrev/tillganglighet", {"meddelande": "ö" * 2001})
+    assert status == 400  # over the form's limit of characters, within its bytes
+    status, body = service.request("/nyhetsbrev/tillganglighet", {"meddelande": "ö" * 3000})
+    assert status == 413 and service.rows("outgoing") == 0
+    status, _ = service.request(
+        "/nyhetsbrev/tillganglighet", {"meddelande": "Text"}, origin="https://evil.example"
+    )
+    assert status == 403
+    status, body = service.request(
+        "/nyhetsbrev/tillganglighet", {"meddelande": "Köp billigt", "webbplats": "spam"}
+    )
+    assert status == 200 and service.rows("outgoing") == 0  # the honeypot: looks the same
+    status, body = service.request("/nyhetsbrev/tillganglighet", {"meddelande": "Kontrasten."})
+    assert status == 200 and "Du angav ingen adress" in body
+    (mail,) = service.mails(wait_for=1)
+    assert mail["Reply-To"] is None and "Kontrasten." in mail.get_body(("plain",)).get_content()
+
+
+def test_the_report_form_is_not_there_without_a_contact(web_site):
+    config = web_site / "blogtool.toml"
+    text = config.read_text("utf-8")
+    config.write_text(text.replace('contact = "kommunikation@vaxjo.example"\n', ""), "utf-8")
+    svc = Service(web_site, Clock(), [])
+    with processes.serving_waitress(svc.server, svc.socket_map):
+        status, _ = svc.request("/nyhetsbrev/tillganglighet")
+        assert status == 404
+        status, _ = svc.request("/nyhetsbrev/tillganglighet", {"meddelande": "Text"})
+        assert status == 404
+        assert svc.rows("outgoing") == 0

@@ -238,8 +238,10 @@ def check(env: Env, verbose: bool) -> None:
             )
     if verbose and rows:
         table(("LIX", _("READABILITY"), _("PATH")), rows)
+    from blogtool.site.accessibility import problems as statement_problems
+
     problems = sorted(
-        [*config.problems, *site.problems, *lix_warnings],
+        [*config.problems, *site.problems, *lix_warnings, *statement_problems(config, env.now())],
         key=lambda p: (str(p.path) != "blogtool.toml", str(p.path), p.line or 0),
     )
     print_problems(problems)  # on stderr, like every command's problems; the summary last

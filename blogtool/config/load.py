@@ -28,6 +28,7 @@ from blogtool.config.model import (
     OPTIONAL_SECTIONS,
     SECTIONS,
     TABLES,
+    AccessibilityConfig,
     BuildConfig,
     CheckConfig,
     Config,
@@ -200,7 +201,14 @@ def parse_config(
     services = _services(reader, data.get("services", {}))
     if reader.fatal or (reader.problems and not lenient):
         raise ConfigError("\n".join(reader.problems))
-    site = SiteConfig(**values["site"])
+    site = SiteConfig(
+        **{
+            **values["site"],
+            "organisation": values["site"]["organisation"]
+            or values["site"]["author"]
+            or values["site"]["title"],
+        }
+    )
     words = i18n.reader(site.language)
     values["tips"] = _tips(values["tips"], site.language, words)
     values["urls"] = _urls(values["urls"], words)
@@ -223,6 +231,7 @@ def parse_config(
         urls=UrlsConfig(**values["urls"]),
         web=WebConfig(**values["web"]),
         bounces=_bounces(values["bounces"]),
+        accessibility=AccessibilityConfig(**values["accessibility"]),
         lists=MappingProxyType(lists),
         problems=tuple(reader.found),
     )
@@ -322,6 +331,7 @@ def _urls(urls: dict[str, Any], words: Translations) -> dict[str, Any]:
         "preferences": words.pgettext("url", "settings"),
         "my_data": words.pgettext("url", "my-data"),
         "erase": words.pgettext("url", "erase"),
+        "accessibility": words.pgettext("url", "accessibility"),
     }
     return {key: urls.get(key) or default for key, default in defaults.items()}
 

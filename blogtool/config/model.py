@@ -50,6 +50,13 @@ class SiteConfig:
         dump=lambda zone: zone.key,
     )
     author: str = s.key(str, "", "Author of posts and tips that name none.")
+    organisation: str = s.key(
+        str,
+        None,
+        "The public body that publishes the site, as the accessibility statement and the "
+        "records archive name it; derived from author, else title.",
+        convert=s.nonempty,
+    )
     image: str | None = s.key(
         str,
         None,
@@ -207,6 +214,92 @@ class UrlsConfig:
     preferences: str = s.word_key("Reader service: what I get (installningar, settings).")
     my_data: str = s.word_key("Reader service: my data (mina-uppgifter, my-data).")
     erase: str = s.word_key("Reader service: erase, below my data (radera, erase).")
+    accessibility: str = s.word_key(
+        "The accessibility statement, and its report form on the reader service "
+        "(tillganglighet, accessibility)."
+    )
+
+
+COMPLIANCE = ("full", "partial", "not")
+
+
+@dataclass(frozen=True)
+class AccessibilityConfig:
+    """[accessibility]: the accessibility statement that the law on digital public services
+    (DOS-lagen, the EU Web Accessibility Directive) asks of a public body's site, in the form
+    of DIGG's model; published at tillganglighet/ (accessibility/) and linked from every page
+    and letter."""
+
+    enabled: bool = s.key(
+        bool, True, "Publish the statement (false only for a site the law does not cover)."
+    )
+    compliance: str = s.key(
+        str,
+        "partial",
+        "How far the site meets the requirements: full, partial or not.",
+        convert=s.one_of(*COMPLIANCE),
+    )
+    shortcomings: tuple[str, ...] = s.key(
+        list,
+        [],
+        "What is not accessible and why, one sentence each (name the WCAG criterion).",
+        convert=s.sentences,
+        dump=list,
+    )
+    burden: tuple[str, ...] = s.key(
+        list,
+        [],
+        "What is exempt as a disproportionate burden (12 §), each with the reason.",
+        convert=s.sentences,
+        dump=list,
+    )
+    out_of_scope: tuple[str, ...] = s.key(
+        list,
+        [],
+        "What the law does not cover (9 §), such as files published before 23 September 2018.",
+        convert=s.sentences,
+        dump=list,
+    )
+    method: str = s.key(
+        str,
+        "self",
+        "How the site was assessed: self (a self-assessment) or external (by an outside party).",
+        convert=s.one_of("self", "external"),
+    )
+    report_url: str | None = s.key(
+        str, None, "The assessment's report, when it is published.", convert=s.http_url
+    )
+    assessed: dt.date | None = s.key(
+        (str, dt.date),
+        None,
+        "When the site was last assessed (2026-11-02).",
+        convert=s.day,
+        dump=s.day_text,
+    )
+    reviewed: dt.date | None = s.key(
+        (str, dt.date),
+        None,
+        "When the statement was last reviewed and brought up to date; check warns once it is "
+        "more than a year old.",
+        convert=s.day,
+        dump=s.day_text,
+    )
+    published: dt.date | None = s.key(
+        (str, dt.date), None, "When the site was first published.", convert=s.day, dump=s.day_text
+    )
+    contact: str | None = s.key(
+        str,
+        None,
+        "Where readers' reports of what they cannot use go: the statement's form mails them "
+        "here (with [web] base_url), or the statement shows the address.",
+        convert=s.mailbox,
+    )
+    response_days: int = s.key(
+        int,
+        0,
+        "Within how many working days a report is answered (0: not said).",
+        convert=s.non_negative,
+    )
 
 
 @dataclass(frozen=True)
@@ -230,6 +323,7 @@ SECTIONS: dict[str, type] = {
     "smtp": SmtpConfig,
     "web": WebConfig,
     "bounces": BouncesConfig,
+    "accessibility": AccessibilityConfig,
 }
 OPTIONAL_SECTIONS = {"smtp"}  # present only when the site has one
 # Tables of named sub-tables.
@@ -252,6 +346,7 @@ class Config:
     urls: UrlsConfig
     web: WebConfig
     bounces: BouncesConfig
+    accessibility: AccessibilityConfig
     lists: Mapping[str, MailingList]  # never empty: the defaults when blogtool.toml has none
     # What was wrong in a config loaded leniently (for `check`); empty otherwise.
     problems: tuple[Problem, ...] = ()

@@ -85,6 +85,7 @@ def expected_name(t: type | tuple[type, ...]) -> str:
         bool: N_("true or false"),
         int: N_("an integer"),
         float: N_("a number"),
+        dt.date: N_("a date"),
     }
     return _(" or ").join(_(names[x]) if x in names else x.__name__ for x in ts)
 
@@ -315,6 +316,40 @@ def mailboxes(value: list[object]) -> tuple[str, ...]:
             )
         out.append(mailbox(entry))
     return tuple(out)
+
+
+def sentences(value: list[object]) -> tuple[str, ...]:
+    """A list of texts, each one non-empty (the statement's shortcomings, for one)."""
+    out = []
+    for entry in value:
+        if not isinstance(entry, str) or not entry.strip():
+            raise ValueError(
+                _("expected a list of non-empty strings, got {entry!r} in it").format(entry=entry)
+            )
+        out.append(entry.strip())
+    return tuple(out)
+
+
+def day(value: str | dt.date) -> dt.date:
+    """A calendar day: a TOML date (2026-11-02) or the same as a string."""
+    if isinstance(value, dt.datetime):
+        raise ValueError(
+            _("expected a date such as 2026-11-02, got a date and time {value}").format(
+                value=value.isoformat()
+            )
+        )
+    if isinstance(value, dt.date):
+        return value
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(_("expected a date such as 2026-11-02, got {value!r}").format(value=value))
+
+
+def day_text(value: dt.date) -> str:
+    return value.isoformat()
 
 
 def clock_text(value: dt.time) -> str:

@@ -21,17 +21,19 @@ def reader_message(
     to: str,
     now: dt.datetime,
     env: jinja2.Environment | None = None,
+    reply_to: str | None = None,
     **context: Any,
 ) -> bytes:
     """``email/<template>.txt`` and ``.html`` as one message to ``to``; the subject is the
     ``<template>_subject`` phrase of words.txt. ``env``: the caller's template environment
-    (a server keeps one), else a new one."""
+    (a server keeps one), else a new one. ``reply_to``: where an answer goes, when not to the
+    newsletter's own Reply-To (a reader's report is answered to the reader)."""
     env = env or make_environment(config)
     word = words(env, config)
     message = EmailMessage(policy=SMTP)
     message["From"] = config.newsletter.from_address
-    if config.newsletter.reply_to:
-        message["Reply-To"] = config.newsletter.reply_to
+    if reply_to or config.newsletter.reply_to:
+        message["Reply-To"] = reply_to or config.newsletter.reply_to
     message["To"] = to
     message["Subject"] = word(f"{template.replace('-', '_')}_subject")
     message["Date"] = format_datetime(now.astimezone(config.site.timezone))

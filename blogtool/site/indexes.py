@@ -113,6 +113,7 @@ def sitemap_robots_404(v: SiteView) -> list[Page]:
     urls = v.urls
     series = v.config.tips.enabled
     listed = [urls.home(), *([urls.series] if series else []), urls.archive()]
+    listed += [urls.accessibility()] if v.config.accessibility.enabled else []
     listed += [urls.service(k) for k in v.config.services] if series else []
     found: list[tuple[str, str | None]] = [(p, None) for p in listed]
     found += [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from blogtool.site.accessibility import statement_page
 from blogtool.site.engine import Page, place
 from blogtool.site.indexes import (
     archive_pages,
@@ -38,6 +39,7 @@ PAGE_TYPES: list[Callable[[SiteView], list[Page]]] = [
     archive_pages,
     year_pages,
     search_page,
+    statement_page,
     feed_pages,
     sitemap_robots_404,
     static_files,

@@ -10,6 +10,7 @@ import functools
 import gettext
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
+from email.utils import parseaddr
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
@@ -29,7 +30,7 @@ from blogtool.i18n import _
 from blogtool.site.render import excerpt
 from blogtool.site.sharing import og_locale
 from blogtool.site.urls import STATIC_DIR, Urls
-from blogtool.timeutil import long_date, weekday_name
+from blogtool.timeutil import day_month_year, long_date, weekday_name
 from blogtool.version import code_digest
 
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -165,6 +166,9 @@ def make_environment(
     env.filters["excerpt"] = lambda body, limit=240: excerpt(body, limit)
     env.filters["weekday"] = lambda value: weekday_name(value.weekday(), lang)
     env.filters["and_list"] = lambda values: and_list(values, lang)
+    env.filters["mail_address"] = lambda value: parseaddr(value)[1]
+    env.filters["day"] = lambda value: day_month_year(value, lang)
+    env.filters["decimal"] = lambda value, digits=1: decimal(value, digits, lang)
     web_base = urlsplit(config.web.base_url or "")
     same_host = web_base.netloc == urlsplit(config.site.base_url).netloc
 
@@ -188,6 +192,7 @@ def make_environment(
         site=config.site,
         tips=config.tips,
         web=config.web,
+        accessibility=config.accessibility,
         web_href=web_href,
         mailing_lists=config.lists,
         services=config.services,
@@ -241,6 +246,7 @@ def _links(urls: Urls) -> SimpleNamespace:
         tags=urls.href(urls.tag_index()),
         archive=urls.href(urls.archive()),
         search=urls.href(urls.search()),
+        accessibility=urls.href(urls.accessibility()),
         feed=urls.href(urls.feed()),
         series_feed=urls.href(urls.feed(series=True)),
         style=urls.href(f"{STATIC_DIR}/style.css"),
@@ -399,6 +405,20 @@ def fingerprint(config: Config, *extra: str) -> str:
     for value in extra:
         h.update(value.encode())
     return h.hexdigest()
+
+
+def decimal(value: float, digits: int, language: str) -> str:
+    """``7,6``: a number as the language writes it (CLDR, through Babel), with ``digits``
+    decimals (0: as many as it has, up to three)."""
+    from babel import Locale, UnknownLocaleError
+    from babel.numbers import format_decimal
+
+    try:
+        locale = Locale.parse(language.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        locale = Locale("en")
+    pattern = "0." + "0" * digits if digits else "0.###"
+    return str(format_decimal(value, format=pattern, locale=locale))
 
 
 def and_list(values: Iterable[str], language: str) -> str:

@@ -15,7 +15,7 @@ MEDIA_DIR = "media"  # the site's own media/ folder, when an SVG is published fr
 SEARCH_INDEX_DIR = "pagefind"
 FEED_NAMES = ("feed.xml", "atom.xml")
 #: The [urls] words that name a folder of the published site.
-SITE_SEGMENTS = ("tag", "archive", "service", "page", "search", "pictures")
+SITE_SEGMENTS = ("tag", "archive", "service", "page", "search", "pictures", "accessibility")
 
 
 def segments(config: Config) -> dict[str, str]:
@@ -42,6 +42,7 @@ class Urls:
         u = config.urls
         self.tag_dir, self.archive_dir, self.service_dir = u.tag, u.archive, u.service
         self.page_dir, self.search_dir, self.picture_dir = u.page, u.search, u.pictures
+        self.accessibility_dir = u.accessibility
 
     # paths -----------------------------------------------------------------------------------
     def item(self, item: Item) -> str:
@@ -67,6 +68,9 @@ class Urls:
 
     def search(self) -> str:
         return f"{self.search_dir}/"
+
+    def accessibility(self) -> str:
+        return f"{self.accessibility_dir}/"
 
     def archive(self, month: dt.date | None = None) -> str:
         if month is None:

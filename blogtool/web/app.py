@@ -43,6 +43,8 @@ from blogtool.subscribers.tokens import (
 from blogtool.subscribers.unsubscribing import find as find_by_unsubscribe_token
 from blogtool.subscribers.unsubscribing import unsubscribe
 from blogtool.web.http import (
+    LONG_FORM,
+    MAX_FORM,
     SECURITY_HEADERS,
     STATUS,
     Refused,
@@ -88,6 +90,7 @@ class ReaderService:
             "unsubscribe": ({"GET", "POST"}, self.unsubscribe),
             "my_data": ({"GET", "POST"}, self.my_data),
             "erase": ({"POST"}, self.erase),
+            "accessibility": ({"GET", "POST"}, self.accessibility_report),
         }
         # Each page answers at its [urls] address and at the default one of every language,
         # so links in mail sent before a rename (or a change of language) keep working.
@@ -145,7 +148,7 @@ class ReaderService:
             client=str(environ.get("REMOTE_ADDR", "")),
         )
         if request.method == "POST":
-            request.form = read_form(environ)
+            request.form = read_form(environ, LONG_FORM if name == "accessibility" else MAX_FORM)
             if name != "unsubscribe":  # mail clients post one-click unsubscribes themselves
                 check_origin(self.config, request)
         return handler(request)
@@ -456,6 +459,54 @@ class ReaderService:
             privacy.forget(db, subscriber.email, self.now())
         return self.message(200, "erased")
 
+    # --- the accessibility statement's report form --------------------------------------------
+
+    def accessibility_report(self, request: Request) -> Response:
+        """A reader's report of what they cannot use: mailed to [accessibility] contact through
+        the outgoing queue (stored before the reader is told it is on its way)."""
+        contact = self.config.accessibility.contact
+        if not self.config.accessibility.enabled or not contact:
+            raise Refused(404, "not-found")
+        title = self.words.gettext("Report an accessibility problem")
+        if request.method == "GET":
+            return self.page(
+                200,
+                "web/accessibility.html",
+                page_title=title,
+                page_address=request.value("sida", "query"),
+            )
+        text = request.value("meddelande").strip()
+        page = request.value("sida").strip()[:MAX_PAGE_ADDRESS]
+        reply = request.value("epost").strip()
+        with opened(self.config.state_path) as db:
+            self.count_post(db, request)
+            if request.value("webbplats"):  # the honeypot: the same answer, nothing sent
+                return self.message(200, "report-sent", reply=bool(reply))
+            if not text or len(text) > MAX_REPORT:
+                raise Refused(400, "report-empty" if not text else "too-large")
+            if reply:
+                try:
+                    reply = subscribers.normalize(reply)
+                except subscribers.InvalidAddress:
+                    raise Refused(400, "address") from None
+            data = reader_message(
+                self.config,
+                "accessibility-report",
+                contact,
+                self.now(),
+                self.env,
+                reply_to=reply or None,
+                report=text,
+                page_address=page,
+                reply_address=reply,
+            )
+            # Keyed by the reader's address when they gave one, so erasing them erases it too.
+            key = subscribers.email_key(reply or contact)
+            with transaction(db):
+                outgoing.enqueue(db, "accessibility", key, contact, data, self.now())
+        self.wake()
+        return self.message(200, "report-sent", reply=bool(reply))
+
     # --- unsubscribe and health -----------------------------------------------------------------
 
     def unsubscribe(self, request: Request) -> Response:
@@ -494,6 +545,8 @@ class ReaderService:
         return Response(200, json.dumps({"status": "ok"}).encode() + b"\n", "application/json")
 
 
+MAX_REPORT = 2000  # characters of a reader's report (the form's maxlength too)
+MAX_PAGE_ADDRESS = 500
 DATA_REQUEST = "my-data-request"  # an outgoing row that is a request, not yet a message
 
 

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 from blogtool.config import Config
 
 MAX_FORM = 4096  # bytes: the largest form the service takes
+LONG_FORM = 4 * MAX_FORM  # bytes: a form with free text (a reader's report), percent-encoded
 StartResponse = Callable[..., Any]
 App = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 SECURITY_HEADERS = [
@@ -85,12 +86,13 @@ def check_origin(config: Config, request: Request) -> None:
         raise Refused(403, "origin")
 
 
-def read_form(environ: dict[str, Any]) -> dict[str, list[str]]:
-    """The posted form; Refused(413) when it is larger than a form is, 400 when malformed."""
+def read_form(environ: dict[str, Any], limit: int = MAX_FORM) -> dict[str, list[str]]:
+    """The posted form; Refused(413) when it is larger than ``limit`` bytes, 400 when
+    malformed."""
     length = str(environ.get("CONTENT_LENGTH") or "0").strip()
     if not length.isdigit():
         raise Refused(400, "malformed")
-    if int(length) > MAX_FORM:
+    if int(length) > limit:
         raise Refused(413, "too-large")
     body = environ["wsgi.input"].read(int(length))
     try:

@@ -25,7 +25,7 @@ from blogtool.delivery import outgoing
 from blogtool.delivery.transports import Transport
 from blogtool.store import opened
 from blogtool.web.app import ReaderService
-from blogtool.web.http import MAX_FORM, App, StartResponse
+from blogtool.web.http import LONG_FORM, App, StartResponse
 
 log = logging.getLogger("blogtool.web")
 
@@ -173,7 +173,7 @@ def make_server(
         asyncore_use_poll=True,
         channel_timeout=20,
         max_request_header_size=16384,
-        max_request_body_size=MAX_FORM * 4,
+        max_request_body_size=LONG_FORM,
         ident="blogtool",
         clear_untrusted_proxy_headers=True,
         **proxy,
