@@ -97,7 +97,8 @@ ALLOWED = {
     "job": _BELOW_MAIL | _MAIL | {"job"},
     "web": _BELOW_MAIL | _MAIL | {"web"},
     "importer": {"(top)", "config", "content", "site", "importer"},
-    "cli": _BELOW_MAIL | _MAIL | {"job", "web", "importer", "cli"},
+    "records": _BELOW_MAIL | _MAIL | {"records"},
+    "cli": _BELOW_MAIL | _MAIL | {"job", "web", "importer", "records", "cli"},
 }
 
 

@@ -52,6 +52,7 @@ COMMANDS = {
     "run": "run",
     "status": "run",
     "next": "run",
+    "archive": "records",
 }
 
 

@@ -104,6 +104,16 @@ def count(db: sqlite3.Connection, issue_id: int, status: str) -> int:
     return int(row[0])
 
 
+def sent_span(db: sqlite3.Connection, issue_id: int) -> tuple[int, str | None, str | None]:
+    """How many messages of the issue went, and when the first and the last did (ISO 8601)."""
+    row = db.execute(
+        "SELECT COUNT(*), MIN(sent_at), MAX(sent_at) FROM deliveries "
+        "WHERE issue_id = ? AND status = 'sent'",
+        (issue_id,),
+    ).fetchone()
+    return int(row[0]), row[1], row[2]
+
+
 def next_attempt(db: sqlite3.Connection, issue_id: int) -> float | None:
     """When the earliest queued delivery of the issue may be tried (wall-clock seconds)."""
     row = db.execute(

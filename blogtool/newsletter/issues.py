@@ -167,6 +167,12 @@ def get_issue(db: sqlite3.Connection, issue_id: int) -> Issue:
     return Issue.from_row(row)
 
 
+def completed_issues(db: sqlite3.Connection) -> list[Issue]:
+    """Every issue whose sending has ended, oldest first."""
+    rows = db.execute("SELECT * FROM issues WHERE completed_at IS NOT NULL ORDER BY id")
+    return [Issue.from_row(row) for row in rows]
+
+
 def unfinished_issue(db: sqlite3.Connection) -> Issue | None:
     """The oldest issue that has not been sent to everyone yet."""
     row = db.execute(
