@@ -104,6 +104,7 @@ def test_a_weekly_letter_carries_the_weeks_posts(job, sample_site):
     assert "prenumererar på Nya blogginlägg, en gång i veckan" in " ".join(body.split())
 
 
+NO_LINK_CHECK = "links_before_proof = false\n"  # the tests reach no other site
 APPROVAL = """
 [newsletter]
 from = "Växjö kommun <nyhetsbrev@vaxjo.example>"
@@ -119,7 +120,8 @@ def test_a_letter_of_posts_gets_a_proof_and_waits_for_approval_too(job, sample_s
     posts as well as the series' issue."""
     assert job("run", now=at(2026, 11, 26, 8, 5)).exit_code == 0  # issue 1; the blog list starts
     config = sample_site / "blogtool.toml"
-    config.write_text(config.read_text("utf-8") + APPROVAL, "utf-8")
+    text = config.read_text("utf-8").replace("lix_limit = 50\n", "lix_limit = 50\n" + NO_LINK_CHECK)
+    config.write_text(text + APPROVAL, "utf-8")
     post(sample_site, "2026-12-01-oppet-hus", "Öppet hus", "2026-12-01T10:00:00+01:00")
     subject = "Kommunbloggen: Öppet hus"
     editor = "redaktion@vaxjo.example"
@@ -147,7 +149,8 @@ def test_a_letter_of_posts_gets_a_proof_and_waits_for_approval_too(job, sample_s
 def test_a_letters_proof_that_cannot_go_is_an_error_too(job, sample_site, monkeypatch):
     assert job("run", now=at(2026, 11, 26, 8, 5)).exit_code == 0
     config = sample_site / "blogtool.toml"
-    config.write_text(config.read_text("utf-8") + APPROVAL, "utf-8")
+    text = config.read_text("utf-8").replace("lix_limit = 50\n", "lix_limit = 50\n" + NO_LINK_CHECK)
+    config.write_text(text + APPROVAL, "utf-8")
     post(sample_site, "2026-12-01-oppet-hus", "Öppet hus", "2026-12-01T10:00:00+01:00")
     monkeypatch.delenv("BLOGTOOL_SECRET")
     result = job("run", now=at(2026, 11, 30, 10, 5))

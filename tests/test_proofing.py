@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import re
 from collections import Counter
 from email import policy
 
@@ -24,6 +25,11 @@ proof_to = ["Redaktionen <{EDITOR}>"]
 proof_before = "24h"
 approval = true
 """
+
+
+# The tests reach no other site: the run's look at the coming issue's links (naturkartan.se)
+# is tested against servers of its own (test_a_proof_names_the_broken_links_of_the_issue).
+NO_LINK_CHECK = "links_before_proof = false\n"
 
 
 def at(*args: int) -> dt.datetime:
@@ -51,6 +57,7 @@ def week(mail_site, port):
     config = (site / "blogtool.toml").read_text("utf-8")
     smtp = config[config.index("[smtp]") :]
     base = config[: config.index("\n[newsletter]")]
+    base = base.replace("lix_limit = 50\n", f"lix_limit = 50\n{NO_LINK_CHECK}")
     (site / "blogtool.toml").write_text(base + PROOFING + "\n" + smtp, "utf-8")
     sink.accepted.clear()
     yield site, job, sink
@@ -230,3 +237,57 @@ def test_the_proof_says_it_is_one_when_it_goes_to_how_many_and_what_lets_it_go(w
         letter = email.message_from_bytes(raw, policy=policy.default)
         assert "KORREKTUR" not in letter.get_body(("html",)).get_content()
         assert "KORREKTUR" not in letter.get_body(("plain",)).get_content()
+
+
+def test_a_proof_names_the_broken_links_of_the_issue(week):
+    """Before its proof goes, the run asks the coming issue's links (its texts' and its
+    service's) on real servers; what is broken is in the proof, the run's output and status."""
+    from .test_links import Host
+
+    site, job, sink = week
+
+    def routes(method, path, host):
+        return (200, {}) if path == "/ok" else (404, {})
+
+    with Host(routes) as web:
+        config = site / "blogtool.toml"
+        text = config.read_text("utf-8").replace(NO_LINK_CHECK, "link_timeout = 5\n")
+        text = text.replace("https://naturkartan.se/sv/vaxjo", f"{web.url}/ok")
+        text = text.replace(
+            "https://apps.apple.com/se/app/naturkartan/id1057414373", f"{web.url}/app"
+        )
+        text = re.sub(r'google_play = "[^"]*"\n', "", text)
+        config.write_text(text, "utf-8")
+        tip = site / "tips/2026-12-03-folj-islaget.md"
+        tip.write_text(
+            tip.read_text("utf-8") + f"\nLäs [isens tjocklek]({web.url}/isen) innan du går ut.\n",
+            "utf-8",
+        )
+        ran = job("run", "--quiet", now=at(2026, 12, 2, 8, 0))
+        assert ran.exit_code == 0, ran.output
+        assert web.asked[("HEAD", "/ok")] == 1 and web.asked[("GET", "/isen")] == 1
+
+    tip_line = (
+        tip.read_text("utf-8")
+        .splitlines()
+        .index(f"Läs [isens tjocklek]({web.url}/isen) innan du går ut.")
+        + 1
+    )
+    app_line = config.read_text("utf-8").splitlines().index(f'app_store = "{web.url}/app"') + 1
+    ((rcpt, raw),) = sink.accepted
+    proof = email.message_from_bytes(raw, policy=policy.default)
+    text = proof.get_body(("plain",)).get_content()
+    assert f"Trasig länk: {web.url}/app (404 Not Found), i blogtool.toml:{app_line}" in text
+    where = f"tips/2026-12-03-folj-islaget.md:{tip_line}"
+    assert f"Trasig länk: {web.url}/isen (404 Not Found), i {where}" in text
+    assert f"{web.url}/ok (" not in text
+    assert text.index("Trasig länk") < text.index("Följ isläget")
+    assert (
+        f"a link in the newsletter due Thu 3 Dec 2026 08:00 is broken: {web.url}/isen"
+        in ran.stderr + ran.stdout
+    )
+    status = job("status", now=at(2026, 12, 2, 9, 0)).stdout
+    assert (
+        f"links: broken (asked Wed 2 Dec 2026 08:00): {web.url}/isen (404 Not Found), in {where}"
+        in status
+    )

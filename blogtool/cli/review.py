@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -185,8 +186,14 @@ def calendar(env: Env, weeks: int, ics: Path | None) -> None:
 
 @click.command()
 @click.option("--verbose", "-v", is_flag=True, help="Also list every text's readability (LIX).")
+@click.option(
+    "--links",
+    is_flag=True,
+    help="Also ask every link to another site in published and scheduled items, and every "
+    "service's address, whether it still leads somewhere.",
+)
 @pass_env
-def check(env: Env, verbose: bool) -> None:
+def check(env: Env, verbose: bool, links: bool) -> None:
     """Validate the configuration and every post and tip, and whether what is scheduled or
     published is ready to go out. Prints every problem (file:line), then one summary line;
     exits 1 if anything is an error.
@@ -199,10 +206,16 @@ def check(env: Env, verbose: bool) -> None:
     LIX is words per sentence plus the percentage of words longer than six letters; a text
     above [check] lix_limit (default 50) is a warning. --verbose lists every text's LIX.
 
+    --links asks each address with HEAD (GET when HEAD gets an error), follows redirects, and
+    lists every place a broken one is written: 4xx and 5xx answers, no such host, no answer
+    within [check] link_timeout seconds, a redirect loop, a redirect to a login page. A few
+    sites are asked at once, each one request at a time; answers are kept for a day.
+
     
     Example:
         blogtool check
         blogtool check --verbose
+        blogtool check --links
     """
     from blogtool.content.lix import of_markdown
     from blogtool.content.load import content_files
@@ -240,8 +253,15 @@ def check(env: Env, verbose: bool) -> None:
         table(("LIX", _("READABILITY"), _("PATH")), rows)
     from blogtool.site.accessibility import problems as statement_problems
 
+    link_problems = _check_links(env, site) if links else []
     problems = sorted(
-        [*config.problems, *site.problems, *lix_warnings, *statement_problems(config, env.now())],
+        [
+            *config.problems,
+            *site.problems,
+            *lix_warnings,
+            *statement_problems(config, env.now()),
+            *link_problems,
+        ],
         key=lambda p: (str(p.path) != "blogtool.toml", str(p.path), p.line or 0),
     )
     print_problems(problems)  # on stderr, like every command's problems; the summary last
@@ -258,6 +278,41 @@ def check(env: Env, verbose: bool) -> None:
     )
     if errors:
         sys.exit(ExitStatus.ERROR)
+
+
+def _check_links(env: Env, site: Site) -> list[Problem]:
+    """Every link to another site in published and scheduled items, and every service's
+    address, asked; a problem where each broken one is written."""
+    from blogtool.content.links import LinkChecker, external_links, problems
+    from blogtool.content.model import Status
+
+    config, now = env.config, env.now()
+    items = [i for i in site.items if i.status(now) in (Status.PUBLISHED, Status.SCHEDULED)]
+    found = external_links(config, items)
+    cache = config.state_dir / "cache" / "links.json"
+    checker = LinkChecker(cache, config.check.link_timeout, config.check.link_hosts)
+    show = env.shows_progress
+
+    def progress(done: int, total: int) -> None:
+        if show:
+            line = _("asked {done} of {total} links").format(done=done, total=total)
+            click.echo("\r" + line, nl=False, err=True)
+
+    verdicts, remembered = checker.check(found, now, progress)
+    if show and len(verdicts) > remembered:
+        click.echo("", err=True)
+    click.echo(
+        _(
+            "Links: {n} checked on {hosts} sites, {broken} broken ({remembered} from the last "
+            "day's answers)."
+        ).format(
+            n=len(verdicts),
+            hosts=len({urlsplit(u).netloc for u in verdicts}),
+            broken=sum(1 for v in verdicts.values() if not v.ok),
+            remembered=remembered,
+        )
+    )
+    return problems(found, verdicts)
 
 
 def _lix_label(score: float) -> str:

@@ -209,13 +209,15 @@ def _proof_sender(env: Env, secret: bytes, db: Any) -> Any:
         from blogtool.delivery.dispatch import send_test
         from blogtool.delivery.queue import recipients
         from blogtool.newsletter.compose import MessageFactory, envelope_sender
-        from blogtool.newsletter.proofing import as_proof, proof_banner
+        from blogtool.newsletter.proofing import as_proof, checked_links, proof_banner
         from blogtool.subscribers.lists import on_list_sql
 
         config = env.config
         issue = coming.as_issue()
         reach = len(recipients(db, issue, on_list_sql(config, issue.list_key)))
-        banner = proof_banner(config, coming, reach, config.newsletter.approval)
+        links = checked_links(db, coming)
+        broken = links[2] if links is not None else []
+        banner = proof_banner(config, coming, reach, config.newsletter.approval, broken)
         factory = MessageFactory(config, as_proof(issue, banner), secret, prefix=prefix)
         via = transport(env)
         for editor in config.newsletter.proof_to:

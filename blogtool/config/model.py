@@ -160,6 +160,24 @@ class CheckConfig:
     lix_limit: float = s.key(
         (int, float), 50, "Readability (LIX) above which a text gets a warning.", convert=float
     )
+    link_timeout: float = s.key(
+        (int, float),
+        10,
+        "Seconds 'check --links' waits for a site's answer before it calls the link broken.",
+        convert=s.positive_float,
+    )
+    link_hosts: int = s.key(
+        int,
+        4,
+        "How many sites 'check --links' asks at once (each one request at a time).",
+        convert=s.positive,
+    )
+    links_before_proof: bool = s.key(
+        bool,
+        True,
+        "run checks the coming newsletter's links before its proof goes, and the proof and "
+        "status show what is broken (false: a machine that cannot reach the internet).",
+    )
 
 
 @dataclass(frozen=True)

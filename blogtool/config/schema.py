@@ -356,6 +356,12 @@ def clock_text(value: dt.time) -> str:
     return value.strftime("%H:%M")
 
 
+def positive_float(value: float) -> float:
+    if value <= 0:
+        raise ValueError(_("expected a number above zero, got {value}").format(value=value))
+    return float(value)
+
+
 def non_negative_float(value: float) -> float:
     return float(non_negative(value))
 

@@ -40,6 +40,7 @@ from blogtool.newsletter.issues import (
 from blogtool.newsletter.proofing import (
     Coming,
     approved_at,
+    checked_links,
     coming_issue,
     hold,
     mail_proof,
@@ -228,6 +229,14 @@ def _proof(
         return
     changed = _(" (changed since the last proof)") if again else ""
     when = short_datetime(coming.send_at, cli_language())
+    links = checked_links(db, coming)
+    for link in links[2] if links is not None else []:
+        # Once per proof, so --quiet shows it too (cron mails it): the editors fix it now.
+        message = _(
+            "a link in the newsletter due {when} is broken: {url} ({reason}), in {where}"
+        ).format(when=when, url=link.url, reason=link.reason, where=", ".join(link.where))
+        result.warning(message)
+        result.first_time.add(message)
     result.info(
         _("proof of the newsletter due {when} sent to {count} editors{changed}").format(
             when=when, count=len(news.proof_to), changed=changed

@@ -74,7 +74,13 @@ def site_status(site: Site, db: sqlite3.Connection, now: dt.datetime) -> SiteSta
 def _coming(site: Site, db: sqlite3.Connection, now: dt.datetime) -> list[str]:
     """The issue the next send will mail: when it goes, what it carries, whether a proof of
     this version went, whether it is approved."""
-    from blogtool.newsletter.proofing import approved_at, coming_issue, held_since, proofed
+    from blogtool.newsletter.proofing import (
+        approved_at,
+        checked_links,
+        coming_issue,
+        held_since,
+        proofed,
+    )
 
     coming = coming_issue(site, db, now)
     if coming is None:
@@ -123,6 +129,23 @@ def _coming(site: Site, db: sqlite3.Connection, now: dt.datetime) -> list[str]:
         )
     else:
         lines.append(_("proof: sent {when}").format(when=when(proof[1])))
+    links = checked_links(db, coming)
+    if links is not None:
+        at, checked, broken = links
+        if not broken:
+            lines.append(
+                ngettext(
+                    "links: the {n} link to another site leads somewhere (asked {when})",
+                    "links: all {n} links to other sites lead somewhere (asked {when})",
+                    checked,
+                ).format(n=checked, when=when(at))
+            )
+        for link in broken:
+            lines.append(
+                _("links: broken (asked {when}): {url} ({reason}), in {where}").format(
+                    when=when(at), url=link.url, reason=link.reason, where=", ".join(link.where)
+                )
+            )
     if news.approval:
         approved = approved_at(db, coming.digest)
         held = held_since(db, coming)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import re
 import sqlite3
 from collections.abc import Callable
@@ -180,10 +181,66 @@ def mail_proof(
     else whether it is of a changed version (its subject says so)."""
     if not proof_owed(site, db, coming, now):
         return None
+    if site.config.check.links_before_proof:
+        check_links(site, db, coming, now)  # what is broken goes into the proof
     last = proofed(db, coming)
     proof(coming, PROOF_PREFIX if last is None else CHANGED_PROOF_PREFIX)
     record_proof(db, coming, now)
     return last is not None
+
+
+# --- the coming issue's links ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    url: str
+    reason: str
+    where: tuple[str, ...]  # "tips/x.md:12", ...
+
+
+def check_links(
+    site: Site, db: sqlite3.Connection, coming: Coming, now: dt.datetime
+) -> list[BrokenLink]:
+    """Ask the coming issue's links to other sites (and its services' addresses) whether they
+    still lead somewhere, before its proof goes; what is broken is kept for the proof and for
+    ``status``."""
+    from blogtool.content.links import LinkChecker, external_links
+
+    config = site.config
+    found = external_links(config, coming.items, services=False)
+    cache = config.state_dir / "cache" / "links.json"
+    checker = LinkChecker(cache, config.check.link_timeout, config.check.link_hosts)
+    verdicts, _remembered = checker.check(found, now)
+    broken = [
+        BrokenLink(
+            url,
+            verdict.reason,
+            tuple(f"{p.path}:{p.line}" if p.line else str(p.path) for p in found[url]),
+        )
+        for url, verdict in sorted(verdicts.items())
+        if not verdict.ok
+    ]
+    record = {
+        "at": utc_now_iso(now),
+        "checked": len(verdicts),
+        "broken": [dataclasses.asdict(b) for b in broken],
+    }
+    with transaction(db):
+        set_state(db, f"links.{coming.key}", json.dumps(record, ensure_ascii=False), now)
+    return broken
+
+
+def checked_links(
+    db: sqlite3.Connection, coming: Coming
+) -> tuple[dt.datetime, int, list[BrokenLink]] | None:
+    """(when, how many, which are broken) of the last look at this send's links, if any."""
+    value = get_state(db, f"links.{coming.key}")
+    if value is None:
+        return None
+    record = json.loads(value)
+    broken = [BrokenLink(b["url"], b["reason"], tuple(b["where"])) for b in record["broken"]]
+    return dt.datetime.fromisoformat(record["at"]), int(record["checked"]), broken
 
 
 # --- the proof's banner -----------------------------------------------------------------------
@@ -196,10 +253,15 @@ BANNER_STYLE = (
 
 
 def proof_banner(
-    config: Config, coming: Coming, recipients: int, approval: bool
+    config: Config,
+    coming: Coming,
+    recipients: int,
+    approval: bool,
+    broken: list[BrokenLink] | None = None,
 ) -> tuple[str, list[str]]:
     """(the HTML banner, its plain-text lines) that mark a proof as one: when the issue goes,
-    to how many, and what lets it go. In the site's language, as the mail is."""
+    to how many, what lets it go, and which of its links lead nowhere. In the site's language,
+    as the mail is."""
     words = i18n.reader(config.site.language)
     local = coming.send_at.astimezone(config.site.timezone)
     when = f"{long_date(local, config.site.language)} {local:%H:%M}"
@@ -214,6 +276,12 @@ def proof_banner(
         if approval
         else words.gettext("It goes by itself; no approval is asked for."),
     ]
+    for link in broken or ():
+        lines.append(
+            words.gettext("Broken link: {url} ({reason}), in {where}").format(
+                url=link.url, reason=link.reason, where=", ".join(link.where)
+            )
+        )
     html = (
         f'<div style="{BANNER_STYLE}" role="note">'
         f'<p style="margin:0;font-weight:bold">{escape(lines[0])}</p>'
