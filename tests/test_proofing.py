@@ -275,6 +275,7 @@ def test_a_proof_names_the_broken_links_of_the_issue(week):
     )
     app_line = config.read_text("utf-8").splitlines().index(f'app_store = "{web.url}/app"') + 1
     ((rcpt, raw),) = sink.accepted
+    assert rcpt == EDITOR
     proof = email.message_from_bytes(raw, policy=policy.default)
     text = proof.get_body(("plain",)).get_content()
     assert f"Trasig länk: {web.url}/app (404 Not Found), i blogtool.toml:{app_line}" in text
