@@ -268,3 +268,33 @@ STYLE_OF_PAGE = """() => {
     sheet: [...document.styleSheets].some((s) => (s.href || "").endsWith("style.css")),
   };
 }"""
+
+
+def test_a_reader_reports_an_accessibility_problem_from_the_statement(served, browser):
+    """The statement's form, used as a person would (by its labels, with the keyboard): the
+    report reaches the outbox, addressed to [accessibility] contact. Both pages pass axe."""
+    _, _run, config, base = served
+    page = browser.new_page(locale="sv-SE")
+    page.goto(base + "/")
+    page.get_by_role("link", name="Tillgänglighetsredogörelse").click()
+    page.wait_for_load_state("load")
+    assert page.locator("h1").inner_text() == "Tillgänglighet för Kommunbloggen"
+    assert serious(page) == []
+    form = page.locator("form.report")
+    form.get_by_label("Vad kunde du inte använda?").fill(
+        "Menyn går inte att öppna med tangentbordet."
+    )
+    form.get_by_label("Sidans adress").fill(base + "/torsdagstips/")
+    form.get_by_label("Din e-postadress, om du vill ha svar").fill("lasare@example.se")
+    form.get_by_role("button", name="Skicka").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_load_state("load")
+    assert page.locator("h1").inner_text() == "Tack för din rapport"
+    assert serious(page) == []
+    report = mail_to(config, "kommunikation@vaxjo.example", "Menyn går inte att öppna")
+    assert report["Reply-To"] == "lasare@example.se"
+    assert f"Sidans adress: {base}/torsdagstips/" in report.get_body(("plain",)).get_content()
+    # The form's own page on the reader service (for a link from elsewhere) passes too.
+    page.goto(base + "/nyhetsbrev/tillganglighet?sida=/arkiv/")
+    assert page.get_by_label("Sidans adress").input_value() == "/arkiv/"
+    assert serious(page) == []
