@@ -8,7 +8,7 @@ from pathlib import Path
 
 import markdown
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from blogtool.content import markdown as mdengine
@@ -183,6 +183,8 @@ MARKUP = st.lists(st.sampled_from(PIECES), max_size=30).map("".join)
 
 @settings(max_examples=300, deadline=None)
 @given(MARKUP)
+@example("<div><![i][r]")  # html.parser (Python < 3.13) raised AssertionError on these
+@example("<div><![[i]](p.png)")
 def test_random_markup_renders_as_python_markdown_does(text):
     """Random markup of every inline pattern's and block's pieces (plain and other links
     among them, which blogtool reads in one step) renders as Python-Markdown does; but for

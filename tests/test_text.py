@@ -75,3 +75,48 @@ def test_lix_warning_above_the_configured_limit(run, sample_site):
     row = next(line for line in verbose.stdout.splitlines() if "byrakratiskt" in line)
     assert "very hard" in row
     assert sum("posts/" in line or "tips/" in line for line in verbose.stdout.splitlines()) > 10
+
+
+def test_the_running_text_is_what_python_markdown_reads_as_text():
+    """LIX and excerpts read the text from Python-Markdown's own tree, not from patterns of
+    their own: an indented code block, a comment, a raw HTML block's tags, a table's pipes and
+    a footnote's own text are not prose; a table's cells and raw HTML's words are."""
+    from blogtool.content.markdown import prose
+
+    body = (
+        "Ett stycke med `kod` i.\n\n"
+        "    indenterad kod räknas inte\n\n"
+        "<!-- en kommentar räknas inte -->\n\n"
+        '<div class="ruta">Text i en ruta.</div>\n\n'
+        "| Dag | Tid |\n|---|---|\n| Måndag | Nio |\n\n"
+        "Ett påstående.[^1]\n\n"
+        "[^1]: En fotnot som inte hör till texten.\n"
+    )
+    assert prose(body).split("\n\n") == [
+        "Ett stycke med i.",
+        "Text i en ruta.",
+        "Dag Tid",
+        "Måndag Nio",
+        "Ett påstående.",
+    ]
+    assert prose(body, keep_code=True).split("\n\n")[0] == "Ett stycke med kod i."
+    assert lix.of_markdown(body).words == 4 + 4 + 2 + 2 + 2
+    from blogtool.site.render import excerpt
+
+    assert excerpt("    bara kod\n\nFörsta stycket.") == "Första stycket."
+
+
+def test_a_bogus_marked_section_in_raw_html_is_read_not_a_crash():
+    """Python's html.parser (before 3.13) raised AssertionError on '<![' that opens no CDATA
+    section; the text of the letter, the links of the page and an import read past it."""
+    from blogtool.content.markdown import references
+    from blogtool.importer.autop import autop
+    from blogtool.newsletter.plaintext import html_to_text
+
+    assert "Läs vidare" in html_to_text(
+        "<p>Hej <![i] och <a href='https://a.se/'>Läs vidare</a></p>"
+    )
+    assert [r.target for r in references("<div><![i] <a href='https://b.se/'>b</a></div>")] == [
+        "https://b.se/"
+    ]
+    assert "stycke" in autop("Ett <![x] stycke.\n\nEtt till.")

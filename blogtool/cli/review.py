@@ -217,7 +217,7 @@ def check(env: Env, verbose: bool, links: bool) -> None:
         blogtool check --verbose
         blogtool check --links
     """
-    from blogtool.content.lix import of_markdown
+    from blogtool.content.lix import of_item
     from blogtool.content.load import content_files
 
     config = env.lenient_config()  # a wrong key or value is reported, and the content too
@@ -226,7 +226,7 @@ def check(env: Env, verbose: bool, links: bool) -> None:
     lix_warnings = []
     rows = []
     for item in site.items:
-        lix = of_markdown(item.body)
+        lix = of_item(item)
         rows.append((f"{lix.score:.0f}", _lix_label(lix.score), str(item.path)))
         if lix.score > limit:
             lix_warnings.append(

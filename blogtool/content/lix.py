@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from blogtool.content.prose import markdown_to_prose
+from blogtool.content.markdown import prose
+from blogtool.content.model import Item
 
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 _SENTENCE_END = re.compile(r"[.!?:]+(?=[\s\"”»)]|$)")
@@ -46,4 +47,11 @@ def compute(text: str) -> Lix:
 
 
 def of_markdown(body: str) -> Lix:
-    return compute(markdown_to_prose(body))
+    return compute(prose(body))
+
+
+def of_item(item: Item) -> Lix:
+    """An item's LIX: counted when its file was parsed (and kept with it in the parse cache)."""
+    if item.readability is not None:
+        return Lix(*item.readability)
+    return of_markdown(item.body)

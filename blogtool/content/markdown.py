@@ -49,6 +49,7 @@ from markdown.util import AMP_SUBSTITUTE
 
 from blogtool.content.model import Item
 from blogtool.files import write_atomic
+from blogtool.htmlparse import feedable
 from blogtool.slugs import slugify
 from blogtool.version import code_digest
 
@@ -223,11 +224,83 @@ class _Collect(Treeprocessor):
         raw = _RawLinks()
         for block in self.md.htmlStash.rawHtmlBlocks:
             if isinstance(block, str):
-                raw.feed(block)
+                raw.feed(feedable(block))
         raw.close()
         found += [(target, image, alt, True) for target, image, alt in raw.found]
         self.md.blogtool_references = found  # type: ignore[attr-defined]
         self.md.blogtool_hazards = hazards + raw.hazards  # type: ignore[attr-defined]
+        stash = [b if isinstance(b, str) else "" for b in self.md.htmlStash.rawHtmlBlocks]
+        self.md.blogtool_prose = tuple(_prose_blocks(root, stash))  # type: ignore[attr-defined]
+
+
+# --- the running text ---------------------------------------------------------------------------
+
+# Elements whose text is one block of prose (a paragraph, a heading, a list item, a table row).
+_PROSE_BLOCKS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "tr", "dt", "dd"})
+# Elements that are no prose: code blocks, footnotes (their own list at the end), script.
+_NOT_PROSE = frozenset({"pre", "script", "style"})
+_NESTED = frozenset({"ul", "ol", "p", "pre", "blockquote", "table", "dl", "div"})
+_STASHED = re.compile(markdown.util.HTML_PLACEHOLDER % r"(\d+)")
+_TAG = re.compile(r"<[^>]*>")
+_BARE_URL = re.compile(r"https?://\S+")
+_NOT_PROSE_HTML = re.compile(r"\s*<(?:pre|script|style)\b", re.IGNORECASE)
+
+
+def _stashed_words(raw: str) -> str:
+    """The words of HTML Python-Markdown kept aside: none of a code block (fenced code is kept
+    aside whole) or a script, the text of anything else."""
+    if _NOT_PROSE_HTML.match(raw):
+        return ""
+    return _TAG.sub(" ", raw)
+
+
+def _words(text: str, stash: list[str]) -> str:
+    """``text`` with the raw HTML it stands for by its text only, entities read, and one
+    space between words."""
+    text = _STASHED.sub(lambda m: " " + _stashed_words(stash[int(m.group(1))]) + " ", text)
+    text = htmllib.unescape(text.replace(AMP_SUBSTITUTE, "&"))
+    return " ".join(_BARE_URL.sub("", text).split())
+
+
+def _inline(el: ET.Element, keep_code: bool, stash: list[str]) -> str:
+    """The running text of one block, without the blocks nested in it."""
+    parts = [el.text or ""]
+    for child in el:
+        tag = child.tag if isinstance(child.tag, str) else ""
+        if tag == "code":
+            parts.append(child.text or "" if keep_code else "")
+        elif tag == "br":
+            parts.append(" ")
+        elif tag in _NESTED or tag == "img" or "footnote-ref" in child.get("class", ""):
+            pass  # a picture is not read; a nested block is a block of its own
+        else:
+            parts.append(_inline(child, keep_code, stash))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _prose_blocks(root: ET.Element, stash: list[str]) -> list[tuple[str, str]]:
+    """Each block of running text, in order, as (without inline code, with it): what LIX
+    counts and what an excerpt shows. Code blocks, pictures and the footnotes are left out."""
+    blocks: list[tuple[str, str]] = []
+
+    def walk(el: ET.Element) -> None:
+        for child in el:
+            tag = child.tag if isinstance(child.tag, str) else ""
+            if tag in _NOT_PROSE or "footnote" in child.get("class", "").split():
+                continue
+            if tag in _PROSE_BLOCKS:
+                lean = _words(_inline(child, False, stash), stash)
+                full = _words(_inline(child, True, stash), stash)
+                if full:
+                    blocks.append((lean, full))
+                if tag in ("li", "dd"):
+                    walk(child)  # its paragraphs and nested lists
+            else:
+                walk(child)
+
+    walk(root)
+    return blocks
 
 
 # The text and the address of a plain '[text](address)': no brackets in the text; no
@@ -432,22 +505,40 @@ def unreadable(body: str) -> Unreadable | None:
 
 _Found = tuple[tuple[str, bool, str | None, bool], ...]
 _Hazards = tuple[tuple[str, str], ...]
+_Prose = tuple[tuple[str, str], ...]
 
 
 @functools.lru_cache(maxsize=64)  # (parsing a file reads its body, then stores its HTML)
-def _read(body: str) -> tuple[str, _Found, _Hazards]:
+def _read(body: str) -> tuple[str, _Found, _Hazards, _Prose]:
     refused = unreadable(body)
     if refused is not None:
         raise refused
     md = _converter()
     # (Python-Markdown runs no processor on a blank text: nothing found, not the last text's.)
     md.blogtool_references, md.blogtool_hazards = [], []  # type: ignore[attr-defined]
+    md.blogtool_prose = ()  # type: ignore[attr-defined]
     try:
         html = md.convert(body)
         found = tuple(md.blogtool_references)  # type: ignore[attr-defined]
-        return html, found, tuple(dict.fromkeys(md.blogtool_hazards))  # type: ignore[attr-defined]
+        hazards = tuple(dict.fromkeys(md.blogtool_hazards))  # type: ignore[attr-defined]
+        return html, found, hazards, md.blogtool_prose  # type: ignore[attr-defined]
     finally:
         md.reset()
+
+
+def prose(body: str, keep_code: bool = False) -> str:
+    """The running text of ``body`` as Python-Markdown reads it, one block (paragraph,
+    heading, list item, table row) per paragraph, without markup, code blocks or pictures.
+    Inline code is left out (LIX counts prose) or kept as words with ``keep_code`` (an
+    excerpt must not lose a command's name from the middle of a sentence). A text that
+    cannot be read has none."""
+    try:
+        blocks = _read(body)[3]
+    except Exception:  # (unreadable, or a library's bug: reported by the checks of the file)
+        return ""
+    return "\n\n".join(
+        full if keep_code else lean for lean, full in blocks if (full if keep_code else lean)
+    )
 
 
 def titled(html: str, backlink_title: str) -> str:

@@ -36,6 +36,8 @@ class Item:
     # Worked out once when the file is parsed (and kept in the parse cache with the item):
     # (offset, target, is image) of links to local files; None: not worked out yet
     links: tuple[tuple[int, str, bool], ...] | None = None
+    # (words, sentences, long words) of the running text, for LIX; None: not worked out yet
+    readability: tuple[int, int, int] | None = field(default=None, compare=False)
     content_digest: str = ""  # ``content()``, so that ``digest`` costs nothing per run
     listed_digest: str = ""  # ``listed()``, likewise
 

@@ -19,7 +19,7 @@ import yaml
 from frontmatter.default_handlers import YAMLHandler
 
 from blogtool.config import Config
-from blogtool.content import fields, markdown
+from blogtool.content import fields, lix, markdown
 from blogtool.content.fields import Context, Invalid
 from blogtool.content.model import Item, Kind
 from blogtool.content.readiness import local
@@ -323,7 +323,13 @@ def parse_item(
     if any(p.is_error for p in c.problems) or not slug:
         return None, c.problems
     item = Item(kind, rel, slug, body, body_line, values, lines, tuple(local(refs)))
-    return replace(item, content_digest=item.content(), listed_digest=item.listed()), c.problems
+    counted = lix.of_markdown(body)  # (the text was just read: this costs no second reading)
+    return replace(
+        item,
+        readability=(counted.words, counted.sentences, counted.long_words),
+        content_digest=item.content(),
+        listed_digest=item.listed(),
+    ), c.problems
 
 
 def _checks(

@@ -26,6 +26,8 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
+from blogtool.htmlparse import feedable
+
 
 def _names(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -235,6 +237,6 @@ def autop(html: str) -> str:
     if not html.strip() or BLOCK_EDITOR.search(html):
         return html
     tree = _Tree()
-    tree.feed(html.replace("\r\n", "\n"))
+    tree.feed(feedable(html.replace("\r\n", "\n")))
     tree.close()
     return _flow(tree.root.children, True) + "\n"

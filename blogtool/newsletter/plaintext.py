@@ -7,6 +7,8 @@ import re
 import textwrap
 from html.parser import HTMLParser
 
+from blogtool.htmlparse import feedable
+
 WIDTH = 72
 _BLOCKS = {
     "p",
@@ -174,6 +176,6 @@ class _Converter(HTMLParser):
 def html_to_text(html: str, image_label: str = "Image") -> str:
     """``image_label`` precedes an image's description: "[Bild: Karta över lederna]"."""
     converter = _Converter(image_label)
-    converter.feed(html)
+    converter.feed(feedable(html))
     converter.close()
     return converter.text()

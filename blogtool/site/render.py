@@ -12,16 +12,16 @@ from html import unescape as html_unescape
 from pathlib import Path
 from urllib.parse import urljoin
 
+from blogtool.content.markdown import prose as running_text
 from blogtool.content.model import Item
-from blogtool.content.prose import markdown_to_prose
 from blogtool.content.readiness import local_links, resolve
 from blogtool.site.urls import STATIC_DIR
 
 
 def excerpt(body: str, limit: int = 240) -> str:
     """A plain-text summary: the first paragraph, cut at a word boundary."""
-    prose = markdown_to_prose(body, keep_code=True)
-    first = next((p for p in prose.split("\n\n") if p.strip()), "")
+    text = running_text(body, keep_code=True)
+    first = next((p for p in text.split("\n\n") if p.strip()), "")
     if len(first) <= limit:
         return first
     cut = first[:limit].rsplit(" ", 1)[0].rstrip(",;:–-")
