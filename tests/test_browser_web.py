@@ -5,6 +5,7 @@ each page a person fills in: the built site and the service on one waitress serv
 from __future__ import annotations
 
 import email
+import json
 import os
 import re
 from email import policy
@@ -298,3 +299,32 @@ def test_a_reader_reports_an_accessibility_problem_from_the_statement(served, br
     page.goto(base + "/nyhetsbrev/tillganglighet?sida=/arkiv/")
     assert page.get_by_label("Sidans adress").input_value() == "/arkiv/"
     assert serious(page) == []
+
+
+def test_the_statement_says_what_axe_found_from_its_own_results(served, browser):
+    """[accessibility] axe_results: axe-core's results, as it writes them, become a line of
+    the statement's "how we tested" (here axe's run on the statement itself)."""
+    site, run, _config, base = served
+    page = browser.new_page(locale="sv-SE")
+    results = []
+    for path in ("/tillganglighet/", "/", "/torsdagstips/"):
+        page.goto(base + path)
+        results.append(Axe().run(page).response)
+    (site / "axe.json").write_text(json.dumps(results), "utf-8")
+    config = site / "blogtool.toml"
+    config.write_text(
+        config.read_text("utf-8").replace(
+            "[accessibility]\n", '[accessibility]\naxe_results = "axe.json"\n'
+        ),
+        "utf-8",
+    )
+    assert run("build").exit_code == 0
+    statement = (site / "public/tillganglighet/index.html").read_text("utf-8")
+    version = results[0]["testEngine"]["version"]
+    assert (
+        f"kontrollerades också med axe-core {version} i en webbläsare: 3 sidor, den " in statement
+    )
+    assert ", med 0 allvarliga eller kritiska brister och " in statement
+    (site / "axe.json").write_text("inte json", "utf-8")
+    checked = run("check")
+    assert "[accessibility] axe_results: axe.json:" in checked.stderr

@@ -312,6 +312,13 @@ class AccessibilityConfig:
         "here (with [web] base_url), or the statement shows the address.",
         convert=s.mailbox,
     )
+    axe_results: str | None = s.key(
+        str,
+        None,
+        "axe-core's results (JSON: one page's, or a list of pages'), a file inside the site; "
+        "the statement then says what axe found and when.",
+        convert=s.relative_file,
+    )
     response_days: int = s.key(
         int,
         0,

@@ -9,6 +9,7 @@ theme's colours, worked out from the stylesheet the site publishes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -48,6 +49,60 @@ PAIRS = (
 _ROOT = re.compile(r":root\s*\{([^{}]*)\}")
 _DARK = re.compile(r"@media[^{]*prefers-color-scheme\s*:\s*dark[^{]*\{\s*:root\s*\{([^{}]*)\}")
 _COLOUR = re.compile(r"--([a-z][a-z0-9-]*)\s*:\s*#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})\s*[;}]?")
+
+
+@dataclass(frozen=True)
+class AxeSummary:
+    """What axe-core found, from the results it wrote."""
+
+    version: str
+    pages: int
+    serious: int  # violations of impact serious or critical
+    other: int  # moderate or minor
+    when: dt.date | None
+
+
+class AxeError(ValueError):
+    """The results file cannot be read as axe-core's."""
+
+
+def axe_summary(config: Config) -> AxeSummary | None:
+    """The summary of [accessibility] axe_results, or None when none is named. Raises
+    AxeError when the file is missing or not axe-core's results."""
+    import json
+
+    name = config.accessibility.axe_results
+    if name is None:
+        return None
+    try:
+        data = json.loads((config.root / name).read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise AxeError(str(getattr(exc, "strerror", None) or exc)) from None
+    runs = data if isinstance(data, list) else [data]
+    if not runs or not all(
+        isinstance(r, dict) and isinstance(r.get("violations"), list) for r in runs
+    ):
+        raise AxeError(
+            _("expected axe-core's results: an object with 'violations', or a list of them")
+        )
+    serious = other = 0
+    for run in runs:
+        for violation in run["violations"]:
+            if not isinstance(violation, dict):
+                continue
+            count = len(violation.get("nodes") or []) or 1
+            if violation.get("impact") in ("serious", "critical"):
+                serious += count
+            else:
+                other += count
+    engine = runs[0].get("testEngine") or {}
+    stamps = sorted(str(r["timestamp"]) for r in runs if r.get("timestamp"))
+    day = None
+    if stamps:  # when the last page was checked, in the site's zone
+        with contextlib.suppress(ValueError):
+            last = dt.datetime.fromisoformat(stamps[-1].replace("Z", "+00:00"))
+            day = last.astimezone(config.site.timezone).date()
+    return AxeSummary(str(engine.get("version", "")), len(runs), serious, other, day)
 
 
 @dataclass(frozen=True)
@@ -192,6 +247,18 @@ def problems(config: Config, now: dt.datetime) -> list[Problem]:
             ),
             lacking[0][0],
         )
+    try:
+        axe_summary(config)
+    except AxeError as exc:
+        found.append(
+            Problem(
+                Path(CONFIG_NAME),
+                _("{file}: {reason}").format(file=a.axe_results, reason=exc),
+                key="[accessibility] axe_results",
+                line=lines.get("axe_results"),
+                severity="warning",
+            )
+        )
     sheet = stylesheet(config)
     if sheet.is_relative_to(config.root):
         sheet = sheet.relative_to(config.root)
@@ -222,6 +289,10 @@ def statement_page(v: SiteView) -> list[Page]:
     if not a.enabled:
         return []
     contrast = contrast_of(config)
+    try:
+        axe = axe_summary(config)
+    except AxeError:
+        axe = None  # (check names the file and why)
     web = config.web.base_url
     produce = partial(
         v.page,
@@ -235,6 +306,7 @@ def statement_page(v: SiteView) -> list[Page]:
         form=bool(web and a.contact),
         digg=DIGG_COMPLAINTS,
         lix_limit=config.check.lix_limit,
+        axe=axe,
     )
-    inputs = [repr(contrast), str(config.check.lix_limit)]
+    inputs = [repr(contrast), str(config.check.lix_limit), repr(axe)]
     return [v.spec(v.urls.accessibility(), inputs, produce)]
