@@ -68,21 +68,40 @@ MARKDOWN = {
 """
 
 
-def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int]:
-    """Wall time of one fresh process, and the peak RSS (KiB) of it or any of its workers."""
+def timed(
+    cmd: list[str], cwd: Path, env: dict[str, str], watch: Path | None = None
+) -> tuple[float, int, float | None]:
+    """Wall time of one fresh process, the peak RSS (KiB) of it or any of its workers, and,
+    with ``watch`` (the output link), when the link first pointed somewhere new: when the
+    changed pages were live (None if it never changed)."""
     wrapper = (
-        "import resource, subprocess, sys, time\n"
+        "import os, resource, subprocess, sys, time\n"
+        "watch = sys.argv[1]\n"
+        "def target():\n"
+        "    try:\n"
+        "        return os.readlink(watch)\n"
+        "    except OSError:\n"
+        "        return None\n"
+        "before = target() if watch else None\n"
         "t = time.perf_counter()\n"
-        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
+        "child = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL)\n"
+        "live = None\n"
+        "while child.poll() is None:\n"
+        "    if watch and live is None and target() != before:\n"
+        "        live = time.perf_counter() - t\n"
+        "    time.sleep(0.002)\n"
         "dt = time.perf_counter() - t\n"
-        "print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "if watch and live is None and target() != before:\n"
+        "    live = dt\n"
+        "assert child.returncode == 0, child.returncode\n"
+        "print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, live)\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", wrapper, *cmd], cwd=cwd, env=env, check=True,
+        [sys.executable, "-c", wrapper, str(watch or ""), *cmd], cwd=cwd, env=env, check=True,
         capture_output=True, text=True,
     )  # fmt: skip
-    seconds, rss = out.stdout.split()
-    return float(seconds), int(rss)
+    seconds, rss, live = out.stdout.split()
+    return float(seconds), int(rss), None if live == "None" else float(live)
 
 
 HUGO_CONF = """\
@@ -153,9 +172,11 @@ class Tool:
     def clean(self) -> None:
         move_aside(self.clean_paths, self.name)
 
-    def measure(self, label: str, cmd: list[str] | None = None) -> None:
-        seconds, rss = timed(cmd or self.cmd, self.cwd, self.env)
+    def measure(self, label: str, cmd: list[str] | None = None, watch: Path | None = None) -> None:
+        seconds, rss, live = timed(cmd or self.cmd, self.cwd, self.env, watch)
         self.times.setdefault(label, []).append(seconds)
+        if live is not None:  # when the changed pages were live (the search index follows)
+            self.times.setdefault(f"{label}, live", []).append(live)
         self.rss.append(rss)
 
 
@@ -252,7 +273,8 @@ def main() -> None:
         for run in range(-2, ns.runs):
             with open(copies[tool.name], "a", encoding="utf-8") as fh:
                 fh.write(f"\nEtt tillägg nummer {run}.\n")
-            tool.measure("first change" if run < 0 else "one change")
+            watch = tool.cwd / "public" if tool.name == "blogtool" else None
+            tool.measure("first change" if run < 0 else "one change", watch=watch)
         if tool.name == "blogtool":
             tool.measure("warm-up", [*tool.cmd[:-1], "run"])  # the full run that records
             for _ in range(ns.runs):
@@ -354,6 +376,13 @@ def report(site: Path, runners: list[Tool]) -> None:
             )
         line = f"{tool.name:<12}" + "".join(f"{cell:>22}" for cell in cells)
         print(line + f"{max(tool.rss) / 1024:>9.0f}")
+    live = runners[0].times.get("one change, live")
+    if live:
+        shown = " ".join(f"{v:.2f}" for v in live)
+        print(
+            f"blogtool, one change: the changed pages were live after {median(live):.2f} s "
+            f"({shown}); the command ended when the search index had followed"
+        )
     for tool in runners:
         first = tool.times.get("first change")
         if first:

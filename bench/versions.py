@@ -75,7 +75,7 @@ def main() -> None:
         def build(label: str, name: str, *args: str) -> None:
             site, env = versions[name]
             cmd = [sys.executable, "-m", "blogtool", *(args or ("build",))]
-            seconds, _rss = timed(cmd, site, env)
+            seconds, _rss, _live = timed(cmd, site, env)
             times.setdefault((label, name), []).append(seconds)
 
         for run in range(ns.runs):  # the first to go turns each round

@@ -171,6 +171,17 @@ def check_source(path: Path, root: Path) -> str | None:
     return None
 
 
+def link_or_copy(source: str, target: str) -> None:
+    """A hard link of ``source`` at ``target``; a copy where links cannot be made (another
+    file system). For ``shutil.copytree``'s ``copy_function``."""
+    import shutil
+
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(source, target, follow_symlinks=False)
+
+
 def remove(path: Path) -> None:
     """Remove a file, a link or a whole folder; nothing there is fine."""
     if path.is_symlink() or path.is_file():

@@ -731,3 +731,78 @@ def test_a_template_change_renders_pages_again_but_converts_no_markdown(
     post.write_text(post.read_text("utf-8") + "\nEn rad till.\n", "utf-8")
     assert run("build").exit_code == 0
     assert len(converted) == 1 and "En rad till." in converted[0]
+
+
+def _page_count(index: Path) -> int:
+    import json
+
+    entry = json.loads((index / "pagefind-entry.json").read_text("utf-8"))
+    return sum(language["page_count"] for language in entry["languages"].values())
+
+
+def test_a_changed_page_goes_live_before_the_search_index_is_made_again(
+    run, sample_site, public, monkeypatch
+):
+    """Pagefind indexes the whole site (seconds at thousands of posts), so it is off the
+    critical path: the new release is swapped in with the live index (hard links), and the
+    new index is made in the live release afterwards and put in place by renames."""
+    from blogtool.site import search
+
+    assert run("build").exit_code == 0
+    before = _page_count(public / "pagefind")
+    write(
+        sample_site / "posts/2026-11-27-ny-text.md",
+        "---\ntitle: En ny text\ndate: 2026-11-27T09:00:00+01:00\nsummary: Ny.\n---\nIsvak.\n",
+    )
+    seen = {}
+    real_index = search.index
+
+    def observed(release, series, out=None):
+        # When Pagefind starts, the site a reader gets is already the new one.
+        seen["live"] = public.resolve() == release.resolve()
+        seen["page"] = (public / "en-ny-text/index.html").is_file()
+        seen["count"] = _page_count(public / "pagefind")
+        seen["out"] = out.name if out is not None else None
+        return real_index(release, series, out)
+
+    monkeypatch.setattr(search, "index", observed)
+    assert run("build").exit_code == 0
+    assert seen == {"live": True, "page": True, "count": before, "out": ".pagefind-next"}
+    assert _page_count(public / "pagefind") == before + 1
+    release = public.resolve()
+    assert not (release / ".pagefind-next").exists() and not (release / ".pagefind-old").exists()
+    listed = set(release.with_name(release.name + ".files").read_text("utf-8").splitlines())
+    made = {
+        p.relative_to(release).as_posix() for p in (release / "pagefind").rglob("*") if p.is_file()
+    }
+    assert made and made <= listed
+    assert not any(name.startswith(".pagefind") for name in listed)
+
+
+def test_when_pagefind_fails_the_pages_stay_live_with_the_index_they_had(
+    run, sample_site, public, monkeypatch
+):
+    from blogtool.site import search
+    from blogtool.site.engine import BuildError
+
+    assert run("build").exit_code == 0
+    before = _page_count(public / "pagefind")
+    write(
+        sample_site / "posts/2026-11-27-ny-text.md",
+        "---\ntitle: En ny text\ndate: 2026-11-27T09:00:00+01:00\nsummary: Ny.\n---\nIsvak.\n",
+    )
+
+    def broken(release, series, out=None):
+        (out or release / "pagefind").mkdir(parents=True, exist_ok=True)  # half-made
+        raise BuildError("the search index could not be made (Pagefind): out of memory")
+
+    monkeypatch.setattr(search, "index", broken)
+    result = run("build")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "the pages are live, but with the search index as it was" in result.stderr
+    assert (public / "en-ny-text/index.html").is_file()
+    assert _page_count(public / "pagefind") == before
+    monkeypatch.undo()
+    assert run("build").exit_code == 0  # the next build makes it, and leaves nothing behind
+    assert _page_count(public / "pagefind") == before + 1
+    assert not (public.resolve() / ".pagefind-next").exists()

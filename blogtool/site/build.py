@@ -18,7 +18,7 @@ import jinja2
 from blogtool.config import Config
 from blogtool.content.model import Site
 from blogtool.errors import UsageError
-from blogtool.files import write_atomic
+from blogtool.files import private_dir, write_atomic
 from blogtool.i18n import _
 from blogtool.site import engine, images, lookahead, moved, pages, pictures, releases, search
 from blogtool.site.engine import BuildError, Progress
@@ -56,6 +56,26 @@ def _remember(
         "pages": pages,
     }
     write_atomic(path, json.dumps(value).encode(), durable=False)
+
+
+def search_pending(config: Config) -> Path:
+    """Present while the live release's search index is older than its pages."""
+    return config.state_dir / "search-pending"
+
+
+def _index_live(config: Config, output: Path) -> None:
+    """The search index of the release just swapped in, made after its pages went live. If
+    Pagefind fails, the pages stay live with the index they came with, and the error says so."""
+    release = releases.live_release(output)
+    if release is None:
+        return
+    try:
+        files = search.refresh(release, config.tips.slug)
+    except BuildError as exc:
+        raise BuildError(
+            _("the pages are live, but with the search index as it was: {exc}").format(exc=exc)
+        ) from None
+    releases.relist(release, SEARCH_INDEX_DIR, files)
 
 
 def rollback(config: Config, output: Path) -> Path:
@@ -114,8 +134,9 @@ def build(
         # The search index covers public pages; a preview has no use for one.
         # A build without the index (turned off, or a preview) leaves none behind either.
         indexed = config.build.search and not view.preview
-        index = partial(search.index, series=config.tips.slug) if indexed else None
-        finish = (SEARCH_INDEX_DIR, index)
+        # The live index comes along; the new one is made once the pages are live (below).
+        carry = partial(search.carry, live=live) if indexed else None
+        finish = (SEARCH_INDEX_DIR, carry)
         releases.publish(
             label,
             planned,
@@ -129,6 +150,10 @@ def build(
             looked,
             meanwhile,
         )
+        if indexed:  # owed until it is made: a failed or killed one is made by the next build
+            pending = search_pending(config)
+            private_dir(pending.parent)
+            pending.touch()
     engine.save_manifest(manifest, planned)
     mark = preview_mark(config, output)
     if view.preview:
@@ -136,6 +161,9 @@ def build(
     else:
         mark.unlink(missing_ok=True)
         moved.remember(config)
+    if config.build.search and not view.preview and search_pending(config).exists():
+        _index_live(config, output)
+        search_pending(config).unlink(missing_ok=True)
     _remember(site, output, seen, now, len(planned), view.preview)
     return BuildResult(
         output=output,

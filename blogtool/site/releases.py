@@ -19,7 +19,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from blogtool.files import public_dir, remove, write_atomic
+from blogtool.files import link_or_copy, public_dir, remove, write_atomic
 from blogtool.i18n import _
 from blogtool.site.engine import BuildError, Page, Progress, output_file, render_into
 from blogtool.site.lookahead import Looked
@@ -147,7 +147,9 @@ def publish(
         foreign: set[str] = set()
         if live is not None:
             ours = {output_file(p) for p in known} | planned | ({made} if made else set())
-            foreign = _carry_foreign(live, release, ours)
+            # (".pagefind-next" and the like: the finish step's own, never the site's)
+            passing = f".{finish[0]}-" if finish else None
+            foreign = _carry_foreign(live, release, ours, passing)
         if made:  # made again whole, below
             remove(release / made)
             had = {name for name in had if not name.startswith(made)}
@@ -163,6 +165,16 @@ def publish(
         remove(release)
         raise
     clean_up(output)
+
+
+def relist(release: Path, folder: str, files: set[str]) -> None:
+    """Record that ``release``'s ``folder`` now holds ``files`` (after the search index was
+    made again in the live release), so a build that reuses it knows its files."""
+    listing = _file_list(release)
+    if not listing.is_file():
+        return
+    kept = [n for n in listing.read_text("utf-8").splitlines() if not n.startswith(f"{folder}/")]
+    write_atomic(listing, "\n".join(sorted({*kept, *files})).encode(), durable=False)
 
 
 def spare_release(output: Path) -> Path | None:
@@ -217,7 +229,9 @@ def _remove_files(release: Path, names: set[str]) -> None:
             folder = folder.parent
 
 
-def _carry_foreign(live: Path, release: Path, ours: set[str]) -> set[str]:
+def _carry_foreign(
+    live: Path, release: Path, ours: set[str], passing: str | None = None
+) -> set[str]:
     """Files and folders someone put into the output by hand (a .well-known/ folder, a
     verification file) stay, as they did when builds wrote into the folder itself: every entry
     at the top that is not blogtool's comes along, whole. (Only the top is looked at: walking
@@ -226,28 +240,21 @@ def _carry_foreign(live: Path, release: Path, ours: set[str]) -> set[str]:
     tops = {name.split("/", 1)[0] for name in ours}
     carried: set[str] = set()
     for entry in os.scandir(live):
-        if entry.name in tops:
+        if entry.name in tops or (passing and entry.name.startswith(passing)):
             continue
         target = release / entry.name
         remove(target)  # a reused release may hold an older copy
         if entry.is_dir(follow_symlinks=False):
-            shutil.copytree(entry.path, target, copy_function=_link)
+            shutil.copytree(entry.path, target, copy_function=link_or_copy)
             carried |= {
                 str(Path(folder, name).relative_to(release))
                 for folder, _dirs, files in os.walk(target)
                 for name in files
             }
         else:
-            _link(entry.path, str(target))
+            link_or_copy(entry.path, str(target))
             carried.add(entry.name)
     return carried
-
-
-def _link(source: str, target: str) -> None:
-    try:
-        os.link(source, target, follow_symlinks=False)
-    except OSError:  # another file system, or links not allowed: a copy does the same
-        shutil.copy2(source, target, follow_symlinks=False)
 
 
 def _link_unchanged(
@@ -279,7 +286,7 @@ def _link_unchanged(
         if recycled:
             remove(Path(target))
         try:
-            _link(source, target)
+            link_or_copy(source, target)
         except FileNotFoundError:
             raise BuildError(
                 _("{value} is missing; run the build again").format(value=live / name)

@@ -1,34 +1,75 @@
-"""Search without a server: Pagefind indexes the finished release, and the search page and the
+"""Search without a server: Pagefind indexes the live release, and the search page and the
 header's search field use the index it writes (``pagefind/``), from the site itself.
 
 Pagefind makes its index from the whole site each time (its API cannot update one page of an
-existing index), so it runs when a build wrote something; a build with nothing changed skips
-it, and keeps the index it had.
+existing index): seconds on a site of thousands of posts. So it is off the critical path: a
+new release carries the live one's index (hard links, no copy), is swapped in, and the
+changed pages are live at once; then Pagefind indexes the live release into a folder beside
+the index (``.pagefind-next``), which replaces it by two renames. A build with nothing
+changed skips it, and keeps the index it had.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from blogtool.files import umask
+from blogtool.files import link_or_copy, remove, umask
 from blogtool.i18n import _
 from blogtool.site.engine import BuildError
 from blogtool.site.urls import SEARCH_INDEX_DIR
 
+NEXT = f".{SEARCH_INDEX_DIR}-next"  # the index being made, beside the live one
+OLD = f".{SEARCH_INDEX_DIR}-old"  # the index just replaced, until it is deleted
 
-def index(release: Path, series: str) -> set[str]:
-    """Run Pagefind (the binary bundled with the ``pagefind`` package) over ``release``; the
-    files it wrote, relative to the release. ``series``: the series' folder, where tips are."""
+
+def carry(release: Path, live: Path | None) -> set[str]:
+    """The live release's index, hard-linked into the new ``release`` before it is swapped
+    in: its changed pages go live with the index as it was, and the new one follows
+    (``refresh``). Its files, relative to the release."""
+    source = live / SEARCH_INDEX_DIR if live is not None else None
+    if source is None or not source.is_dir():
+        return set()
+    target = release / SEARCH_INDEX_DIR
+    remove(target)
+    shutil.copytree(source, target, copy_function=link_or_copy)
+    return {p.relative_to(release).as_posix() for p in target.rglob("*") if p.is_file()}
+
+
+def refresh(release: Path, series: str) -> set[str]:
+    """Index the live ``release`` again, into ``.pagefind-next``, then put that in place of
+    its ``pagefind/`` by two renames (a search that starts meanwhile finds the old index or
+    the new one). The index's files, relative to the release."""
+    for leftover in (release / NEXT, release / OLD):  # what a killed build left
+        remove(leftover)
+    made = index(release, series, release / NEXT)
+    current = release / SEARCH_INDEX_DIR
+    if current.exists():
+        os.rename(current, release / OLD)
+    os.rename(release / NEXT, current)
+    remove(release / OLD)
+    prefix = f"{NEXT}/"
+    return {
+        SEARCH_INDEX_DIR + name[len(NEXT) :] if name.startswith(prefix) else name for name in made
+    }
+
+
+def index(release: Path, series: str, out: Path | None = None) -> set[str]:
+    """Run Pagefind (the binary bundled with the ``pagefind`` package) over ``release``, into
+    ``out`` (default: its ``pagefind/``); the files it wrote, relative to the release.
+    ``series``: the series' folder, where tips are."""
+    out = out or release / SEARCH_INDEX_DIR
     command = [
         sys.executable,
         "-m",
         "pagefind",
         "--site",
         str(release),
-        "--output-subdir",
-        SEARCH_INDEX_DIR,
+        "--output-path",
+        str(out),
         "--silent",
         # Posts and tips only (the pages marked data-pagefind-body); lists are not read.
         "--glob",
@@ -43,7 +84,6 @@ def index(release: Path, series: str) -> set[str]:
         raise BuildError(
             _("the search index could not be made (Pagefind): {join}").format(join=" ".join(reason))
         )
-    out = release / SEARCH_INDEX_DIR
     written = list(out.rglob("*"))
     if umask() & 0o755:  # Pagefind made them with the umask: they are the site's, for all to read
         for path in [out, *written]:
