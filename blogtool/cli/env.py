@@ -95,19 +95,23 @@ class Env:
         to_the_end: bool = False,
         seen: dict[str, os.stat_result] | None = None,
         overlap: Overlap | None = None,
+        readability: bool = False,
     ) -> Site:
         """Every post and tip. ``cached`` reuses the parse of unchanged files (build, run).
         ``to_the_end``: the site lives until the command ends (not so in a preview server,
         which loads it again on every change). ``seen``: what a snapshot just found.
         ``overlap``: a build's work while worker processes parse (``site.output.Overlap``),
-        which also takes the content cache's writing."""
+        which also takes the content cache's writing. ``readability``: count each text's LIX
+        as it is read (check)."""
         from blogtool.content.load import load_site
 
         cache = self.config.state_dir / "cache" / "content" if cached else None
         if overlap is None:
-            site = load_site(self.config, cache, seen)
+            site = load_site(self.config, cache, seen, readability=readability)
         else:
-            site = load_site(self.config, cache, seen, overlap.parsing, overlap.defer)
+            site = load_site(
+                self.config, cache, seen, overlap.parsing, overlap.defer, readability=readability
+            )
         if to_the_end:
             # Frozen, the cyclic garbage collector no longer walks the site's hundreds of
             # thousands of objects on every full pass (for 5,000 posts, a tenth of a

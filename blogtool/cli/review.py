@@ -221,7 +221,7 @@ def check(env: Env, verbose: bool, links: bool) -> None:
     from blogtool.content.load import content_files
 
     config = env.lenient_config()  # a wrong key or value is reported, and the content too
-    site = env.load_site()
+    site = env.load_site(readability=True)
     limit = config.check.lix_limit
     lix_warnings = []
     rows = []

@@ -13,6 +13,7 @@ from blogtool.content.markdown import prose
 from blogtool.content.model import Item
 
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+_JOINERS = str.maketrans("", "", "-'’")  # a hyphen or apostrophe inside a word is no letter
 _SENTENCE_END = re.compile(r"[.!?:]+(?=[\s\"”»)]|$)")
 
 
@@ -37,7 +38,7 @@ def compute(text: str) -> Lix:
         if not block_words:
             continue
         words += len(block_words)
-        long_words += sum(1 for w in block_words if len(re.sub(r"[-'’]", "", w)) > 6)
+        long_words += sum(1 for w in block_words if len(w) > 6 and len(w.translate(_JOINERS)) > 6)
         ends = list(_SENTENCE_END.finditer(block))
         sentences += len(ends)
         tail = block[ends[-1].end() :] if ends else block

@@ -58,16 +58,19 @@ def load_site(
     seen: dict[str, os.stat_result] | None = None,
     meanwhile: Callable[[], None] | None = None,
     later: Callable[[Callable[[], None]], None] | None = None,
+    readability: bool = False,
 ) -> Site:
     """Read every post and tip (see ``_load_site``), with the cyclic garbage collector paused:
     a big site allocates tens of thousands of objects, none of them garbage, and each pass
     over them costs time for nothing. ``meanwhile``: work for this process while worker
     processes parse, if they do (a big load); not called otherwise. ``later``: given, the
-    cache is not written now; its writing is handed to ``later``, for the caller to run."""
+    cache is not written now; its writing is handed to ``later``, for the caller to run.
+    ``readability``: count each text's LIX as it is read (``check``), while its running text
+    is at hand."""
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _load_site(config, cache, seen or {}, meanwhile, later)
+        return _load_site(config, cache, seen or {}, meanwhile, later, readability)
     finally:
         if paused:
             gc.enable()
@@ -79,6 +82,7 @@ def _load_site(
     seen: dict[str, os.stat_result],
     meanwhile: Callable[[], None] | None,
     later: Callable[[Callable[[], None]], None] | None,
+    readability: bool = False,
 ) -> Site:
     """Read every post and tip. Never raises for bad content: see ``Site.problems``.
 
@@ -123,7 +127,7 @@ def _load_site(
             fresh[rel] = (key, None, [])
             todo.append((folder / entry.name, Path(rel), kind, key, plain))
     bodies = markdown.Bodies(config.state_dir / "cache" / "bodies") if cache else None
-    for rel_str, key, item, found in _parse_all(todo, config, meanwhile, bodies):
+    for rel_str, key, item, found in _parse_all(todo, config, meanwhile, bodies, readability):
         fresh[rel_str] = (key, item, found)
     for _key, item, found in fresh.values():
         problems.extend(found)
@@ -159,6 +163,7 @@ def _load_site(
 _PARALLEL_LOAD = 800  # below this many files a process pool costs more than it saves
 _LOAD_CONFIG: Config | None = None
 _LOAD_BODIES: markdown.Bodies | None = None  # where a parsed item's HTML is kept, if anywhere
+_LOAD_READABILITY = False  # count each text's LIX as it is read
 _LOAD_JOBS: list[_Job] = []  # set before the pool forks: workers are sent indexes, not paths
 
 
@@ -170,7 +175,7 @@ _Job = tuple[Path, Path, Kind, tuple[int, int, int], bool]
 def _parse_one(job: _Job) -> tuple[str, Any, Any, Any]:
     path, rel, kind, key, plain = job
     assert _LOAD_CONFIG is not None
-    item, found = read_item(path, rel, kind, _LOAD_CONFIG, plain)
+    item, found = read_item(path, rel, kind, _LOAD_CONFIG, plain, _LOAD_READABILITY)
     if item is not None and _LOAD_BODIES is not None:
         _LOAD_BODIES.store(item)  # converted once, as it was read
     return str(rel), key, item, found
@@ -185,11 +190,12 @@ def _parse_all(
     config: Config,
     meanwhile: Callable[[], None] | None = None,
     bodies: markdown.Bodies | None = None,
+    readability: bool = False,
 ) -> list[tuple[str, Any, Any, Any]]:
     """Parse files, keeping each item's HTML in ``bodies``; a large site is parsed on every
     core (YAML and Markdown are CPU-bound), while this process does ``meanwhile``."""
-    global _LOAD_CONFIG, _LOAD_BODIES
-    _LOAD_CONFIG, _LOAD_BODIES = config, bodies
+    global _LOAD_CONFIG, _LOAD_BODIES, _LOAD_READABILITY
+    _LOAD_CONFIG, _LOAD_BODIES, _LOAD_READABILITY = config, bodies, readability
     try:
         workers = min(os.cpu_count() or 1, 8)
         if len(jobs) < _PARALLEL_LOAD or workers < 2:
@@ -207,6 +213,7 @@ def _parse_all(
             return parsed.get()
     finally:
         _LOAD_CONFIG = _LOAD_BODIES = None
+        _LOAD_READABILITY = False
         _LOAD_JOBS.clear()
 
 

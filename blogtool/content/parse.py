@@ -148,7 +148,12 @@ def images_without_alt(refs: tuple[markdown.Reference, ...]) -> list[tuple[int, 
 
 
 def read_item(
-    source: Path, rel: Path, kind: Kind, config: Config, plain: bool = False
+    source: Path,
+    rel: Path,
+    kind: Kind,
+    config: Config,
+    plain: bool = False,
+    readability: bool = False,
 ) -> tuple[Item | None, list[Problem]]:
     """Read and validate one file. Returns the item (None if unusable) and every problem.
 
@@ -165,7 +170,7 @@ def read_item(
         except OSError as exc:
             reason = _("cannot be read: {strerror}").format(strerror=exc.strerror)
             return None, [Problem(rel, reason)]
-    return parse_item(raw, rel, kind, config)
+    return parse_item(raw, rel, kind, config, readability)
 
 
 def _read_plain(source: Path) -> bytes | None:
@@ -255,9 +260,10 @@ def _unknown_keys(
 
 
 def parse_item(
-    raw: bytes, rel: Path, kind: Kind, config: Config
+    raw: bytes, rel: Path, kind: Kind, config: Config, readability: bool = False
 ) -> tuple[Item | None, list[Problem]]:
-    """Validate the bytes of one file; ``rel`` is the path that messages name."""
+    """Validate the bytes of one file; ``rel`` is the path that messages name. With
+    ``readability``, the text's LIX counts are kept with the item."""
     c = _Collector(rel)
     found = _front_matter(raw, c)
     if found is None:
@@ -323,10 +329,13 @@ def parse_item(
     if any(p.is_error for p in c.problems) or not slug:
         return None, c.problems
     item = Item(kind, rel, slug, body, body_line, values, lines, tuple(local(refs)))
-    counted = lix.of_markdown(body)  # (the text was just read: this costs no second reading)
+    counted = None
+    if readability:  # (the text was just read: its running text is at hand)
+        found_lix = lix.of_markdown(body)
+        counted = (found_lix.words, found_lix.sentences, found_lix.long_words)
     return replace(
         item,
-        readability=(counted.words, counted.sentences, counted.long_words),
+        readability=counted,
         content_digest=item.content(),
         listed_digest=item.listed(),
     ), c.problems
