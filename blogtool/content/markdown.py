@@ -15,7 +15,6 @@ body again.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import html as htmllib
 import re
@@ -229,8 +228,9 @@ class _Collect(Treeprocessor):
         found += [(target, image, alt, True) for target, image, alt in raw.found]
         self.md.blogtool_references = found  # type: ignore[attr-defined]
         self.md.blogtool_hazards = hazards + raw.hazards  # type: ignore[attr-defined]
-        stash = [b if isinstance(b, str) else "" for b in self.md.htmlStash.rawHtmlBlocks]
-        self.md.blogtool_prose = tuple(_prose_blocks(root, stash))  # type: ignore[attr-defined]
+        if getattr(self.md, "blogtool_want_prose", False):  # (only where it is read: LIX)
+            stash = [b if isinstance(b, str) else "" for b in self.md.htmlStash.rawHtmlBlocks]
+            self.md.blogtool_prose = tuple(_prose_blocks(root, stash))  # type: ignore[attr-defined]
 
 
 # --- the running text ---------------------------------------------------------------------------
@@ -508,8 +508,39 @@ _Hazards = tuple[tuple[str, str], ...]
 _Prose = tuple[tuple[str, str], ...]
 
 
-@functools.lru_cache(maxsize=64)  # (parsing a file reads its body, then stores its HTML)
-def _read(body: str) -> tuple[str, _Found, _Hazards, _Prose]:
+def _read(body: str, with_prose: bool = False) -> tuple[str, _Found, _Hazards, _Prose]:
+    """The HTML, links, hazards and (``with_prose``, or if it was read with them before)
+    running text of ``body``: one conversion, kept for the next questions about it."""
+    if not with_prose:
+        cached = _converted(body, True, lookup_only=True)
+        if cached is not None:
+            return cached
+    made = _converted(body, with_prose)
+    assert made is not None  # (only a lookup finds nothing)
+    return made
+
+
+_KEPT: dict[tuple[str, bool], tuple[str, _Found, _Hazards, _Prose]] = {}
+_KEEP = 64  # (parsing a file reads its body, then stores its HTML: a few are asked at once)
+_KEPT_LOCK = threading.Lock()
+
+
+def _converted(
+    body: str, with_prose: bool, lookup_only: bool = False
+) -> tuple[str, _Found, _Hazards, _Prose] | None:
+    with _KEPT_LOCK:
+        found = _KEPT.get((body, with_prose))
+    if found is not None or lookup_only:
+        return found
+    made = _convert(body, with_prose)
+    with _KEPT_LOCK:
+        while len(_KEPT) >= _KEEP:
+            del _KEPT[next(iter(_KEPT))]  # the oldest
+        _KEPT[(body, with_prose)] = made
+    return made
+
+
+def _convert(body: str, with_prose: bool) -> tuple[str, _Found, _Hazards, _Prose]:
     refused = unreadable(body)
     if refused is not None:
         raise refused
@@ -517,6 +548,7 @@ def _read(body: str) -> tuple[str, _Found, _Hazards, _Prose]:
     # (Python-Markdown runs no processor on a blank text: nothing found, not the last text's.)
     md.blogtool_references, md.blogtool_hazards = [], []  # type: ignore[attr-defined]
     md.blogtool_prose = ()  # type: ignore[attr-defined]
+    md.blogtool_want_prose = with_prose  # type: ignore[attr-defined]
     try:
         html = md.convert(body)
         found = tuple(md.blogtool_references)  # type: ignore[attr-defined]
@@ -533,7 +565,7 @@ def prose(body: str, keep_code: bool = False) -> str:
     excerpt must not lose a command's name from the middle of a sentence). A text that
     cannot be read has none."""
     try:
-        blocks = _read(body)[3]
+        blocks = _read(body, with_prose=True)[3]
     except Exception:  # (unreadable, or a library's bug: reported by the checks of the file)
         return ""
     return "\n\n".join(
@@ -561,11 +593,11 @@ def to_html(body: str, backlink_title: str = "") -> str:
     return titled(_read(body)[0], backlink_title)
 
 
-def references(body: str) -> tuple[Reference, ...]:
+def references(body: str, with_prose: bool = False) -> tuple[Reference, ...]:
     """Every link and picture of ``body`` as Python-Markdown reads it, each with where it is
     written (the first place its address stands, from where the one before was found)."""
     made, start = [], 0
-    for target, image, alt, html in _read(body)[1]:
+    for target, image, alt, html in _read(body, with_prose)[1]:
         at = body.find(target, start) if target else -1
         if at < 0:
             at = body.find(target) if target else -1

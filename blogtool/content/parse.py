@@ -292,7 +292,8 @@ def parse_item(
     for key, note in context.notes:
         c.warning(note, key=key, line=lines.get(key))
     try:
-        refs, hazards = markdown.references(body), markdown.hazards(body)
+        # (With readability, the one reading also collects the running text LIX counts.)
+        refs, hazards = markdown.references(body, readability), markdown.hazards(body)
     except markdown.Unreadable as exc:
         if str(exc) == "too-long":
             message = _(
