@@ -155,3 +155,10 @@ def test_an_archive_never_overwrites_and_needs_a_built_site(run, sample_site, tm
     assert run("build", now=ARCHIVED_AT).exit_code == 0
     result = run("archive", str(tmp_path / "ny"), now=ARCHIVED_AT)
     assert result.exit_code == 0 and "10 published items" in result.stdout  # from the beginning
+
+
+def test_a_since_that_is_no_time_is_one_line(run, tmp_path):
+    result = run("archive", str(tmp_path / "arkiv"), "--since", "i förrgår")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.startswith("Error: --since: ")
+    assert not (tmp_path / "arkiv").exists()

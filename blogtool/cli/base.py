@@ -246,6 +246,20 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
+def since_option(env: Env, since: str | None) -> Any:
+    """A command's --since as a time in the site's zone (None when not given); a value that
+    is not a time is a usage error that names the option."""
+    if not since:
+        return None
+    from blogtool.errors import UsageError
+    from blogtool.timeutil import parse_when
+
+    try:
+        return parse_when(since, env.config.site.timezone)
+    except ValueError as exc:
+        raise UsageError(_("--since: {exc}").format(exc=exc)) from None
+
+
 def state_db(env: Env) -> Any:
     """The state database, closed when the ``with`` block ends."""
     from blogtool.store import opened

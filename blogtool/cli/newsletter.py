@@ -20,6 +20,7 @@ from .base import (
     print_problems,
     print_send_report,
     send_now,
+    since_option,
     state_db,
     table,
     transport,
@@ -55,7 +56,6 @@ def newsletter_build(env: Env, since: str | None) -> None:
         blogtool newsletter build --since 2026-11-01
     """
     from blogtool.newsletter.issues import compile_issue, save_issue
-    from blogtool.timeutil import parse_when
 
     site = env.load_site()
     now = env.now()
@@ -65,12 +65,7 @@ def newsletter_build(env: Env, since: str | None) -> None:
         from blogtool.errors import ContentError
 
         raise ContentError(blocking)
-    since_at = None
-    if since:
-        try:
-            since_at = parse_when(since, env.config.site.timezone)
-        except ValueError as exc:
-            raise UsageError(_("--since: {exc}").format(exc=exc)) from None
+    since_at = since_option(env, since)
     with state_db(env) as db:
         draft = compile_issue(site, db, now, since_at)
         if draft is None:

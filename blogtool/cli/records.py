@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-from blogtool.errors import UsageError
 from blogtool.i18n import _
 
-from .base import Env, pass_env
+from .base import Env, pass_env, since_option
 
 
 @click.command()
@@ -34,17 +33,9 @@ def archive(env: Env, out: Path, since: str | None) -> None:
         blogtool archive arkiv/2026 --since 2026-01-01
     """
     from blogtool.records.archive import make
-    from blogtool.timeutil import parse_when
 
     site = env.load_site()
-    now = env.now()
-    since_at = None
-    if since:
-        try:
-            since_at = parse_when(since, env.config.site.timezone)
-        except ValueError as exc:
-            raise UsageError(_("--since: {exc}").format(exc=exc)) from None
-    made = make(site, out, now, since_at)
+    made = make(site, out, env.now(), since_option(env, since))
     click.echo(
         _(
             "Wrote {path}: {items} published items, {issues} sent newsletters, {consents} "

@@ -410,27 +410,27 @@ def fingerprint(config: Config, *extra: str) -> str:
 def decimal(value: float, digits: int, language: str) -> str:
     """``7,6``: a number as the language writes it (CLDR, through Babel), with ``digits``
     decimals (0: as many as it has, up to three)."""
-    from babel import Locale, UnknownLocaleError
     from babel.numbers import format_decimal
 
-    try:
-        locale = Locale.parse(language.replace("-", "_"))
-    except (UnknownLocaleError, ValueError):
-        locale = Locale("en")
     pattern = "0." + "0" * digits if digits else "0.###"
-    return str(format_decimal(value, format=pattern, locale=locale))
+    return str(format_decimal(value, format=pattern, locale=_locale(language)))
 
 
 def and_list(values: Iterable[str], language: str) -> str:
     """ "A, B och C": a list as the language writes one (CLDR, through Babel)."""
-    from babel import Locale, UnknownLocaleError
     from babel.lists import format_list
 
     items = [str(v) for v in values]
     if not items:
         return ""
+    return str(format_list(items, locale=_locale(language)))
+
+
+def _locale(language: str) -> Any:
+    """Babel's locale of a language tag (sv, sv-FI), English for one it does not know."""
+    from babel import Locale, UnknownLocaleError
+
     try:
-        locale = Locale.parse(language.replace("-", "_"))
+        return Locale.parse(language.replace("-", "_"))
     except (UnknownLocaleError, ValueError):
-        locale = Locale("en")
-    return str(format_list(items, locale=locale))
+        return Locale("en")
