@@ -132,7 +132,7 @@ def test_the_next_archive_takes_what_came_after_the_last(run, sample_site, monke
     result = run("archive", str(tmp_path / "next"), now=week_after)
     assert result.exit_code == 0, result.output
     assert "1 published items, 1 sent newsletters" in result.stdout
-    assert "2026-12-04 12:00 to 2026-12-10 08:05" in result.stdout
+    assert "Fri 4 Dec 2026 12:00 to Thu 10 Dec 2026 08:05" in result.stdout
     names = files_of(tmp_path / "next")
     assert "data/tips/boka-tid-for-bygglovsradgivning/source.md" in names
     assert not any("folj-islaget" in n for n in names)  # in the last archive

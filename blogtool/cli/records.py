@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import click
@@ -32,7 +33,12 @@ def archive(env: Env, out: Path, since: str | None) -> None:
         blogtool archive arkiv/2026-q4
         blogtool archive arkiv/2026 --since 2026-01-01
     """
+    from blogtool.i18n import cli_language
     from blogtool.records.archive import make
+    from blogtool.timeutil import short_datetime
+
+    def shown(when: dt.datetime) -> str:
+        return short_datetime(when.astimezone(env.config.site.timezone), cli_language())
 
     site = env.load_site()
     made = make(site, out, env.now(), since_option(env, since))
@@ -46,10 +52,8 @@ def archive(env: Env, out: Path, since: str | None) -> None:
             issues=made.issues,
             consents=made.consents,
             files=made.files,
-            start=made.since.astimezone(env.config.site.timezone).strftime("%Y-%m-%d %H:%M")
-            if made.since
-            else _("the beginning"),
-            end=made.until.astimezone(env.config.site.timezone).strftime("%Y-%m-%d %H:%M"),
+            start=shown(made.since) if made.since else _("the beginning"),
+            end=shown(made.until),
         )
     )
 

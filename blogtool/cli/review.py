@@ -289,8 +289,7 @@ def _check_links(env: Env, site: Site) -> list[Problem]:
     config, now = env.config, env.now()
     items = [i for i in site.items if i.status(now) in (Status.PUBLISHED, Status.SCHEDULED)]
     found = external_links(config, items)
-    cache = config.state_dir / "cache" / "links.json"
-    checker = LinkChecker(cache, config.check.link_timeout, config.check.link_hosts)
+    checker = LinkChecker.for_site(config)
     show = env.shows_progress
 
     def progress(done: int, total: int) -> None:

@@ -7,8 +7,11 @@ file; ``dump`` prints the effective configuration and the reference.
 from blogtool.config.dump import as_dict, dump_toml
 from blogtool.config.load import (
     CONFIG_NAME,
+    config_line,
+    config_lines,
     default_addresses,
     find_root,
+    line_in,
     load_config,
     parse_config,
 )
@@ -44,9 +47,12 @@ __all__ = [
     "TipsConfig",
     "WebConfig",
     "as_dict",
+    "config_line",
+    "config_lines",
     "default_addresses",
     "dump_toml",
     "find_root",
+    "line_in",
     "load_config",
     "parse_config",
 ]

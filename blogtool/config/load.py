@@ -47,6 +47,41 @@ from blogtool.slugs import slugify
 CONFIG_NAME = "blogtool.toml"
 
 
+def line_in(lines: list[str], section: str, key: str | None) -> int | None:
+    """Best-effort line of ``key`` in ``[section]`` of a TOML file's ``lines``, else of the
+    table's header.
+
+    tomllib gives no positions, so the file is scanned; a missing key points at its table.
+    """
+    name = r"\s*\.\s*".join(re.escape(part) for part in section.split("."))
+    header = re.compile(r"^\s*\[\s*" + name + r"\s*(\]|\.)")
+    in_section = False
+    header_line = None
+    for number, line in enumerate(lines, 1):
+        if line.lstrip().startswith("["):
+            in_section = bool(header.match(line))
+            if in_section and header_line is None:
+                header_line = number
+            continue
+        if in_section and key and re.match(rf"^\s*{re.escape(key)}\s*=", line):
+            return number
+    return header_line
+
+
+def config_lines(config: Config) -> list[str]:
+    """The lines of the site's blogtool.toml (none if it cannot be read any more)."""
+    try:
+        return config.path.read_text("utf-8-sig").splitlines()
+    except OSError:
+        return []
+
+
+def config_line(config: Config, section: str, key: str | None) -> int | None:
+    """Where ``key`` of ``[section]`` is in the site's blogtool.toml (for a problem found after
+    loading, as ``check`` reports them), or None."""
+    return line_in(config_lines(config), section, key)
+
+
 class _Reader:
     """Checks tables against the schema, remembering every problem."""
 
@@ -60,23 +95,7 @@ class _Reader:
         self.fatal = 0
 
     def line_of(self, section: str, key: str | None) -> int | None:
-        """Best-effort line of ``key`` in ``[section]``, else of the table's header.
-
-        tomllib gives no positions, so the file is scanned; a missing key points at its table.
-        """
-        name = r"\s*\.\s*".join(re.escape(part) for part in section.split("."))
-        header = re.compile(r"^\s*\[\s*" + name + r"\s*(\]|\.)")
-        in_section = False
-        header_line = None
-        for number, line in enumerate(self.lines, 1):
-            if line.lstrip().startswith("["):
-                in_section = bool(header.match(line))
-                if in_section and header_line is None:
-                    header_line = number
-                continue
-            if in_section and key and re.match(rf"^\s*{re.escape(key)}\s*=", line):
-                return number
-        return header_line
+        return line_in(self.lines, section, key)
 
     def report(self, section: str, key: str | None, message: str, fatal: bool = False) -> None:
         self.fatal += fatal

@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from blogtool import __version__
-from blogtool.config import CONFIG_NAME, Config
+from blogtool.config import CONFIG_NAME, Config, config_lines, line_in
 from blogtool.content import markdown
 from blogtool.content.model import Item
 from blogtool.errors import Problem
@@ -81,35 +81,16 @@ def external_links(
                 found[ref.target].append(Place(item.path, line))
         if item.service:
             featured.add(item.service)
-    lines = _service_lines(config)
+    toml = config_lines(config)  # (read once for every service's lines)
     for key, service in config.services.items():
         if not services and key not in featured:
             continue
         for field in ("url", "app_store", "google_play"):
             address = getattr(service, field)
             if address and is_external(address):
-                where = Place(
-                    Path(CONFIG_NAME), lines.get((key, field)), f"[services.{key}] {field}"
-                )
-                found[address].append(where)
+                at = line_in(toml, f"services.{key}", field)
+                found[address].append(Place(Path(CONFIG_NAME), at, f"[services.{key}] {field}"))
     return dict(found)
-
-
-def _service_lines(config: Config) -> dict[tuple[str, str], int]:
-    """The line of each [services.KEY] key in blogtool.toml."""
-    lines: dict[tuple[str, str], int] = {}
-    try:
-        text = config.path.read_text("utf-8-sig")
-    except OSError:
-        return lines
-    section = ""
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if stripped.startswith("["):
-            section = stripped.strip("[]").strip()
-        elif section.startswith("services.") and "=" in stripped:
-            lines[(section.split(".", 1)[1], stripped.split("=", 1)[0].strip())] = number
-    return lines
 
 
 # --- asking -----------------------------------------------------------------------------------
@@ -190,6 +171,12 @@ class LinkChecker:
 
     def __init__(self, cache: Path, timeout: float = 10, workers: int = 4):
         self.cache, self.timeout, self.workers = cache, timeout, workers
+
+    @classmethod
+    def for_site(cls, config: Config) -> LinkChecker:
+        """The site's checker: its [check] timeout and hosts at once, its day of answers."""
+        cache = config.state_dir / "cache" / "links.json"
+        return cls(cache, config.check.link_timeout, config.check.link_hosts)
 
     def _load(self) -> dict[str, Verdict]:
         try:

@@ -15,6 +15,7 @@ body again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import html as htmllib
 import re
@@ -508,36 +509,12 @@ _Hazards = tuple[tuple[str, str], ...]
 _Prose = tuple[tuple[str, str], ...]
 
 
-def _read(body: str, with_prose: bool = False) -> tuple[str, _Found, _Hazards, _Prose]:
-    """The HTML, links, hazards and (``with_prose``, or if it was read with them before)
-    running text of ``body``: one conversion, kept for the next questions about it."""
-    if not with_prose:
-        cached = _converted(body, True, lookup_only=True)
-        if cached is not None:
-            return cached
-    made = _converted(body, with_prose)
-    assert made is not None  # (only a lookup finds nothing)
-    return made
-
-
-_KEPT: dict[tuple[str, bool], tuple[str, _Found, _Hazards, _Prose]] = {}
-_KEEP = 64  # (parsing a file reads its body, then stores its HTML: a few are asked at once)
-_KEPT_LOCK = threading.Lock()
-
-
-def _converted(
-    body: str, with_prose: bool, lookup_only: bool = False
-) -> tuple[str, _Found, _Hazards, _Prose] | None:
-    with _KEPT_LOCK:
-        found = _KEPT.get((body, with_prose))
-    if found is not None or lookup_only:
-        return found
-    made = _convert(body, with_prose)
-    with _KEPT_LOCK:
-        while len(_KEPT) >= _KEEP:
-            del _KEPT[next(iter(_KEPT))]  # the oldest
-        _KEPT[(body, with_prose)] = made
-    return made
+@functools.lru_cache(maxsize=64)  # (parsing a file reads its body, then stores its HTML)
+def _read(body: str, with_prose: bool) -> tuple[str, _Found, _Hazards, _Prose]:
+    """The HTML, links, hazards and (``with_prose``) running text of ``body``: one conversion,
+    kept for the next questions about it (a caller asks them all with the same ``with_prose``;
+    always given, and positionally, so that each reading has one key in the cache)."""
+    return _convert(body, with_prose)
 
 
 def _convert(body: str, with_prose: bool) -> tuple[str, _Found, _Hazards, _Prose]:
@@ -565,7 +542,7 @@ def prose(body: str, keep_code: bool = False) -> str:
     excerpt must not lose a command's name from the middle of a sentence). A text that
     cannot be read has none."""
     try:
-        blocks = _read(body, with_prose=True)[3]
+        blocks = _read(body, True)[3]
     except Exception:  # (unreadable, or a library's bug: reported by the checks of the file)
         return ""
     return "\n\n".join(
@@ -590,7 +567,7 @@ def titled(html: str, backlink_title: str) -> str:
 def to_html(body: str, backlink_title: str = "") -> str:
     """The page HTML of a Markdown body. Raw HTML passes through. ``backlink_title`` is the
     tooltip of a footnote's way back to the text (a reader-facing word, from words.txt)."""
-    return titled(_read(body)[0], backlink_title)
+    return titled(_read(body, False)[0], backlink_title)
 
 
 def references(body: str, with_prose: bool = False) -> tuple[Reference, ...]:
@@ -607,11 +584,11 @@ def references(body: str, with_prose: bool = False) -> tuple[Reference, ...]:
     return tuple(made)
 
 
-def hazards(body: str) -> tuple[tuple[str, str], ...]:
+def hazards(body: str, with_prose: bool = False) -> tuple[tuple[str, str], ...]:
     """What in ``body`` makes its page run script, once each, as (what, where): (SCRIPT,
     "script"), (HANDLER, "onclick"), (JAVASCRIPT, "href"). Allowed (it is the site's own HTML),
     and worth a warning."""
-    return _read(body)[2]
+    return _read(body, with_prose)[2]
 
 
 class Bodies:
@@ -632,7 +609,7 @@ class Bodies:
 
     def store(self, item: Item) -> str:
         """Convert the item's body (once: a file just parsed was read already) and keep it."""
-        html = _read(item.body)[0]
+        html = _read(item.body, False)[0]
         place = self._place(item)
         if place is not None:
             path, key = place

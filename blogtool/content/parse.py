@@ -293,7 +293,8 @@ def parse_item(
         c.warning(note, key=key, line=lines.get(key))
     try:
         # (With readability, the one reading also collects the running text LIX counts.)
-        refs, hazards = markdown.references(body, readability), markdown.hazards(body)
+        refs = markdown.references(body, readability)
+        hazards = markdown.hazards(body, readability)
     except markdown.Unreadable as exc:
         if str(exc) == "too-long":
             message = _(

@@ -209,8 +209,7 @@ def check_links(
 
     config = site.config
     found = external_links(config, coming.items, services=False)
-    cache = config.state_dir / "cache" / "links.json"
-    checker = LinkChecker(cache, config.check.link_timeout, config.check.link_hosts)
+    checker = LinkChecker.for_site(config)
     verdicts, _remembered = checker.check(found, now)
     broken = [
         BrokenLink(

@@ -145,15 +145,14 @@ def _item_record(config: Config, urls: Urls, item: Item, folder: Path) -> None:
     _write(folder / "metadata.json", _json(record))
 
 
-def _issue_message(config: Config, issue: Issue, sent_at: dt.datetime | None) -> bytes:
+def _issue_message(config: Config, issue: Issue, sent_at: dt.datetime) -> bytes:
     """One copy of the issue as subscribers got it, addressed to nobody: the recipient is an
     empty group (RFC 5322) and each reader's own links carry an example token."""
     message = EmailMessage(policy=SMTP)
     message["From"] = config.newsletter.from_address
     message["To"] = "undisclosed-recipients:;"
     message["Subject"] = issue.subject
-    if sent_at is not None:
-        message["Date"] = format_datetime(sent_at.astimezone(config.site.timezone))
+    message["Date"] = format_datetime(sent_at.astimezone(config.site.timezone))
     message["List-Id"] = f"{config.tips.title} <{config.tips.slug}.{config.site.domain}>"
     message.set_content(with_sample_links(issue.text, config))
     message.add_alternative(with_sample_links(issue.html, config), subtype="html")
@@ -162,10 +161,10 @@ def _issue_message(config: Config, issue: Issue, sent_at: dt.datetime | None) ->
 
 def _issues(
     db: sqlite3.Connection, since: dt.datetime | None, until: dt.datetime
-) -> list[tuple[Issue, int, dt.datetime | None, dt.datetime | None]]:
+) -> list[tuple[Issue, int, dt.datetime | None, dt.datetime]]:
     """Sent issues whose sending ended in the period: each with its number of recipients and
     when its first and last message went."""
-    found: list[tuple[Issue, int, dt.datetime | None, dt.datetime | None]] = []
+    found: list[tuple[Issue, int, dt.datetime | None, dt.datetime]] = []
     for issue in completed_issues(db):
         completed = dt.datetime.fromisoformat(issue.completed_at or "")
         if completed > until or (since is not None and completed <= since):
@@ -226,9 +225,8 @@ def make(site: Site, out: Path, now: dt.datetime, since: dt.datetime | None = No
             issues = _issues(db, since, until)
             for issue, recipients, first, last in issues:
                 name = f"{issue.id:04d}"
-                when = last or first
                 _write(
-                    work / "newsletters" / name / "message.eml", _issue_message(config, issue, when)
+                    work / "newsletters" / name / "message.eml", _issue_message(config, issue, last)
                 )
                 _write(
                     work / "newsletters" / name / "metadata.json",

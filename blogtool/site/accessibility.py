@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from blogtool.config import CONFIG_NAME, Config
+from blogtool.config import CONFIG_NAME, Config, config_line
 from blogtool.errors import Problem
 from blogtool.i18n import _, cli_language
 from blogtool.site.templates import and_list
@@ -169,30 +169,6 @@ def contrast_of(config: Config) -> list[Contrast]:
         return []
 
 
-def _key_lines(config: Config) -> dict[str, int]:
-    """The line of each key of [accessibility] in blogtool.toml (or of the section, for a key
-    that is not there), for the warnings."""
-    lines: dict[str, int] = {}
-    section = None
-    try:
-        text = config.path.read_text("utf-8-sig")
-    except OSError:
-        return lines
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if stripped.startswith("["):
-            section = stripped
-            if stripped == "[accessibility]":
-                lines.setdefault("", number)
-        elif section == "[accessibility]" and "=" in stripped:
-            lines[stripped.split("=", 1)[0].strip()] = number
-    section_line = lines.get("")
-    if section_line is not None:
-        for name in ("reviewed", "assessed", "contact", "shortcomings"):
-            lines.setdefault(name, section_line)
-    return lines
-
-
 def problems(config: Config, now: dt.datetime) -> list[Problem]:
     """What ``check`` says of the statement: a review that is due, what DIGG's model needs and
     the config lacks, colours below WCAG's contrast."""
@@ -201,15 +177,13 @@ def problems(config: Config, now: dt.datetime) -> list[Problem]:
         return []
     found = []
 
-    lines = _key_lines(config)
-
     def warn(message: str, key: str) -> None:
         found.append(
             Problem(
                 Path(CONFIG_NAME),
                 message,
                 key=f"[accessibility] {key}",
-                line=lines.get(key),
+                line=config_line(config, "accessibility", key),
                 severity="warning",
             )
         )
@@ -250,15 +224,7 @@ def problems(config: Config, now: dt.datetime) -> list[Problem]:
     try:
         axe_summary(config)
     except AxeError as exc:
-        found.append(
-            Problem(
-                Path(CONFIG_NAME),
-                _("{file}: {reason}").format(file=a.axe_results, reason=exc),
-                key="[accessibility] axe_results",
-                line=lines.get("axe_results"),
-                severity="warning",
-            )
-        )
+        warn(_("{file}: {reason}").format(file=a.axe_results, reason=exc), "axe_results")
     sheet = stylesheet(config)
     if sheet.is_relative_to(config.root):
         sheet = sheet.relative_to(config.root)
