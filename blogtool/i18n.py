@@ -131,6 +131,17 @@ _LABELS = {
     "bounced": N_("bounced"),
     "unmatched": N_("unmatched"),
     "forged": N_("forged"),
+    # the studio's people, and what its history says they did
+    "writer": N_("writer"),
+    "publisher": N_("publisher"),
+    "create": N_("created it"),
+    "save": N_("saved"),
+    "schedule": N_("scheduled it"),
+    "unschedule": N_("unscheduled it"),
+    "publish": N_("published it"),
+    "upload": N_("uploaded a picture"),
+    "approve": N_("approved the newsletter"),
+    "test": N_("sent a test letter"),
 }
 
 

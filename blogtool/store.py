@@ -68,6 +68,7 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
         ("blogtool.bounces.reports:create_tables", "blogtool.delivery.queue:add_bounce_column"),
     ),
     ("006_bounce_reasons", ("blogtool.bounces.reports:add_reason_column",)),
+    ("007_studio_log", ("blogtool.studio.history:create_tables",)),
 ]
 
 

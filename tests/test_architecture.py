@@ -98,7 +98,9 @@ ALLOWED = {
     "web": _BELOW_MAIL | _MAIL | {"web"},
     "importer": {"(top)", "config", "content", "site", "importer"},
     "records": _BELOW_MAIL | _MAIL | {"records"},
-    "cli": _BELOW_MAIL | _MAIL | {"job", "web", "importer", "records", "cli"},
+    # The studio answers over HTTP as the reader service does (web.http, web.server).
+    "studio": _BELOW_MAIL | _MAIL | {"web", "studio"},
+    "cli": _BELOW_MAIL | _MAIL | {"job", "web", "importer", "records", "studio", "cli"},
 }
 
 

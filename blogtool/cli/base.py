@@ -53,6 +53,7 @@ COMMANDS = {
     "status": "run",
     "next": "run",
     "archive": "records",
+    "studio": "studio",
 }
 
 

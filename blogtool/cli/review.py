@@ -222,48 +222,16 @@ def check(env: Env, verbose: bool, links: bool) -> None:
 
     config = env.lenient_config()  # a wrong key or value is reported, and the content too
     site = env.load_site(readability=True)
-    limit = config.check.lix_limit
-    lix_warnings = []
     rows = []
     for item in site.items:
         lix = of_item(item)
         rows.append((f"{lix.score:.0f}", _lix_label(lix.score), str(item.path)))
-        if lix.score > limit:
-            lix_warnings.append(
-                Problem(
-                    item.path,
-                    _(
-                        "LIX {score:.0f} is above the limit {limit:g} ({words}, {sentences}, "
-                        "{long_words}); shorter sentences and words read easier"
-                    ).format(
-                        score=lix.score,
-                        limit=limit,
-                        words=ngettext("{n} word", "{n} words", lix.words).format(n=lix.words),
-                        sentences=ngettext("{n} sentence", "{n} sentences", lix.sentences).format(
-                            n=lix.sentences
-                        ),
-                        long_words=ngettext(
-                            "{n} long word", "{n} long words", lix.long_words
-                        ).format(n=lix.long_words),
-                    ),
-                    severity="warning",
-                )
-            )
     if verbose and rows:
         table(("LIX", _("READABILITY"), _("PATH")), rows)
-    from blogtool.site.accessibility import problems as statement_problems
+    from blogtool.site.checks import problems as all_problems
 
     link_problems = _check_links(env, site) if links else []
-    problems = sorted(
-        [
-            *config.problems,
-            *site.problems,
-            *lix_warnings,
-            *statement_problems(config, env.now()),
-            *link_problems,
-        ],
-        key=lambda p: (str(p.path) != "blogtool.toml", str(p.path), p.line or 0),
-    )
+    problems = all_problems(config, site, env.now(), link_problems)
     print_problems(problems)  # on stderr, like every command's problems; the summary last
     files = sum(1 for _ in content_files(config))
     errors = sum(1 for p in problems if p.is_error)

@@ -204,24 +204,19 @@ def _proof_sender(env: Env, secret: bytes, db: Any) -> Any:
     (when it goes, to how many, what lets it go)."""
 
     def send_proof(coming: Any, prefix: str) -> None:
-        from email.utils import parseaddr
-
-        from blogtool.delivery.dispatch import send_test
-        from blogtool.delivery.queue import recipients
-        from blogtool.newsletter.compose import MessageFactory, envelope_sender
-        from blogtool.newsletter.proofing import as_proof, checked_links, proof_banner
-        from blogtool.subscribers.lists import on_list_sql
+        from blogtool.delivery.dispatch import send_proof as mail
 
         config = env.config
-        issue = coming.as_issue()
-        reach = len(recipients(db, issue, on_list_sql(config, issue.list_key)))
-        links = checked_links(db, coming)
-        broken = links[2] if links is not None else []
-        banner = proof_banner(config, coming, reach, config.newsletter.approval, broken)
-        factory = MessageFactory(config, as_proof(issue, banner), secret, prefix=prefix)
-        via = transport(env)
-        for editor in config.newsletter.proof_to:
-            send_test(factory, via, envelope_sender(config), parseaddr(editor)[1], env.now())
+        mail(
+            db,
+            config,
+            coming,
+            secret,
+            transport(env),
+            config.newsletter.proof_to,
+            env.now(),
+            prefix,
+        )
 
     return send_proof
 
@@ -275,8 +270,11 @@ def status(env: Env) -> None:
     config = env.config
     lang = cli_language()
     now = env.now()
+    from blogtool.studio.history import recent
+
     with state_db(env) as db:
         st = site_status(env.load_site(), db, now)
+        studio = recent(db, 5)
     click.echo(
         _("{title} ({root}), now {short_datetime}").format(
             title=config.site.title, root=config.root, short_datetime=short_datetime(now, lang)
@@ -327,6 +325,11 @@ def status(env: Env) -> None:
             click.echo(f"  {line}")
     for line in st.empty_weeks:
         click.echo(_("warning: {line}").format(line=line))
+    if studio:
+        click.echo(_("latest in the studio:"))
+    for entry in studio:
+        what = f"{label_of(entry.action)} {entry.path}".rstrip()
+        click.echo(f"  {short_datetime(entry.at, lang)}: {entry.person}: {what}")
     click.echo(_("problems:") if st.problems else _("problems: none"))
     for line in st.problems:
         click.echo(f"  {line}")

@@ -36,6 +36,7 @@ from blogtool.config.model import (
     RunConfig,
     Service,
     SiteConfig,
+    StudioConfig,
     TipsConfig,
     UrlsConfig,
 )
@@ -251,6 +252,7 @@ def parse_config(
         web=WebConfig(**values["web"]),
         bounces=_bounces(values["bounces"]),
         accessibility=AccessibilityConfig(**values["accessibility"]),
+        studio=StudioConfig(**values["studio"]),
         lists=MappingProxyType(lists),
         problems=tuple(reader.found),
     )

@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -336,6 +337,77 @@ class RunConfig:
     )
 
 
+ROLES = ("writer", "publisher")
+
+
+def people(value: dict[str, object]) -> Mapping[str, str]:
+    """[studio.people]: each person (as the sign-on proxy or --user names them) and their
+    role."""
+    from blogtool.i18n import _
+
+    out: dict[str, str] = {}
+    for person, role in value.items():
+        if not person.strip() or any(c.isspace() or ord(c) < 32 for c in person):
+            raise ValueError(
+                _("expected a person's name without spaces, got {person!r}").format(person=person)
+            )
+        if role not in ROLES:
+            raise ValueError(
+                _("{person}: expected 'writer' or 'publisher', got {role!r}").format(
+                    person=person, role=role
+                )
+            )
+        out[person] = str(role)
+    return MappingProxyType(out)
+
+
+@dataclass(frozen=True)
+class StudioConfig:
+    """[studio]: the editor in the browser (blogtool studio)."""
+
+    people: Mapping[str, str] = s.key(
+        dict,
+        {},
+        "Who may use the studio, as a table of person = role: 'writer' (writes and edits "
+        "drafts) or 'publisher' (also schedules, unschedules, approves the newsletter and "
+        "sends a test). A person who is an e-mail address gets their test letters there.",
+        convert=people,
+        dump=dict,
+    )
+    user_header: str | None = s.key(
+        str,
+        None,
+        "Behind a single sign-on proxy: the request header that names the person, e.g. "
+        "X-Forwarded-User. Believed only from trusted_proxy.",
+        convert=s.nonempty,
+    )
+    trusted_proxy: str | None = s.key(
+        str,
+        None,
+        "The sign-on proxy's address (e.g. 127.0.0.1); only its requests may name a person "
+        "in user_header.",
+    )
+    session: dt.timedelta = s.key(
+        str,
+        "12h",
+        "How long a login lasts in the browser.",
+        convert=s.duration,
+        dump=s.duration_text,
+    )
+    max_upload: int = s.key(
+        int,
+        10,
+        "The largest picture the studio takes, in megabytes.",
+        convert=s.positive,
+    )
+    git_commit: bool = s.key(
+        bool,
+        False,
+        "In a git checkout, also commit every change made in the studio, with the person as "
+        "its author.",
+    )
+
+
 SECTIONS: dict[str, type] = {
     "site": SiteConfig,
     "tips": TipsConfig,
@@ -349,6 +421,7 @@ SECTIONS: dict[str, type] = {
     "web": WebConfig,
     "bounces": BouncesConfig,
     "accessibility": AccessibilityConfig,
+    "studio": StudioConfig,
 }
 OPTIONAL_SECTIONS = {"smtp"}  # present only when the site has one
 # Tables of named sub-tables.
@@ -372,6 +445,7 @@ class Config:
     web: WebConfig
     bounces: BouncesConfig
     accessibility: AccessibilityConfig
+    studio: StudioConfig
     lists: Mapping[str, MailingList]  # never empty: the defaults when blogtool.toml has none
     # What was wrong in a config loaded leniently (for `check`); empty otherwise.
     problems: tuple[Problem, ...] = ()

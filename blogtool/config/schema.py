@@ -86,6 +86,7 @@ def expected_name(t: type | tuple[type, ...]) -> str:
         int: N_("an integer"),
         float: N_("a number"),
         dt.date: N_("a date"),
+        dict: N_("a table"),
     }
     return _(" or ").join(_(names[x]) if x in names else x.__name__ for x in ts)
 

@@ -7,6 +7,8 @@ atomically, so a refused or failed action leaves every file as it was.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -15,14 +17,14 @@ import frontmatter
 
 from blogtool import i18n
 from blogtool.config import CONFIG_NAME, Config
-from blogtool.content import readiness
+from blogtool.content import fields, readiness
 from blogtool.content.calendar import holiday_on, next_free_morning, next_free_slot
-from blogtool.content.editing import set_front_matter_keys
+from blogtool.content.editing import set_body, set_front_matter_keys, yaml_text
 from blogtool.content.load import load_site
 from blogtool.content.model import Item, Kind, Site
 from blogtool.content.parse import parse_item
 from blogtool.content.readiness import PLACEHOLDER_FIELD, placeholder_value
-from blogtool.errors import ContentError, UsageError, unknown
+from blogtool.errors import BlogtoolError, ContentError, Problem, UsageError, unknown
 from blogtool.files import write_atomic, write_new
 from blogtool.i18n import _, cli_language
 from blogtool.slugs import slugify
@@ -194,6 +196,115 @@ def _edit(
     if new_raw != raw:
         write_atomic(source, new_raw)
     return item
+
+
+def file_digest(raw: bytes) -> str:
+    """What an editor remembers of the file it opened, to tell whether it changed since."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+class Conflict(BlogtoolError):
+    """The file changed on disk since the editor opened it; ``disk`` is what it holds now."""
+
+    def __init__(self, rel: Path, disk: bytes):
+        super().__init__(
+            _(
+                "{rel} changed since you opened it (someone else, the command line or git); "
+                "nothing was saved"
+            ).format(rel=rel)
+        )
+        self.rel, self.disk = rel, disk
+
+
+def as_file(values: dict[str, object], body: str) -> str:
+    """A post or tip as a file would hold ``values`` (by key; empty ones left out) and
+    ``body``: what the studio shows of a version that was not saved, and previews of an item
+    not written yet."""
+    meta = {k: v for k, v in values.items() if v not in ("", None, [], ())}
+    return _render(meta, body.replace("\r\n", "\n")).decode("utf-8")
+
+
+def _changes(
+    item: Item, config: Config, values: dict[str, object]
+) -> tuple[dict[str, str], list[Problem]]:
+    """The front-matter lines an edit sets: only keys whose value differs from the file's (a
+    value as the file spells it otherwise keeps its bytes). A value that does not fit its
+    field is a problem named by its key; nothing is written then."""
+    updates: dict[str, str] = {}
+    problems: list[Problem] = []
+    context = fields.Context(config, item.kind)
+    for name, given in values.items():
+        field = fields.by_name(name)
+        if field is None or not field.applies_to(item.kind) or not field.widget:
+            continue
+        empty = given in ("", None, [], ())
+        current = item.values.get(name)
+        if empty:
+            if name in item.lines and current not in (None, "", ()) and name != "date":
+                updates[name] = "[]" if field.widget == "list" else '""'
+            continue
+        try:
+            parsed = field.parse(given, context)
+        except fields.Invalid as exc:
+            problems.append(Problem(item.path, str(exc), key=name, line=item.lines.get(name)))
+            continue
+        if parsed == current:
+            continue
+        if isinstance(parsed, dt.datetime):
+            updates[name] = _iso(parsed)
+        else:
+            updates[name] = yaml_text(list(parsed) if isinstance(parsed, tuple) else parsed)
+    return updates, problems
+
+
+def edited(
+    config: Config, path: Path, values: dict[str, object], body: str | None
+) -> tuple[bytes, bytes, Item | None, list[Problem]]:
+    """What saving ``values`` (by key) and ``body`` over the file at ``path`` would write,
+    without writing it: (the file now, the file after, the item after or None, problems)."""
+    source, kind = resolve_content_path(config, path)
+    rel = source.relative_to(config.root.resolve())
+    raw = source.read_bytes()
+    before, problems = parse_item(raw, rel, kind, config)
+    if before is None:
+        return raw, raw, None, problems
+    updates, invalid = _changes(before, config, values)
+    if invalid:
+        return raw, raw, None, invalid
+    new_raw = set_front_matter_keys(
+        raw, updates, path=rel, add_missing=set(updates), whole_values=True
+    )
+    if body is not None:
+        new_raw = set_body(new_raw, body)
+    after, problems = parse_item(new_raw, rel, kind, config)
+    return raw, new_raw, after, problems
+
+
+def save(
+    config: Config,
+    path: Path,
+    values: dict[str, object],
+    body: str | None,
+    base: str | None = None,
+    allow: Callable[[Item, Item], None] = lambda before, after: None,
+) -> tuple[Item, bool]:
+    """Write an edit made in the studio's editor: the keys whose value changed (each on its
+    own line, every other byte kept) and the body. Refused, with nothing written, when the
+    file changed since the editor read it (``base``, its ``file_digest``: Conflict), when the
+    edit makes the file invalid (ContentError), or when ``allow`` (before, after) raises.
+    Returns the item and whether the file changed."""
+    raw, new_raw, after, problems = edited(config, path, values, body)
+    source, _kind = resolve_content_path(config, path)
+    if base is not None and file_digest(raw) != base:
+        raise Conflict(source.relative_to(config.root.resolve()), raw)
+    if after is None:
+        raise ContentError(problems)
+    before, _problems = parse_item(raw, after.path, after.kind, config)
+    assert before is not None  # (edited refuses an invalid file before it changes it)
+    allow(before, after)
+    if new_raw != raw:
+        write_atomic(source, new_raw)
+    return after, new_raw != raw
 
 
 def schedule(

@@ -51,6 +51,21 @@ class Field:
     missing: str = N_("missing; this key is required")  # translated where it is reported
     default: Any = None  # a value, or a function of the context
     kinds: frozenset[Kind] = frozenset(Kind)
+    # In the studio's editor: the field's label (translated where it is shown; the key itself
+    # when None) and its control. The control follows the type unless given; "" keeps the
+    # key out of the editor (set by buttons, or written by blogtool itself).
+    label: str | None = None
+    control: str | None = None
+
+    @property
+    def widget(self) -> str:
+        """The editor's control: line, text, datetime, checkbox, list, service or picture
+        ("" for none)."""
+        if self.control is not None:
+            return self.control
+        if self.type.startswith("list"):
+            return "list"
+        return {"date": "datetime", "true or false": "checkbox"}.get(self.type, "line")
 
     def default_for(self, context: Context) -> Any:
         return self.default(context) if callable(self.default) else self.default
@@ -223,6 +238,7 @@ FIELDS: tuple[Field, ...] = (
         text,
         required=True,
         missing=N_("missing; every post and tip needs a title"),
+        label=N_("Title"),
     ),
     Field(
         "date",
@@ -231,6 +247,7 @@ FIELDS: tuple[Field, ...] = (
         "the site's zone; a tip dated without a time goes out at [tips] time. A date in the "
         "future means scheduled.",
         when,
+        label=N_("Publishes"),
     ),
     Field(
         "draft",
@@ -238,8 +255,11 @@ FIELDS: tuple[Field, ...] = (
         "A draft is never published, whatever its date.",
         boolean,
         default=False,
+        control="",  # the studio's Schedule and Unschedule buttons set it
     ),
-    Field("tags", "list of text", "Topics; each gets a page.", tags, default=()),
+    Field(
+        "tags", "list of text", "Topics; each gets a page.", tags, default=(), label=N_("Topics")
+    ),
     Field(
         "summary",
         "text",
@@ -247,6 +267,8 @@ FIELDS: tuple[Field, ...] = (
         "paragraph when empty.",
         text,
         default="",
+        label=N_("Summary"),
+        control="text",
     ),
     Field(
         "author",
@@ -254,19 +276,29 @@ FIELDS: tuple[Field, ...] = (
         "Who wrote it; [site] author when absent.",
         text,
         default=lambda context: context.config.site.author.strip(),
+        label=N_("Author"),
     ),
     Field(
         "slug",
         "slug",
         "The last part of the address; made from the title when absent.",
         slug,
+        label=N_("Address"),
     ),
-    Field("image", "text", "An image shown with the item (needs image_alt).", optional_text),
+    Field(
+        "image",
+        "text",
+        "An image shown with the item (needs image_alt).",
+        optional_text,
+        label=N_("Picture"),
+        control="picture",
+    ),
     Field(
         "image_alt",
         "text",
         "What the image shows, for readers who cannot see it (WCAG 1.1.1).",
         optional_text,
+        label=N_("Picture description"),
     ),
     Field(
         "service",
@@ -274,6 +306,8 @@ FIELDS: tuple[Field, ...] = (
         "The featured service: a key of [services] in blogtool.toml.",
         service,
         kinds=frozenset({Kind.TIP}),
+        label=N_("Service"),
+        control="service",
     ),
     Field(
         "aliases",
@@ -282,6 +316,7 @@ FIELDS: tuple[Field, ...] = (
         "a line in redirects.map for nginx.",
         paths,
         default=(),
+        label=N_("Old addresses"),
     ),
     Field(
         "imported_from",
@@ -289,6 +324,7 @@ FIELDS: tuple[Field, ...] = (
         "Written by 'blogtool import': where the item came from, so a new import finds it "
         "again and never overwrites what was edited here.",
         origin,
+        control="",
     ),
     Field(
         "placeholder",
@@ -297,6 +333,7 @@ FIELDS: tuple[Field, ...] = (
         "tell when that text is still there. Leave it be; it does nothing once you have "
         "written your own.",
         optional_text,
+        control="",
     ),
 )
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from blogtool.content.markdown import prose
 from blogtool.content.model import Item
+from blogtool.errors import Problem
+from blogtool.i18n import _, ngettext
 
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 _JOINERS = str.maketrans("", "", "-'’")  # a hyphen or apostrophe inside a word is no letter
@@ -56,3 +58,28 @@ def of_item(item: Item) -> Lix:
     if item.readability is not None:
         return Lix(*item.readability)
     return of_markdown(item.body)
+
+
+def warning(item: Item, limit: float) -> Problem | None:
+    """The warning ``check`` gives a text whose LIX is above ``limit``, or None."""
+    found = of_item(item)
+    if found.score <= limit:
+        return None
+    return Problem(
+        item.path,
+        _(
+            "LIX {score:.0f} is above the limit {limit:g} ({words}, {sentences}, "
+            "{long_words}); shorter sentences and words read easier"
+        ).format(
+            score=found.score,
+            limit=limit,
+            words=ngettext("{n} word", "{n} words", found.words).format(n=found.words),
+            sentences=ngettext("{n} sentence", "{n} sentences", found.sentences).format(
+                n=found.sentences
+            ),
+            long_words=ngettext("{n} long word", "{n} long words", found.long_words).format(
+                n=found.long_words
+            ),
+        ),
+        severity="warning",
+    )

@@ -72,26 +72,30 @@ def resolve(source: Path | str, target: str) -> str:
 
 def problems(items: Iterable[Item], config: Config) -> list[Problem]:
     """Every reason a scheduled or published item may not go out yet."""
-    items = list(items)
     found: list[Problem] = []
     for item in items:
         values = item.values
         if values["draft"] or values["date"] is None:
             continue
-        found += _placeholder(item)
-        found += _summary(item)
-        found += _links(item, config)
-        if item.image:
-            found += media.check(
-                config,
-                item.image,
-                item.path,
-                source=item.path,
-                key="image",
-                line=item.lines.get("image"),
-            )
-        if item.kind is Kind.TIP:
-            found += _service(item, config)
+        found += of_item(item, config)
+    return found
+
+
+def of_item(item: Item, config: Config) -> list[Problem]:
+    """What would keep ``item`` from going out, whatever its status (the studio shows a
+    draft's too, as it is written)."""
+    found = _placeholder(item) + _summary(item) + _links(item, config)
+    if item.image:
+        found += media.check(
+            config,
+            item.image,
+            item.path,
+            source=item.path,
+            key="image",
+            line=item.lines.get("image"),
+        )
+    if item.kind is Kind.TIP:
+        found += _service(item, config)
     return found
 
 

@@ -12,7 +12,8 @@ import datetime as dt
 import os
 import signal
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from email.utils import parseaddr
 from types import FrameType
 
 from blogtool.config import Config
@@ -29,6 +30,13 @@ from blogtool.delivery.transports import (
 from blogtool.i18n import _
 from blogtool.newsletter.compose import MessageFactory, Recipient, envelope_sender
 from blogtool.newsletter.issues import Issue
+from blogtool.newsletter.proofing import (
+    PROOF_PREFIX,
+    Coming,
+    as_proof,
+    checked_links,
+    proof_banner,
+)
 from blogtool.store import site_lock
 
 
@@ -88,6 +96,31 @@ def send_locked(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def send_proof(
+    db: sqlite3.Connection,
+    config: Config,
+    coming: Coming,
+    secret: bytes,
+    transport: Transport,
+    addresses: Iterable[str],
+    now: dt.datetime,
+    prefix: str = PROOF_PREFIX,
+) -> None:
+    """The coming issue to each of ``addresses``, their own copy, marked as a proof: when it
+    goes, to how many, what lets it go, and which of its links were found broken."""
+    from blogtool.delivery.queue import recipients
+    from blogtool.subscribers.lists import on_list_sql
+
+    issue = coming.as_issue()
+    reach = len(recipients(db, issue, on_list_sql(config, issue.list_key)))
+    links = checked_links(db, coming)
+    broken = links[2] if links is not None else []
+    banner = proof_banner(config, coming, reach, config.newsletter.approval, broken)
+    factory = MessageFactory(config, as_proof(issue, banner), secret, prefix=prefix)
+    for address in addresses:
+        send_test(factory, transport, envelope_sender(config), parseaddr(address)[1], now)
 
 
 def send_test(

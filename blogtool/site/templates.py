@@ -208,7 +208,7 @@ def make_environment(
 
 
 # Templates of other parts of blogtool (the mails, the reader service) and static files.
-_NOT_PAGES = ("email/", "web/", f"{STATIC_DIR}/")
+_NOT_PAGES = ("email/", "web/", "studio/", f"{STATIC_DIR}/")
 
 
 def compile_pages(env: jinja2.Environment) -> None:

@@ -24,13 +24,17 @@ SECURITY_HEADERS = [
 ]
 STATUS = {
     200: "200 OK",
+    303: "303 See Other",
     400: "400 Bad Request",
+    401: "401 Unauthorized",
     403: "403 Forbidden",
     404: "404 Not Found",
     405: "405 Method Not Allowed",
+    409: "409 Conflict",
     410: "410 Gone",
     413: "413 Content Too Large",
     429: "429 Too Many Requests",
+    500: "500 Internal Server Error",
     503: "503 Service Unavailable",
 }
 

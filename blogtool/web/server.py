@@ -148,11 +148,12 @@ def make_server(
     port: int,
     trusted_proxy: str | None = None,
     socket_map: dict[int, Any] | None = None,
+    max_body: int = LONG_FORM,
 ) -> Any:
     """waitress, as production runs it. ``.run()`` serves until ``.close()``, which must be
     called in the thread that runs it (waitress's loop is not thread-safe): ``socket_map`` is
     the loop's map (create_server's ``map``), for a caller that adds its own dispatcher to stop
-    it from inside."""
+    it from inside. ``max_body``: the largest request body, in bytes."""
     from waitress.server import create_server
 
     proxy: dict[str, Any] = {}
@@ -173,7 +174,7 @@ def make_server(
         asyncore_use_poll=True,
         channel_timeout=20,
         max_request_header_size=16384,
-        max_request_body_size=LONG_FORM,
+        max_request_body_size=max_body,
         ident="blogtool",
         clear_untrusted_proxy_headers=True,
         **proxy,
