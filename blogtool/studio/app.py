@@ -738,7 +738,7 @@ class Studio:
             _raw, new_raw, item, problems = authoring.edited(self.config, rel, given, body)
         else:
             rel = Path(f"{kind.value}s") / "ny.md"
-            new_raw = authoring.as_file(given, body).encode("utf-8")
+            new_raw = authoring.as_file({**given, "draft": True}, body).encode("utf-8")
             item, problems = parse_item(new_raw, rel, kind, self.config)
         page = self.page_of(item, problems)
         if "application/json" not in request.headers.get("accept", ""):
