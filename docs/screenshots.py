@@ -1,8 +1,10 @@
 """Screenshots of the sample site for a reviewer: the home, a tip and a post, on a desktop and
-a phone, in light and dark mode. Builds the sample site in a temporary folder, serves it on
-127.0.0.1 and drives Debian's Chromium with Playwright.
+a phone, in light and dark mode; and of the studio, which the README shows (docs/studio/).
+Builds the sample site in a temporary folder, serves it on 127.0.0.1, starts
+`blogtool studio` on it, and drives Debian's Chromium with Playwright.
 
-    python docs/screenshots.py [--output docs/screenshots]      (make screenshots)
+    python docs/screenshots.py [--output docs/screenshots] [--studio docs/studio]
+                                                                (make screenshots)
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def build(site: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "screenshots")
+    parser.add_argument("--studio", type=Path, default=REPO / "docs" / "studio")
     ns = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -69,9 +72,48 @@ def main() -> None:
                             page.screenshot(path=str(out), full_page=True)
                             print(out.relative_to(REPO) if out.is_relative_to(REPO) else out)
                         context.close()
+                studio(browser, site, ns.studio)
                 browser.close()
         finally:
             server.shutdown()
+
+
+def studio(browser, site: Path, output: Path) -> None:
+    """The studio's overview, editor (with its preview), planner and newsletter, as the README
+    shows them."""
+    output.mkdir(parents=True, exist_ok=True)
+    exe = Path(sys.executable).parent / "blogtool"
+    env = {**os.environ, "BLOGTOOL_NOW": NOW, "BLOGTOOL_SECRET": "screenshots-" + "x" * 32}
+    command = [str(exe), "--site", str(site), "studio", "--port", "0"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        login = process.stdout.readline().strip()
+        base = login.split("/login")[0]
+        edit = "/edit/tips/2026-12-10-boka-tid-for-bygglovsradgivning.md"
+        shots = {
+            "oversikt": ("/", DEVICES["dator"]),
+            "redigerare-dator": (edit, DEVICES["dator"]),
+            "redigerare-mobil": (edit, DEVICES["mobil"]),
+            "planering": ("/plan", DEVICES["dator"]),
+            "nyhetsbrev": ("/newsletter", DEVICES["dator"]),
+        }
+        context = browser.new_context(
+            viewport=DEVICES["dator"], device_scale_factor=1, locale="sv-SE"
+        )
+        page = context.new_page()
+        page.goto(login)
+        for name, (path, viewport) in shots.items():
+            page.set_viewport_size(viewport)
+            page.goto(base + path)
+            page.wait_for_load_state("networkidle")
+            out = output / f"{name}.png"
+            page.screenshot(path=str(out), full_page=name != "redigerare-dator")
+            print(out.relative_to(REPO) if out.is_relative_to(REPO) else out)
+        context.close()
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
 if __name__ == "__main__":

@@ -82,6 +82,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 # worker running a long test alone at the end (longest first is how a queue finishes soonest).
 LONGEST_FIRST = (
     "tests/test_deployment.py::test_the_deployment_section_followed_literally",
+    "tests/test_browser_studio.py",
     "tests/test_browser_web.py::test_every_reader_page",
     "tests/test_english_site.py::test_english_pages_pass_axe",
     "tests/test_browser_theme.py::test_every_page_fits",

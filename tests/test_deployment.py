@@ -344,3 +344,178 @@ def shutil_which(name: str) -> str | None:
     return shutil.which(name) or next(
         (p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if os.access(p, os.X_OK)), None
     )
+
+
+# --- the studio behind single sign-on, as the README's server block sets it up -----------------
+
+
+def studio_block(language: str, containing: str) -> str:
+    section = README[README.index("## The studio") : README.index("## Moving from WordPress")]
+    for block in re.findall(rf"```{language}\n(.*?)\n```", section, re.S):
+        if containing in block:
+            return block
+    raise AssertionError(
+        f"the README's studio section shows no {language} block with {containing!r}"
+    )
+
+
+class SignOn:
+    """A stand-in for oauth2-proxy (not installed here), as nginx's auth_request sees it:
+    /oauth2/auth answers 202 with X-Auth-Request-Email for a browser with its session cookie,
+    401 otherwise; /oauth2/sign_in is its login page."""
+
+    def __init__(self, people: dict[str, str]):
+        import http.server
+        import threading
+
+        sessions = people
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                cookie = self.headers.get("Cookie", "")
+                person = next(
+                    (p for c, p in sessions.items() if f"_oauth2_proxy={c}" in cookie), None
+                )
+                if self.path.startswith("/oauth2/auth"):
+                    self.send_response(202 if person else 401)
+                    if person:
+                        self.send_header("X-Auth-Request-Email", person)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = b"<h1>Logga in hos kommunen</h1>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
+
+    def __enter__(self) -> SignOn:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_studio_behind_single_sign_on_as_the_readme_sets_it_up(world, sample_site):
+    import http.client
+    import ssl
+    from urllib.parse import urlencode
+
+    from .conftest import NOW, SECRET
+    from .processes import Started, blogtool, listening, wait_for
+    from .smtp_sink import free_port
+
+    nginx = shutil_which("nginx")
+    assert nginx, "nginx is missing: apt-get install nginx-light (.ci/run does)"
+    settings = studio_block("toml", "user_header")
+    config = sample_site / "blogtool.toml"
+    text = config.read_text("utf-8").replace("[studio.people]", settings + "\n\n[studio.people]")
+    config.write_text(text, "utf-8")
+    draft = sample_site / "posts/2026-12-01-utkast.md"
+    draft.write_text("---\ntitle: Utkast\ndate: 2026-12-01\ndraft: true\n---\n\nText.\n", "utf-8")
+
+    section = README[README.index("## The studio") : README.index("## Moving from WordPress")]
+    printed = "blogtool studio --host 127.0.0.1 --port 8030"
+    assert printed in section  # run as printed, on a free port
+    studio_port, web_port = free_port(), free_port()
+    certs = world / "certs"
+    certs.mkdir()
+    made = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(certs / "key.pem"), "-out", str(certs / "cert.pem")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    env = {
+        **os.environ,
+        "BLOGTOOL_NOW": NOW.isoformat(),
+        "BLOGTOOL_SECRET": SECRET,
+        "PYTHONUNBUFFERED": "1",
+    }
+    people = {"writer-session": "erik.berg@vaxjo.example", "stranger-session": "x@example.se"}
+    args = ["--site", str(sample_site), *printed.split()[1:]]
+    args[-1] = str(studio_port)
+    with SignOn(people) as sign_on, Started(blogtool(*args), env=env) as studio:
+        wait_for(lambda: listening(studio_port), "the studio listening", process=studio)
+        server = studio_block("nginx", "auth_request")
+        assert "listen 443 ssl;" in server
+        server = (
+            server.replace("listen 443 ssl;", f"listen 127.0.0.1:{web_port} ssl;")
+            .replace("/etc/ssl/studio.vaxjo.example.crt", str(certs / "cert.pem"))
+            .replace("/etc/ssl/private/studio.vaxjo.example.key", str(certs / "key.pem"))
+            .replace("127.0.0.1:4180", f"127.0.0.1:{sign_on.port}")
+            .replace("127.0.0.1:8030", f"127.0.0.1:{studio_port}")
+        )
+        conf = nginx_conf(world, server)
+        with Started([nginx, "-c", str(conf), "-g", "daemon off;"]) as web:
+            wait_for(lambda: listening(web_port), "nginx listening", process=web)
+            tls = ssl.create_default_context(cafile=str(certs / "cert.pem"))
+            tls.check_hostname = False
+
+            def request(method, path, cookie="", headers=None, body=b""):
+                connection = http.client.HTTPSConnection(
+                    "127.0.0.1", web_port, context=tls, timeout=60
+                )
+                sent = {**(headers or {})}
+                if cookie:
+                    sent["Cookie"] = f"_oauth2_proxy={cookie}"
+                connection.request(method, path, body=body, headers=sent)
+                response = connection.getresponse()
+                data = response.read().decode("utf-8", "replace")
+                connection.close()
+                return response, data
+
+            # Not signed on: the sign-on's page, and nothing of the studio.
+            response, page = request("GET", "/")
+            assert "Logga in hos kommunen" in page and "Översikt" not in page
+            # Signed on as a writer, claiming to be a publisher: nginx sends who signed on.
+            forged = {"X-Forwarded-User": "anna.lind@vaxjo.example"}
+            response, page = request("GET", "/", "writer-session", forged)
+            assert response.status == 200 and "erik.berg@vaxjo.example (skribent)" in page
+            # Signed on, but not one of [studio.people].
+            response, page = request("GET", "/", "stranger-session")
+            assert response.status == 401
+            # A change through nginx: https origin, the session's token, the writer's rights.
+            response, page = request("GET", "/edit/posts/2026-12-01-utkast.md", "writer-session")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+            base = re.search(r'name="base" value="([^"]+)"', page).group(1)
+            form = {
+                "csrf": csrf,
+                "base": base,
+                "title": "Utkast via inloggningen",
+                "action": "save",
+            }
+            origin = {
+                "Origin": f"https://127.0.0.1:{web_port}",
+                "Content-Type": "application/x-www-form-urlencoded",
+            }
+            response, _page = request(
+                "POST",
+                "/edit/posts/2026-12-01-utkast.md",
+                "writer-session",
+                origin,
+                urlencode(form).encode(),
+            )
+            assert response.status == 303, _page[:500]
+            assert "title: Utkast via inloggningen\n" in draft.read_text("utf-8")
+            form["action"] = "schedule"
+            response, _page = request(
+                "POST",
+                "/edit/posts/2026-12-01-utkast.md",
+                "writer-session",
+                origin,
+                urlencode(form).encode(),
+            )
+            assert response.status == 403

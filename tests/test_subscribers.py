@@ -128,6 +128,7 @@ def test_migrations_are_recorded_and_applied_once(tmp_path):
         "004_issue_lists",
         "005_bounces",
         "006_bounce_reasons",
+        "007_studio_log",
     ]
     assert (
         db.execute("SELECT applied_at FROM schema_migrations WHERE name='001_initial'").fetchone()[

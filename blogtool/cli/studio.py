@@ -110,6 +110,9 @@ def serve_studio(env: Env, host: str, port: int, user: str | None) -> None:
             ),
             err=True,
         )
+        import threading
+
+        threading.Thread(target=app.warm, name="blogtool-studio-warm", daemon=True).start()
         try:
             stopper.serve(server)
         finally:

@@ -24,6 +24,7 @@ import mimetypes
 import secrets
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -148,6 +149,9 @@ class Studio:
         self.previewer = Previewer(config)
         self.previews: OrderedDict[str, bytes] = OrderedDict()
         self.previews_lock = threading.Lock()
+        # Each text's LIX warning, by its content: counting it reads the text again (a few
+        # milliseconds each, seconds for a big site), so the overview counts each text once.
+        self.readability: dict[tuple[str, str], Problem | None] = {}
         self.env = _environment(config)
         self.trusted_proxy = trusted_proxy or config.studio.trusted_proxy
         self.on_login: Callable[[str], None] = lambda token: None  # a new login token is made
@@ -254,7 +258,12 @@ class Studio:
         if int(length) > (limit if kind.startswith("multipart/") else MAX_FORM):
             raise Refused(413, "too-large")
         if kind.startswith("multipart/form-data"):
-            request.form, request.files = pictures.read_multipart(request.environ, limit)
+            try:
+                request.form, request.files = pictures.read_multipart(request.environ, limit)
+            except pictures.NotAPicture:
+                raise Refused(413, "too-large") from None
+            except ValueError:
+                raise Refused(400, "malformed") from None
             return
         body = request.environ["wsgi.input"].read(int(length))
         try:
@@ -297,9 +306,9 @@ class Studio:
     def now_local(self) -> dt.datetime:
         return self.now().astimezone(self.config.site.timezone)
 
-    def load(self, readability: bool = False) -> Site:
-        cache = self.config.state_dir / "cache" / "content"
-        return load_site(self.config, cache, readability=readability)
+    def load(self) -> Site:
+        """Every post and tip as the files say now (unchanged ones from the parse cache)."""
+        return load_site(self.config, self.config.state_dir / "cache" / "content")
 
     def record(
         self, request: Request, action: str, path: Path | str = "", detail: str = ""
@@ -339,7 +348,7 @@ class Studio:
     # --- overview -------------------------------------------------------------------------------
 
     def overview(self, request: Request) -> Response:
-        site = self.load(readability=True)
+        site = self.load()
         now = self.now()
         query = request.value("q", "query").strip()
         words = query.casefold().split()
@@ -359,7 +368,7 @@ class Studio:
         with opened(self.config.state_path) as db:
             letter = self.letter_state(site, db)
             recent = history.recent(db, 8)
-        problems = check_problems(self.config, site, now)
+        problems = check_problems(self.config, site, now, readability=self.lix_warning)
         return self.render(
             200,
             "overview.html",
@@ -373,6 +382,21 @@ class Studio:
             recent=recent,
             edit_url=edit_url,
         )
+
+    def lix_warning(self, item: Item, limit: float) -> Problem | None:
+        key = (str(item.path), item.content_digest or item.content())
+        if key not in self.readability:
+            self.readability[key] = lix.warning(item, limit)
+        return self.readability[key]
+
+    def warm(self) -> None:
+        """Read the site and count every text's LIX once, before anyone asks (the studio's
+        command runs this in a thread of its own as it starts)."""
+        started = time.monotonic()
+        site = self.previewer.site()
+        for item in site.items:
+            self.lix_warning(item, self.config.check.lix_limit)
+        log.info("ready: %d texts read in %.1f s", len(site.items), time.monotonic() - started)
 
     def problem_link(self, problem: Problem) -> str | None:
         """The editor's field a problem concerns: its key's, else the text's."""

@@ -46,9 +46,9 @@ def read_multipart(
             memory_limit=limit,
             disk_limit=limit,
         )
+    except multipart.ParserLimitReached:
+        raise NotAPicture("too-large") from None
     except multipart.MultipartError as exc:
-        if "limit" in str(exc).lower():
-            raise NotAPicture("too-large") from None
         raise ValueError(str(exc)) from None
     form = {name: forms.getall(name) for name in forms}
     found: dict[str, tuple[str, bytes]] = {}
