@@ -49,7 +49,7 @@ _PROFILE = {
     "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 }
 settings.register_profile(
-    "test", max_examples=60, **_PROFILE
+    "test", max_examples=40, **_PROFILE
 )  # make test (make fuzz: the long version)
 settings.register_profile("fuzz", max_examples=1500, **_PROFILE)  # make fuzz
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "test"))

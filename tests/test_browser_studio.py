@@ -224,6 +224,15 @@ def test_a_publisher_and_a_writer_work_in_the_studio(site, browser):
         mobile.get_by_role("button", name="Spara").click()
         expect(mobile.locator("h1")).to_have_text("Ändrad på disken")
         checked(mobile, "phone conflict", axe)
+        # The page for a browser that is not logged in, at both widths.
+        for viewport in (DESKTOP, PHONE):
+            stranger = browser.new_context(viewport=viewport)
+            door = stranger.new_page()
+            response = door.goto(base + "/")
+            assert response is not None and response.status == 401
+            expect(door.locator("h1")).to_have_text("Logga in först")
+            checked(door, f"not logged in {viewport['width']}", axe)
+            stranger.close()
         phone.close()
         context.close()
 

@@ -22,7 +22,7 @@ from .processes import Started, blogtool, wait_for
 
 SOAK = os.environ.get("BLOGTOOL_SOAK") == "1"
 POSTS = 1500 if SOAK else 150
-KILLS = 100 if SOAK else 15
+KILLS = 100 if SOAK else 10
 
 
 def _site(root: Path, posts: int) -> Path:
@@ -200,7 +200,7 @@ def test_a_public_folder_from_an_older_blogtool_becomes_a_release(run, sample_si
     assert public.is_symlink() and "gammal" not in (public / "index.html").read_text()
 
 
-SEND_KILLS = 50 if SOAK else 12
+SEND_KILLS = 50 if SOAK else 8
 
 
 def test_a_send_killed_again_and_again_loses_and_doubles_nobody(mail_site, port):
@@ -216,7 +216,7 @@ def test_a_send_killed_again_and_again_loses_and_doubles_nobody(mail_site, port)
     from .test_mail import SEND_NOW, prepare
 
     run = Run(mail_site)
-    emails = prepare(run, 1500 if SOAK else 400)
+    emails = prepare(run, 1500 if SOAK else 300)
     ghost_every = 17
     sink = Sink(Faults(ghost_every=ghost_every))
     env = {**os.environ, "BLOGTOOL_NOW": SEND_NOW.isoformat()}

@@ -642,3 +642,29 @@ def test_every_change_is_in_the_history_and_a_commit_by_the_person(studio):
     assert log[1] == f"saved: {DRAFT}" and log[-1] == DRAFT
     status = Run(root)("status").stdout
     assert f"{PUBLISHER}" in status and DRAFT in status
+
+
+def test_an_english_site_gets_the_studio_in_english(tmp_path):
+    """Its words come from the catalogues in the site's language: the English source strings
+    here, with no Swedish word among the labels a person finds things by."""
+    root = tmp_path / "site"
+    shutil.copytree(Path(__file__).parent / "english_site", root)
+    with studio_server(root, user="editor") as (_app, gate, base):
+        client = logged_in(gate, base)
+        _response, page = client.get("/new/tip")
+        for label in (
+            "Title",
+            "Summary",
+            "Text",
+            "Topics",
+            "Service",
+            "Publishes",
+            "Picture",
+            "Picture description",
+        ):
+            assert f">{label}</label>" in page, label
+        for word in ("Rubrik", "Sammanfattning", "Spara", "Schemalägg"):
+            assert word not in page
+        assert ">Save</button>" in page and ">Schedule</button>" in page
+        _response, page = client.get("/plan")
+        assert "<h1>Planner</h1>" in page and "Write a tip for this week" in page

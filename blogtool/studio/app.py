@@ -279,7 +279,7 @@ class Studio:
         if not origin or origin == "null":
             referer = urlsplit(request.headers.get("referer", ""))
             origin = f"{referer.scheme}://{referer.netloc}" if referer.netloc else ""
-        host = request.headers.get("x_forwarded_host") or request.headers.get("host", "")
+        host = request.headers.get("host", "")  # (a proxy passes the browser's: $http_host)
         if not origin or urlsplit(origin).netloc.lower() != host.lower():
             raise Refused(403, "origin")
         assert request.session is not None

@@ -47,6 +47,7 @@ class Previewer:
         self.shown = dataclasses.replace(config, site=site)
         self.env = page_environment(self.shown, preview=True)
         self.lock = threading.Lock()
+        self.rendering = threading.Lock()
         self._site: Site | None = None
         self._signature: tuple[int, ...] = ()
         self.files: dict[str, Path] = {}  # the preview's pictures: path below PREFIX -> file
@@ -77,8 +78,9 @@ class Previewer:
                 self.files[variant.path] = variant.file
             if picture.vector:
                 self.files[picture.source] = self.config.root / picture.source
-        view = SiteView(shown, now, True, True, CACHE, made, self.env)
-        return view.item_page(item)
+        with self.rendering:  # a view sets the environment's globals for its own pages
+            view = SiteView(shown, now, True, True, CACHE, made, self.env)
+            return view.item_page(item)
 
     def file(self, path: str) -> Path | None:
         """A file the preview's pages load (``path`` below PREFIX): the stylesheet and the
