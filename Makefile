@@ -2,8 +2,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# Every install takes the tested versions of constraints.txt.
+# Every install takes the tested versions of constraints.txt. uv installs them in a third of
+# pip's time (with the bytecode compiled, as pip does); where uv cannot (no wheel for this
+# machine, no way to the index), pip installs the same set.
 PIP := $(BIN)/python -m pip install -q -c constraints.txt
+INSTALL = { $(PIP) uv && $(BIN)/python -m uv pip install -q --compile-bytecode \
+	--python $(BIN)/python -c constraints.txt $(1); } || $(PIP) $(1)
 # make test draws new Hypothesis examples each run from a seed it prints; SEED=N repeats a run.
 SEED ?=
 
@@ -13,11 +17,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP) -e .
+	$(call INSTALL,-e .)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP) -e '.[test]'
+	$(call INSTALL,-e '.[test]')
 	touch $@ $(VENV)/.installed
 
 # The demo signs its unsubscribe links with a throwaway secret; a real site sets its own

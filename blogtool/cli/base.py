@@ -330,11 +330,34 @@ def send_now(
             bar.__exit__(None, None, None)
 
 
-def serve_web(env: Env, host: str, port: int, site_dir: Path | None = None) -> None:
-    """Run the reader service under waitress until SIGTERM or Ctrl-C (``blogtool web``)."""
+def log_to_stderr() -> None:
+    """A service's log (its access log, what it sent) on stderr, one line each, with the time."""
     import logging
 
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    logger = logging.getLogger("blogtool.web")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+
+
+def listening(make: Any, host: str, port: int) -> Any:
+    """The server ``make()`` binds, or one line on why it cannot listen there."""
     from blogtool.errors import UsageError
+
+    try:
+        return make()
+    except OSError as exc:
+        raise UsageError(
+            _("cannot listen on {host}:{port}: {strerror}; try --port").format(
+                host=host, port=port, strerror=exc.strerror
+            )
+        ) from None
+
+
+def serve_web(env: Env, host: str, port: int, site_dir: Path | None = None) -> None:
+    """Run the reader service under waitress until SIGTERM or Ctrl-C (``blogtool web``)."""
+
     from blogtool.newsletter.compose import envelope_sender
     from blogtool.web.app import make_app
     from blogtool.web.server import (
@@ -346,24 +369,17 @@ def serve_web(env: Env, host: str, port: int, site_dir: Path | None = None) -> N
     )
 
     config = env.config
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
-    logger = logging.getLogger("blogtool.web")
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.INFO)
+    log_to_stderr()
     sender = Sender(config, lambda: transport(env), envelope_sender(config), env.now)
     service = make_app(config, env.secret(), env.now, sender.wake)
     sender.prepare = service.resolve_requests
     app = with_site(service, site_dir) if site_dir is not None else service
     with Stopper() as stopper:
-        try:
-            server = make_server(access_logged(app), host, port, config.web.trusted_proxy)
-        except OSError as exc:
-            raise UsageError(
-                _("cannot listen on {host}:{port}: {strerror}; try --port").format(
-                    host=host, port=port, strerror=exc.strerror
-                )
-            ) from None
+        server = listening(
+            lambda: make_server(access_logged(app), host, port, config.web.trusted_proxy),
+            host,
+            port,
+        )
         where = f"http://{host}:{server.effective_port}/"
         if not config.web.base_url:
             message = _("Answering unsubscribe requests on {where} (Ctrl-C stops)")

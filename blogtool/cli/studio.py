@@ -39,9 +39,7 @@ def studio(env: Env, host: str, port: int, user: str | None) -> None:
 
 
 def serve_studio(env: Env, host: str, port: int, user: str | None) -> None:
-    import logging
     import secrets
-    import sys
 
     from blogtool import i18n
     from blogtool.errors import BlogtoolError, UsageError
@@ -50,7 +48,7 @@ def serve_studio(env: Env, host: str, port: int, user: str | None) -> None:
     from blogtool.studio.auth import Gate
     from blogtool.web.server import Stopper, access_logged, make_server
 
-    from .base import transport
+    from .base import listening, log_to_stderr, transport
 
     config = env.config
     i18n.use(config.site.language)  # the studio speaks the site's language (its pages do)
@@ -72,25 +70,15 @@ def serve_studio(env: Env, host: str, port: int, user: str | None) -> None:
         notes.append(_("note: BLOGTOOL_SECRET is not set; logins end when the studio stops"))
     with opened(config.state_path):
         pass  # the state database exists and is up to date before the first request
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
-    logger = logging.getLogger("blogtool.web")
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.INFO)
+    log_to_stderr()
     gate = Gate(config, secret, env.now, user)
     app = Studio(config, secret, env.now, gate, lambda: transport(env))
     limit = config.studio.max_upload * 1024 * 1024 + MAX_FORM
     with Stopper() as stopper:
-        try:
-            server = make_server(
-                access_logged(app), host, port, config.studio.trusted_proxy, max_body=limit
-            )
-        except OSError as exc:
-            raise UsageError(
-                _("cannot listen on {host}:{port}: {strerror}; try --port").format(
-                    host=host, port=port, strerror=exc.strerror
-                )
-            ) from None
+        proxy = config.studio.trusted_proxy
+        server = listening(
+            lambda: make_server(access_logged(app), host, port, proxy, max_body=limit), host, port
+        )
         where = f"http://{host}:{server.effective_port}"
 
         def on_login(token: str) -> None:

@@ -56,6 +56,7 @@ from blogtool.studio import history, pictures
 from blogtool.studio.auth import COOKIE, Gate, Person, Session
 from blogtool.studio.preview import PREFIX, Previewer
 from blogtool.timeutil import long_date, short_datetime, weekday_name
+from blogtool.web import http
 from blogtool.web.http import STATUS, Refused, StartResponse
 
 log = logging.getLogger("blogtool.web")
@@ -89,37 +90,22 @@ KIND_DIRS = {"posts": Kind.POST, "tips": Kind.TIP}
 
 
 @dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    environ: dict[str, Any]
-    session: Session | None = None
-    form: dict[str, list[str]] = field(default_factory=dict)
-    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # name -> (filename, data)
+class Request(http.Request):
+    """A request as the reader service reads one, and what the studio knows besides."""
 
-    def value(self, name: str, source: str = "form") -> str:
-        values = (self.form if source == "form" else self.query).get(name) or [""]
-        return values[0]
+    environ: dict[str, Any] = field(default_factory=dict)
+    session: Session | None = None
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # name -> (filename, data)
 
     @property
     def person(self) -> Person:
         assert self.session is not None
         return self.session.person
 
-    @property
-    def secure(self) -> bool:
-        return self.environ.get("wsgi.url_scheme") == "https"
-
 
 @dataclass
-class Response:
-    code: int
-    body: bytes
-    kind: str = "text/html; charset=utf-8"
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    csp: str = CSP
+class Response(http.Response):
+    csp: str = CSP  # the studio's pages; a preview or a letter in a frame has its own
 
 
 def redirect(location: str, headers: Iterable[tuple[str, str]] = ()) -> Response:
@@ -213,7 +199,8 @@ class Studio:
             path,
             query,
             {k[5:].lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")},
-            environ,
+            str(environ.get("REMOTE_ADDR", "")),
+            environ=environ,
         )
         request.session = self.session_of(request)
         if request.session is None:
@@ -244,7 +231,7 @@ class Studio:
     def session_of(self, request: Request) -> Session | None:
         header = self.config.studio.user_header
         user = None
-        proxied = request.environ.get("REMOTE_ADDR") == self.trusted_proxy
+        proxied = request.client == self.trusted_proxy
         if header and self.trusted_proxy and proxied:
             user = request.headers.get(header.lower().replace("-", "_"), "").strip()
         return self.gate.session(cookie_of(request.environ), user or None)
