@@ -668,3 +668,13 @@ def test_an_english_site_gets_the_studio_in_english(tmp_path):
         assert ">Save</button>" in page and ">Schedule</button>" in page
         _response, page = client.get("/plan")
         assert "<h1>Planner</h1>" in page and "Write a tip for this week" in page
+
+
+def test_a_link_in_posts_that_leads_out_of_the_site_is_not_opened(studio, tmp_path):
+    root, _app, _gate, client = studio
+    secret = tmp_path / "hemligt.md"
+    secret.write_text("---\ntitle: Hemligt\n---\n\nLösenordet är 1234.\n", "utf-8")
+    (root / "posts/lank.md").symlink_to(secret)
+    for path in ("/edit/posts/lank.md", "/show/posts/lank.md", "/edit/posts/../blogtool.toml"):
+        response, page = client.get(path)
+        assert response.status == 404 and "1234" not in page

@@ -600,6 +600,10 @@ class Studio:
         rel = Path(*parts)
         if parts[1].startswith(".") or not (self.config.root / rel).is_file():
             raise Refused(404, "not-found")
+        try:  # as the command line takes it: a link that leads out of posts/ or tips/ is not
+            authoring.resolve_content_path(self.config, self.config.root / rel)
+        except UsageError:
+            raise Refused(404, "not-found") from None
         return rel, KIND_DIRS[parts[0]]
 
     def form_text(self, value: object) -> str:
