@@ -10,6 +10,10 @@ INSTALL = { $(PIP) uv && $(BIN)/python -m uv pip install -q --compile-bytecode \
 	--python $(BIN)/python -c constraints.txt $(1); } || $(PIP) $(1)
 # make test draws new Hypothesis examples each run from a seed it prints; SEED=N repeats a run.
 SEED ?=
+# The tests keep compiled bytecode (blogtool's modules, pytest's rewritten test modules) even
+# where the environment says PYTHONDONTWRITEBYTECODE: each test worker and every blogtool
+# process a test starts would otherwise compile them all again (about 55 CPU-seconds a run).
+PYTEST = env -u PYTHONDONTWRITEBYTECODE $(1)/python -m pytest
 
 .PHONY: demo test test-lowest soak fuzz lint format bench docs i18n screenshots constraints clean
 
@@ -51,12 +55,12 @@ WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, (os.cpu_count() or 1) +
 ## test: install with test extras, lint, run the whole test suite on every core (the five
 ## slowest tests are listed at the end)
 test: $(VENV)/.installed-test lint
-	$(BIN)/python -m pytest -n $(WORKERS) --durations=5 $(if $(SEED),--hypothesis-seed=$(SEED))
+	$(call PYTEST,$(BIN)) -n $(WORKERS) --durations=5 $(if $(SEED),--hypothesis-seed=$(SEED))
 
 ## test-lowest: the tests but the browser's, with every dependency at the lowest version
 ## pyproject.toml admits (.ci/lowest.py), in a virtualenv of its own (.venv-lowest)
 test-lowest: .venv-lowest/.installed
-	.venv-lowest/bin/python -m pytest -n auto --maxprocesses=4 -m "not browser" -q \
+	$(call PYTEST,.venv-lowest/bin) -n auto --maxprocesses=4 -m "not browser" -q \
 		$(if $(SEED),--hypothesis-seed=$(SEED))
 
 .venv-lowest/.installed: pyproject.toml constraints.txt .ci/lowest.py
@@ -68,12 +72,12 @@ test-lowest: .venv-lowest/.installed
 ## soak: the long versions of the checks make test runs small: many kills of a bigger site,
 ## the scheduled job's week and spring clock change run every half hour, many more examples
 soak: $(VENV)/.installed-test
-	BLOGTOOL_SOAK=1 HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -n auto --durations=5 \
+	BLOGTOOL_SOAK=1 HYPOTHESIS_PROFILE=fuzz $(call PYTEST,$(BIN)) -n auto --durations=5 \
 		tests/test_kill.py tests/test_run.py tests/test_fuzz.py
 
 ## fuzz: the property-based tests with many more (random) examples than make test runs
 fuzz: $(VENV)/.installed-test
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/test_fuzz.py
+	HYPOTHESIS_PROFILE=fuzz $(call PYTEST,$(BIN)) tests/test_fuzz.py
 
 ## lint: ruff and mypy must pass; ruff's complexity rules are listed for a reviewer, not enforced
 lint: $(VENV)/.installed-test
