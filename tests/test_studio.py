@@ -678,3 +678,20 @@ def test_a_link_in_posts_that_leads_out_of_the_site_is_not_opened(studio, tmp_pa
     for path in ("/edit/posts/lank.md", "/show/posts/lank.md", "/edit/posts/../blogtool.toml"):
         response, page = client.get(path)
         assert response.status == 404 and "1234" not in page
+
+
+def test_a_file_that_does_not_parse_opens_with_what_it_says_and_its_problems(studio):
+    """Not saved over (the studio writes only valid files), but shown as it is."""
+    root, _app, _gate, client = studio
+    broken = DRAFT_TEXT.replace("date: 2026-12-01", "date: 2026-13-01")
+    (root / DRAFT).write_text(broken, "utf-8")
+    response, page = client.get(f"/edit/{DRAFT}")
+    assert response.status == 200
+    assert 'value="Ett utkast"' in page and "Första stycket, som ingen rör." in page
+    checks = re.search(r'<ul class="checks" id="c-date"[^>]*>(.*?)</ul>', page, re.S).group(1)
+    assert "Fel:" in checks
+    fields = client.form_of(f"/edit/{DRAFT}")
+    fields["title"] = "Ny rubrik"
+    response, _page = client.post(f"/edit/{DRAFT}", {**fields, "action": "save"})
+    assert response.status == 400
+    assert (root / DRAFT).read_text("utf-8") == broken

@@ -453,6 +453,29 @@ class Studio:
                 shown[f.name] = str(value)
         return shown
 
+    def written_values(self, raw: bytes, kind: Kind) -> dict[str, str] | None:
+        """The values a file that does not parse has written, as text, so the editor shows
+        what is there beside its problems (None when even that cannot be read)."""
+        import yaml
+
+        from blogtool.content.editing import split_body
+
+        try:  # every value as the text it is (a date that is no date is still shown)
+            head = split_body(raw)[0].decode("utf-8").lstrip("\ufeff")
+            written = yaml.load(head.strip().strip("-").strip(".").strip(), yaml.BaseLoader)
+        except (UnicodeDecodeError, yaml.YAMLError):
+            return None
+        if not isinstance(written, dict):
+            return None
+        shown: dict[str, str] = {}
+        for f in self.form_fields(kind):
+            value = written.get(f.name)
+            if isinstance(value, list | tuple):
+                shown[f.name] = ", ".join(map(str, value))
+            elif value is not None:
+                shown[f.name] = str(value)
+        return shown
+
     def checks_of(self, item: Item | None, problems: list[Problem]) -> dict[str, list[Problem]]:
         """The problems of an item as it is written, by the field they concern ("body" for
         the text, "" for the rest): parse errors and warnings, what would keep it from going
@@ -585,6 +608,7 @@ class Studio:
                 item,
                 rel=rel,
                 base=authoring.file_digest(raw),
+                values=self.written_values(raw, kind) if item is None else None,
                 body=_body_of(raw),
                 problems=problems,
                 notice=notice,
