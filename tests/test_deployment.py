@@ -132,14 +132,20 @@ def test_the_systemd_unit_execstart_runs_with_its_environment_file(deployed):
 # --- the whole section, followed literally on a fresh site, served by a real nginx ------------
 
 
-def readme_block(language: str, containing: str) -> str:
-    """The README's ```language block of the Deployment section that holds ``containing``."""
-    section = README[README.index("## Deployment") :]
-    section = section[: section.index("\n### Templates")]
-    for block in re.findall(rf"```{language}\n(.*?)\n```", section, re.S):
+def readme_section(heading: str, end: str) -> str:
+    """The README from ``heading`` to the next ``end``."""
+    section = README[README.index(heading) :]
+    return section[: section.index(end, len(heading))]
+
+
+def readme_block(
+    language: str, containing: str, heading: str = "## Deployment", end: str = "\n### Templates"
+) -> str:
+    """The README's ```language block of a section (Deployment) that holds ``containing``."""
+    for block in re.findall(rf"```{language}\n(.*?)\n```", readme_section(heading, end), re.S):
         if containing in block:
             return block
-    raise AssertionError(f"the README's Deployment shows no {language} block with {containing!r}")
+    raise AssertionError(f"the README's {heading} shows no {language} block with {containing!r}")
 
 
 @pytest.fixture
@@ -350,13 +356,7 @@ def shutil_which(name: str) -> str | None:
 
 
 def studio_block(language: str, containing: str) -> str:
-    section = README[README.index("## The studio") : README.index("## Moving from WordPress")]
-    for block in re.findall(rf"```{language}\n(.*?)\n```", section, re.S):
-        if containing in block:
-            return block
-    raise AssertionError(
-        f"the README's studio section shows no {language} block with {containing!r}"
-    )
+    return readme_block(language, containing, "## The studio", "\n## ")
 
 
 class SignOn:
@@ -426,7 +426,7 @@ def test_the_studio_behind_single_sign_on_as_the_readme_sets_it_up(world, sample
     draft = sample_site / "posts/2026-12-01-utkast.md"
     draft.write_text("---\ntitle: Utkast\ndate: 2026-12-01\ndraft: true\n---\n\nText.\n", "utf-8")
 
-    section = README[README.index("## The studio") : README.index("## Moving from WordPress")]
+    section = readme_section("## The studio", "\n## ")
     printed = "blogtool studio --host 127.0.0.1 --port 8030"
     assert printed in section  # run as printed, on a free port
     studio_port, web_port = free_port(), free_port()

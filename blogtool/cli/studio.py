@@ -40,6 +40,7 @@ def studio(env: Env, host: str, port: int, user: str | None) -> None:
 
 def serve_studio(env: Env, host: str, port: int, user: str | None) -> None:
     import secrets
+    import threading
 
     from blogtool import i18n
     from blogtool.errors import BlogtoolError, UsageError
@@ -98,8 +99,6 @@ def serve_studio(env: Env, host: str, port: int, user: str | None) -> None:
             ),
             err=True,
         )
-        import threading
-
         threading.Thread(target=app.warm, name="blogtool-studio-warm", daemon=True).start()
         try:
             stopper.serve(server)

@@ -257,27 +257,36 @@ def _changes(
     return updates, problems
 
 
-def edited(
-    config: Config, path: Path, values: dict[str, object], body: str | None
-) -> tuple[bytes, bytes, Item | None, list[Problem]]:
-    """What saving ``values`` (by key) and ``body`` over the file at ``path`` would write,
-    without writing it: (the file now, the file after, the item after or None, problems)."""
+@dataclass(frozen=True)
+class Edit:
+    """What saving a form over a file would write, worked out without writing it."""
+
+    source: Path  # the file, resolved
+    raw: bytes  # what it holds now
+    new_raw: bytes  # what it would hold
+    before: Item | None  # the item now (None: the file does not parse)
+    after: Item | None  # the item after (None: the edit is invalid, or the file was)
+    problems: list[Problem]  # of the file after, or why there is no after
+
+
+def edited(config: Config, path: Path, values: dict[str, object], body: str | None) -> Edit:
+    """Saving ``values`` (by key) and ``body`` over the file at ``path``, not yet written."""
     source, kind = resolve_content_path(config, path)
     rel = source.relative_to(config.root.resolve())
     raw = source.read_bytes()
     before, problems = parse_item(raw, rel, kind, config)
     if before is None:
-        return raw, raw, None, problems
+        return Edit(source, raw, raw, None, None, problems)
     updates, invalid = _changes(before, config, values)
     if invalid:
-        return raw, raw, None, invalid
+        return Edit(source, raw, raw, before, None, invalid)
     new_raw = set_front_matter_keys(
         raw, updates, path=rel, add_missing=set(updates), whole_values=True
     )
     if body is not None:
         new_raw = set_body(new_raw, body)
     after, problems = parse_item(new_raw, rel, kind, config)
-    return raw, new_raw, after, problems
+    return Edit(source, raw, new_raw, before, after, problems)
 
 
 def save(
@@ -293,18 +302,16 @@ def save(
     file changed since the editor read it (``base``, its ``file_digest``: Conflict), when the
     edit makes the file invalid (ContentError), or when ``allow`` (before, after) raises.
     Returns the item and whether the file changed."""
-    raw, new_raw, after, problems = edited(config, path, values, body)
-    source, _kind = resolve_content_path(config, path)
-    if base is not None and file_digest(raw) != base:
-        raise Conflict(source.relative_to(config.root.resolve()), raw)
-    if after is None:
-        raise ContentError(problems)
-    before, _problems = parse_item(raw, after.path, after.kind, config)
-    assert before is not None  # (edited refuses an invalid file before it changes it)
-    allow(before, after)
-    if new_raw != raw:
-        write_atomic(source, new_raw)
-    return after, new_raw != raw
+    edit = edited(config, path, values, body)
+    if base is not None and file_digest(edit.raw) != base:
+        raise Conflict(edit.source.relative_to(config.root.resolve()), edit.raw)
+    if edit.before is None or edit.after is None:
+        raise ContentError(edit.problems)
+    allow(edit.before, edit.after)
+    changed = edit.new_raw != edit.raw
+    if changed:
+        write_atomic(edit.source, edit.new_raw)
+    return edit.after, changed
 
 
 def schedule(

@@ -513,7 +513,9 @@ class Studio:
         notice: str = "",
         preview_url: str = "",
     ) -> Response:
-        site = self.load()
+        # Topics to suggest: from the site the preview keeps (read again only when a file was
+        # added, removed or replaced), not from every file read again for each editor page.
+        site = self.previewer.site()
         topics = sorted({t for i in site.items for t in i.values["tags"]}, key=str.casefold)
         tz = self.config.site.timezone
         entries: list[history.Entry] = []
@@ -760,7 +762,6 @@ class Studio:
             disk=disk,
             mine=mine,
             diff=diff,
-            edit_url=edit_url,
         )
 
     # --- preview --------------------------------------------------------------------------------
@@ -774,9 +775,10 @@ class Studio:
         body = request.value("body")
         if rel_text:
             rel, kind = self.content_path(rel_text)
-            _raw, new_raw, item, problems = authoring.edited(self.config, rel, given, body)
+            edit = authoring.edited(self.config, rel, given, body)
+            item, problems = edit.after, edit.problems
         else:
-            rel = Path(f"{kind.value}s") / "ny.md"
+            rel = not_yet_written(kind)
             new_raw = authoring.as_file({**given, "draft": True}, body).encode("utf-8")
             item, problems = parse_item(new_raw, rel, kind, self.config)
         page = self.page_of(item, problems)
@@ -857,7 +859,7 @@ class Studio:
         if upload is None or not upload[1]:
             raise Refused(400, "no-picture")
         rel_text = request.value("rel")
-        rel = self.content_path(rel_text)[0] if rel_text else Path(f"{kind.value}s") / "ny.md"
+        rel = self.content_path(rel_text)[0] if rel_text else not_yet_written(kind)
         stored = self.store_picture(request, rel, upload)
         assert isinstance(stored, str)
         self.committed(request, [self.config.root / rel.parent / stored], f"upload: {stored}")
@@ -957,6 +959,11 @@ def cookie_of(environ: dict[str, Any]) -> str | None:
         return None
     morsel = jar.get(COOKIE)
     return morsel.value if morsel is not None else None
+
+
+def not_yet_written(kind: Kind) -> Path:
+    """Where a new item stands until it is saved (its pictures go beside it already)."""
+    return Path(f"{kind.value}s") / "ny.md"
 
 
 def edit_url(item: Item) -> str:
