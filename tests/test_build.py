@@ -272,6 +272,22 @@ def test_an_entry_is_made_once_however_many_lists_show_it(sample_site):
     assert second.count(b"<li class=") == 5 and first.count(b"<li class=") == 3
 
 
+def test_the_site_is_read_from_several_threads_at_once(sample_site):
+    """The studio reads the site in a thread as it starts while requests read it in others:
+    each reading parses every file (no cache here) and gets the whole site."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    config = load_config(sample_site)
+    alone = [i.rel for i in load_site(config).items]
+
+    def read(_n: int) -> list[str]:
+        return [i.rel for i in load_site(config).items]
+
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(read, range(24)))
+    assert len(alone) > 10 and all(rels == alone for rels in together)
+
+
 def test_a_list_renders_outside_a_site_build_too(sample_site):
     """The environment every part of blogtool starts from renders a list's entries as well
     (each one on its own), not only the site's pages."""

@@ -475,6 +475,12 @@ def test_the_studio_behind_single_sign_on_as_the_readme_sets_it_up(world, sample
                 response = connection.getresponse()
                 data = response.read().decode("utf-8", "replace")
                 connection.close()
+                if response.status >= 500:  # say what the studio and nginx logged
+                    logged = (world / "nginx/error.log").read_text("utf-8", "replace")
+                    raise AssertionError(
+                        f"{method} {path}: {response.status}\n{data[:500]}\n"
+                        f"studio:\n{studio.stderr()[-4000:]}\nnginx:\n{logged[-2000:]}"
+                    )
                 return response, data
 
             # Not signed on: the sign-on's page, and nothing of the studio.

@@ -11,6 +11,7 @@ import gc
 import hashlib
 import os
 import stat
+import threading
 import zlib
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -172,17 +173,25 @@ _LOAD_JOBS: list[_Job] = []  # set before the pool forks: workers are sent index
 _Job = tuple[Path, Path, Kind, tuple[int, int, int], bool]
 
 
-def _parse_one(job: _Job) -> tuple[str, Any, Any, Any]:
+def _parse_one(
+    job: _Job, config: Config, bodies: markdown.Bodies | None, readability: bool
+) -> tuple[str, Any, Any, Any]:
     path, rel, kind, key, plain = job
-    assert _LOAD_CONFIG is not None
-    item, found = read_item(path, rel, kind, _LOAD_CONFIG, plain, _LOAD_READABILITY)
-    if item is not None and _LOAD_BODIES is not None:
-        _LOAD_BODIES.store(item)  # converted once, as it was read
+    item, found = read_item(path, rel, kind, config, plain, readability)
+    if item is not None and bodies is not None:
+        bodies.store(item)  # converted once, as it was read
     return str(rel), key, item, found
 
 
 def _parse_nth(n: int) -> tuple[str, Any, Any, Any]:
-    return _parse_one(_LOAD_JOBS[n])
+    """In a forked worker: the nth job, with what the parent set before it forked."""
+    assert _LOAD_CONFIG is not None
+    return _parse_one(_LOAD_JOBS[n], _LOAD_CONFIG, _LOAD_BODIES, _LOAD_READABILITY)
+
+
+# The module's _LOAD_* values are what a pool's workers inherit: one pool at a time sets them
+# (the studio reads the site from more than one thread).
+_POOL = threading.Lock()
 
 
 def _parse_all(
@@ -195,26 +204,27 @@ def _parse_all(
     """Parse files, keeping each item's HTML in ``bodies``; a large site is parsed on every
     core (YAML and Markdown are CPU-bound), while this process does ``meanwhile``."""
     global _LOAD_CONFIG, _LOAD_BODIES, _LOAD_READABILITY
-    _LOAD_CONFIG, _LOAD_BODIES, _LOAD_READABILITY = config, bodies, readability
-    try:
-        workers = min(os.cpu_count() or 1, 8)
-        if len(jobs) < _PARALLEL_LOAD or workers < 2:
-            return [_parse_one(job) for job in jobs]
-        import multiprocessing
+    workers = min(os.cpu_count() or 1, 8)
+    if len(jobs) < _PARALLEL_LOAD or workers < 2:
+        return [_parse_one(job, config, bodies, readability) for job in jobs]
+    import multiprocessing
 
+    with _POOL:
+        _LOAD_CONFIG, _LOAD_BODIES, _LOAD_READABILITY = config, bodies, readability
         _LOAD_JOBS[:] = jobs  # (pickling 5,000 jobs' paths cost more than parsing 40 files)
-        # A few parts a worker: each part's results come back in one message (thousands of
-        # small ones cost this process more than it has to do meanwhile).
-        part = max(64, -(-len(jobs) // (workers * 4)))
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            parsed = pool.map_async(_parse_nth, range(len(jobs)), chunksize=part)
-            if meanwhile is not None:
-                meanwhile()
-            return parsed.get()
-    finally:
-        _LOAD_CONFIG = _LOAD_BODIES = None
-        _LOAD_READABILITY = False
-        _LOAD_JOBS.clear()
+        try:
+            # A few parts a worker: each part's results come back in one message (thousands
+            # of small ones cost this process more than it has to do meanwhile).
+            part = max(64, -(-len(jobs) // (workers * 4)))
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                parsed = pool.map_async(_parse_nth, range(len(jobs)), chunksize=part)
+                if meanwhile is not None:
+                    meanwhile()
+                return parsed.get()
+        finally:
+            _LOAD_CONFIG = _LOAD_BODIES = None
+            _LOAD_READABILITY = False
+            _LOAD_JOBS.clear()
 
 
 _CACHE_VERSION = 2
