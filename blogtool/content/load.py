@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from blogtool.config import Config
-from blogtool.content import fields, markdown, media, readiness
+from blogtool.content import fields, media, readiness
 from blogtool.content.model import Item, Kind, Site
 from blogtool.content.parse import read_item
 from blogtool.errors import Problem
-from blogtool.files import check_source, private_dir
+from blogtool.files import check_source, private_dir, remove
 from blogtool.i18n import _
 from blogtool.site.urls import reserved_slugs
 from blogtool.version import code_digest
@@ -127,8 +127,7 @@ def _load_site(
         else:
             fresh[rel] = (key, None, [])
             todo.append((folder / entry.name, Path(rel), kind, key, plain))
-    bodies = markdown.Bodies(config.state_dir / "cache" / "bodies") if cache else None
-    for rel_str, key, item, found in _parse_all(todo, config, meanwhile, bodies, readability):
+    for rel_str, key, item, found in _parse_all(todo, config, meanwhile, readability):
         fresh[rel_str] = (key, item, found)
     for _key, item, found in fresh.values():
         problems.extend(found)
@@ -163,7 +162,6 @@ def _load_site(
 
 _PARALLEL_LOAD = 800  # below this many files a process pool costs more than it saves
 _LOAD_CONFIG: Config | None = None
-_LOAD_BODIES: markdown.Bodies | None = None  # where a parsed item's HTML is kept, if anywhere
 _LOAD_READABILITY = False  # count each text's LIX as it is read
 _LOAD_JOBS: list[_Job] = []  # set before the pool forks: workers are sent indexes, not paths
 
@@ -173,20 +171,16 @@ _LOAD_JOBS: list[_Job] = []  # set before the pool forks: workers are sent index
 _Job = tuple[Path, Path, Kind, tuple[int, int, int], bool]
 
 
-def _parse_one(
-    job: _Job, config: Config, bodies: markdown.Bodies | None, readability: bool
-) -> tuple[str, Any, Any, Any]:
+def _parse_one(job: _Job, config: Config, readability: bool) -> tuple[str, Any, Any, Any]:
     path, rel, kind, key, plain = job
     item, found = read_item(path, rel, kind, config, plain, readability)
-    if item is not None and bodies is not None:
-        bodies.store(item)  # converted once, as it was read
     return str(rel), key, item, found
 
 
 def _parse_nth(n: int) -> tuple[str, Any, Any, Any]:
     """In a forked worker: the nth job, with what the parent set before it forked."""
     assert _LOAD_CONFIG is not None
-    return _parse_one(_LOAD_JOBS[n], _LOAD_CONFIG, _LOAD_BODIES, _LOAD_READABILITY)
+    return _parse_one(_LOAD_JOBS[n], _LOAD_CONFIG, _LOAD_READABILITY)
 
 
 # The module's _LOAD_* values are what a pool's workers inherit: one pool at a time sets them
@@ -198,19 +192,18 @@ def _parse_all(
     jobs: list[_Job],
     config: Config,
     meanwhile: Callable[[], None] | None = None,
-    bodies: markdown.Bodies | None = None,
     readability: bool = False,
 ) -> list[tuple[str, Any, Any, Any]]:
-    """Parse files, keeping each item's HTML in ``bodies``; a large site is parsed on every
-    core (YAML and Markdown are CPU-bound), while this process does ``meanwhile``."""
-    global _LOAD_CONFIG, _LOAD_BODIES, _LOAD_READABILITY
+    """Parse files (each item with its HTML); a large site is parsed on every core (YAML and
+    Markdown are CPU-bound), while this process does ``meanwhile``."""
+    global _LOAD_CONFIG, _LOAD_READABILITY
     workers = min(os.cpu_count() or 1, 8)
     if len(jobs) < _PARALLEL_LOAD or workers < 2:
-        return [_parse_one(job, config, bodies, readability) for job in jobs]
+        return [_parse_one(job, config, readability) for job in jobs]
     import multiprocessing
 
     with _POOL:
-        _LOAD_CONFIG, _LOAD_BODIES, _LOAD_READABILITY = config, bodies, readability
+        _LOAD_CONFIG, _LOAD_READABILITY = config, readability
         _LOAD_JOBS[:] = jobs  # (pickling 5,000 jobs' paths cost more than parsing 40 files)
         try:
             # A few parts a worker: each part's results come back in one message (thousands
@@ -222,7 +215,7 @@ def _parse_all(
                     meanwhile()
                 return parsed.get()
         finally:
-            _LOAD_CONFIG = _LOAD_BODIES = None
+            _LOAD_CONFIG = None
             _LOAD_READABILITY = False
             _LOAD_JOBS.clear()
 
@@ -276,10 +269,52 @@ def _read_shard(path: Path, header: object, allowed: dict[Kind, Any]) -> dict[st
     return entries
 
 
+def _bodies_path(directory: Path, number: int) -> Path:
+    return directory / f"{number:02d}.bodies"  # pickled, beside the items' shard
+
+
+def _read_bodies(path: Path, header: object) -> dict[str, tuple[str, str]]:
+    """A shard's bodies: path in the site -> (content digest, HTML)."""
+    import pickle
+
+    try:
+        with open(path, "rb") as fh:
+            found, entries = pickle.load(fh)
+    except Exception:
+        return {}
+    return entries if found == header and isinstance(entries, dict) else {}
+
+
+# The bodies shards this process has read, by path: (their stat, what they hold).
+_BODIES_READ: dict[Path, tuple[tuple[int, int, int], dict[str, tuple[str, str]]]] = {}
+
+
+def kept_html(config: Config, item: Item) -> str | None:
+    """The HTML of ``item``'s body as it was made when its file was last parsed, from the
+    parse cache (its shard is read once a process, and again once it is rewritten); None when
+    none was kept for this very content with this code and these library versions."""
+    path = _bodies_path(config.state_dir / "cache" / "content", _shard(item.rel))
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    key = (st.st_mtime_ns, st.st_size, st.st_ino)
+    held = _BODIES_READ.get(path)
+    if held is None or held[0] != key:
+        held = _BODIES_READ[path] = (key, _read_bodies(path, _cache_header(config)))
+    found = held[1].get(item.rel)
+    if found is not None and found[0] == (item.content_digest or item.content()):
+        return found[1]
+    return None
+
+
 def _write_cache(
     directory: Path, config: Config, entries: dict[str, Any], before: dict[str, Any]
 ) -> None:
-    """Rewrite the shards whose entries differ from ``before`` (what was read)."""
+    """Rewrite the shards whose entries differ from ``before`` (what was read). Each item's
+    HTML goes to a shard of its own beside them (``kept_html``): a load reads the items
+    alone, and a build only the HTML of the pages it renders."""
+    import dataclasses
     import pickle
 
     from blogtool.files import write_atomic
@@ -293,12 +328,24 @@ def _write_cache(
     header = _cache_header(config)
     try:
         directory.with_name("content.pickle").unlink(missing_ok=True)  # the unsharded cache
+        remove(directory.with_name("bodies"))  # each body's HTML, now kept with its item
         private_dir(directory)
         for number, shard in enumerate(shards):
             path = directory / f"{number:02d}.pickle"
-            if shard != old[number] or not path.exists():
-                data = pickle.dumps((header, shard), protocol=pickle.HIGHEST_PROTOCOL)
-                write_atomic(path, data, durable=False, private=True)
+            if shard == old[number] and path.exists():
+                continue
+            bodies_path = _bodies_path(directory, number)
+            bodies = {
+                rel: held for rel, held in _read_bodies(bodies_path, header).items() if rel in shard
+            }
+            for rel, (key, item, problems) in shard.items():
+                if item is not None and item.html is not None:
+                    bodies[rel] = (item.content_digest, item.html)
+                    shard[rel] = (key, dataclasses.replace(item, html=None), problems)
+            data = pickle.dumps((header, bodies), protocol=pickle.HIGHEST_PROTOCOL)
+            write_atomic(bodies_path, data, durable=False, private=True)
+            data = pickle.dumps((header, shard), protocol=pickle.HIGHEST_PROTOCOL)
+            write_atomic(path, data, durable=False, private=True)
     except OSError:
         pass  # a cache that cannot be written only costs time
 

@@ -4,26 +4,23 @@ what the checks need of a body: every link and picture as Python-Markdown reads 
 element tree (a ``Treeprocessor``) and from the raw HTML it keeps aside. A link in code, in an
 indented block or in an HTML comment is not a link to it, so it is not checked either.
 
-A body is converted once per version: when a file is parsed, its HTML goes into the site's
-cache (``Bodies``), keyed by the item's content digest and blogtool's code digest (which holds
-the versions of every library that shapes output), and the pages, feeds and mail take it from
-there. The one word that differs by site, a footnote's way back, is put in when it is shown.
-A template change re-runs templates, never Markdown; an upgrade of Markdown converts every
-body again.
+A body is converted once per version: when a file is parsed, its HTML is kept with the item
+(``Item.html``) and in the parse cache beside it, which blogtool's code digest keys (it holds
+the versions of every library that shapes output); the pages, feeds and mail take it from
+there (``body_html``). The one word that differs by site, a footnote's way back, is put in
+when it is shown. A template change re-runs templates, never Markdown; an upgrade of Markdown
+converts every body again.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import hashlib
 import html as htmllib
 import re
 import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from pathlib import Path
 
 import markdown
 from markdown.extensions import Extension
@@ -48,10 +45,8 @@ from markdown.treeprocessors import Treeprocessor
 from markdown.util import AMP_SUBSTITUTE
 
 from blogtool.content.model import Item
-from blogtool.files import write_atomic
 from blogtool.htmlparse import feedable
 from blogtool.slugs import slugify
-from blogtool.version import code_digest
 
 _HEADINGS = frozenset(f"h{n}" for n in range(1, 7))
 
@@ -584,6 +579,11 @@ def references(body: str, with_prose: bool = False) -> tuple[Reference, ...]:
     return tuple(made)
 
 
+def html(body: str, with_prose: bool = False) -> str:
+    """``body`` as HTML (footnotes' ways back untitled: ``titled``)."""
+    return _read(body, with_prose)[0]
+
+
 def hazards(body: str, with_prose: bool = False) -> tuple[tuple[str, str], ...]:
     """What in ``body`` makes its page run script, once each, as (what, where): (SCRIPT,
     "script"), (HANDLER, "onclick"), (JAVASCRIPT, "href"). Allowed (it is the site's own HTML),
@@ -591,40 +591,8 @@ def hazards(body: str, with_prose: bool = False) -> tuple[tuple[str, str], ...]:
     return _read(body, with_prose)[2]
 
 
-class Bodies:
-    """Each item's body as HTML, kept in ``directory`` (None: not kept) under the item's path
-    with the key it was made for: the item's content digest and blogtool's code digest."""
-
-    def __init__(self, directory: Path | None):
-        self.directory = directory
-        self.salt = code_digest()
-
-    def _place(self, item: Item) -> tuple[Path, bytes] | None:
-        if self.directory is None:
-            return None
-        digest = item.content_digest or item.content()
-        key = hashlib.sha256(f"{digest}\0{self.salt}".encode()).hexdigest().encode() + b"\n"
-        name = hashlib.sha256(item.rel.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-        return self.directory / name[:2] / f"{name}.html", key
-
-    def store(self, item: Item) -> str:
-        """Convert the item's body (once: a file just parsed was read already) and keep it."""
-        html = _read(item.body, False)[0]
-        place = self._place(item)
-        if place is not None:
-            path, key = place
-            with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
-                data = key + html.encode("utf-8", "surrogatepass")
-                write_atomic(path, data, durable=False, private=True)
-        return html
-
-    def html(self, item: Item, backlink_title: str) -> str:
-        """The item's body as HTML, from the cache if it was made for this very item."""
-        place = self._place(item)
-        if place is not None:
-            path, key = place
-            with contextlib.suppress(OSError):
-                data = path.read_bytes()
-                if data.startswith(key):
-                    return titled(data[len(key) :].decode("utf-8", "surrogatepass"), backlink_title)
-        return titled(self.store(item), backlink_title)
+def body_html(item: Item, backlink_title: str, kept: str | None = None) -> str:
+    """The item's body as HTML (the one made as its file was parsed, if it was: with the item,
+    or ``kept`` from the parse cache), each footnote's way back titled ``backlink_title``."""
+    html = item.html if item.html is not None else kept
+    return titled(_read(item.body, False)[0] if html is None else html, backlink_title)

@@ -39,6 +39,10 @@ class Item:
     # (words, sentences, long words) of the running text, for LIX; None: not worked out yet
     readability: tuple[int, int, int] | None = field(default=None, compare=False)
     content_digest: str = ""  # ``content()``, so that ``digest`` costs nothing per run
+    # The body as HTML, made as the file was parsed (the one reading of it, for its links)
+    # and kept in the parse cache with the item: pages are made from it, never from Markdown
+    # again. None: an item made in memory (the studio's preview), converted when shown.
+    html: str | None = field(default=None, compare=False, repr=False)
     listed_digest: str = ""  # ``listed()``, likewise
 
     def __hash__(self) -> int:

@@ -295,6 +295,7 @@ def parse_item(
         # (With readability, the one reading also collects the running text LIX counts.)
         refs = markdown.references(body, readability)
         hazards = markdown.hazards(body, readability)
+        html: str | None = markdown.html(body, readability)
     except markdown.Unreadable as exc:
         if str(exc) == "too-long":
             message = _(
@@ -317,7 +318,7 @@ def parse_item(
                 "take minutes; write &lt; for a '<' that is not a tag"
             )
         c.error(message, line=body_line + body.count("\n", 0, exc.offset))
-        refs, hazards = (), ()
+        refs, hazards, html = (), (), None
     except Exception as exc:  # a library's bug on some text: that file's problem, not a crash
         c.error(
             _("Markdown cannot read the text ({type}: {exc})").format(
@@ -325,7 +326,7 @@ def parse_item(
             ),
             line=body_line,
         )
-        refs, hazards = (), ()
+        refs, hazards, html = (), (), None
     slug = _checks(values, body, body_line, kind, config, c, lines, hinted, refs)
     _warn_of_script(body, body_line, hazards, c, config)
     if any(p.is_error for p in c.problems) or not slug:
@@ -340,6 +341,7 @@ def parse_item(
         readability=counted,
         content_digest=item.content(),
         listed_digest=item.listed(),
+        html=html,
     ), c.problems
 
 

@@ -17,7 +17,8 @@ import jinja2
 from markupsafe import Markup
 
 from blogtool.config import Config
-from blogtool.content.markdown import Bodies
+from blogtool.content.load import kept_html
+from blogtool.content.markdown import body_html as markdown_html
 from blogtool.content.model import Item, Kind, Site, Status
 from blogtool.site.engine import ItemError, Page, digest, reason_of
 from blogtool.site.feeds import FeedEntry, render_feed
@@ -105,7 +106,6 @@ class SiteView:
         self.render = Renderer(self.env, self.config)
         self.word = words(self.env, self.config)
         self.backlink = self.word("footnote_backlink")
-        self.bodies = Bodies(self.config.state_dir / "cache" / "bodies")
         self.sources = self.urls.sources(self.items)
         self._feed_entries: dict[str, FeedEntry] = {}
         self._list_entries: dict[tuple[Any, ...], Markup] = {}
@@ -138,7 +138,8 @@ class SiteView:
         pictures as ``mode`` (page, feed) wants them. What cannot be made of it names the item
         (``ItemError``), on whichever page showed it."""
         try:
-            html = self.pictures.embed(self.bodies.html(item, self.backlink), item, mode)
+            kept = kept_html(self.config, item) if item.html is None else None
+            html = self.pictures.embed(markdown_html(item, self.backlink, kept), item, mode)
             return link_sources(html, item.path, self.sources, self.urls.href)
         except Exception as exc:
             raise ItemError(item.rel, reason_of(exc)) from exc
