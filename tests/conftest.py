@@ -135,12 +135,13 @@ def sample_pictures(tmp_path_factory) -> Path:
     tests about making pictures use pictures of their own."""
     from blogtool.config import load_config
     from blogtool.content.load import load_site
-    from blogtool.site import images, pictures
+    from blogtool.pictures import markup, variants
 
     root = tmp_path_factory.mktemp("pictures") / "site"
     _copy_sample(root)
     config = load_config(root)
-    images.prepare(config, pictures.wanted(load_site(config)), jobs=2)
+    site = load_site(config)
+    variants.prepare(config, markup.wanted(config, (*site.items, *site.unready)), jobs=2)
     return config.state_dir / "cache" / "images"
 
 

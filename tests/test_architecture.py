@@ -82,8 +82,9 @@ def test_the_core_never_reads_the_clock():
 
 
 # Which package may import which. The foundation (top-level modules) imports no package but
-# config; content imports only site/urls.py, for the names the site's own pages reserve.
-_BELOW_MAIL = {"(top)", "config", "content", "site"}
+# config; pictures (finding, making, marking up and taking in pictures) sits on config alone;
+# content imports only it and site/urls.py, for the names the site's own pages reserve.
+_BELOW_MAIL = {"(top)", "config", "pictures", "content", "site"}
 # The four packages of the mail side (people and their lists, letters, the queue and its
 # transports, what comes back) sit on one layer: a sign-up queues its confirmation mail, a
 # send asks who is on a list, forgetting a person reaches every table.
@@ -91,12 +92,13 @@ _MAIL = {"subscribers", "newsletter", "delivery", "bounces"}
 ALLOWED = {
     "(top)": {"(top)", "config"},
     "config": {"(top)", "config"},
-    "content": {"(top)", "config", "content", "site.urls"},
-    "site": {"(top)", "config", "content", "site"},
+    "pictures": {"(top)", "config", "pictures"},
+    "content": {"(top)", "config", "pictures", "content", "site.urls"},
+    "site": {"(top)", "config", "pictures", "content", "site"},
     **{package: _BELOW_MAIL | _MAIL for package in _MAIL},
     "job": _BELOW_MAIL | _MAIL | {"job"},
     "web": _BELOW_MAIL | _MAIL | {"web"},
-    "importer": {"(top)", "config", "content", "site", "importer"},
+    "importer": {"(top)", "config", "pictures", "content", "site", "importer"},
     "records": _BELOW_MAIL | _MAIL | {"records"},
     # The studio answers over HTTP as the reader service does (web.http, web.server).
     "studio": _BELOW_MAIL | _MAIL | {"web", "studio"},

@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from blogtool.config import Config
-from blogtool.content import fields, media, readiness
+from blogtool.content import fields, readiness
 from blogtool.content.model import Item, Kind, Site
 from blogtool.content.parse import read_item
 from blogtool.errors import Problem
 from blogtool.files import check_source, private_dir, remove
 from blogtool.i18n import _
+from blogtool.pictures import sources
 from blogtool.site.urls import reserved_slugs
 from blogtool.version import code_digest
 
@@ -140,7 +141,7 @@ def _load_site(
         else:
             later(write)
     problems.extend(_cross_checks(items, config))
-    problems.extend(media.config_problems(config))
+    problems.extend(sources.config_problems(config))
     problems.extend(readiness.tag_typos(items))
     # (By the paths as text: an item from the cache makes its Path only if asked.)
     bad = {p.path.as_posix() for p in problems if p.is_error}
@@ -149,7 +150,7 @@ def _load_site(
     problems.extend(not_ready)
     unready = {p.path.as_posix() for p in not_ready if p.is_error}
     if cache is not None:
-        media.save_headers(config)
+        sources.save_headers(config)
     return Site(
         config,
         tuple(

@@ -16,10 +16,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from blogtool.config import Config
-from blogtool.content import markdown, media
+from blogtool.content import markdown
 from blogtool.content.model import Item, Kind
 from blogtool.errors import Problem
 from blogtool.i18n import _
+from blogtool.pictures import sources
 
 PLACEHOLDER_FIELD = "placeholder"
 
@@ -86,7 +87,7 @@ def of_item(item: Item, config: Config) -> list[Problem]:
     draft's too, as it is written)."""
     found = _placeholder(item) + _summary(item) + _links(item, config)
     if item.image:
-        found += media.check(
+        found += sources.check(
             config,
             item.image,
             item.path,
@@ -149,7 +150,7 @@ def _links(item: Item, config: Config) -> list[Problem]:
             # the parse cache otherwise never decodes.)
             found += [
                 replace(problem, line=_line(item, offset))
-                for problem in media.check(
+                for problem in sources.check(
                     config, target, item.path, source=item.path, key=None, line=None
                 )
             ]

@@ -22,7 +22,7 @@ from blogtool.errors import UsageError
 from blogtool.i18n import _
 from blogtool.newsletter.plaintext import html_to_text
 from blogtool.newsletter.subject import headlines, issue_context
-from blogtool.site import images, pictures
+from blogtool.pictures import markup, variants
 from blogtool.site.render import link_sources, portable
 from blogtool.site.templates import make_environment, render, words
 from blogtool.site.urls import Urls
@@ -263,8 +263,8 @@ def render_issue(
     subject, preheader, heading, letter_name = headlines(config, word, context, mailing_list)
     links = urls.sources(i for i in site.items if i.date is not None and i.date <= send_at)
     lead = context["lead"]
-    made, _failed = images.prepare(config, pictures.wanted(site, ordered), jobs=1)
-    pics = pictures.Pictures(config, made, urls.href, urls.absolute)
+    made, _failed = variants.prepare(config, markup.wanted(config, ordered), jobs=1)
+    pics = markup.Pictures(config, made, urls.href, urls.absolute)
     entries: list[dict[str, Any]] = []
     for item in ordered:
         url = urls.absolute(urls.item(item))
@@ -364,16 +364,16 @@ def mark_completed(db: sqlite3.Connection, issue_id: int, now: dt.datetime) -> N
 
 
 def _mail_picture(
-    pics: pictures.Pictures,
+    pics: markup.Pictures,
     ref: str | None,
     alt: str | None,
     item: Item | None,
-    width: int = pictures.MAIL_COLUMN,
+    width: int = markup.MAIL_COLUMN,
 ) -> Markup:
     """A picture in the newsletter: absolute URL, made at twice its width, width and height
     set, its alt text."""
     pic = pics.find(ref, item)
     if pic is None:
         return Markup("")
-    style = pictures.MAIL_STYLE.replace("552px", f"{width}px")
+    style = markup.MAIL_STYLE.replace("552px", f"{width}px")
     return Markup(pics.plain_html(pic, alt or "", width, style))

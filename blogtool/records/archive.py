@@ -25,12 +25,12 @@ from typing import Any
 
 from blogtool import __version__, i18n
 from blogtool.config import Config
-from blogtool.content import media
 from blogtool.content.model import Item, Kind, Site
 from blogtool.delivery import queue
 from blogtool.errors import BlogtoolError
 from blogtool.i18n import _
 from blogtool.newsletter.issues import Issue, completed_issues, with_sample_links
+from blogtool.pictures import sources
 from blogtool.site.templates import make_environment
 from blogtool.site.urls import Urls
 from blogtool.store import get_state, opened, set_state, transaction, utc_now_iso
@@ -97,7 +97,7 @@ def _pictures(config: Config, item: Item) -> list[Path]:
     refs += [target for _o, target, image in item.links or () if image]
     found: list[Path] = []
     for ref in refs:
-        where = media.find(config, ref, item.path)
+        where = sources.find(config, ref, item.path)
         if where is not None and (config.root / where) not in found:
             found.append(config.root / where)
     return found

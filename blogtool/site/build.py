@@ -20,7 +20,8 @@ from blogtool.content.model import Site
 from blogtool.errors import UsageError
 from blogtool.files import private_dir, write_atomic
 from blogtool.i18n import _
-from blogtool.site import engine, images, lookahead, moved, pages, pictures, releases, search
+from blogtool.pictures import markup, variants
+from blogtool.site import engine, lookahead, moved, pages, releases, search
 from blogtool.site.engine import BuildError, Progress
 from blogtool.site.output import (
     BuildOptions,
@@ -109,7 +110,9 @@ def build(
     output = check_output_dir(config, options.output)
     manifest, live = manifest_path(config, output), releases.live_release(output)
     fp = fingerprint(config, f"drafts={options.drafts}", f"future={options.future}")
-    made, processed = images.prepare(config, pictures.wanted(site), options.jobs)
+    made, processed = variants.prepare(
+        config, markup.wanted(config, (*site.items, *site.unready)), options.jobs
+    )
     view = pages.SiteView(site, now, options.drafts, options.future, fp, made, environment)
     planned = plan(view, moved.former(config))
     engine.check_unique(planned)

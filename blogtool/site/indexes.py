@@ -15,9 +15,9 @@ from typing import Any
 
 from blogtool.content.model import Item
 from blogtool.files import check_source
-from blogtool.site import images
+from blogtool.pictures import variants
+from blogtool.pictures.metadata import MetadataError, without_metadata
 from blogtool.site.engine import BuildError, Page, digest, place
-from blogtool.site.metadata import MetadataError, without_metadata
 from blogtool.site.pages import SiteView
 from blogtool.site.templates import PACKAGE_TEMPLATES, render
 from blogtool.site.urls import STATIC_DIR
@@ -103,7 +103,7 @@ def picture_files(v: SiteView) -> list[Page]:
     for source, picture in v.pictures.made.items():
         if source not in v.shown_pictures:
             continue
-        for path, file in images.publishable(picture, v.config):
+        for path, file in variants.publishable(picture, v.config):
             # The name carries the digest of the original and of how it was made.
             pages.append(Page(path, digest("picture", path), partial(file.read_bytes)))
     return pages

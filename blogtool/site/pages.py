@@ -20,10 +20,10 @@ from blogtool.config import Config
 from blogtool.content.load import kept_html
 from blogtool.content.markdown import body_html as markdown_html
 from blogtool.content.model import Item, Kind, Site, Status
+from blogtool.pictures.markup import SIZES, THUMB_SIZES, Pictures, wanted
+from blogtool.pictures.variants import Picture
 from blogtool.site.engine import ItemError, Page, digest, reason_of
 from blogtool.site.feeds import FeedEntry, render_feed
-from blogtool.site.images import Picture
-from blogtool.site.pictures import SIZES, THUMB_SIZES, Pictures, wanted
 from blogtool.site.render import excerpt, link_sources, linked_sources, portable
 from blogtool.site.sharing import json_ld, og_locale
 from blogtool.site.templates import (
@@ -74,7 +74,7 @@ class SiteView:
         self.status = {i.slug: status[i.slug] for i in self.items}
         # The pictures this build may publish: those of the items it shows and the site's
         # own. A draft's or a scheduled post's picture appears with its post, not before.
-        self.shown_pictures = wanted(site, self.items)
+        self.shown_pictures = wanted(self.config, self.items)
         # What a page of the item is made of: its content, its status, its pictures' files;
         # joined, not hashed (every page's digest hashes what it is made of).
         self.digests = {

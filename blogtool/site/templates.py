@@ -227,7 +227,7 @@ def compile_pages(env: jinja2.Environment) -> None:
 def _vector_picture(
     config: Config, urls: Urls, ref: str | None, alt: str, *args: Any, css: str = "", **kw: Any
 ) -> Markup:
-    from blogtool.content.media import VECTOR, find
+    from blogtool.pictures.sources import VECTOR, find
 
     found = find(config, ref, None) if ref else None
     if found is None or Path(found).suffix.lower() not in VECTOR:

@@ -49,10 +49,11 @@ from blogtool.errors import BlogtoolError, ContentError, Problem, UsageError
 from blogtool.i18n import _
 from blogtool.newsletter.issues import with_sample_links
 from blogtool.newsletter.proofing import Coming, approve, approved_at, coming_issue, proofed
+from blogtool.pictures import uploads
 from blogtool.site.checks import problems as check_problems
 from blogtool.site.templates import PACKAGE_TEMPLATES
 from blogtool.store import opened
-from blogtool.studio import history, pictures
+from blogtool.studio import forms, history
 from blogtool.studio.auth import COOKIE, Gate, Person, Session
 from blogtool.studio.preview import PREFIX, Previewer
 from blogtool.timeutil import long_date, short_datetime, weekday_name
@@ -246,8 +247,8 @@ class Studio:
             raise Refused(413, "too-large")
         if kind.startswith("multipart/form-data"):
             try:
-                request.form, request.files = pictures.read_multipart(request.environ, limit)
-            except pictures.NotAPicture:
+                request.form, request.files = forms.read_multipart(request.environ, limit)
+            except uploads.NotAPicture:
                 raise Refused(413, "too-large") from None
             except ValueError:
                 raise Refused(400, "malformed") from None
@@ -845,8 +846,8 @@ class Studio:
         self, request: Request, rel: Path, upload: tuple[str, bytes]
     ) -> str | Response:
         try:
-            name = pictures.store(self.config, rel.parent, upload[0], upload[1])
-        except pictures.NotAPicture as exc:
+            name = uploads.store(self.config, rel.parent, upload[0], upload[1])
+        except uploads.NotAPicture as exc:
             raise Refused(400, exc.kind) from None
         self.record(request, "upload", rel.parent / name, upload[0][:200])
         return name

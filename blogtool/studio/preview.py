@@ -17,9 +17,9 @@ from pathlib import Path
 from blogtool.config import Config
 from blogtool.content.load import load_site
 from blogtool.content.model import Item, Site
-from blogtool.site import images
+from blogtool.pictures import variants
+from blogtool.pictures.markup import wanted
 from blogtool.site.pages import SiteView, page_environment
-from blogtool.site.pictures import wanted
 from blogtool.site.templates import PACKAGE_TEMPLATES
 from blogtool.site.urls import STATIC_DIR
 
@@ -72,7 +72,7 @@ class Previewer:
         site = self.site()
         others = tuple(i for i in site.items if i.path != item.path)
         shown = Site(self.shown, (*others, item), ())
-        made, _count = images.prepare(self.config, wanted(shown, [item]), 1)
+        made, _count = variants.prepare(self.config, wanted(self.config, [item]), 1)
         for picture in made.values():
             for variant in picture.variants:
                 self.files[variant.path] = variant.file

@@ -1,6 +1,6 @@
 """Pictures made for the web: a few widths of each, in WebP and in the original's format.
 
-Every picture the site shows (``content/media.py`` finds them) is turned by its EXIF
+Every picture the site shows (``sources.py`` finds them) is turned by its EXIF
 orientation, then saved without any metadata: no EXIF, so no GPS position from a phone, no
 camera, no comments. The results are kept in ``.blogtool/cache/images/<digest>/``, named by a
 digest of the original's bytes and of how it is made, so an unchanged picture is never made
@@ -161,7 +161,7 @@ def _make_all(config: Config, todo: list[tuple[str, Path, str]], jobs: int) -> N
 
 
 def _widths_of(config: Config, source: str) -> list[int]:
-    from blogtool.content.media import header
+    from blogtool.pictures.sources import header
 
     return _widths(config, header(config.root / source, config).width)
 

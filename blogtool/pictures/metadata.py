@@ -1,7 +1,7 @@
 """Pictures published as they are (a site's ``static/`` folder, an imported blog's uploads)
 lose their metadata on the way: the pixels are not touched, the EXIF (GPS position, camera,
 date), XMP, IPTC and comments are dropped. A JPEG keeps only its orientation, so it is still
-shown the right way up. Made pictures (``images.py``) carry no metadata to begin with.
+shown the right way up. Made pictures (``variants.py``) carry no metadata to begin with.
 """
 
 from __future__ import annotations

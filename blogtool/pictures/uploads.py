@@ -1,7 +1,7 @@
-"""Pictures uploaded in the studio: read from the form, kept only if Pillow opens them as a
-picture the build can publish, and stored beside the item as the command line names them
-(``posts/bild.jpg`` for ``image: bild.jpg``). The original is kept as it came; the build
-makes the web's sizes of it and strips its metadata (EXIF, GPS), as it does for any picture.
+"""Pictures uploaded in the studio: kept only if Pillow opens them as a picture the build can
+publish, and stored beside the item as the command line names them (``posts/bild.jpg`` for
+``image: bild.jpg``). The original is kept as it came; the build makes the web's sizes of it
+and strips its metadata (EXIF, GPS), as it does for any picture (``variants.py``).
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 from pathlib import Path
-from typing import Any
 
 from blogtool.config import Config
 from blogtool.errors import UsageError
@@ -26,37 +25,6 @@ class NotAPicture(Exception):
     def __init__(self, kind: str):
         super().__init__(kind)
         self.kind = kind
-
-
-def read_multipart(
-    environ: dict[str, Any], limit: int
-) -> tuple[dict[str, list[str]], dict[str, tuple[str, bytes]]]:
-    """A multipart form's fields, and its files (name -> (file name, bytes)), at most
-    ``limit`` bytes in all; NotAPicture("too-large") beyond, ValueError when malformed."""
-    import multipart
-
-    try:
-        forms, files = multipart.parse_form_data(
-            environ,
-            strict=True,
-            ignore_errors=False,
-            part_limit=200,
-            partsize_limit=limit,
-            memory_limit=limit,
-            disk_limit=limit,
-        )
-    except multipart.ParserLimitReached:
-        raise NotAPicture("too-large") from None
-    except multipart.MultipartError as exc:
-        raise ValueError(str(exc)) from None
-    form = {name: forms.getall(name) for name in forms}
-    found: dict[str, tuple[str, bytes]] = {}
-    for name in files:
-        part = files[name]
-        part.file.seek(0)
-        found[name] = (part.filename or "", part.file.read())
-        part.close()
-    return form, found
 
 
 def check(data: bytes, max_bytes: int) -> str:

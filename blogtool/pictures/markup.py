@@ -1,4 +1,4 @@
-"""Pictures in pages, feeds and mail: the markup for the files ``images.py`` made.
+"""Pictures in pages, feeds and mail: the markup for the files ``variants.py`` made.
 
 A page gets ``<picture>`` with WebP and the original's format in every width (``srcset`` and
 ``sizes``), ``width`` and ``height`` (no layout shift) and ``loading="lazy"`` below the fold. A
@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable
 from html import escape
 from html import unescape as html_unescape
 from pathlib import Path
+from typing import Protocol
 
 from blogtool.config import Config
-from blogtool.content import media
-from blogtool.content.model import Item, Site
-from blogtool.site.images import MAIL_WIDTH, SHARE_WIDTH, Picture, Variant
+from blogtool.pictures import sources
+from blogtool.pictures.variants import MAIL_WIDTH, SHARE_WIDTH, Picture, Variant
 
 # The text column of the default theme is about 45rem wide; on a phone, the screen.
 SIZES = "(min-width: 48rem) 45rem, 100vw"
@@ -29,22 +29,32 @@ _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 _ATTR = re.compile(r'([a-zA-Z-]+)="([^"]*)"')
 
 
-def wanted(site: Site, items: Iterable[Item] | None = None) -> set[str]:
-    """Every picture the site may show (or ``items`` show): items' lead pictures and body
+class Showing(Protocol):
+    """What a picture is looked up for: a post or tip (``content.model.Item``)."""
+
+    @property
+    def path(self) -> Path: ...  # the item's file, relative to the site
+    @property
+    def image(self) -> str | None: ...  # its lead picture, as written
+    @property
+    def links(self) -> tuple[tuple[int, str, bool], ...] | None: ...  # (offset, target, image)
+
+
+def wanted(config: Config, items: Iterable[Showing]) -> set[str]:
+    """Every picture ``items`` show, and the site's own: items' lead pictures and body
     pictures, the site's picture and logo, the services' pictures (site-relative originals
     that exist)."""
-    config = site.config
     found: set[str] = set()
-    for item in (*site.items, *site.unready) if items is None else items:
+    for item in items:
         refs = [item.image] if item.image else []
         refs += [target for _o, target, image in item.links or () if image]
         for ref in refs:
-            path = media.find(config, ref, item.path)
-            if path is not None and Path(path).suffix.lower() in media.RASTER | media.VECTOR:
+            path = sources.find(config, ref, item.path)
+            if path is not None and Path(path).suffix.lower() in sources.RASTER | sources.VECTOR:
                 found.add(path)
     named = [config.site.image, config.site.logo, *(s.image for s in config.services.values())]
     for name in named:
-        where = media.find(config, name, None) if name else None
+        where = sources.find(config, name, None) if name else None
         if where is not None:
             found.add(where)
     return found
@@ -63,18 +73,18 @@ class Pictures:
         self.config, self.made, self.href, self.absolute = config, made, href, absolute
         self._found: dict[tuple[str, Path | None], Picture | None] = {}
 
-    def find(self, ref: str | None, item: Item | None = None) -> Picture | None:
+    def find(self, ref: str | None, item: Showing | None = None) -> Picture | None:
         """The made picture ``ref`` names (in ``item``), looked up once per build: digests,
         pages and feeds all ask."""
         if not ref:
             return None
         key = (ref, item.path if item is not None else None)
         if key not in self._found:
-            path = media.find(self.config, ref, key[1])
+            path = sources.find(self.config, ref, key[1])
             self._found[key] = self.made.get(path) if path is not None else None
         return self._found[key]
 
-    def digest(self, refs: Iterable[tuple[str | None, Item | None]]) -> list[str]:
+    def digest(self, refs: Iterable[tuple[str | None, Showing | None]]) -> list[str]:
         """What a page's digest needs of the pictures it shows: their published files."""
         out = []
         for ref, item in refs:
@@ -118,7 +128,7 @@ class Pictures:
         """The variant for og:image (1200 wide, or the widest there is)."""
         return None if pic is None or pic.vector else pic.at_least(SHARE_WIDTH)
 
-    def embed(self, html: str, item: Item, mode: str = "page") -> str:
+    def embed(self, html: str, item: Showing, mode: str = "page") -> str:
         """Every ``<img>`` of a body whose source is a made picture, as ``mode`` wants it."""
 
         def swap(m: re.Match[str]) -> str:
