@@ -9,9 +9,10 @@ import time
 import pytest
 
 from blogtool.config import load_config
-from blogtool.site import lookahead, releases
-from blogtool.site.engine import load_manifest, output_file
-from blogtool.site.output import manifest_path
+from blogtool.site import releases
+from blogtool.site.engine import output_file
+from blogtool.site.incremental import lookahead
+from blogtool.site.incremental.manifest import load_manifest, manifest_path
 
 POST = "posts/2026-10-15-vi-arbetar-i-floden-inte-i-stupror.md"
 

@@ -158,7 +158,7 @@ def test_a_post_changed_between_the_snapshot_and_the_loading_is_read_again_next_
     the loading read it again: nothing is lost, a change at most waits one run."""
     from blogtool.config import load_config
     from blogtool.content.load import load_site
-    from blogtool.site.uptodate import snapshot
+    from blogtool.site.incremental.snapshot import snapshot
 
     config = load_config(sample_site)
     cache = config.state_dir / "cache" / "content"

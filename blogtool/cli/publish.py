@@ -27,8 +27,9 @@ def _run_build(
     quiet: bool = False,
     serving: bool = False,
 ) -> Any:
-    from blogtool.site.output import BuildOptions, Overlap, check_output_dir, unchanged
-    from blogtool.site.uptodate import snapshot
+    from blogtool.site.incremental.fastway import unchanged
+    from blogtool.site.incremental.snapshot import snapshot
+    from blogtool.site.output import BuildOptions, Overlap, check_output_dir
 
     config = env.config
     target = check_output_dir(config, output or config.output_dir)

@@ -85,10 +85,10 @@ def run_job(env: Env, quiet: bool) -> None:
         if seen is None:
             return
         # Only a run with something to do loads the renderer and the mail.
-        from blogtool.job import quiet as unchanged
         from blogtool.job.result import record_run
         from blogtool.job.runner import next_due, run_once
         from blogtool.site.build import BuildOptions, build
+        from blogtool.site.incremental import quiet as unchanged
         from blogtool.site.output import Overlap
         from blogtool.store import site_lock
 
@@ -182,8 +182,8 @@ def _unchanged_since_last_run(
 ) -> str | None:
     """None when nothing can have changed since the last full run (logged); else the sources'
     snapshot, which the run records when it is done."""
-    from blogtool.job import quiet
     from blogtool.job.result import RunResult, record_run
+    from blogtool.site.incremental import quiet
 
     seen = quiet.snapshot(env.config, stats)
     with state_db(env) as db:

@@ -90,7 +90,7 @@ def _load_site(
 
     With ``cache``, files whose (mtime, size, inode) and the config are unchanged since the last
     call are not parsed again; a large site then loads in a fraction of the time. ``seen``: the
-    lstat of files by path, as a snapshot just took them (``site.uptodate.snapshot``).
+    lstat of files by path, as a snapshot just took them (``site.incremental.snapshot``).
     """
     items: list[Item] = []
     problems: list[Problem] = []

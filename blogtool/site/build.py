@@ -7,7 +7,6 @@ Only pages whose inputs changed are rendered; a failed build leaves the output a
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections.abc import Callable
 from functools import partial
@@ -18,45 +17,29 @@ import jinja2
 from blogtool.config import Config
 from blogtool.content.model import Site
 from blogtool.errors import UsageError
-from blogtool.files import private_dir, write_atomic
+from blogtool.files import private_dir
 from blogtool.i18n import _
 from blogtool.pictures import markup, variants
-from blogtool.site import engine, lookahead, moved, pages, releases, search
+from blogtool.site import engine, moved, pages, releases, search
 from blogtool.site.engine import BuildError, Progress
+from blogtool.site.incremental import fastway, lookahead
+from blogtool.site.incremental.manifest import (
+    load_manifest,
+    manifest_path,
+    save_manifest,
+    to_render,
+)
 from blogtool.site.output import (
     BuildOptions,
     BuildResult,
     check_output_dir,
-    live_target,
-    manifest_path,
     preview_mark,
-    quiet_path,
 )
 from blogtool.site.plan import plan
 from blogtool.site.templates import fingerprint
 from blogtool.site.urls import SEARCH_INDEX_DIR
 
 __all__ = ["BuildError", "BuildOptions", "BuildResult", "build", "rollback"]
-
-
-def _remember(
-    site: Site, output: Path, seen: str | None, now: dt.datetime, pages: int, preview: bool
-) -> None:
-    """After a build: what ``unchanged`` compares with. A preview is never taken as public."""
-    path = quiet_path(site.config, output)
-    if seen is None or preview:
-        path.unlink(missing_ok=True)
-        return
-    # The scheduled items' times (Item.status, spelt out: it runs for every item of a big site)
-    due = [d for i in site.items if not i.values["draft"] and (d := i.values["date"]) and d > now]
-    value = {
-        "snapshot": seen,
-        "release": live_target(output),
-        "at": now.isoformat(),
-        "until": min(due).isoformat() if due else None,
-        "pages": pages,
-    }
-    write_atomic(path, json.dumps(value).encode(), durable=False)
 
 
 def search_pending(config: Config) -> Path:
@@ -116,10 +99,10 @@ def build(
     view = pages.SiteView(site, now, options.drafts, options.future, fp, made, environment)
     planned = plan(view, moved.former(config))
     engine.check_unique(planned)
-    old = engine.load_manifest(manifest)
+    old = load_manifest(manifest)
     # What the live and the spare release hold of the last build's pages.
     looked = lookahead.look(old, live, releases.spare_release(output)) if live else None
-    todo = releases.to_render(planned, old, looked)
+    todo = to_render(planned, old, looked)
     known = {p.path for p in planned}
     stale = sorted(path for path in old if path not in known)
     if on_start is not None:
@@ -157,7 +140,7 @@ def build(
             pending = search_pending(config)
             private_dir(pending.parent)
             pending.touch()
-    engine.save_manifest(manifest, planned)
+    save_manifest(manifest, planned)
     mark = preview_mark(config, output)
     if view.preview:
         mark.touch()
@@ -167,7 +150,7 @@ def build(
     if config.build.search and not view.preview and search_pending(config).exists():
         _index_live(config, output)
         search_pending(config).unlink(missing_ok=True)
-    _remember(site, output, seen, now, len(planned), view.preview)
+    fastway.remember(site, output, seen, now, len(planned), view.preview)
     return BuildResult(
         output=output,
         written=len(todo),

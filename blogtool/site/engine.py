@@ -1,28 +1,25 @@
-"""The build engine: given pages (a path, a digest of their inputs, a function that renders
-them), render only those whose digest changed since the last build; ``releases.py`` swaps the
-result in whole. It knows no page type; ``pages.py`` says what a site has.
+"""The build engine: pages (a path, a digest of their inputs, a function that renders them)
+and their rendering, on every core for a big build; ``releases.py`` swaps the result in
+whole. It knows no page type; ``pages.py`` says what a site has.
 
-A page is re-rendered when its digest differs from the one recorded at the last build (or its
-file is missing), so a rebuild with nothing changed renders nothing and touches no file. Writers
-refuse to write one path twice.
+Which pages are rendered is ``incremental/manifest.py``'s to say: those whose digest differs
+from the one recorded at the last build (or whose file is missing), so a rebuild with nothing
+changed renders nothing and touches no file. Writers refuse to write one path twice.
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from blogtool.errors import BlogtoolError, ContentError, Problem
-from blogtool.files import remove, umask, write_atomic
+from blogtool.files import remove, umask
 from blogtool.i18n import _
-from blogtool.version import library_versions
 
-MANIFEST_VERSION = 1
 PARALLEL_THRESHOLD = 150  # below this many pages a process pool costs more than it saves
 
 Progress = Callable[[int], None]
@@ -88,41 +85,6 @@ def check_unique(pages: list[Page]) -> None:
                 _("two pages would be written to {out}; check slugs and tags").format(out=out)
             )
         seen.add(out)
-
-
-# --- the manifest: what the last build wrote ---------------------------------------------------
-
-
-def load_manifest(path: Path) -> dict[str, str]:
-    """The pages of the last build and their digests; nothing when that build was made with
-    other versions of the libraries that shape output, so that every page is made again (not
-    only those whose digest holds the code digest: a picture's digest is its path)."""
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
-        return {}
-    if data.get("libraries") != library_versions():
-        return {}
-    pages = data.get("pages", {})
-    return dict(pages) if isinstance(pages, dict) else {}
-
-
-def save_manifest(path: Path, pages: list[Page]) -> None:
-    """What this build wrote, and the library versions it was made with."""
-    manifest = {
-        "version": MANIFEST_VERSION,
-        "libraries": library_versions(),
-        "pages": {p.path: p.digest for p in pages},
-    }
-    encoded = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    if not path.is_file() or path.read_bytes() != encoded:
-        # Not synced to disk: it is written after the release is swapped in, and file systems
-        # that journal their metadata (ext4, XFS) never keep the later rename and lose the
-        # earlier one. A crash may lose both (the next build redoes this one) or only this
-        # (the next build finds the pages of this build changed, and renders them again).
-        write_atomic(path, encoded, durable=False, private=True)
 
 
 # --- rendering -----------------------------------------------------------------------------------

@@ -1,15 +1,11 @@
 """What a build is asked and answers, where it may write (never over the site's own sources,
-only into a folder that blogtool made or an empty one), and what the last build left (its
-manifest, its preview mark, its record for the fast way out). Apart from the build itself, so
-that a build or a scheduled run with nothing to do never loads the renderer."""
+only into a folder that blogtool made or an empty one), and whether the last build there was a
+preview. Apart from the build itself, so that a build or a scheduled run with nothing to do
+never loads the renderer (``incremental/`` decides that there is nothing to do)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import json
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +16,7 @@ from blogtool.errors import UsageError
 from blogtool.files import link_path
 from blogtool.i18n import _, ngettext
 from blogtool.site import releases
+from blogtool.site.incremental.manifest import manifest_path
 
 if TYPE_CHECKING:
     import jinja2
@@ -98,11 +95,6 @@ class BuildResult:
         )
 
 
-def manifest_path(config: Config, output: Path) -> Path:
-    key = hashlib.sha256(str(output).encode()).hexdigest()[:16]
-    return config.state_dir / "builds" / f"{key}.json"
-
-
 def preview_mark(config: Config, output: Path) -> Path:
     return manifest_path(config, output).with_suffix(".preview")
 
@@ -123,37 +115,6 @@ def refuse_public_preview(config: Config, output: Path) -> None:
                 "build --drafts --future --output /tmp/forhandsvisning'"
             ).format(output=config.build.output)
         )
-
-
-def quiet_path(config: Config, output: Path) -> Path:
-    return manifest_path(config, output).with_suffix(".quiet")
-
-
-def unchanged(config: Config, output: Path, seen: str, now: dt.datetime) -> BuildResult | None:
-    """The fast way out of a public build: when the last one saw these very sources
-    (``uptodate.snapshot``), its release is still the live one, and no item has come due since,
-    the build would write nothing. Its result then, without reading a post; else None."""
-    started = time.perf_counter()
-    output = link_path(output)
-    try:
-        last = json.loads(quiet_path(config, output).read_text("utf-8"))
-        at = dt.datetime.fromisoformat(last["at"])
-        until = dt.datetime.fromisoformat(last["until"]) if last["until"] else None
-        pages = int(last["pages"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if (
-        last.get("snapshot") != seen
-        or last.get("release") != live_target(output)
-        or now < at  # the clock went back (a rehearsal): look properly
-        or (until is not None and now >= until)
-    ):
-        return None
-    return BuildResult(output, 0, pages, 0, time.perf_counter() - started)
-
-
-def live_target(output: Path) -> str | None:
-    return os.readlink(output) if releases.is_release_link(output) else None
 
 
 class Overlap:

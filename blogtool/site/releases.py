@@ -22,7 +22,7 @@ from pathlib import Path
 from blogtool.files import link_or_copy, public_dir, remove, write_atomic
 from blogtool.i18n import _
 from blogtool.site.engine import BuildError, Page, Progress, output_file, render_into
-from blogtool.site.lookahead import Looked
+from blogtool.site.incremental.lookahead import Looked
 
 
 def releases_dir(output: Path) -> Path:
@@ -95,15 +95,6 @@ def foreign_directory(output: Path) -> bool:
         and any(output.iterdir())
         and not (output / "index.html").is_file()
     )
-
-
-def to_render(pages: list[Page], manifest: dict[str, str], looked: Looked | None) -> list[Page]:
-    """The pages to render: new, changed since the last build (``manifest``), or no longer a
-    file in the live release (as ``looked`` found it; None: there is no live release)."""
-    if looked is None:
-        return list(pages)
-    missing = looked.missing
-    return [p for p in pages if manifest.get(p.path) != p.digest or output_file(p.path) in missing]
 
 
 def publish(

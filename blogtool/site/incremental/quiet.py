@@ -18,7 +18,7 @@ import os
 import sqlite3
 
 from blogtool.config import Config
-from blogtool.site.uptodate import snapshot
+from blogtool.site.incremental.snapshot import snapshot
 from blogtool.store import get_state, set_state, transaction
 
 __all__ = ["forget", "nothing_to_do", "remember", "snapshot"]

@@ -1,8 +1,8 @@
 """Whether anything can have changed since a build or run, asked of the file system alone:
 a snapshot of every source, without reading one.
 
-The build's fast way out uses it (``site/build.py``), and so does the scheduled job's
-(``job/quiet.py``).
+The build's fast way out uses it (``fastway.py``), and so does the scheduled job's
+(``quiet.py``).
 """
 
 from __future__ import annotations
