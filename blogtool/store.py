@@ -259,6 +259,19 @@ def exclusive_lock(path: Path, what: str) -> Iterator[None]:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def waiting_lock(path: Path) -> Iterator[None]:
+    """An advisory lock on ``path`` that waits for its holder (who holds it briefly, or is
+    background work that may wait its turn). Dropped by the kernel if the process dies."""
+    private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 # The site's locks: a build of the public site, and a newsletter send (which also covers making
 # a new issue, so two processes never make and send the same one).
 SITE_LOCKS = {"build": N_("a build of this site"), "send": N_("a newsletter send for this site")}

@@ -778,21 +778,190 @@ def test_a_changed_page_goes_live_before_the_search_index_is_made_again(
         seen["live"] = public.resolve() == release.resolve()
         seen["page"] = (public / "en-ny-text/index.html").is_file()
         seen["count"] = _page_count(public / "pagefind")
-        seen["out"] = out.name if out is not None else None
+        # Written beside the releases, never into the one served (a build may reuse it).
+        seen["out"] = (out.parent, out.name.startswith(".public.search-"))
         return real_index(release, series, out)
 
     monkeypatch.setattr(search, "index", observed)
     assert run("build").exit_code == 0
-    assert seen == {"live": True, "page": True, "count": before, "out": ".pagefind-next"}
+    assert seen == {"live": True, "page": True, "count": before, "out": (sample_site, True)}
     assert _page_count(public / "pagefind") == before + 1
     release = public.resolve()
-    assert not (release / ".pagefind-next").exists() and not (release / ".pagefind-old").exists()
+    assert not (release / ".pagefind-old").exists()
+    assert not list(sample_site.glob(".public.search-*"))
     listed = set(release.with_name(release.name + ".files").read_text("utf-8").splitlines())
     made = {
         p.relative_to(release).as_posix() for p in (release / "pagefind").rglob("*") if p.is_file()
     }
     assert made and made <= listed
     assert not any(name.startswith(".pagefind") for name in listed)
+
+
+def _search_settled(site: Path) -> bool:
+    """No search index owed, and no process making one (its lock is free)."""
+    import fcntl
+    import os
+
+    if (site / ".blogtool/search-pending").exists():
+        return False
+    fd = os.open(site / ".blogtool/search.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def _ended(pids: list[int]) -> bool:
+    """Whether these processes (not our children: their parent, a build, has ended) ended."""
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in ("Z", "X"):
+            return False
+    return True
+
+
+def _stop_indexers(pids: list[int]) -> None:
+    import contextlib
+    import os
+    import signal
+
+    for pid in pids:  # each in a session (and process group) of its own
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def _big_site(sample_site: Path) -> dict[str, str]:
+    """The sample site taken for a big one ([build] search_background = 1): the environment
+    to run its commands in."""
+    import os
+
+    config = sample_site / "blogtool.toml"
+    text = config.read_text("utf-8").replace("[build]\n", "[build]\nsearch_background = 1\n", 1)
+    config.write_text(text, "utf-8")
+    return {**os.environ, "BLOGTOOL_NOW": NOW.isoformat(), "BLOGTOOL_SECRET": SECRET}
+
+
+def _cli(site: Path, env: dict[str, str], *args: str) -> str:
+    import subprocess
+
+    from .processes import blogtool
+
+    done = subprocess.run(
+        blogtool("--site", str(site), *args), env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _new_post(site: Path, n: int) -> None:
+    write(
+        site / f"posts/2026-11-2{n}-ny-{n}.md",
+        f"---\ntitle: Ny text {n}\ndate: 2026-11-2{n}T09:00:00+01:00\nsummary: Ny.\n---\nIsvak.\n",
+    )
+
+
+def test_a_big_sites_build_returns_and_the_search_index_follows_in_its_own_process(
+    sample_site, public
+):
+    """From [build] search_background pages on (here 1), the command ends once the changed
+    page is live; the index is made by `blogtool search-index`, which the build starts in a
+    session of its own. While that one waits its turn (the test holds the index's lock),
+    builds go on and the old index is served; then the index follows, of the newest release."""
+    import fcntl
+    import os
+
+    from .processes import wait_for
+
+    env = _big_site(sample_site)
+    pids: list[int] = []
+    lock = os.open(sample_site / ".blogtool/search.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        assert "follows in process" not in _cli(sample_site, env, "build", "--wait")
+        before = _page_count(public / "pagefind")
+        fcntl.flock(lock, fcntl.LOCK_EX)  # an index being made, as long as the test likes
+        for n in range(3):
+            _new_post(sample_site, n)
+            said = _cli(sample_site, env, "build")  # (would wait on the lock if it waited)
+            pids += [int(m) for m in re.findall(r"follows in process (\d+)", said)]
+            assert (public / f"ny-text-{n}/index.html").is_file()  # live as the command ends
+        assert len(pids) == 3 and _page_count(public / "pagefind") == before
+        os.close(lock)  # the lock is free: the waiting processes go, one at a time
+        lock = -1
+        wait_for(lambda: _ended(pids), "the indexers to end")
+        assert _search_settled(sample_site)
+        assert _page_count(public / "pagefind") == before + 3
+        release = public.resolve()
+        listed = set(release.with_name(release.name + ".files").read_text("utf-8").splitlines())
+        index = {
+            p.relative_to(release).as_posix()
+            for p in (release / "pagefind").rglob("*")
+            if p.is_file()
+        }
+        assert {n for n in listed if n.startswith("pagefind/")} == index
+        assert not list(sample_site.glob(".public.search-*"))
+        assert not list(release.glob(".pagefind*"))
+        log = (sample_site / ".blogtool/search.log").read_text("utf-8")
+        assert log.count("the search index is made again") == 1, log  # the others: none owed
+        assert log.count("no search index was owed") == 2 and "Traceback" not in log
+    finally:
+        if lock >= 0:
+            os.close(lock)
+        _stop_indexers(pids)
+
+
+def test_an_index_made_while_a_build_swaps_in_a_newer_release_is_made_again(
+    sample_site, public, monkeypatch
+):
+    """A build that comes while Pagefind reads the live release owes a new index: the one
+    being made is put in place (its release is still kept), and the newest release is then
+    indexed in turn, so the index that stays counts the later post too."""
+    from blogtool.site import search
+    from blogtool.site.build import index_search, search_pending
+
+    from .processes import wait_for
+
+    env = _big_site(sample_site)
+    pids: list[int] = []
+    try:
+        _cli(sample_site, env, "build", "--wait")
+        before = _page_count(public / "pagefind")
+        _new_post(sample_site, 1)
+        said = _cli(sample_site, env, "build")
+        pids += [int(m) for m in re.findall(r"follows in process (\d+)", said)]
+        wait_for(lambda: _ended(pids), "the first post's index")
+        assert _page_count(public / "pagefind") == before + 1
+        _new_post(sample_site, 2)
+        (sample_site / ".blogtool/search-pending").write_text("by hand", "utf-8")
+        real_index = search.index
+        read: list[Path] = []
+
+        def meanwhile(release, series, out=None):
+            read.append(release.resolve())
+            if len(read) == 1:  # a build comes as Pagefind reads the live release
+                pids.extend(
+                    int(m)
+                    for m in re.findall(
+                        r"follows in process (\d+)", _cli(sample_site, env, "build")
+                    )
+                )
+            return real_index(release, series, out)
+
+        monkeypatch.setattr(search, "index", meanwhile)
+        config = load_config(sample_site)
+        assert index_search(config, public) is True
+        assert len(read) == 2 and read[1] == public.resolve() != read[0]
+        assert not search_pending(config).exists()
+        assert _page_count(public / "pagefind") == before + 2
+        wait_for(lambda: _ended(pids), "the build's own indexer")
+        assert _search_settled(sample_site)
+    finally:
+        _stop_indexers(pids)
 
 
 def test_when_pagefind_fails_the_pages_stay_live_with_the_index_they_had(
@@ -821,4 +990,5 @@ def test_when_pagefind_fails_the_pages_stay_live_with_the_index_they_had(
     monkeypatch.undo()
     assert run("build").exit_code == 0  # the next build makes it, and leaves nothing behind
     assert _page_count(public / "pagefind") == before + 1
-    assert not (public.resolve() / ".pagefind-next").exists()
+    assert not list(sample_site.glob(".public.search-*"))
+    assert not list(public.resolve().glob(".pagefind*"))

@@ -43,6 +43,7 @@ COMMANDS = {
     "config": "review",
     "build": "publish",
     "serve": "publish",
+    "search-index": "publish",
     "subscribers": "subscribers",
     "newsletter": "newsletter",
     "unsubscribe": "subscribers",

@@ -26,6 +26,7 @@ def _run_build(
     jobs: int | None,
     quiet: bool = False,
     serving: bool = False,
+    search_later: bool = False,
 ) -> Any:
     from blogtool.site.incremental.fastway import unchanged
     from blogtool.site.incremental.snapshot import snapshot
@@ -50,7 +51,11 @@ def _run_build(
         if blocking:
             raise ContentError(blocking)
         options = BuildOptions(
-            output=target, drafts=drafts, future=future, **({"jobs": jobs} if jobs else {})
+            output=target,
+            drafts=drafts,
+            future=future,
+            search_later=search_later,
+            **({"jobs": jobs} if jobs else {}),
         )
 
         def on_start(n: int) -> None:
@@ -97,9 +102,20 @@ def _run_build(
 @click.option(
     "--rollback", is_flag=True, help="Serve the previous build again instead of building."
 )
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Wait for the search index even on a big site (a script that copies the site next).",
+)
 @pass_env
 def build_site(
-    env: Env, drafts: bool, future: bool, output: Path | None, jobs: int | None, rollback: bool
+    env: Env,
+    drafts: bool,
+    future: bool,
+    output: Path | None,
+    jobs: int | None,
+    rollback: bool,
+    wait: bool,
 ) -> None:
     """Build the static site: pages, tag, service, archive and year pages, RSS and Atom feeds,
     pictures made for the web, the search index, sitemap.xml, robots.txt and 404.html.
@@ -109,9 +125,14 @@ def build_site(
     output is a link to a complete release, switched in one step, so a failed or killed build
     leaves the previous site exactly as it was. Feeds never contain drafts or scheduled items.
 
+    The search index is made once the changed pages are live. On a site of [build]
+    search_background pages or more (1000), the build returns then and the index follows in
+    a process of its own (its log: .blogtool/search.log); --wait waits for it.
+
     \b
     Example:
         blogtool build
+        blogtool build --wait && rsync -a --delete public/ www@webb.example.se:/var/www/blogg/
         blogtool build --drafts --future --output /tmp/preview
         blogtool build --rollback
     """
@@ -129,8 +150,85 @@ def build_site(
         from blogtool.site.output import refuse_public_preview
 
         refuse_public_preview(env.config, output or env.config.output_dir)
-    result = _run_build(env, output, drafts, future, jobs)
+    result = _run_build(env, output, drafts, future, jobs, search_later=not wait)
     click.echo(result.summary())
+    if result.search_later:
+        pid = _index_in_background(env, result.output)
+        click.echo(
+            _("The search index follows in process {pid} (its log: {log}).").format(
+                pid=pid, log=_search_log(env)
+            )
+        )
+
+
+def _search_log(env: Env) -> Path:
+    return env.config.state_dir / "search.log"
+
+
+def _index_in_background(env: Env, output: Path) -> int:
+    """Start ``blogtool search-index`` in a session of its own, its output appended to the
+    search log; it outlives this command. Its process id."""
+    import subprocess
+
+    from blogtool.files import private_dir
+
+    log = _search_log(env)
+    private_dir(log.parent)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "blogtool", "--site", str(env.config.root), "search-index",
+             "--output", str(output)],
+            stdin=subprocess.DEVNULL,
+            stdout=fd,
+            stderr=fd,
+            start_new_session=True,
+        )  # fmt: skip
+    finally:
+        os.close(fd)
+    return child.pid
+
+
+@click.command(name="search-index")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The built site (default: [build] output, 'public').",
+)
+@pass_env
+def search_index(env: Env, output: Path | None) -> None:
+    """Make the live site's search index, if a build left one owed. A build of a big site
+    starts this itself once its pages are live; run it by hand after such a build was
+    stopped. One runs at a time: a second waits for the first, then finds nothing owed or
+    what a build meanwhile owes.
+
+    \b
+    Example:
+        blogtool search-index
+    """
+    import resource
+    import time
+
+    from blogtool.site.build import index_search
+    from blogtool.site.output import check_output_dir
+
+    target = check_output_dir(env.config, output or env.config.output_dir)
+    started = time.monotonic()
+    if index_search(env.config, target):
+        # (ru_maxrss is in KiB on Linux: the largest of this process and of Pagefind's)
+        peak = max(
+            resource.getrusage(r).ru_maxrss
+            for r in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        )
+        click.echo(
+            _(
+                "{target}: the search index is made again in {seconds:.1f} s (at most {mb} MB "
+                "in one process)"
+            ).format(target=target, seconds=time.monotonic() - started, mb=peak // 1024)
+        )
+    else:
+        click.echo(_("{target}: no search index was owed").format(target=target))
 
 
 @click.command()
@@ -221,4 +319,4 @@ def serve(env: Env, port: int, host: str, output: Path | None) -> None:
         server.server_close()
 
 
-COMMANDS = {"build": build_site, "serve": serve}
+COMMANDS = {"build": build_site, "serve": serve, "search-index": search_index}

@@ -194,6 +194,14 @@ class BuildConfig:
         "Make the Pagefind search index in each build that changed a page (it "
         "indexes the whole site: seconds on a site of thousands of posts).",
     )
+    search_background: int = s.key(
+        int,
+        1000,
+        "From this many pages on, 'blogtool build' returns as soon as the changed pages are "
+        "live and the search index follows in a process of its own (0: never; 'run' and "
+        "'build --wait' always wait for it).",
+        convert=s.non_negative_int,
+    )
 
 
 @dataclass(frozen=True)

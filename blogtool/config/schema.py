@@ -363,6 +363,10 @@ def positive_float(value: float) -> float:
     return float(value)
 
 
+def non_negative_int(value: int) -> int:
+    return int(non_negative(value))
+
+
 def non_negative_float(value: float) -> float:
     return float(non_negative(value))
 

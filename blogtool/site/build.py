@@ -6,7 +6,9 @@ Only pages whose inputs changed are rendered; a failed build leaves the output a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import time
 from collections.abc import Callable
 from functools import partial
@@ -17,7 +19,7 @@ import jinja2
 from blogtool.config import Config
 from blogtool.content.model import Site
 from blogtool.errors import UsageError
-from blogtool.files import private_dir
+from blogtool.files import private_dir, remove, write_atomic
 from blogtool.i18n import _
 from blogtool.pictures import markup, variants
 from blogtool.site import engine, moved, pages, releases, search
@@ -38,35 +40,78 @@ from blogtool.site.output import (
 from blogtool.site.plan import plan
 from blogtool.site.templates import fingerprint
 from blogtool.site.urls import SEARCH_INDEX_DIR
+from blogtool.store import waiting_lock
 
 __all__ = ["BuildError", "BuildOptions", "BuildResult", "build", "rollback"]
 
 
 def search_pending(config: Config) -> Path:
-    """Present while the live release's search index is older than its pages."""
+    """Present while the live release's search index is older than its pages; it holds the
+    label of the release the build that owed it swapped in."""
     return config.state_dir / "search-pending"
 
 
-def _index_live(config: Config, output: Path) -> None:
-    """The search index of the release just swapped in, made after its pages went live. If
-    Pagefind fails, the pages stay live with the index they came with, and the error says so."""
-    release = releases.live_release(output)
-    if release is None:
-        return
-    try:
-        files = search.refresh(release, config.tips.slug)
-    except BuildError as exc:
-        raise BuildError(
-            _("the pages are live, but with the search index as it was: {exc}").format(exc=exc)
-        ) from None
-    releases.relist(release, SEARCH_INDEX_DIR, files)
+def releases_locked(config: Config, output: Path) -> contextlib.AbstractContextManager[None]:
+    """The lock of ``output``'s releases (beside its manifest), held while a build makes and
+    swaps a release and cleans up, and while a search index is put in place in one: a few
+    renames, or a build's publishing. Whoever comes second waits."""
+    return waiting_lock(manifest_path(config, output).with_suffix(".lock"))
+
+
+def index_search(config: Config, output: Path) -> bool:
+    """Make the live release's search index while one is owed (``search_pending``). Pagefind
+    reads the live release and writes beside it; the index is put in place under the releases'
+    lock (so no build reuses or removes that release meanwhile), and only if the release is
+    still served or kept for a rollback: then it was never changed while it was read. A build
+    that swapped in a newer release meanwhile owes a new index, and it is made in turn. One
+    process at a time; the next waits, and finds nothing owed or what is owed now. Returns
+    whether it made one. If Pagefind fails, the pages stay live with the index they had."""
+    pending = search_pending(config)
+    made = False
+    with waiting_lock(config.state_dir / "search.lock"):
+        for leftover in output.parent.glob(f".{output.name}.search-*"):  # a killed one's
+            remove(leftover)
+        for _turn in range(10):  # (builds that keep coming faster than Pagefind: next time)
+            try:
+                owed = pending.read_bytes()
+            except FileNotFoundError:
+                return made
+            release = releases.live_release(output)
+            if release is None:
+                pending.unlink(missing_ok=True)
+                return made
+            scratch = output.parent / f".{output.name}.search-{os.getpid()}"
+            try:
+                try:
+                    search.index(release, config.tips.slug, scratch)
+                except BuildError as exc:
+                    if releases.is_kept(output, release):  # it failed on a release at rest
+                        raise BuildError(
+                            _(
+                                "the pages are live, but with the search index as it was: {exc}"
+                            ).format(exc=exc)
+                        ) from None
+                    continue  # the release was reused or removed as it was read
+                with releases_locked(config, output):
+                    if not releases.is_kept(output, release):
+                        continue
+                    files = search.install(release, scratch)
+                    releases.relist(release, SEARCH_INDEX_DIR, files)
+                    made = True
+                    if releases.live_release(output) == release and pending.read_bytes() == owed:
+                        pending.unlink()
+                        return made
+            finally:
+                remove(scratch)
+    return made
 
 
 def rollback(config: Config, output: Path) -> Path:
     """Serve the previous release again. The manifest describes the build rolled back from,
     so it is forgotten: the next build renders every page, and never mixes the two."""
     output = check_output_dir(config, output)
-    back = releases.rollback(output)
+    with releases_locked(config, output):
+        back = releases.rollback(output)
     manifest_path(config, output).unlink(missing_ok=True)
     return back
 
@@ -107,39 +152,42 @@ def build(
     stale = sorted(path for path in old if path not in known)
     if on_start is not None:
         on_start(len(todo))
-    releases.clean_up(output)  # what a killed build left behind
-    if not old and releases.foreign_directory(output):
-        raise UsageError(
-            _(
-                "output {output} already holds files blogtool did not write; choose a "
-                "new or empty directory"
-            ).format(output=output)
-        )
-    if todo or stale or not releases.is_release_link(output):
-        label = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        # The search index covers public pages; a preview has no use for one.
-        # A build without the index (turned off, or a preview) leaves none behind either.
-        indexed = config.build.search and not view.preview
-        # The live index comes along; the new one is made once the pages are live (below).
-        carry = partial(search.carry, live=live) if indexed else None
-        finish = (SEARCH_INDEX_DIR, carry)
-        releases.publish(
-            label,
-            planned,
-            todo,
-            set(old),
-            output,
-            options.jobs,
-            progress,
-            fail_after,
-            finish,
-            looked,
-            meanwhile,
-        )
-        if indexed:  # owed until it is made: a failed or killed one is made by the next build
-            pending = search_pending(config)
-            private_dir(pending.parent)
-            pending.touch()
+    # Under the releases' lock: a search index being put in place (``index_search``) waits
+    # for this, and this for it (a few renames).
+    with releases_locked(config, output):
+        releases.clean_up(output)  # what a killed build left behind
+        if not old and releases.foreign_directory(output):
+            raise UsageError(
+                _(
+                    "output {output} already holds files blogtool did not write; choose a "
+                    "new or empty directory"
+                ).format(output=output)
+            )
+        if todo or stale or not releases.is_release_link(output):
+            label = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+            # The search index covers public pages; a preview has no use for one.
+            # A build without the index (turned off, or a preview) leaves none behind either.
+            indexed = config.build.search and not view.preview
+            # The live index comes along; the new one is made once the pages are live (below).
+            carry = partial(search.carry, live=live) if indexed else None
+            finish = (SEARCH_INDEX_DIR, carry)
+            releases.publish(
+                label,
+                planned,
+                todo,
+                set(old),
+                output,
+                options.jobs,
+                progress,
+                fail_after,
+                finish,
+                looked,
+                meanwhile,
+            )
+            if indexed:  # owed until it is made: a failed or killed one is made by the next build
+                pending = search_pending(config)
+                private_dir(pending.parent)
+                write_atomic(pending, label.encode(), durable=False)
     save_manifest(manifest, planned)
     mark = preview_mark(config, output)
     if view.preview:
@@ -147,9 +195,10 @@ def build(
     else:
         mark.unlink(missing_ok=True)
         moved.remember(config)
-    if config.build.search and not view.preview and search_pending(config).exists():
-        _index_live(config, output)
-        search_pending(config).unlink(missing_ok=True)
+    owed = config.build.search and not view.preview and search_pending(config).exists()
+    later = owed and 0 < config.build.search_background <= len(planned) and options.search_later
+    if owed and not later:
+        index_search(config, output)
     fastway.remember(site, output, seen, now, len(planned), view.preview)
     return BuildResult(
         output=output,
@@ -158,4 +207,5 @@ def build(
         removed=len(stale),
         seconds=time.perf_counter() - started,
         pictures=processed,
+        search_later=later,
     )

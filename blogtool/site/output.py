@@ -61,6 +61,9 @@ class BuildOptions:
     drafts: bool = False
     future: bool = False
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # A site of [build] search_background pages or more may leave its search index to a
+    # process of its own (``build.index_search``), which the caller starts; else it waits.
+    search_later: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class BuildResult:
     removed: int
     seconds: float
     pictures: int = 0  # pictures made now (not taken from the cache)
+    search_later: bool = False  # the search index is owed, left to ``build.index_search``
 
     @property
     def total(self) -> int:

@@ -63,6 +63,11 @@ def _kept(output: Path) -> set[Path]:
     return {p.resolve() for p in (output, previous_link(output)) if is_release_link(p, output)}
 
 
+def is_kept(output: Path, release: Path) -> bool:
+    """Whether ``release`` is served or kept for a rollback: no build changes it then."""
+    return release.resolve() in _kept(output) and _file_list(release).is_file()
+
+
 def clean_up(output: Path) -> None:
     """Remove what killed builds left (a release without its file list is incomplete),
     releases beyond the live, the previous and one complete spare that the next build reuses,

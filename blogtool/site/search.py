@@ -5,8 +5,9 @@ Pagefind makes its index from the whole site each time (its API cannot update on
 existing index): seconds on a site of thousands of posts. So it is off the critical path: a
 new release carries the live one's index (hard links, no copy), is swapped in, and the
 changed pages are live at once; then Pagefind indexes the live release into a folder beside
-the index (``.pagefind-next``), which replaces it by two renames. A build with nothing
-changed skips it, and keeps the index it had.
+the releases, which replaces its index by two renames (``install``). ``build.index_search``
+runs that, in the build's process or, for a big site, in a process of its own. A build with
+nothing changed skips it, and keeps the index it had.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from blogtool.i18n import _
 from blogtool.site.engine import BuildError
 from blogtool.site.urls import SEARCH_INDEX_DIR
 
-NEXT = f".{SEARCH_INDEX_DIR}-next"  # the index being made, beside the live one
 OLD = f".{SEARCH_INDEX_DIR}-old"  # the index just replaced, until it is deleted
 
 
@@ -39,27 +39,22 @@ def carry(release: Path, live: Path | None) -> set[str]:
     return {p.relative_to(release).as_posix() for p in target.rglob("*") if p.is_file()}
 
 
-def refresh(release: Path, series: str) -> set[str]:
-    """Index the live ``release`` again, into ``.pagefind-next``, then put that in place of
-    its ``pagefind/`` by two renames (a search that starts meanwhile finds the old index or
-    the new one). The index's files, relative to the release."""
-    for leftover in (release / NEXT, release / OLD):  # what a killed build left
-        remove(leftover)
-    made = index(release, series, release / NEXT)
-    current = release / SEARCH_INDEX_DIR
+def install(release: Path, made: Path) -> set[str]:
+    """Put the index in ``made`` (a folder beside the release, on the same file system) in
+    place of ``release``'s ``pagefind/`` by two renames: a search that starts meanwhile finds
+    the old index or the new one. The index's files, relative to the release."""
+    current, old = release / SEARCH_INDEX_DIR, release / OLD
+    remove(old)  # what a killed one left
     if current.exists():
-        os.rename(current, release / OLD)
-    os.rename(release / NEXT, current)
-    remove(release / OLD)
-    prefix = f"{NEXT}/"
-    return {
-        SEARCH_INDEX_DIR + name[len(NEXT) :] if name.startswith(prefix) else name for name in made
-    }
+        os.rename(current, old)
+    os.rename(made, current)
+    remove(old)
+    return {p.relative_to(release).as_posix() for p in current.rglob("*") if p.is_file()}
 
 
 def index(release: Path, series: str, out: Path | None = None) -> set[str]:
     """Run Pagefind (the binary bundled with the ``pagefind`` package) over ``release``, into
-    ``out`` (default: its ``pagefind/``); the files it wrote, relative to the release.
+    ``out`` (default: its ``pagefind/``); the files it wrote, relative to ``out``'s parent.
     ``series``: the series' folder, where tips are."""
     out = out or release / SEARCH_INDEX_DIR
     command = [
@@ -88,4 +83,4 @@ def index(release: Path, series: str, out: Path | None = None) -> set[str]:
     if umask() & 0o755:  # Pagefind made them with the umask: they are the site's, for all to read
         for path in [out, *written]:
             path.chmod(0o755 if path.is_dir() else 0o644)
-    return {p.relative_to(release).as_posix() for p in written if p.is_file()}
+    return {p.relative_to(out.parent).as_posix() for p in written if p.is_file()}
