@@ -904,7 +904,10 @@ def test_a_big_sites_build_returns_and_the_search_index_follows_in_its_own_proce
             if p.is_file()
         }
         assert {n for n in listed if n.startswith("pagefind/")} == index
-        assert not list(sample_site.glob(".public.search-*"))
+        # Nothing beside the releases: no index being made, nothing a build set aside (the
+        # reused releases' older indexes, deleted after the swap).
+        beside = {p.name for p in sample_site.glob(".public*")}
+        assert beside == {".public.releases", ".public.previous"}, beside
         assert not list(release.glob(".pagefind*"))
         log = (sample_site / ".blogtool/search.log").read_text("utf-8")
         assert log.count("the search index is made again") == 1, log  # the others: none owed

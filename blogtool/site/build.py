@@ -71,6 +71,12 @@ def index_search(config: Config, output: Path) -> bool:
     with waiting_lock(config.state_dir / "search.lock"):
         for leftover in output.parent.glob(f".{output.name}.search-*"):  # a killed one's
             remove(leftover)
+        # What builds set aside (a reused release's older index): taken out of their way in
+        # one rename, under their lock, then deleted.
+        doomed = output.parent / f".{output.name}.search-{os.getpid()}-trash"
+        with releases_locked(config, output):
+            search.set_trash_aside(releases.releases_dir(output), doomed)
+        remove(doomed)
         for _turn in range(10):  # (builds that keep coming faster than Pagefind: next time)
             try:
                 owed = pending.read_bytes()

@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from blogtool.files import link_or_copy, remove, umask
@@ -29,14 +30,40 @@ OLD = f".{SEARCH_INDEX_DIR}-old"  # the index just replaced, until it is deleted
 def carry(release: Path, live: Path | None) -> set[str]:
     """The live release's index, hard-linked into the new ``release`` before it is swapped
     in: its changed pages go live with the index as it was, and the new one follows
-    (``refresh``). Its files, relative to the release."""
+    (``build.index_search``). Its files, relative to the release (named as they are linked:
+    thousands of files at thousands of posts, not walked again)."""
     source = live / SEARCH_INDEX_DIR if live is not None else None
     if source is None or not source.is_dir():
         return set()
     target = release / SEARCH_INDEX_DIR
-    remove(target)
-    shutil.copytree(source, target, copy_function=link_or_copy)
-    return {p.relative_to(release).as_posix() for p in target.rglob("*") if p.is_file()}
+    if target.exists() or target.is_symlink():
+        # A reused release's older index goes aside in one rename: deleting thousands of
+        # files (the last links to them) costs more than the rest of a one-post rebuild, so
+        # it is done after the swap, with the new index (``build.index_search``).
+        trash = trash_dir(release.parent)
+        trash.mkdir(mode=0o700, exist_ok=True)
+        os.rename(target, trash / f"{release.name}-{os.getpid()}-{time.monotonic_ns()}")
+    start = len(str(release)) + 1
+    files: set[str] = set()
+
+    def link(src: str, dst: str) -> None:
+        link_or_copy(src, dst)
+        files.add(dst[start:])
+
+    shutil.copytree(source, target, copy_function=link)
+    return files
+
+
+def trash_dir(releases: Path) -> Path:
+    """Where what a build set aside waits to be deleted: beside the releases' folder."""
+    return releases.with_name(f"{releases.name}-trash")
+
+
+def set_trash_aside(releases: Path, doomed: Path) -> None:
+    """Move the trash to ``doomed`` (to be deleted there, out of the builds' way)."""
+    trash = trash_dir(releases)
+    if trash.exists():
+        os.rename(trash, doomed)
 
 
 def install(release: Path, made: Path) -> set[str]:

@@ -11,13 +11,16 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from blogtool.config import Config
-from blogtool.content.model import Site
 from blogtool.files import link_path, write_atomic
 from blogtool.site import releases
 from blogtool.site.incremental.manifest import manifest_path
 from blogtool.site.output import BuildResult
+
+if TYPE_CHECKING:  # (the fast way out reads no post: the content is not even imported)
+    from blogtool.content.model import Site
 
 
 def quiet_path(config: Config, output: Path) -> Path:
