@@ -925,7 +925,7 @@ def test_an_index_made_while_a_build_swaps_in_a_newer_release_is_made_again(
     being made is put in place (its release is still kept), and the newest release is then
     indexed in turn, so the index that stays counts the later post too."""
     from blogtool.site import search
-    from blogtool.site.build import index_search, search_pending
+    from blogtool.site.build import index_search
 
     from .processes import wait_for
 
@@ -959,12 +959,34 @@ def test_an_index_made_while_a_build_swaps_in_a_newer_release_is_made_again(
         config = load_config(sample_site)
         assert index_search(config, public) is True
         assert len(read) == 2 and read[1] == public.resolve() != read[0]
-        assert not search_pending(config).exists()
+        assert search.owed(config) is None
         assert _page_count(public / "pagefind") == before + 2
         wait_for(lambda: _ended(pids), "the build's own indexer")
         assert _search_settled(sample_site)
     finally:
         _stop_indexers(pids)
+
+
+def test_status_says_when_a_search_index_is_owed_and_nobody_makes_it(run, sample_site, public):
+    """A background index that failed or was stopped leaves its marker: status names it as a
+    problem (and how to make it), but not while a process holds the index's lock."""
+    import fcntl
+    import os
+
+    assert run("build").exit_code == 0
+    said = "the search index is older than the pages"
+    assert said not in run("status").output
+    (sample_site / ".blogtool/search-pending").write_text("r-x", "utf-8")
+    assert said in run("status").output and "blogtool search-index" in run("status").output
+    lock = os.open(sample_site / ".blogtool/search.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        assert said not in run("status").output  # being made
+    finally:
+        os.close(lock)
+    result = run("search-index")
+    assert result.exit_code == 0 and "the search index is made again" in result.output
+    assert said not in run("status").output
 
 
 def test_when_pagefind_fails_the_pages_stay_live_with_the_index_they_had(

@@ -153,16 +153,14 @@ def build_site(
     result = _run_build(env, output, drafts, future, jobs, search_later=not wait)
     click.echo(result.summary())
     if result.search_later:
+        from blogtool.site import search
+
         pid = _index_in_background(env, result.output)
         click.echo(
             _("The search index follows in process {pid} (its log: {log}).").format(
-                pid=pid, log=_search_log(env)
+                pid=pid, log=search.log_path(env.config)
             )
         )
-
-
-def _search_log(env: Env) -> Path:
-    return env.config.state_dir / "search.log"
 
 
 def _index_in_background(env: Env, output: Path) -> int:
@@ -171,8 +169,9 @@ def _index_in_background(env: Env, output: Path) -> int:
     import subprocess
 
     from blogtool.files import private_dir
+    from blogtool.site import search
 
-    log = _search_log(env)
+    log = search.log_path(env.config)
     private_dir(log.parent)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:

@@ -14,6 +14,7 @@ from blogtool.delivery import queue
 from blogtool.i18n import N_, _, cli_language, ngettext
 from blogtool.job.runner import next_due, site_fingerprint, weeks_without_tip
 from blogtool.newsletter.issues import Issue, issues
+from blogtool.site import search
 from blogtool.site.output import holds_preview
 from blogtool.store import get_state, loose_permissions
 from blogtool.timeutil import short_datetime
@@ -240,6 +241,13 @@ def _problems(site: Site, db: sqlite3.Connection, all_issues: list[Issue]) -> li
             problems.append(
                 _("issue {id}: unconfirmed deliveries; see --resend-uncertain").format(id=issue.id)
             )
+    if search.owed(site.config) == "owed":
+        problems.append(
+            _(
+                "the search index is older than the pages: a build owes it and no process is "
+                "making it ({log}); 'blogtool search-index' makes it"
+            ).format(log=search.log_path(site.config))
+        )
     problems += bounce_warnings(site, db, all_issues)
     mailbox = get_state(db, "bounces.error")
     if mailbox:

@@ -45,12 +45,6 @@ from blogtool.store import waiting_lock
 __all__ = ["BuildError", "BuildOptions", "BuildResult", "build", "rollback"]
 
 
-def search_pending(config: Config) -> Path:
-    """Present while the live release's search index is older than its pages; it holds the
-    label of the release the build that owed it swapped in."""
-    return config.state_dir / "search-pending"
-
-
 def releases_locked(config: Config, output: Path) -> contextlib.AbstractContextManager[None]:
     """The lock of ``output``'s releases (beside its manifest), held while a build makes and
     swaps a release and cleans up, and while a search index is put in place in one: a few
@@ -66,9 +60,9 @@ def index_search(config: Config, output: Path) -> bool:
     that swapped in a newer release meanwhile owes a new index, and it is made in turn. One
     process at a time; the next waits, and finds nothing owed or what is owed now. Returns
     whether it made one. If Pagefind fails, the pages stay live with the index they had."""
-    pending = search_pending(config)
+    pending = search.pending_path(config)
     made = False
-    with waiting_lock(config.state_dir / "search.lock"):
+    with waiting_lock(search.lock_path(config)):
         for leftover in output.parent.glob(f".{output.name}.search-*"):  # a killed one's
             remove(leftover)
         # What builds set aside (a reused release's older index): taken out of their way in
@@ -191,7 +185,7 @@ def build(
                 meanwhile,
             )
             if indexed:  # owed until it is made: a failed or killed one is made by the next build
-                pending = search_pending(config)
+                pending = search.pending_path(config)
                 private_dir(pending.parent)
                 write_atomic(pending, label.encode(), durable=False)
     save_manifest(manifest, planned)
@@ -201,7 +195,7 @@ def build(
     else:
         mark.unlink(missing_ok=True)
         moved.remember(config)
-    owed = config.build.search and not view.preview and search_pending(config).exists()
+    owed = config.build.search and not view.preview and search.pending_path(config).exists()
     later = owed and 0 < config.build.search_background <= len(planned) and options.search_later
     if owed and not later:
         index_search(config, output)

@@ -12,6 +12,7 @@ nothing changed skips it, and keeps the index it had.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from blogtool.config import Config
 from blogtool.files import link_or_copy, remove, umask
 from blogtool.i18n import _
 from blogtool.site.engine import BuildError
@@ -52,6 +54,40 @@ def carry(release: Path, live: Path | None) -> set[str]:
 
     shutil.copytree(source, target, copy_function=link)
     return files
+
+
+def pending_path(config: Config) -> Path:
+    """Present while the live release's search index is older than its pages; it holds the
+    label of the release the build that owed it swapped in."""
+    return config.state_dir / "search-pending"
+
+
+def log_path(config: Config) -> Path:
+    """Where the process that makes the index in the background writes what it did."""
+    return config.state_dir / "search.log"
+
+
+def lock_path(config: Config) -> Path:
+    """Held by the process making the index (``build.index_search``)."""
+    return config.state_dir / "search.lock"
+
+
+def owed(config: Config) -> str | None:
+    """None when the live release's index is up to date; "making" while a process makes it;
+    "owed" when one is owed and no process makes it (a failed or stopped one)."""
+    if not pending_path(config).exists():
+        return None
+    try:
+        fd = os.open(lock_path(config), os.O_RDWR)
+    except FileNotFoundError:
+        return "owed"
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return "making"
+    finally:
+        os.close(fd)
+    return "owed"
 
 
 def trash_dir(releases: Path) -> Path:
