@@ -53,7 +53,7 @@ def releases_locked(config: Config, output: Path) -> contextlib.AbstractContextM
 
 
 def index_search(config: Config, output: Path) -> bool:
-    """Make the live release's search index while one is owed (``search_pending``). Pagefind
+    """Make the live release's search index while one is owed (``search.pending_path``). Pagefind
     reads the live release and writes beside it; the index is put in place under the releases'
     lock (so no build reuses or removes that release meanwhile), and only if the release is
     still served or kept for a rollback: then it was never changed while it was read. A build
@@ -187,7 +187,9 @@ def build(
             if indexed:  # owed until it is made: a failed or killed one is made by the next build
                 pending = search.pending_path(config)
                 private_dir(pending.parent)
-                write_atomic(pending, label.encode(), durable=False)
+                swapped = releases.live_release(output)
+                name = swapped.name if swapped is not None else label
+                write_atomic(pending, name.encode(), durable=False)
     save_manifest(manifest, planned)
     mark = preview_mark(config, output)
     if view.preview:

@@ -58,7 +58,7 @@ def carry(release: Path, live: Path | None) -> set[str]:
 
 def pending_path(config: Config) -> Path:
     """Present while the live release's search index is older than its pages; it holds the
-    label of the release the build that owed it swapped in."""
+    name of the release the build that owed it swapped in."""
     return config.state_dir / "search-pending"
 
 
