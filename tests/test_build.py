@@ -797,23 +797,6 @@ def test_a_changed_page_goes_live_before_the_search_index_is_made_again(
     assert not any(name.startswith(".pagefind") for name in listed)
 
 
-def _search_settled(site: Path) -> bool:
-    """No search index owed, and no process making one (its lock is free)."""
-    import fcntl
-    import os
-
-    if (site / ".blogtool/search-pending").exists():
-        return False
-    fd = os.open(site / ".blogtool/search.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-    return True
-
-
 def _ended(pids: list[int]) -> bool:
     """Whether these processes (not our children: their parent, a build, has ended) ended."""
     for pid in pids:
@@ -876,6 +859,8 @@ def test_a_big_sites_build_returns_and_the_search_index_follows_in_its_own_proce
     import fcntl
     import os
 
+    from blogtool.site import search
+
     from .processes import wait_for
 
     env = _big_site(sample_site)
@@ -894,7 +879,7 @@ def test_a_big_sites_build_returns_and_the_search_index_follows_in_its_own_proce
         os.close(lock)  # the lock is free: the waiting processes go, one at a time
         lock = -1
         wait_for(lambda: _ended(pids), "the indexers to end")
-        assert _search_settled(sample_site)
+        assert search.owed(load_config(sample_site)) is None  # nothing owed any more
         assert _page_count(public / "pagefind") == before + 3
         release = public.resolve()
         listed = set(release.with_name(release.name + ".files").read_text("utf-8").splitlines())
@@ -962,7 +947,7 @@ def test_an_index_made_while_a_build_swaps_in_a_newer_release_is_made_again(
         assert search.owed(config) is None
         assert _page_count(public / "pagefind") == before + 2
         wait_for(lambda: _ended(pids), "the build's own indexer")
-        assert _search_settled(sample_site)
+        assert search.owed(load_config(sample_site)) is None  # nothing owed any more
     finally:
         _stop_indexers(pids)
 

@@ -153,19 +153,12 @@ def build_site(
     result = _run_build(env, output, drafts, future, jobs, search_later=not wait)
     click.echo(result.summary())
     if result.search_later:
-        from blogtool.site import search
-
-        pid = _index_in_background(env, result.output)
-        click.echo(
-            _("The search index follows in process {pid} (its log: {log}).").format(
-                pid=pid, log=search.log_path(env.config)
-            )
-        )
+        _index_in_background(env, result.output)
 
 
-def _index_in_background(env: Env, output: Path) -> int:
+def _index_in_background(env: Env, output: Path) -> None:
     """Start ``blogtool search-index`` in a session of its own, its output appended to the
-    search log; it outlives this command. Its process id."""
+    search log, and say so; it outlives this command."""
     import subprocess
 
     from blogtool.files import private_dir
@@ -185,7 +178,11 @@ def _index_in_background(env: Env, output: Path) -> int:
         )  # fmt: skip
     finally:
         os.close(fd)
-    return child.pid
+    click.echo(
+        _("The search index follows in process {pid} (its log: {log}).").format(
+            pid=child.pid, log=log
+        )
+    )
 
 
 @click.command(name="search-index")

@@ -82,15 +82,7 @@ def index_search(config: Config, output: Path) -> bool:
                 return made
             scratch = output.parent / f".{output.name}.search-{os.getpid()}"
             try:
-                try:
-                    search.index(release, config.tips.slug, scratch)
-                except BuildError as exc:
-                    if releases.is_kept(output, release):  # it failed on a release at rest
-                        raise BuildError(
-                            _(
-                                "the pages are live, but with the search index as it was: {exc}"
-                            ).format(exc=exc)
-                        ) from None
+                if not _pagefind(config, output, release, scratch):
                     continue  # the release was reused or removed as it was read
                 with releases_locked(config, output):
                     if not releases.is_kept(output, release):
@@ -104,6 +96,20 @@ def index_search(config: Config, output: Path) -> bool:
             finally:
                 remove(scratch)
     return made
+
+
+def _pagefind(config: Config, output: Path, release: Path, scratch: Path) -> bool:
+    """Index ``release`` into ``scratch``. False when it failed because a build reused or
+    removed the release meanwhile; a failure on a release at rest is an error."""
+    try:
+        search.index(release, config.tips.slug, scratch)
+    except BuildError as exc:
+        if releases.is_kept(output, release):
+            raise BuildError(
+                _("the pages are live, but with the search index as it was: {exc}").format(exc=exc)
+            ) from None
+        return False
+    return True
 
 
 def rollback(config: Config, output: Path) -> Path:
