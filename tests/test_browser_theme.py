@@ -119,3 +119,36 @@ def test_without_a_search_index_the_search_page_says_so(run, sample_site, browse
         page.locator("#sok", has_text="Sökningen är inte tillgänglig här").wait_for()
         assert errors == []
         page.close()
+
+
+def _found(url: str, browser, word: str) -> int:
+    """How many pages the search page says it found for ``word``."""
+    import re
+
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{url}/sok/?q={word}")
+    page.wait_for_selector(".pagefind-ui__result", timeout=WAIT_MS)
+    message = page.locator(".pagefind-ui__message").inner_text()
+    page.close()
+    assert errors == []
+    return int(re.search(r"\d+", message).group())
+
+
+def test_an_index_in_parts_is_searched_as_one(run, sample_site, browser, monkeypatch):
+    """A big site's index comes in parts (a few MB of pages each, for Pagefind's memory): the
+    search page merges them, and finds what one index would."""
+    from blogtool.site import search
+
+    assert run("build").exit_code == 0
+    with serving(sample_site / "public") as url:
+        whole = _found(url, browser, "och")
+    monkeypatch.setattr(search, "PART_BYTES", 12_000)
+    post = sample_site / "posts/2026-09-10-valkommen-till-kommunbloggen.md"
+    post.write_text(post.read_text("utf-8") + "\nEtt tillägg.\n", "utf-8")
+    assert run("build").exit_code == 0
+    script = (sample_site / "public/pagefind/bundles.js").read_text("utf-8")
+    assert script.count("s-") >= 3
+    with serving(sample_site / "public") as url:
+        assert _found(url, browser, "och") == whole >= 5

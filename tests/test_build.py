@@ -496,7 +496,8 @@ def test_home_is_paginated_newest_first(run, sample_site, public):
 def test_the_search_index_can_be_left_out_and_leaves_nothing_behind(run, sample_site, public):
     assert run("build").exit_code == 0
     assert (public / "pagefind/pagefind-ui.js").is_file()
-    index = {p.name for p in (public / "pagefind").iterdir()}
+    (part,) = _parts(public / "pagefind")  # a small site: one part
+    index = {p.name for p in (public / "pagefind" / part).iterdir()}
     assert "index" in index and "fragment" in index
     config = sample_site / "blogtool.toml"
     text = config.read_text("utf-8")
@@ -749,11 +750,25 @@ def test_a_template_change_renders_pages_again_but_converts_no_markdown(
     assert len(converted) == 1 and "En rad till." in converted[0]
 
 
-def _page_count(index: Path) -> int:
+def _parts(index: Path) -> list[str]:
+    """The index's parts, as the search page reads them from bundles.js."""
     import json
 
-    entry = json.loads((index / "pagefind-entry.json").read_text("utf-8"))
-    return sum(language["page_count"] for language in entry["languages"].values())
+    script = (index / "bundles.js").read_text("utf-8")
+    prefix = "window.blogtoolSearch = "
+    assert script.startswith(prefix)
+    return [part.rstrip("/") for part in json.loads(script[len(prefix) :].rstrip().rstrip(";"))]
+
+
+def _page_count(index: Path) -> int:
+    """How many pages the index holds, over all its parts."""
+    import json
+
+    count = 0
+    for part in _parts(index):
+        entry = json.loads((index / part / "pagefind-entry.json").read_text("utf-8"))
+        count += sum(language["page_count"] for language in entry["languages"].values())
+    return count
 
 
 def test_a_changed_page_goes_live_before_the_search_index_is_made_again(
@@ -1002,3 +1017,51 @@ def test_when_pagefind_fails_the_pages_stay_live_with_the_index_they_had(
     assert _page_count(public / "pagefind") == before + 1
     assert not list(sample_site.glob(".public.search-*"))
     assert not list(public.resolve().glob(".pagefind*"))
+
+
+def test_a_big_sites_index_comes_in_parts_and_a_change_makes_one_part_again(
+    run, sample_site, public, monkeypatch
+):
+    """Pagefind's memory grows with what it reads, so a big site is indexed in parts of at
+    most PART_BYTES of pages, one Pagefind process each. A changed post makes its part again;
+    the other parts are linked from the index as it was."""
+    from blogtool.site import search
+
+    assert run("build").exit_code == 0
+    whole = _page_count(public / "pagefind")
+    items = [
+        p for p in public.rglob("index.html") if "data-pagefind-body" in p.read_text("utf-8")
+    ]
+    assert whole == len(items) >= 8  # the posts and tips, no list
+    monkeypatch.setattr(search, "PART_BYTES", 12_000)  # the sample site in several parts
+    made: list[list[str]] = []
+    real = search._pagefind
+
+    def counted(release, pages, out):
+        made.append(pages)
+        return real(release, pages, out)
+
+    monkeypatch.setattr(search, "_pagefind", counted)
+    post = sample_site / "posts/2026-09-10-valkommen-till-kommunbloggen.md"
+    post.write_text(post.read_text("utf-8") + "\nEtt tillägg.\n", "utf-8")
+    assert run("build").exit_code == 0
+    parts = _parts(public / "pagefind")
+    assert len(parts) >= 3 and len(made) == len(parts), made  # the size changed: all anew
+    assert _page_count(public / "pagefind") == whole
+    assert sorted(page for pages in made for page in pages) == sorted(
+        p.relative_to(public).as_posix() for p in items
+    )
+    entries = {part: (public / "pagefind" / part / "pagefind-entry.json").stat() for part in parts}
+    made.clear()
+    post.write_text(post.read_text("utf-8") + "\nEtt tillägg till.\n", "utf-8")
+    assert run("build").exit_code == 0
+    assert len(made) == 1 and any("valkommen" in page for page in made[0])  # its part alone
+    now = _parts(public / "pagefind")
+    assert len(now) == len(parts) and len(set(now) - set(parts)) == 1
+    kept = [part for part in now if part in parts]
+    for part in kept:  # the same files, linked: not made again
+        assert (public / "pagefind" / part / "pagefind-entry.json").stat().st_ino == entries[
+            part
+        ].st_ino
+    assert _page_count(public / "pagefind") == whole
+    assert not list(sample_site.glob(".public.search-*"))

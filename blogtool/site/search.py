@@ -1,19 +1,26 @@
 """Search without a server: Pagefind indexes the live release, and the search page and the
 header's search field use the index it writes (``pagefind/``), from the site itself.
 
-Pagefind makes its index from the whole site each time (its API cannot update one page of an
-existing index): seconds on a site of thousands of posts. So it is off the critical path: a
-new release carries the live one's index (hard links, no copy), is swapped in, and the
-changed pages are live at once; then Pagefind indexes the live release into a folder beside
-the releases, which replaces its index by two renames (``install``). ``build.index_search``
-runs that, in the build's process or, for a big site, in a process of its own. A build with
-nothing changed skips it, and keeps the index it had.
+Pagefind cannot update one page of an existing index, and its memory grows with what it reads
+(hundreds of MB for thousands of posts). So the index is made in parts of a few MB of pages
+each (``PART_BYTES``), named by what they hold, which the search page merges (Pagefind's
+multisite search; ``bundles.js`` lists them): a changed post makes its part again, the others
+are linked as they were, and no Pagefind process reads more than one part.
+
+And it is off the critical path: a new release carries the live one's index (hard links, no
+copy), is swapped in, and the changed pages are live at once; then the live release is indexed
+into a folder beside the releases, which replaces its index by two renames (``install``).
+``build.index_search`` runs that, in the build's process or, for a big site, in a process of
+its own. A build with nothing changed skips it, and keeps the index it had.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +32,7 @@ from blogtool.files import link_or_copy, remove, umask
 from blogtool.i18n import _
 from blogtool.site.engine import BuildError
 from blogtool.site.urls import SEARCH_INDEX_DIR
+from blogtool.version import library_versions
 
 OLD = f".{SEARCH_INDEX_DIR}-old"  # the index just replaced, until it is deleted
 
@@ -115,35 +123,97 @@ def install(release: Path, made: Path) -> set[str]:
     return {p.relative_to(release).as_posix() for p in current.rglob("*") if p.is_file()}
 
 
-def index(release: Path, series: str, out: Path | None = None) -> set[str]:
-    """Run Pagefind (the binary bundled with the ``pagefind`` package) over ``release``, into
-    ``out`` (default: its ``pagefind/``); the files it wrote, relative to ``out``'s parent.
-    ``series``: the series' folder, where tips are."""
-    out = out or release / SEARCH_INDEX_DIR
-    command = [
-        sys.executable,
-        "-m",
-        "pagefind",
-        "--site",
-        str(release),
-        "--output-path",
-        str(out),
-        "--silent",
-        # Posts and tips only (the pages marked data-pagefind-body); lists are not read.
-        "--glob",
-        f"{{*,{series}/*}}/index.html",
-    ]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise BuildError(_("the search index could not be made: {exc}").format(exc=exc)) from None
-    if done.returncode != 0:
-        reason = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise BuildError(
-            _("the search index could not be made (Pagefind): {join}").format(join=" ".join(reason))
+# How much HTML one Pagefind process reads. Its memory grows with what it reads (about
+# 15 MB for each MB of pages), so a big site is indexed in parts of at most this much, one
+# after the other, and searched as one: the search page merges them (Pagefind's multisite
+# search). About 600 posts a part: under 150 MB for Pagefind at any site size.
+PART_BYTES = 6 * 1024 * 1024
+BUNDLES = "bundles.js"  # the parts, for the search page: window.blogtoolSearch = [...]
+_INDEXED = re.compile(rb"<[A-Za-z][^<>]*\sdata-pagefind-body\b")  # a post's or tip's page
+
+
+def _parts(release: Path, series: str) -> list[tuple[str, list[str]]]:
+    """The release's posts and tips (the pages marked data-pagefind-body; lists are not read)
+    in parts of about ``PART_BYTES``, each named by what it holds: its pages' paths and
+    contents, how many parts there are, and Pagefind's version. A page stays in its part
+    (by its path) until the site grows by a part, so a changed post changes one part."""
+    pages: list[tuple[str, bytes]] = []
+    for path in sorted([*release.glob("*/index.html"), *release.glob(f"{series}/*/index.html")]):
+        content = path.read_bytes()
+        if _INDEXED.search(content):
+            pages.append((path.relative_to(release).as_posix(), content))
+    count = -(-sum(len(c) for _p, c in pages) // PART_BYTES)  # (none for a site of none)
+    members: list[list[tuple[str, bytes]]] = [[] for _n in range(count)]
+    for name, content in pages:
+        members[int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % count].append(
+            (name, content)
         )
+    parts = []
+    for number, held in enumerate(members):
+        if not held:  # (few pages, many bytes each: a part may get none)
+            continue
+        pagefind = library_versions()["pagefind"]
+        digest = hashlib.sha256(f"{pagefind}\0{count}\0{number}".encode())
+        for name, content in held:
+            digest.update(b"\0%s\0%s" % (name.encode(), hashlib.sha256(content).digest()))
+        parts.append((f"s-{digest.hexdigest()[:20]}", [name for name, _c in held]))
+    return parts
+
+
+def index(release: Path, series: str, out: Path) -> set[str]:
+    """Index ``release``'s posts and tips with Pagefind (the binary bundled with the
+    ``pagefind`` package) into ``out`` (a new folder beside it), part by part
+    (``PART_BYTES``): a part whose pages are as in the release's index (``pagefind/s-*``) is
+    linked from there, the others are made anew, one Pagefind process at a time. ``out``
+    gets the parts, the search page's script and style (from the first part) and
+    ``bundles.js``, which names the parts. The files written, relative to ``out``'s parent.
+    ``series``: the series' folder, where tips are."""
+    have = release / SEARCH_INDEX_DIR
+    parts = _parts(release, series)
+    remove(out)
+    out.mkdir(parents=True)
+    for name, pages in parts:
+        if (have / name / "pagefind-entry.json").is_file():
+            shutil.copytree(have / name, out / name, copy_function=link_or_copy)
+        else:
+            _pagefind(release, pages, out / name)
+    for asset in (out / parts[0][0]).iterdir() if parts else ():
+        if asset.is_file():  # pagefind-ui.js and its kin, where the pages load them
+            link_or_copy(str(asset), str(out / asset.name))
+    names = json.dumps([f"{name}/" for name, _pages in parts])
+    (out / BUNDLES).write_text(f"window.blogtoolSearch = {names};\n", "utf-8")
     written = list(out.rglob("*"))
     if umask() & 0o755:  # Pagefind made them with the umask: they are the site's, for all to read
         for path in [out, *written]:
             path.chmod(0o755 if path.is_dir() else 0o644)
     return {p.relative_to(out.parent).as_posix() for p in written if p.is_file()}
+
+
+def _pagefind(release: Path, pages: list[str], out: Path) -> None:
+    """One Pagefind process over ``pages`` (paths in ``release``), read from a folder of links
+    to them beside ``out``, so their addresses are as on the site."""
+    site = out.with_name(f"{out.name}.site")
+    remove(site)
+    try:
+        for page in pages:
+            (site / page).parent.mkdir(parents=True, exist_ok=True)
+            link_or_copy(str(release / page), str(site / page))
+        command = [
+            sys.executable, "-m", "pagefind", "--site", str(site), "--output-path", str(out),
+            "--silent",
+        ]  # fmt: skip
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise BuildError(
+                _("the search index could not be made: {exc}").format(exc=exc)
+            ) from None
+        if done.returncode != 0:
+            reason = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            raise BuildError(
+                _("the search index could not be made (Pagefind): {join}").format(
+                    join=" ".join(reason)
+                )
+            )
+    finally:
+        remove(site)
