@@ -1029,9 +1029,7 @@ def test_a_big_sites_index_comes_in_parts_and_a_change_makes_one_part_again(
 
     assert run("build").exit_code == 0
     whole = _page_count(public / "pagefind")
-    items = [
-        p for p in public.rglob("index.html") if "data-pagefind-body" in p.read_text("utf-8")
-    ]
+    items = [p for p in public.rglob("index.html") if "data-pagefind-body" in p.read_text("utf-8")]
     assert whole == len(items) >= 8  # the posts and tips, no list
     monkeypatch.setattr(search, "PART_BYTES", 12_000)  # the sample site in several parts
     made: list[list[str]] = []
