@@ -1063,3 +1063,29 @@ def test_a_big_sites_index_comes_in_parts_and_a_change_makes_one_part_again(
         ].st_ino
     assert _page_count(public / "pagefind") == whole
     assert not list(sample_site.glob(".public.search-*"))
+    # The site's title is on every page, in the head, the header and the footer, where
+    # Pagefind does not read: every page is written again, and no part is made again.
+    made.clear()
+    config = sample_site / "blogtool.toml"
+    config.write_text(config.read_text("utf-8").replace('title = "', 'title = "Nya ', 1), "utf-8")
+    assert run("build").exit_code == 0
+    assert "Nya " in (public / "valkommen-till-kommunbloggen/index.html").read_text("utf-8")
+    assert made == [] and _parts(public / "pagefind") == now
+    # A site built many times reuses a spare release, which keeps the parts it has in common
+    # with the live index, and has the live index's parts and no other.
+    tip = sample_site / "tips/2026-10-22-hitta-ut-i-naturen.md"
+    for text in ("\nFler ord.\n", "\nÄnnu fler ord.\n"):
+        tip.write_text(tip.read_text("utf-8") + text, "utf-8")
+        assert run("build").exit_code == 0
+        release = public.resolve()
+        assert {p.name for p in (release / "pagefind").glob("s-*")} == set(
+            _parts(public / "pagefind")
+        )
+        assert _page_count(public / "pagefind") == whole
+        listed = set(release.with_name(release.name + ".files").read_text("utf-8").splitlines())
+        index = {
+            p.relative_to(release).as_posix()
+            for p in (release / "pagefind").rglob("*")
+            if p.is_file()
+        }
+        assert index <= listed and {n for n in listed if n.startswith("pagefind/")} == index

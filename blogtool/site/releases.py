@@ -111,16 +111,17 @@ def publish(
     jobs: int,
     progress: Progress | None = None,
     fail_after: int | None = None,
-    finish: tuple[str, Callable[[Path], set[str]] | None] | None = None,
+    finish: tuple[str, Callable[[Path, set[str]], set[str]] | None] | None = None,
     looked: Looked | None = None,
     meanwhile: Callable[[], None] | None = None,
 ) -> None:
     """Make a new release of ``pages`` (rendering ``todo``, linking the rest from the live
     release) and swap it in. Files of the live release that no build wrote (``known`` lists
     what the last build did) come along. ``finish`` is (a folder, a step that writes it over
-    the complete release and returns its files, or None to leave the folder out): the search
-    index. ``looked``: what the live and the spare release held (``lookahead.look``).
-    ``meanwhile``: as ``render_into`` has it. Raises with the live site as it was."""
+    the complete release, given the files a reused release had in it, and returns its files,
+    or None to leave the folder out): the search index. ``looked``: what the live and the
+    spare release held (``lookahead.look``). ``meanwhile``: as ``render_into`` has it.
+    Raises with the live site as it was."""
     try:
         release, had, spare = _new_release(output, label)
     except OSError as exc:
@@ -146,12 +147,15 @@ def publish(
             # (".pagefind-next" and the like: the finish step's own, never the site's)
             passing = f".{finish[0]}-" if finish else None
             foreign = _carry_foreign(live, release, ours, passing)
-        if made:  # made again whole, below
-            remove(release / made)
-            had = {name for name in had if not name.startswith(made)}
+        kept: set[str] = set()  # what a reused release had of the folder: the step's to change
+        if made:
+            kept = {name for name in had if name.startswith(made)}
+            had -= kept
         _remove_files(release, had - planned - foreign)
         if finish and finish[1] is not None:
-            planned |= finish[1](release)
+            planned |= finish[1](release, kept)
+        elif made:
+            remove(release / made)
         write_atomic(
             _file_list(release), "\n".join(sorted(planned | foreign)).encode(), durable=False
         )

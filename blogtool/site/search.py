@@ -37,22 +37,27 @@ from blogtool.version import library_versions
 OLD = f".{SEARCH_INDEX_DIR}-old"  # the index just replaced, until it is deleted
 
 
-def carry(release: Path, live: Path | None) -> set[str]:
+def carry(release: Path, kept: set[str], live: Path | None) -> set[str]:
     """The live release's index, hard-linked into the new ``release`` before it is swapped
     in: its changed pages go live with the index as it was, and the new one follows
-    (``build.index_search``). Its files, relative to the release (named as they are linked:
-    thousands of files at thousands of posts, not walked again)."""
+    (``build.index_search``). A reused release keeps the parts of its own index that the
+    live one has too (a part's name says what it holds; ``kept`` lists the files it had):
+    after a one-post change, all parts but one or two. Returns the index's files, relative
+    to the release."""
     source = live / SEARCH_INDEX_DIR if live is not None else None
-    if source is None or not source.is_dir():
-        return set()
     target = release / SEARCH_INDEX_DIR
-    if target.exists() or target.is_symlink():
-        # A reused release's older index goes aside in one rename: deleting thousands of
-        # files (the last links to them) costs more than the rest of a one-post rebuild, so
-        # it is done after the swap, with the new index (``build.index_search``).
-        trash = trash_dir(release.parent)
-        trash.mkdir(mode=0o700, exist_ok=True)
-        os.rename(target, trash / f"{release.name}-{os.getpid()}-{time.monotonic_ns()}")
+    if source is None or not source.is_dir():
+        _set_aside(release, target)
+        return set()
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        target.unlink()
+    target.mkdir(exist_ok=True)
+    target.chmod(0o755)  # whatever the umask: the web server's user reads it
+    wanted = {entry.name: entry.is_dir(follow_symlinks=False) for entry in os.scandir(source)}
+    for entry in os.scandir(target):
+        same_part = entry.name.startswith("s-") and wanted.get(entry.name)
+        if not (same_part and entry.is_dir(follow_symlinks=False)):
+            _set_aside(release, Path(entry.path))
     start = len(str(release)) + 1
     files: set[str] = set()
 
@@ -60,8 +65,32 @@ def carry(release: Path, live: Path | None) -> set[str]:
         link_or_copy(src, dst)
         files.add(dst[start:])
 
-    shutil.copytree(source, target, copy_function=link)
+    for name, folder in wanted.items():
+        if not folder:
+            link(str(source / name), str(target / name))
+        elif (target / name).is_dir():  # the same part, kept
+            prefix = f"{SEARCH_INDEX_DIR}/{name}/"
+            held = {n for n in kept if n.startswith(prefix)} or {
+                f"{prefix}{Path(d, n).relative_to(target / name).as_posix()}"
+                for d, _dirs, names in os.walk(target / name)
+                for n in names
+            }
+            files |= held
+        else:
+            shutil.copytree(source / name, target / name, copy_function=link)
     return files
+
+
+def _set_aside(release: Path, path: Path) -> None:
+    """Take ``path`` out of ``release`` now: a folder of thousands of files is moved to the
+    trash in one rename (deleting it costs more than the rest of a one-post rebuild, so it is
+    deleted after the swap, with the new index: ``build.index_search``); a file is removed."""
+    if path.is_dir() and not path.is_symlink():
+        trash = trash_dir(release.parent)
+        trash.mkdir(mode=0o700, exist_ok=True)
+        os.rename(path, trash / f"{release.name}-{path.name}-{os.getpid()}-{time.monotonic_ns()}")
+    else:
+        remove(path)
 
 
 def pending_path(config: Config) -> Path:
@@ -129,34 +158,58 @@ def install(release: Path, made: Path) -> set[str]:
 # search). About 600 posts a part: under 150 MB for Pagefind at any site size.
 PART_BYTES = 6 * 1024 * 1024
 BUNDLES = "bundles.js"  # the parts, for the search page: window.blogtoolSearch = [...]
-_INDEXED = re.compile(rb"<[A-Za-z][^<>]*\sdata-pagefind-body\b")  # a post's or tip's page
+_INDEXED = re.compile(rb"<([A-Za-z][\w-]*)[^<>]*\sdata-pagefind-body\b")  # a post or tip
+_HTML = re.compile(rb"<html\b[^<>]*>", re.IGNORECASE)  # its language
+_MARKED = re.compile(rb"<[A-Za-z][^<>]*\sdata-pagefind-[^<>]*>")  # meta, filters: anywhere
+_H1 = re.compile(rb"<h1\b", re.IGNORECASE)  # its title in the results
+
+
+def _read_by_pagefind(content: bytes) -> bytes | None:
+    """What of a page Pagefind reads, or None for a page it leaves out (not marked
+    data-pagefind-body): its language, every tag marked for it, and its body (from its first
+    h1, if that comes before, to the last end tag of the body's kind). A change to the rest
+    alone (the site's title in the head, the header and the footer, its menu) changes no part
+    of the index."""
+    body = _INDEXED.search(content)
+    if body is None:
+        return None
+    start = body.start()
+    h1 = _H1.search(content, 0, start)
+    if h1 is not None:
+        start = h1.start()
+    end = content.lower().rfind(b"</" + body.group(1).lower(), start)
+    lang = _HTML.search(content, 0, start)
+    marked = [m.group() for m in _MARKED.finditer(content)]
+    body_end = end if end >= 0 else len(content)
+    return b"\0".join([lang.group() if lang else b"", *marked, content[start:body_end]])
 
 
 def _parts(release: Path, series: str) -> list[tuple[str, list[str]]]:
     """The release's posts and tips (the pages marked data-pagefind-body; lists are not read)
-    in parts of about ``PART_BYTES``, each named by what it holds: its pages' paths and
-    contents, how many parts there are, and Pagefind's version. A page stays in its part
-    (by its path) until the site grows by a part, so a changed post changes one part."""
-    pages: list[tuple[str, bytes]] = []
+    in parts of about ``PART_BYTES``, each named by what it holds: its pages' paths and what
+    Pagefind reads of them, how many parts there are, and Pagefind's version. A page stays in
+    its part (by its path) until the site grows by a part, so a changed post changes one part."""
+    pages: list[tuple[str, int, bytes]] = []  # path, size, digest (not the pages themselves)
     for path in sorted([*release.glob("*/index.html"), *release.glob(f"{series}/*/index.html")]):
         content = path.read_bytes()
-        if _INDEXED.search(content):
-            pages.append((path.relative_to(release).as_posix(), content))
-    count = -(-sum(len(c) for _p, c in pages) // PART_BYTES)  # (none for a site of none)
+        read = _read_by_pagefind(content)
+        if read is not None:
+            name = path.relative_to(release).as_posix()
+            pages.append((name, len(content), hashlib.sha256(read).digest()))
+    count = -(-sum(size for _n, size, _d in pages) // PART_BYTES)  # (none for a site of none)
     members: list[list[tuple[str, bytes]]] = [[] for _n in range(count)]
-    for name, content in pages:
-        members[int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % count].append(
-            (name, content)
-        )
+    for name, _size, digest in pages:
+        number = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % count
+        members[number].append((name, digest))
     parts = []
+    pagefind = library_versions()["pagefind"]
     for number, held in enumerate(members):
         if not held:  # (few pages, many bytes each: a part may get none)
             continue
-        pagefind = library_versions()["pagefind"]
-        digest = hashlib.sha256(f"{pagefind}\0{count}\0{number}".encode())
-        for name, content in held:
-            digest.update(b"\0%s\0%s" % (name.encode(), hashlib.sha256(content).digest()))
-        parts.append((f"s-{digest.hexdigest()[:20]}", [name for name, _c in held]))
+        made = hashlib.sha256(f"{pagefind}\0{count}\0{number}".encode())
+        for name, page in held:
+            made.update(b"\0%s\0%s" % (name.encode(), page))
+        parts.append((f"s-{made.hexdigest()[:20]}", [name for name, _c in held]))
     return parts
 
 
