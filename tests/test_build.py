@@ -1089,3 +1089,15 @@ def test_a_big_sites_index_comes_in_parts_and_a_change_makes_one_part_again(
             if p.is_file()
         }
         assert index <= listed and {n for n in listed if n.startswith("pagefind/")} == index
+
+
+def test_a_search_index_that_cannot_be_written_is_a_build_error(run, sample_site, public):
+    """What the file system refuses while the index is made (a full disk, a release that
+    builds reused meanwhile) is one message, as Pagefind's own failure is: no traceback."""
+    from blogtool.site import search
+    from blogtool.site.engine import BuildError
+
+    assert run("build").exit_code == 0
+    blocker = write(sample_site / "not-a-folder", "x")
+    with pytest.raises(BuildError, match=r"the search index could not be made: .*not-a-folder"):
+        search.index(public.resolve(), "torsdagstips", blocker / "index")

@@ -221,6 +221,13 @@ def index(release: Path, series: str, out: Path) -> set[str]:
     gets the parts, the search page's script and style (from the first part) and
     ``bundles.js``, which names the parts. The files written, relative to ``out``'s parent.
     ``series``: the series' folder, where tips are."""
+    try:
+        return _index(release, series, out)
+    except OSError as exc:  # (the release reused by builds meanwhile; a full disk)
+        raise BuildError(_("the search index could not be made: {exc}").format(exc=exc)) from None
+
+
+def _index(release: Path, series: str, out: Path) -> set[str]:
     have = release / SEARCH_INDEX_DIR
     parts = _parts(release, series)
     remove(out)
