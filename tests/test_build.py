@@ -1101,3 +1101,19 @@ def test_a_search_index_that_cannot_be_written_is_a_build_error(run, sample_site
     blocker = write(sample_site / "not-a-folder", "x")
     with pytest.raises(BuildError, match=r"the search index could not be made: .*not-a-folder"):
         search.index(public.resolve(), "torsdagstips", blocker / "index")
+
+
+def test_templates_that_mark_no_page_for_search_get_every_page_indexed(run, sample_site, public):
+    """A site's own base.html without data-pagefind-body: Pagefind's own rule, every page whole
+    (the lists too), rather than no search at all."""
+    default = (REPO / "blogtool/templates/base.html").read_text("utf-8")
+    assert " data-pagefind-body" in default
+    own = default.replace("{% if page_item %} data-pagefind-body{% endif %}", "")
+    assert own != default
+    write(sample_site / "templates/base.html", own)
+    assert run("build").exit_code == 0
+    assert "data-pagefind-body" not in (public / "index.html").read_text("utf-8")
+    items = len(list(public.glob("*/index.html"))) + len(
+        list(public.glob("torsdagstips/*/index.html"))
+    )
+    assert _page_count(public / "pagefind") == items > 10

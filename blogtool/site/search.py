@@ -188,14 +188,19 @@ def _parts(release: Path, series: str) -> list[tuple[str, list[str]]]:
     """The release's posts and tips (the pages marked data-pagefind-body; lists are not read)
     in parts of about ``PART_BYTES``, each named by what it holds: its pages' paths and what
     Pagefind reads of them, how many parts there are, and Pagefind's version. A page stays in
-    its part (by its path) until the site grows by a part, so a changed post changes one part."""
+    its part (by its path) until the site grows by a part, so a changed post changes one part.
+    Templates of a site's own that mark no page get Pagefind's own rule: every page, whole."""
     pages: list[tuple[str, int, bytes]] = []  # path, size, digest (not the pages themselves)
+    unmarked: list[tuple[str, int, bytes]] = []
     for path in sorted([*release.glob("*/index.html"), *release.glob(f"{series}/*/index.html")]):
         content = path.read_bytes()
         read = _read_by_pagefind(content)
+        name = path.relative_to(release).as_posix()
         if read is not None:
-            name = path.relative_to(release).as_posix()
             pages.append((name, len(content), hashlib.sha256(read).digest()))
+        elif not pages:
+            unmarked.append((name, len(content), hashlib.sha256(content).digest()))
+    pages = pages or unmarked
     count = -(-sum(size for _n, size, _d in pages) // PART_BYTES)  # (none for a site of none)
     members: list[list[tuple[str, bytes]]] = [[] for _n in range(count)]
     for name, _size, digest in pages:
