@@ -1117,3 +1117,21 @@ def test_templates_that_mark_no_page_for_search_get_every_page_indexed(run, samp
         list(public.glob("torsdagstips/*/index.html"))
     )
     assert _page_count(public / "pagefind") == items > 10
+
+
+def test_a_search_part_is_named_by_what_pagefind_reads_of_its_pages():
+    """The language, the body, tags marked for Pagefind and the pictures after the body count;
+    the head, the header and the footer's words do not (a site's title is in all three)."""
+    from blogtool.site.search import _read_by_pagefind
+
+    page = (
+        b'<html lang="sv"><head><title>A - Site</title></head><body><header>Site</header>'
+        b"<main data-pagefind-body><h1>A</h1><p>Text</p></main>"
+        b'<footer>Site <img src="/f.png" alt=""></footer></body></html>'
+    )
+    read = _read_by_pagefind(page)
+    assert read is not None
+    assert _read_by_pagefind(page.replace(b"Site", b"Other site")) == read
+    for changed in (b"Text", b'lang="sv"', b"/f.png"):
+        assert _read_by_pagefind(page.replace(changed, b"x")) != read, changed
+    assert _read_by_pagefind(page.replace(b" data-pagefind-body", b"")) is None

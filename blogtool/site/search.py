@@ -162,14 +162,15 @@ _INDEXED = re.compile(rb"<([A-Za-z][\w-]*)[^<>]*\sdata-pagefind-body\b")  # a po
 _HTML = re.compile(rb"<html\b[^<>]*>", re.IGNORECASE)  # its language
 _MARKED = re.compile(rb"<[A-Za-z][^<>]*\sdata-pagefind-[^<>]*>")  # meta, filters: anywhere
 _H1 = re.compile(rb"<h1\b", re.IGNORECASE)  # its title in the results
+_IMG = re.compile(rb"<img\b[^<>]*>", re.IGNORECASE)  # its picture: the first after the h1
 
 
 def _read_by_pagefind(content: bytes) -> bytes | None:
     """What of a page Pagefind reads, or None for a page it leaves out (not marked
-    data-pagefind-body): its language, every tag marked for it, and its body (from its first
-    h1, if that comes before, to the last end tag of the body's kind). A change to the rest
-    alone (the site's title in the head, the header and the footer, its menu) changes no part
-    of the index."""
+    data-pagefind-body): its language, every tag marked for it, its body (from its first h1,
+    if that comes before, to the last end tag of the body's kind) and the pictures after it
+    (a result's picture is the first after the h1). A change to the rest alone (the site's
+    title in the head, the header and the footer, its menu) changes no part of the index."""
     body = _INDEXED.search(content)
     if body is None:
         return None
@@ -181,7 +182,8 @@ def _read_by_pagefind(content: bytes) -> bytes | None:
     lang = _HTML.search(content, 0, start)
     marked = [m.group() for m in _MARKED.finditer(content)]
     body_end = end if end >= 0 else len(content)
-    return b"\0".join([lang.group() if lang else b"", *marked, content[start:body_end]])
+    after = [m.group() for m in _IMG.finditer(content, body_end)]
+    return b"\0".join([lang.group() if lang else b"", *marked, content[start:body_end], *after])
 
 
 def _parts(release: Path, series: str) -> list[tuple[str, list[str]]]:
