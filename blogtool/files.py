@@ -28,13 +28,23 @@ def public_dir(path: Path) -> Path:
     return _made_dir(path, 0o755)
 
 
+def process_status(field: str) -> str | None:
+    """A field of what Linux says of this process (``/proc/self/status``: "Umask", "VmHWM"),
+    or None where there is no such file or field."""
+    with contextlib.suppress(OSError, IndexError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return line.split()[1]
+    return None
+
+
 def umask() -> int:
     """The process's umask, read without changing it where the system tells it (Linux);
     elsewhere set and put back at once."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
+    found = process_status("Umask")
+    if found is not None:
+        with contextlib.suppress(ValueError):
+            return int(found, 8)
     mask = os.umask(0o077)
     os.umask(mask)
     return mask

@@ -191,13 +191,10 @@ def _own_peak_kib() -> int:
     kernel's own count for this program is read where there is one."""
     import resource
 
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    from blogtool.files import process_status
+
+    peak = process_status("VmHWM")  # (in kB)
+    return int(peak) if peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 @click.command(name="search-index")
