@@ -249,11 +249,15 @@ def _index(release: Path, series: str, out: Path) -> set[str]:
             link_or_copy(str(asset), str(out / asset.name))
     names = json.dumps([f"{name}/" for name, _pages in parts])
     (out / BUNDLES).write_text(f"window.blogtoolSearch = {names};\n", "utf-8")
-    written = list(out.rglob("*"))
-    if umask() & 0o755:  # Pagefind made them with the umask: they are the site's, for all to read
-        for path in [out, *written]:
+    _readable([out, out / BUNDLES])
+    return {p.relative_to(out.parent).as_posix() for p in out.rglob("*") if p.is_file()}
+
+
+def _readable(paths: list[Path]) -> None:
+    """What this process made with its umask is the site's, for the web server to read."""
+    if umask() & 0o055:  # (read, and a folder's search, for the group and others)
+        for path in paths:
             path.chmod(0o755 if path.is_dir() else 0o644)
-    return {p.relative_to(out.parent).as_posix() for p in written if p.is_file()}
 
 
 def _pagefind(release: Path, pages: list[str], out: Path) -> None:
@@ -265,13 +269,11 @@ def _pagefind(release: Path, pages: list[str], out: Path) -> None:
         for page in pages:
             (site / page).parent.mkdir(parents=True, exist_ok=True)
             link_or_copy(str(release / page), str(site / page))
-        command = [
-            sys.executable, "-m", "pagefind", "--site", str(site), "--output-path", str(out),
-            "--silent",
-        ]  # fmt: skip
-        try:
+        command = [sys.executable, "-m", "pagefind", "--site", str(site)]
+        command += ["--output-path", str(out), "--silent"]
+        try:  # (an OSError is the caller's, ``index``)
             done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
+        except subprocess.TimeoutExpired as exc:
             raise BuildError(
                 _("the search index could not be made: {exc}").format(exc=exc)
             ) from None
@@ -282,5 +284,6 @@ def _pagefind(release: Path, pages: list[str], out: Path) -> None:
                     join=" ".join(reason)
                 )
             )
+        _readable([out, *out.rglob("*")])  # (a part linked from an earlier index was, already)
     finally:
         remove(site)
