@@ -1135,3 +1135,18 @@ def test_a_search_part_is_named_by_what_pagefind_reads_of_its_pages():
     for changed in (b"Text", b'lang="sv"', b"/f.png"):
         assert _read_by_pagefind(page.replace(changed, b"x")) != read, changed
     assert _read_by_pagefind(page.replace(b" data-pagefind-body", b"")) is None
+
+
+def test_a_series_titled_in_signs_alone_has_its_tips_indexed(run, sample_site, public):
+    """A series' title of signs alone gives it no folder of its own (its tips are at the top):
+    the search index still finds them, and the build does not fail on the empty name."""
+    config = sample_site / "blogtool.toml"
+    config.write_text(
+        config.read_text("utf-8").replace('title = "Torsdagstips"', 'title = ":"'), "utf-8"
+    )
+    result = run("build")
+    assert result.exit_code == 0, result.output
+    tip = public / "hitta-ut-i-naturen-med-vaxjo-naturkarta/index.html"
+    assert tip.is_file()
+    items = [p for p in public.glob("*/index.html") if "data-pagefind-body" in p.read_text("utf-8")]
+    assert _page_count(public / "pagefind") == len(items) >= 8

@@ -194,7 +194,9 @@ def _parts(release: Path, series: str) -> list[tuple[str, list[str]]]:
     Templates of a site's own that mark no page get Pagefind's own rule: every page, whole."""
     pages: list[tuple[str, int, bytes]] = []  # path, size, digest (not the pages themselves)
     unmarked: list[tuple[str, int, bytes]] = []
-    for path in sorted([*release.glob("*/index.html"), *release.glob(f"{series}/*/index.html")]):
+    # (the series' folder as a path, not a pattern: a title of signs alone leaves it empty)
+    candidates = {*release.glob("*/index.html"), *(release / series).glob("*/index.html")}
+    for path in sorted(candidates):
         content = path.read_bytes()
         read = _read_by_pagefind(content)
         name = path.relative_to(release).as_posix()
