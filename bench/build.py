@@ -39,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import corpus  # noqa: E402
+import installed  # noqa: E402
 
 WORK = HERE / ".work"
 TRASH = WORK / "trash"  # what the runs leave, moved here while measuring, emptied at the end
@@ -218,6 +219,7 @@ def tools(site: Path, compare: list[str]) -> list[Tool]:
     blogtool = shutil.which("blogtool", path=str(Path(sys.executable).parent)) or "blogtool"
     env = {**os.environ, "BLOGTOOL_NOW": corpus.NOW.isoformat()}
     env["BLOGTOOL_SECRET"] = "bench-secret-for-a-site-without-subscribers"
+    env = installed.compiled(env)
     found = [
         # Everything an earlier build left: the live and previous links, every release, the
         # state (manifests, caches), so that "cold" starts from nothing.

@@ -16,11 +16,14 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+
+import installed  # noqa: E402
 
 
 def measure(args: list[str], runs: int) -> list[float]:
     exe = shutil.which("blogtool", path=str(Path(sys.executable).parent)) or "blogtool"
-    env = {**os.environ, "BLOGTOOL_NOW": "2026-11-28T09:00:00+01:00"}
+    env = installed.compiled({**os.environ, "BLOGTOOL_NOW": "2026-11-28T09:00:00+01:00"})
     times = []
     for _ in range(runs):
         start = time.perf_counter()
