@@ -18,6 +18,7 @@ PYTEST = env -u PYTHONDONTWRITEBYTECODE $(1)/python -m pytest
 .PHONY: demo test test-lowest soak fuzz lint format bench docs i18n screenshots constraints clean
 
 $(BIN)/python:
+	@$(PYTHON) .ci/python_ok.py
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
@@ -64,6 +65,7 @@ test-lowest: .venv-lowest/.installed
 		$(if $(SEED),--hypothesis-seed=$(SEED))
 
 .venv-lowest/.installed: pyproject.toml constraints.txt .ci/lowest.py
+	@$(PYTHON) .ci/python_ok.py
 	$(PYTHON) -m venv .venv-lowest
 	$(PYTHON) .ci/lowest.py > .venv-lowest/constraints.txt
 	.venv-lowest/bin/python -m pip install -q -c .venv-lowest/constraints.txt -e '.[test]'
