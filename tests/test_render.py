@@ -204,6 +204,14 @@ def test_headings_are_shifted_below_h1_and_get_unique_ids():
     ]
 
 
+def test_many_headings_of_one_text_get_the_next_free_number_each():
+    """A number already taken, by an earlier heading's own words ("A 1" is a-1) or by an id
+    written out, is skipped, and the count goes on from there for the next heading."""
+    text = "## A\n\n## A\n\n## A 1\n\n## A\n\n## Egen {#a-3}\n\n## A\n\n## A\n"
+    ids = re.findall(r'id="([^"]*)"', mdengine.to_html(text))
+    assert ids == ["a", "a-1", "a-1-1", "a-2", "a-3", "a-4", "a-5"]
+
+
 def test_sanitize_removes_active_content_and_absolutize_fixes_links():
     html = (
         '<p onclick="x()">Hej <a href="/arkiv/" onmouseover="y()">arkiv</a> '

@@ -83,6 +83,10 @@ class _HeadingIds(Treeprocessor):
 
     def run(self, root: ET.Element) -> None:
         used: set[str] = set()
+        # For each base, the number its next try starts from: the ones below it were taken
+        # when last tried, and stay so. (Trying them all again for each of a text's many
+        # headings of the same words took time growing with their number's square.)
+        tried: dict[str, int] = {}
         for el in root.iter():
             if el.tag not in _HEADINGS:
                 continue
@@ -91,10 +95,12 @@ class _HeadingIds(Treeprocessor):
                 continue
             text = _PLACEHOLDER.sub("", "".join(el.itertext()))
             base = slugify(text) or "rubrik"
-            candidate, n = base, 1
+            n = tried.get(base, 0)
+            candidate = f"{base}-{n}" if n else base
             while candidate in used:
-                candidate = f"{base}-{n}"
                 n += 1
+                candidate = f"{base}-{n}"
+            tried[base] = n
             used.add(candidate)
             el.set("id", candidate)
 
