@@ -989,6 +989,68 @@ def test_status_says_when_a_search_index_is_owed_and_nobody_makes_it(run, sample
     assert said not in run("status").output
 
 
+def test_a_build_or_run_with_nothing_to_write_makes_an_index_left_owed(
+    run, sample_site, public, monkeypatch
+):
+    """A build killed between its swap and its index, or an index process stopped, leaves the
+    index owed (here: killed between install's two renames, the live release has none). The
+    next build makes it though it has no page to write, and so does the next scheduled run,
+    which no person watches; neither touches it while a process holds the index's lock."""
+    import fcntl
+    import os
+
+    from blogtool.site import search
+
+    monkeypatch.setenv("BLOGTOOL_SECRET", SECRET)  # (the run also mails the week's issue)
+    config = load_config(sample_site)
+    assert run("run").exit_code == 0  # built, indexed, and recorded as the run's state
+    pages = _page_count(public / "pagefind")
+    assert pages > 0
+
+    def stopped() -> None:
+        release = public.resolve()
+        (release / "pagefind").rename(release / search.OLD)
+        (sample_site / ".blogtool/search-pending").write_text(release.name, "utf-8")
+        assert search.owed(config) == "owed" and not (public / "pagefind").exists()
+
+    stopped()
+    lock = os.open(sample_site / ".blogtool/search.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a process making it: left to that one
+        result = run("build")
+        assert result.exit_code == 0 and "0 written" in result.output, result.output
+        assert search.owed(config) == "making" and not (public / "pagefind").exists()
+    finally:
+        os.close(lock)
+    result = run("build")
+    assert result.exit_code == 0 and "0 written" in result.output, result.output
+    assert search.owed(config) is None and _page_count(public / "pagefind") == pages
+    assert not list(public.resolve().glob(".pagefind*"))
+
+    stopped()
+    result = run("run")
+    assert result.exit_code == 0, result.output
+    assert "nothing to do" in result.output  # the quiet way: no source changed, nothing due
+    assert "made the search index that a stopped build had left owed" in result.output
+    assert search.owed(config) is None and _page_count(public / "pagefind") == pages
+    assert "search index" not in run("run").output  # made once
+
+    # A big site's build leaves it to a process of its own, as a build that wrote pages does.
+    from .processes import wait_for
+
+    env = _big_site(sample_site)
+    _cli(sample_site, env, "build", "--wait")
+    stopped()
+    said = _cli(sample_site, env, "build")
+    pids = [int(m) for m in re.findall(r"follows in process (\d+)", said)]
+    try:
+        assert "0 written" in said and len(pids) == 1, said
+        wait_for(lambda: _ended(pids), "the index's own process")
+        assert search.owed(config) is None and _page_count(public / "pagefind") == pages
+    finally:
+        _stop_indexers(pids)
+
+
 def test_when_pagefind_fails_the_pages_stay_live_with_the_index_they_had(
     run, sample_site, public, monkeypatch
 ):

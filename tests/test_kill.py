@@ -49,8 +49,11 @@ def _tree(public: Path) -> dict[str, str]:
 
 
 def _build(site: Path) -> Started:
+    """A build that makes the search index itself, whatever the site's size (--wait): a kill
+    may land on the index too, and no index process of an earlier build outlives its kill to
+    change the site while the test reads it (make soak's site is big enough for one)."""
     env = {**os.environ, "BLOGTOOL_NOW": NOW.isoformat()}
-    return Started(blogtool("--site", str(site), "build"), env=env)
+    return Started(blogtool("--site", str(site), "build", "--wait"), env=env)
 
 
 def _build_whole(site: Path) -> int:

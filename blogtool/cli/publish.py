@@ -39,7 +39,7 @@ def _run_build(
     if not (drafts or future):
         same = unchanged(config, target, seen, env.now())
         if same is not None:
-            return same
+            return _owed_index(config, same, search_later)
     bar: Any = None
     overlap = Overlap(config, drafts or future)
     try:
@@ -87,6 +87,26 @@ def _run_build(
         overlap.finish()
         if bar is not None:
             bar.__exit__(None, None, None)
+
+
+def _owed_index(config: Any, result: Any, search_later: bool) -> Any:
+    """A build with nothing to write still makes the search index that a stopped build or
+    index process left owed, unless a process is making it: in this process, or (a big site,
+    ``search_later``) in one of its own, as a build that wrote pages would."""
+    if not config.build.search:
+        return result
+    from blogtool.site import search
+
+    if search.owed(config) != "owed":
+        return result
+    if search_later and 0 < config.build.search_background <= result.total:
+        import dataclasses
+
+        return dataclasses.replace(result, search_later=True)
+    from blogtool.site.build import index_search
+
+    index_search(config, result.output)
+    return result
 
 
 @click.command(name="build")
@@ -207,9 +227,9 @@ def _own_peak_kib() -> int:
 @pass_env
 def search_index(env: Env, output: Path | None) -> None:
     """Make the live site's search index, if a build left one owed. A build of a big site
-    starts this itself once its pages are live; run it by hand after such a build was
-    stopped. One runs at a time: a second waits for the first, then finds nothing owed or
-    what a build meanwhile owes.
+    starts this itself once its pages are live, and the next build or run makes an index a
+    stopped one left owed; run it by hand not to wait for those. One runs at a time: a second
+    waits for the first, then finds nothing owed or what a build meanwhile owes.
 
     \b
     Example:

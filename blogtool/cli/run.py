@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import sys
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import click
@@ -83,6 +84,7 @@ def run_job(env: Env, quiet: bool) -> None:
         stats: dict[str, os.stat_result] = {}  # the snapshot's, for the loading
         seen = _unchanged_since_last_run(env, log, now, stats)
         if seen is None:
+            _owed_index(env, log, output)
             return
         # Only a run with something to do loads the renderer and the mail.
         from blogtool.job.result import record_run
@@ -135,12 +137,30 @@ def run_job(env: Env, quiet: bool) -> None:
                     unchanged.forget(db, now)
                 else:
                     unchanged.remember(config, db, seen, now, next_due(site, db, now))
+        _owed_index(env, log, output)
     except BlogtoolError as exc:
         log.error(str(exc))
         _remember_error(env, str(exc))
         sys.exit(int(exc.exit_code))
     if result.failed:
         sys.exit(ExitStatus.ERROR)
+
+
+def _owed_index(env: Env, log: Any, output: Path) -> None:
+    """The search index that a stopped build or index process left owed, made by the next
+    run whatever else it had to do (unless a process is making it): the scheduled job mends
+    it without a person."""
+    config = env.config
+    if not config.build.search:
+        return
+    from blogtool.site import search
+
+    if search.owed(config) != "owed":
+        return
+    from blogtool.site.build import index_search
+
+    if index_search(config, output):
+        log.info(_("made the search index that a stopped build had left owed"))
 
 
 def _secret_or_none(env: Env) -> tuple[bytes | None, str]:

@@ -142,7 +142,9 @@ def set_trash_aside(releases: Path, doomed: Path) -> None:
 def install(release: Path, made: Path) -> set[str]:
     """Put the index in ``made`` (a folder beside the release, on the same file system) in
     place of ``release``'s ``pagefind/`` by two renames: a search that starts meanwhile finds
-    the old index or the new one. The index's files, relative to the release."""
+    the old index or the new one, but for the instant between the renames, when it finds
+    none (and a process killed in that instant leaves none until the next build, which makes
+    the index still owed). The index's files, relative to the release."""
     current, old = release / SEARCH_INDEX_DIR, release / OLD
     remove(old)  # what a killed one left
     if current.exists():
