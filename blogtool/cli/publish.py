@@ -93,9 +93,11 @@ def _owed_index(config: Any, result: Any, search_later: bool) -> Any:
     """A build with nothing to write still makes the search index that a stopped build or
     index process left owed, unless a process is making it: in this process, or (a big site,
     ``search_later``) in one of its own, as a build that wrote pages would."""
-    if not config.build.search:
+    from blogtool.site.output import search_pending_path
+
+    if not (config.build.search and search_pending_path(config).exists()):
         return result
-    from blogtool.site import search
+    from blogtool.site import search  # (only then: the indexer's module)
 
     if search.owed(config) != "owed":
         return result

@@ -150,10 +150,12 @@ def _owed_index(env: Env, log: Any, output: Path) -> None:
     """The search index that a stopped build or index process left owed, made by the next
     run whatever else it had to do (unless a process is making it): the scheduled job mends
     it without a person."""
+    from blogtool.site.output import search_pending_path
+
     config = env.config
-    if not config.build.search:
+    if not (config.build.search and search_pending_path(config).exists()):
         return
-    from blogtool.site import search
+    from blogtool.site import search  # (only then: the indexer's module)
 
     if search.owed(config) != "owed":
         return

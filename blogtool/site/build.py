@@ -36,6 +36,7 @@ from blogtool.site.output import (
     BuildResult,
     check_output_dir,
     preview_mark,
+    search_pending_path,
 )
 from blogtool.site.plan import plan
 from blogtool.site.templates import fingerprint
@@ -53,14 +54,15 @@ def releases_locked(config: Config, output: Path) -> contextlib.AbstractContextM
 
 
 def index_search(config: Config, output: Path) -> bool:
-    """Make the live release's search index while one is owed (``search.pending_path``). Pagefind
-    reads the live release and writes beside it; the index is put in place under the releases'
-    lock (so no build reuses or removes that release meanwhile), and only if the release is
-    still served or kept for a rollback: then it was never changed while it was read. A build
-    that swapped in a newer release meanwhile owes a new index, and it is made in turn. One
-    process at a time; the next waits, and finds nothing owed or what is owed now. Returns
-    whether it made one. If Pagefind fails, the pages stay live with the index they had."""
-    pending = search.pending_path(config)
+    """Make the live release's search index while one is owed (``search_pending_path``).
+    Pagefind reads the live release and writes beside it; the index is put in place under the
+    releases' lock (so no build reuses or removes that release meanwhile), and only if the
+    release is still served or kept for a rollback: then it was never changed while it was
+    read. A build that swapped in a newer release meanwhile owes a new index, and it is made
+    in turn. One process at a time; the next waits, and finds nothing owed or what is owed
+    now. Returns whether it made one. If Pagefind fails, the pages stay live with the index
+    they had."""
+    pending = search_pending_path(config)
     made = False
     with waiting_lock(search.lock_path(config)):
         for leftover in output.parent.glob(f".{output.name}.search-*"):  # a killed one's
@@ -191,7 +193,7 @@ def build(
                 meanwhile,
             )
             if indexed:  # owed until it is made: a failed or killed one is made by the next build
-                pending = search.pending_path(config)
+                pending = search_pending_path(config)
                 private_dir(pending.parent)
                 swapped = releases.live_release(output)
                 name = swapped.name if swapped is not None else label
@@ -203,7 +205,7 @@ def build(
     else:
         mark.unlink(missing_ok=True)
         moved.remember(config)
-    owed = config.build.search and not view.preview and search.pending_path(config).exists()
+    owed = config.build.search and not view.preview and search_pending_path(config).exists()
     later = owed and 0 < config.build.search_background <= len(planned) and options.search_later
     if owed and not later:
         index_search(config, output)

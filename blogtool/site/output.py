@@ -99,6 +99,13 @@ class BuildResult:
         )
 
 
+def search_pending_path(config: Config) -> Path:
+    """Present while the live release's search index is older than its pages (``search``); it
+    holds the name of the release the build that owed it swapped in. Here, so that a build or
+    a run with nothing else to do sees an owed index without loading the indexer."""
+    return config.state_dir / "search-pending"
+
+
 def preview_mark(config: Config, output: Path) -> Path:
     return manifest_path(config, output).with_suffix(".preview")
 

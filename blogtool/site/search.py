@@ -31,6 +31,7 @@ from blogtool.config import Config
 from blogtool.files import link_or_copy, remove, umask
 from blogtool.i18n import _
 from blogtool.site.engine import BuildError
+from blogtool.site.output import search_pending_path
 from blogtool.site.urls import SEARCH_INDEX_DIR
 from blogtool.version import library_versions
 
@@ -93,12 +94,6 @@ def _set_aside(release: Path, path: Path) -> None:
         remove(path)
 
 
-def pending_path(config: Config) -> Path:
-    """Present while the live release's search index is older than its pages; it holds the
-    name of the release the build that owed it swapped in."""
-    return config.state_dir / "search-pending"
-
-
 def log_path(config: Config) -> Path:
     """Where the process that makes the index in the background writes what it did."""
     return config.state_dir / "search.log"
@@ -112,7 +107,7 @@ def lock_path(config: Config) -> Path:
 def owed(config: Config) -> str | None:
     """None when the live release's index is up to date; "making" while a process makes it;
     "owed" when one is owed and no process makes it (a failed or stopped one)."""
-    if not pending_path(config).exists():
+    if not search_pending_path(config).exists():
         return None
     try:
         fd = os.open(lock_path(config), os.O_RDWR)
