@@ -286,6 +286,36 @@ def test_feeds_from_three_generators(run, sample_site, tmp_path, generator):
     assert f"0 new, 0 updated, {len(expected)} unchanged" in again.stdout
 
 
+def test_a_post_that_is_only_an_address_comes_in_without_a_warning(sample_site, tmp_path):
+    """A link post (its whole text one address) comes in as that address. As a real process,
+    where Python shows warnings: Beautiful Soup's six lines saying the HTML "looks more like
+    a URL" do not reach the person importing."""
+    import os
+    import subprocess
+
+    from .processes import blogtool
+
+    source = tmp_path / "feed.xml"
+    source.write_text(
+        RSS1.replace(
+            "<![CDATA[<p>Löven faller i <em>Linnéparken</em>.</p>]]>",
+            "https://www.vaxjo.se/naturkartan",
+        ),
+        "utf-8",
+    )
+    done = subprocess.run(
+        blogtool("--site", str(sample_site), "import", "feed", str(source)),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "default"},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr and "looks more like" not in done.stderr, done.stderr
+    post = frontmatter.load(sample_site / "posts/2024-10-01-hosten-i-vaxjo.md")
+    assert post.content.strip() == "https://www.vaxjo.se/naturkartan"
+
+
 # --- refusals --------------------------------------------------------------------------------------
 
 BOMB = """<?xml version="1.0"?>

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import html as htmllib
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
@@ -43,6 +44,8 @@ _MD_NO_ALT = re.compile(r"!\[\]\(([^)\s]+)\)")
 _BACKSLASHED = re.compile(r"[\\`\[\]]")
 _TAG_LIKE = re.compile(r"<(?=[A-Za-z/!?])")
 _ENTITY_LIKE = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+# Beautiful Soup's MarkupResemblesLocatorWarning, by its words (bs4 is markdownify's, not ours)
+_LOOKS_LIKE_A_URL = r"The input passed in on this line looks more like a URL"
 
 
 def _markdown(html: str) -> str:
@@ -58,7 +61,12 @@ def _markdown(html: str) -> str:
             return str(super().escape(text, *context))  # type: ignore[misc]  # (no stub for it)
 
     converter = Converter(heading_style="ATX", bullets="-", escape_underscores=False)
-    return str(converter.convert(html))
+    with warnings.catch_warnings():
+        # A post that is only an address (a link post, an embed) is what it is: Beautiful
+        # Soup, which markdownify reads HTML with, would warn on stderr that it looks like a
+        # URL to fetch, in six lines, for each one.
+        warnings.filterwarnings("ignore", message=_LOOKS_LIKE_A_URL)
+        return str(converter.convert(html))
 
 
 def attrs(tag: str) -> dict[str, str]:
