@@ -93,13 +93,9 @@ def _owed_index(config: Any, result: Any, search_later: bool) -> Any:
     """A build with nothing to write still makes the search index that a stopped build or
     index process left owed, unless a process is making it: in this process, or (a big site,
     ``search_later``) in one of its own, as a build that wrote pages would."""
-    from blogtool.site.output import search_pending_path
+    from blogtool.site.output import index_left_owed
 
-    if not (config.build.search and search_pending_path(config).exists()):
-        return result
-    from blogtool.site import search  # (only then: the indexer's module)
-
-    if search.owed(config) != "owed":
+    if not index_left_owed(config):
         return result
     if search_later and 0 < config.build.search_background <= result.total:
         import dataclasses

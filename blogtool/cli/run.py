@@ -150,18 +150,13 @@ def _owed_index(env: Env, log: Any, output: Path) -> None:
     """The search index that a stopped build or index process left owed, made by the next
     run whatever else it had to do (unless a process is making it): the scheduled job mends
     it without a person."""
-    from blogtool.site.output import search_pending_path
+    from blogtool.site.output import index_left_owed
 
-    config = env.config
-    if not (config.build.search and search_pending_path(config).exists()):
-        return
-    from blogtool.site import search  # (only then: the indexer's module)
-
-    if search.owed(config) != "owed":
+    if not index_left_owed(env.config):
         return
     from blogtool.site.build import index_search
 
-    if index_search(config, output):
+    if index_search(env.config, output):
         log.info(_("made the search index that a stopped build had left owed"))
 
 

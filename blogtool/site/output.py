@@ -106,6 +106,17 @@ def search_pending_path(config: Config) -> Path:
     return config.state_dir / "search-pending"
 
 
+def index_left_owed(config: Config) -> bool:
+    """Whether a search index is owed that no process is making: a stopped build or index
+    process left it, and the next build or run makes it. Without loading the indexer unless
+    one is owed at all."""
+    if not (config.build.search and search_pending_path(config).exists()):
+        return False
+    from blogtool.site import search
+
+    return search.owed(config) == "owed"
+
+
 def preview_mark(config: Config, output: Path) -> Path:
     return manifest_path(config, output).with_suffix(".preview")
 
