@@ -21,9 +21,8 @@ sys.path.insert(0, str(REPO / "bench"))
 import installed  # noqa: E402
 
 
-def measure(args: list[str], runs: int) -> list[float]:
+def measure(args: list[str], runs: int, env: dict[str, str]) -> list[float]:
     exe = shutil.which("blogtool", path=str(Path(sys.executable).parent)) or "blogtool"
-    env = installed.compiled({**os.environ, "BLOGTOOL_NOW": "2026-11-28T09:00:00+01:00"})
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -36,9 +35,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     ns = parser.parse_args()
+    env = installed.compiled({**os.environ, "BLOGTOOL_NOW": "2026-11-28T09:00:00+01:00"})
     print(f"{'command':<28} {'median':>8} {'min':>8} {'max':>8}   (s, {ns.runs} runs)")
     for args in (["--help"], ["list"], ["calendar"], ["check"]):
-        t = measure(args, ns.runs)
+        t = measure(args, ns.runs, env)
         name = "blogtool " + " ".join(args)
         print(f"{name:<28} {statistics.median(t):8.3f} {min(t):8.3f} {max(t):8.3f}")
 

@@ -6,7 +6,7 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,6 +14,10 @@ from blogtool.errors import BlogtoolError, ContentError, UsageError
 from blogtool.i18n import _
 
 from .base import Env, pass_env, print_problems
+
+if TYPE_CHECKING:
+    from blogtool.config import Config
+    from blogtool.site.output import BuildResult
 
 # --- publish ----------------------------------------------------------------------------------
 
@@ -89,7 +93,7 @@ def _run_build(
             bar.__exit__(None, None, None)
 
 
-def _owed_index(config: Any, result: Any, search_later: bool) -> Any:
+def _owed_index(config: Config, result: BuildResult, search_later: bool) -> BuildResult:
     """A build with nothing to write still makes the search index that a stopped build or
     index process left owed, unless a process is making it: in this process, or (a big site,
     ``search_later``) in one of its own, as a build that wrote pages would."""
