@@ -102,6 +102,8 @@ PIECES = [
     "__",
     "`",
     "``",
+    "```\n",
+    "~~~",
     "\\",
     "\\*",
     "[",
@@ -192,6 +194,54 @@ def test_random_markup_renders_as_python_markdown_does(text):
     assume(all(")" in text[m.end() :] for m in re.finditer(r"\]\(", text)))
     ours = mdengine.to_html(text, "Tillbaka till texten")
     assert normalise_headings(ours) == normalise_headings(stock().convert(text))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="\\`![a \n", max_size=40), st.integers(0, 40))
+@example("\\\\`", 0)  # an even run of backslashes before a '`'
+@example("a\\\\\\`x`", 0)  # an odd run: no match at any of them
+@example("![a][b] [c]", 3)  # a search starting after the '!' still sees it
+def test_the_patterns_that_open_with_their_character_match_as_the_stock_ones(text, start):
+    """The link and code-span patterns blogtool registers, written to open with the character
+    they look for, match where, and what, Python-Markdown's own do, from any start."""
+    pairs = [
+        (markdown.inlinepatterns.LINK_RE, mdengine.LINK_AT_BRACKET),
+        (markdown.inlinepatterns.BACKTICK_RE, mdengine.BACKTICK_AT_MARK),
+    ]
+    for theirs, ours in pairs:
+        found = [
+            [(m.span(), m.groups()) for m in re.compile(p, re.DOTALL).finditer(text, start)]
+            for p in (theirs, ours)
+        ]
+        assert found[0] == found[1], (theirs, ours)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=" \n>=-_*a`~", max_size=30))
+@example("   ---")
+@example("ord\n  * * *")
+@example("    ---")  # indented four: code, not a rule
+@example("Rubrik\n===")
+@example("ord\n\n> citat")
+@example("```\nkod\n```")
+@example("~~~\nkod\n~~~\n")
+def test_the_block_processors_that_look_first_find_what_the_stock_ones_do(block):
+    """The quote, setext heading and rule processors blogtool registers, which try their
+    pattern only where what it begins with is there, take the blocks Python-Markdown's own
+    take; the fence step keeps the lines it has no fence in."""
+    parser = markdown.Markdown().parser
+    for ours, theirs in [
+        (mdengine._Quotes, markdown.blockprocessors.BlockQuoteProcessor),
+        (mdengine._SetextHeadings, markdown.blockprocessors.SetextHeaderProcessor),
+        (mdengine._Rules, markdown.blockprocessors.HRProcessor),
+    ]:
+        assert ours(parser).test(None, block) == theirs(parser).test(None, block), ours
+    lines = block.split("\n")
+    fences = [
+        kind(markdown.Markdown(), {}).run(list(lines))
+        for kind in (mdengine._Fences, markdown.extensions.fenced_code.FencedBlockPreprocessor)
+    ]
+    assert fences[0] == fences[1]
 
 
 def test_headings_are_shifted_below_h1_and_get_unique_ids():
