@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from html import unescape
 from pathlib import Path
 
@@ -217,7 +218,7 @@ def test_the_patterns_that_open_with_their_character_match_as_the_stock_ones(tex
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.text(alphabet=" \n>=-_*a`~", max_size=30))
+@given(st.text(alphabet=" \n>=-_*a`~[]^:<&", max_size=30))
 @example("   ---")
 @example("ord\n  * * *")
 @example("    ---")  # indented four: code, not a rule
@@ -225,23 +226,48 @@ def test_the_patterns_that_open_with_their_character_match_as_the_stock_ones(tex
 @example("ord\n\n> citat")
 @example("```\nkod\n```")
 @example("~~~\nkod\n~~~\n")
-def test_the_block_processors_that_look_first_find_what_the_stock_ones_do(block):
-    """The quote, setext heading and rule processors blogtool registers, which try their
-    pattern only where what it begins with is there, take the blocks Python-Markdown's own
-    take; the fence step keeps the lines it has no fence in."""
-    parser = markdown.Markdown().parser
+@example("[id]: https://id.se")
+@example("ord\n  [^1]: not")
+@example("a <b>c</b> &amp;")
+@example("<div>\nx\n</div>")
+@example("<!-- c -->\n")
+def test_the_block_processors_that_look_first_do_what_the_stock_ones_do(block):
+    """The processors blogtool registers, which try their pattern only where what it needs is
+    there, do what Python-Markdown's own do: the quote, setext heading and rule processors take
+    the blocks the stock ones take; the link definition and footnote processors decline only
+    blocks the stock ones would give back untouched; the fence and raw HTML steps give the
+    lines the stock ones give."""
+    parser = markdown.Markdown(extensions=["footnotes"]).parser
     for ours, theirs in [
         (mdengine._Quotes, markdown.blockprocessors.BlockQuoteProcessor),
         (mdengine._SetextHeadings, markdown.blockprocessors.SetextHeaderProcessor),
         (mdengine._Rules, markdown.blockprocessors.HRProcessor),
     ]:
         assert ours(parser).test(None, block) == theirs(parser).test(None, block), ours
+    footnotes = markdown.extensions.footnotes.FootnoteExtension()
+    footnotes.parser = parser
+    for ours, theirs in [
+        (
+            mdengine._LinkDefinitions(parser),
+            markdown.blockprocessors.ReferenceProcessor(parser),
+        ),
+        (
+            mdengine._FootnoteDefinitions(footnotes),
+            markdown.extensions.footnotes.FootnoteBlockProcessor(footnotes),
+        ),
+    ]:
+        assert theirs.test(None, block)  # (the stock ones try every block)
+        if not ours.test(None, block):
+            blocks = [block]
+            assert theirs.run(ET.Element("div"), blocks) is False, ours
+            assert blocks == [block]
     lines = block.split("\n")
-    fences = [
-        kind(markdown.Markdown(), {}).run(list(lines))
-        for kind in (mdengine._Fences, markdown.extensions.fenced_code.FencedBlockPreprocessor)
-    ]
-    assert fences[0] == fences[1]
+    for ours, theirs, config in [
+        (mdengine._Fences, markdown.extensions.fenced_code.FencedBlockPreprocessor, ({},)),
+        (mdengine._HtmlBlocks, markdown.preprocessors.HtmlBlockPreprocessor, ()),
+    ]:
+        ran = [kind(markdown.Markdown(), *config).run(list(lines)) for kind in (ours, theirs)]
+        assert ran[0] == ran[1], ours
 
 
 def test_headings_are_shifted_below_h1_and_get_unique_ids():

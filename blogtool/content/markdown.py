@@ -23,11 +23,16 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 
 import markdown
-from markdown.blockprocessors import BlockQuoteProcessor, HRProcessor, SetextHeaderProcessor
+from markdown.blockprocessors import (
+    BlockQuoteProcessor,
+    HRProcessor,
+    ReferenceProcessor,
+    SetextHeaderProcessor,
+)
 from markdown.extensions import Extension
 from markdown.extensions.attr_list import AttrListExtension
 from markdown.extensions.fenced_code import FencedBlockPreprocessor, FencedCodeExtension
-from markdown.extensions.footnotes import FootnoteExtension
+from markdown.extensions.footnotes import FootnoteBlockProcessor, FootnoteExtension
 from markdown.extensions.sane_lists import SaneListExtension
 from markdown.extensions.tables import TableExtension
 from markdown.inlinepatterns import (
@@ -41,6 +46,7 @@ from markdown.inlinepatterns import (
     ShortImageReferenceInlineProcessor,
     ShortReferenceInlineProcessor,
 )
+from markdown.preprocessors import HtmlBlockPreprocessor
 from markdown.treeprocessors import Treeprocessor
 from markdown.util import AMP_SUBSTITUTE
 
@@ -414,9 +420,10 @@ class _PlainLinks(_Bounded):
 
 # Python-Markdown's block processors try each block with a pattern that opens with a line
 # start, which the regex engine tries at every character of it: a paragraph is tried for a
-# quote, a setext heading and a rule, the text for a fence. These are those processors, trying
-# their pattern only where what it begins with is there (as Python-Markdown's own heading
-# processor does with its '#'); what they find, and do, is theirs.
+# quote, a setext heading, a rule, a link definition and a footnote, the text for a fence.
+# These are those processors, trying their pattern only where what it needs is there (as
+# Python-Markdown's own heading processor does with its '#'); what they find, and do, is
+# theirs. (``test_render`` holds each to the stock one.)
 
 
 class _Quotes(BlockQuoteProcessor):
@@ -440,6 +447,33 @@ class _Rules(HRProcessor):
         return (first or _RULE_START.search(block) is not None) and super().test(parent, block)
 
 
+class _LinkDefinitions(ReferenceProcessor):
+    def test(self, parent: ET.Element, block: str) -> bool:
+        return "]:" in block and super().test(parent, block)
+
+
+class _FootnoteDefinitions(FootnoteBlockProcessor):
+    def test(self, parent: ET.Element, block: str) -> bool:
+        return "[^" in block and "]:" in block and super().test(parent, block)
+
+
+class _Footnotes(FootnoteExtension):
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
+        super().extendMarkdown(md)
+        if type(md.parser.blockprocessors["footnote"]) is FootnoteBlockProcessor:
+            md.parser.blockprocessors.register(_FootnoteDefinitions(self), "footnote", 17)
+
+
+class _HtmlBlocks(HtmlBlockPreprocessor):
+    """Raw HTML set aside: Python's HTML parser, which it feeds the text, reads a text with
+    no '<' and no '&' as data alone, kept as it is."""
+
+    def run(self, lines: list[str]) -> list[str]:
+        if any("<" in line or "&" in line for line in lines):
+            return super().run(lines)
+        return lines
+
+
 class _Fences(FencedBlockPreprocessor):
     def run(self, lines: list[str]) -> list[str]:
         if any("```" in line or "~~~" in line for line in lines):
@@ -459,6 +493,7 @@ _BLOCKS = (
     ("quote", BlockQuoteProcessor, _Quotes, 20),
     ("setextheader", SetextHeaderProcessor, _SetextHeadings, 60),
     ("hr", HRProcessor, _Rules, 50),
+    ("reference", ReferenceProcessor, _LinkDefinitions, 15),
 )
 
 
@@ -471,6 +506,8 @@ class _BlogtoolExtension(Extension):
         for name, stock, bounded, expression, priority in _BRACKETS:
             if type(md.inlinePatterns[name]) is stock:  # (not another extension's)
                 md.inlinePatterns.register(bounded(expression, md), name, priority)
+        if type(md.preprocessors["html_block"]) is HtmlBlockPreprocessor:
+            md.preprocessors.register(_HtmlBlocks(md), "html_block", 20)
         blocks = md.parser.blockprocessors
         for block_name, block_stock, looking_first, block_priority in _BLOCKS:
             if type(blocks[block_name]) is block_stock:  # (not another extension's)
@@ -495,7 +532,7 @@ def _converter() -> markdown.Markdown:
             extensions=[
                 TableExtension(),
                 _FencedCode(),
-                FootnoteExtension(BACKLINK_TITLE=_BACKLINK),
+                _Footnotes(BACKLINK_TITLE=_BACKLINK),
                 SaneListExtension(),
                 AttrListExtension(),
                 _BlogtoolExtension(),
