@@ -286,6 +286,43 @@ def test_feeds_from_three_generators(run, sample_site, tmp_path, generator):
     assert f"0 new, 0 updated, {len(expected)} unchanged" in again.stdout
 
 
+def test_many_images_of_one_name_are_numbered_and_come_in_again_unchanged(
+    run, sample_site, tmp_path
+):
+    """A feed whose pictures share one file name (a folder each on the old site, as a CDN
+    has them) brings them in as bild.png, bild-2.png, ... bild-120.png: the names grow no
+    longer (they once did, -2-3-4..., until a name was too long to write), and a second
+    import finds them all where the first put them."""
+    count = 120
+    root = tmp_path / "cdn"
+    for n in range(count):
+        write(root / f"m{n}" / "bild.png", PNG)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/"
+        pictures = "".join(
+            f'<p><img src="{base}m{n}/bild.png" alt="Bild {n}"></p>' for n in range(count)
+        )
+        source = tmp_path / "feed.xml"
+        source.write_text(_feed(pictures), "utf-8")
+        first = run("import", "feed", str(source))
+        assert first.exit_code == 0, first.stderr
+        again = run("import", "feed", str(source))
+        assert again.exit_code == 0, again.stderr
+    finally:
+        server.shutdown()
+    assert "0 new, 0 updated, 1 unchanged" in again.stdout
+    folder = sample_site / "static/bilder/importerat"
+    names = ["bild.png", *(f"bild-{n}.png" for n in range(2, count + 1))]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(names)
+    (post,) = [p for p in (sample_site / "posts").glob("*farligt*.md")]
+    shown = re.findall(r"bild(?:-\d+)?\.png", post.read_text("utf-8"))
+    assert shown == names  # in the order the feed has them
+
+
 def test_a_post_that_is_only_an_address_comes_in_without_a_warning(sample_site, tmp_path):
     """A link post (its whole text one address) comes in as that address. As a real process,
     with Python's own warning filters (which show this one): Beautiful Soup's six lines saying

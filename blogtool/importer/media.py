@@ -109,6 +109,11 @@ class Images:
     done: dict[str, str] = field(default_factory=dict)  # URL -> site path
     failed: dict[str, str] = field(default_factory=dict)  # URL -> reason
     pending: dict[str, bytes] = field(default_factory=dict)  # site path -> bytes to write
+    # The site paths given out (``done``'s values), and for a path that more than one image
+    # wanted, the number its next one tries: an import of many images of one name (a feed's
+    # 'image.jpg' from many folders) names them image-2, image-3, ... in time linear in them.
+    taken: set[str] = field(default_factory=set)
+    numbered: dict[str, int] = field(default_factory=dict)
 
     def get(self, url: str) -> str | None:
         """The site path of the image at ``url``, fetched if need be; None if it failed.
@@ -118,12 +123,11 @@ class Images:
             return self.done[key]
         if key in self.failed:
             return None
-        target = site_path(url)
-        taken = set(self.done.values())
-        n = 2
-        while target in taken:
-            stem, dot, ext = target.rpartition(".")
-            target = f"{stem}-{n}.{ext}" if dot else f"{target}-{n}"
+        target = wanted = site_path(url)
+        n = self.numbered.get(wanted, 2)
+        stem, dot, ext = wanted.rpartition(".")
+        while target in self.taken:  # (the numbers below n were taken when last tried)
+            target = f"{stem}-{n}.{ext}" if dot else f"{wanted}-{n}"
             n += 1
         try:
             data = self._read(url)
@@ -133,6 +137,9 @@ class Images:
         if not (self.root / target).exists() or (self.root / target).read_bytes() != data:
             self.pending[target] = data
         self.done[key] = target
+        self.taken.add(target)
+        if target != wanted:
+            self.numbered[wanted] = n
         return target
 
     def reason(self, url: str) -> str:
