@@ -3,11 +3,13 @@ server), feeds from three different generators, and every way an import must ref
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import http.server
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import frontmatter
@@ -40,18 +42,32 @@ def _jpeg(colour: str) -> bytes:
 JPEG = _jpeg("steelblue")
 
 
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # (a line on stderr for each request otherwise)
+
+
+@contextlib.contextmanager
+def serving(root: Path) -> Iterator[str]:
+    """The files below ``root`` over HTTP on 127.0.0.1, at the address given, until the end."""
+    handler = functools.partial(_QuietFiles, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def uploads_server(tmp_path):
     """The old site's images over HTTP on 127.0.0.1 (trummen.png is gone: a 404)."""
     root = tmp_path / "gamla-sajten"
     write(root / "wp-content/uploads/2019/05/stadshuset.jpg", JPEG)
     write(root / "wp-content/uploads/2021/06/helgasjon.jpg", _jpeg("seagreen"))
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
+    with serving(root) as base:
+        yield base
 
 
 @pytest.fixture
@@ -297,28 +313,19 @@ def test_many_images_of_one_name_are_numbered_and_come_in_again_unchanged(
     root = tmp_path / "cdn"
     for n in range(count):
         write(root / f"m{n}" / "bild.png", PNG)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        base = f"http://127.0.0.1:{server.server_address[1]}/"
-        pictures = "".join(
-            f'<p><img src="{base}m{n}/bild.png" alt="Bild {n}"></p>' for n in range(count)
-        )
-        source = tmp_path / "feed.xml"
-        source.write_text(_feed(pictures), "utf-8")
+    source = tmp_path / "feed.xml"
+    with serving(root) as base:
+        pictures = (f'<p><img src="{base}m{n}/bild.png" alt="Bild {n}"></p>' for n in range(count))
+        source.write_text(_feed("".join(pictures)), "utf-8")
         first = run("import", "feed", str(source))
         assert first.exit_code == 0, first.stderr
         again = run("import", "feed", str(source))
         assert again.exit_code == 0, again.stderr
-    finally:
-        server.shutdown()
     assert "0 new, 0 updated, 1 unchanged" in again.stdout
     folder = sample_site / "static/bilder/importerat"
     names = ["bild.png", *(f"bild-{n}.png" for n in range(2, count + 1))]
     assert sorted(p.name for p in folder.iterdir()) == sorted(names)
-    (post,) = [p for p in (sample_site / "posts").glob("*farligt*.md")]
+    (post,) = (sample_site / "posts").glob("*farligt*.md")
     shown = re.findall(r"bild(?:-\d+)?\.png", post.read_text("utf-8"))
     assert shown == names  # in the order the feed has them
 

@@ -21,6 +21,7 @@ import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import Any
 
 import markdown
 from markdown.blockprocessors import (
@@ -48,7 +49,7 @@ from markdown.inlinepatterns import (
 )
 from markdown.preprocessors import HtmlBlockPreprocessor
 from markdown.treeprocessors import Treeprocessor
-from markdown.util import AMP_SUBSTITUTE
+from markdown.util import AMP_SUBSTITUTE, Registry
 
 from blogtool.content.model import Item
 from blogtool.htmlparse import feedable
@@ -418,6 +419,13 @@ class _PlainLinks(_Bounded):
         return el, m.start(0), plain.end(0)
 
 
+def _in_place(registry: Registry[Any], name: str, stock: type, ours: Any, priority: int) -> None:
+    """``ours`` registered under ``name`` and ``priority``, in the place of Python-Markdown's own
+    processor there, if that is still the stock one (and not another extension's)."""
+    if type(registry[name]) is stock:
+        registry.register(ours, name, priority)
+
+
 # Python-Markdown's block processors try each block with a pattern that opens with a line
 # start, which the regex engine tries at every character of it: a paragraph is tried for a
 # quote, a setext heading, a rule, a link definition and a footnote, the text for a fence.
@@ -460,8 +468,8 @@ class _FootnoteDefinitions(FootnoteBlockProcessor):
 class _Footnotes(FootnoteExtension):
     def extendMarkdown(self, md: markdown.Markdown) -> None:
         super().extendMarkdown(md)
-        if type(md.parser.blockprocessors["footnote"]) is FootnoteBlockProcessor:
-            md.parser.blockprocessors.register(_FootnoteDefinitions(self), "footnote", 17)
+        blocks = md.parser.blockprocessors
+        _in_place(blocks, "footnote", FootnoteBlockProcessor, _FootnoteDefinitions(self), 17)
 
 
 class _HtmlBlocks(HtmlBlockPreprocessor):
@@ -484,11 +492,11 @@ class _Fences(FencedBlockPreprocessor):
 class _FencedCode(FencedCodeExtension):
     def extendMarkdown(self, md: markdown.Markdown) -> None:
         super().extendMarkdown(md)
-        if type(md.preprocessors["fenced_code_block"]) is FencedBlockPreprocessor:
-            md.preprocessors.register(_Fences(md, self.getConfigs()), "fenced_code_block", 25)
+        fences = _Fences(md, self.getConfigs())
+        _in_place(md.preprocessors, "fenced_code_block", FencedBlockPreprocessor, fences, 25)
 
 
-# Python-Markdown's block processors (name, class, priority) registered again in their places.
+# Python-Markdown's block processors (name, class, ours, priority), registered in their places.
 _BLOCKS = (
     ("quote", BlockQuoteProcessor, _Quotes, 20),
     ("setextheader", SetextHeaderProcessor, _SetextHeadings, 60),
@@ -499,19 +507,14 @@ _BLOCKS = (
 
 class _BlogtoolExtension(Extension):
     def extendMarkdown(self, md: markdown.Markdown) -> None:
-        if type(md.inlinePatterns["backtick"]) is BacktickInlineProcessor:
-            md.inlinePatterns.register(BacktickInlineProcessor(BACKTICK_AT_MARK), "backtick", 190)
-        if type(md.inlinePatterns["link"]) is LinkInlineProcessor:  # (not another extension's)
-            md.inlinePatterns.register(_PlainLinks(LINK_AT_BRACKET, md), "link", 160)
+        inline, code = md.inlinePatterns, BacktickInlineProcessor(BACKTICK_AT_MARK)
+        _in_place(inline, "backtick", BacktickInlineProcessor, code, 190)
+        _in_place(inline, "link", LinkInlineProcessor, _PlainLinks(LINK_AT_BRACKET, md), 160)
         for name, stock, bounded, expression, priority in _BRACKETS:
-            if type(md.inlinePatterns[name]) is stock:  # (not another extension's)
-                md.inlinePatterns.register(bounded(expression, md), name, priority)
-        if type(md.preprocessors["html_block"]) is HtmlBlockPreprocessor:
-            md.preprocessors.register(_HtmlBlocks(md), "html_block", 20)
-        blocks = md.parser.blockprocessors
-        for block_name, block_stock, looking_first, block_priority in _BLOCKS:
-            if type(blocks[block_name]) is block_stock:  # (not another extension's)
-                blocks.register(looking_first(md.parser), block_name, block_priority)
+            _in_place(inline, name, stock, bounded(expression, md), priority)
+        _in_place(md.preprocessors, "html_block", HtmlBlockPreprocessor, _HtmlBlocks(md), 20)
+        for block, stock_block, looking_first, at in _BLOCKS:
+            _in_place(md.parser.blockprocessors, block, stock_block, looking_first(md.parser), at)
         md.treeprocessors.register(_ShiftHeadings(md), "shift_headings", 6)
         # After the inline processor (20) and attr_list (8), so explicit {#ids} are kept.
         md.treeprocessors.register(_HeadingIds(md), "heading_ids", 5)
