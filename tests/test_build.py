@@ -11,6 +11,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from blogtool import parallel
 from blogtool.cli.env import Env
 from blogtool.cli.publish import _run_build
 from blogtool.config import load_config
@@ -589,6 +590,21 @@ def test_a_big_site_parses_on_every_core_to_the_same_result(sample_site, monkeyp
     assert pooled.items == alone.items
     assert pooled.problems == alone.problems
     assert any("trasig" in str(p.path) for p in pooled.problems)
+
+
+@pytest.mark.parametrize("count, jobs", [(5000, 2), (5000, 8), (801, 2), (30, 4), (1, 2), (0, 2)])
+def test_work_is_cut_into_parts_that_shrink_as_it_runs_out(count, jobs):
+    """The parse and the render hand their workers parts: every piece of work once, in order;
+    each part no bigger than the one before; the first a quarter of a worker's share, the
+    last ones small, so that no worker is left with a big part while the others wait."""
+    made = parallel.parts(range(count), jobs)
+    assert [n for part in made for n in part] == list(range(count))
+    sizes = [len(part) for part in made]
+    assert sizes == sorted(sizes, reverse=True)
+    if count >= 8 * jobs * 4:
+        assert sizes[0] == count // (jobs * 4)
+        assert sizes[-1] <= 8 and len(made) < 12 * jobs * 4
+    assert all(size <= max(8, count // (jobs * 4)) for size in sizes)
 
 
 def test_pages_rendered_on_two_workers_are_those_of_one(sample_site, monkeypatch):

@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from blogtool import parallel
 from blogtool.config import Config
 from blogtool.content import fields, readiness
 from blogtool.content.model import Item, Kind, Site
@@ -178,10 +179,10 @@ def _parse_one(job: _Job, config: Config, readability: bool) -> tuple[str, Any, 
     return str(rel), key, item, found
 
 
-def _parse_nth(n: int) -> tuple[str, Any, Any, Any]:
-    """In a forked worker: the nth job, with what the parent set before it forked."""
+def _parse_part(indexes: list[int]) -> list[tuple[str, Any, Any, Any]]:
+    """In a forked worker: these jobs, by index, with what the parent set before it forked."""
     assert _LOAD_CONFIG is not None
-    return _parse_one(_LOAD_JOBS[n], _LOAD_CONFIG, _LOAD_READABILITY)
+    return [_parse_one(_LOAD_JOBS[n], _LOAD_CONFIG, _LOAD_READABILITY) for n in indexes]
 
 
 # The module's _LOAD_* values are what a pool's workers inherit: one pool at a time sets them
@@ -196,7 +197,7 @@ def _parse_all(
     readability: bool = False,
 ) -> list[tuple[str, Any, Any, Any]]:
     """Parse files (each item with its HTML); a large site is parsed on every core (YAML and
-    Markdown are CPU-bound), while this process does ``meanwhile``."""
+    Markdown are CPU-bound), while this process does ``meanwhile``. In no particular order."""
     global _LOAD_CONFIG, _LOAD_READABILITY
     workers = min(os.cpu_count() or 1, 8)
     if len(jobs) < _PARALLEL_LOAD or workers < 2:
@@ -207,14 +208,15 @@ def _parse_all(
         _LOAD_CONFIG, _LOAD_READABILITY = config, readability
         _LOAD_JOBS[:] = jobs  # (pickling 5,000 jobs' paths cost more than parsing 40 files)
         try:
-            # A few parts a worker: each part's results come back in one message (thousands
-            # of small ones cost this process more than it has to do meanwhile).
-            part = max(64, -(-len(jobs) // (workers * 4)))
+            # Each part's results come back in one message; the parts shrink as the files run
+            # out, so that no core waits long for the other's last part. (The order they come
+            # back in does not matter: the caller files each result under its path.)
+            work = parallel.parts(range(len(jobs)), workers)
             with multiprocessing.get_context("fork").Pool(workers) as pool:
-                parsed = pool.map_async(_parse_nth, range(len(jobs)), chunksize=part)
+                parsed = pool.imap_unordered(_parse_part, work)
                 if meanwhile is not None:
                     meanwhile()
-                return parsed.get()
+                return [result for part in parsed for result in part]
         finally:
             _LOAD_CONFIG = None
             _LOAD_READABILITY = False

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from blogtool import parallel
 from blogtool.errors import BlogtoolError, ContentError, Problem
 from blogtool.files import remove, umask
 from blogtool.i18n import _
@@ -173,17 +174,6 @@ def render_into(
         _FOLDERS.clear()
 
 
-def _parts(order: list[int], jobs: int) -> list[list[int]]:
-    """``order`` in parts for the workers: big ones first, smaller as fewer pages are left, so
-    this process handles few results and the workers still finish together."""
-    parts, start = [], 0
-    while start < len(order):
-        size = max(8, (len(order) - start) // (jobs * 4))
-        parts.append(order[start : start + size])
-        start += size
-    return parts
-
-
 def _render_all(
     todo: list[Page],
     jobs: int,
@@ -213,7 +203,7 @@ def _render_all(
     _TODO[:] = todo
     # The heavy pages first, so the cheap ones fill the end.
     order = sorted(range(len(todo)), key=lambda i: not todo[i].heavy)
-    chunks = _parts(order, jobs)
+    chunks = parallel.parts(order, jobs)
     # fork: the workers inherit the loaded site and the page plan instead of pickling them.
     # Frozen first, so the workers' garbage collection never walks (and copies) those
     # inherited objects: it has only the pages' own short-lived ones to look at.
