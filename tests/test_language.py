@@ -225,3 +225,78 @@ def test_blogtool_lang_also_sets_the_language_of_clicks_own_words():
     assert shown.returncode == 2
     assert "Fel: Ingen flagga heter '--bogus'." in shown.stderr, shown.stderr
     assert gettext.dgettext.__module__ == "gettext" and gettext.dngettext.__module__ == "gettext"
+
+
+# Templates that call ``_`` every way a template may: each renders as Jinja's i18n extension
+# renders it, whether its fixed texts are translated as it is compiled (``FixedTexts``) or not.
+_CALLS = {
+    "page.html": (
+        '<a>{{ _("Skip to content") }}</a><b>{{ _("Search") | upper }}</b>'
+        '{{ _("Search").lower() }}|{{ _("A & <b>bold</b> 100%% sure") }}'
+        '|{{ _("Search") ~ "<i>" }}|{{ _("RSS for %(series)s", series="<T>") }}'
+        '|{% set word = _("Home") %}{{ word }}|{{ ns._("Home") }}|{{ _("Skip to content") | e }}'
+    ),
+    "mail.txt": '{{ _("Search") ~ "<i>" }} {{ _("A & b") + "<c>" }} {{ _("A & b") | e }}',
+    "turned.html": (
+        '{% autoescape false %}{{ _("A & b") + "<i>" }}{% endautoescape %}{{ _("A & b") }}'
+    ),
+}
+
+
+def _environments():
+    import jinja2
+
+    from blogtool.site.templates import FixedTexts
+
+    translations = i18n.reader("sv")
+    made = []
+    for extensions in (["jinja2.ext.i18n"], ["jinja2.ext.i18n", FixedTexts]):
+        env = jinja2.Environment(
+            loader=jinja2.DictLoader(_CALLS),
+            autoescape=jinja2.select_autoescape(disabled_extensions=("txt",), default=True),
+            extensions=extensions,
+        )
+        env.install_gettext_translations(translations, newstyle=True)
+        env.fixed_translations = translations
+        made.append(env)
+    return made
+
+
+class _Namespace:
+    def _(self, text: str) -> str:  # an attribute called ``_``: not the catalogue's
+        return f"<{text}>"
+
+
+@pytest.mark.parametrize("name", sorted(_CALLS))
+def test_fixed_texts_translated_as_templates_compile_render_as_the_i18n_extension(name):
+    stock, fixed = _environments()
+    expected = stock.get_template(name).render(ns=_Namespace())
+    assert fixed.get_template(name).render(ns=_Namespace()) == expected
+    if name == "page.html":
+        # (A translation is markup: the catalogue's text is trusted, the values are escaped.)
+        assert expected.startswith("<a>Hoppa till innehållet</a><b>SÖK</b>sök|A & <b>bold")
+        assert "100% sure|Sök&lt;i&gt;|RSS för &lt;T&gt;|Start|&lt;Home&gt;|" in expected
+
+
+def test_a_fixed_text_is_a_constant_of_the_compiled_template():
+    """Translated once: rendering calls no ``_`` for a fixed text, only for one with values
+    (the page templates' score of fixed texts each cost a call through the extension)."""
+    _stock, fixed = _environments()
+    template = fixed.get_template("page.html")
+
+    def refused(*args, **kwargs):
+        raise AssertionError(f"_ called at render for {args}")
+
+    fixed.globals["_"] = refused
+    with pytest.raises(AssertionError, match="RSS for"):
+        template.render(ns=_Namespace())
+    fixed.globals["gettext"] = fixed.globals["_"] = lambda text, **values: text % values
+    assert "Hoppa till innehållet" in template.render(ns=_Namespace())
+
+
+def test_a_fixed_text_with_a_placeholder_and_no_value_fails_as_the_i18n_extension_fails():
+    stock, fixed = _environments()
+    for env in (stock, fixed):
+        template = env.from_string('{{ _("RSS for %(series)s") }}')
+        with pytest.raises(KeyError, match="series"):
+            template.render()

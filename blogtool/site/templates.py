@@ -9,6 +9,7 @@ import contextlib
 import functools
 import gettext
 import hashlib
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from email.utils import parseaddr
 from functools import partial
@@ -18,6 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
+import jinja2.ext
+import jinja2.lexer
 from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
@@ -96,6 +99,63 @@ class _BoundedSandbox(SandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
+class FixedTexts(jinja2.ext.Extension):
+    """``_("A fixed text")`` translated once, as the template is compiled, instead of at every
+    render: a page has a score of them, and each call through the i18n extension's ``_`` costs
+    about 7 µs, a fifth of an item page. The text becomes a constant of the compiled template,
+    as it would if the template had been written in the site's language. (Jinja's documented
+    ``filter_stream``: the tokens ``_ ( "text" )`` become ``( "translated" | safe )``.)
+
+    What it makes is what the i18n extension's new-style ``_`` returns: the translation with
+    ``%`` formatting applied (``%%`` is ``%``), as markup where the template escapes, as plain
+    text where it does not. A text with a placeholder but no value (an error at render) and a
+    template that turns escaping on or off in a block are left to the i18n extension. The
+    compiled templates' cache is keyed by the language and blogtool's files, catalogues
+    included (``_bytecode_cache``)."""
+
+    def __init__(self, environment: jinja2.Environment):
+        super().__init__(environment)
+        environment.extend(fixed_translations=None)  # set by ``make_environment``
+
+    def filter_stream(self, stream: jinja2.lexer.TokenStream) -> Iterable[jinja2.lexer.Token]:
+        tokens = list(stream)
+        translations = getattr(self.environment, "fixed_translations", None)
+        if translations is None or any(
+            before.type == "block_begin" and token.type == "name" and token.value == "autoescape"
+            for before, token in itertools.pairwise(tokens)
+        ):
+            return tokens
+        autoescape = self.environment.autoescape
+        markup = autoescape(stream.name) if callable(autoescape) else bool(autoescape)
+        made: list[jinja2.lexer.Token] = []
+        at = 0
+        while at < len(tokens):
+            token = tokens[at]
+            call = tokens[at : at + 4]
+            if (
+                [t.type for t in call] == ["name", "lparen", "string", "rparen"]
+                and token.value == "_"
+                and not (made and made[-1].type == "dot")  # an attribute named _, not ours
+            ):
+                try:
+                    text = translations.gettext(call[2].value) % {}
+                except (KeyError, ValueError, TypeError):  # (the i18n extension says why)
+                    text = None
+                if text is not None:
+                    line = token.lineno
+                    made.append(jinja2.lexer.Token(line, "lparen", "("))
+                    made.append(jinja2.lexer.Token(line, "string", text))
+                    if markup:
+                        made.append(jinja2.lexer.Token(line, "pipe", "|"))
+                        made.append(jinja2.lexer.Token(line, "name", "safe"))
+                    made.append(jinja2.lexer.Token(line, "rparen", ")"))
+                    at += 4
+                    continue
+            made.append(token)
+            at += 1
+        return made
+
+
 MAX_STEPS = 100_000  # lines of a config template's code run: far more than a line of text takes
 
 
@@ -152,13 +212,14 @@ def make_environment(
         keep_trailing_newline=True,
         auto_reload=False,
         bytecode_cache=None if sandboxed else _bytecode_cache(config, translations),
-        extensions=["jinja2.ext.i18n"],
+        extensions=["jinja2.ext.i18n", FixedTexts],
     )
     # Every word a reader sees comes from the catalogue of the site's language:
     # {{ _("Skip to content") }}, {{ ngettext("%(num)d tip", "%(num)d tips", n) }}.
     env.install_gettext_translations(  # type: ignore[attr-defined]
         translations, newstyle=True
     )
+    env.fixed_translations = translations  # type: ignore[attr-defined]  # (FixedTexts)
     lang = config.site.language
     urls = Urls(config)
     env.filters["longdate"] = lambda value: long_date(value, lang)
