@@ -270,6 +270,48 @@ def test_the_block_processors_that_look_first_do_what_the_stock_ones_do(block):
         assert ran[0] == ran[1], ours
 
 
+def _without_plain_texts() -> markdown.Markdown:
+    md = mdengine._converter()
+    mdengine._converters.md = None  # (a new one for the next caller; this one is changed)
+    md.treeprocessors.deregister("plain_texts")
+    return md
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([*PIECES, "Vanlig mening.", "rad\nrad", "\x02", "\x03"])).map("".join)
+)
+def test_texts_kept_from_the_inline_step_render_as_if_it_had_read_them(text):
+    """A text with none of the characters an inline pattern needs is kept from the inline
+    step; the HTML is the same as when every text goes through it."""
+    without = _without_plain_texts()
+    assert mdengine._convert(text, False)[0] == without.convert(text)
+
+
+def test_only_texts_no_inline_pattern_can_match_are_kept_from_the_inline_step():
+    root = ET.fromstring("<div><p>Vanlig text.</p><p>En [länk](x)</p><p>rad  \nbryts</p></div>")
+    root.append(ET.Element("p"))
+    root[-1].text = "\x02wzxhzdk:0\x03"  # a raw HTML block's placeholder
+    root[0].tail = "å ä ö"
+    md = mdengine._converter()
+    md.treeprocessors["plain_texts"].run(root)
+    kept = [isinstance(t, markdown.util.AtomicString) for t in (p.text for p in root)]
+    assert kept == [True, False, False, False]
+    assert isinstance(root[0].tail, markdown.util.AtomicString)
+
+
+def test_an_inline_pattern_it_does_not_know_keeps_every_text_in_the_inline_step():
+    """Another extension's pattern may need any character: with one registered, no text is
+    kept from the inline step (here '~~' strikes through)."""
+    md = _without_plain_texts()
+    md.treeprocessors.register(mdengine._PlainTexts(md), "plain_texts", 20.5)
+    assert md.convert("Ett ord") == "<p>Ett ord</p>"
+    md.reset()
+    strike = markdown.inlinepatterns.SimpleTagInlineProcessor(r"()~~(.+?)~~", "del")
+    md.inlinePatterns.register(strike, "del", 65)
+    assert md.convert("Ett ~~struket~~ ord") == "<p>Ett <del>struket</del> ord</p>"
+
+
 def test_headings_are_shifted_below_h1_and_get_unique_ids():
     html = mdengine.to_html("# Första\n\n## Andra\n\n# Första\n\n## Egen {#egen}\n")
     assert html.splitlines() == [
