@@ -159,3 +159,23 @@ def test_bad_clock_override_is_a_clear_error(run):
     )
     assert result.exit_code == 1
     assert "BLOGTOOL_NOW: expected an offset" in result.stderr
+
+
+def test_a_state_database_damaged_inside_is_one_clear_error(run, sample_site):
+    """SQLite's own error met while a command works (a table gone) is one line, not a
+    traceback; whatever else a command raises is not taken for it (a build, which never
+    opens the database, still builds)."""
+    import sqlite3
+
+    assert run("subscribers", "count").exit_code == 0  # the database, made
+    with sqlite3.connect(sample_site / ".blogtool" / "state.db") as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            if table.startswith("sub"):
+                db.execute(f"DROP TABLE {table}")
+    result = run("subscribers", "count")
+    assert result.exit_code == 1, result.output
+    assert "the state database failed (no such table" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    built = run("build")
+    assert built.exit_code == 0, built.output

@@ -9,7 +9,6 @@ import gc
 import importlib
 import inspect
 import re
-import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -106,17 +105,6 @@ class BlogtoolGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except sqlite3.Error as exc:  # a full disk, a damaged file: SQLite's own errors
-            if isinstance(ctx.obj, Env) and ctx.obj.debug:
-                raise
-            click.echo(
-                _(
-                    "Error: the state database failed ({exc}); is the disk full, or the file "
-                    "damaged? Nothing sent is lost: the next run goes on from where this stopped"
-                ).format(exc=exc),
-                err=True,
-            )
-            ctx.exit(ExitStatus.ERROR)
         except (BlogtoolError, OSError) as exc:
             env = ctx.obj
             if isinstance(env, Env) and env.debug:
@@ -143,6 +131,22 @@ class BlogtoolGroup(click.Group):
             else:
                 click.echo(_("Error: {exc}").format(exc=exc), err=True)
             ctx.exit(int(getattr(exc, "exit_code", ExitStatus.ERROR)))
+        except Exception as exc:
+            # A full disk, a damaged file: SQLite's own errors. (A command that never opened
+            # the state database never imported sqlite3, and a build does not.)
+            sqlite3 = sys.modules.get("sqlite3")
+            if sqlite3 is None or not isinstance(exc, sqlite3.Error):
+                raise
+            if isinstance(ctx.obj, Env) and ctx.obj.debug:
+                raise
+            click.echo(
+                _(
+                    "Error: the state database failed ({exc}); is the disk full, or the file "
+                    "damaged? Nothing sent is lost: the next run goes on from where this stopped"
+                ).format(exc=exc),
+                err=True,
+            )
+            ctx.exit(ExitStatus.ERROR)
 
 
 def translate_help(command: click.Command, ctx: click.Context | None = None) -> None:

@@ -14,7 +14,6 @@ spare release is kept to be reused by the next build instead of making a tree fr
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -200,7 +199,7 @@ def _new_release(output: Path, label: str) -> tuple[Path, set[str], Path | None]
     spare = spare_release(output)
     if spare is None:
         while True:  # (mkdtemp would make it 0700: the web server's user could not read it)
-            fresh = releases / f"r-{label}-{secrets.token_hex(4)}"
+            fresh = releases / f"r-{label}-{os.urandom(4).hex()}"
             try:
                 fresh.mkdir()
             except FileExistsError:
@@ -210,7 +209,7 @@ def _new_release(output: Path, label: str) -> tuple[Path, set[str], Path | None]
     listing = _file_list(spare)
     had = set(listing.read_text("utf-8").splitlines())
     listing.unlink()  # until its new list is written, it is an unfinished release
-    fresh = releases / f"r-{label}-{secrets.token_hex(4)}"
+    fresh = releases / f"r-{label}-{os.urandom(4).hex()}"
     os.rename(spare, fresh)
     return fresh, had, spare
 
