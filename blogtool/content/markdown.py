@@ -227,7 +227,8 @@ class _Collect(Treeprocessor):
                 found.append((_address(el.get("href", "")), False, None, False))
             elif el.tag == "img":
                 found.append((_address(el.get("src", "")), True, el.get("alt"), False))
-            if isinstance(el.tag, str):
+            # (What runs script or loads from elsewhere is a script or in an attribute.)
+            if isinstance(el.tag, str) and (el.attrib or el.tag == "script"):
                 hazards += _hazards_of(el.tag, [(k, _address(v)) for k, v in el.items()])
         raw = _RawLinks()
         for block in self.md.htmlStash.rawHtmlBlocks:

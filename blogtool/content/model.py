@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,14 +43,15 @@ class Item:
     # again. None: an item made in memory (the studio's preview), converted when shown.
     html: str | None = field(default=None, compare=False, repr=False)
     listed_digest: str = ""  # ``listed()``, likewise
+    # ``path`` as text: ``posts/2026-09-10-valkommen.md``. Made with the item, and so kept in
+    # the parse cache with it: a big site's load asks it of every item.
+    rel: str = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rel", self.path.as_posix())  # (the item is frozen)
 
     def __hash__(self) -> int:
         return hash((self.kind, self.rel))
-
-    @functools.cached_property
-    def rel(self) -> str:
-        """``path`` as text: ``posts/2026-09-10-valkommen.md``."""
-        return self.path.as_posix()
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
