@@ -11,6 +11,7 @@ import markdown
 import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
+from markdown.extensions.tables import TableProcessor
 
 from blogtool.content import markdown as mdengine
 from blogtool.content.readiness import resolve
@@ -218,7 +219,7 @@ def test_the_patterns_that_open_with_their_character_match_as_the_stock_ones(tex
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.text(alphabet=" \n>=-_*a`~[]^:<&", max_size=30))
+@given(st.text(alphabet=" \n>=-_*a`~[]^:<&|", max_size=30))
 @example("   ---")
 @example("ord\n  * * *")
 @example("    ---")  # indented four: code, not a rule
@@ -231,6 +232,8 @@ def test_the_patterns_that_open_with_their_character_match_as_the_stock_ones(tex
 @example("a <b>c</b> &amp;")
 @example("<div>\nx\n</div>")
 @example("<!-- c -->\n")
+@example("a | b\n--|--")
+@example("| a\n|-")
 def test_the_block_processors_that_look_first_do_what_the_stock_ones_do(block):
     """The processors blogtool registers, which try their pattern only where what it needs is
     there, do what Python-Markdown's own do: the quote, setext heading and rule processors take
@@ -244,6 +247,8 @@ def test_the_block_processors_that_look_first_do_what_the_stock_ones_do(block):
         (mdengine._Rules, markdown.blockprocessors.HRProcessor),
     ]:
         assert ours(parser).test(None, block) == theirs(parser).test(None, block), ours
+    rows = [kind(parser, {}) for kind in (mdengine._TableRows, TableProcessor)]
+    assert rows[0].test(None, block) == rows[1].test(None, block)
     footnotes = markdown.extensions.footnotes.FootnoteExtension()
     footnotes.parser = parser
     for ours, theirs in [

@@ -35,7 +35,7 @@ from markdown.extensions.attr_list import AttrListExtension
 from markdown.extensions.fenced_code import FencedBlockPreprocessor, FencedCodeExtension
 from markdown.extensions.footnotes import FootnoteBlockProcessor, FootnoteExtension
 from markdown.extensions.sane_lists import SaneListExtension
-from markdown.extensions.tables import TableExtension
+from markdown.extensions.tables import TableExtension, TableProcessor
 from markdown.inlinepatterns import (
     IMAGE_LINK_RE,
     IMAGE_REFERENCE_RE,
@@ -473,6 +473,19 @@ class _Footnotes(FootnoteExtension):
         _in_place(blocks, "footnote", FootnoteBlockProcessor, _FootnoteDefinitions(self), 17)
 
 
+class _TableRows(TableProcessor):
+    def test(self, parent: ET.Element, block: str) -> bool:
+        # (A table's first row has a '|': it splits into cells, or has a border.)
+        return "|" in block and super().test(parent, block)
+
+
+class _Tables(TableExtension):
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
+        super().extendMarkdown(md)
+        rows = _TableRows(md.parser, self.getConfigs())
+        _in_place(md.parser.blockprocessors, "table", TableProcessor, rows, 75)
+
+
 class _HtmlBlocks(HtmlBlockPreprocessor):
     """Raw HTML set aside: Python's HTML parser, which it feeds the text, reads a text with
     no '<' and no '&' as data alone, kept as it is."""
@@ -595,7 +608,7 @@ def _converter() -> markdown.Markdown:
     if md is None:
         md = _converters.md = markdown.Markdown(
             extensions=[
-                TableExtension(),
+                _Tables(),
                 _FencedCode(),
                 _Footnotes(BACKLINK_TITLE=_BACKLINK),
                 SaneListExtension(),
