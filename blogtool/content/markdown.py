@@ -545,7 +545,7 @@ class _PlainTexts(Treeprocessor):
     step (Python-Markdown's documented way to keep a text from its inline patterns), which
     would otherwise try each of its fifteen patterns on every text and find nothing: most of
     a post's paragraphs, list items and headings hold no link, emphasis or code. The HTML is
-    the same either way; the conversion takes a quarter less time.
+    the same either way; a post converts in a fifth less time.
 
     Which characters each pattern needs is ``_INLINE_NEEDS``. Should an inline pattern not
     named there be registered (another version of Python-Markdown, another extension), no
@@ -559,8 +559,7 @@ class _PlainTexts(Treeprocessor):
         breaks = "linebreak" in patterns
         if len(present) + breaks != len(patterns):
             return
-        marks = _marks(present, breaks)
-        search = marks.search
+        search = _marks(present, breaks).search
         for el in root.iter():
             text, tail = el.text, el.tail
             if text and type(text) is str and search(text) is None:

@@ -131,14 +131,14 @@ class FixedTexts(jinja2.ext.Extension):
         at = 0
         while at < len(tokens):
             token = tokens[at]
-            call = tokens[at : at + 4]
             if (
-                [t.type for t in call] == ["name", "lparen", "string", "rparen"]
+                token.type == "name"
                 and token.value == "_"
+                and [t.type for t in tokens[at + 1 : at + 4]] == ["lparen", "string", "rparen"]
                 and not (made and made[-1].type == "dot")  # an attribute named _, not ours
             ):
                 try:
-                    text = translations.gettext(call[2].value) % {}
+                    text = translations.gettext(tokens[at + 2].value) % {}
                 except (KeyError, ValueError, TypeError):  # (the i18n extension says why)
                     text = None
                 if text is not None:
