@@ -651,8 +651,11 @@ def unreadable(body: str) -> Unreadable | None:
     starts with no '>' after them cost the square of the text ('<div' 50,000 times: minutes)."""
     if len(body) > MAX_BODY:
         return Unreadable("too-long", 0)
+    # A paragraph is part of the text: in a text no longer than the longest paragraph, with no
+    # more '[' than one may have, none is too long or has too many (most posts, at once).
+    short = len(body) <= MAX_PARAGRAPH and body.count("[") <= MAX_BRACKETS
     fence, piece, brackets, piece_start, offset = "", 0, 0, 0, 0
-    for line in body.splitlines(keepends=True):
+    for line in () if short else body.splitlines(keepends=True):
         opening = _FENCE.match(line)
         if fence:  # code: shown as it is, not read inline
             if opening and opening.group(1).startswith(fence):
