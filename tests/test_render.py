@@ -36,6 +36,8 @@ TRICKY = [
     "Utropstecken! Frågor? Kolon: slut.",
     "Ordet under_score_inne och 2 * 3 = 6.",
     "## Rubrik med eget id {#egen}\n\nStycke med klass\n{: .viktig }",
+    "[Länk](x){: .k} och ![bild](b.png){: .bred} i en mening; *kursiv*{: #id } till sist",
+    "- punkt med klass\n{: .k }\n- punkt [länk](y){: .l}",
     "Rubrik\n======\n\nUnderrubrik\n---\n\n* * *\n\n> citat",
     '<div class="ruta">\n*inte* markdown\n</div>\n\nEfter **fet**.\n\n<!-- kommentar -->\n\nText.',
     # what Python-Markdown's whitespace step changes, which the quick way must leave to it

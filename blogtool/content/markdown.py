@@ -31,7 +31,7 @@ from markdown.blockprocessors import (
     SetextHeaderProcessor,
 )
 from markdown.extensions import Extension
-from markdown.extensions.attr_list import AttrListExtension
+from markdown.extensions.attr_list import AttrListExtension, AttrListTreeprocessor
 from markdown.extensions.fenced_code import FencedBlockPreprocessor, FencedCodeExtension
 from markdown.extensions.footnotes import FootnoteBlockProcessor, FootnoteExtension
 from markdown.extensions.sane_lists import SaneListExtension
@@ -486,6 +486,19 @@ class _Tables(TableExtension):
         _in_place(md.parser.blockprocessors, "table", TableProcessor, rows, 75)
 
 
+class _AttrLists(AttrListTreeprocessor):
+    def run(self, doc: ET.Element) -> None:
+        # (Every attribute list is written in braces; most texts have none to look for.)
+        if any("{" in text for el in doc.iter() for text in (el.text, el.tail) if text):
+            super().run(doc)
+
+
+class _AttrListsInBraces(AttrListExtension):
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
+        super().extendMarkdown(md)
+        _in_place(md.treeprocessors, "attr_list", AttrListTreeprocessor, _AttrLists(md), 8)
+
+
 class _HtmlBlocks(HtmlBlockPreprocessor):
     """Raw HTML set aside: Python's HTML parser, which it feeds the text, reads a text with
     no '<' and no '&' as data alone, kept as it is."""
@@ -611,7 +624,7 @@ def _converter() -> markdown.Markdown:
                 _FencedCode(),
                 _Footnotes(BACKLINK_TITLE=_BACKLINK),
                 SaneListExtension(),
-                AttrListExtension(),
+                _AttrListsInBraces(),
                 _BlogtoolExtension(),
             ],
             output_format="html",
