@@ -14,12 +14,15 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def parts(work: Sequence[T], jobs: int, smallest: int = 8) -> list[list[T]]:
+SMALLEST = 8  # a part's fewest pieces of work: smaller ones cost more to send than to do
+
+
+def parts(work: Sequence[T], jobs: int) -> list[list[T]]:
     """``work`` in order, cut into parts for ``jobs`` workers: each a quarter of an even share
-    of what is left (so each worker takes several), never under ``smallest``."""
+    of what is left (so each worker takes several), never under ``SMALLEST``."""
     made, start = [], 0
     while start < len(work):
-        size = max(smallest, (len(work) - start) // (max(jobs, 1) * 4))
+        size = max(SMALLEST, (len(work) - start) // (max(jobs, 1) * 4))
         made.append(list(work[start : start + size]))
         start += size
     return made

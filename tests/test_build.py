@@ -603,8 +603,8 @@ def test_work_is_cut_into_parts_that_shrink_as_it_runs_out(count, jobs):
     assert sizes == sorted(sizes, reverse=True)
     if count >= 8 * jobs * 4:
         assert sizes[0] == count // (jobs * 4)
-        assert sizes[-1] <= 8 and len(made) < 12 * jobs * 4
-    assert all(size <= max(8, count // (jobs * 4)) for size in sizes)
+        assert sizes[-1] <= parallel.SMALLEST and len(made) < 12 * jobs * 4
+    assert all(size <= max(parallel.SMALLEST, count // (jobs * 4)) for size in sizes)
 
 
 def test_pages_rendered_on_two_workers_are_those_of_one(sample_site, monkeypatch):

@@ -300,3 +300,18 @@ def test_a_fixed_text_with_a_placeholder_and_no_value_fails_as_the_i18n_extensio
         template = env.from_string('{{ _("RSS for %(series)s") }}')
         with pytest.raises(KeyError, match="series"):
             template.render()
+
+
+def test_the_sites_templates_translate_their_fixed_texts_as_they_compile(sample_site):
+    """The environment every page, mail and reader page renders with has ``FixedTexts``."""
+    from blogtool.config import load_config
+    from blogtool.site.templates import make_environment
+
+    env = make_environment(load_config(sample_site))
+    template = env.from_string('<a>{{ _("Skip to content") }}</a>')
+
+    def refused(*args, **kwargs):
+        raise AssertionError(f"_ called at render for {args}")
+
+    env.globals["_"] = refused
+    assert template.render() == "<a>Hoppa till innehållet</a>"

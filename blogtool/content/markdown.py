@@ -461,6 +461,15 @@ class _LinkDefinitions(ReferenceProcessor):
         return "]:" in block and super().test(parent, block)
 
 
+# Python-Markdown's block processors (name, class, ours, priority), registered in their places.
+_BLOCKS = (
+    ("quote", BlockQuoteProcessor, _Quotes, 20),
+    ("setextheader", SetextHeaderProcessor, _SetextHeadings, 60),
+    ("hr", HRProcessor, _Rules, 50),
+    ("reference", ReferenceProcessor, _LinkDefinitions, 15),
+)
+
+
 class _FootnoteDefinitions(FootnoteBlockProcessor):
     def test(self, parent: ET.Element, block: str) -> bool:
         return "[^" in block and "]:" in block and super().test(parent, block)
@@ -579,15 +588,6 @@ class _PlainTexts(Treeprocessor):
                 el.text = AtomicString(text)
             if tail and type(tail) is str and search(tail) is None:
                 el.tail = AtomicString(tail)
-
-
-# Python-Markdown's block processors (name, class, ours, priority), registered in their places.
-_BLOCKS = (
-    ("quote", BlockQuoteProcessor, _Quotes, 20),
-    ("setextheader", SetextHeaderProcessor, _SetextHeadings, 60),
-    ("hr", HRProcessor, _Rules, 50),
-    ("reference", ReferenceProcessor, _LinkDefinitions, 15),
-)
 
 
 class _BlogtoolExtension(Extension):
