@@ -165,8 +165,39 @@ def test_a_cached_item_is_the_parsed_one(sample_site):
     and a body as it was read, an undecodable byte too."""
     config = load_config(sample_site)
     for item in load_site(config).items:
+        assert item.path == sample_site.joinpath(item.rel).relative_to(sample_site)
         again = pickle.loads(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
         assert again == item and hash(again) == hash(item)
-        assert again.rel == item.path.as_posix() and again.body == item.body
-    odd = item.__class__(item.kind, item.path, item.slug, "kaffe \udcff ☕", 1, item.values)
+        assert again.rel == item.rel and again.body == item.body
+        # The Path is made again when asked, not carried in the pickle.
+        assert "path" not in vars(again) and again.path == item.path
+    odd = item.__class__(item.kind, item.rel, item.slug, "kaffe \udcff ☕", 1, item.values)
     assert pickle.loads(pickle.dumps(odd)).body == "kaffe \udcff ☕"
+
+
+def test_the_parse_cache_rewrites_only_the_shards_whose_entries_changed(sample_site, run):
+    """A changed file rewrites its shard; a deleted one its own; the others stay as written.
+    What the cache then holds is every file as it is now, and nothing of the deleted one."""
+    from blogtool.content import load
+
+    assert run("build").exit_code == 0
+    cache = sample_site / ".blogtool" / "cache" / "content"
+    config = load_config(sample_site)
+    before = load._read_cache(cache, config)
+    changed, gone = sorted(before)[0], sorted(before)[-1]
+    assert load._shard(changed) != load._shard(gone)
+    written = {p.name: p.stat().st_ino for p in cache.iterdir()}
+    with (sample_site / changed).open("a", encoding="utf-8") as fh:
+        fh.write("\nEtt tillägg.\n")
+    (sample_site / gone).unlink()
+    result = run("build")
+    assert result.exit_code == 0, result.stderr
+    again = {p.name: p.stat().st_ino for p in cache.iterdir()}
+    rewritten = {name for name in written if again.get(name) != written[name]}
+    shards = {load._shard(changed), load._shard(gone)}
+    assert rewritten == {f"{n:02d}.{kind}" for n in shards for kind in ("pickle", "bodies")}
+    after = load._read_cache(cache, config)
+    assert sorted(after) == sorted(set(before) - {gone})
+    assert after[changed][1].body.endswith("Ett tillägg.\n")
+    assert all(after[rel] == before[rel] for rel in after if rel != changed)
+    assert load_site(config, cache).items == load_site(config).items

@@ -95,7 +95,10 @@ def _load_site(
     """
     items: list[Item] = []
     problems: list[Problem] = []
-    cached = _read_cache(cache, config) if cache else {}
+    shards = _read_shards(cache, config) if cache else []
+    cached: dict[str, Any] = {}
+    for shard in shards:
+        cached.update(shard)
     fresh: dict[str, tuple[tuple[int, int, int], Item | None, list[Problem]]] = {}
     todo: list[_Job] = []
     inside: dict[str, bool] = {}  # by the folder's path in the site (a str hashes faster)
@@ -136,7 +139,7 @@ def _load_site(
         if item is not None:
             items.append(item)
     if cache is not None and fresh != cached:
-        write = partial(_write_cache, cache, config, fresh, cached)
+        write = partial(_write_cache, cache, config, fresh, shards)
         if later is None:
             write()
         else:
@@ -223,12 +226,12 @@ def _parse_all(
             _LOAD_JOBS.clear()
 
 
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3
 
 
 def _cache_header(config: Config) -> tuple[int, str]:
     """Whatever can change how a file parses: blogtool's code, the field table, the config."""
-    h = hashlib.sha256(code_digest().encode())
+    h = hashlib.sha256(code_digest(config.state_dir).encode())
     h.update(fields.signature().encode())
     h.update(config.path.read_bytes())
     return _CACHE_VERSION, h.hexdigest()
@@ -242,15 +245,23 @@ def _shard(rel: str) -> int:
 
 
 def _read_cache(directory: Path, config: Config) -> dict[str, Any]:
-    """The parsed items of the last load, from the shards in ``directory``. The cache is the
+    """The parsed items of the last load, by path in the site (``_read_shards``, merged)."""
+    entries: dict[str, Any] = {}
+    for shard in _read_shards(directory, config):
+        entries.update(shard)
+    return entries
+
+
+def _read_shards(directory: Path, config: Config) -> list[dict[str, Any]]:
+    """The parsed items of the last load, shard by shard, from ``directory``. The cache is the
     site's own, in its state directory, written by this code; anything unexpected in a shard
     just means its files are parsed again."""
     header = _cache_header(config)
     allowed = {kind: fields.allowed(kind) for kind in Kind}
-    entries: dict[str, Any] = {}
-    for number in range(_SHARDS):
-        entries.update(_read_shard(directory / f"{number:02d}.pickle", header, allowed))
-    return entries
+    return [
+        _read_shard(directory / f"{number:02d}.pickle", header, allowed)
+        for number in range(_SHARDS)
+    ]
 
 
 def _read_shard(path: Path, header: object, allowed: dict[Kind, Any]) -> dict[str, Any]:
@@ -312,31 +323,37 @@ def kept_html(config: Config, item: Item) -> str | None:
 
 
 def _write_cache(
-    directory: Path, config: Config, entries: dict[str, Any], before: dict[str, Any]
+    directory: Path, config: Config, entries: dict[str, Any], before: list[dict[str, Any]]
 ) -> None:
-    """Rewrite the shards whose entries differ from ``before`` (what was read). Each item's
-    HTML goes to a shard of its own beside them (``kept_html``): a load reads the items
-    alone, and a build only the HTML of the pages it renders."""
+    """Rewrite the shards whose entries differ from ``before`` (the shards as they were read):
+    those that gain an entry parsed again, or lose one. An entry read from a shard and kept is
+    the very object read (``_load_site`` keeps it), so a shard it stays in needs no
+    rewriting. Each item's HTML goes to a shard of its own beside them (``kept_html``): a load
+    reads the items alone, and a build only the HTML of the pages it renders."""
     import dataclasses
     import pickle
 
     from blogtool.files import write_atomic
 
-    shards: list[dict[str, Any]] = [{} for _ in range(_SHARDS)]
-    old: list[dict[str, Any]] = [{} for _ in range(_SHARDS)]
-    for rel, entry in entries.items():
-        shards[_shard(rel)][rel] = entry
-    for rel, entry in before.items():
-        old[_shard(rel)][rel] = entry
+    if len(before) != _SHARDS:
+        before = [{} for _ in range(_SHARDS)]
+    parsed: dict[int, dict[str, Any]] = {}  # by shard: entries not as they were read
+    kept: set[str] = set()
+    for number, old in enumerate(before):
+        for rel, entry in old.items():
+            if entries.get(rel) is entry:
+                kept.add(rel)
+            else:  # parsed again, or its file is gone
+                parsed.setdefault(number, {})
+    for rel in entries.keys() - kept:
+        parsed.setdefault(_shard(rel), {})[rel] = entries[rel]
     header = _cache_header(config)
     try:
         directory.with_name("content.pickle").unlink(missing_ok=True)  # the unsharded cache
         remove(directory.with_name("bodies"))  # each body's HTML, now kept with its item
         private_dir(directory)
-        for number, shard in enumerate(shards):
-            path = directory / f"{number:02d}.pickle"
-            if shard == old[number] and path.exists():
-                continue
+        for number, changed in sorted(parsed.items()):
+            shard = {rel: e for rel, e in before[number].items() if rel in entries} | changed
             bodies_path = _bodies_path(directory, number)
             bodies = {
                 rel: held for rel, held in _read_bodies(bodies_path, header).items() if rel in shard
@@ -348,7 +365,7 @@ def _write_cache(
             data = pickle.dumps((header, bodies), protocol=pickle.HIGHEST_PROTOCOL)
             write_atomic(bodies_path, data, durable=False, private=True)
             data = pickle.dumps((header, shard), protocol=pickle.HIGHEST_PROTOCOL)
-            write_atomic(path, data, durable=False, private=True)
+            write_atomic(directory / f"{number:02d}.pickle", data, durable=False, private=True)
     except OSError:
         pass  # a cache that cannot be written only costs time
 

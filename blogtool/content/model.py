@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,8 @@ __all__ = ["Item", "Kind", "Site", "Status"]
 
 @dataclass(frozen=True)
 class Item:
-    """A post or a tip. ``path`` is relative to the site root.
+    """A post or a tip. ``rel`` is its path in the site, as text
+    (``posts/2026-09-10-valkommen.md``); ``path`` is the same as a Path.
 
     ``values`` holds every field of the table that applies to the item's kind: the validated
     value, or the field's default. The properties below are typed views of the fields the code
@@ -26,7 +28,7 @@ class Item:
     """
 
     kind: Kind
-    path: Path
+    rel: str
     slug: str  # the slug field, or one made from the title
     body: str
     body_line: int
@@ -43,12 +45,18 @@ class Item:
     # again. None: an item made in memory (the studio's preview), converted when shown.
     html: str | None = field(default=None, compare=False, repr=False)
     listed_digest: str = ""  # ``listed()``, likewise
-    # ``path`` as text: ``posts/2026-09-10-valkommen.md``. Made with the item, and so kept in
-    # the parse cache with it: a big site's load asks it of every item.
-    rel: str = field(init=False, compare=False, repr=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "rel", self.path.as_posix())  # (the item is frozen)
+    @cached_property
+    def path(self) -> Path:
+        """``rel`` as a Path. Made when asked, never pickled (``__getstate__``): a build of a
+        big site asks it of the few items it renders, and a Path costs more to unpickle than
+        to make."""
+        return Path(self.rel)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("path", None)
+        return state
 
     def __hash__(self) -> int:
         return hash((self.kind, self.rel))
@@ -110,7 +118,7 @@ class Item:
     def content(self) -> str:
         """A digest of everything the item is, with every field of the table: a new field
         changes it without anyone remembering to add it here."""
-        parts: list[object] = [self.kind.value, self.path, self.slug, self.body]
+        parts: list[object] = [self.kind.value, self.rel, self.slug, self.body]
         parts += [f"{f.name}={self.values.get(f.name)!r}" for f in fields.FIELDS]
         text = "".join(f"{part}\x1f" for part in parts)  # each part, then a unit separator
         return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

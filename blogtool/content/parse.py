@@ -331,7 +331,7 @@ def parse_item(
     _warn_of_script(body, body_line, hazards, c, config)
     if any(p.is_error for p in c.problems) or not slug:
         return None, c.problems
-    item = Item(kind, rel, slug, body, body_line, values, lines, tuple(local(refs)))
+    item = Item(kind, rel.as_posix(), slug, body, body_line, values, lines, tuple(local(refs)))
     counted = None
     if readability:  # (the text was just read: its running text is at hand)
         found_lix = lix.of_markdown(body)
