@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import json
 import re
 import shutil
 from pathlib import Path
@@ -638,39 +639,75 @@ def test_the_scheduled_run_on_two_workers_publishes_what_one_process_builds(
 
 
 def test_a_build_records_its_library_versions_and_an_upgrade_renders_every_page(
-    run, sample_site, monkeypatch
+    run, sample_site, tmp_path, monkeypatch
 ):
     """A build records the versions of the libraries that shape its pages. After an upgrade
-    of Markdown every page is rendered again, not only changed ones (and not none, though no
-    source changed): no page is left as the old version rendered it."""
-    import json
+    of Markdown (a newer distribution installed into a folder Python imports from, first in
+    the path) every page is rendered again, not only changed ones (and not none, though no
+    source changed): no page is left as the old version rendered it. The versions kept in
+    the state folder between runs are not taken for the new ones."""
     from importlib import metadata
 
     from blogtool import version
 
+    installed = tmp_path / "site-packages"
+    installed.mkdir()
+    monkeypatch.syspath_prepend(str(installed))
+    version.forget()  # (each command of a real site is a process of its own)
     first = run("build")
     assert first.exit_code == 0, first.stderr
     (manifest,) = (sample_site / ".blogtool" / "builds").glob("*.json")
     recorded = json.loads(manifest.read_text("utf-8"))
     assert recorded["libraries"] == version.library_versions()
-    assert recorded["libraries"]["Markdown"] == metadata.version("Markdown")
+    assert recorded["libraries"]["Markdown"] == metadata.version("Markdown") != "3.12"
+    kept = json.loads((sample_site / ".blogtool" / "cache" / "libraries.json").read_bytes())
+    assert kept["versions"] == recorded["libraries"]
     pages = len(recorded["pages"])
 
-    installed = metadata.version
-    monkeypatch.setattr(  # pip install markdown==3.12, as the library's metadata tells it
-        version.metadata, "version", lambda name: "3.12" if name == "Markdown" else installed(name)
-    )
-    for cached in (version.library_versions, version.code_digest):
-        cached.cache_clear()  # (and again after)
+    version.forget()
+    again = run("build")
+    assert again.exit_code == 0 and "0 written" in again.output, again.output
+
+    # pip install markdown==3.12, as the installed distribution's metadata tells it
+    dist = installed / "markdown-3.12.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: Markdown\nVersion: 3.12\n")
+    version.forget()
     try:
         upgraded = run("build")
     finally:
-        monkeypatch.undo()
-        for cached in (version.library_versions, version.code_digest):
-            cached.cache_clear()
+        version.forget()
     assert upgraded.exit_code == 0, upgraded.stderr
     assert f"{pages} written, 0 unchanged" in upgraded.output, upgraded.output
     assert json.loads(manifest.read_text("utf-8"))["libraries"]["Markdown"] == "3.12"
+
+
+def test_library_versions_are_kept_between_runs_until_a_distribution_is_installed(
+    tmp_path, monkeypatch
+):
+    """What the metadata said is read back from the state folder while the distributions
+    installed in every folder on the path are as they were; an install asks again."""
+    from blogtool import version
+
+    installed = tmp_path / "site-packages"
+    installed.mkdir()
+    monkeypatch.syspath_prepend(str(installed))
+    state = tmp_path / "state"
+    version.forget()
+    found = version.library_versions(state)
+    kept = state / "cache" / "libraries.json"
+    held = json.loads(kept.read_text("utf-8"))
+    assert held["versions"] == found and found["Jinja2"]
+    held["versions"]["Jinja2"] = "0.0-kept"  # told apart from what the metadata says
+    kept.write_text(json.dumps(held), "utf-8")
+    version.forget()
+    assert version.library_versions(state)["Jinja2"] == "0.0-kept"
+    (installed / "other-1.0.dist-info").mkdir()  # pip install other
+    version.forget()
+    try:
+        assert version.library_versions(state) == found
+    finally:
+        version.forget()
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])

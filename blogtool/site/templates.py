@@ -329,7 +329,7 @@ def _bytecode_cache(
     except OSError:
         return None  # a read-only site still builds, only slower
     language = translations.info().get("language", "") or "-"
-    key = hashlib.sha256(f"{language}\0{code_digest()}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{language}\0{code_digest(config.state_dir)}".encode()).hexdigest()[:16]
     _forget_other_compilations(directory, key)
     return _SparingCache(str(directory), f"{key}-%s.cache")
 
@@ -458,7 +458,8 @@ def own_html_templates(config: Config) -> bool:
 def fingerprint(config: Config, *extra: str) -> str:
     """Changes whenever anything that every page depends on changes: templates, config,
     blogtool itself, build flags."""
-    h = hashlib.sha256(code_digest().encode())  # an upgrade rebuilds everything once
+    # An upgrade (of blogtool, or of a library that shapes pages) rebuilds everything once.
+    h = hashlib.sha256(code_digest(config.state_dir).encode())
     h.update(config.path.read_bytes())
     for path in template_files(config):
         h.update(str(path).encode())

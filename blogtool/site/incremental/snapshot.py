@@ -21,7 +21,7 @@ def snapshot(config: Config, seen: dict[str, os.stat_result] | None = None) -> s
     each entry's lstat by its path (``os.DirEntry.path``), for the loading that follows
     (``content.load``) not to ask again; a file changed in between is then parsed under its
     older stat, and so parsed again next time."""
-    h = hashlib.sha256(code_digest().encode())
+    h = hashlib.sha256(code_digest(config.state_dir).encode())
     conf = config.path.stat()
     h.update(f"{conf.st_size}\0{conf.st_mtime_ns}\0{conf.st_ino}\n".encode())
     parts = []
