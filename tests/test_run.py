@@ -369,3 +369,33 @@ def test_with_the_readmes_placeholder_secret_the_run_says_so(run, sample_site, m
         "from the README" in result.stderr
     )
     assert "is not set" not in result.stderr
+
+
+def test_the_command_line_leaves_what_a_command_made_to_the_end_of_the_process(
+    sample_site, monkeypatch
+):
+    """When a command is done, what it made (the loaded site, the plan) is frozen out of the
+    cyclic collector's reach: the interpreter's teardown would otherwise walk it all to free
+    nothing. The command's own result is as ever."""
+    import gc
+
+    from blogtool.cli import base
+    from blogtool.content.model import Item
+
+    monkeypatch.chdir(sample_site)
+    monkeypatch.setattr(sys, "argv", ["blogtool", "build"])
+    monkeypatch.setenv("BLOGTOOL_NOW", "2026-12-03T10:00:00+01:00")
+    thresholds = gc.get_threshold()
+    gc.unfreeze()
+    try:
+        with pytest.raises(SystemExit) as ended:
+            base.main()
+        assert ended.value.code == 0
+        assert (sample_site / "public" / "index.html").is_file()
+        # What the collector still tracks is what was made since: the exception and its
+        # traceback, not the thousands of objects of a build (templates, pages, the site).
+        assert gc.get_freeze_count() > 0 and len(gc.get_objects()) < 1_000
+        assert not any(isinstance(o, Item) for o in gc.get_objects())
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
