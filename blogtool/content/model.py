@@ -105,12 +105,13 @@ class Item:
         return value
 
     def status(self, now: dt.datetime) -> Status:
-        """Derived, never stored: draft wins, then a future date means scheduled."""
-        if self.draft or self.date is None:
+        """Derived, never stored: draft wins, then a future date means scheduled. (From
+        ``values`` directly: a build asks it of every item.)"""
+        values = self.values
+        date = values["date"]
+        if values["draft"] or date is None:
             return Status.DRAFT
-        if self.date > now:
-            return Status.SCHEDULED
-        return Status.PUBLISHED
+        return Status.SCHEDULED if date > now else Status.PUBLISHED
 
     def is_published(self, now: dt.datetime) -> bool:
         return self.status(now) is Status.PUBLISHED

@@ -46,8 +46,11 @@ def wanted(config: Config, items: Iterable[Showing]) -> set[str]:
     that exist)."""
     found: set[str] = set()
     for item in items:
-        refs = [item.image] if item.image else []
-        refs += [target for _o, target, image in item.links or () if image]
+        lead, links = item.image, item.links
+        if not lead and not links:
+            continue  # (most items: no picture, no link)
+        refs = [lead] if lead else []
+        refs += [target for _o, target, image in links or () if image]
         for ref in refs:
             path = sources.find(config, ref, item.path)
             if path is not None and Path(path).suffix.lower() in sources.RASTER | sources.VECTOR:

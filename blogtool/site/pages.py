@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cached_property, partial
 from typing import Any
 
@@ -35,6 +35,32 @@ from blogtool.site.templates import (
 )
 from blogtool.site.urls import Urls
 from blogtool.timeutil import weekday_name
+
+_STATUS_TEXT = {status: status.value for status in Status}
+
+
+class _ItemUrls(Mapping[str, str]):
+    """Each shown item's source path (as links in a body name it) -> its root-relative URL
+    (``Urls.sources``), worked out when first asked: a build renders few pages, and the text
+    of most links to no other item's file."""
+
+    def __init__(self, urls: Urls, items: list[Item]):
+        self._urls, self._items = urls, items
+        self._made: dict[str, str] | None = None
+
+    def _all(self) -> dict[str, str]:
+        if self._made is None:
+            self._made = self._urls.sources(self._items)
+        return self._made
+
+    def __getitem__(self, path: str) -> str:
+        return self._all()[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 class SiteView:
@@ -65,10 +91,12 @@ class SiteView:
         shown |= {Status.DRAFT.value} if drafts else set()
         shown |= {Status.SCHEDULED.value} if future else set()
         far = dt.datetime.max.replace(tzinfo=dt.UTC)
-        status = {i.slug: i.status(now).value for i in site.items}  # (slugs are unique)
+        # (Slugs are unique. The text of each status from a table: an enum member's .value
+        # costs more than working the status out.)
+        status = {i.slug: _STATUS_TEXT[i.status(now)] for i in site.items}
         self.items = sorted(
             (i for i in site.items if status[i.slug] in shown),
-            key=lambda i: (i.date or far, i.slug),
+            key=lambda i: (i.values["date"] or far, i.slug),
             reverse=True,
         )
         self.status = {i.slug: status[i.slug] for i in self.items}
@@ -90,7 +118,7 @@ class SiteView:
         self.published = [i for i in self.items if self.status[i.slug] == "published"]
         self.tips = [i for i in self.items if i.kind is Kind.TIP]  # newest first
         self.tip_at = {t.slug: n for n, t in enumerate(self.tips)}
-        oldest_first = sorted(self.tips, key=lambda i: (i.date or far, i.slug))
+        oldest_first = sorted(self.tips, key=lambda i: (i.values["date"] or far, i.slug))
         self.tip_numbers = {t.slug: n for n, t in enumerate(oldest_first, 1)}
         if env is None or env.globals.get("preview") != self.preview:
             env = page_environment(self.config, self.preview, compiled=False)
@@ -106,7 +134,7 @@ class SiteView:
         self.render = Renderer(self.env, self.config)
         self.word = words(self.env, self.config)
         self.backlink = self.word("footnote_backlink")
-        self.sources = self.urls.sources(self.items)
+        self.sources = _ItemUrls(self.urls, self.items)
         self._feed_entries: dict[str, FeedEntry] = {}
         self._list_entries: dict[tuple[Any, ...], Markup] = {}
 

@@ -46,7 +46,7 @@ def link_sources(
     (relative to the site) to URLs. A relative link to a file in the site's ``static/`` folder
     (``../static/bilder/karta.jpg``) becomes its published address through ``href``. Other
     links are left as written."""
-    if not targets and href is None:
+    if href is None and not targets:
         return html
 
     def fix(m: re.Match[str]) -> str:
