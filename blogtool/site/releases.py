@@ -142,7 +142,8 @@ def publish(
         made = f"{finish[0]}/" if finish else None
         foreign: set[str] = set()
         if live is not None:
-            ours = {output_file(p) for p in known} | planned | ({made} if made else set())
+            gone = known.difference(p.path for p in pages)  # the last build's, not this one's
+            ours = planned | {output_file(p) for p in gone} | ({made} if made else set())
             # (".pagefind-next" and the like: the finish step's own, never the site's)
             passing = f".{finish[0]}-" if finish else None
             foreign = _carry_foreign(live, release, ours, passing)
@@ -267,17 +268,18 @@ def _link_unchanged(
     """Link the pages not rendered from the live release. A reused release (``recycled``)
     keeps its files that are the live ones already: all but ``differ`` (None: none)."""
     base, made = str(release), {str(release)}
+    again = differ if recycled and live is not None else None  # None: link every one
     for page in pages:
         if page.path in rendered:
             continue
         name = output_file(page.path)
+        if again is not None and name not in again:
+            continue  # unchanged since the reused release was made
         if live is None:
             raise BuildError(
                 _("{name}: no live release to take the unchanged page from").format(name=name)
             )
         target, source = f"{base}/{name}", f"{live}/{name}"
-        if recycled and differ is not None and name not in differ:
-            continue  # unchanged since the reused release was made
         folder = target.rpartition("/")[0]
         if folder not in made:
             public_dir(Path(folder))
