@@ -84,18 +84,25 @@ def problems(items: Iterable[Item], config: Config) -> list[Problem]:
 
 def of_item(item: Item, config: Config) -> list[Problem]:
     """What would keep ``item`` from going out, whatever its status (the studio shows a
-    draft's too, as it is written)."""
-    found = _placeholder(item) + _summary(item) + _links(item, config)
-    if item.image:
+    draft's too, as it is written). (Each check is asked only of an item it can find
+    something in: a build asks every item, and most have a summary, no placeholder, no
+    picture and no link.)"""
+    values = item.values
+    found = _placeholder(item) if values.get(PLACEHOLDER_FIELD) else []
+    if not str(values["summary"]).strip():
+        found += _summary(item)
+    if item.links != ():  # (None: not worked out yet)
+        found += _links(item, config)
+    if values["image"]:
         found += sources.check(
             config,
-            item.image,
+            values["image"],
             item.path,
             source=item.path,
             key="image",
             line=item.lines.get("image"),
         )
-    if item.kind is Kind.TIP:
+    if item.kind is Kind.TIP and values.get("service"):
         found += _service(item, config)
     return found
 
@@ -186,18 +193,20 @@ def _service(item: Item, config: Config) -> list[Problem]:
 def tag_typos(items: Iterable[Item]) -> list[Problem]:
     """A warning for a tag only one item uses when another tag, used more, is spelt nearly
     the same ('naturkarta' beside 'naturkartan'): a typo splits a topic page in two."""
-    import difflib
     from collections import Counter
+    from itertools import chain
 
     items = list(items)
-    uses = Counter(tag for item in items for tag in item.values["tags"])
+    uses = Counter(chain.from_iterable(item.values["tags"] for item in items))
     single = {tag for tag, n in uses.items() if n == 1}
     if not single:
         return []
+    import difflib
+
     common = [tag for tag, n in uses.items() if n > 1]
     found = []
     for item in items:
-        for tag in item.tags:
+        for tag in item.values["tags"]:
             if tag not in single:
                 continue
             near = difflib.get_close_matches(tag, [t for t in common if t != tag], n=1, cutoff=0.8)
