@@ -152,12 +152,19 @@ def build(
     view = pages.SiteView(site, now, options.drafts, options.future, fp, made, environment)
     planned = plan(view, moved.former(config))
     engine.check_unique(planned)
-    old = load_manifest(manifest)
+    last = load_manifest(manifest)
+    old = last.pages
     # What the live and the spare release hold of the last build's pages.
-    looked = lookahead.look(old, live, releases.spare_release(output)) if live else None
+    spare = releases.spare_release(output) if live else None
+    looked = lookahead.look(old, live, spare, last.recorded) if live else None
     todo = to_render(planned, old, looked)
     known = {p.path for p in planned}
     stale = sorted(path for path in old if path not in known)
+    # The page files of the live release by inode, for the next build's look: the last
+    # build's record while no release is made, else the new release's.
+    recorded = last.recorded if live is not None and last.recorded else None
+    if recorded is not None and live is not None and recorded.release != live.name:
+        recorded = None
     if on_start is not None:
         on_start(len(todo))
     # Under the releases' lock: a search index being put in place (``index_search``) waits
@@ -179,7 +186,7 @@ def build(
             # The live index comes along; the new one is made once the pages are live (below).
             carry = partial(search.carry, live=live) if indexed else None
             finish = (SEARCH_INDEX_DIR, carry)
-            releases.publish(
+            recorded = releases.publish(
                 label,
                 planned,
                 todo,
@@ -198,7 +205,7 @@ def build(
                 swapped = releases.live_release(output)
                 name = swapped.name if swapped is not None else label
                 write_atomic(pending, name.encode(), durable=False)
-    save_manifest(manifest, planned)
+    save_manifest(manifest, planned, recorded)
     mark = preview_mark(config, output)
     if view.preview:
         mark.touch()

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+import stat
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from blogtool.files import link_or_copy, public_dir, remove, write_atomic
 from blogtool.i18n import _
 from blogtool.site.engine import BuildError, Page, Progress, output_file, render_into
-from blogtool.site.incremental.lookahead import Looked
+from blogtool.site.incremental.lookahead import Looked, Recorded
 
 
 def releases_dir(output: Path) -> Path:
@@ -113,14 +114,16 @@ def publish(
     finish: tuple[str, Callable[[Path, set[str]], set[str]] | None] | None = None,
     looked: Looked | None = None,
     meanwhile: Callable[[], None] | None = None,
-) -> None:
+) -> Recorded | None:
     """Make a new release of ``pages`` (rendering ``todo``, linking the rest from the live
     release) and swap it in. Files of the live release that no build wrote (``known`` lists
     what the last build did) come along. ``finish`` is (a folder, a step that writes it over
     the complete release, given the files a reused release had in it, and returns its files,
     or None to leave the folder out): the search index. ``looked``: what the live and the
     spare release held (``lookahead.look``). ``meanwhile``: as ``render_into`` has it.
-    Raises with the live site as it was."""
+    Returns the new release's page files by inode, for the next build (None when there was
+    no live release to take pages from: a first build records none). Raises with the live
+    site as it was."""
     try:
         release, had, spare = _new_release(output, label)
     except OSError as exc:
@@ -138,7 +141,17 @@ def publish(
         differ = None
         if looked is not None and (looked.live, looked.spare) == (str(live), str(spare)):
             differ = looked.differ
-        _link_unchanged(pages, {p.path for p in todo}, live, release, bool(had), differ)
+        # A page taken from the live release is checked there as it is taken, unless the
+        # look found every page there.
+        checked = looked is not None and looked.live == str(live) and looked.live_checked
+        linked, late = _link_unchanged(
+            pages, {p.path for p in todo}, live, release, bool(had), differ, not checked
+        )
+        if late:  # pages gone from the live release (deleted or replaced by hand): made again
+            render_into(release, late, jobs)
+        rendered = {output_file(p.path) for p in (*todo, *late)}
+        known_inodes = looked.inodes if looked is not None and looked.live == str(live) else None
+        recorded = _record(release, planned, rendered, linked, known_inodes) if live else None
         made = f"{finish[0]}/" if finish else None
         foreign: set[str] = set()
         if live is not None:
@@ -165,6 +178,31 @@ def publish(
         remove(release)
         raise
     clean_up(output)
+    return recorded
+
+
+def _record(
+    release: Path,
+    names: set[str],
+    rendered: set[str],
+    linked: dict[str, int],
+    known: Mapping[str, int] | None,
+) -> Recorded | None:
+    """The page files ``names`` of ``release`` by inode: a page rendered into it as found
+    there, one linked as its source was, one it kept as ``known`` had the live file (the
+    record of the last build, or what the look found). None where one is not known."""
+    files: dict[str, int] = {}
+    for name in names:
+        inode = linked.get(name) if name not in rendered else None
+        if inode is None and name not in rendered and known is not None:
+            inode = known.get(name)
+        if inode is None:
+            try:
+                inode = os.lstat(f"{release}/{name}").st_ino
+            except OSError:
+                return None
+        files[name] = inode
+    return Recorded(release.name, os.lstat(release).st_dev, files)
 
 
 def relist(release: Path, folder: str, files: set[str]) -> None:
@@ -264,9 +302,15 @@ def _link_unchanged(
     release: Path,
     recycled: bool,
     differ: frozenset[str] | None,
-) -> None:
+    check: bool = False,
+) -> tuple[dict[str, int], list[Page]]:
     """Link the pages not rendered from the live release. A reused release (``recycled``)
-    keeps its files that are the live ones already: all but ``differ`` (None: none)."""
+    keeps its files that are the live ones already: all but ``differ`` (None: none). With
+    ``check``, each file is looked at in the live release first. Returns the inodes of the
+    files it linked (those it checked), and the pages that are not a regular file in the live
+    release (to be rendered)."""
+    linked: dict[str, int] = {}
+    late: list[Page] = []
     base, made = str(release), {str(release)}
     again = differ if recycled and live is not None else None  # None: link every one
     for page in pages:
@@ -280,6 +324,15 @@ def _link_unchanged(
                 _("{name}: no live release to take the unchanged page from").format(name=name)
             )
         target, source = f"{base}/{name}", f"{live}/{name}"
+        if check:
+            try:
+                st = os.lstat(source)
+            except OSError:
+                st = None
+            if st is None or not stat.S_ISREG(st.st_mode):
+                late.append(page)
+                continue
+            linked[name] = st.st_ino
         folder = target.rpartition("/")[0]
         if folder not in made:
             public_dir(Path(folder))
@@ -292,6 +345,7 @@ def _link_unchanged(
             raise BuildError(
                 _("{value} is missing; run the build again").format(value=live / name)
             ) from None
+    return linked, late
 
 
 def _swap(output: Path, release: Path, label: str) -> None:

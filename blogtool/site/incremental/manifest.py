@@ -1,23 +1,25 @@
 """The manifest: each page the last build into an output wrote, with the digest of its inputs
-(``engine.Page.digest``), and the library versions it was made with. A page is rendered again
-when its digest differs, when it is new, or when it is no longer a file in the live release
-(``to_render``); a manifest made with other library versions counts as none, so that an
-upgrade renders every page again.
+(``engine.Page.digest``), the library versions it was made with, and the page files of the
+release it made, by inode (``lookahead.Recorded``). A page is rendered again when its digest
+differs, when it is new, or when it is no longer a file in the live release (``to_render``);
+a manifest made with other library versions counts as none, so that an upgrade renders every
+page again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from blogtool.config import Config
 from blogtool.files import write_atomic
 from blogtool.site.engine import Page, output_file
-from blogtool.site.incremental.lookahead import Looked
+from blogtool.site.incremental.lookahead import Looked, Recorded
 from blogtool.version import library_versions
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 
 
 def manifest_path(config: Config, output: Path) -> Path:
@@ -26,28 +28,50 @@ def manifest_path(config: Config, output: Path) -> Path:
     return config.state_dir / "builds" / f"{key}.json"
 
 
-def load_manifest(path: Path) -> dict[str, str]:
-    """The pages of the last build and their digests; nothing when that build was made with
-    other versions of the libraries that shape output, so that every page is made again (not
-    only those whose digest holds the code digest: a picture's digest is its path)."""
+@dataclass(frozen=True)
+class Manifest:
+    """What the last build into an output left: its pages' digests by site path, and the
+    page files of the release it made (None: not recorded)."""
+
+    pages: dict[str, str]
+    recorded: Recorded | None = None
+
+
+def load_manifest(path: Path) -> Manifest:
+    """The last build's manifest; an empty one when that build was made with other versions
+    of the libraries that shape output, so that every page is made again (not only those
+    whose digest holds the code digest: a picture's digest is its path)."""
     try:
         data = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError):
-        return {}
+        return Manifest({})
     if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
-        return {}
+        return Manifest({})
     if data.get("libraries") != library_versions():
-        return {}
+        return Manifest({})
     pages = data.get("pages", {})
-    return dict(pages) if isinstance(pages, dict) else {}
+    if not isinstance(pages, dict):
+        return Manifest({})
+    made = data.get("release")
+    recorded = None
+    if isinstance(made, dict) and isinstance(made.get("files"), dict):
+        try:
+            recorded = Recorded(str(made["name"]), int(made["device"]), made["files"])
+        except (KeyError, TypeError, ValueError):
+            recorded = None
+    return Manifest(dict(pages), recorded)
 
 
-def save_manifest(path: Path, pages: list[Page]) -> None:
-    """What this build wrote, and the library versions it was made with."""
+def save_manifest(path: Path, pages: list[Page], recorded: Recorded | None = None) -> None:
+    """What this build wrote, the library versions it was made with, and the release's page
+    files (``recorded``: None when not known)."""
     manifest = {
         "version": MANIFEST_VERSION,
         "libraries": library_versions(),
         "pages": {p.path: p.digest for p in pages},
+        "release": None
+        if recorded is None
+        else {"name": recorded.release, "device": recorded.device, "files": recorded.files},
     }
     encoded = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8")
     if not path.is_file() or path.read_bytes() != encoded:
