@@ -135,7 +135,8 @@ def publish(
     try:
         render_into(release, todo, jobs, progress, fail_after, meanwhile)
         live = live_release(output)
-        planned = {output_file(p.path) for p in pages}
+        names = [output_file(p.path) for p in pages]  # (in the plan's order: the record's)
+        planned = set(names)
         # Which of the reused release's files are not the live ones, if what was looked at
         # is this very spare and live release; else every file is linked again.
         differ = None
@@ -151,7 +152,7 @@ def publish(
             render_into(release, late, jobs)
         rendered = {output_file(p.path) for p in (*todo, *late)}
         known_inodes = looked.inodes if looked is not None and looked.live == str(live) else None
-        recorded = _record(release, planned, rendered, linked, known_inodes) if live else None
+        recorded = _record(release, names, rendered, linked, known_inodes) if live else None
         made = f"{finish[0]}/" if finish else None
         foreign: set[str] = set()
         if live is not None:
@@ -183,7 +184,7 @@ def publish(
 
 def _record(
     release: Path,
-    names: set[str],
+    names: list[str],
     rendered: set[str],
     linked: dict[str, int],
     known: Mapping[str, int] | None,

@@ -66,17 +66,25 @@ def carry(release: Path, kept: set[str], live: Path | None) -> set[str]:
         link_or_copy(src, dst)
         files.add(dst[start:])
 
+    by_part: dict[str, list[str]] = {}  # what the reused release had, by the part holding it
+    inside = len(SEARCH_INDEX_DIR) + 1
+    for held_name in kept:
+        part, slash, _rest = held_name[inside:].partition("/")
+        if slash:
+            by_part.setdefault(part, []).append(held_name)
     for name, folder in wanted.items():
         if not folder:
             link(str(source / name), str(target / name))
         elif (target / name).is_dir():  # the same part, kept
             prefix = f"{SEARCH_INDEX_DIR}/{name}/"
-            held = {n for n in kept if n.startswith(prefix)} or {
-                f"{prefix}{Path(d, n).relative_to(target / name).as_posix()}"
-                for d, _dirs, names in os.walk(target / name)
-                for n in names
-            }
-            files |= held
+            files.update(
+                by_part.get(name)
+                or (
+                    f"{prefix}{Path(d, n).relative_to(target / name).as_posix()}"
+                    for d, _dirs, names in os.walk(target / name)
+                    for n in names
+                )
+            )
         else:
             shutil.copytree(source / name, target / name, copy_function=link)
     return files
