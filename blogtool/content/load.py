@@ -237,7 +237,7 @@ def _cache_header(config: Config) -> tuple[int, str]:
     return _CACHE_VERSION, h.hexdigest()
 
 
-_SHARDS = 64  # one changed file rewrites one shard of the cache, not the whole of it
+_SHARDS = 32  # one changed file rewrites one shard of the cache, not the whole of it
 
 
 def _shard(rel: str) -> int:
