@@ -68,7 +68,12 @@ def failed(page: Page, exc: Exception) -> tuple[str, str]:
 
 def digest(*parts: object) -> str:
     """Each part, then a unit separator; one hash update (a list page has thousands of parts)."""
-    text = "\x1f".join(map(str, parts)) + "\x1f"
+    return digest_of_text("\x1f".join(map(str, parts)) + "\x1f")
+
+
+def digest_of_text(text: str) -> str:
+    """``digest`` of parts already written out as it writes them: each, then a unit
+    separator (for a loop over thousands of pages of a few parts each)."""
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -22,7 +22,7 @@ from blogtool.content.markdown import body_html as markdown_html
 from blogtool.content.model import Item, Kind, Site, Status
 from blogtool.pictures.markup import SIZES, THUMB_SIZES, Pictures, wanted
 from blogtool.pictures.variants import Picture
-from blogtool.site.engine import ItemError, Page, digest, reason_of
+from blogtool.site.engine import ItemError, Page, digest, digest_of_text, reason_of
 from blogtool.site.feeds import FeedEntry, render_feed
 from blogtool.site.render import excerpt, link_sources, linked_sources, portable
 from blogtool.site.sharing import json_ld, og_locale
@@ -357,20 +357,25 @@ def _refs(item: Item) -> list[tuple[str | None, Item | None]]:
 
 
 def item_pages(v: SiteView) -> list[Page]:
-    # (One page per item: for a big site, the loop itself is what a small rebuild plans.)
-    url, digests, numbers = v.urls.item, v.digests, v.tip_numbers
+    # (One page per item: for a big site, the loop itself is what a small rebuild plans, so
+    # the digest's parts are written out as ``digest`` writes them, not gathered in a list.)
+    url, digests, numbers, make = v.urls.item, v.digests, v.tip_numbers, v.item_page
+    head = f"{v.fingerprint}\x1f"
     pages = []
     for item in v.items:
+        slug = item.slug
+        path = url(item)
         if item.kind is Kind.TIP:
             # a neighbour's title and address, not its text: its edits re-render it alone
-            around = [f"{n.title}\x1f{url(n)}" if n else "" for n in v.neighbours(item)]
+            older, newer = v.neighbours(item)
+            a = f"{older.title}\x1f{url(older)}" if older else ""
+            b = f"{newer.title}\x1f{url(newer)}" if newer else ""
         else:
-            around = ["", ""]
+            a = b = ""
         links = v.links_of(item) if item.links != () else []  # () : it links nowhere
-        inputs = [digests[item.slug], numbers.get(item.slug, ""), links, *around]
-        pages.append(
-            v.spec(url(item), inputs, partial(v.item_page, item), heavy=True, source=item.rel)
-        )
+        number = numbers.get(slug, "")
+        text = f"{head}{path}\x1f{digests[slug]}\x1f{number}\x1f{links}\x1f{a}\x1f{b}\x1f"
+        pages.append(Page(path, digest_of_text(text), partial(make, item), True, item.rel))
     return pages
 
 
