@@ -95,8 +95,11 @@ def _installed() -> list[list[object]]:
         try:
             names = os.listdir(entry or ".")
         except NotADirectoryError:  # a zip archive
-            st = os.stat(entry)
-            described.append([entry, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino])
+            with contextlib.suppress(OSError):
+                st = os.stat(entry)
+                described.append([entry, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino])
+                continue
+            described.append([entry])
             continue
         except OSError:
             described.append([entry])

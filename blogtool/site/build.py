@@ -161,9 +161,9 @@ def build(
     known = {p.path for p in planned}
     stale = sorted(path for path in old if path not in known)
     # The page files of the live release by inode, for the next build's look: the last
-    # build's record while no release is made, else the new release's.
-    recorded = last.recorded if live is not None and last.recorded else None
-    if recorded is not None and live is not None and recorded.release != live.name:
+    # build's record while no release is made (if it is of this one), else the new release's.
+    recorded = last.recorded
+    if live is None or recorded is None or recorded.release != live.name:
         recorded = None
     if on_start is not None:
         on_start(len(todo))
