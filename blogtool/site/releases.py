@@ -194,9 +194,11 @@ def _record(
     record of the last build, or what the look found). None where one is not known."""
     files: dict[str, int] = {}
     for name in names:
-        inode = linked.get(name) if name not in rendered else None
-        if inode is None and name not in rendered and known is not None:
-            inode = known.get(name)
+        inode = None
+        if name not in rendered:
+            inode = linked.get(name)
+            if inode is None and known is not None:
+                inode = known.get(name)
         if inode is None:
             try:
                 inode = os.lstat(f"{release}/{name}").st_ino
